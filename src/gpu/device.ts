@@ -1,0 +1,102 @@
+import { GpuDeviceLostError, GpuUnavailableError } from './errors';
+
+/** What the engine knows about its device; every kernel reads features from here, never from the adapter. */
+export interface Gpu {
+  device: GPUDevice;
+  features: { shaderF16: boolean; subgroups: boolean; timestampQuery: boolean };
+  limits: {
+    maxBufferSize: number;
+    maxStorageBufferBindingSize: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxComputeInvocationsPerWorkgroup: number;
+    maxComputeWorkgroupsPerDimension: number;
+    maxStorageBuffersPerShaderStage: number;
+    minStorageBufferOffsetAlignment: number;
+    minUniformBufferOffsetAlignment: number;
+  };
+  adapterInfo: { vendor: string; architecture: string; device: string; description: string };
+  /** Resolves when the device is lost; rejected promises of callers should be mapped to this. */
+  lost: Promise<GpuDeviceLostError>;
+  /** Set once the device is lost; checked before each submit so work fails fast with a clear message. */
+  lostError: GpuDeviceLostError | null;
+}
+
+export interface AcquireOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Turn optional features off, e.g. to test the f32 fallbacks on a GPU that has f16. */
+  disableFeatures?: Array<'shader-f16' | 'subgroups' | 'timestamp-query'>;
+}
+
+const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+
+/**
+ * Requests an adapter and a device with the adapter's real limits: the defaults (256 MiB buffers,
+ * 128 MiB bindings) are far too small for 7B weights.
+ */
+export async function acquireGpu(gpu: GPU | undefined, opts: AcquireOptions = {}): Promise<Gpu> {
+  if (!gpu) {
+    throw new GpuUnavailableError(
+      'WebGPU is not available here. Use a recent Chrome or Edge (or enable chrome://flags/#enable-unsafe-webgpu), ' +
+        'and make sure the page is served from https or localhost.',
+    );
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    throw new GpuUnavailableError(
+      'No WebGPU adapter was found. Check that hardware acceleration is on, or start Chrome with a software adapter ' +
+        '(--enable-unsafe-swiftshader).',
+    );
+  }
+  const wanted = OPTIONAL_FEATURES.filter(
+    (f) => adapter.features.has(f) && !(opts.disableFeatures ?? []).includes(f),
+  ) as GPUFeatureName[];
+  const al = adapter.limits;
+  const requiredLimits: Record<string, number> = {
+    maxBufferSize: al.maxBufferSize,
+    maxStorageBufferBindingSize: al.maxStorageBufferBindingSize,
+    maxComputeWorkgroupStorageSize: al.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: al.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: al.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: al.maxComputeWorkgroupSizeY,
+    maxComputeWorkgroupsPerDimension: al.maxComputeWorkgroupsPerDimension,
+    maxStorageBuffersPerShaderStage: al.maxStorageBuffersPerShaderStage,
+  };
+  const device = await adapter.requestDevice({ requiredFeatures: wanted, requiredLimits });
+  const info = adapter.info ?? ({} as GPUAdapterInfo);
+  const g: Gpu = {
+    device,
+    features: {
+      shaderF16: device.features.has('shader-f16'),
+      subgroups: device.features.has('subgroups'),
+      timestampQuery: device.features.has('timestamp-query'),
+    },
+    limits: {
+      maxBufferSize: device.limits.maxBufferSize,
+      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+      maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
+      minStorageBufferOffsetAlignment: device.limits.minStorageBufferOffsetAlignment,
+      minUniformBufferOffsetAlignment: device.limits.minUniformBufferOffsetAlignment,
+    },
+    adapterInfo: {
+      vendor: info.vendor ?? '',
+      architecture: info.architecture ?? '',
+      device: info.device ?? '',
+      description: info.description ?? '',
+    },
+    lost: undefined as unknown as Promise<GpuDeviceLostError>,
+    lostError: null,
+  };
+  g.lost = device.lost.then((l) => {
+    g.lostError = new GpuDeviceLostError(l.reason ?? 'unknown', l.message);
+    return g.lostError;
+  });
+  return g;
+}
+
+/** Throws the typed error if the device is gone, so callers never submit into a dead device. */
+export function assertAlive(gpu: Gpu): void {
+  if (gpu.lostError) throw gpu.lostError;
+}

@@ -1,0 +1,28 @@
+import code from './elementwise.wgsl?raw';
+import type { Kernel, KernelCache } from '../kernel';
+import { grid, type Binding, type Recorder } from '../recorder';
+
+const WG = 256;
+
+export class Elementwise {
+  private constructor(private readonly addK: Kernel, private readonly copyK: Kernel) {}
+
+  static async create(kc: KernelCache): Promise<Elementwise> {
+    const spec = { code, params: ['u32', 'f32'], bindings: ['read', 'rw'], constants: { WG } } as const;
+    const [a, c] = await Promise.all([
+      kc.get({ ...spec, label: 'add_scaled', entry: 'add_scaled' }),
+      kc.get({ ...spec, label: 'copy_scaled', entry: 'copy_scaled' }),
+    ]);
+    return new Elementwise(a, c);
+  }
+
+  /** dst[0..n) += alpha · src[0..n) */
+  add(rec: Recorder, dst: Binding, src: Binding, n: number, alpha = 1): void {
+    rec.dispatch(this.addK, [src, dst], [n, alpha], grid(Math.ceil(n / WG)));
+  }
+
+  /** dst[0..n) = alpha · src[0..n) */
+  copy(rec: Recorder, dst: Binding, src: Binding, n: number, alpha = 1): void {
+    rec.dispatch(this.copyK, [src, dst], [n, alpha], grid(Math.ceil(n / WG)));
+  }
+}

@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+// Dawn (npm `webgpu`) finds SwiftShader's Vulkan driver only through this variable.
+const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'src/**/*.test.tsx'],
+    environment: 'node',
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    setupFiles: ['test/setup.ts'],
+    env: { VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? swiftshader },
+  },
+});
