@@ -1,0 +1,13 @@
+/** The tokenizer the engine, the method layer and the UI use, whatever file it was built from. */
+export interface Tokenizer {
+  readonly vocabSize: number;
+  readonly bosId: number | null;
+  readonly eosId: number | null;
+  /** Token ids of `text`; BOS is prepended only when `bos` is true. */
+  encode(text: string, opts?: { bos?: boolean }): number[];
+  decode(ids: readonly number[], opts?: { skipSpecial?: boolean }): string;
+  /** The vocabulary string of one id (for display: nearest tokens, token chips). */
+  idToToken(id: number): string;
+  /** The tokenizer.json object it runs on (exportable, cached by the UI). */
+  readonly json: unknown;
+}
