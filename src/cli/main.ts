@@ -1,0 +1,103 @@
+/**
+ * Command line: the same engine and method layer as the workbench, on Node + Dawn.
+ *   npm run cli -- generate --model <path|url> --prompt "..." [--max-tokens N --temperature T --top-p P --top-k K --seed S --json]
+ *   npm run cli -- tokenize --model <gguf|tokenizer.json|tokenizer.bin> --text "..." [--bos] [--json]
+ */
+import { parseArgs } from 'node:util';
+import { acquireNodeGpu } from '../gpu/node-gpu';
+import { fmtBytes } from '../gpu/memory';
+import { loadModel } from '../model/model';
+import { openSource, siblingTokenizer } from './sources';
+import { tokenizerForFile } from './tokenizer-file';
+
+const USAGE = `usage:
+  cli generate --model <path|url> [--tokenizer <path|url>] --prompt "..." [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S] [--json]
+  cli tokenize --model <gguf|tokenizer.json|tokenizer.bin> --text "..." [--bos] [--json]`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv.filter((a, i) => !(i === 0 && a === '--'));
+  const { values: v } = parseArgs({
+    args: rest,
+    options: {
+      model: { type: 'string' },
+      tokenizer: { type: 'string' },
+      prompt: { type: 'string' },
+      text: { type: 'string' },
+      'max-tokens': { type: 'string', default: '128' },
+      temperature: { type: 'string', default: '0' },
+      'top-p': { type: 'string', default: '1' },
+      'top-k': { type: 'string', default: '0' },
+      seed: { type: 'string', default: '0' },
+      context: { type: 'string' },
+      bos: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+    allowPositionals: false,
+  });
+  const num = (name: string, s: string | undefined): number => {
+    const x = Number(s);
+    if (!Number.isFinite(x)) throw new Error(`--${name} must be a number, got "${s}"`);
+    return x;
+  };
+  if (!v.model) throw new Error(`--model is required\n${USAGE}`);
+
+  if (cmd === 'tokenize') {
+    if (v.text === undefined) throw new Error(`--text is required\n${USAGE}`);
+    const tok = await tokenizerForFile(v.model);
+    const ids = tok.encode(v.text, { bos: v.bos });
+    console.log(v.json ? JSON.stringify({ ids, tokens: ids.map((i) => tok.idToToken(i)) }) : ids.join(' '));
+    return 0;
+  }
+  if (cmd === 'generate') {
+    if (v.prompt === undefined) throw new Error(`--prompt is required\n${USAGE}`);
+    const gpu = await acquireNodeGpu();
+    const tokPath = v.tokenizer ?? siblingTokenizer(v.model);
+    const model = await loadModel(gpu, openSource(v.model), {
+      tokenizer: tokPath ? openSource(tokPath) : undefined,
+      slots: 1,
+      maxContext: v.context ? num('context', v.context) : undefined,
+      onProgress: v.json ? undefined : (p) => process.stderr.write(`\r${p.phase} ${p.message ?? ''}      `),
+    });
+    if (!v.json) process.stderr.write('\n');
+    const res = await model.generate(
+      {
+        prompts: [v.prompt],
+        maxTokens: num('max-tokens', v['max-tokens']),
+        temperature: num('temperature', v.temperature),
+        topP: num('top-p', v['top-p']),
+        topK: num('top-k', v['top-k']),
+        seed: num('seed', v.seed),
+      },
+      v.json ? undefined : (ev) => process.stdout.write(ev.text),
+    );
+    const o = res.outputs[0];
+    const t = res.timings;
+    const timings = {
+      prefill_tokens: t.prefillTokens,
+      prefill_ms: t.prefillMs,
+      prefill_tok_s: t.prefillTokens / (t.prefillMs / 1000),
+      decode_tokens: t.decodeTokens,
+      decode_ms: t.decodeMs,
+      decode_tok_s: t.decodeTokens > 0 ? t.decodeTokens / (t.decodeMs / 1000) : 0,
+    };
+    if (v.json) {
+      console.log(JSON.stringify({ prompt: v.prompt, text: o.text, ids: o.ids, finish: o.finish, timings, memory: model.memory() }));
+    } else {
+      process.stdout.write('\n');
+      process.stderr.write(
+        `prefill ${timings.prefill_tok_s.toFixed(1)} tok/s, decode ${timings.decode_tok_s.toFixed(1)} tok/s, GPU memory ${fmtBytes(model.memory().total)}\n`,
+      );
+    }
+    model.dispose();
+    return 0;
+  }
+  throw new Error(`unknown command "${cmd ?? ''}"\n${USAGE}`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    console.error(`error: ${e.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,167 @@
+// Shared readers and dequantizers for raw GGUF tensor bytes stored as array<u32>.
+// Prepended (string concat in TS) to kernels that read quantized weights.
+//
+// The including shader must declare:
+//   @group(0) @binding(n) var<storage, read> W: array<u32>;   // the tensor's bytes, as in the file, padded to 4
+// and set the override constant declared here:
+//   WTYPE: the GgmlType value of W (0 F32, 1 F16, 2 Q4_0, 8 Q8_0, 12 Q4_K, 14 Q6_K, 30 BF16).
+// Every entry point that calls into this file must use WTYPE (all the dq* functions do).
+//
+// A tensor of shape [rows, K] stores each row in w_row_bytes(K) bytes (K a multiple of the block size),
+// so row r starts at byte r * w_row_bytes(K). dq4(rowByte, k) returns elements k..k+3 of that row; k must
+// be a multiple of 4 (four consecutive elements always share a block and a (sub-)scale for every type).
+// Offsets are in bytes and fit u32 (tensors under 4 GiB). All arithmetic is f32: no shader-f16 needed.
+
+override WTYPE: u32 = 0u;
+
+// ---- byte readers -------------------------------------------------------------------------------
+
+fn w_byte(a: u32) -> u32 {
+  return (W[a >> 2u] >> ((a & 3u) * 8u)) & 0xFFu;
+}
+
+// 16-bit little-endian value at an even byte offset.
+fn w_u16(a: u32) -> u32 {
+  return (W[a >> 2u] >> ((a & 2u) * 8u)) & 0xFFFFu;
+}
+
+// 32-bit little-endian value at an even (not necessarily 4-aligned) byte offset.
+fn w_u32a2(a: u32) -> u32 {
+  let i = a >> 2u;
+  let lo = W[i];
+  if ((a & 2u) == 0u) {
+    return lo;
+  }
+  return (lo >> 16u) | (W[i + 1u] << 16u);
+}
+
+fn w_f16(a: u32) -> f32 {
+  return unpack2x16float(w_u16(a)).x;
+}
+
+fn bf16_lo(w: u32) -> f32 {
+  return bitcast<f32>(w << 16u);
+}
+
+fn bf16_hi(w: u32) -> f32 {
+  return bitcast<f32>(w & 0xFFFF0000u);
+}
+
+// The four bytes of w as signed int8, low byte first.
+fn i8x4(w: u32) -> vec4<f32> {
+  let v = bitcast<vec4<i32>>(vec4<u32>(w << 24u, w << 16u, w << 8u, w)) >> vec4<u32>(24u);
+  return vec4<f32>(v);
+}
+
+// The four bytes of w as unsigned values, low byte first.
+fn u8x4(w: u32) -> vec4<f32> {
+  return vec4<f32>(vec4<u32>(w & 0xFFu, (w >> 8u) & 0xFFu, (w >> 16u) & 0xFFu, w >> 24u));
+}
+
+// Low (shift 0) or high (shift 4) nibbles of the four bytes of w.
+fn nib4(w: u32, shift: u32) -> vec4<f32> {
+  return u8x4((w >> shift) & 0x0F0F0F0Fu);
+}
+
+// ---- row geometry -------------------------------------------------------------------------------
+
+fn w_row_bytes(K: u32) -> u32 {
+  switch WTYPE {
+    case 0u: { return K * 4u; }
+    case 1u, 30u: { return K * 2u; }
+    case 2u: { return (K / 32u) * 18u; }
+    case 8u: { return (K / 32u) * 34u; }
+    case 12u: { return (K / 256u) * 144u; }
+    case 14u: { return (K / 256u) * 210u; }
+    default: { return 0u; }
+  }
+}
+
+// ---- per-type dequantizers: 4 consecutive elements k..k+3 (k % 4 == 0) of the row at rowByte ---------
+
+fn dq4_f32(rowByte: u32, k: u32) -> vec4<f32> {
+  let i = (rowByte >> 2u) + k;
+  return bitcast<vec4<f32>>(vec4<u32>(W[i], W[i + 1u], W[i + 2u], W[i + 3u]));
+}
+
+fn dq4_f16(rowByte: u32, k: u32) -> vec4<f32> {
+  let i = (rowByte >> 2u) + (k >> 1u);
+  return vec4<f32>(unpack2x16float(W[i]), unpack2x16float(W[i + 1u]));
+}
+
+fn dq4_bf16(rowByte: u32, k: u32) -> vec4<f32> {
+  let i = (rowByte >> 2u) + (k >> 1u);
+  let a = W[i];
+  let b = W[i + 1u];
+  return vec4<f32>(bf16_lo(a), bf16_hi(a), bf16_lo(b), bf16_hi(b));
+}
+
+// Q8_0: f16 d | int8 q[32]
+fn dq4_q8_0(rowByte: u32, k: u32) -> vec4<f32> {
+  let base = rowByte + (k >> 5u) * 34u;
+  return w_f16(base) * i8x4(w_u32a2(base + 2u + (k & 31u)));
+}
+
+// Q4_0: f16 d | u8 qs[16]; element j < 16 in the low nibble of qs[j], element j + 16 in its high nibble.
+fn dq4_q4_0(rowByte: u32, k: u32) -> vec4<f32> {
+  let base = rowByte + (k >> 5u) * 18u;
+  let j = k & 31u;
+  let q = nib4(w_u32a2(base + 2u + (j & 15u)), (j >> 4u) * 4u);
+  return w_f16(base) * (q - vec4<f32>(8.0));
+}
+
+// ggml's get_scale_min_k4: 6-bit scale and min of sub-block j (0..7) from the 12 bytes at sb.
+fn k4_scale_min(sb: u32, j: u32) -> vec2<f32> {
+  if (j < 4u) {
+    return vec2<f32>(f32(w_byte(sb + j) & 63u), f32(w_byte(sb + j + 4u) & 63u));
+  }
+  let a = w_byte(sb + j + 4u);
+  let sc = (a & 15u) | ((w_byte(sb + j - 4u) >> 6u) << 4u);
+  let m = (a >> 4u) | ((w_byte(sb + j) >> 6u) << 4u);
+  return vec2<f32>(f32(sc), f32(m));
+}
+
+// Q4_K: f16 d | f16 dmin | scales[12] | qs[128]; chunk c of 64 elements: low nibbles of qs[32c..32c+31]
+// are its first 32 elements (sub-block 2c), high nibbles the next 32 (sub-block 2c+1). Blocks are 4-aligned.
+fn dq4_q4_k(rowByte: u32, k: u32) -> vec4<f32> {
+  let base = rowByte + (k >> 8u) * 144u;
+  let j = k & 255u;
+  let c = j >> 6u;
+  let hi = (j >> 5u) & 1u;
+  let dm = unpack2x16float(W[base >> 2u]);
+  let sm = k4_scale_min(base + 4u, 2u * c + hi);
+  let q = nib4(W[(base + 16u + 32u * c + (j & 31u)) >> 2u], hi * 4u);
+  return (dm.x * sm.x) * q - vec4<f32>(dm.y * sm.y);
+}
+
+// Q6_K: ql[128] | qh[64] | int8 scales[16] | f16 d; 6-bit q = low nibble from ql | 2 bits from qh, minus 32.
+fn dq4_q6_k(rowByte: u32, k: u32) -> vec4<f32> {
+  let base = rowByte + (k >> 8u) * 210u;
+  let j = k & 255u;
+  let h = j >> 7u;
+  let qd = (j >> 5u) & 3u;
+  let l = j & 31u;
+  let ql = w_u32a2(base + 64u * h + 32u * (qd & 1u) + l);
+  let qh = w_u32a2(base + 128u + 32u * h + l);
+  let q = ((ql >> ((qd >> 1u) * 4u)) & 0x0F0F0F0Fu) | (((qh >> (2u * qd)) & 0x03030303u) << 4u);
+  let sc = f32(bitcast<i32>(w_byte(base + 192u + (j >> 4u)) << 24u) >> 24u);
+  return (w_f16(base + 208u) * sc) * (u8x4(q) - vec4<f32>(32.0));
+}
+
+fn dq4(rowByte: u32, k: u32) -> vec4<f32> {
+  switch WTYPE {
+    case 0u: { return dq4_f32(rowByte, k); }
+    case 1u: { return dq4_f16(rowByte, k); }
+    case 30u: { return dq4_bf16(rowByte, k); }
+    case 8u: { return dq4_q8_0(rowByte, k); }
+    case 2u: { return dq4_q4_0(rowByte, k); }
+    case 12u: { return dq4_q4_k(rowByte, k); }
+    case 14u: { return dq4_q6_k(rowByte, k); }
+    default: { return vec4<f32>(0.0); }
+  }
+}
+
+// One element k of the row at rowByte (any k).
+fn dq1(rowByte: u32, k: u32) -> f32 {
+  return dq4(rowByte, k & ~3u)[k & 3u];
+}

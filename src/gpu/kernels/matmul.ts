@@ -1,0 +1,153 @@
+import dequantCode from './dequant.wgsl?raw';
+import matmulCode from './matmul.wgsl?raw';
+import type { Kernel, KernelCache } from '../kernel';
+import { grid, type Binding, type Recorder } from '../recorder';
+import { GgmlType, TYPE_LAYOUT, type GpuTensor } from '../../model/types';
+
+const code = dequantCode + '\n' + matmulCode;
+
+/** Every weight type the matmul kernels read. */
+export const MATMUL_TYPES: readonly GgmlType[] = [
+  GgmlType.F32,
+  GgmlType.F16,
+  GgmlType.BF16,
+  GgmlType.Q8_0,
+  GgmlType.Q4_0,
+  GgmlType.Q4_K,
+  GgmlType.Q6_K,
+];
+
+/** x rows handled per matrix-vector pass (MV_M in matmul.wgsl). */
+const MV_M = 8;
+/** W rows per matrix-vector workgroup, threads per row (MV_ROWS · MV_TPR = 256). */
+const MV_ROWS = 4;
+const MV_TPR = 64;
+/** Output tile of the tiled kernels. */
+const TILE = 64;
+/** dx columns per backward matrix-vector workgroup (4 · BV_CG). */
+const BV_COLS = 128;
+
+/** M at or below which forward and backwardInput use the matrix-vector kernels. */
+export const MATVEC_MAX_M = 8;
+
+export type MatmulPath = 'matvec' | 'tiled';
+
+export interface MatmulForwardArgs {
+  /** f32 [M, K] */
+  x: Binding;
+  /** [N, K], any supported type */
+  w: GpuTensor;
+  /** f32 [M, N] */
+  y: Binding;
+  M: number;
+  /** f32 [N] */
+  bias?: Binding;
+  /** y += x·Wᵀ instead of y = x·Wᵀ */
+  accumulate?: boolean;
+  /** Force a kernel (tests, benchmarks); default: matvec when M ≤ MATVEC_MAX_M. */
+  path?: MatmulPath;
+}
+
+export interface MatmulBackwardInputArgs {
+  /** f32 [M, N] */
+  dy: Binding;
+  /** [N, K], any supported type */
+  w: GpuTensor;
+  /** f32 [M, K] */
+  dx: Binding;
+  M: number;
+  /** dx += dy·W instead of dx = dy·W */
+  accumulate?: boolean;
+  path?: MatmulPath;
+}
+
+type Entry = 'mv_fwd' | 'tile_fwd' | 'mv_bwd' | 'tile_bwd';
+const ENTRIES: readonly Entry[] = ['mv_fwd', 'tile_fwd', 'mv_bwd', 'tile_bwd'];
+
+/**
+ * y = x·Wᵀ (+ bias) and dx = dy·W with W [N, K] kept in its GGUF type and dequantized inside the kernels.
+ * K must be a multiple of the type's block size and of 4. One pipeline per (type, kernel).
+ */
+export class Matmul {
+  private constructor(
+    private readonly kernels: Map<string, Kernel>,
+    private readonly dummy: GPUBuffer,
+  ) {}
+
+  /** Compiles the kernels of `types` (default: all); using another type later throws. */
+  static async create(kc: KernelCache, types: readonly GgmlType[] = MATMUL_TYPES): Promise<Matmul> {
+    const kernels = new Map<string, Kernel>();
+    await Promise.all(
+      types.flatMap((type) =>
+        ENTRIES.map(async (entry) => {
+          const constants: Record<string, number> = { WTYPE: type };
+          if (entry === 'mv_fwd') Object.assign(constants, { MV_ROWS, MV_TPR });
+          const k = await kc.get({
+            label: `matmul_${entry}_${TYPE_LAYOUT[type].name}`,
+            code,
+            entry,
+            params: ['u32', 'u32', 'u32', 'u32'],
+            bindings: ['read', 'read', 'read', 'rw'],
+            constants,
+          });
+          kernels.set(`${entry}:${type}`, k);
+        }),
+      ),
+    );
+    const dummy = kc.gpu.device.createBuffer({ label: 'matmul-dummy', size: 16, usage: GPUBufferUsage.STORAGE });
+    return new Matmul(kernels, dummy);
+  }
+
+  /** y[M, N] = x[M, K]·Wᵀ (+ bias), or y += … with `accumulate`. */
+  forward(rec: Recorder, a: MatmulForwardArgs): void {
+    const [N, K] = dims(a.w);
+    const { M } = a;
+    if (M <= 0 || N === 0) return;
+    const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
+    const params = [M, N, K, flags];
+    const bindings = [a.x, a.w.buffer, a.bias ?? this.dummy, a.y];
+    const path = a.path ?? (M <= MATVEC_MAX_M ? 'matvec' : 'tiled');
+    if (path === 'matvec') {
+      const [gx, gy] = grid(Math.ceil(N / MV_ROWS), rec.gpu.limits.maxComputeWorkgroupsPerDimension);
+      rec.dispatch(this.kernel('mv_fwd', a.w), bindings, params, [gx, gy, Math.ceil(M / MV_M)]);
+    } else {
+      const tiles = Math.ceil(N / TILE) * Math.ceil(M / TILE);
+      rec.dispatch(this.kernel('tile_fwd', a.w), bindings, params, grid(tiles, rec.gpu.limits.maxComputeWorkgroupsPerDimension));
+    }
+  }
+
+  /** dx[M, K] = dy[M, N]·W, or dx += … with `accumulate`. */
+  backwardInput(rec: Recorder, a: MatmulBackwardInputArgs): void {
+    const [N, K] = dims(a.w);
+    const { M } = a;
+    if (M <= 0 || K === 0) return;
+    const params = [M, N, K, a.accumulate ? 2 : 0];
+    const bindings = [a.dy, a.w.buffer, this.dummy, a.dx];
+    const path = a.path ?? (M <= MATVEC_MAX_M ? 'matvec' : 'tiled');
+    if (path === 'matvec') {
+      const [gx, gy] = grid(Math.ceil(K / BV_COLS), rec.gpu.limits.maxComputeWorkgroupsPerDimension);
+      rec.dispatch(this.kernel('mv_bwd', a.w), bindings, params, [gx, gy, Math.ceil(M / MV_M)]);
+    } else {
+      const tiles = Math.ceil(K / TILE) * Math.ceil(M / TILE);
+      rec.dispatch(this.kernel('tile_bwd', a.w), bindings, params, grid(tiles, rec.gpu.limits.maxComputeWorkgroupsPerDimension));
+    }
+  }
+
+  private kernel(entry: Entry, w: GpuTensor): Kernel {
+    const k = this.kernels.get(`${entry}:${w.type}`);
+    if (!k) throw new Error(`Matmul: weight "${w.name}" has type ${TYPE_LAYOUT[w.type]?.name ?? w.type}, which was not compiled`);
+    return k;
+  }
+}
+
+/** [N, K] of a weight matrix, checked against its type's block size. */
+function dims(w: GpuTensor): [number, number] {
+  if (w.shape.length !== 2) throw new Error(`Matmul: weight "${w.name}" must be 2-D, got [${w.shape}]`);
+  const [N, K] = w.shape;
+  const be = TYPE_LAYOUT[w.type]?.blockElems;
+  if (be === undefined) throw new Error(`Matmul: weight "${w.name}" has unsupported type ${w.type}`);
+  if (K % be !== 0 || K % 4 !== 0) {
+    throw new Error(`Matmul: weight "${w.name}" [${N}, ${K}]: K must be a multiple of ${Math.max(be, 4)}`);
+  }
+  return [N, K];
+}

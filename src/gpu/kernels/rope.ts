@@ -1,0 +1,74 @@
+import code from './rope.wgsl?raw';
+import type { RopeStyle } from '../../model/types';
+import type { Kernel, KernelCache } from '../kernel';
+import { grid, type Binding, type Recorder } from '../recorder';
+
+const WG = 256;
+
+export interface RopeArgs {
+  /** f32 [T, nHeads, headDim], rotated in place (backward: holds dy, rotated back in place). */
+  x: Binding;
+  /** u32 [T] token positions. */
+  pos: Binding;
+  T: number;
+  nHeads: number;
+  headDim: number;
+  theta: number;
+  style: RopeStyle;
+  /** Linear position interpolation: positions are divided by this (1 = none). */
+  scale: number;
+  /** Floats between consecutive tokens in x (default nHeads·headDim), e.g. for a fused QKV row. */
+  rowStride?: number;
+}
+
+/**
+ * Rotary position embedding (see rope.wgsl for the precision notes). One invocation per rotated pair.
+ * forward rotates by +angle; backward applies the inverse rotation (−angle), which is the exact
+ * vector-Jacobian product of forward since the rotation is orthogonal.
+ */
+export class Rope {
+  private constructor(private readonly k: Kernel) {}
+
+  static async create(kc: KernelCache): Promise<Rope> {
+    const k = await kc.get({
+      label: 'rope',
+      entry: 'rope',
+      code,
+      params: ['u32', 'u32', 'u32', 'u32', 'f32', 'f32', 'f32', 'u32', 'f32'],
+      bindings: ['rw', 'read'],
+      constants: { WG },
+    });
+    return new Rope(k);
+  }
+
+  forward(rec: Recorder, a: RopeArgs): void {
+    this.run(rec, a, 1);
+  }
+
+  /** dx = Rᵀ·dy, in place on a.x. */
+  backward(rec: Recorder, a: RopeArgs): void {
+    this.run(rec, a, -1);
+  }
+
+  private run(rec: Recorder, a: RopeArgs, dir: 1 | -1): void {
+    if (a.headDim % 2 !== 0) throw new Error(`rope: headDim ${a.headDim} must be even`);
+    const [cHi, cLo] = freqExponent(a.theta, a.headDim);
+    const pairs = a.T * a.nHeads * (a.headDim / 2);
+    rec.dispatch(
+      this.k,
+      [a.x, a.pos],
+      [a.T, a.nHeads, a.headDim, a.rowStride ?? a.nHeads * a.headDim, 1 / a.scale, cHi, cLo, a.style === 'neox' ? 1 : 0, dir],
+      grid(Math.ceil(pairs / WG)),
+    );
+  }
+}
+
+/** c = 2·log2(theta)/headDim split as c_hi (12 significant bits, so i·c_hi is exact in f32) + c_lo. */
+export function freqExponent(theta: number, headDim: number): [number, number] {
+  const c = (2 * Math.log2(theta)) / headDim;
+  if (c === 0) return [0, 0];
+  const e = Math.floor(Math.log2(Math.abs(c)));
+  const q = 2 ** (e - 11);
+  const hi = Math.round(c / q) * q;
+  return [hi, Math.fround(c - hi)];
+}

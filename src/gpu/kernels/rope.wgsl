@@ -1,0 +1,77 @@
+// Rotary position embedding, in place on x [T, nHeads, headDim] (row stride `rowStride` floats per
+// token). Pair i (0 ≤ i < headDim/2) is rotated by angle = (pos[t] / scale) · theta^(-2i/headDim):
+//   'normal' (neox = 0): elements (2i, 2i+1)      — llama.cpp GGUF llama, llama2.c
+//   'neox'   (neox = 1): elements (i, i+headDim/2) — HF / Qwen2
+// dir = +1 rotates, dir = −1 applies the inverse rotation (the backward pass of the forward rotation).
+//
+// Precision (all f32):
+//  * freq_i = 2^(−i·c), c = 2·log2(theta)/headDim passed as c_hi + c_lo with c_hi holding 12 significant
+//    bits, so i·c_hi is exact and only the fractional part goes through exp2: freq_i is within a few ulp.
+//  * angle = f32(pos · invScale) · freq_i, rounded once: |error| ≲ 1–2 ulp(angle), e.g. ~2e-3 rad at
+//    pos = 32k (the same order as the f32 angles of llama.cpp / HF). Positions are exact below 2^24.
+//  * sin/cos do not trust the built-ins outside [−π, π]: angle is reduced by k·π/2 with a three-part
+//    Cody–Waite constant (k·C1, k·C2 exact for k < 2^16, i.e. angles < ~1e5 rad), then evaluated with
+//    Taylor polynomials on [−π/4, π/4] (truncation < 2e-9): sin/cos of the f32 angle to ~1e-7.
+
+struct Params {
+  T: u32, nHeads: u32, headDim: u32, rowStride: u32,
+  invScale: f32, cHi: f32, cLo: f32, neox: u32, dir: f32,
+};
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read> pos: array<u32>;
+
+override WG: u32 = 256;
+
+const TWO_OVER_PI: f32 = 0.6366197466850281;
+const C1: f32 = 1.5703125;               // 201/128: 8 significant bits
+const C2: f32 = 0.000484466552734375;    // 254/2^19: 7 significant bits
+const C3: f32 = -6.397578431460715e-07;  // π/2 − C1 − C2 rounded to f32
+
+// (sin, cos) of a ≥ 0 (any f32 angle up to ~1e5 rad with full accuracy).
+fn sincos(a: f32) -> vec2<f32> {
+  let k = round(a * TWO_OVER_PI);
+  let r = ((a - k * C1) - k * C2) - k * C3;
+  let r2 = r * r;
+  let s = r + r * r2 * (-1.0 / 6.0 + r2 * (1.0 / 120.0 + r2 * (-1.0 / 5040.0 + r2 * (1.0 / 362880.0))));
+  let c = 1.0 + r2 * (-0.5 + r2 * (1.0 / 24.0 + r2 * (-1.0 / 720.0 + r2 * (1.0 / 40320.0 + r2 * (-1.0 / 3628800.0)))));
+  switch (u32(i32(k)) & 3u) {
+    case 0u: { return vec2<f32>(s, c); }
+    case 1u: { return vec2<f32>(c, -s); }
+    case 2u: { return vec2<f32>(-s, -c); }
+    default: { return vec2<f32>(-c, s); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn rope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let half = P.headDim / 2u;
+  let e = gid.x + gid.y * nwg.x * WG;
+  if (e >= P.T * P.nHeads * half) { return; }
+  let i = e % half;
+  let th = e / half;
+  let h = th % P.nHeads;
+  let t = th / P.nHeads;
+
+  let eh = f32(i) * P.cHi;               // exact
+  let n = floor(eh);
+  let fr = (eh - n) + f32(i) * P.cLo;    // fractional part of i·c
+  let freq = ldexp(exp2(-fr), -i32(n));
+  let angle = (f32(pos[t]) * P.invScale) * freq;
+  let sc = sincos(angle);
+  let sn = sc.x * P.dir;
+  let cs = sc.y;
+
+  let base = t * P.rowStride + h * P.headDim;
+  var i0 = base + 2u * i;
+  var i1 = i0 + 1u;
+  if (P.neox != 0u) {
+    i0 = base + i;
+    i1 = i0 + half;
+  }
+  let x0 = x[i0];
+  let x1 = x[i1];
+  x[i0] = x0 * cs - x1 * sn;
+  x[i1] = x0 * sn + x1 * cs;
+}

@@ -1,0 +1,126 @@
+import type { Gpu } from '../gpu/device';
+import { KernelCache } from '../gpu/kernel';
+import { fmtBytes, GpuMemory } from '../gpu/memory';
+import { GpuOutOfMemoryError } from '../gpu/errors';
+import type { GenerateRequest, LoadedModel, LoadProgress, OnToken } from './api';
+import { describeModel } from './describe';
+import { generate } from './generate';
+import type { ByteSource } from './source';
+import { buildTokenizer } from './tokenizer';
+import type { Tokenizer } from './tokenizer-api';
+import { Transformer } from './transformer';
+import type { ModelDescription, TokenizerSource } from './types';
+import { ModelFormatError } from './types';
+import { estimateMemory, kvBytes, uploadWeights, type ModelWeights } from './weights';
+
+export interface LoadOptions {
+  /** A separate tokenizer file: llama2.c tokenizer.bin, or a Hugging Face tokenizer.json. */
+  tokenizer?: ByteSource;
+  /** config.json of a safetensors checkpoint. */
+  configJson?: unknown;
+  signal?: AbortSignal;
+  onProgress?: (p: LoadProgress) => void;
+  /** KV-cache positions per sequence (default: the model's context, capped so the cache stays ≤ 1 GiB). */
+  maxContext?: number;
+  /** Sequences decodable in parallel (default 4). */
+  slots?: number;
+  /** Tokens per forward chunk (default 256). */
+  maxTokens?: number;
+}
+
+/** A loaded model: everything the method layer needs to run forwards of its own, plus generate(). */
+export interface Engine extends LoadedModel {
+  readonly gpu: Gpu;
+  readonly kernels: KernelCache;
+  readonly mem: GpuMemory;
+  readonly desc: ModelDescription;
+  readonly weights: ModelWeights;
+  readonly transformer: Transformer;
+}
+
+export async function loadModel(gpu: Gpu, source: ByteSource, opts: LoadOptions = {}): Promise<Engine> {
+  opts.onProgress?.({ phase: 'parse', loaded: 0, total: 0, message: `Reading ${source.name}` });
+  const desc = await describeModel(source, { configJson: opts.configJson });
+  const cfg = desc.config;
+  const tokSource = opts.tokenizer ? await tokenizerFromFile(opts.tokenizer, desc) : desc.tokenizer;
+  if (tokSource.kind === 'none') {
+    throw new ModelFormatError(`${source.name} has no tokenizer inside; pass its tokenizer file too (tokenizer.bin or tokenizer.json).`);
+  }
+  const tokenizer = await buildTokenizer(tokSource, { bosId: desc.bosId, eosId: desc.eosId });
+
+  const slots = opts.slots ?? 4;
+  const maxTokens = opts.maxTokens ?? 256;
+  let maxContext = Math.max(16, Math.min(opts.maxContext ?? cfg.maxSeqLen, cfg.maxSeqLen || Infinity));
+  if (opts.maxContext === undefined) while (maxContext > 256 && kvBytes(cfg, maxContext, slots) > 1 << 30) maxContext >>= 1;
+  const need = estimateMemory(desc, maxContext, slots, maxTokens);
+  const biggest = Math.max(...[...desc.tensors.values()].map((t) => t.bytes));
+  if (biggest > gpu.limits.maxStorageBufferBindingSize) {
+    throw new GpuOutOfMemoryError(
+      `${source.name}: its largest tensor needs ${fmtBytes(biggest)}, but this GPU binds at most ${fmtBytes(gpu.limits.maxStorageBufferBindingSize)} per buffer. ` +
+        'Use a smaller or more strongly quantized model.',
+    );
+  }
+
+  const mem = new GpuMemory(gpu);
+  try {
+    const weights = await uploadWeights(mem, desc, source, opts);
+    opts.onProgress?.({ phase: 'compile', loaded: 0, total: 0, message: 'Compiling kernels' });
+    const kernels = new KernelCache(gpu);
+    const transformer = await Transformer.create(gpu, kernels, mem, cfg, weights, { slots, maxContext, maxTokens });
+    opts.onProgress?.({ phase: 'ready', loaded: need.total, total: need.total });
+    return makeEngine(gpu, kernels, mem, desc, weights, transformer, tokenizer, source.name);
+  } catch (e) {
+    mem.destroyAll();
+    throw e;
+  }
+}
+
+function makeEngine(
+  gpu: Gpu,
+  kernels: KernelCache,
+  mem: GpuMemory,
+  desc: ModelDescription,
+  weights: ModelWeights,
+  transformer: Transformer,
+  tokenizer: Tokenizer,
+  name: string,
+): Engine {
+  // One generation at a time: they share the KV cache and activation buffers.
+  let busy: Promise<unknown> = Promise.resolve();
+  return {
+    gpu,
+    kernels,
+    mem,
+    desc,
+    weights,
+    transformer,
+    tokenizer,
+    name,
+    config: desc.config,
+    memory: () => mem.bytes(),
+    generate(req: GenerateRequest, onToken?: OnToken) {
+      const run = busy.then(() => generate(transformer, tokenizer, req, onToken));
+      busy = run.catch(() => undefined);
+      return run;
+    },
+    dispose() {
+      transformer.rec.destroy();
+      mem.destroyAll();
+    },
+  };
+}
+
+/** A tokenizer file given beside the model: llama2.c tokenizer.bin, or tokenizer.json. */
+async function tokenizerFromFile(src: ByteSource, desc: ModelDescription): Promise<TokenizerSource> {
+  const size = await src.size();
+  const bytes = await src.read(0, size);
+  const head = new TextDecoder().decode(bytes.subarray(0, 64)).trimStart();
+  if (head.startsWith('{')) {
+    try {
+      return { kind: 'hf-json', json: JSON.parse(new TextDecoder().decode(bytes)) };
+    } catch (e) {
+      throw new ModelFormatError(`${src.name}: looks like JSON but does not parse (${(e as Error).message}).`);
+    }
+  }
+  return { kind: 'llama2c', data: bytes, vocabSize: desc.config.vocabSize };
+}

@@ -1,0 +1,300 @@
+/**
+ * Tokenizers for every model source, all run by transformers.js (`PreTrainedTokenizer` over a
+ * tokenizer.json object): Hugging Face tokenizer.json as is, GGUF and llama2.c vocabularies through
+ * the converters in ./tokenizer-convert. Plus a streaming detokenizer for generation.
+ *
+ * `@huggingface/transformers` is imported lazily (dynamic import) the first time a tokenizer is built:
+ * the package root also pulls in ONNX Runtime and image code, which the app only needs then, and
+ * the browser bundle keeps it in a separate chunk.
+ */
+import type { PreTrainedTokenizer } from '@huggingface/transformers';
+import type { Tokenizer } from './tokenizer-api';
+import { ModelFormatError, type TokenizerSource } from './types';
+import { ggufTokenizerJson, llama2cTokenizerJson } from './tokenizer-convert';
+
+export type { Tokenizer } from './tokenizer-api';
+
+export interface BuildTokenizerOptions {
+  /**
+   * BOS id to prepend on `encode(text, { bos: true })`; undefined = the tokenizer's own. Ignored
+   * (BOS is null) when the tokenizer says the model takes no BOS (add_bos_token false), unless `addBos` is true.
+   */
+  bosId?: number | null;
+  eosId?: number | null;
+  /** Force whether the model takes a BOS (default: what the tokenizer files say). */
+  addBos?: boolean;
+}
+
+type TransformersModule = typeof import('@huggingface/transformers');
+let transformersModule: Promise<TransformersModule> | null = null;
+
+/** The transformers.js module, imported once on first use. */
+export function loadTransformers(): Promise<TransformersModule> {
+  transformersModule ??= import('@huggingface/transformers').catch((e: unknown) => {
+    transformersModule = null;
+    throw e;
+  });
+  return transformersModule;
+}
+
+/** A Tokenizer backed by a transformers.js PreTrainedTokenizer. */
+export class HfTokenizer implements Tokenizer {
+  readonly vocabSize: number;
+  private readonly pieces: string[];
+  private readonly validIds: (id: number) => boolean;
+
+  constructor(
+    readonly hf: PreTrainedTokenizer,
+    readonly json: unknown,
+    readonly config: Record<string, unknown>,
+    readonly bosId: number | null,
+    readonly eosId: number | null,
+    pieces?: readonly string[],
+  ) {
+    const table: string[] = [];
+    for (const [t, id] of hf.get_vocab()) if (Number.isInteger(id) && id >= 0) table[id] = t;
+    // Pieces that share their text with another id are missing from the vocab map: restore them
+    // (here and in transformers.js's id → piece table, which decoding reads).
+    if (pieces) {
+      const internal = (hf as unknown as { _tokenizer?: { model?: { vocab?: unknown } } })._tokenizer?.model?.vocab;
+      pieces.forEach((p, id) => {
+        if (table[id] === undefined) {
+          table[id] = p;
+          if (Array.isArray(internal) && internal[id] === undefined) internal[id] = p;
+        }
+      });
+    }
+    this.pieces = table;
+    this.vocabSize = table.length;
+    this.validIds = (id) => Number.isInteger(id) && id >= 0 && id < table.length && table[id] !== undefined;
+  }
+
+  encode(text: string, opts: { bos?: boolean } = {}): number[] {
+    const ids = text === '' ? [] : this.hf.encode(text, { add_special_tokens: false });
+    return opts.bos && this.bosId !== null ? [this.bosId, ...ids] : ids;
+  }
+
+  decode(ids: readonly number[], opts: { skipSpecial?: boolean } = {}): string {
+    // Ids beyond the vocabulary (the embedding table may be padded past it) decode to nothing.
+    const known = ids.filter(this.validIds);
+    if (known.length === 0) return '';
+    return this.hf.decode(known, { skip_special_tokens: opts.skipSpecial ?? false, clean_up_tokenization_spaces: false });
+  }
+
+  idToToken(id: number): string {
+    return this.validIds(id) ? this.pieces[id] : `[${id}]`;
+  }
+
+  /** Whether `id` is a special (control) token. */
+  isSpecial(id: number): boolean {
+    return (this.hf.all_special_ids as number[]).includes(id);
+  }
+}
+
+function asObject(v: unknown, what: string): Record<string, unknown> {
+  if (typeof v === 'string') {
+    try {
+      v = JSON.parse(v);
+    } catch (e) {
+      throw new ModelFormatError(`${what} does not parse as JSON (${(e as Error).message}).`);
+    }
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ModelFormatError(`${what} should be a JSON object.`);
+  return v as Record<string, unknown>;
+}
+
+/** The content of a token entry in tokenizer_config.json: a string or an AddedToken object. */
+function tokenContent(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
+  return null;
+}
+
+/** Ids of the special tokens a TemplateProcessing post-processor puts before the sequence. */
+function templateBosIds(json: Record<string, unknown>, vocab: Map<string, number>): number[] {
+  const pp = json.post_processor as { type?: string; single?: unknown[]; processors?: unknown[] } | null | undefined;
+  const procs = pp?.type === 'Sequence' ? (pp.processors ?? []) : [pp];
+  for (const p of procs as { type?: string; single?: unknown[] }[]) {
+    if (p?.type !== 'TemplateProcessing' || !Array.isArray(p.single)) continue;
+    const ids: number[] = [];
+    for (const piece of p.single as { SpecialToken?: { id: string }; Sequence?: unknown }[]) {
+      if (piece.Sequence) break;
+      const id = piece.SpecialToken ? vocab.get(piece.SpecialToken.id) : undefined;
+      if (id !== undefined) ids.push(id);
+    }
+    return ids;
+  }
+  return [];
+}
+
+const GUESSED_EOS = ['</s>', '<|endoftext|>', '<|end_of_text|>', '<|eot_id|>', '<|im_end|>', '<eos>'];
+
+async function fromHfJson(
+  jsonIn: unknown,
+  configIn: unknown,
+  opts: BuildTokenizerOptions,
+  pieces?: readonly string[],
+  defaults?: { bosId: number | null; eosId: number | null; addBos: boolean },
+): Promise<HfTokenizer> {
+  const json = asObject(jsonIn, 'tokenizer.json');
+  const config = configIn === undefined || configIn === null ? {} : asObject(configIn, 'tokenizer_config.json');
+  if (!json.model || typeof json.model !== 'object') throw new ModelFormatError('tokenizer.json has no "model".');
+  // transformers.js wants every top-level key present.
+  const full = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...json };
+  const { PreTrainedTokenizer } = await loadTransformers();
+  let hf: PreTrainedTokenizer;
+  try {
+    hf = new PreTrainedTokenizer(full, config);
+  } catch (e) {
+    const type = (json.model as { type?: unknown }).type;
+    throw new ModelFormatError(`tokenizer.json (model type ${JSON.stringify(type ?? null)}) is not supported: ${(e as Error).message}`);
+  }
+  const vocab = hf.get_vocab();
+  const idOf = (t: string | null): number | null => (t === null ? null : (vocab.get(t) ?? null));
+
+  let bosId: number | null;
+  let eosId: number | null;
+  let addBos: boolean;
+  if (defaults) {
+    ({ bosId, eosId, addBos } = defaults);
+  } else {
+    const templ = templateBosIds(json, vocab);
+    bosId = idOf(tokenContent(config.bos_token)) ?? templ[0] ?? null;
+    eosId = idOf(tokenContent(config.eos_token));
+    if (eosId === null && !('eos_token' in config)) eosId = GUESSED_EOS.map((t) => idOf(t)).find((id) => id !== null) ?? null;
+    addBos = typeof config.add_bos_token === 'boolean' ? config.add_bos_token : bosId !== null && templ.includes(bosId);
+  }
+  if (opts.bosId !== undefined) bosId = opts.bosId;
+  if (opts.eosId !== undefined) eosId = opts.eosId;
+  if (opts.addBos !== undefined) addBos = opts.addBos;
+  return new HfTokenizer(hf, full, config, addBos ? bosId : null, eosId, pieces);
+}
+
+/** Builds the tokenizer of a model from what its files carry. */
+export async function buildTokenizer(src: TokenizerSource, opts: BuildTokenizerOptions = {}): Promise<HfTokenizer> {
+  switch (src.kind) {
+    case 'hf-json':
+      return fromHfJson(src.json, src.config, opts);
+    case 'gguf': {
+      const c = ggufTokenizerJson(src.metadata, 'GGUF');
+      return fromHfJson(c.json, c.config, opts, c.tokens, c);
+    }
+    case 'llama2c': {
+      const c = llama2cTokenizerJson(src.data, src.vocabSize);
+      return fromHfJson(c.json, c.config, opts, c.tokens, c);
+    }
+    case 'none':
+      throw new ModelFormatError('This model has no tokenizer; give its tokenizer file (tokenizer.json or tokenizer.bin).');
+    default:
+      throw new ModelFormatError(`Unknown tokenizer source ${JSON.stringify((src as { kind?: unknown }).kind)}.`);
+  }
+}
+
+export interface FromPretrainedOptions extends BuildTokenizerOptions {
+  /** Hub host for repo ids (default https://huggingface.co/; any server with the same /{repo}/resolve/{revision}/ layout). */
+  remoteHost?: string;
+  revision?: string;
+  signal?: AbortSignal;
+}
+
+async function fetchJson(url: string, optional: boolean, signal?: AbortSignal): Promise<unknown> {
+  const res = await fetch(url, { signal });
+  if (!res.ok) {
+    if (optional && res.status === 404) return undefined;
+    throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
+  }
+  return res.json();
+}
+
+/**
+ * A tokenizer from the Hugging Face hub (repo id such as "HuggingFaceTB/SmolLM-135M", through
+ * transformers.js's AutoTokenizer) or from a URL: a folder holding tokenizer.json (and optionally
+ * tokenizer_config.json), or the tokenizer.json file itself.
+ */
+export async function fromPretrained(repoOrUrl: string, opts: FromPretrainedOptions = {}): Promise<HfTokenizer> {
+  if (/^(https?|blob):/i.test(repoOrUrl)) {
+    const isFile = /\.json(\?.*)?$/i.test(repoOrUrl);
+    const base = isFile ? repoOrUrl.replace(/[^/]*$/, '') : repoOrUrl.endsWith('/') ? repoOrUrl : `${repoOrUrl}/`;
+    const jsonUrl = isFile ? repoOrUrl : `${base}tokenizer.json`;
+    const [json, config] = await Promise.all([
+      fetchJson(jsonUrl, false, opts.signal),
+      repoOrUrl.startsWith('blob:') ? undefined : fetchJson(`${base}tokenizer_config.json`, true, opts.signal).catch(() => undefined),
+    ]);
+    return fromHfJson(json, config, opts);
+  }
+  const { AutoTokenizer, env } = await loadTransformers();
+  const saved = { remoteHost: env.remoteHost, allowLocalModels: env.allowLocalModels, allowRemoteModels: env.allowRemoteModels };
+  try {
+    if (opts.remoteHost) env.remoteHost = opts.remoteHost.endsWith('/') ? opts.remoteHost : `${opts.remoteHost}/`;
+    // A dev server answers unknown local paths with index.html: never look for hub repos there.
+    env.allowLocalModels = false;
+    env.allowRemoteModels = true;
+    const tok = await AutoTokenizer.from_pretrained(repoOrUrl, { revision: opts.revision ?? 'main' });
+    return fromHfJson(tok._tokenizerJSON, tok._tokenizerConfig, opts);
+  } finally {
+    Object.assign(env, saved);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming detokenization
+
+export interface Detokenizer {
+  /** Adds one generated id; returns the text it completes (may be "" while a UTF-8 character is split over byte tokens). */
+  push(id: number): string;
+  /** Text still held back (an unfinished byte sequence, as U+FFFD), returned once at the end of a stream. */
+  flush(): string;
+}
+
+export interface DetokenizerOptions {
+  /**
+   * Ids already in the sequence before the first push (e.g. the prompt). With them, a first token
+   * that starts a word keeps its space; without, the stream reads as `decode(ids)` from the start
+   * (SentencePiece's dummy-prefix space dropped).
+   */
+  prefixIds?: readonly number[];
+  skipSpecial?: boolean;
+}
+
+/** How many tokens of prefix context the decode window keeps. */
+const CONTEXT_TOKENS = 6;
+
+/**
+ * Incremental decoding: the concatenation of everything `push` returns equals
+ * `decode(prefix + ids).slice(decode(prefix).length)`. It decodes a short window of recent ids and
+ * emits the difference, holding back text that ends in an incomplete UTF-8 sequence.
+ */
+export function createDetokenizer(tok: Tokenizer, opts: DetokenizerOptions = {}): Detokenizer {
+  const dec = (ids: readonly number[]): string => tok.decode(ids, { skipSpecial: opts.skipSpecial });
+  const prefix = opts.prefixIds ?? [];
+  let ids: number[] = prefix.slice(Math.max(0, prefix.length - CONTEXT_TOKENS));
+  // ids[prefixOffset, readOffset) were already emitted and are decoded as context; ids from readOffset are pending.
+  let prefixOffset = 0;
+  let readOffset = ids.length;
+  return {
+    push(id: number): string {
+      ids.push(id);
+      const before = dec(ids.slice(prefixOffset, readOffset));
+      const now = dec(ids.slice(prefixOffset));
+      if (now.length > before.length && !now.endsWith('\uFFFD')) {
+        const text = now.slice(before.length);
+        prefixOffset = readOffset;
+        readOffset = ids.length;
+        if (prefixOffset > 64) {
+          ids = ids.slice(prefixOffset);
+          readOffset -= prefixOffset;
+          prefixOffset = 0;
+        }
+        return text;
+      }
+      return '';
+    },
+    flush(): string {
+      if (readOffset === ids.length) return '';
+      const before = dec(ids.slice(prefixOffset, readOffset));
+      const now = dec(ids.slice(prefixOffset));
+      prefixOffset = readOffset = ids.length;
+      return now.length > before.length ? now.slice(before.length) : '';
+    },
+  };
+}

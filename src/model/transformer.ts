@@ -1,0 +1,232 @@
+import type { Gpu } from '../gpu/device';
+import type { KernelCache } from '../gpu/kernel';
+import { Attention } from '../gpu/kernels/attention';
+import { Embedding } from '../gpu/kernels/embedding';
+import { Argmax } from '../gpu/kernels/logits';
+import { Matmul } from '../gpu/kernels/matmul';
+import { RmsNorm } from '../gpu/kernels/rmsnorm';
+import { Rope } from '../gpu/kernels/rope';
+import { Rows } from '../gpu/kernels/rows';
+import { Swiglu } from '../gpu/kernels/swiglu';
+import { readBuffer, type GpuMemory } from '../gpu/memory';
+import { Recorder } from '../gpu/recorder';
+import type { ModelConfig } from './types';
+import type { ModelWeights } from './weights';
+
+/** `inject[t]` value meaning "take the vocabulary row of ids[t]". */
+export const NO_INJECT = 0xffffffff;
+
+/**
+ * One forward call: T tokens from any number of sequences, each token placed in a KV-cache slot at a
+ * position. Prefill passes a whole prompt per slot; a decode step passes one token per active slot.
+ */
+export interface ForwardInput {
+  ids: Uint32Array; // [T] token ids (ignored where injected)
+  slot: Uint32Array; // [T] KV-cache slot (sequence) of each token
+  pos: Uint32Array; // [T] position of each token in its sequence
+  /** [T] first key position each token may attend to (custom mask; default 0 = plain causal). */
+  start?: Uint32Array;
+  /** [T] row of `injected` that replaces the token's embedding, or NO_INJECT. */
+  inject?: Uint32Array;
+  /** f32 [nInjected, d]: caller-provided embedding rows (tags, soft prompts). */
+  injected?: GPUBuffer;
+  /** [R] indices into the T tokens whose next-token logits are wanted. */
+  logitRows: Uint32Array;
+}
+
+export interface TransformerOptions {
+  /** Tokens per forward chunk: longer inputs are processed in chunks of this size. */
+  maxTokens: number;
+  /** KV-cache slots = sequences decodable in parallel. */
+  slots: number;
+  /** Positions per slot in the KV cache. */
+  maxContext: number;
+}
+
+type Kernels = {
+  embed: Embedding;
+  norm: RmsNorm;
+  mm: Matmul;
+  rope: Rope;
+  attn: Attention;
+  swiglu: Swiglu;
+  rows: Rows;
+  argmax: Argmax;
+};
+
+/**
+ * The decoder on the GPU. All activation buffers are allocated once, for `maxTokens` tokens, so a
+ * forward or decode step allocates nothing and records its whole layer stack into one submit per chunk.
+ */
+export class Transformer {
+  readonly rec: Recorder;
+  private readonly meta: { ids: GPUBuffer; slot: GPUBuffer; pos: GPUBuffer; start: GPUBuffer; inject: GPUBuffer; rows: GPUBuffer };
+  private readonly act: {
+    x: GPUBuffer; // f32 [maxTokens, d] residual stream
+    xn: GPUBuffer; // f32 [maxTokens, d] normed input of a sublayer
+    q: GPUBuffer; // f32 [maxTokens, nHeads·hd]
+    k: GPUBuffer; // f32 [maxTokens, nKv·hd]
+    v: GPUBuffer; // f32 [maxTokens, nKv·hd]
+    att: GPUBuffer; // f32 [maxTokens, nHeads·hd]
+    gate: GPUBuffer; // f32 [maxTokens, ff]
+    up: GPUBuffer; // f32 [maxTokens, ff]
+    ffn: GPUBuffer; // f32 [maxTokens, ff] silu(gate)·up
+    hid: GPUBuffer; // f32 [slots, d] hidden state of the rows whose logits are wanted
+    hidn: GPUBuffer; // f32 [slots, d]
+    logits: GPUBuffer; // f32 [slots, vocab]
+    argmax: GPUBuffer; // u32 [slots]
+  };
+  readonly kCache: GPUBuffer[]; // per layer f32 [slots, maxContext, nKv, hd]
+  readonly vCache: GPUBuffer[];
+  private readonly noInjected: GPUBuffer;
+  private readonly zeros: Uint32Array;
+  private readonly noInject: Uint32Array;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly cfg: ModelConfig,
+    readonly w: ModelWeights,
+    readonly k: Kernels,
+    readonly opts: TransformerOptions,
+    mem: GpuMemory,
+  ) {
+    const { maxTokens: T, slots, maxContext } = opts;
+    const d = cfg.dModel;
+    const qd = cfg.nHeads * cfg.headDim;
+    const kvd = cfg.nKvHeads * cfg.headDim;
+    const f = (label: string, n: number) => mem.create(label, n * 4, 'scratch');
+    this.rec = new Recorder(gpu);
+    this.meta = {
+      ids: f('ids', T),
+      slot: f('slot', T),
+      pos: f('pos', T),
+      start: f('start', T),
+      inject: f('inject', T),
+      rows: f('rows', Math.max(T, slots)),
+    };
+    this.act = {
+      x: f('x', T * d),
+      xn: f('xn', T * d),
+      q: f('q', T * qd),
+      k: f('k', T * kvd),
+      v: f('v', T * kvd),
+      att: f('att', T * qd),
+      gate: f('gate', T * cfg.dFF),
+      up: f('up', T * cfg.dFF),
+      ffn: f('ffn', T * cfg.dFF),
+      hid: f('hid', slots * d),
+      hidn: f('hidn', slots * d),
+      logits: f('logits', slots * cfg.vocabSize),
+      argmax: f('argmax', slots),
+    };
+    const kvWords = slots * maxContext * kvd;
+    this.kCache = w.layers.map((_, l) => mem.create(`k-cache.${l}`, kvWords * 4, 'kv'));
+    this.vCache = w.layers.map((_, l) => mem.create(`v-cache.${l}`, kvWords * 4, 'kv'));
+    this.noInjected = f('no-injected', d);
+    this.zeros = new Uint32Array(T);
+    this.noInject = new Uint32Array(T).fill(NO_INJECT);
+  }
+
+  static async create(gpu: Gpu, kc: KernelCache, mem: GpuMemory, cfg: ModelConfig, w: ModelWeights, opts: TransformerOptions): Promise<Transformer> {
+    const [embed, norm, mm, rope, attn, swiglu, rows, argmax] = await Promise.all([
+      Embedding.create(kc),
+      RmsNorm.create(kc),
+      Matmul.create(kc),
+      Rope.create(kc),
+      Attention.create(kc),
+      Swiglu.create(kc),
+      Rows.create(kc),
+      Argmax.create(kc),
+    ]);
+    return new Transformer(gpu, cfg, w, { embed, norm, mm, rope, attn, swiglu, rows, argmax }, opts, mem);
+  }
+
+  /** Runs the forward pass; afterwards `logitsBuffer` holds f32 [R, vocab] for `input.logitRows`. */
+  run(input: ForwardInput): void {
+    const T = input.ids.length;
+    const R = input.logitRows.length;
+    const { maxTokens, slots, maxContext } = this.opts;
+    if (R > slots) throw new Error(`At most ${slots} logit rows per forward, got ${R}.`);
+    for (let t = 0; t < T; t++) {
+      if (input.slot[t] >= slots) throw new Error(`Slot ${input.slot[t]} out of range (${slots} slots).`);
+      if (input.pos[t] >= maxContext) throw new Error(`Position ${input.pos[t]} exceeds the context of ${maxContext} tokens.`);
+    }
+    const q = this.gpu.device.queue;
+    for (let c0 = 0; c0 < T; c0 += maxTokens) {
+      const c1 = Math.min(T, c0 + maxTokens);
+      const n = c1 - c0;
+      q.writeBuffer(this.meta.ids, 0, input.ids, c0, n);
+      q.writeBuffer(this.meta.slot, 0, input.slot, c0, n);
+      q.writeBuffer(this.meta.pos, 0, input.pos, c0, n);
+      q.writeBuffer(this.meta.start, 0, input.start ?? this.zeros, input.start ? c0 : 0, n);
+      q.writeBuffer(this.meta.inject, 0, input.inject ?? this.noInject, input.inject ? c0 : 0, n);
+      this.layers(n, input.injected ?? this.noInjected);
+      // Rows of this chunk whose logits are wanted, in chunk-local indices, kept in input order.
+      const local: number[] = [];
+      let firstOut = -1;
+      for (let r = 0; r < R; r++) {
+        const t = input.logitRows[r];
+        if (t >= c0 && t < c1) {
+          if (firstOut < 0) firstOut = r;
+          local.push(t - c0);
+        }
+      }
+      if (local.length) {
+        q.writeBuffer(this.meta.rows, 0, Uint32Array.from(local));
+        this.k.rows.gather(this.rec, { src: this.act.x, rows: this.meta.rows, out: this.act.hid, R: local.length, d: this.cfg.dModel, outRow: firstOut });
+      }
+      this.rec.submit();
+    }
+    this.head(R);
+    this.rec.submit();
+  }
+
+  /** Logits of the last run, f32 [R, vocab] (one GPU→CPU read). */
+  async logits(R: number): Promise<Float32Array> {
+    return new Float32Array(await readBuffer(this.gpu, this.act.logits, 0, R * this.cfg.vocabSize * 4));
+  }
+
+  /** Greedy next tokens of the last run's R rows, computed on the GPU so only R ids are read back. */
+  async argmax(R: number): Promise<Uint32Array> {
+    this.k.argmax.forward(this.rec, { logits: this.act.logits, out: this.act.argmax, B: R, V: this.cfg.vocabSize });
+    this.rec.submit();
+    return new Uint32Array(await readBuffer(this.gpu, this.act.argmax, 0, R * 4));
+  }
+
+  get logitsBuffer(): GPUBuffer {
+    return this.act.logits;
+  }
+
+  private layers(T: number, injected: GPUBuffer): void {
+    const { cfg, w, k, rec, act, meta } = this;
+    const d = cfg.dModel;
+    const hd = cfg.headDim;
+    k.embed.gather(rec, { ids: meta.ids, inject: meta.inject, injected, table: w.tokEmbd, out: act.x, T });
+    for (let l = 0; l < cfg.nLayers; l++) {
+      const L = w.layers[l];
+      k.norm.forward(rec, { x: act.x, weight: L.attnNorm, out: act.xn, T, d, eps: cfg.normEps });
+      k.mm.forward(rec, { x: act.xn, w: L.wq, y: act.q, M: T, bias: L.bq ?? undefined });
+      k.mm.forward(rec, { x: act.xn, w: L.wk, y: act.k, M: T, bias: L.bk ?? undefined });
+      k.mm.forward(rec, { x: act.xn, w: L.wv, y: act.v, M: T, bias: L.bv ?? undefined });
+      const rope = { pos: meta.pos, T, headDim: hd, theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale };
+      k.rope.forward(rec, { ...rope, x: act.q, nHeads: cfg.nHeads });
+      k.rope.forward(rec, { ...rope, x: act.k, nHeads: cfg.nKvHeads });
+      const cache = { kCache: this.kCache[l], vCache: this.vCache[l], slot: meta.slot, pos: meta.pos, T, nKv: cfg.nKvHeads, hd, maxSeq: this.opts.maxContext };
+      k.attn.kvWrite(rec, { ...cache, k: act.k, v: act.v });
+      k.attn.forward(rec, { ...cache, q: act.q, start: meta.start, out: act.att, nHeads: cfg.nHeads, scale: 1 / Math.sqrt(hd) });
+      k.mm.forward(rec, { x: act.att, w: L.wo, y: act.x, M: T, accumulate: true });
+      k.norm.forward(rec, { x: act.x, weight: L.ffnNorm, out: act.xn, T, d, eps: cfg.normEps });
+      k.mm.forward(rec, { x: act.xn, w: L.wGate, y: act.gate, M: T });
+      k.mm.forward(rec, { x: act.xn, w: L.wUp, y: act.up, M: T });
+      k.swiglu.forward(rec, { gate: act.gate, up: act.up, out: act.ffn, n: T * cfg.dFF });
+      k.mm.forward(rec, { x: act.ffn, w: L.wDown, y: act.x, M: T, accumulate: true });
+    }
+  }
+
+  private head(R: number): void {
+    if (R === 0) return;
+    const { cfg, w, k, rec, act } = this;
+    k.norm.forward(rec, { x: act.hid, weight: w.outNorm, out: act.hidn, T: R, d: cfg.dModel, eps: cfg.normEps });
+    k.mm.forward(rec, { x: act.hidn, w: w.output, y: act.logits, M: R });
+  }
+}

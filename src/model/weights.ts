@@ -1,0 +1,126 @@
+import type { GpuMemory } from '../gpu/memory';
+import { fmtBytes, writeAligned } from '../gpu/memory';
+import type { LoadProgress } from './api';
+import { dequantize } from './quant';
+import type { ByteSource } from './source';
+import { GgmlType, ModelFormatError, TensorNames, type GpuTensor, type ModelConfig, type ModelDescription, type TensorInfo } from './types';
+
+/** One decoder block's weights on the GPU. Norm weights and biases are f32 buffers; matrices stay in their file type. */
+export interface LayerWeights {
+  attnNorm: GPUBuffer; // f32 [d]
+  wq: GpuTensor; // [nHeads·hd, d]
+  wk: GpuTensor; // [nKv·hd, d]
+  wv: GpuTensor; // [nKv·hd, d]
+  bq: GPUBuffer | null; // f32 [nHeads·hd]
+  bk: GPUBuffer | null;
+  bv: GPUBuffer | null;
+  wo: GpuTensor; // [d, nHeads·hd]
+  ffnNorm: GPUBuffer; // f32 [d]
+  wGate: GpuTensor; // [ff, d]
+  wUp: GpuTensor; // [ff, d]
+  wDown: GpuTensor; // [d, ff]
+}
+
+export interface ModelWeights {
+  tokEmbd: GpuTensor; // [vocab, d]
+  layers: LayerWeights[];
+  outNorm: GPUBuffer; // f32 [d]
+  /** The LM head; the same object as tokEmbd when embeddings are tied. */
+  output: GpuTensor; // [vocab, d]
+}
+
+const CHUNK = 16 << 20;
+
+/**
+ * Streams every tensor from its source to the GPU in chunks: peak CPU memory is one chunk, and
+ * quantized matrices land on the GPU byte for byte as they are in the file.
+ */
+export async function uploadWeights(
+  mem: GpuMemory,
+  desc: ModelDescription,
+  src: ByteSource,
+  opts: { signal?: AbortSignal; onProgress?: (p: LoadProgress) => void } = {},
+): Promise<ModelWeights> {
+  const cfg = desc.config;
+  const total = [...desc.tensors.values()].reduce((s, t) => s + t.bytes, 0);
+  let loaded = 0;
+  const report = () => opts.onProgress?.({ phase: 'upload', loaded, total, message: `${fmtBytes(loaded)} / ${fmtBytes(total)}` });
+
+  const info = (name: string): TensorInfo => {
+    const t = desc.tensors.get(name);
+    if (!t) throw new ModelFormatError(`${src.name}: tensor "${name}" is missing.`);
+    return t;
+  };
+
+  const matrix = async (name: string): Promise<GpuTensor> => {
+    const t = info(name);
+    const buffer = mem.create(name, t.bytes, 'weights');
+    for (let off = 0; off < t.bytes; off += CHUNK) {
+      opts.signal?.throwIfAborted();
+      const n = Math.min(CHUNK, t.bytes - off);
+      const bytes = await src.read(t.offset + off, n, opts.signal);
+      if (bytes.byteLength !== n) {
+        throw new ModelFormatError(`${src.name}: tensor "${name}" is cut short (the file is truncated; download it again).`);
+      }
+      writeAligned(mem.gpu.device, buffer, off, bytes);
+      loaded += n;
+      report();
+    }
+    return { name, type: t.type, shape: t.shape, buffer };
+  };
+
+  // Vectors are tiny: convert them to f32 once so no kernel needs a per-type path for them.
+  const vector = async (name: string): Promise<GPUBuffer> => {
+    const t = info(name);
+    const bytes = await src.read(t.offset, t.bytes, opts.signal);
+    if (bytes.byteLength !== t.bytes) throw new ModelFormatError(`${src.name}: tensor "${name}" is cut short (the file is truncated).`);
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    const f32 = t.type === GgmlType.F32 ? new Float32Array(bytes.slice().buffer, 0, count) : dequantize(t.type, bytes, count);
+    loaded += t.bytes;
+    report();
+    return mem.upload(name, f32, 'weights');
+  };
+  const optionalVector = (name: string) => (desc.tensors.has(name) ? vector(name) : Promise.resolve(null));
+
+  const tokEmbd = await matrix(TensorNames.tokEmbd);
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < cfg.nLayers; l++) {
+    layers.push({
+      attnNorm: await vector(TensorNames.attnNorm(l)),
+      wq: await matrix(TensorNames.wq(l)),
+      wk: await matrix(TensorNames.wk(l)),
+      wv: await matrix(TensorNames.wv(l)),
+      bq: await optionalVector(TensorNames.bq(l)),
+      bk: await optionalVector(TensorNames.bk(l)),
+      bv: await optionalVector(TensorNames.bv(l)),
+      wo: await matrix(TensorNames.wo(l)),
+      ffnNorm: await vector(TensorNames.ffnNorm(l)),
+      wGate: await matrix(TensorNames.wGate(l)),
+      wUp: await matrix(TensorNames.wUp(l)),
+      wDown: await matrix(TensorNames.wDown(l)),
+    });
+  }
+  const outNorm = await vector(TensorNames.outNorm);
+  const output = cfg.tiedEmbeddings || !desc.tensors.has(TensorNames.output) ? tokEmbd : await matrix(TensorNames.output);
+  return { tokEmbd, layers, outNorm, output };
+}
+
+/** Bytes the model will need on the GPU (weights + KV cache + scratch), for the "will it fit" check before loading. */
+export function estimateMemory(desc: ModelDescription, maxContext: number, slots: number, maxTokens: number): { weights: number; kv: number; scratch: number; total: number } {
+  const cfg = desc.config;
+  const weights = [...desc.tensors.values()].reduce((s, t) => s + (t.shape.length === 1 && t.type !== GgmlType.F32 ? t.bytes * 2 : t.bytes), 0);
+  const kv = kvBytes(cfg, maxContext, slots);
+  const scratch = scratchFloats(cfg, maxTokens, slots) * 4;
+  return { weights, kv, scratch, total: weights + kv + scratch };
+}
+
+export function kvBytes(cfg: ModelConfig, maxContext: number, slots: number): number {
+  return 2 * cfg.nLayers * slots * maxContext * cfg.nKvHeads * cfg.headDim * 4;
+}
+
+/** f32 words of the forward pass's activation buffers for `T` tokens and `R` logit rows. */
+export function scratchFloats(cfg: ModelConfig, T: number, R: number): number {
+  const qd = cfg.nHeads * cfg.headDim;
+  const kvd = cfg.nKvHeads * cfg.headDim;
+  return T * (2 * cfg.dModel + 2 * qd + 2 * kvd + 3 * cfg.dFF) + R * (2 * cfg.dModel + cfg.vocabSize);
+}

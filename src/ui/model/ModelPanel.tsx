@@ -1,0 +1,19 @@
+import { GpuCard } from './GpuCard';
+import { ProgressCard } from './ProgressCard';
+import { SourceCard } from './SourceCard';
+import { SummaryCard } from './SummaryCard';
+
+export function ModelPanel() {
+  return (
+    <div className="panel-grid">
+      <div className="col">
+        <SourceCard />
+        <ProgressCard />
+        <SummaryCard />
+      </div>
+      <div className="col col-side">
+        <GpuCard />
+      </div>
+    </div>
+  );
+}

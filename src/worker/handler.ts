@@ -1,0 +1,214 @@
+/**
+ * The worker's request handler, independent of the worker global so it can be unit-tested with a
+ * fake engine: engine.worker.ts wires it to `self` and to the real engine.
+ */
+import type { Gpu } from '../gpu/device';
+import type { LoadedModel, LoadProgress } from '../model/api';
+import type { ByteSource } from '../model/source';
+import {
+  abortError,
+  serializeError,
+  type GpuInfo,
+  type ModelInfo,
+  type ModelSourceSpec,
+  type RequestMessage,
+  type WorkerMessage,
+} from './protocol';
+
+export interface LoadOptions {
+  tokenizer?: ByteSource;
+  signal?: AbortSignal;
+  onProgress?: (p: LoadProgress) => void;
+  maxContext?: number;
+  slots?: number;
+}
+
+/** What the handler needs from the engine. */
+export interface EngineDeps {
+  acquireGpu(): Promise<Gpu>;
+  loadModel(gpu: Gpu, source: ByteSource, opts: LoadOptions): Promise<LoadedModel>;
+  urlSource(url: string): ByteSource;
+  blobSource(blob: Blob, name: string): ByteSource;
+  now?(): number;
+}
+
+export type Post = (msg: WorkerMessage) => void;
+
+export interface Handler {
+  handle(msg: RequestMessage): Promise<void>;
+  /** Reports something that escaped every request (unhandled rejection, uncaught error). */
+  fatal(e: unknown): void;
+}
+
+export function createHandler(deps: EngineDeps, post: Post): Handler {
+  const now = deps.now ?? (() => performance.now());
+  const controllers = new Map<number, AbortController>();
+  let gpuPromise: Promise<Gpu> | null = null;
+  let model: LoadedModel | null = null;
+  let loading: { id: number; controller: AbortController } | null = null;
+  let generating = false;
+
+  function getGpu(): Promise<Gpu> {
+    if (!gpuPromise) {
+      const p = deps.acquireGpu().then((gpu) => {
+        // When the device goes away, drop it (and the model on it) so the next request reacquires.
+        void gpu.lost?.then((err) => {
+          if (gpuPromise === p) gpuPromise = null;
+          if (model) {
+            try {
+              model.dispose();
+            } catch {
+              /* the device is gone anyway */
+            }
+            model = null;
+          }
+          post({ id: 0, type: 'deviceLost', error: serializeError(err) });
+        });
+        return gpu;
+      });
+      gpuPromise = p;
+      p.catch(() => {
+        if (gpuPromise === p) gpuPromise = null;
+      });
+    }
+    return gpuPromise;
+  }
+
+  function gpuInfo(gpu: Gpu): GpuInfo {
+    return {
+      adapterInfo: { ...gpu.adapterInfo },
+      features: { ...gpu.features },
+      limits: { ...gpu.limits },
+    };
+  }
+
+  function sources(spec: ModelSourceSpec): { model: ByteSource; tokenizer?: ByteSource } {
+    if (spec.kind === 'url') {
+      if (!spec.url) throw new TypeError('No model URL was given.');
+      return {
+        model: deps.urlSource(spec.url),
+        tokenizer: spec.tokenizerUrl ? deps.urlSource(spec.tokenizerUrl) : undefined,
+      };
+    }
+    if (spec.kind === 'file') {
+      if (!spec.file) throw new TypeError('No model file was given.');
+      return {
+        model: deps.blobSource(spec.file, spec.file.name),
+        tokenizer: spec.tokenizerFile ? deps.blobSource(spec.tokenizerFile, spec.tokenizerFile.name) : undefined,
+      };
+    }
+    throw new TypeError(`Unknown model source kind: ${(spec as { kind?: unknown }).kind}`);
+  }
+
+  function modelInfo(m: LoadedModel, loadMs: number): ModelInfo {
+    return {
+      name: m.name,
+      config: { ...m.config },
+      memory: { ...m.memory() },
+      tokenizer: { vocabSize: m.tokenizer.vocabSize, bosId: m.tokenizer.bosId, eosId: m.tokenizer.eosId },
+      loadMs,
+    };
+  }
+
+  function disposeModel(): boolean {
+    if (!model) return false;
+    const m = model;
+    model = null;
+    m.dispose();
+    return true;
+  }
+
+  async function run(msg: RequestMessage, signal: AbortSignal): Promise<unknown> {
+    switch (msg.type) {
+      case 'gpuInfo':
+        return gpuInfo(await getGpu());
+
+      case 'loadModel': {
+        const { source, maxContext, slots } = msg.params;
+        const t0 = now();
+        if (loading) throw new Error('A model is already loading. Cancel it first.');
+        if (generating) throw new Error('A generation is running. Stop it before loading another model.');
+        const controller = controllers.get(msg.id)!;
+        loading = { id: msg.id, controller };
+        try {
+          const src = sources(source);
+          const gpu = await getGpu();
+          if (signal.aborted) throw abortError('Loading was cancelled.');
+          // One model at a time: free the old one's GPU memory before allocating the new one.
+          disposeModel();
+          const m = await deps.loadModel(gpu, src.model, {
+            tokenizer: src.tokenizer,
+            signal,
+            maxContext,
+            slots,
+            onProgress: (p) => post({ id: msg.id, type: 'event', event: { ...p } }),
+          });
+          if (signal.aborted) {
+            m.dispose();
+            throw abortError('Loading was cancelled.');
+          }
+          model = m;
+          return modelInfo(m, now() - t0);
+        } finally {
+          loading = null;
+        }
+      }
+
+      case 'unloadModel':
+        return { unloaded: disposeModel() };
+
+      case 'generate': {
+        if (!model) throw new Error('No model is loaded. Load one in the Model panel first.');
+        if (generating) throw new Error('A generation is already running. Stop it or wait for it to finish.');
+        generating = true;
+        try {
+          const m = model;
+          const res = await m.generate({ ...msg.params, signal }, (ev) =>
+            post({ id: msg.id, type: 'event', event: { seq: ev.seq, id: ev.id, text: ev.text } }),
+          );
+          return { ...res, memory: { ...m.memory() } };
+        } finally {
+          generating = false;
+        }
+      }
+
+      case 'cancel': {
+        const c = controllers.get(msg.params.target);
+        if (!c || c.signal.aborted) return { cancelled: false };
+        c.abort(abortError('Cancelled by the user.'));
+        return { cancelled: true };
+      }
+
+      default:
+        throw new TypeError(`Unknown request type: ${(msg as { type?: unknown }).type}`);
+    }
+  }
+
+  return {
+    async handle(msg) {
+      if (typeof msg !== 'object' || msg === null || typeof msg.id !== 'number') {
+        post({ id: 0, type: 'fatal', error: { name: 'ProtocolError', message: 'Malformed message to the engine worker.' } });
+        return;
+      }
+      const controller = new AbortController();
+      if (msg.type !== 'cancel') controllers.set(msg.id, controller);
+      try {
+        const result = await run(msg, controller.signal);
+        post({ id: msg.id, type: 'result', result });
+      } catch (e) {
+        // A cancelled request reports AbortError whatever the engine threw while unwinding.
+        const err = controller.signal.aborted && !isAbortLike(e) ? abortError('Cancelled by the user.') : e;
+        post({ id: msg.id, type: 'error', error: serializeError(err) });
+      } finally {
+        controllers.delete(msg.id);
+      }
+    },
+    fatal(e) {
+      post({ id: 0, type: 'fatal', error: serializeError(e) });
+    },
+  };
+}
+
+function isAbortLike(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'AbortError';
+}

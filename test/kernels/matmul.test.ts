@@ -1,0 +1,120 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Matmul, MATMUL_TYPES, type MatmulPath } from '../../src/gpu/kernels/matmul';
+import { Recorder } from '../../src/gpu/recorder';
+import { dequantize, quantize } from '../../src/model/quant';
+import { GgmlType, TYPE_LAYOUT, type GpuTensor } from '../../src/model/types';
+import { randn, relErr, rng, testGpu, type TestGpu } from '../helpers/gpu';
+import { matmulBackwardInputRef, matmulRef } from './matmul.ref';
+
+let t: TestGpu;
+let mm: Matmul;
+
+beforeAll(async () => {
+  t = await testGpu();
+  mm = await Matmul.create(t.kc);
+});
+
+/** A random [N, K] weight in `type` on the GPU, with its dequantized values for the reference. */
+function weight(type: GgmlType, N: number, K: number, seed: number): { w: GpuTensor; deq: Float32Array } {
+  const vals = Float32Array.from(randn(rng(seed), N * K, 0.5));
+  const bytes = quantize(type, vals);
+  return {
+    w: { name: 'w', type, shape: [N, K], buffer: t.bytes(bytes) },
+    deq: dequantize(type, bytes, N * K),
+  };
+}
+
+function kFor(type: GgmlType): number {
+  return TYPE_LAYOUT[type].blockElems === 256 ? 512 : 96;
+}
+
+// M = 9 spans two matrix-vector chunks of 8 rows; 37 is not a multiple of the 64-row tile.
+const CASES: Array<{ M: number; bias: boolean; accumulate: boolean }> = [
+  { M: 1, bias: false, accumulate: false },
+  { M: 3, bias: true, accumulate: false },
+  { M: 9, bias: false, accumulate: true },
+  { M: 37, bias: true, accumulate: true },
+];
+const PATHS: MatmulPath[] = ['matvec', 'tiled'];
+
+for (const type of MATMUL_TYPES) {
+  const name = TYPE_LAYOUT[type].name;
+  describe(`matmul ${name}`, () => {
+    const N = 45 + type; // 45..75: never a multiple of the row groups or tiles
+    for (const path of PATHS) {
+      it(`forward (${path}) matches the CPU reference`, async () => {
+        const K = kFor(type);
+        const { w, deq } = weight(type, N, K, 100 + type);
+        for (const c of CASES) {
+          const r = rng(c.M * 31 + type);
+          const x = randn(r, c.M * K);
+          const bias = c.bias ? randn(r, N) : undefined;
+          const init = c.accumulate ? randn(r, c.M * N) : undefined;
+          const y = t.f32(init ?? c.M * N);
+          mm.forward(t.rec, {
+            x: t.f32(x),
+            w,
+            y,
+            M: c.M,
+            bias: bias ? t.f32(bias) : undefined,
+            accumulate: c.accumulate,
+            path,
+          });
+          const got = await t.read(y, c.M * N);
+          const err = relErr(got, matmulRef(x, deq, c.M, N, K, bias, init));
+          expect(err, `M=${c.M} bias=${c.bias} acc=${c.accumulate}`).toBeLessThan(1e-3);
+        }
+      });
+
+      it(`backwardInput (${path}) matches the CPU reference`, async () => {
+        const K = kFor(type);
+        const { w, deq } = weight(type, N, K, 200 + type);
+        for (const c of CASES) {
+          const r = rng(c.M * 17 + type);
+          const dy = randn(r, c.M * N);
+          const init = c.accumulate ? randn(r, c.M * K) : undefined;
+          const dx = t.f32(init ?? c.M * K);
+          mm.backwardInput(t.rec, { dy: t.f32(dy), w, dx, M: c.M, accumulate: c.accumulate, path });
+          const got = await t.read(dx, c.M * K);
+          const err = relErr(got, matmulBackwardInputRef(dy, deq, c.M, N, K, init));
+          expect(err, `M=${c.M} acc=${c.accumulate}`).toBeLessThan(1e-3);
+        }
+      });
+    }
+  });
+}
+
+describe('matmul dispatch', () => {
+  it('numbers workgroups over a 2-D grid when one dimension is not enough', async () => {
+    // Recorders that believe only a few workgroups fit in a dimension force every kernel onto x·y grids
+    // (with spare workgroups where the count does not factor exactly).
+    const limited = (max: number) => new Recorder({ ...t.gpu, limits: { ...t.gpu.limits, maxComputeWorkgroupsPerDimension: max } });
+    const type = GgmlType.Q8_0;
+    const N = 70;
+    const K = 320;
+    const { w, deq } = weight(type, N, K, 5);
+    const r = rng(9);
+    for (const path of PATHS) {
+      const M = path === 'matvec' ? 5 : 130;
+      const x = randn(r, M * K);
+      const y = t.f32(M * N);
+      const rf = limited(path === 'matvec' ? 5 : 4); // 18 groups → 5×4; 6 tiles → 3×2
+      mm.forward(rf, { x: t.f32(x), w, y, M, path });
+      rf.submit();
+      expect(relErr(await t.read(y, M * N), matmulRef(x, deq, M, N, K)), path).toBeLessThan(1e-3);
+      const dy = randn(r, M * N);
+      const dx = t.f32(M * K);
+      const rb = limited(path === 'matvec' ? 2 : 4); // 3 groups → 2×2; 15 tiles → 4×4
+      mm.backwardInput(rb, { dy: t.f32(dy), w, dx, M, path });
+      rb.submit();
+      expect(relErr(await t.read(dx, M * K), matmulBackwardInputRef(dy, deq, M, N, K)), path).toBeLessThan(1e-3);
+      rf.destroy();
+      rb.destroy();
+    }
+  });
+
+  it('rejects a K that is not a multiple of the block size', () => {
+    const w: GpuTensor = { name: 'bad', type: GgmlType.Q4_K, shape: [4, 128], buffer: t.f32(4) };
+    expect(() => mm.forward(t.rec, { x: t.f32(128), w, y: t.f32(4), M: 1 })).toThrow(/multiple of 256/);
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * Plain float64 CPU forward of a Llama-family decoder — the yardstick the GPU engine is checked
+ * against. It reads the same ModelDescription + bytes, dequantizes with quant.ts, and composes the
+ * per-kernel references, so a layout bug in a loader or kernel cannot hide in both paths at once.
+ */
+import { dequantize } from '../../src/model/quant';
+import type { ByteSource } from '../../src/model/source';
+import { TensorNames, type ModelConfig, type ModelDescription } from '../../src/model/types';
+import { matmulRef } from '../kernels/matmul.ref';
+import { rmsnormRef } from '../kernels/rmsnorm.ref';
+import { ropeRef } from '../kernels/rope.ref';
+import { swigluRef } from '../kernels/swiglu.ref';
+
+type Vec = Float64Array;
+
+export interface RefLayer {
+  attnNorm: Vec; wq: Vec; wk: Vec; wv: Vec; bq?: Vec; bk?: Vec; bv?: Vec; wo: Vec;
+  ffnNorm: Vec; wGate: Vec; wUp: Vec; wDown: Vec;
+}
+
+export interface RefModel {
+  cfg: ModelConfig;
+  tokEmbd: Vec; // [vocab, d]
+  layers: RefLayer[];
+  outNorm: Vec; // [d]
+  output: Vec; // [vocab, d]
+}
+
+export async function refModel(desc: ModelDescription, src: ByteSource): Promise<RefModel> {
+  const get = async (name: string): Promise<Vec> => {
+    const t = desc.tensors.get(name)!;
+    const bytes = await src.read(t.offset, t.bytes);
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    return Float64Array.from(dequantize(t.type, bytes, n));
+  };
+  const opt = async (name: string) => (desc.tensors.has(name) ? get(name) : undefined);
+  const cfg = desc.config;
+  const layers: RefLayer[] = [];
+  for (let l = 0; l < cfg.nLayers; l++) {
+    layers.push({
+      attnNorm: await get(TensorNames.attnNorm(l)),
+      wq: await get(TensorNames.wq(l)),
+      wk: await get(TensorNames.wk(l)),
+      wv: await get(TensorNames.wv(l)),
+      bq: await opt(TensorNames.bq(l)),
+      bk: await opt(TensorNames.bk(l)),
+      bv: await opt(TensorNames.bv(l)),
+      wo: await get(TensorNames.wo(l)),
+      ffnNorm: await get(TensorNames.ffnNorm(l)),
+      wGate: await get(TensorNames.wGate(l)),
+      wUp: await get(TensorNames.wUp(l)),
+      wDown: await get(TensorNames.wDown(l)),
+    });
+  }
+  const tokEmbd = await get(TensorNames.tokEmbd);
+  const output = desc.tensors.has(TensorNames.output) && !cfg.tiedEmbeddings ? await get(TensorNames.output) : tokEmbd;
+  return { cfg, tokEmbd, layers, outNorm: await get(TensorNames.outNorm), output };
+}
+
+export interface RefInput {
+  ids: number[]; // [T] one sequence, positions 0..T-1
+  /** Rows replacing the embedding at given positions (tags). */
+  injected?: Map<number, ArrayLike<number>>;
+  /** [T] first key position each query may attend to (default 0). */
+  start?: number[];
+}
+
+export interface RefOutput {
+  logits: Vec; // [T, vocab]
+  hidden: Vec; // [T, d] after the final norm
+}
+
+export function refForward(m: RefModel, input: RefInput): RefOutput {
+  const { cfg } = m;
+  const T = input.ids.length;
+  const d = cfg.dModel;
+  const hd = cfg.headDim;
+  const qd = cfg.nHeads * hd;
+  const kvd = cfg.nKvHeads * hd;
+  const x = new Float64Array(T * d);
+  for (let t = 0; t < T; t++) {
+    const row = input.injected?.get(t) ?? m.tokEmbd.subarray(input.ids[t] * d, (input.ids[t] + 1) * d);
+    for (let i = 0; i < d; i++) x[t * d + i] = row[i];
+  }
+  const pos = Array.from({ length: T }, (_, t) => t);
+  for (const L of m.layers) {
+    const xn = rmsnormRef(x, L.attnNorm, T, d, cfg.normEps);
+    let q = matmulRef(xn, L.wq, T, qd, d, L.bq);
+    let k = matmulRef(xn, L.wk, T, kvd, d, L.bk);
+    const v = matmulRef(xn, L.wv, T, kvd, d, L.bv);
+    q = ropeRef(q, pos, T, cfg.nHeads, hd, cfg.ropeTheta, cfg.ropeStyle, cfg.ropeScale);
+    k = ropeRef(k, pos, T, cfg.nKvHeads, hd, cfg.ropeTheta, cfg.ropeStyle, cfg.ropeScale);
+    const att = causalAttention(q, k, v, T, cfg.nHeads, cfg.nKvHeads, hd, input.start);
+    addInto(x, matmulRef(att, L.wo, T, d, qd));
+    const xn2 = rmsnormRef(x, L.ffnNorm, T, d, cfg.normEps);
+    const g = matmulRef(xn2, L.wGate, T, cfg.dFF, d);
+    const u = matmulRef(xn2, L.wUp, T, cfg.dFF, d);
+    addInto(x, matmulRef(swigluRef(g, u), L.wDown, T, d, cfg.dFF));
+  }
+  const hidden = rmsnormRef(x, m.outNorm, T, d, cfg.normEps);
+  return { hidden, logits: matmulRef(hidden, m.output, T, cfg.vocabSize, d) };
+}
+
+/** One sequence, keys [start[t], t] for query t; GQA maps head h to kv head h / (nHeads / nKv). */
+function causalAttention(q: Vec, k: Vec, v: Vec, T: number, nH: number, nKv: number, hd: number, start?: number[]): Vec {
+  const out = new Float64Array(T * nH * hd);
+  const scale = 1 / Math.sqrt(hd);
+  const group = nH / nKv;
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < nH; h++) {
+      const kh = Math.floor(h / group);
+      const s0 = start?.[t] ?? 0;
+      const scores: number[] = [];
+      for (let j = s0; j <= t; j++) {
+        let s = 0;
+        for (let i = 0; i < hd; i++) s += q[(t * nH + h) * hd + i] * k[(j * nKv + kh) * hd + i];
+        scores.push(s * scale);
+      }
+      const mx = Math.max(...scores);
+      const p = scores.map((s) => Math.exp(s - mx));
+      const z = p.reduce((a, b) => a + b, 0);
+      for (let j = s0; j <= t; j++) {
+        const a = p[j - s0] / z;
+        for (let i = 0; i < hd; i++) out[(t * nH + h) * hd + i] += a * v[(j * nKv + kh) * hd + i];
+      }
+    }
+  }
+  return out;
+}
+
+function addInto(x: Vec, y: ArrayLike<number>): void {
+  for (let i = 0; i < x.length; i++) x[i] += y[i];
+}
