@@ -9,7 +9,7 @@ export const timeoutMs = 300_000;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Loads the shipped stories260K and checks its greedy continuation against the reference. */
-export async function run({ page, baseUrl, log }) {
+export async function run({ page, baseUrl, artifacts, log }) {
   const golden = JSON.parse(await readFile(join(root, 'public/models/stories260K/golden_greedy.json'), 'utf8'));
   await openApp(page, baseUrl);
 
@@ -17,6 +17,13 @@ export async function run({ page, baseUrl, log }) {
   const t0 = Date.now();
   await page.getByRole('button', { name: 'Load stories260K' }).click();
   const summary = page.getByTestId('model-summary');
+  // A look at the progress card while it loads (best effort: while SwiftShader compiles kernels
+  // the GPU process can be too busy to paint).
+  const progress = page.getByTestId('load-progress');
+  await progress
+    .waitFor({ timeout: 10_000 })
+    .then(() => page.screenshot({ path: join(artifacts, 'golden-progress.png'), timeout: 3_000 }))
+    .catch(() => log('(no progress screenshot)'));
   await waitUntil(page, () => summary.isVisible(), {
     timeoutMs: 120_000,
     what: 'stories260K to load',
@@ -27,6 +34,8 @@ export async function run({ page, baseUrl, log }) {
   });
   const summaryText = (await summary.innerText()).replace(/\s+/g, ' ');
   log(`loaded in ${Date.now() - t0} ms: ${summaryText.slice(0, 200)}`);
+  await page.screenshot({ path: join(artifacts, 'golden-model.png'), fullPage: true });
+  assert(/^stories260K/.test(summaryText), `model name should be the catalog's: ${summaryText.slice(0, 80)}`);
   assert(/Layers/.test(summaryText) && /Vocabulary 512/.test(summaryText), `unexpected summary: ${summaryText}`);
 
   // Greedy generation.

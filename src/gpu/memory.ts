@@ -61,7 +61,7 @@ export class GpuMemory {
 
 /** queue.writeBuffer needs a size that is a multiple of 4; pad the tail instead of failing. */
 export function writeAligned(device: GPUDevice, buf: GPUBuffer, offset: number, data: ArrayBufferView): void {
-  const u8 = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const u8 = bytesOf(data);
   const whole = u8.byteLength & ~3;
   if (whole > 0) device.queue.writeBuffer(buf, offset, u8, 0, whole);
   if (whole < u8.byteLength) {
@@ -69,6 +69,11 @@ export function writeAligned(device: GPUDevice, buf: GPUBuffer, offset: number, 
     tail.set(u8.subarray(whole));
     device.queue.writeBuffer(buf, offset + whole, tail);
   }
+}
+
+/** The bytes of a typed array, typed as queue.writeBuffer wants them (never a SharedArrayBuffer here). */
+export function bytesOf(v: ArrayBufferView): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(v.buffer as ArrayBuffer, v.byteOffset, v.byteLength);
 }
 
 /** Copies `size` bytes of a GPU buffer to the CPU. Each call is a GPU→CPU sync: keep them off hot paths. */

@@ -27,7 +27,7 @@ export async function generate(tr: Transformer, tok: Tokenizer, req: GenerateReq
   const stopStrings = req.stopStrings ?? [];
 
   const outs = prompts.map(() => ({ ids: [] as number[], text: '', finish: 'length' as 'stop' | 'length' | 'cancelled', done: false }));
-  const detoks = prompts.map(() => createDetokenizer(tok));
+  const detoks = prompts.map((p) => createDetokenizer(tok, { prefixIds: p, skipSpecial: true }));
   const lens = prompts.map((p) => p.length);
 
   const pick = async (R: number): Promise<number[]> => {

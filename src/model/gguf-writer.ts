@@ -14,7 +14,7 @@ export interface GgufWriteOptions {
   alignment?: number;
 }
 
-/** Growable little-endian byte sink. */
+/** Growable little-endian byte sink for the header. */
 class Sink {
   private buf = new Uint8Array(1 << 16);
   private view = new DataView(this.buf.buffer);
@@ -212,11 +212,10 @@ export function writeGguf(
     s.u64(rel[i]!);
   });
   s.padTo(alignment);
-  const dataStart = s.len;
-  tensors.forEach((t, i) => {
-    s.padTo(alignment);
-    if (s.len - dataStart !== rel[i]) throw new Error('GGUF writer: internal offset mismatch');
-    s.bytes(t.data);
-  });
-  return s.result();
+  // Tensor data goes straight into an exactly-sized buffer: models can be hundreds of MB.
+  const header = s.result();
+  const out = new Uint8Array(header.length + at);
+  out.set(header);
+  tensors.forEach((t, i) => out.set(t.data, header.length + rel[i]!));
+  return out;
 }

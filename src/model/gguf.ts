@@ -142,8 +142,8 @@ class Cursor {
     const len = this.size(`the length of ${what}`);
     if (len > this.remainingInFile()) {
       throw new ModelFormatError(
-        `"${this.name}": ${what} claims ${len} bytes at offset ${this.pos} but the file has only ` +
-          `${this.remainingInFile()} bytes left (corrupt or truncated file).`,
+        `"${this.name}" is truncated or corrupt: ${what} claims ${len} bytes at offset ${this.pos} but the file ` +
+          `has only ${this.remainingInFile()} bytes left; the download may be incomplete.`,
       );
     }
     this.need(len, what);
@@ -188,8 +188,8 @@ function readArray(c: Cursor, name: string, what: string, depth: number): GgufAr
   const count = c.size(`the length of ${what}`);
   if (count * MIN_ELEM_BYTES[elemType]! > c.remainingInFile()) {
     throw new ModelFormatError(
-      `"${name}": ${what} claims ${count} elements but the file has only ${c.remainingInFile()} bytes left ` +
-        '(corrupt or truncated file).',
+      `"${name}" is truncated or corrupt: ${what} claims ${count} elements but the file has only ` +
+        `${c.remainingInFile()} bytes left; the download may be incomplete.`,
     );
   }
   if (elemType === 'array') {
@@ -206,6 +206,11 @@ function readValue(c: Cursor, name: string, key: string): GgufValue {
   const t = readTypeCode(c, name, `metadata "${key}"`);
   if (t === 'array') return readArray(c, name, `metadata "${key}"`, 0);
   return { type: t, value: readScalar(c, t, `metadata "${key}"`) } as GgufValue;
+}
+
+/** Keys come from the file: a key like "__proto__" must become a property, not a prototype. */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function parseHeader(buf: Uint8Array, fileSize: number, name: string): GgufHeader {
@@ -230,8 +235,8 @@ function parseHeader(buf: Uint8Array, fileSize: number, name: string): GgufHeade
   // Each key/value takes at least 8 (key length) + 4 (type) + 1 bytes; each tensor info at least 8 + 4 + 4 + 8.
   if (nKv * 13 + nTensors * 24 > c.remainingInFile()) {
     throw new ModelFormatError(
-      `"${name}": the header claims ${nKv} metadata entries and ${nTensors} tensors, more than a file of ` +
-        `${fileSize} bytes can hold (corrupt or truncated file).`,
+      `"${name}" is truncated or corrupt: the header claims ${nKv} metadata entries and ${nTensors} tensors, ` +
+        `more than a file of ${fileSize} bytes can hold; the download may be incomplete.`,
     );
   }
 
@@ -239,13 +244,16 @@ function parseHeader(buf: Uint8Array, fileSize: number, name: string): GgufHeade
   const typedMetadata: Record<string, GgufValue> = {};
   for (let i = 0; i < nKv; i++) {
     const key = c.string(`metadata key #${i}`);
+    if (Object.hasOwn(typedMetadata, key)) {
+      throw new ModelFormatError(`"${name}": metadata key "${key}" appears twice (corrupt file?).`);
+    }
     const v = readValue(c, name, key);
-    typedMetadata[key] = v;
-    metadata[key] = ggufPlain(v);
+    setOwn(typedMetadata, key, v);
+    setOwn(metadata, key, ggufPlain(v));
   }
 
   let alignment = DEFAULT_ALIGNMENT;
-  if ('general.alignment' in metadata) {
+  if (Object.hasOwn(metadata, 'general.alignment')) {
     const a = metadata['general.alignment'];
     if (typeof a !== 'number' || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0) {
       throw new ModelFormatError(`"${name}": general.alignment is ${String(a)}; it must be a power of two.`);
@@ -269,6 +277,9 @@ function parseHeader(buf: Uint8Array, fileSize: number, name: string): GgufHeade
   const dataOffset = Math.ceil(c.pos / alignment) * alignment;
   const tensors = raw.map((t): GgufTensorInfo => {
     const count = t.shape.reduce((a, b) => a * b, 1);
+    if (!Number.isSafeInteger(count)) {
+      throw new ModelFormatError(`"${name}": tensor "${t.name}" claims shape [${t.shape.join(', ')}] (corrupt file?).`);
+    }
     return {
       name: t.name,
       type: t.rawType as GgmlType,
@@ -325,7 +336,7 @@ class Meta {
   ) {}
 
   has(key: string): boolean {
-    return key in this.md;
+    return Object.hasOwn(this.md, key);
   }
 
   num(key: string, fallback?: number): number {

@@ -47,7 +47,8 @@ interface Dims {
 interface F32Tensor {
   name: string;
   shape: number[];
-  values: Float32Array;
+  /** Generated on demand so a large model never holds all its f32 weights at once. */
+  values: () => Float32Array;
   /** Matrices take the requested type; vectors (norms, biases) stay F32. */
   matrix: boolean;
 }
@@ -92,7 +93,7 @@ function normal(seed: number, n: number, std: number, mean = 0): Float32Array {
 const WORDS = (
   'the and a was once upon time there little girl boy she he they it to of in day big happy play with her his ' +
   'friend said saw tree dog cat sun went park mom dad like loved named lily tim ben ball red blue fun home ' +
-  'wanted very had one go look see is you i we not but so up out'
+  'wanted very had one go look see is you i we not but so up out Once The Lily Tim Ben She He One They It'
 ).split(' ');
 
 export interface RandomVocab {
@@ -109,7 +110,7 @@ export function randomVocab(size?: number): RandomVocab {
     tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
     types.push(6); // byte
   }
-  const pieces = new Set<string>(['▁', ...'abcdefghijklmnopqrstuvwxyz.,!?\'"'.split('')]);
+  const pieces = new Set<string>(['▁', ...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.,!?\'"'.split('')]);
   for (const w of WORDS) for (let k = 2; k <= w.length + 1; k++) pieces.add(('▁' + w).slice(0, k));
   const list = [...pieces];
   const target = size ?? tokens.length + list.length;
@@ -159,9 +160,9 @@ function randomWeights(d: Dims): F32Tensor[] {
   const resid = 1 / Math.sqrt(2 * d.nLayers);
   const out: F32Tensor[] = [];
   const mat = (name: string, shape: [number, number], gain = 1) =>
-    out.push({ name, shape, matrix: true, values: normal(tensorSeed(d.seed, name), shape[0] * shape[1], gain / Math.sqrt(shape[1])) });
+    out.push({ name, shape, matrix: true, values: () => normal(tensorSeed(d.seed, name), shape[0] * shape[1], gain / Math.sqrt(shape[1])) });
   const vec = (name: string, n: number, std: number, mean: number) =>
-    out.push({ name, shape: [n], matrix: false, values: normal(tensorSeed(d.seed, name), n, std, mean) });
+    out.push({ name, shape: [n], matrix: false, values: () => normal(tensorSeed(d.seed, name), n, std, mean) });
 
   mat(TensorNames.tokEmbd, [d.vocabSize, d.dModel]);
   for (let l = 0; l < d.nLayers; l++) {
@@ -232,9 +233,7 @@ function ggufMetadata(d: Dims, type: GgmlType, vocab: RandomVocab | null): Recor
 }
 
 function vocabFor(o: RandomModelOptions): RandomVocab | null {
-  if (!o.includeTokenizer) return null;
-  const v = randomVocab(o.vocabSize);
-  return v;
+  return o.includeTokenizer ? randomVocab(o.vocabSize) : null;
 }
 
 /** A tiny random model as GGUF bytes; matrices in `type`, norms and biases F32. */
@@ -245,7 +244,7 @@ export function randomGguf(opts: RandomModelOptions & { type: GgmlType }): Uint8
   checkDims(d, opts.type);
   const tensors: HostTensor[] = randomWeights(d).map((t) => {
     const type = t.matrix ? opts.type : GgmlType.F32;
-    return { name: t.name, type, shape: t.shape, data: quantize(type, t.values) };
+    return { name: t.name, type, shape: t.shape, data: quantize(type, t.values()) };
   });
   return writeGguf(ggufMetadata(d, opts.type, vocab), tensors);
 }
@@ -280,7 +279,7 @@ export function randomSafetensors(
   checkDims(d, dtype);
   const interleaved = d.arch !== 'qwen2';
   const tensors: HostTensor[] = randomWeights(d).map((t) => {
-    let values = t.values;
+    let values = t.values();
     const isQK = /\.attn_[qk]\.weight$/.test(t.name);
     if (interleaved && isQK) values = toRotateHalfRows(values, t.shape[0]!, t.shape[1]!, d.headDim);
     const type = t.matrix ? dtype : GgmlType.F32;

@@ -93,7 +93,7 @@ export function canonicalName(hf: string): string | null {
     'model.norm.weight': TensorNames.outNorm,
     'lm_head.weight': TensorNames.output,
   };
-  if (hf in fixed) return fixed[hf]!;
+  if (Object.hasOwn(fixed, hf)) return fixed[hf]!;
   const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hf);
   if (!m) return null;
   const l = Number(m[1]);
@@ -111,7 +111,7 @@ export function canonicalName(hf: string): string | null {
     'mlp.up_proj.weight': TensorNames.wUp(l),
     'mlp.down_proj.weight': TensorNames.wDown(l),
   };
-  return perLayer[m[2]!] ?? null;
+  return Object.hasOwn(perLayer, m[2]!) ? perLayer[m[2]!]! : null;
 }
 
 /** The HF name of a canonical tensor name (inverse of canonicalName), for writers and messages. */
@@ -121,7 +121,7 @@ export function hfName(canonical: string): string {
     [TensorNames.outNorm]: 'model.norm.weight',
     [TensorNames.output]: 'lm_head.weight',
   };
-  if (canonical in fixed) return fixed[canonical]!;
+  if (Object.hasOwn(fixed, canonical)) return fixed[canonical]!;
   const m = /^blk\.(\d+)\.(.+)$/.exec(canonical);
   if (!m) return canonical;
   const parts: Record<string, string> = {
@@ -138,8 +138,7 @@ export function hfName(canonical: string): string {
     'ffn_up.weight': 'mlp.up_proj.weight',
     'ffn_down.weight': 'mlp.down_proj.weight',
   };
-  const p = parts[m[2]!];
-  return p ? `model.layers.${m[1]}.${p}` : canonical;
+  return Object.hasOwn(parts, m[2]!) ? `model.layers.${m[1]}.${parts[m[2]!]}` : canonical;
 }
 
 /** config.json accessors with messages naming the field. */
@@ -253,7 +252,7 @@ export async function describeSafetensors(
   for (const [hf, e] of header.entries) {
     const canonical = canonicalName(hf);
     if (canonical === null) continue;
-    const dt = DTYPES[e.dtype];
+    const dt = Object.hasOwn(DTYPES, e.dtype) ? DTYPES[e.dtype] : undefined;
     if (!dt) {
       throw new ModelFormatError(
         `"${src.name}": tensor "${hf}" has dtype ${e.dtype}, which is not supported; supported: ` +

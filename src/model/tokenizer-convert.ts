@@ -79,11 +79,14 @@ function addedToken(id: number, content: string, special: boolean): HfAddedToken
   return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special };
 }
 
-/** A vocab object without a prototype, so pieces such as "__proto__" or "constructor" are plain keys. First id wins on duplicates. */
+/**
+ * A vocab object without a prototype, so pieces such as "__proto__" or "constructor" are plain keys.
+ * The last id wins when pieces repeat, as in llama.cpp (text → id) and in a JSON object with repeated keys.
+ */
 function vocabObject(tokens: readonly string[]): Record<string, number> {
   const vocab = Object.create(null) as Record<string, number>;
   tokens.forEach((t, i) => {
-    if (!Object.hasOwn(vocab, t)) vocab[t] = i;
+    vocab[t] = i;
   });
   return vocab;
 }
@@ -133,7 +136,7 @@ export interface SpmSpec {
 export function spmMerges(tokens: readonly string[], scores: ArrayLike<number>, mergeable: (id: number) => boolean): [string, string][] {
   const ids = new Map<string, number>();
   tokens.forEach((t, i) => {
-    if (mergeable(i) && !ids.has(t)) ids.set(t, i);
+    if (mergeable(i)) ids.set(t, i); // last wins, as in the vocab
   });
   const found: { left: string; right: string; id: number; score: number; split: number }[] = [];
   tokens.forEach((t, id) => {
@@ -307,21 +310,30 @@ interface PreTokenizerSpec {
   addBos: boolean;
 }
 
-const PRE_TOKENIZERS: Record<string, PreTokenizerSpec> = {};
+const PRE_TOKENIZERS = new Map<string, PreTokenizerSpec>();
 function definePre(names: string[], spec: PreTokenizerSpec): void {
-  for (const n of names) PRE_TOKENIZERS[n] = spec;
+  for (const n of names) PRE_TOKENIZERS.set(n, spec);
 }
 definePre(['default'], {
   regexes: ['[\\p{P}\\$\\+<=>\\^~\\|]+', GPT2_RE, '\\p{N}+', '[0-9][0-9][0-9]'],
   ignoreMerges: false,
   addBos: false,
 });
-definePre(['gpt-2', 'gpt2', 'phi-2', 'olmo'], { regexes: [GPT2_RE], ignoreMerges: false, addBos: false });
-definePre(['llama3', 'llama-v3', 'llama-bpe'], { regexes: [LLAMA3_RE], ignoreMerges: true, addBos: true });
-definePre(['qwen2', 'deepseek-r1-qwen'], { regexes: [QWEN2_RE], ignoreMerges: false, addBos: false });
-definePre(['starcoder', 'refact', 'smollm', 'command-r'], { regexes: ['\\p{N}', GPT2_RE], ignoreMerges: false, addBos: false });
+definePre(
+  ['gpt-2', 'phi-2', 'mpt', 'olmo', 'jais', 'jina-es', 'jina-de', 'jina-v2-es', 'jina-v2-de', 'jina-v1-en', 'jina-v2-code', 'roberta-bpe', 'gigachat', 'exaone4', 'trillion'],
+  { regexes: [GPT2_RE], ignoreMerges: false, addBos: false },
+);
+definePre(['llama3', 'llama-v3', 'llama-bpe', 'falcon3', 'falcon-h1', 'pixtral', 'lfm2'], { regexes: [LLAMA3_RE], ignoreMerges: true, addBos: true });
+definePre(['dbrx', 'smaug-bpe'], { regexes: [LLAMA3_RE], ignoreMerges: false, addBos: false });
+definePre(['qwen2', 'deepseek-r1-qwen', 'stablelm2', 'megrez'], { regexes: [QWEN2_RE], ignoreMerges: false, addBos: false });
+definePre(['starcoder', 'refact', 'command-r', 'smollm', 'codeshell', 'exaone', 'minerva-7b'], {
+  regexes: ['\\p{N}', GPT2_RE],
+  ignoreMerges: false,
+  addBos: false,
+});
+definePre(['falcon'], { regexes: ['[\\p{P}\\$\\+<=>\\^~\\|`]+', GPT2_RE, '[0-9][0-9][0-9]'], ignoreMerges: false, addBos: false });
 
-export const SUPPORTED_GGUF_PRE_TOKENIZERS: readonly string[] = Object.keys(PRE_TOKENIZERS);
+export const SUPPORTED_GGUF_PRE_TOKENIZERS: readonly string[] = [...PRE_TOKENIZERS.keys()];
 
 function strArray(md: Record<string, unknown>, key: string, name: string): string[] {
   const v = md[key];
@@ -362,7 +374,8 @@ export function ggufTokenizerJson(md: Record<string, unknown>, name = 'GGUF'): C
       `${name}: tokenizer type "${model}" is not supported (supported: "llama" SentencePiece BPE, "gpt2" byte-level BPE).`,
     );
   }
-  const tokens = strArray(md, 'tokenizer.ggml.tokens', name);
+  // llama.cpp names empty pieces so that each id keeps a distinct text.
+  const tokens = strArray(md, 'tokenizer.ggml.tokens', name).map((t, i) => (t === '' ? `[EMPTY_${i}]` : t));
   const n = tokens.length;
   const types = numArray(md, 'tokenizer.ggml.token_type', name, n);
   const chatTemplate = typeof md['tokenizer.chat_template'] === 'string' ? (md['tokenizer.chat_template'] as string) : undefined;
@@ -393,7 +406,7 @@ export function ggufTokenizerJson(md: Record<string, unknown>, name = 'GGUF'): C
 
   // gpt2: byte-level BPE.
   const pre = typeof md['tokenizer.ggml.pre'] === 'string' ? (md['tokenizer.ggml.pre'] as string) : 'default';
-  const preSpec = PRE_TOKENIZERS[pre];
+  const preSpec = PRE_TOKENIZERS.get(pre);
   if (!preSpec) {
     throw new ModelFormatError(
       `${name}: byte-level BPE pre-tokenizer "${pre}" is not supported (supported: ${SUPPORTED_GGUF_PRE_TOKENIZERS.join(', ')}).`,

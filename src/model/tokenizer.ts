@@ -3,9 +3,12 @@
  * tokenizer.json object): Hugging Face tokenizer.json as is, GGUF and llama2.c vocabularies through
  * the converters in ./tokenizer-convert. Plus a streaming detokenizer for generation.
  *
- * `@huggingface/transformers` is imported lazily (dynamic import) the first time a tokenizer is built:
- * the package root also pulls in ONNX Runtime and image code, which the app only needs then, and
- * the browser bundle keeps it in a separate chunk.
+ * `@huggingface/transformers` is imported lazily (dynamic import) the first time a tokenizer is built,
+ * so the browser bundle keeps it (and the ONNX Runtime it carries) in a separate chunk. In Node its
+ * root module loads onnxruntime-node's native binding on import; should that fail (a platform
+ * without the prebuilt binary), tokenizers fall back to `@huggingface/tokenizers`, the pure-JS core
+ * that PreTrainedTokenizer wraps (same results; only `fromPretrained` with a hub repo id needs
+ * transformers itself).
  */
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import type { Tokenizer } from './tokenizer-api';
@@ -37,26 +40,91 @@ export function loadTransformers(): Promise<TransformersModule> {
   return transformersModule;
 }
 
-/** A Tokenizer backed by a transformers.js PreTrainedTokenizer. */
+/** What HfTokenizer needs of a Hugging Face tokenizer: PreTrainedTokenizer's methods of the same names. */
+export interface HfCore {
+  encode(text: string, opts: { add_special_tokens: boolean }): number[];
+  decode(ids: number[], opts: { skip_special_tokens: boolean; clean_up_tokenization_spaces: boolean }): string;
+  get_vocab(): Map<string, number>;
+  readonly all_special_ids: number[];
+}
+
+/** Which library runs tokenizers: transformers.js (default, falling back to the core if it fails to import) or the core alone. */
+export type TokenizerBackend = 'transformers' | 'tokenizers';
+let backendChoice: TokenizerBackend = 'transformers';
+let warnedFallback = false;
+
+/** Chooses the library that runs tokenizers built from now on. */
+export function setTokenizerBackend(b: TokenizerBackend): void {
+  backendChoice = b;
+}
+
+interface Made {
+  core: HfCore;
+  /** transformers.js's object, when it made this tokenizer (chat templates and the like). */
+  pretrained: PreTrainedTokenizer | null;
+  /** The core's id → piece table, which decoding reads. */
+  modelVocab: unknown;
+}
+
+async function makeCore(json: object, config: object): Promise<Made> {
+  if (backendChoice === 'transformers') {
+    let mod: TransformersModule | null = null;
+    try {
+      mod = await loadTransformers();
+    } catch (e) {
+      if (!warnedFallback) {
+        warnedFallback = true;
+        console.warn(`@huggingface/transformers failed to load (${(e as Error).message}); tokenizers run on @huggingface/tokenizers.`);
+      }
+    }
+    if (mod) {
+      const pt = new mod.PreTrainedTokenizer(json, config);
+      const internal = (pt as unknown as { _tokenizer?: { model?: { vocab?: unknown } } })._tokenizer;
+      return { core: pt as unknown as HfCore, pretrained: pt, modelVocab: internal?.model?.vocab };
+    }
+  }
+  const { Tokenizer: Core } = await import('@huggingface/tokenizers');
+  const t = new Core(json, config);
+  const special = [...t.get_added_tokens_decoder().values()].filter((a) => a.special).map((a) => a.id);
+  return {
+    core: {
+      encode: (text, o) => t.encode(text, o).ids,
+      decode: (ids, o) => t.decode(ids, o),
+      get_vocab: () => t.get_vocab(),
+      all_special_ids: special,
+    },
+    pretrained: null,
+    modelVocab: (t.model as { vocab?: unknown } | null)?.vocab,
+  };
+}
+
+/** A Tokenizer backed by a Hugging Face tokenizer (transformers.js PreTrainedTokenizer). */
 export class HfTokenizer implements Tokenizer {
   readonly vocabSize: number;
+  /** transformers.js's tokenizer object (null when running on @huggingface/tokenizers alone). */
+  readonly hf: PreTrainedTokenizer | null;
+  private readonly core: HfCore;
   private readonly pieces: string[];
+  private readonly special: Set<number>;
   private readonly validIds: (id: number) => boolean;
 
   constructor(
-    readonly hf: PreTrainedTokenizer,
+    made: Made,
     readonly json: unknown,
     readonly config: Record<string, unknown>,
     readonly bosId: number | null,
     readonly eosId: number | null,
     pieces?: readonly string[],
   ) {
+    this.core = made.core;
+    this.hf = made.pretrained;
+    this.special = new Set(made.core.all_special_ids);
     const table: string[] = [];
-    for (const [t, id] of hf.get_vocab()) if (Number.isInteger(id) && id >= 0) table[id] = t;
+    for (const [t, id] of made.core.get_vocab()) if (Number.isInteger(id) && id >= 0) table[id] = t;
     // Pieces that share their text with another id are missing from the vocab map: restore them
-    // (here and in transformers.js's id → piece table, which decoding reads).
+    // (here and in the core's id → piece table, which decoding reads).
     if (pieces) {
-      const internal = (hf as unknown as { _tokenizer?: { model?: { vocab?: unknown } } })._tokenizer?.model?.vocab;
+      const internal = made.modelVocab;
       pieces.forEach((p, id) => {
         if (table[id] === undefined) {
           table[id] = p;
@@ -70,7 +138,7 @@ export class HfTokenizer implements Tokenizer {
   }
 
   encode(text: string, opts: { bos?: boolean } = {}): number[] {
-    const ids = text === '' ? [] : this.hf.encode(text, { add_special_tokens: false });
+    const ids = text === '' ? [] : this.core.encode(text, { add_special_tokens: false });
     return opts.bos && this.bosId !== null ? [this.bosId, ...ids] : ids;
   }
 
@@ -78,7 +146,7 @@ export class HfTokenizer implements Tokenizer {
     // Ids beyond the vocabulary (the embedding table may be padded past it) decode to nothing.
     const known = ids.filter(this.validIds);
     if (known.length === 0) return '';
-    return this.hf.decode(known, { skip_special_tokens: opts.skipSpecial ?? false, clean_up_tokenization_spaces: false });
+    return this.core.decode(known, { skip_special_tokens: opts.skipSpecial ?? false, clean_up_tokenization_spaces: false });
   }
 
   idToToken(id: number): string {
@@ -87,7 +155,7 @@ export class HfTokenizer implements Tokenizer {
 
   /** Whether `id` is a special (control) token. */
   isSpecial(id: number): boolean {
-    return (this.hf.all_special_ids as number[]).includes(id);
+    return this.special.has(id);
   }
 }
 
@@ -110,6 +178,18 @@ function tokenContent(v: unknown): string | null {
   return null;
 }
 
+const TOKEN_KEYS = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'];
+
+/** tokenizer_config with its special tokens as plain strings (transformers.js rejects AddedToken objects lacking "__type"). */
+function normalizeConfig(config: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...config };
+  for (const k of TOKEN_KEYS) {
+    if (out[k] !== null && typeof out[k] === 'object') out[k] = tokenContent(out[k]);
+  }
+  if (Array.isArray(out.additional_special_tokens)) out.additional_special_tokens = out.additional_special_tokens.map((t) => tokenContent(t) ?? t);
+  return out;
+}
+
 /** Ids of the special tokens a TemplateProcessing post-processor puts before the sequence. */
 function templateBosIds(json: Record<string, unknown>, vocab: Map<string, number>): number[] {
   const pp = json.post_processor as { type?: string; single?: unknown[]; processors?: unknown[] } | null | undefined;
@@ -127,6 +207,9 @@ function templateBosIds(json: Record<string, unknown>, vocab: Map<string, number
   return [];
 }
 
+/** tokenizer.json model types transformers.js implements. */
+export const SUPPORTED_HF_MODELS: readonly string[] = ['BPE', 'WordPiece', 'Unigram'];
+
 const GUESSED_EOS = ['</s>', '<|endoftext|>', '<|end_of_text|>', '<|eot_id|>', '<|im_end|>', '<eos>'];
 
 async function fromHfJson(
@@ -137,19 +220,24 @@ async function fromHfJson(
   defaults?: { bosId: number | null; eosId: number | null; addBos: boolean },
 ): Promise<HfTokenizer> {
   const json = asObject(jsonIn, 'tokenizer.json');
-  const config = configIn === undefined || configIn === null ? {} : asObject(configIn, 'tokenizer_config.json');
+  const config = configIn === undefined || configIn === null ? {} : normalizeConfig(asObject(configIn, 'tokenizer_config.json'));
   if (!json.model || typeof json.model !== 'object') throw new ModelFormatError('tokenizer.json has no "model".');
+  const modelType = (json.model as { type?: unknown }).type;
+  if (modelType !== undefined && !SUPPORTED_HF_MODELS.includes(modelType as string)) {
+    throw new ModelFormatError(
+      `tokenizer.json: model type ${JSON.stringify(modelType)} is not supported (supported: ${SUPPORTED_HF_MODELS.join(', ')}).`,
+    );
+  }
   // transformers.js wants every top-level key present.
   const full = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...json };
-  const { PreTrainedTokenizer } = await loadTransformers();
-  let hf: PreTrainedTokenizer;
+  let made: Made;
   try {
-    hf = new PreTrainedTokenizer(full, config);
+    made = await makeCore(full, config);
   } catch (e) {
     const type = (json.model as { type?: unknown }).type;
     throw new ModelFormatError(`tokenizer.json (model type ${JSON.stringify(type ?? null)}) is not supported: ${(e as Error).message}`);
   }
-  const vocab = hf.get_vocab();
+  const vocab = made.core.get_vocab();
   const idOf = (t: string | null): number | null => (t === null ? null : (vocab.get(t) ?? null));
 
   let bosId: number | null;
@@ -167,7 +255,7 @@ async function fromHfJson(
   if (opts.bosId !== undefined) bosId = opts.bosId;
   if (opts.eosId !== undefined) eosId = opts.eosId;
   if (opts.addBos !== undefined) addBos = opts.addBos;
-  return new HfTokenizer(hf, full, config, addBos ? bosId : null, eosId, pieces);
+  return new HfTokenizer(made, full, config, addBos ? bosId : null, eosId, pieces);
 }
 
 /** Builds the tokenizer of a model from what its files carry. */
@@ -213,7 +301,7 @@ async function fetchJson(url: string, optional: boolean, signal?: AbortSignal): 
  */
 export async function fromPretrained(repoOrUrl: string, opts: FromPretrainedOptions = {}): Promise<HfTokenizer> {
   if (/^(https?|blob):/i.test(repoOrUrl)) {
-    const isFile = /\.json(\?.*)?$/i.test(repoOrUrl);
+    const isFile = repoOrUrl.startsWith('blob:') || /\.json(\?.*)?$/i.test(repoOrUrl);
     const base = isFile ? repoOrUrl.replace(/[^/]*$/, '') : repoOrUrl.endsWith('/') ? repoOrUrl : `${repoOrUrl}/`;
     const jsonUrl = isFile ? repoOrUrl : `${base}tokenizer.json`;
     const [json, config] = await Promise.all([
@@ -267,7 +355,10 @@ const CONTEXT_TOKENS = 6;
 export function createDetokenizer(tok: Tokenizer, opts: DetokenizerOptions = {}): Detokenizer {
   const dec = (ids: readonly number[]): string => tok.decode(ids, { skipSpecial: opts.skipSpecial });
   const prefix = opts.prefixIds ?? [];
-  let ids: number[] = prefix.slice(Math.max(0, prefix.length - CONTEXT_TOKENS));
+  // Enough trailing context that it shows some text (a run of skipped special tokens shows none).
+  let start = Math.max(0, prefix.length - CONTEXT_TOKENS);
+  while (start > 0 && dec(prefix.slice(start)) === '') start = Math.max(0, start - CONTEXT_TOKENS);
+  let ids: number[] = prefix.slice(start);
   // ids[prefixOffset, readOffset) were already emitted and are decoded as context; ids from readOffset are pending.
   let prefixOffset = 0;
   let readOffset = ids.length;

@@ -8,10 +8,17 @@ import { RmsNorm } from '../gpu/kernels/rmsnorm';
 import { Rope } from '../gpu/kernels/rope';
 import { Rows } from '../gpu/kernels/rows';
 import { Swiglu } from '../gpu/kernels/swiglu';
-import { readBuffer, type GpuMemory } from '../gpu/memory';
+import { bytesOf, readBuffer, type GpuMemory } from '../gpu/memory';
 import { Recorder } from '../gpu/recorder';
-import type { ModelConfig } from './types';
+import type { GpuTensor, ModelConfig } from './types';
 import type { ModelWeights } from './weights';
+
+/** Every weight matrix of the model (the LM head once even when tied). */
+export function matrices(w: ModelWeights): GpuTensor[] {
+  const out = [w.tokEmbd, ...w.layers.flatMap((L) => [L.wq, L.wk, L.wv, L.wo, L.wGate, L.wUp, L.wDown])];
+  if (w.output !== w.tokEmbd) out.push(w.output);
+  return out;
+}
 
 /** `inject[t]` value meaning "take the vocabulary row of ids[t]". */
 export const NO_INJECT = 0xffffffff;
@@ -131,7 +138,8 @@ export class Transformer {
     const [embed, norm, mm, rope, attn, swiglu, rows, argmax] = await Promise.all([
       Embedding.create(kc),
       RmsNorm.create(kc),
-      Matmul.create(kc),
+      // Compile only the weight types this model has: each matmul pipeline is costly to build.
+      Matmul.create(kc, [...new Set(matrices(w).map((t) => t.type))]),
       Rope.create(kc),
       Attention.create(kc),
       Swiglu.create(kc),
@@ -155,11 +163,12 @@ export class Transformer {
     for (let c0 = 0; c0 < T; c0 += maxTokens) {
       const c1 = Math.min(T, c0 + maxTokens);
       const n = c1 - c0;
-      q.writeBuffer(this.meta.ids, 0, input.ids, c0, n);
-      q.writeBuffer(this.meta.slot, 0, input.slot, c0, n);
-      q.writeBuffer(this.meta.pos, 0, input.pos, c0, n);
-      q.writeBuffer(this.meta.start, 0, input.start ?? this.zeros, input.start ? c0 : 0, n);
-      q.writeBuffer(this.meta.inject, 0, input.inject ?? this.noInject, input.inject ? c0 : 0, n);
+      const part = (a: Uint32Array) => bytesOf(a.subarray(c0, c1));
+      q.writeBuffer(this.meta.ids, 0, part(input.ids));
+      q.writeBuffer(this.meta.slot, 0, part(input.slot));
+      q.writeBuffer(this.meta.pos, 0, part(input.pos));
+      q.writeBuffer(this.meta.start, 0, input.start ? part(input.start) : bytesOf(this.zeros.subarray(0, n)));
+      q.writeBuffer(this.meta.inject, 0, input.inject ? part(input.inject) : bytesOf(this.noInject.subarray(0, n)));
       this.layers(n, input.injected ?? this.noInjected);
       // Rows of this chunk whose logits are wanted, in chunk-local indices, kept in input order.
       const local: number[] = [];
@@ -172,7 +181,7 @@ export class Transformer {
         }
       }
       if (local.length) {
-        q.writeBuffer(this.meta.rows, 0, Uint32Array.from(local));
+        q.writeBuffer(this.meta.rows, 0, bytesOf(Uint32Array.from(local)));
         this.k.rows.gather(this.rec, { src: this.act.x, rows: this.meta.rows, out: this.act.hid, R: local.length, d: this.cfg.dModel, outRow: firstOut });
       }
       this.rec.submit();

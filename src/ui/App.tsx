@@ -39,7 +39,7 @@ export function App() {
       <header className="app-header">
         <div className="brand">
           <span className="brand-mark" aria-hidden="true">
-            ⌗
+            #
           </span>
           <span className="brand-name">Tag Workbench</span>
         </div>

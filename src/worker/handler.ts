@@ -100,9 +100,9 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
     throw new TypeError(`Unknown model source kind: ${(spec as { kind?: unknown }).kind}`);
   }
 
-  function modelInfo(m: LoadedModel, loadMs: number): ModelInfo {
+  function modelInfo(m: LoadedModel, spec: ModelSourceSpec, loadMs: number): ModelInfo {
     return {
-      name: m.name,
+      name: displayName(m.name, spec),
       config: { ...m.config },
       memory: { ...m.memory() },
       tokenizer: { vocabSize: m.tokenizer.vocabSize, bosId: m.tokenizer.bosId, eosId: m.tokenizer.eosId },
@@ -148,7 +148,7 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
             throw abortError('Loading was cancelled.');
           }
           model = m;
-          return modelInfo(m, now() - t0);
+          return modelInfo(m, source, now() - t0);
         } finally {
           loading = null;
         }
@@ -207,6 +207,19 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
       post({ id: 0, type: 'fatal', error: serializeError(e) });
     },
   };
+}
+
+/** The name to show: the catalog's, else the engine's (a URL shortened to its file name). */
+export function displayName(engineName: string, spec: ModelSourceSpec): string {
+  if (spec.kind === 'url' && spec.name) return spec.name;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(engineName)) {
+    try {
+      return decodeURIComponent(new URL(engineName).pathname.split('/').filter(Boolean).pop() ?? engineName);
+    } catch {
+      return engineName;
+    }
+  }
+  return engineName || (spec.kind === 'file' ? spec.file.name : spec.url);
 }
 
 function isAbortLike(e: unknown): boolean {

@@ -24,8 +24,10 @@ function weight(type: GgmlType, N: number, K: number, seed: number): { w: GpuTen
   };
 }
 
+/** K-quants: two super-blocks; Q4_0/Q8_0: three blocks; float types: K % 8 == 4 and K % 16 != 0 (tails). */
 function kFor(type: GgmlType): number {
-  return TYPE_LAYOUT[type].blockElems === 256 ? 512 : 96;
+  const be = TYPE_LAYOUT[type].blockElems;
+  return be === 256 ? 512 : be === 32 ? 96 : 100;
 }
 
 // M = 9 spans two matrix-vector chunks of 8 rows; 37 is not a multiple of the 64-row tile.

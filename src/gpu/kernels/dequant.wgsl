@@ -161,6 +161,68 @@ fn dq4(rowByte: u32, k: u32) -> vec4<f32> {
   }
 }
 
+// ---- pairs: 8 elements sharing one read of quants and scales (for the matrix-vector kernels) --------
+// A pair is elements k..k+3 (a) and k+pair_off()..+3 (b): the low and high nibbles of the same bytes for
+// Q4_0 / Q4_K, the two nibbles of the same ql bytes (and the same qh bytes) for Q6_K, and simply the next
+// four elements for the other types. Pair units u = 0..K/8-1 cover a row exactly once, in memory order:
+// k = pair_k(u). For the float types with K % 8 == 4 the last 4 elements are not covered by any unit.
+
+struct Pair { a: vec4<f32>, b: vec4<f32> };
+
+fn pair_off() -> u32 {
+  switch WTYPE {
+    case 2u: { return 16u; }
+    case 12u: { return 32u; }
+    case 14u: { return 64u; }
+    default: { return 4u; }
+  }
+}
+
+fn pair_k(u: u32) -> u32 {
+  let per = pair_off() / 4u;
+  return 8u * per * (u / per) + 4u * (u % per);
+}
+
+fn dq_pair(rowByte: u32, k: u32) -> Pair {
+  switch WTYPE {
+    case 2u: {
+      let base = rowByte + (k >> 5u) * 18u;
+      let d = w_f16(base);
+      let w = w_u32a2(base + 2u + (k & 15u));
+      return Pair(d * (nib4(w, 0u) - vec4<f32>(8.0)), d * (nib4(w, 4u) - vec4<f32>(8.0)));
+    }
+    case 12u: {
+      let base = rowByte + (k >> 8u) * 144u;
+      let j = k & 255u;
+      let c = j >> 6u;
+      let dm = unpack2x16float(W[base >> 2u]);
+      let s0 = k4_scale_min(base + 4u, 2u * c);
+      let s1 = k4_scale_min(base + 4u, 2u * c + 1u);
+      let w = W[(base + 16u + 32u * c + (j & 31u)) >> 2u];
+      return Pair((dm.x * s0.x) * nib4(w, 0u) - vec4<f32>(dm.y * s0.y),
+                  (dm.x * s1.x) * nib4(w, 4u) - vec4<f32>(dm.y * s1.y));
+    }
+    case 14u: {
+      let base = rowByte + (k >> 8u) * 210u;
+      let j = k & 255u;
+      let h = j >> 7u;
+      let qd = (j >> 5u) & 1u;
+      let l = j & 31u;
+      let ql = w_u32a2(base + 64u * h + 32u * qd + l);
+      let qh = w_u32a2(base + 128u + 32u * h + l) >> (2u * qd);
+      let qa = (ql & 0x0F0F0F0Fu) | ((qh & 0x03030303u) << 4u);
+      let qb = ((ql >> 4u) & 0x0F0F0F0Fu) | (((qh >> 4u) & 0x03030303u) << 4u);
+      let d = w_f16(base + 208u);
+      let sa = f32(bitcast<i32>(w_byte(base + 192u + (j >> 4u)) << 24u) >> 24u);
+      let sb = f32(bitcast<i32>(w_byte(base + 196u + (j >> 4u)) << 24u) >> 24u);
+      return Pair((d * sa) * (u8x4(qa) - vec4<f32>(32.0)), (d * sb) * (u8x4(qb) - vec4<f32>(32.0)));
+    }
+    default: {
+      return Pair(dq4(rowByte, k), dq4(rowByte, k + 4u));
+    }
+  }
+}
+
 // One element k of the row at rowByte (any k).
 fn dq1(rowByte: u32, k: u32) -> f32 {
   return dq4(rowByte, k & ~3u)[k & 3u];

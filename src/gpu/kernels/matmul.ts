@@ -17,7 +17,7 @@ export const MATMUL_TYPES: readonly GgmlType[] = [
   GgmlType.Q6_K,
 ];
 
-/** x rows handled per matrix-vector pass (MV_M in matmul.wgsl). */
+/** x rows handled per matrix-vector pass (MV_M / MV_MAX in matmul.wgsl). */
 const MV_M = 8;
 /** W rows per matrix-vector workgroup, threads per row (MV_ROWS · MV_TPR = 256). */
 const MV_ROWS = 4;
@@ -61,8 +61,9 @@ export interface MatmulBackwardInputArgs {
   path?: MatmulPath;
 }
 
-type Entry = 'mv_fwd' | 'tile_fwd' | 'mv_bwd' | 'tile_bwd';
-const ENTRIES: readonly Entry[] = ['mv_fwd', 'tile_fwd', 'mv_bwd', 'tile_bwd'];
+type Entry = 'mv_fwd1' | 'mv_fwd' | 'tile_fwd' | 'mv_bwd' | 'tile_bwd';
+/** Pipelines per type; mv_fwd1 is mv_fwd specialised for one x row (MV_M = 1). */
+const ENTRIES: readonly Entry[] = ['mv_fwd1', 'mv_fwd', 'tile_fwd', 'mv_bwd', 'tile_bwd'];
 
 /**
  * y = x·Wᵀ (+ bias) and dx = dy·W with W [N, K] kept in its GGUF type and dequantized inside the kernels.
@@ -81,11 +82,13 @@ export class Matmul {
       types.flatMap((type) =>
         ENTRIES.map(async (entry) => {
           const constants: Record<string, number> = { WTYPE: type };
-          if (entry === 'mv_fwd') Object.assign(constants, { MV_ROWS, MV_TPR });
+          if (entry === 'mv_fwd' || entry === 'mv_fwd1') {
+            Object.assign(constants, { MV_ROWS, MV_TPR, MV_M: entry === 'mv_fwd1' ? 1 : MV_M });
+          }
           const k = await kc.get({
             label: `matmul_${entry}_${TYPE_LAYOUT[type].name}`,
             code,
-            entry,
+            entry: entry === 'mv_fwd1' ? 'mv_fwd' : entry,
             params: ['u32', 'u32', 'u32', 'u32'],
             bindings: ['read', 'read', 'read', 'rw'],
             constants,
@@ -109,7 +112,8 @@ export class Matmul {
     const path = a.path ?? (M <= MATVEC_MAX_M ? 'matvec' : 'tiled');
     if (path === 'matvec') {
       const [gx, gy] = grid(Math.ceil(N / MV_ROWS), rec.gpu.limits.maxComputeWorkgroupsPerDimension);
-      rec.dispatch(this.kernel('mv_fwd', a.w), bindings, params, [gx, gy, Math.ceil(M / MV_M)]);
+      if (M === 1) rec.dispatch(this.kernel('mv_fwd1', a.w), bindings, params, [gx, gy, 1]);
+      else rec.dispatch(this.kernel('mv_fwd', a.w), bindings, params, [gx, gy, Math.ceil(M / MV_M)]);
     } else {
       const tiles = Math.ceil(N / TILE) * Math.ceil(M / TILE);
       rec.dispatch(this.kernel('tile_fwd', a.w), bindings, params, grid(tiles, rec.gpu.limits.maxComputeWorkgroupsPerDimension));

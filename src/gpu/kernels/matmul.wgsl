@@ -3,9 +3,12 @@
 //
 // Entry points (one pipeline per WTYPE × entry):
 //   mv_fwd   matrix-vector path (decode): each workgroup owns MV_ROWS rows of W and up to MV_M rows of x
-//            (workgroup z = chunk of MV_M x rows); MV_TPR threads share one row's reduction.
+//            (workgroup z = chunk of MV_M x rows); MV_TPR threads share one row's reduction, each reading
+//            8 weights per step through dq_pair (one read of quants and scales for both halves).
+//            Two pipelines per type: MV_M = 1 (single-sequence decode) and MV_M = 8.
 //   tile_fwd tiled path (prefill): 64×64 output tiles, K in steps of 16 through shared memory.
-//   mv_bwd   dx = dy·W for small M: each workgroup owns 4·BV_CG columns of dx, BV_NS threads split N.
+//   mv_bwd   dx = dy·W for small M: each workgroup owns 4·BV_CG columns of dx and up to MV_MAX rows of dy
+//            (workgroup z = chunk of rows), BV_NS threads split N.
 //   tile_bwd dx = dy·W tiled: 64×64 tiles of dx over (M, K), N in steps of 16.
 // Workgroups are numbered x + y·nx (grid() splits large counts over two dimensions).
 
@@ -18,9 +21,10 @@ struct Params { M: u32, N: u32, K: u32, flags: u32 };
 @group(0) @binding(3) var<storage, read> BIAS: array<f32>;     // [N] (a dummy when unused)
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;  // y [M, N] (forward) or dx [M, K] (backward)
 
-const MV_M: u32 = 8u;
+override MV_M: u32 = 8u;      // x rows per matrix-vector pass: 1 (single-sequence decode) or up to 8
 override MV_ROWS: u32 = 4u;
 override MV_TPR: u32 = 64u;   // MV_ROWS * MV_TPR = 256, MV_TPR a power of two ≥ MV_M
+const MV_MAX: u32 = 8u;       // register arrays are sized for the largest MV_M
 
 fn store(i: u32, v: f32) {
   if ((P.flags & 2u) != 0u) {
@@ -36,7 +40,7 @@ fn x4(i: u32) -> vec4<f32> {
 
 // ---- forward, matrix-vector ---------------------------------------------------------------------
 
-var<workgroup> red: array<f32, 2048>;   // MV_M × 256
+var<workgroup> red: array<f32, MV_M * 256u>;
 
 @compute @workgroup_size(256)
 fn mv_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -48,14 +52,26 @@ fn mv_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   let n = (wid.x + wid.y * nwg.x) * MV_ROWS + r;
   let m0 = wid.z * MV_M;
   let mc = min(MV_M, P.M - m0);
-  var acc: array<f32, MV_M>;
+  let off = pair_off();
+  var acc: array<f32, MV_MAX>;
   if (n < N) {
     let rowByte = n * w_row_bytes(K);
-    for (var k = lane * 4u; k < K; k += MV_TPR * 4u) {
-      let w = dq4(rowByte, k);
+    let units = K / 8u;
+    for (var u = lane; u < units; u += MV_TPR) {
+      let k = pair_k(u);
+      let p = dq_pair(rowByte, k);
       for (var mi = 0u; mi < MV_M; mi++) {
         if (mi < mc) {
-          acc[mi] += dot(w, x4((m0 + mi) * K + k));
+          let xi = (m0 + mi) * K + k;
+          acc[mi] += dot(p.a, x4(xi)) + dot(p.b, x4(xi + off));
+        }
+      }
+    }
+    if ((K & 4u) != 0u && lane == 0u) {   // float types only: the last 4 elements when K % 8 == 4
+      let w = dq4(rowByte, K - 4u);
+      for (var mi = 0u; mi < MV_M; mi++) {
+        if (mi < mc) {
+          acc[mi] += dot(w, x4((m0 + mi) * K + K - 4u));
         }
       }
     }
@@ -162,21 +178,21 @@ fn mv_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   let cg = t % BV_CG;
   let ns = t / BV_CG;
   let k = ((wid.x + wid.y * nwg.x) * BV_CG + cg) * 4u;
-  let m0 = wid.z * MV_M;
-  let mc = min(MV_M, P.M - m0);
-  var acc: array<vec4<f32>, MV_M>;
+  let m0 = wid.z * MV_MAX;
+  let mc = min(MV_MAX, P.M - m0);
+  var acc: array<vec4<f32>, MV_MAX>;
   if (k < K) {
     let rowBytes = w_row_bytes(K);
     for (var n = ns; n < N; n += BV_NS) {
       let w = dq4(n * rowBytes, k);
-      for (var mi = 0u; mi < MV_M; mi++) {
+      for (var mi = 0u; mi < MV_MAX; mi++) {
         if (mi < mc) {
           acc[mi] += A[(m0 + mi) * N + n] * w;
         }
       }
     }
   }
-  for (var mi = 0u; mi < MV_M; mi++) {
+  for (var mi = 0u; mi < MV_MAX; mi++) {
     red4[t] = acc[mi];
     workgroupBarrier();
     if (ns == 0u && k < K && mi < mc) {

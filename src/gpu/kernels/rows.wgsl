@@ -14,8 +14,8 @@ override WG: u32 = 64;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let r = wid.x;
   if (r >= P.R) { return; }
-  let from = rows[r] * P.d;
+  let src0 = rows[r] * P.d;
   for (var i = lid.x; i < P.d; i += WG) {
-    out[(P.outRow + r) * P.d + i] = src[from + i];
+    out[(P.outRow + r) * P.d + i] = src[src0 + i];
   }
 }

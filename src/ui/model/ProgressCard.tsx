@@ -54,7 +54,7 @@ export function ProgressCard() {
         <div>
           <dt>{phase.bytes ? 'Bytes' : 'Steps'}</dt>
           <dd>
-            {amount(progress.loaded)}
+            {progress.loaded === 0 && progress.total === 0 ? '—' : amount(progress.loaded)}
             {progress.total > 0 ? ` of ${amount(progress.total)}` : ''}
             {pct !== null ? ` (${pct}%)` : ''}
           </dd>
