@@ -1,7 +1,7 @@
 import type { Gpu } from '../gpu/device';
 import type { KernelCache } from '../gpu/kernel';
 import { Attention } from '../gpu/kernels/attention';
-import { Embedding } from '../gpu/kernels/embedding';
+import { Embedding, NO_INJECT } from '../gpu/kernels/embedding';
 import { Argmax } from '../gpu/kernels/logits';
 import { Matmul } from '../gpu/kernels/matmul';
 import { RmsNorm } from '../gpu/kernels/rmsnorm';
@@ -20,8 +20,7 @@ export function matrices(w: ModelWeights): GpuTensor[] {
   return out;
 }
 
-/** `inject[t]` value meaning "take the vocabulary row of ids[t]". */
-export const NO_INJECT = 0xffffffff;
+export { NO_INJECT };
 
 /**
  * One forward call: T tokens from any number of sequences, each token placed in a KV-cache slot at a
@@ -136,7 +135,7 @@ export class Transformer {
 
   static async create(gpu: Gpu, kc: KernelCache, mem: GpuMemory, cfg: ModelConfig, w: ModelWeights, opts: TransformerOptions): Promise<Transformer> {
     const [embed, norm, mm, rope, attn, swiglu, rows, argmax] = await Promise.all([
-      Embedding.create(kc),
+      Embedding.create(kc, [w.tokEmbd.type]),
       RmsNorm.create(kc),
       // Compile only the weight types this model has: each matmul pipeline is costly to build.
       Matmul.create(kc, [...new Set(matrices(w).map((t) => t.type))]),

@@ -43,6 +43,35 @@ export function kvWriteRef(
   return { kCache: kc, vCache: vc };
 }
 
+/**
+ * Vector-Jacobian product of kvWriteRef with respect to k and v: rows (slot[t], pos[t]) of the cache
+ * gradients dkCache, dvCache [slots, maxSeq, nKv, hd] → dk, dv [T, nKv, hd] (0 where pos ≥ maxSeq).
+ * Assumes no two tokens write the same row.
+ */
+export function kvGatherRef(
+  dkCache: ArrayLike<number>,
+  dvCache: ArrayLike<number>,
+  slot: ArrayLike<number>,
+  pos: ArrayLike<number>,
+  T: number,
+  nKv: number,
+  hd: number,
+  maxSeq: number,
+): { dk: Float64Array; dv: Float64Array } {
+  const row = nKv * hd;
+  const dk = new Float64Array(T * row);
+  const dv = new Float64Array(T * row);
+  for (let t = 0; t < T; t++) {
+    if (pos[t] >= maxSeq) continue;
+    const src = (slot[t] * maxSeq + pos[t]) * row;
+    for (let i = 0; i < row; i++) {
+      dk[t * row + i] = dkCache[src + i];
+      dv[t * row + i] = dvCache[src + i];
+    }
+  }
+  return { dk, dv };
+}
+
 /** The visible key positions of query t: [lo, hi] inclusive (empty when lo > hi). */
 function keyRange(t: number, slot: ArrayLike<number>, pos: ArrayLike<number>, start: ArrayLike<number>, maxSeq: number) {
   return { sl: slot[t], lo: start[t], hi: Math.min(pos[t], maxSeq - 1) };

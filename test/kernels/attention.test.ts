@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Attention } from '../../src/gpu/kernels/attention';
 import { randn, relErr, rng, testGpu } from '../helpers/gpu';
-import { attentionBackwardRef, attentionRef, kvWriteRef, type AttnDims } from './attention.ref';
+import { attentionBackwardRef, attentionRef, kvGatherRef, kvWriteRef, type AttnDims } from './attention.ref';
 import { dot, numericGrad, relErrDefined } from './gradcheck.ref';
 
 interface Case {
@@ -57,7 +57,7 @@ describe('attention', () => {
   for (const [ci, c] of cases.entries()) {
     it(`kvWrite + forward (+lse) match the reference: ${c.name}`, async () => {
       const t = await testGpu();
-      const att = await Attention.create(t.kc);
+      const att = await Attention.create(t.kc, { backward: true });
       const x = setup(c, 100 + ci);
       const dims: AttnDims = { T: c.T, nHeads: c.nHeads, nKv: c.nKv, hd: c.hd, maxSeq: c.maxSeq, scale: 1 / Math.sqrt(c.hd) };
       const kCache = t.f32(x.kc0);
@@ -83,9 +83,42 @@ describe('attention', () => {
     });
   }
 
-  it('forward is exact for one visible key and handles an empty range (start > pos) with zeros', async () => {
+  it('kvGather (backward of kvWrite) matches finite differences of the composed reference', async () => {
+    // L = Σ attention(q, kvWrite(caches, k, v)).out · dOut: ∂L/∂k = gather(dk of attention backward)
+    const c: Case = { name: '', T: 3, nHeads: 2, nKv: 1, hd: 4, maxSeq: 6, slots: 2, slot: [1, 0, 1], pos: [2, 5, 3], start: [0, 1, 2] };
+    const x = setup(c, 21);
+    const dims: AttnDims = { T: c.T, nHeads: c.nHeads, nKv: c.nKv, hd: c.hd, maxSeq: c.maxSeq, scale: 0.5 };
+    const loss = (k: ArrayLike<number>, v: ArrayLike<number>) => {
+      const cc = kvWriteRef(x.kc0, x.vc0, k, v, c.slot, c.pos, c.T, c.nKv, c.hd, c.maxSeq);
+      return dot(attentionRef(x.q, cc.kCache, cc.vCache, c.slot, c.pos, c.start, dims).out, x.dOut);
+    };
+    const cc = kvWriteRef(x.kc0, x.vc0, x.k, x.v, c.slot, c.pos, c.T, c.nKv, c.hd, c.maxSeq);
+    const g = attentionBackwardRef(x.q, cc.kCache, cc.vCache, c.slot, c.pos, c.start, x.dOut, dims);
+    const want = kvGatherRef(g.dk, g.dv, c.slot, c.pos, c.T, c.nKv, c.hd, c.maxSeq);
+    expect(relErrDefined(want.dk, numericGrad((k) => loss(k, x.v), x.k))).toBeLessThan(1e-7);
+    expect(relErrDefined(want.dv, numericGrad((v) => loss(x.k, v), x.v))).toBeLessThan(1e-7);
+
+    const t = await testGpu();
+    const att = await Attention.create(t.kc, { backward: true });
+    const dk = t.f32(x.k.length);
+    const dv = t.f32(x.v.length);
+    att.kvGather(t.rec, { dkCache: t.f32(g.dk), dvCache: t.f32(g.dv), dk, dv, slot: t.u32(c.slot), pos: t.u32(c.pos), T: c.T, nKv: c.nKv, hd: c.hd, maxSeq: c.maxSeq });
+    expect(relErr(await t.read(dk), want.dk)).toBeLessThan(1e-6);
+    expect(relErr(await t.read(dv), want.dv)).toBeLessThan(1e-6);
+  });
+
+  it('inference-only kernels refuse lse and backward with a clear error', async () => {
     const t = await testGpu();
     const att = await Attention.create(t.kc);
+    const b = t.f32(8);
+    const u = t.u32([0]);
+    const args = { q: b, kCache: b, vCache: b, slot: u, pos: u, start: u, out: t.f32(8), T: 1, nHeads: 1, nKv: 1, hd: 8, maxSeq: 1, scale: 1 };
+    expect(() => att.forward(t.rec, { ...args, lse: t.f32(1) })).toThrow(/backward: true/);
+  });
+
+  it('forward is exact for one visible key and handles an empty range (start > pos) with zeros', async () => {
+    const t = await testGpu();
+    const att = await Attention.create(t.kc, { backward: true });
     const hd = 8;
     const r = rng(4);
     const kc = randn(r, 4 * hd);
@@ -116,7 +149,7 @@ describe('attention', () => {
   for (const [ci, c] of cases.entries()) {
     it(`backward matches the reference: ${c.name}`, async () => {
       const t = await testGpu();
-      const att = await Attention.create(t.kc);
+      const att = await Attention.create(t.kc, { backward: true });
       const x = setup(c, 200 + ci);
       const dims: AttnDims = { T: c.T, nHeads: c.nHeads, nKv: c.nKv, hd: c.hd, maxSeq: c.maxSeq, scale: 1 / Math.sqrt(c.hd) };
       const nq = c.T * c.nHeads * c.hd;

@@ -63,7 +63,11 @@ export interface RefInput {
   injected?: Map<number, ArrayLike<number>>;
   /** [T] first key position each query may attend to (default 0). */
   start?: number[];
+  /** LoRA adapters per layer: y += scale·(x·Aᵀ)·Bᵀ on the named projections. */
+  lora?: Array<Partial<Record<RefProj, { A: ArrayLike<number>; B: ArrayLike<number>; rank: number; scale: number }>>>;
 }
+
+export type RefProj = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
 
 export interface RefOutput {
   logits: Vec; // [T, vocab]
@@ -83,19 +87,29 @@ export function refForward(m: RefModel, input: RefInput): RefOutput {
     for (let i = 0; i < d; i++) x[t * d + i] = row[i];
   }
   const pos = Array.from({ length: T }, (_, t) => t);
-  for (const L of m.layers) {
+  for (const [l, L] of m.layers.entries()) {
+    const proj = (p: RefProj, xin: Vec, w: Vec, N: number, K: number, bias?: Vec): Vec => {
+      const y = matmulRef(xin, w, T, N, K, bias);
+      const a = input.lora?.[l]?.[p];
+      if (a) {
+        const u = matmulRef(xin, a.A, T, a.rank, K);
+        const z = matmulRef(u, a.B, T, N, a.rank);
+        for (let i = 0; i < y.length; i++) y[i] += a.scale * z[i];
+      }
+      return y;
+    };
     const xn = rmsnormRef(x, L.attnNorm, T, d, cfg.normEps);
-    let q = matmulRef(xn, L.wq, T, qd, d, L.bq);
-    let k = matmulRef(xn, L.wk, T, kvd, d, L.bk);
-    const v = matmulRef(xn, L.wv, T, kvd, d, L.bv);
+    let q = proj('q', xn, L.wq, qd, d, L.bq);
+    let k = proj('k', xn, L.wk, kvd, d, L.bk);
+    const v = proj('v', xn, L.wv, kvd, d, L.bv);
     q = ropeRef(q, pos, T, cfg.nHeads, hd, cfg.ropeTheta, cfg.ropeStyle, cfg.ropeScale);
     k = ropeRef(k, pos, T, cfg.nKvHeads, hd, cfg.ropeTheta, cfg.ropeStyle, cfg.ropeScale);
     const att = causalAttention(q, k, v, T, cfg.nHeads, cfg.nKvHeads, hd, input.start);
-    addInto(x, matmulRef(att, L.wo, T, d, qd));
+    addInto(x, proj('o', att, L.wo, d, qd));
     const xn2 = rmsnormRef(x, L.ffnNorm, T, d, cfg.normEps);
-    const g = matmulRef(xn2, L.wGate, T, cfg.dFF, d);
-    const u = matmulRef(xn2, L.wUp, T, cfg.dFF, d);
-    addInto(x, matmulRef(swigluRef(g, u), L.wDown, T, d, cfg.dFF));
+    const g = proj('gate', xn2, L.wGate, cfg.dFF, d);
+    const u = proj('up', xn2, L.wUp, cfg.dFF, d);
+    addInto(x, proj('down', swigluRef(g, u), L.wDown, d, cfg.dFF));
   }
   const hidden = rmsnormRef(x, m.outNorm, T, d, cfg.normEps);
   return { hidden, logits: matmulRef(hidden, m.output, T, cfg.vocabSize, d) };
@@ -130,4 +144,19 @@ function causalAttention(q: Vec, k: Vec, v: Vec, T: number, nH: number, nKv: num
 
 function addInto(x: Vec, y: ArrayLike<number>): void {
   for (let i = 0; i < x.length; i++) x[i] += y[i];
+}
+
+/** Σ over positions with a target of −log softmax(logits[t])[target]; null targets are skipped. */
+export function refNll(logits: Vec, V: number, targets: Array<number | null>): number {
+  let total = 0;
+  targets.forEach((y, t) => {
+    if (y === null) return;
+    const row = logits.subarray(t * V, (t + 1) * V);
+    let mx = -Infinity;
+    for (const z of row) mx = Math.max(mx, z);
+    let s = 0;
+    for (const z of row) s += Math.exp(z - mx);
+    total += mx + Math.log(s) - row[y];
+  });
+  return total;
 }

@@ -21,6 +21,21 @@ export interface KvWriteArgs {
   maxSeq: number;
 }
 
+export interface KvGatherArgs {
+  /** f32 [slots, maxSeq, nKv, hd]: gradients of the caches (e.g. dk, dv of backward). */
+  dkCache: Binding;
+  dvCache: Binding;
+  /** f32 [T, nKv, hd], overwritten: the gradients of kvWrite's k and v (0 for positions ≥ maxSeq). */
+  dk: Binding;
+  dv: Binding;
+  slot: Binding;
+  pos: Binding;
+  T: number;
+  nKv: number;
+  hd: number;
+  maxSeq: number;
+}
+
 export interface AttentionForwardArgs {
   /** f32 [T, nHeads, hd] (after RoPE). */
   q: Binding;
@@ -35,7 +50,7 @@ export interface AttentionForwardArgs {
   start: Binding;
   /** f32 [T, nHeads, hd]; a buffer of its own. */
   out: Binding;
-  /** Optional f32 [T, nHeads]: log Σ_j exp(scale·q·k_j) per (t, h), for the backward pass. */
+  /** Optional f32 [T, nHeads]: log Σ_j exp(scale·q·k_j) per (t, h), for the backward pass (needs `{ backward: true }`). */
   lse?: Binding;
   T: number;
   nHeads: number;
@@ -85,35 +100,57 @@ const ATTN_WG = 64;
 /** Key positions per workgroup of the dk/dv kernel (KB in attention.wgsl). */
 const DKV_KEYS = 4;
 
-/**
- * Causal, grouped-query attention over a KV cache (see attention.wgsl). Storage buffers per dispatch:
- * forward 7 (8 with lse), backward dq 9 and dk/dv 10 — within the limit of desktop GPUs (≥ 10).
- */
+export interface AttentionOptions {
+  /**
+   * Also compile what training needs: the forward variant that stores lse, and the backward kernels
+   * (these bind up to 10 storage buffers, so they need maxStorageBuffersPerShaderStage ≥ 10, which
+   * desktop GPUs have; inference needs 7). Off by default: inference compiles less.
+   */
+  backward?: boolean;
+}
+
+interface BackwardKernels {
+  gather: Kernel;
+  fwdLse: Kernel;
+  prep: Kernel;
+  dq: Kernel;
+  dkv: Kernel;
+}
+
+/** Causal, grouped-query attention over a KV cache (see attention.wgsl). */
 export class Attention {
   private constructor(
     private readonly kvK: Kernel,
     private readonly fwdK: Kernel,
-    private readonly fwdLseK: Kernel,
-    private readonly prepK: Kernel,
-    private readonly dqK: Kernel,
-    private readonly dkvK: Kernel,
+    private readonly bwd: BackwardKernels | null,
   ) {}
 
-  static async create(kc: KernelCache): Promise<Attention> {
+  static async create(kc: KernelCache, opts: AttentionOptions = {}): Promise<Attention> {
     const params = ['u32', 'u32', 'u32', 'u32', 'u32', 'f32', 'u32', 'u32', 'u32'] as const;
     const base = { code, params };
     const r = 'read' as const;
     const w = 'rw' as const;
     const fwdB = [r, r, r, r, r, r, w] as const;
-    const ks = await Promise.all([
-      kc.get({ ...base, label: 'kv_write', entry: 'kv_write', bindings: [r, r, w, w, r, r] }),
-      kc.get({ ...base, label: 'attn_fwd', entry: 'attn_fwd', bindings: fwdB }),
-      kc.get({ ...base, label: 'attn_fwd_lse', entry: 'attn_fwd_lse', bindings: [...fwdB, w] }),
-      kc.get({ ...base, label: 'attn_bwd_prep', entry: 'attn_bwd_prep', bindings: [r, r, r, w] }),
-      kc.get({ ...base, label: 'attn_bwd_dq', entry: 'attn_bwd_dq', bindings: [...fwdB, r, r] }),
-      kc.get({ ...base, label: 'attn_bwd_dkv', entry: 'attn_bwd_dkv', bindings: [...fwdB, r, r, w] }),
-    ]);
-    return new Attention(ks[0], ks[1], ks[2], ks[3], ks[4], ks[5]);
+    const kernels = (entry: string, bindings: readonly ('read' | 'rw')[]) => kc.get({ ...base, label: entry, entry, bindings });
+    const bwd = async (): Promise<BackwardKernels | null> => {
+      if (!opts.backward) return null;
+      const need = 10;
+      if (kc.gpu.limits.maxStorageBuffersPerShaderStage < need) {
+        throw new Error(
+          `Attention backward needs ${need} storage buffers per shader stage; this GPU allows ${kc.gpu.limits.maxStorageBuffersPerShaderStage}.`,
+        );
+      }
+      const [gather, fwdLse, prep, dq, dkv] = await Promise.all([
+        kernels('kv_gather', [r, r, w, w, r, r]),
+        kernels('attn_fwd_lse', [...fwdB, w]),
+        kernels('attn_bwd_prep', [r, r, r, w]),
+        kernels('attn_bwd_dq', [...fwdB, r, r]),
+        kernels('attn_bwd_dkv', [...fwdB, r, r, w]),
+      ]);
+      return { gather, fwdLse, prep, dq, dkv };
+    };
+    const [kv, fwd, b] = await Promise.all([kernels('kv_write', [r, r, w, w, r, r]), kernels('attn_fwd', fwdB), bwd()]);
+    return new Attention(kv, fwd, b);
   }
 
   /** Scatters the new tokens' keys and values into their cache rows. */
@@ -127,27 +164,48 @@ export class Attention {
     );
   }
 
+  /**
+   * The backward of kvWrite: dk[t], dv[t] = rows (slot[t], pos[t]) of the cache gradients. (If a row
+   * is written by several tokens, only the last writer's value was attended; gather gives the gradient
+   * to each of them: avoid duplicate (slot, pos) pairs in one step when training.)
+   */
+  kvGather(rec: Recorder, a: KvGatherArgs): void {
+    const k = this.training('kvGather');
+    rec.dispatch(
+      k.gather,
+      [a.dkCache, a.dvCache, a.dk, a.dv, a.slot, a.pos],
+      [a.T, a.nKv, a.nKv, a.hd, a.maxSeq, 0, 0, 0, 0],
+      grid(Math.ceil((a.T * a.nKv * a.hd) / 256)),
+    );
+  }
+
   /** out[t, h] = softmax_j(scale·q[t,h]·k_j) · v_j over keys j ∈ [start[t], pos[t]] of slot[t]. */
   forward(rec: Recorder, a: AttentionForwardArgs): void {
     check(a);
     const b = [a.q, a.kCache, a.vCache, a.slot, a.pos, a.start, a.out];
     const p = [a.T, a.nHeads, a.nKv, a.hd, a.maxSeq, a.scale, 0, 0, 0];
     const groups = grid(a.T * a.nHeads);
-    if (a.lse) rec.dispatch(this.fwdLseK, [...b, a.lse], p, groups);
+    if (a.lse) rec.dispatch(this.training('forward with lse').fwdLse, [...b, a.lse], p, groups);
     else rec.dispatch(this.fwdK, b, p, groups);
   }
 
   /** dq, dk, dv from dOut (three dispatches; no atomics). Masking as in forward. */
   backward(rec: Recorder, a: AttentionBackwardArgs): void {
+    const k = this.training('backward');
     check(a);
     const nKeys = a.nKeys ?? a.maxSeq;
     if (nKeys > a.maxSeq) throw new Error(`attention backward: nKeys ${nKeys} > maxSeq ${a.maxSeq}`);
     const p = [a.T, a.nHeads, a.nKv, a.hd, a.maxSeq, a.scale, nKeys, a.accumulate ? 1 : 0, a.slots];
     const rows = a.T * a.nHeads;
     const common = [a.q, a.kCache, a.vCache, a.slot, a.pos, a.start];
-    rec.dispatch(this.prepK, [a.out, a.dOut, a.lse, a.stats], p, grid(Math.ceil(rows / ATTN_WG)));
-    rec.dispatch(this.dqK, [...common, a.dq, a.dOut, a.stats], p, grid(rows));
-    rec.dispatch(this.dkvK, [...common, a.dk, a.dOut, a.stats, a.dv], p, grid(a.slots * Math.ceil(nKeys / DKV_KEYS) * a.nKv));
+    rec.dispatch(k.prep, [a.out, a.dOut, a.lse, a.stats], p, grid(Math.ceil(rows / ATTN_WG)));
+    rec.dispatch(k.dq, [...common, a.dq, a.dOut, a.stats], p, grid(rows));
+    rec.dispatch(k.dkv, [...common, a.dk, a.dOut, a.stats, a.dv], p, grid(a.slots * Math.ceil(nKeys / DKV_KEYS) * a.nKv));
+  }
+
+  private training(what: string): BackwardKernels {
+    if (!this.bwd) throw new Error(`Attention ${what}: create the kernels with { backward: true }`);
+    return this.bwd;
   }
 }
 

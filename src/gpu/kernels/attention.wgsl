@@ -35,6 +35,12 @@ struct Params {
 @group(0) @binding(5) var<storage, read> slotW: array<u32>;
 @group(0) @binding(6) var<storage, read> posW: array<u32>;
 
+// kv_gather (backward of kv_write): dkCache, dvCache, dk, dv, slot, pos
+@group(0) @binding(1) var<storage, read> dkcR: array<f32>;
+@group(0) @binding(2) var<storage, read> dvcR: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dkNew: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dvNew: array<f32>;
+
 // attn_fwd[_lse]: q, kCache, vCache, slot, pos, start, out, (lse)
 // attn_bwd_dq:    q, kCache, vCache, slot, pos, start, dq, dOut, stats
 // attn_bwd_dkv:   q, kCache, vCache, slot, pos, start, dk, dOut, stats, dv
@@ -100,6 +106,25 @@ fn kv_write(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
   let dst = (slotW[t] * P.maxSeq + p) * row + r;
   kcW[dst] = kNew[e];
   vcW[dst] = vNew[e];
+}
+
+// The backward of kv_write: each token's rows of the cache gradients, [T, nKv, hd] (0 where pos ≥ maxSeq).
+@compute @workgroup_size(256)
+fn kv_gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = gid.x + gid.y * nwg.x * 256u;
+  let row = P.nKv * P.hd;
+  if (e >= P.T * row) { return; }
+  let t = e / row;
+  let p = posW[t];
+  var gk = 0.0;
+  var gv = 0.0;
+  if (p < P.maxSeq) {
+    let src = (slotW[t] * P.maxSeq + p) * row + e % row;
+    gk = dkcR[src];
+    gv = dvcR[src];
+  }
+  dkNew[e] = gk;
+  dvNew[e] = gv;
 }
 
 // ---------------------------------------------------------------- forward

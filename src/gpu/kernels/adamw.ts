@@ -1,0 +1,87 @@
+import code from './adamw.wgsl?raw';
+import type { Kernel, KernelCache } from '../kernel';
+import { grid, type Binding, type Recorder } from '../recorder';
+
+const WG = 256;
+
+export interface AdamWClip {
+  /** f32 buffer holding Σ grad² of the raw grads over every clipped parameter (SumSquares.accumulate), at [slot]. */
+  sumSquares: Binding;
+  slot?: number;
+  /** Bound on the global norm of the scaled grads, |gradScale|·sqrt(sumSquares[slot]). */
+  maxNorm: number;
+}
+
+export interface AdamWArgs {
+  /** f32 [n] each; four distinct buffers. */
+  param: Binding;
+  grad: Binding;
+  m: Binding;
+  v: Binding;
+  n: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Decoupled weight decay: p ← p·(1 − lr·weightDecay) before the Adam step. */
+  weightDecay: number;
+  /** 1-based step count, for the bias corrections 1 − β^step. */
+  step: number;
+  /** Grads are multiplied by this first (1/accumulation steps, a CPU-side clipping factor…). */
+  gradScale: number;
+  /** Clear grad after the update (ready for the next accumulation). */
+  zeroGrad: boolean;
+  /**
+   * GPU-side global-norm clipping, no readback: the scaled grads are further multiplied by
+   * min(1, maxNorm / (|gradScale|·sqrt(S) + 1e-6)) with S = sumSquares[slot]; a non-finite S (overflow,
+   * NaN grads) skips the update (p, m, v unchanged; grad still zeroed with zeroGrad).
+   */
+  clip?: AdamWClip;
+}
+
+/** AdamW (Loshchilov & Hutter; PyTorch's update order) on a flat f32 parameter buffer. */
+export class AdamW {
+  private constructor(private readonly k: Kernel, private readonly dummy: GPUBuffer) {}
+
+  static async create(kc: KernelCache): Promise<AdamW> {
+    const k = await kc.get({
+      label: 'adamw',
+      entry: 'adamw',
+      code,
+      params: ['u32', 'u32', 'u32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32'],
+      bindings: ['rw', 'rw', 'rw', 'rw', 'read'],
+      constants: { WG },
+    });
+    const dummy = kc.gpu.device.createBuffer({ label: 'adamw-dummy', size: 16, usage: GPUBufferUsage.STORAGE });
+    return new AdamW(k, dummy);
+  }
+
+  update(rec: Recorder, a: AdamWArgs): void {
+    if (a.n <= 0) return;
+    if (!(a.step >= 1)) throw new Error(`AdamW: step must be ≥ 1 (1-based), got ${a.step}`);
+    const flags = (a.zeroGrad ? 1 : 0) | (a.clip ? 2 : 0);
+    const bc1 = 1 - Math.pow(a.beta1, a.step);
+    const bc2 = 1 - Math.pow(a.beta2, a.step);
+    const params = [
+      a.n,
+      flags,
+      a.clip?.slot ?? 0,
+      a.beta1,
+      a.beta2,
+      1 - a.beta1,
+      1 - a.beta2,
+      a.eps,
+      1 - a.lr * a.weightDecay,
+      a.lr / bc1,
+      1 / Math.sqrt(bc2),
+      a.gradScale,
+      a.clip?.maxNorm ?? 0,
+    ];
+    rec.dispatch(
+      this.k,
+      [a.param, a.grad, a.m, a.v, a.clip?.sumSquares ?? this.dummy],
+      params,
+      grid(Math.ceil(a.n / WG), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
+    );
+  }
+}

@@ -1,0 +1,112 @@
+// Loss heads with their gradients, fused: each pass writes the per-row loss and dLoss/dinput.
+//   ce_fwd_bwd   softmax cross-entropy over the rows of logits [R, V]; one workgroup per row. The
+//                gradient (softmax − onehot)·scale overwrites the logits in place (flags bit 0 clear:
+//                loss only, logits left untouched). Target 0xFFFFFFFF (or any id ≥ V) = ignored row:
+//                loss 0 and, when writing the gradient, a zero gradient row.
+//   mse_fwd_bwd  squared error per row of pred [B, k] against target [B, k], optionally weighted by
+//                mask [B, k]: loss[b] = Σ_j m·(pred − target)², dpred = 2·m·(pred − target)·scale.
+// Both gradients are ∂(scale · Σ_rows loss)/∂input. Rows are numbered x + y·nx (see grid()).
+
+struct Params { R: u32, V: u32, scale: f32, flags: u32 };
+// flags bit 0: write the gradient; bit 1 (mse): a mask is bound.
+
+@group(0) @binding(0) var<uniform> P: Params;
+// ce: logits in, gradient out (in place). mse: dpred out.
+@group(0) @binding(1) var<storage, read_write> io: array<f32>;
+// ce: target ids. mse: target values, f32 bits read through u32 (one declaration per binding number).
+@group(0) @binding(2) var<storage, read> lab: array<u32>;
+@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(4) var<storage, read> pred: array<f32>; // mse only
+@group(0) @binding(5) var<storage, read> mask: array<f32>; // mse only (a dummy when unused)
+
+override WG: u32 = 256;
+
+const NEG_MAX: f32 = -3.40282346638528859812e+38;
+
+var<workgroup> red: array<vec2<f32>, WG>;
+
+fn row_of(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return wid.x + wid.y * nwg.x;
+}
+
+// Merge two (running max, Σ exp(x − max)) pairs.
+fn lse_merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
+  let m = max(a.x, b.x);
+  return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
+}
+
+@compute @workgroup_size(WG)
+fn ce_fwd_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+  let row = row_of(wid, nwg);
+  if (row >= P.R) { return; } // uniform per workgroup
+  let V = P.V;
+  let base = row * V;
+  let tgt = lab[row];
+  let active = tgt < V;
+  // Ignored rows skip the scan (the bound is per-invocation data, but the loop holds no barrier).
+  let n = select(0u, V, active);
+  // Online max / sum of exponentials: one read of the row. Starting at −FLT_MAX (not −inf) keeps
+  // exp(m_old − m_new) finite when the row holds −inf entries.
+  var acc = vec2<f32>(NEG_MAX, 0.0);
+  for (var v = lid; v < n; v += WG) {
+    let x = io[base + v];
+    if (x > acc.x) {
+      acc = vec2<f32>(x, acc.y * exp(acc.x - x) + 1.0);
+    } else {
+      acc.y += exp(x - acc.x);
+    }
+  }
+  // Read the target logit before any invocation overwrites the row (the barriers below order it).
+  var xt = 0.0;
+  if (active) { xt = io[base + tgt]; }
+  red[lid] = acc;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red[lid] = lse_merge(red[lid], red[lid + s]); }
+    workgroupBarrier();
+  }
+  let tot = red[0];
+  let lse = tot.x + log(tot.y);
+  if (lid == 0u) {
+    loss[row] = select(0.0, lse - xt, active);
+  }
+  if ((P.flags & 1u) == 0u) { return; }
+  let sc = P.scale;
+  for (var v = lid; v < V; v += WG) {
+    var g = 0.0;
+    if (active) {
+      g = exp(io[base + v] - lse) * sc;
+      if (v == tgt) { g -= sc; }
+    }
+    io[base + v] = g;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn mse_fwd_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+  let row = row_of(wid, nwg);
+  if (row >= P.R) { return; }
+  let k = P.V;
+  let base = row * k;
+  let masked = (P.flags & 2u) != 0u;
+  let grad = (P.flags & 1u) != 0u;
+  let g2 = 2.0 * P.scale;
+  var ss = 0.0;
+  for (var j = lid; j < k; j += WG) {
+    let i = base + j;
+    let e = pred[i] - bitcast<f32>(lab[i]);
+    var w = 1.0;
+    if (masked) { w = mask[i]; }
+    ss += w * e * e;
+    if (grad) { io[i] = g2 * w * e; }
+  }
+  red[lid] = vec2<f32>(ss, 0.0);
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { loss[row] = red[0].x; }
+}

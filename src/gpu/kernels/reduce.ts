@@ -1,0 +1,88 @@
+import code from './reduce.wgsl?raw';
+import type { Kernel, KernelCache } from '../kernel';
+import type { Binding, Recorder } from '../recorder';
+
+const WG = 256;
+/** Most level-1 workgroups (partials) of one reduction. */
+const MAX_PARTIALS = 512;
+/** Elements per invocation below which fewer level-1 workgroups are used. */
+const PER_THREAD = 16;
+
+export interface ReduceArgs {
+  /** f32 [n] */
+  x: Binding;
+  n: number;
+  /** f32 [slot + 1] or more; receives the total at out[slot]. */
+  out: Binding;
+  /** Index in `out` (default 0), so several sums can share one buffer and one readback. */
+  slot?: number;
+  /** Add into out[slot] instead of overwriting it. */
+  accumulate?: boolean;
+}
+
+const SQUARE = 1;
+const ACCUMULATE = 2;
+
+/**
+ * Two-level sum: per-workgroup partials into a private scratch buffer, then one workgroup that folds
+ * them into out[slot]. Dispatches in one pass run in order, so the scratch is reused across calls.
+ */
+abstract class TwoLevel {
+  protected constructor(private readonly k: Kernel, private readonly partials: GPUBuffer) {}
+
+  protected static async kernel(kc: KernelCache): Promise<{ k: Kernel; partials: GPUBuffer }> {
+    const k = await kc.get({ label: 'reduce_sum', entry: 'reduce_sum', code, params: ['u32', 'u32', 'u32'], bindings: ['read', 'rw'], constants: { WG } });
+    const partials = kc.gpu.device.createBuffer({ label: 'reduce-partials', size: MAX_PARTIALS * 4, usage: GPUBufferUsage.STORAGE });
+    return { k, partials };
+  }
+
+  protected run(rec: Recorder, a: ReduceArgs, square: boolean, accumulate: boolean): void {
+    const slot = a.slot ?? 0;
+    const acc = accumulate ? ACCUMULATE : 0;
+    const sq = square ? SQUARE : 0;
+    if (a.n <= 0) {
+      // Σ over nothing: 0 (the kernel handles n = 0: every invocation contributes 0).
+      if (accumulate) return;
+      rec.dispatch(this.k, [a.x, a.out], [0, slot, 0], [1]);
+      return;
+    }
+    const G = Math.min(MAX_PARTIALS, Math.ceil(a.n / (WG * PER_THREAD)));
+    if (G === 1) {
+      rec.dispatch(this.k, [a.x, a.out], [a.n, slot, sq | acc], [1]);
+      return;
+    }
+    rec.dispatch(this.k, [a.x, this.partials], [a.n, 0, sq], [G]);
+    rec.dispatch(this.k, [this.partials, a.out], [G, slot, acc], [1]);
+  }
+}
+
+/** Global Σ x² of a buffer, added into out[slot]: gradient norms for clipping, over several parameter buffers. */
+export class SumSquares extends TwoLevel {
+  static async create(kc: KernelCache): Promise<SumSquares> {
+    const { k, partials } = await TwoLevel.kernel(kc);
+    return new SumSquares(k, partials);
+  }
+
+  /** out[slot] += Σ_i x[i]² (out[slot] = … with `accumulate: false`; default true). */
+  accumulate(rec: Recorder, a: ReduceArgs): void {
+    this.run(rec, a, true, a.accumulate ?? true);
+  }
+}
+
+/** Global Σ x of a buffer: per-row losses to one float, so the trainer reads back 4 bytes. */
+export class Reduce extends TwoLevel {
+  static async create(kc: KernelCache): Promise<Reduce> {
+    const { k, partials } = await TwoLevel.kernel(kc);
+    return new Reduce(k, partials);
+  }
+
+  /** out[slot] = Σ_i x[i] (out[slot] += … with `accumulate: true`; default false). */
+  sum(rec: Recorder, a: ReduceArgs): void {
+    this.run(rec, a, false, a.accumulate ?? false);
+  }
+
+  /** out[slot] = Σ_i x[i]² (+= with `accumulate: true`). */
+  sumSquares(rec: Recorder, a: ReduceArgs): void {
+    this.run(rec, a, true, a.accumulate ?? false);
+  }
+}

@@ -1,0 +1,76 @@
+import code from './weightgrad.wgsl?raw';
+import type { Kernel, KernelCache } from '../kernel';
+import { grid, type Binding, type Recorder } from '../recorder';
+
+const PARAMS = ['u32', 'u32', 'u32', 'f32', 'u32'] as const;
+/** dw tile (wg_tile) and columns per bias workgroup (wg_bias), as in weightgrad.wgsl. */
+const TILE = 64;
+const BIAS_COLS = 64;
+
+export interface WeightGradArgs {
+  /** f32 [M, N], gradient of the layer output. */
+  dy: Binding;
+  /** f32 [M, K], the layer input. */
+  x: Binding;
+  /** f32 [N, K]; a different buffer from dy and x. */
+  dw: Binding;
+  M: number;
+  N: number;
+  K: number;
+  scale: number;
+  /** dw += … instead of dw = … (gradient accumulation across micro-batches). */
+  accumulate: boolean;
+}
+
+export interface BiasGradArgs {
+  /** f32 [M, N] */
+  dy: Binding;
+  /** f32 [N] */
+  db: Binding;
+  M: number;
+  N: number;
+  scale: number;
+  accumulate: boolean;
+}
+
+/**
+ * Weight gradients of y = x·Wᵀ + b: dW = scale·dyᵀ·x (head weights [k, d]; LoRA A [r, K] with dy the
+ * gradient of the r-dim bottleneck, B [N, r] with x the bottleneck) and db = scale·Σ_m dy.
+ * Memory is read as f32; M (tokens) is the reduction loop, N and K are tiled.
+ */
+export class WeightGrad {
+  private constructor(private readonly tileK: Kernel, private readonly biasK: Kernel) {}
+
+  static async create(kc: KernelCache): Promise<WeightGrad> {
+    const [t, b] = await Promise.all([
+      kc.get({ label: 'wg_tile', entry: 'wg_tile', code, params: PARAMS, bindings: ['read', 'rw', 'read'] }),
+      kc.get({ label: 'wg_bias', entry: 'wg_bias', code, params: PARAMS, bindings: ['read', 'rw'] }),
+    ]);
+    return new WeightGrad(t, b);
+  }
+
+  /** dw[N, K] (+)= scale · dy[M, N]ᵀ · x[M, K]. With M = 0 it writes zeros (or leaves dw as is). */
+  accumulate(rec: Recorder, a: WeightGradArgs): void {
+    if (a.N === 0 || a.K === 0) return;
+    if (a.M === 0 && a.accumulate) return;
+    const tiles = Math.ceil(a.N / TILE) * Math.ceil(a.K / TILE);
+    rec.dispatch(
+      this.tileK,
+      [a.dy, a.dw, a.x],
+      [a.M, a.N, a.K, a.scale, a.accumulate ? 1 : 0],
+      grid(tiles, rec.gpu.limits.maxComputeWorkgroupsPerDimension),
+    );
+  }
+
+  /** db[N] (+)= scale · Σ_m dy[m, n]. */
+  biasGrad(rec: Recorder, a: BiasGradArgs): void {
+    if (a.N === 0) return;
+    if (a.M === 0 && a.accumulate) return;
+    rec.dispatch(
+      this.biasK,
+      [a.dy, a.db],
+      [a.M, a.N, 0, a.scale, a.accumulate ? 1 : 0],
+      grid(Math.ceil(a.N / BIAS_COLS), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
+    );
+  }
+}

@@ -1,0 +1,97 @@
+// Gradients of trainable weights of y = x·Wᵀ (+ b):
+//   wg_tile  dw[N, K] (+)= scale · dyᵀ·x  with dy [M, N], x [M, K]: 64×64 tiles of dw over (N, K), each
+//            workgroup looping over M in chunks of 16 rows staged in shared memory; every invocation
+//            owns 4×4 outputs strided by 16 (conflict-free shared reads, coalesced global writes).
+//   wg_bias  db[N] (+)= scale · Σ_m dy[m, n]: 64 columns per workgroup, 4 lanes over m each.
+// Workgroups are numbered x + y·nx (grid() splits large counts over two dimensions).
+
+struct Params { M: u32, N: u32, K: u32, scale: f32, accumulate: u32 };
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;       // [M, N]
+@group(0) @binding(2) var<storage, read_write> dw: array<f32>; // [N, K] (wg_tile) or db [N] (wg_bias)
+@group(0) @binding(3) var<storage, read> x: array<f32>;        // [M, K] (wg_tile only)
+
+const TN: u32 = 64u;
+const TK: u32 = 64u;
+const TM: u32 = 16u;
+
+var<workgroup> sdy: array<f32, TM * TN>; // [m][n]
+var<workgroup> sx: array<f32, TM * TK>;  // [m][k]
+
+@compute @workgroup_size(256)
+fn wg_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) t: u32) {
+  let M = P.M;
+  let N = P.N;
+  let K = P.K;
+  let tilesK = (K + TK - 1u) / TK;
+  let g = wid.x + wid.y * nwg.x;
+  if (g >= tilesK * ((N + TN - 1u) / TN)) { return; } // uniform per workgroup
+  let k0 = (g % tilesK) * TK;
+  let n0 = (g / tilesK) * TN;
+  let tn = t / 16u;
+  let tk = t % 16u;
+  var acc: array<vec4<f32>, 4>; // acc[i][j]: n = n0 + tn + 16i, k = k0 + tk + 16j
+  for (var m0 = 0u; m0 < M; m0 += TM) {
+    // Stage dy[m0.., n0..] and x[m0.., k0..]: 1024 values each, 4 per invocation, consecutive
+    // invocations on consecutive columns.
+    for (var q = 0u; q < 4u; q++) {
+      let idx = t + 256u * q;
+      let mm = m0 + idx / 64u;
+      let c = idx % 64u;
+      var a = 0.0;
+      var b = 0.0;
+      if (mm < M) {
+        if (n0 + c < N) { a = dy[mm * N + n0 + c]; }
+        if (k0 + c < K) { b = x[mm * K + k0 + c]; }
+      }
+      sdy[idx] = a;
+      sx[idx] = b;
+    }
+    workgroupBarrier();
+    for (var mm = 0u; mm < TM; mm++) {
+      let o = mm * 64u;
+      let xv = vec4<f32>(sx[o + tk], sx[o + tk + 16u], sx[o + tk + 32u], sx[o + tk + 48u]);
+      for (var i = 0u; i < 4u; i++) {
+        acc[i] += sdy[o + tn + 16u * i] * xv;
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let n = n0 + tn + 16u * i;
+    if (n >= N) { continue; }
+    for (var j = 0u; j < 4u; j++) {
+      let k = k0 + tk + 16u * j;
+      if (k >= K) { continue; }
+      let o = n * K + k;
+      var v = P.scale * acc[i][j];
+      if (P.accumulate != 0u) { v += dw[o]; }
+      dw[o] = v;
+    }
+  }
+}
+
+var<workgroup> sb: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn wg_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) t: u32) {
+  let M = P.M;
+  let N = P.N;
+  let c = t % 64u;
+  let lane = t / 64u;
+  let n = (wid.x + wid.y * nwg.x) * 64u + c;
+  var s = 0.0;
+  if (n < N) {
+    for (var m = lane; m < M; m += 4u) { s += dy[m * N + n]; }
+  }
+  sb[t] = s;
+  workgroupBarrier();
+  if (lane == 0u && n < N) {
+    var v = P.scale * (sb[c] + sb[c + 64u] + sb[c + 128u] + sb[c + 192u]);
+    if (P.accumulate != 0u) { v += dw[n]; }
+    dw[n] = v;
+  }
+}

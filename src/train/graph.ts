@@ -1,0 +1,611 @@
+/**
+ * Training forward and backward through the frozen decoder. Only activation gradients flow through
+ * the base model (its quantized weights are read, never differentiated); parameter gradients exist
+ * for what is trainable: injected embedding rows (tags, soft prompts), a head on the final hidden
+ * state, and LoRA adapters. Everything for one micro-batch is recorded into one submit.
+ *
+ * Memory: without recomputation every layer keeps its activations; with it, only each layer's input
+ * is kept and the layer's forward is re-run just before its backward (activation checkpointing).
+ */
+import type { Gpu } from '../gpu/device';
+import type { KernelCache } from '../gpu/kernel';
+import { AdamW } from '../gpu/kernels/adamw';
+import { Attention } from '../gpu/kernels/attention';
+import { Elementwise } from '../gpu/kernels/elementwise';
+import { Embedding } from '../gpu/kernels/embedding';
+import { CrossEntropy, Mse } from '../gpu/kernels/loss';
+import { Matmul } from '../gpu/kernels/matmul';
+import { Reduce, SumSquares } from '../gpu/kernels/reduce';
+import { RmsNorm } from '../gpu/kernels/rmsnorm';
+import { Rope } from '../gpu/kernels/rope';
+import { Rows } from '../gpu/kernels/rows';
+import { Swiglu } from '../gpu/kernels/swiglu';
+import { WeightGrad } from '../gpu/kernels/weightgrad';
+import { bytesOf, readBuffer, type GpuMemory } from '../gpu/memory';
+import { Recorder, type Binding } from '../gpu/recorder';
+import { matrices } from '../model/transformer';
+import { GgmlType, type GpuTensor, type ModelConfig } from '../model/types';
+import type { LayerWeights, ModelWeights } from '../model/weights';
+
+export type Proj = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
+export const ALL_PROJS: readonly Proj[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+
+export const IGNORE = 0xffffffff;
+
+export interface LoraConfig {
+  rank: number;
+  alpha: number;
+  targets: readonly Proj[];
+}
+
+export interface GraphOptions {
+  /** Tokens per micro-batch (all sequences packed). */
+  maxTokens: number;
+  /** Sequences per micro-batch. */
+  maxSeqs: number;
+  /** Longest sequence. */
+  maxSeqLen: number;
+  /** Rows of the injected-embedding buffer (all tags of the run, laid out by the caller). */
+  injectedRows: number;
+  /** Re-run each layer's forward during backward instead of keeping its activations. */
+  recompute?: boolean;
+  lora?: LoraConfig;
+  /** Outputs of a head on the final hidden state (0 = no head). */
+  headOutputs?: number;
+  headKind?: 'regression' | 'classification';
+  /** Tokens per LM-loss chunk (multiple of 64): bounds the [chunk, vocab] logits buffer. */
+  lmChunk?: number;
+}
+
+/** One micro-batch: T tokens of up to maxSeqs packed sequences. */
+export interface TrainBatch {
+  ids: Uint32Array; // [T]
+  slot: Uint32Array; // [T] sequence index
+  pos: Uint32Array; // [T] position within the sequence
+  start?: Uint32Array; // [T] attention lower bound (isolation mask)
+  inject?: Uint32Array; // [T] row of the injected buffer or IGNORE
+  /** [T] next-token target of each position, IGNORE where no LM loss. */
+  targets?: Uint32Array;
+  /** Gradient multiplier of the LM loss (e.g. 1 / (target tokens · accumulation steps)). */
+  lmScale?: number;
+  /** [R] token index per sequence whose final hidden state feeds the head. */
+  headRows?: Uint32Array;
+  /** Regression: f32 [R, k] standardized labels; classification: class ids as numbers [R]. */
+  headTargets?: Float32Array;
+  headScale?: number;
+}
+
+/** A trainable f32 tensor with its gradient and Adam moments. */
+export interface Param {
+  name: string;
+  n: number;
+  param: GPUBuffer;
+  grad: GPUBuffer;
+  m: GPUBuffer;
+  v: GPUBuffer;
+  /** Row range [row0, row0+rows) of a larger buffer when only part of it is trainable (tags). */
+  offset?: number;
+}
+
+interface LayerActs {
+  xMid: GPUBuffer; // f32 [T, d] residual after attention
+  q: GPUBuffer; // f32 [T, qd] after RoPE
+  att: GPUBuffer; // f32 [T, qd] attention output
+  lse: GPUBuffer; // f32 [T, nHeads]
+  gate: GPUBuffer; // f32 [T, ff]
+  up: GPUBuffer; // f32 [T, ff]
+  kC: GPUBuffer; // f32 [B, S, nKv, hd]
+  vC: GPUBuffer;
+  u: Partial<Record<Proj, GPUBuffer>>; // LoRA x·Aᵀ, f32 [T, r]
+}
+
+interface LoraPair {
+  A: Param; // [r, in]
+  B: Param; // [out, r]
+  a: GpuTensor;
+  b: GpuTensor;
+}
+
+type K = {
+  embed: Embedding;
+  norm: RmsNorm;
+  mm: Matmul;
+  rope: Rope;
+  attn: Attention;
+  swiglu: Swiglu;
+  rows: Rows;
+  ew: Elementwise;
+  ce: CrossEntropy;
+  mse: Mse;
+  wg: WeightGrad;
+  sumsq: SumSquares;
+  reduce: Reduce;
+  adam: AdamW;
+};
+
+/** stats buffer slots, read back once per optimizer step. */
+export const STAT = { lmLoss: 0, headLoss: 1, gradSq: 2 } as const;
+
+export class TrainGraph {
+  readonly rec: Recorder;
+  readonly cfg: ModelConfig;
+  /** f32 [injectedRows, d]: rows spliced into the input (tags); the caller writes them. */
+  readonly injected: GPUBuffer;
+  /** f32 [injectedRows, d]: gradient of the injected rows, accumulated across micro-batches. */
+  readonly dInjected: GPUBuffer;
+  readonly head: { W: Param; b: Param; w: GpuTensor } | null;
+  readonly lora: Array<Partial<Record<Proj, LoraPair>>>;
+  /** f32 [4]: see STAT. */
+  readonly stats: GPUBuffer;
+  /** Predictions of the head for the last batch, f32 [maxSeqs, k]. */
+  readonly pred: GPUBuffer;
+
+  private readonly meta: Record<'ids' | 'slot' | 'pos' | 'start' | 'inject' | 'targets' | 'headRows' | 'cacheRow' | 'iota', GPUBuffer>;
+  private readonly headTargets: GPUBuffer;
+  private readonly xIn: GPUBuffer[]; // L+1 × f32 [T, d]; xIn[L] is the final residual
+  private readonly acts: LayerActs[]; // L entries, or 1 shared when recomputing
+  private readonly s: Record<string, GPUBuffer>; // scratch
+  private readonly lossRows: GPUBuffer; // f32 [T] per-token NLL
+  private readonly headLoss: GPUBuffer; // f32 [maxSeqs]
+  private readonly zeros4 = new Float32Array(4);
+  private readonly lmChunk: number;
+  private readonly ropeArgs: { theta: number; style: ModelConfig['ropeStyle']; scale: number; headDim: number };
+  private T = 0;
+  private nSeqs = 0;
+  private nKeys = 0;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly mem: GpuMemory,
+    readonly w: ModelWeights,
+    private readonly k: K,
+    readonly opts: GraphOptions,
+    cfg: ModelConfig,
+  ) {
+    this.cfg = cfg;
+    this.rec = new Recorder(gpu);
+    const T = opts.maxTokens;
+    const B = opts.maxSeqs;
+    const S = opts.maxSeqLen;
+    const d = cfg.dModel;
+    const qd = cfg.nHeads * cfg.headDim;
+    const kvd = cfg.nKvHeads * cfg.headDim;
+    const ff = cfg.dFF;
+    const f = (label: string, n: number) => mem.create(label, n * 4, 'train');
+    this.lmChunk = opts.lmChunk ?? Math.max(64, Math.min(256, 64 * Math.floor((16 << 20) / (cfg.vocabSize * 4 * 64))));
+    if (this.lmChunk % 64 !== 0) throw new Error('lmChunk must be a multiple of 64');
+    this.ropeArgs = { theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale, headDim: cfg.headDim };
+    const tPad = Math.ceil(T / 64) * 64;
+    this.meta = {
+      ids: f('ids', T),
+      slot: f('slot', T),
+      pos: f('pos', T),
+      start: f('start', T),
+      inject: f('inject', T),
+      targets: f('targets', tPad),
+      headRows: f('headRows', B),
+      cacheRow: f('cacheRow', T),
+      iota: f('iota', tPad),
+    };
+    gpu.device.queue.writeBuffer(this.meta.iota, 0, bytesOf(Uint32Array.from({ length: tPad }, (_, i) => i)));
+    this.injected = f('injected', Math.max(1, opts.injectedRows) * d);
+    this.dInjected = f('d-injected', Math.max(1, opts.injectedRows) * d);
+    this.xIn = Array.from({ length: cfg.nLayers + 1 }, (_, l) => f(`xIn.${l}`, tPad * d));
+    const r = opts.lora?.rank ?? 0;
+    const layerActs = (l: number): LayerActs => ({
+      xMid: f(`xMid.${l}`, T * d),
+      q: f(`q.${l}`, T * qd),
+      att: f(`att.${l}`, T * qd),
+      lse: f(`lse.${l}`, T * cfg.nHeads),
+      gate: f(`gate.${l}`, T * ff),
+      up: f(`up.${l}`, T * ff),
+      kC: f(`kC.${l}`, B * S * kvd),
+      vC: f(`vC.${l}`, B * S * kvd),
+      u: Object.fromEntries((opts.lora?.targets ?? []).map((p) => [p, f(`u.${p}.${l}`, T * r)])),
+    });
+    this.acts = opts.recompute ? [layerActs(0)] : Array.from({ length: cfg.nLayers }, (_, l) => layerActs(l));
+    const C = this.lmChunk;
+    this.s = {
+      xn: f('xn', T * d),
+      k: f('k', T * kvd),
+      v: f('v', T * kvd),
+      ffn: f('ffn', T * ff),
+      dx: f('dx', tPad * d),
+      dxn: f('dxn', T * d),
+      dq: f('dq', T * qd),
+      datt: f('datt', T * qd),
+      dkC: f('dkC', B * S * kvd),
+      dvC: f('dvC', B * S * kvd),
+      dk: f('dk', T * kvd),
+      dv: f('dv', T * kvd),
+      dffn: f('dffn', T * ff),
+      dgate: f('dgate', T * ff),
+      dup: f('dup', T * ff),
+      attStats: f('att-stats', T * cfg.nHeads * 2),
+      hc: f('hc', C * d),
+      hcn: f('hcn', C * d),
+      dhc: f('dhc', C * d),
+      logits: f('lm-logits', C * cfg.vocabSize),
+      us: f('u-scaled', Math.max(1, T * r)),
+      du: f('du', Math.max(1, T * r)),
+      hh: f('hh', B * d),
+      hhn: f('hhn', B * d),
+      dhh: f('dhh', B * d),
+      dpred: f('dpred', B * Math.max(1, opts.headOutputs ?? 1)),
+    };
+    this.lossRows = f('loss-rows', tPad);
+    this.headLoss = f('head-loss', B);
+    this.headTargets = f('head-targets', B * Math.max(1, opts.headOutputs ?? 1));
+    this.pred = f('pred', B * Math.max(1, opts.headOutputs ?? 1));
+    this.stats = f('stats', 4);
+
+    const param = (name: string, n: number): Param => ({ name, n, param: f(name, n), grad: f(`${name}.grad`, n), m: f(`${name}.m`, n), v: f(`${name}.v`, n) });
+    const ko = opts.headOutputs ?? 0;
+    if (ko > 0) {
+      const W = param('head.W', ko * d);
+      this.head = { W, b: param('head.b', ko), w: { name: 'head.W', type: GgmlType.F32, shape: [ko, d], buffer: W.param } };
+    } else this.head = null;
+    this.lora = w.layers.map((L, l) => {
+      const out: Partial<Record<Proj, LoraPair>> = {};
+      for (const p of opts.lora?.targets ?? []) {
+        const [N, Kin] = projWeight(L, p).shape;
+        const A = param(`lora.${l}.${p}.A`, r * Kin);
+        const Bp = param(`lora.${l}.${p}.B`, N * r);
+        out[p] = {
+          A,
+          B: Bp,
+          a: { name: A.name, type: GgmlType.F32, shape: [r, Kin], buffer: A.param },
+          b: { name: Bp.name, type: GgmlType.F32, shape: [N, r], buffer: Bp.param },
+        };
+      }
+      return out;
+    });
+  }
+
+  static async create(gpu: Gpu, kc: KernelCache, mem: GpuMemory, cfg: ModelConfig, w: ModelWeights, opts: GraphOptions): Promise<TrainGraph> {
+    const types = new Set(matrices(w).map((t) => t.type));
+    if (opts.lora || opts.headOutputs) types.add(GgmlType.F32);
+    const [embed, norm, mm, rope, attn, swiglu, rows, ew, ce, mse, wg, sumsq, reduce, adam] = await Promise.all([
+      Embedding.create(kc, [w.tokEmbd.type]),
+      RmsNorm.create(kc),
+      Matmul.create(kc, [...types]),
+      Rope.create(kc),
+      Attention.create(kc, { backward: true }),
+      Swiglu.create(kc),
+      Rows.create(kc),
+      Elementwise.create(kc),
+      CrossEntropy.create(kc),
+      Mse.create(kc),
+      WeightGrad.create(kc),
+      SumSquares.create(kc),
+      Reduce.create(kc),
+      AdamW.create(kc),
+    ]);
+    const k: K = { embed, norm, mm, rope, attn, swiglu, rows, ew, ce, mse, wg, sumsq, reduce, adam };
+    return new TrainGraph(gpu, mem, w, k, opts, cfg);
+  }
+
+  /** Every trainable tensor except the injected rows (whose trainable ranges the caller knows). */
+  params(): Param[] {
+    const out: Param[] = [];
+    if (this.head) out.push(this.head.W, this.head.b);
+    for (const layer of this.lora) for (const p of ALL_PROJS) if (layer[p]) out.push(layer[p]!.A, layer[p]!.B);
+    return out;
+  }
+
+  get lmChunkSize(): number {
+    return this.lmChunk;
+  }
+
+  /** Uploads a micro-batch's indices. Call between submits (queue writes land before the next submit). */
+  setBatch(b: TrainBatch): void {
+    const T = b.ids.length;
+    const o = this.opts;
+    if (T > o.maxTokens) throw new Error(`Micro-batch has ${T} tokens; the graph holds ${o.maxTokens}.`);
+    let nSeqs = 0;
+    let nKeys = 0;
+    for (let t = 0; t < T; t++) {
+      if (b.slot[t] >= o.maxSeqs) throw new Error(`Sequence index ${b.slot[t]} ≥ ${o.maxSeqs}.`);
+      if (b.pos[t] >= o.maxSeqLen) throw new Error(`Position ${b.pos[t]} ≥ max sequence length ${o.maxSeqLen}.`);
+      nSeqs = Math.max(nSeqs, b.slot[t] + 1);
+      nKeys = Math.max(nKeys, b.pos[t] + 1);
+    }
+    const q = this.gpu.device.queue;
+    q.writeBuffer(this.meta.ids, 0, bytesOf(b.ids));
+    q.writeBuffer(this.meta.slot, 0, bytesOf(b.slot));
+    q.writeBuffer(this.meta.pos, 0, bytesOf(b.pos));
+    q.writeBuffer(this.meta.start, 0, bytesOf(b.start ?? new Uint32Array(T)));
+    q.writeBuffer(this.meta.inject, 0, bytesOf(b.inject ?? new Uint32Array(T).fill(IGNORE)));
+    const targets = new Uint32Array(Math.ceil(T / 64) * 64).fill(IGNORE);
+    if (b.targets) targets.set(b.targets);
+    q.writeBuffer(this.meta.targets, 0, bytesOf(targets));
+    q.writeBuffer(this.meta.cacheRow, 0, bytesOf(Uint32Array.from({ length: T }, (_, t) => b.slot[t] * o.maxSeqLen + b.pos[t])));
+    if (b.headRows) {
+      if (!this.head) throw new Error('This graph has no head.');
+      q.writeBuffer(this.meta.headRows, 0, bytesOf(b.headRows));
+      q.writeBuffer(this.headTargets, 0, bytesOf(b.headTargets ?? new Float32Array(0)));
+    }
+    this.T = T;
+    this.nSeqs = nSeqs;
+    this.nKeys = nKeys;
+    this.batch = b;
+  }
+  private batch: TrainBatch | null = null;
+
+  /** Zeroes the loss/gradient-norm statistics (start of an optimizer step). */
+  resetStats(): void {
+    this.gpu.device.queue.writeBuffer(this.stats, 0, this.zeros4);
+  }
+
+  /**
+   * Records forward + losses (+ backward when `backward`) for the batch given to setBatch, and submits.
+   * Losses add into `stats`; gradients add into the params' grad buffers and dInjected.
+   */
+  step(backward: boolean): void {
+    const b = this.batch;
+    if (!b) throw new Error('setBatch first');
+    const T = this.T;
+    const L = this.cfg.nLayers;
+    const needModelGrad = backward && (this.opts.injectedRows > 0 || !!this.opts.lora);
+    this.k.embed.gather(this.rec, { ids: this.meta.ids, inject: this.meta.inject, injected: this.injected, table: this.w.tokEmbd, out: this.xIn[0], T });
+    for (let l = 0; l < L; l++) this.layerForward(l, T);
+    const dx = this.s.dx;
+    if (backward) this.k.ew.copy(this.rec, dx, this.xIn[L], T * this.cfg.dModel, 0);
+    if (b.targets) this.lmLoss(b, backward);
+    if (b.headRows && this.head) this.headLossAndGrad(b, backward);
+    if (needModelGrad) {
+      for (let l = L - 1; l >= 0; l--) {
+        if (this.opts.recompute) this.layerForward(l, T);
+        this.layerBackward(l, T);
+      }
+      if (this.opts.injectedRows > 0) {
+        this.k.rows.segmentSum(this.rec, { src: dx, rows: this.meta.inject, out: this.dInjected, T, nOut: this.opts.injectedRows, d: this.cfg.dModel });
+      }
+    }
+    this.rec.submit();
+  }
+
+  /** Adds Σ‖grad‖² of the given params (and injected row ranges) into stats[gradSq]. */
+  gradNorm(params: readonly Param[]): void {
+    for (const p of params) this.k.sumsq.accumulate(this.rec, { x: range(p.grad, p), n: p.n, out: this.stats, slot: STAT.gradSq });
+    this.rec.submit();
+  }
+
+  /** One AdamW update of each param; `gradScale` folds in clipping. Clears the grads. */
+  update(params: readonly Param[], h: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number; gradScale: number }): void {
+    for (const p of params) {
+      this.k.adam.update(this.rec, {
+        param: range(p.param, p),
+        grad: range(p.grad, p),
+        m: range(p.m, p),
+        v: range(p.v, p),
+        n: p.n,
+        ...h,
+        zeroGrad: true,
+      });
+    }
+    this.rec.submit();
+  }
+
+  /** Clears gradients without updating (a skipped step). */
+  zeroGrads(params: readonly Param[]): void {
+    for (const p of params) this.k.ew.copy(this.rec, range(p.grad, p), range(p.grad, p), 0, 0);
+    for (const p of params) this.gpu.device.queue.writeBuffer(p.grad, p.offset ?? 0, new Float32Array(p.n));
+  }
+
+  async readStats(): Promise<Float32Array> {
+    return new Float32Array(await readBuffer(this.gpu, this.stats, 0, 16));
+  }
+
+  /** Per-token NLL of the last batch, f32 [T] (IGNORE rows are 0). */
+  async readTokenLoss(): Promise<Float32Array> {
+    return new Float32Array(await readBuffer(this.gpu, this.lossRows, 0, this.T * 4));
+  }
+
+  /** Head outputs of the last batch, f32 [R, k]. */
+  async readPredictions(R: number): Promise<Float32Array> {
+    return new Float32Array(await readBuffer(this.gpu, this.pred, 0, R * (this.opts.headOutputs ?? 1) * 4));
+  }
+
+  // ── forward ────────────────────────────────────────────────────────────
+
+  private layerAct(l: number): LayerActs {
+    return this.acts[this.opts.recompute ? 0 : l];
+  }
+
+  private layerForward(l: number, T: number): void {
+    const { k, rec, cfg, s, meta } = this;
+    const Lw = this.w.layers[l];
+    const a = this.layerAct(l);
+    const d = cfg.dModel;
+    const xIn = this.xIn[l];
+    k.norm.forward(rec, { x: xIn, weight: Lw.attnNorm, out: s.xn, T, d, eps: cfg.normEps });
+    this.proj(l, 'q', s.xn, a.q, T, Lw.bq);
+    this.proj(l, 'k', s.xn, s.k, T, Lw.bk);
+    this.proj(l, 'v', s.xn, s.v, T, Lw.bv);
+    k.rope.forward(rec, { ...this.ropeArgs, x: a.q, pos: meta.pos, T, nHeads: cfg.nHeads });
+    k.rope.forward(rec, { ...this.ropeArgs, x: s.k, pos: meta.pos, T, nHeads: cfg.nKvHeads });
+    const cache = { kCache: a.kC, vCache: a.vC, slot: meta.slot, pos: meta.pos, T, nKv: cfg.nKvHeads, hd: cfg.headDim, maxSeq: this.opts.maxSeqLen };
+    k.attn.kvWrite(rec, { ...cache, k: s.k, v: s.v });
+    k.attn.forward(rec, { ...cache, q: a.q, start: meta.start, out: a.att, lse: a.lse, nHeads: cfg.nHeads, scale: 1 / Math.sqrt(cfg.headDim) });
+    k.ew.copy(rec, a.xMid, xIn, T * d);
+    this.proj(l, 'o', a.att, a.xMid, T, null, true);
+    k.norm.forward(rec, { x: a.xMid, weight: Lw.ffnNorm, out: s.xn, T, d, eps: cfg.normEps });
+    this.proj(l, 'gate', s.xn, a.gate, T);
+    this.proj(l, 'up', s.xn, a.up, T);
+    k.swiglu.forward(rec, { gate: a.gate, up: a.up, out: s.ffn, n: T * cfg.dFF });
+    k.ew.copy(rec, this.xIn[l + 1], a.xMid, T * d);
+    this.proj(l, 'down', s.ffn, this.xIn[l + 1], T, null, true);
+  }
+
+  /** y (+)= x·Wᵀ (+ bias) + (α/r)·(x·Aᵀ)·Bᵀ when the projection carries a LoRA adapter. */
+  private proj(l: number, p: Proj, x: Binding, y: Binding, T: number, bias?: GPUBuffer | null, accumulate = false): void {
+    const { k, rec } = this;
+    k.mm.forward(rec, { x, w: projWeight(this.w.layers[l], p), y, M: T, bias: bias ?? undefined, accumulate });
+    const lp = this.lora[l][p];
+    if (!lp) return;
+    const lo = this.opts.lora!;
+    const u = this.layerAct(l).u[p]!;
+    k.mm.forward(rec, { x, w: lp.a, y: u, M: T });
+    k.ew.copy(rec, this.s.us, u, T * lo.rank, lo.alpha / lo.rank);
+    k.mm.forward(rec, { x: this.s.us, w: lp.b, y, M: T, accumulate: true });
+  }
+
+  // ── losses ─────────────────────────────────────────────────────────────
+
+  /** Next-token CE in token chunks: the [chunk, vocab] logits never exist for the whole batch. */
+  private lmLoss(b: TrainBatch, backward: boolean): void {
+    const { k, rec, cfg, s, meta } = this;
+    const d = cfg.dModel;
+    const V = cfg.vocabSize;
+    const C = this.lmChunk;
+    const xL = this.xIn[cfg.nLayers];
+    const targets = b.targets!;
+    for (let c0 = 0; c0 < this.T; c0 += C) {
+      const n = Math.min(C, this.T - c0);
+      let any = false;
+      for (let t = c0; t < c0 + n && !any; t++) any = targets[t] !== IGNORE;
+      if (!any) continue;
+      k.rows.gather(rec, { src: xL, rows: { buffer: meta.iota, offset: c0 * 4, size: n * 4 }, out: s.hc, R: n, d });
+      k.norm.forward(rec, { x: s.hc, weight: this.w.outNorm, out: s.hcn, T: n, d, eps: cfg.normEps });
+      k.mm.forward(rec, { x: s.hcn, w: this.w.output, y: s.logits, M: n });
+      k.ce.forwardBackward(rec, {
+        logits: s.logits,
+        targets: { buffer: meta.targets, offset: c0 * 4, size: n * 4 },
+        loss: { buffer: this.lossRows, offset: c0 * 4, size: n * 4 },
+        R: n,
+        V,
+        scale: b.lmScale ?? 1,
+      });
+      if (!backward) continue;
+      k.mm.backwardInput(rec, { dy: s.logits, w: this.w.output, dx: s.hcn, M: n });
+      k.norm.backward(rec, { x: s.hc, weight: this.w.outNorm, dy: s.hcn, dx: s.dhc, T: n, d, eps: cfg.normEps });
+      k.ew.add(rec, { buffer: s.dx, offset: c0 * d * 4, size: n * d * 4 }, s.dhc, n * d);
+    }
+    // Ignored rows may hold stale losses from an earlier, longer batch: sum only the real tokens' rows,
+    // which the CE kernel wrote (0 for IGNORE targets).
+    k.reduce.sum(rec, { x: this.lossRows, n: this.T, out: this.stats, slot: STAT.lmLoss });
+  }
+
+  private headLossAndGrad(b: TrainBatch, backward: boolean): void {
+    const { k, rec, cfg, s, meta } = this;
+    const head = this.head!;
+    const d = cfg.dModel;
+    const R = b.headRows!.length;
+    const ko = this.opts.headOutputs!;
+    k.rows.gather(rec, { src: this.xIn[cfg.nLayers], rows: meta.headRows, out: s.hh, R, d });
+    k.norm.forward(rec, { x: s.hh, weight: this.w.outNorm, out: s.hhn, T: R, d, eps: cfg.normEps });
+    k.mm.forward(rec, { x: s.hhn, w: head.w, y: this.pred, M: R, bias: head.b.param });
+    if (this.opts.headKind === 'classification') {
+      // Class ids travel as floats in headTargets; the CE kernel wants u32 ids: converted in setBatch-time layout.
+      k.ce.forwardBackwardFloatTargets(rec, { logits: this.pred, targets: this.headTargets, dlogits: s.dpred, loss: this.headLoss, R, V: ko, scale: b.headScale ?? 1 });
+    } else {
+      k.mse.forwardBackward(rec, { pred: this.pred, target: this.headTargets, dpred: s.dpred, loss: this.headLoss, B: R, k: ko, scale: b.headScale ?? 1 });
+    }
+    k.reduce.sum(rec, { x: this.headLoss, n: R, out: this.stats, slot: STAT.headLoss });
+    if (!backward) return;
+    k.wg.accumulate(rec, { dy: s.dpred, x: s.hhn, dw: head.W.grad, M: R, N: ko, K: d, scale: 1, accumulate: true });
+    k.wg.biasGrad(rec, { dy: s.dpred, db: head.b.grad, M: R, N: ko, scale: 1, accumulate: true });
+    k.mm.backwardInput(rec, { dy: s.dpred, w: head.w, dx: s.hhn, M: R });
+    k.norm.backward(rec, { x: s.hh, weight: this.w.outNorm, dy: s.hhn, dx: s.dhh, T: R, d, eps: cfg.normEps });
+    k.rows.scatterAdd(rec, { src: s.dhh, rows: meta.headRows, out: s.dx, R, d });
+  }
+
+  // ── backward ───────────────────────────────────────────────────────────
+
+  /** s.dx holds dL/dxIn[l+1] on entry and dL/dxIn[l] on exit. */
+  private layerBackward(l: number, T: number): void {
+    const { k, rec, cfg, s, meta } = this;
+    const Lw = this.w.layers[l];
+    const a = this.layerAct(l);
+    const d = cfg.dModel;
+    const ff = cfg.dFF;
+    const eps = cfg.normEps;
+    const lora = this.lora[l];
+
+    // FFN: xIn[l+1] = xMid + down(swiglu(gate(n2), up(n2))), n2 = norm(xMid)
+    k.mm.backwardInput(rec, { dy: s.dx, w: Lw.wDown, dx: s.dffn, M: T });
+    if (lora.down) {
+      k.swiglu.forward(rec, { gate: a.gate, up: a.up, out: s.ffn, n: T * ff });
+      this.loraBackward(l, 'down', s.ffn, s.dx, s.dffn, T);
+    }
+    k.swiglu.backward(rec, { gate: a.gate, up: a.up, dout: s.dffn, dgate: s.dgate, dup: s.dup, n: T * ff });
+    k.mm.backwardInput(rec, { dy: s.dgate, w: Lw.wGate, dx: s.dxn, M: T });
+    k.mm.backwardInput(rec, { dy: s.dup, w: Lw.wUp, dx: s.dxn, M: T, accumulate: true });
+    if (lora.gate || lora.up) {
+      k.norm.forward(rec, { x: a.xMid, weight: Lw.ffnNorm, out: s.xn, T, d, eps });
+      if (lora.gate) this.loraBackward(l, 'gate', s.xn, s.dgate, s.dxn, T);
+      if (lora.up) this.loraBackward(l, 'up', s.xn, s.dup, s.dxn, T);
+    }
+    k.norm.backward(rec, { x: a.xMid, weight: Lw.ffnNorm, dy: s.dxn, dx: s.dx, T, d, eps, accumulate: true });
+
+    // Attention: xMid = xIn + o(attn(rope(q(n1)), rope(k(n1)), v(n1))), n1 = norm(xIn)
+    k.mm.backwardInput(rec, { dy: s.dx, w: Lw.wo, dx: s.datt, M: T });
+    if (lora.o) this.loraBackward(l, 'o', a.att, s.dx, s.datt, T);
+    k.attn.backward(rec, {
+      q: a.q,
+      kCache: a.kC,
+      vCache: a.vC,
+      slot: meta.slot,
+      pos: meta.pos,
+      start: meta.start,
+      out: a.att,
+      dOut: s.datt,
+      lse: a.lse,
+      stats: s.attStats,
+      dq: s.dq,
+      dk: s.dkC,
+      dv: s.dvC,
+      T,
+      nHeads: cfg.nHeads,
+      nKv: cfg.nKvHeads,
+      hd: cfg.headDim,
+      maxSeq: this.opts.maxSeqLen,
+      scale: 1 / Math.sqrt(cfg.headDim),
+      slots: this.nSeqs,
+      nKeys: this.nKeys,
+    });
+    const kvd = cfg.nKvHeads * cfg.headDim;
+    k.rows.gather(rec, { src: s.dkC, rows: meta.cacheRow, out: s.dk, R: T, d: kvd });
+    k.rows.gather(rec, { src: s.dvC, rows: meta.cacheRow, out: s.dv, R: T, d: kvd });
+    k.rope.backward(rec, { ...this.ropeArgs, x: s.dq, pos: meta.pos, T, nHeads: cfg.nHeads });
+    k.rope.backward(rec, { ...this.ropeArgs, x: s.dk, pos: meta.pos, T, nHeads: cfg.nKvHeads });
+    k.mm.backwardInput(rec, { dy: s.dq, w: Lw.wq, dx: s.dxn, M: T });
+    k.mm.backwardInput(rec, { dy: s.dk, w: Lw.wk, dx: s.dxn, M: T, accumulate: true });
+    k.mm.backwardInput(rec, { dy: s.dv, w: Lw.wv, dx: s.dxn, M: T, accumulate: true });
+    if (lora.q || lora.k || lora.v) {
+      k.norm.forward(rec, { x: this.xIn[l], weight: Lw.attnNorm, out: s.xn, T, d, eps });
+      if (lora.q) this.loraBackward(l, 'q', s.xn, s.dq, s.dxn, T);
+      if (lora.k) this.loraBackward(l, 'k', s.xn, s.dk, s.dxn, T);
+      if (lora.v) this.loraBackward(l, 'v', s.xn, s.dv, s.dxn, T);
+    }
+    k.norm.backward(rec, { x: this.xIn[l], weight: Lw.attnNorm, dy: s.dxn, dx: s.dx, T, d, eps, accumulate: true });
+  }
+
+  /**
+   * For y += s·(x·Aᵀ)·Bᵀ with u = x·Aᵀ: dB += s·dyᵀ·u, du = s·dy·B, dA += duᵀ·x, dx += du·A.
+   * `u` was saved by the forward (or recomputed with the layer).
+   */
+  private loraBackward(l: number, p: Proj, x: Binding, dy: Binding, dxIn: Binding, T: number): void {
+    const { k, rec } = this;
+    const lp = this.lora[l][p]!;
+    const { rank: r, alpha } = this.opts.lora!;
+    const sc = alpha / r;
+    const u = this.layerAct(l).u[p]!;
+    const [N, Kin] = projWeight(this.w.layers[l], p).shape;
+    k.wg.accumulate(rec, { dy, x: u, dw: lp.B.grad, M: T, N, K: r, scale: sc, accumulate: true });
+    k.mm.backwardInput(rec, { dy, w: lp.b, dx: this.s.du, M: T });
+    k.ew.copy(rec, this.s.us, this.s.du, T * r, sc);
+    k.wg.accumulate(rec, { dy: this.s.us, x, dw: lp.A.grad, M: T, N: r, K: Kin, scale: 1, accumulate: true });
+    k.mm.backwardInput(rec, { dy: this.s.us, w: lp.a, dx: dxIn, M: T, accumulate: true });
+  }
+}
+
+export function projWeight(L: LayerWeights, p: Proj): GpuTensor {
+  return { q: L.wq, k: L.wk, v: L.wv, o: L.wo, gate: L.wGate, up: L.wUp, down: L.wDown }[p];
+}
+
+/** A param's binding: the whole buffer, or its trainable row range. */
+function range(buf: GPUBuffer, p: Param): Binding {
+  return p.offset === undefined ? buf : { buffer: buf, offset: p.offset, size: p.n * 4 };
+}

@@ -1,0 +1,238 @@
+/**
+ * End-to-end gradients of the training graph against central finite differences of the float64 CPU
+ * reference forward: tag rows, LoRA adapters and a regression head, on a tiny random model (several
+ * weight types) and on the real stories260K model.
+ */
+import { describe, expect, it } from 'vitest';
+import { acquireNodeGpu } from '../../src/gpu/node-gpu';
+import { readF32 } from '../../src/gpu/memory';
+import { loadModel, type Engine } from '../../src/model/model';
+import { randomGguf } from '../../src/model/random-model';
+import { NodeFileSource } from '../../src/model/source-node';
+import { BytesSource } from '../../src/model/sources';
+import type { ByteSource } from '../../src/model/source';
+import { GgmlType } from '../../src/model/types';
+import { IGNORE, STAT, TrainGraph, type GraphOptions, type TrainBatch } from '../../src/train/graph';
+import { randn, relErr, rng } from '../helpers/gpu';
+import { refForward, refModel, refNll, type RefModel } from '../reference/forward';
+
+const TAG = -1; // marks a tag position in the sequences below
+
+interface Case {
+  seqs: number[][]; // token ids, TAG where a tag row goes (rows taken in order)
+  lossFrom: number; // positions ≥ this have a next-token target
+  start?: number[][];
+}
+
+function buildBatch(c: Case): { batch: TrainBatch; tagPos: Array<Map<number, number>>; targets: Array<Array<number | null>> } {
+  const ids: number[] = [];
+  const slot: number[] = [];
+  const pos: number[] = [];
+  const inject: number[] = [];
+  const tg: number[] = [];
+  const start: number[] = [];
+  const tagPos: Array<Map<number, number>> = [];
+  const targets: Array<Array<number | null>> = [];
+  c.seqs.forEach((seq, s) => {
+    let row = 0;
+    const m = new Map<number, number>();
+    const tt: Array<number | null> = [];
+    seq.forEach((id, j) => {
+      ids.push(id === TAG ? 0 : id);
+      slot.push(s);
+      pos.push(j);
+      inject.push(id === TAG ? row : IGNORE);
+      if (id === TAG) m.set(j, row++);
+      const next = seq[j + 1];
+      const y = j >= c.lossFrom && next !== undefined && next !== TAG ? next : null;
+      tt.push(y);
+      tg.push(y ?? IGNORE);
+      start.push(c.start?.[s][j] ?? 0);
+    });
+    tagPos.push(m);
+    targets.push(tt);
+  });
+  return {
+    batch: {
+      ids: Uint32Array.from(ids),
+      slot: Uint32Array.from(slot),
+      pos: Uint32Array.from(pos),
+      inject: Uint32Array.from(inject),
+      targets: Uint32Array.from(tg),
+      start: Uint32Array.from(start),
+      lmScale: 1,
+    },
+    tagPos,
+    targets,
+  };
+}
+
+async function setup(src: ByteSource, tokenizer?: ByteSource) {
+  const gpu = await acquireNodeGpu();
+  const e = await loadModel(gpu, src, { slots: 1, maxContext: 32, tokenizer });
+  return { e, ref: await refModel(e.desc, src) };
+}
+
+function cpuLoss(ref: RefModel, c: Case, tags: Float64Array, bb: ReturnType<typeof buildBatch>, lora?: Parameters<typeof refForward>[1]['lora']): number {
+  const d = ref.cfg.dModel;
+  let total = 0;
+  c.seqs.forEach((seq, s) => {
+    const injected = new Map<number, Float64Array>();
+    for (const [p, row] of bb.tagPos[s]) injected.set(p, tags.subarray(row * d, (row + 1) * d));
+    const out = refForward(ref, { ids: seq.map((id) => (id === TAG ? 0 : id)), injected, start: c.start?.[s], lora });
+    total += refNll(out.logits, ref.cfg.vocabSize, bb.targets[s]);
+  });
+  return total;
+}
+
+async function gpuTagGrad(e: Engine, c: Case, tags: Float64Array, opts: Partial<GraphOptions> = {}) {
+  const d = e.config.dModel;
+  const graph = await TrainGraph.create(e.gpu, e.kernels, e.mem, e.config, e.weights, {
+    maxTokens: 64,
+    maxSeqs: 4,
+    maxSeqLen: 16,
+    injectedRows: tags.length / d,
+    ...opts,
+  });
+  e.gpu.device.queue.writeBuffer(graph.injected, 0, Float32Array.from(tags));
+  const bb = buildBatch(c);
+  graph.resetStats();
+  graph.setBatch(bb.batch);
+  graph.step(true);
+  const stats = await graph.readStats();
+  const grad = await readF32(e.gpu, graph.dInjected, 0, tags.length);
+  return { graph, loss: stats[STAT.lmLoss], grad, bb };
+}
+
+function fdGrad(f: (x: Float64Array) => number, x: Float64Array, h = 1e-3): Float64Array {
+  const g = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const old = x[i];
+    x[i] = old + h;
+    const a = f(x);
+    x[i] = old - h;
+    const b = f(x);
+    x[i] = old;
+    g[i] = (a - b) / (2 * h);
+  }
+  return g;
+}
+
+const CASE: Case = {
+  seqs: [
+    [1, TAG, TAG, 5, 9, 13, 21, 2],
+    [1, 7, TAG, TAG, 4, 8, 30],
+  ],
+  lossFrom: 1,
+};
+
+describe('training graph gradients vs finite differences', () => {
+  for (const type of [GgmlType.F32, GgmlType.Q8_0, GgmlType.Q4_0]) {
+    it(`tag rows through a ${GgmlType[type]} model`, async () => {
+      const src = new BytesSource(randomGguf({ arch: 'llama', type, seed: 2, nLayers: 2, includeTokenizer: true }), 'm.gguf');
+      const { e, ref } = await setup(src);
+      const d = e.config.dModel;
+      const tags = randn(rng(5), 2 * d, 0.5);
+      const { loss, grad, bb } = await gpuTagGrad(e, CASE, tags);
+      const f = (x: Float64Array) => cpuLoss(ref, CASE, x, bb);
+      expect(Math.abs(loss - f(tags)) / f(tags)).toBeLessThan(1e-4);
+      expect(relErr(grad, fdGrad(f, tags))).toBeLessThan(1e-2);
+      e.dispose();
+    });
+  }
+
+  it('tag rows with the isolation mask and recomputation, through qwen2 (biases, neox rope)', async () => {
+    const src = new BytesSource(randomGguf({ arch: 'qwen2', type: GgmlType.F16, seed: 3, nLayers: 2, includeTokenizer: true }), 'q.gguf');
+    const { e, ref } = await setup(src);
+    const d = e.config.dModel;
+    const c: Case = { ...CASE, start: [[0, 1, 1, 1, 1, 1, 0, 0], [0, 0, 2, 2, 2, 2, 0]] };
+    const tags = randn(rng(6), 2 * d, 0.5);
+    const plain = await gpuTagGrad(e, c, tags);
+    const re = await gpuTagGrad(e, c, tags, { recompute: true });
+    const f = (x: Float64Array) => cpuLoss(ref, c, x, plain.bb);
+    expect(relErr(plain.grad, fdGrad(f, tags))).toBeLessThan(1e-2);
+    expect(relErr(re.grad, plain.grad)).toBeLessThan(1e-5);
+    e.dispose();
+  });
+
+  it('LoRA A and B on every projection', async () => {
+    const src = new BytesSource(randomGguf({ arch: 'mistral', type: GgmlType.Q8_0, seed: 4, nLayers: 1, includeTokenizer: true }), 'l.gguf');
+    const { e, ref } = await setup(src);
+    const rank = 2;
+    const targets = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
+    const graph = await TrainGraph.create(e.gpu, e.kernels, e.mem, e.config, e.weights, {
+      maxTokens: 64,
+      maxSeqs: 4,
+      maxSeqLen: 16,
+      injectedRows: 0,
+      lora: { rank, alpha: 4, targets },
+    });
+    const r = rng(8);
+    const values = new Map<string, Float64Array>();
+    for (const p of graph.params()) {
+      const v = randn(r, p.n, 0.1);
+      values.set(p.name, v);
+      e.gpu.device.queue.writeBuffer(p.param, 0, Float32Array.from(v));
+    }
+    const c: Case = { seqs: [[1, 5, 9, 13, 21, 2], [1, 7, 4, 8, 30]], lossFrom: 0 };
+    const bb = buildBatch(c);
+    graph.resetStats();
+    graph.setBatch(bb.batch);
+    graph.step(true);
+    const loraRef = () => [
+      Object.fromEntries(targets.map((p) => [p, { A: values.get(`lora.0.${p}.A`)!, B: values.get(`lora.0.${p}.B`)!, rank, scale: 2 }])),
+    ];
+    const f = () => cpuLoss(ref, c, new Float64Array(0), bb, loraRef());
+    expect(Math.abs((await graph.readStats())[STAT.lmLoss] - f()) / f()).toBeLessThan(1e-4);
+    // A few parameters of each kind: FD over every element would be slow on the CPU reference.
+    for (const name of ['lora.0.q.A', 'lora.0.v.B', 'lora.0.o.A', 'lora.0.gate.B', 'lora.0.down.A']) {
+      const p = graph.params().find((x) => x.name === name)!;
+      const gpuGrad = await readF32(e.gpu, p.grad, 0, p.n);
+      const v = values.get(name)!;
+      const idx = Array.from({ length: 6 }, (_, i) => Math.floor((i * p.n) / 6));
+      const fd = idx.map((i) => {
+        const old = v[i];
+        v[i] = old + 1e-3;
+        const a = f();
+        v[i] = old - 1e-3;
+        const b = f();
+        v[i] = old;
+        return (a - b) / 2e-3;
+      });
+      expect(relErr(idx.map((i) => gpuGrad[i]), fd), name).toBeLessThan(1e-2);
+    }
+    e.dispose();
+  });
+
+  it('the summed gradient does not depend on how the batch is split into micro-batches', async () => {
+    const src = new BytesSource(randomGguf({ arch: 'llama', type: GgmlType.Q4_K, seed: 5, nLayers: 1, includeTokenizer: true }), 'k.gguf');
+    const { e } = await setup(src);
+    const d = e.config.dModel;
+    const tags = randn(rng(9), 2 * d, 0.5);
+    const whole = await gpuTagGrad(e, CASE, tags);
+    const graph = whole.graph;
+    e.gpu.device.queue.writeBuffer(graph.dInjected, 0, new Float32Array(2 * d));
+    graph.resetStats();
+    for (const seq of CASE.seqs) {
+      graph.setBatch(buildBatch({ ...CASE, seqs: [seq] }).batch);
+      graph.step(true);
+    }
+    const split = await readF32(e.gpu, graph.dInjected, 0, 2 * d);
+    expect(relErr(split, whole.grad)).toBeLessThan(1e-5);
+    expect(Math.abs((await graph.readStats())[STAT.lmLoss] - whole.loss) / whole.loss).toBeLessThan(1e-5);
+    e.dispose();
+  });
+
+  it('tag rows through the real stories260K model', async () => {
+    const src = new NodeFileSource('public/models/stories260K/stories260K.bin');
+    const { e, ref } = await setup(src, new NodeFileSource('public/models/stories260K/tok512.bin'));
+    const d = e.config.dModel;
+    const c: Case = { seqs: [[1, TAG, TAG, 403, 407, 261, 378, 432]], lossFrom: 2 };
+    const tags = randn(rng(10), 2 * d, 0.3);
+    const { loss, grad, bb } = await gpuTagGrad(e, c, tags);
+    const f = (x: Float64Array) => cpuLoss(ref, c, x, bb);
+    expect(Math.abs(loss - f(tags)) / f(tags)).toBeLessThan(1e-4);
+    expect(relErr(grad, fdGrad(f, tags))).toBeLessThan(1e-2);
+    e.dispose();
+  });
+});
