@@ -13,7 +13,7 @@ import { AdamW } from '../gpu/kernels/adamw';
 import { Attention } from '../gpu/kernels/attention';
 import { Elementwise } from '../gpu/kernels/elementwise';
 import { Embedding } from '../gpu/kernels/embedding';
-import { CrossEntropy, Mse } from '../gpu/kernels/loss';
+import { CrossEntropy, Mse, SoftmaxCe } from '../gpu/kernels/loss';
 import { Matmul } from '../gpu/kernels/matmul';
 import { Reduce, SumSquares } from '../gpu/kernels/reduce';
 import { RmsNorm } from '../gpu/kernels/rmsnorm';
@@ -117,6 +117,7 @@ type K = {
   ew: Elementwise;
   ce: CrossEntropy;
   mse: Mse;
+  sce: SoftmaxCe;
   wg: WeightGrad;
   sumsq: SumSquares;
   reduce: Reduce;
@@ -141,7 +142,8 @@ export class TrainGraph {
   readonly pred: GPUBuffer;
 
   private readonly meta: Record<'ids' | 'slot' | 'pos' | 'start' | 'inject' | 'targets' | 'headRows' | 'cacheRow' | 'iota', GPUBuffer>;
-  private readonly headTargets: GPUBuffer;
+  private readonly headTargets: GPUBuffer; // f32 [maxSeqs, k] regression labels
+  private readonly headLabels: GPUBuffer; // u32 [maxSeqs] class ids
   private readonly xIn: GPUBuffer[]; // L+1 × f32 [T, d]; xIn[L] is the final residual
   private readonly acts: LayerActs[]; // L entries, or 1 shared when recomputing
   private readonly s: Record<string, GPUBuffer>; // scratch
@@ -236,6 +238,7 @@ export class TrainGraph {
     this.lossRows = f('loss-rows', tPad);
     this.headLoss = f('head-loss', B);
     this.headTargets = f('head-targets', B * Math.max(1, opts.headOutputs ?? 1));
+    this.headLabels = f('head-labels', B);
     this.pred = f('pred', B * Math.max(1, opts.headOutputs ?? 1));
     this.stats = f('stats', 4);
 
@@ -265,7 +268,7 @@ export class TrainGraph {
   static async create(gpu: Gpu, kc: KernelCache, mem: GpuMemory, cfg: ModelConfig, w: ModelWeights, opts: GraphOptions): Promise<TrainGraph> {
     const types = new Set(matrices(w).map((t) => t.type));
     if (opts.lora || opts.headOutputs) types.add(GgmlType.F32);
-    const [embed, norm, mm, rope, attn, swiglu, rows, ew, ce, mse, wg, sumsq, reduce, adam] = await Promise.all([
+    const [embed, norm, mm, rope, attn, swiglu, rows, ew, ce, mse, sce, wg, sumsq, reduce, adam] = await Promise.all([
       Embedding.create(kc, [w.tokEmbd.type]),
       RmsNorm.create(kc),
       Matmul.create(kc, [...types]),
@@ -276,12 +279,13 @@ export class TrainGraph {
       Elementwise.create(kc),
       CrossEntropy.create(kc),
       Mse.create(kc),
+      SoftmaxCe.create(kc),
       WeightGrad.create(kc),
       SumSquares.create(kc),
       Reduce.create(kc),
       AdamW.create(kc),
     ]);
-    const k: K = { embed, norm, mm, rope, attn, swiglu, rows, ew, ce, mse, wg, sumsq, reduce, adam };
+    const k: K = { embed, norm, mm, rope, attn, swiglu, rows, ew, ce, mse, sce, wg, sumsq, reduce, adam };
     return new TrainGraph(gpu, mem, w, k, opts, cfg);
   }
 
@@ -323,7 +327,9 @@ export class TrainGraph {
     if (b.headRows) {
       if (!this.head) throw new Error('This graph has no head.');
       q.writeBuffer(this.meta.headRows, 0, bytesOf(b.headRows));
-      q.writeBuffer(this.headTargets, 0, bytesOf(b.headTargets ?? new Float32Array(0)));
+      const ht = b.headTargets ?? new Float32Array(b.headRows.length);
+      if (this.opts.headKind === 'classification') q.writeBuffer(this.headLabels, 0, bytesOf(Uint32Array.from(ht)));
+      else q.writeBuffer(this.headTargets, 0, bytesOf(ht));
     }
     this.T = T;
     this.nSeqs = nSeqs;
@@ -350,7 +356,7 @@ export class TrainGraph {
     this.k.embed.gather(this.rec, { ids: this.meta.ids, inject: this.meta.inject, injected: this.injected, table: this.w.tokEmbd, out: this.xIn[0], T });
     for (let l = 0; l < L; l++) this.layerForward(l, T);
     const dx = this.s.dx;
-    if (backward) this.k.ew.copy(this.rec, dx, this.xIn[L], T * this.cfg.dModel, 0);
+    if (backward) this.k.ew.fill(this.rec, dx, T * this.cfg.dModel);
     if (b.targets) this.lmLoss(b, backward);
     if (b.headRows && this.head) this.headLossAndGrad(b, backward);
     if (needModelGrad) {
@@ -367,12 +373,19 @@ export class TrainGraph {
 
   /** Adds Σ‖grad‖² of the given params (and injected row ranges) into stats[gradSq]. */
   gradNorm(params: readonly Param[]): void {
-    for (const p of params) this.k.sumsq.accumulate(this.rec, { x: range(p.grad, p), n: p.n, out: this.stats, slot: STAT.gradSq });
+    for (const p of params) this.k.sumsq.accumulate(this.rec, { x: range(p.grad, p), n: p.n, out: this.stats, slot: STAT.gradSq, accumulate: true });
     this.rec.submit();
   }
 
-  /** One AdamW update of each param; `gradScale` folds in clipping. Clears the grads. */
-  update(params: readonly Param[], h: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number; gradScale: number }): void {
+  /**
+   * One AdamW update of each param, clipping on the GPU by the global norm in stats[gradSq] (call
+   * gradNorm first) and skipping the update there if that norm is not finite. Clears the grads.
+   */
+  update(
+    params: readonly Param[],
+    h: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number; gradScale: number; maxNorm: number },
+  ): void {
+    const { maxNorm, ...rest } = h;
     for (const p of params) {
       this.k.adam.update(this.rec, {
         param: range(p.param, p),
@@ -380,8 +393,9 @@ export class TrainGraph {
         m: range(p.m, p),
         v: range(p.v, p),
         n: p.n,
-        ...h,
+        ...rest,
         zeroGrad: true,
+        clip: { sumSquares: this.stats, slot: STAT.gradSq, maxNorm: maxNorm > 0 ? maxNorm : Infinity },
       });
     }
     this.rec.submit();
@@ -389,8 +403,8 @@ export class TrainGraph {
 
   /** Clears gradients without updating (a skipped step). */
   zeroGrads(params: readonly Param[]): void {
-    for (const p of params) this.k.ew.copy(this.rec, range(p.grad, p), range(p.grad, p), 0, 0);
-    for (const p of params) this.gpu.device.queue.writeBuffer(p.grad, p.offset ?? 0, new Float32Array(p.n));
+    for (const p of params) this.k.ew.fill(this.rec, range(p.grad, p), p.n);
+    this.rec.submit();
   }
 
   async readStats(): Promise<Float32Array> {
@@ -484,7 +498,7 @@ export class TrainGraph {
     }
     // Ignored rows may hold stale losses from an earlier, longer batch: sum only the real tokens' rows,
     // which the CE kernel wrote (0 for IGNORE targets).
-    k.reduce.sum(rec, { x: this.lossRows, n: this.T, out: this.stats, slot: STAT.lmLoss });
+    k.reduce.sum(rec, { x: this.lossRows, n: this.T, out: this.stats, slot: STAT.lmLoss, accumulate: true });
   }
 
   private headLossAndGrad(b: TrainBatch, backward: boolean): void {
@@ -497,12 +511,11 @@ export class TrainGraph {
     k.norm.forward(rec, { x: s.hh, weight: this.w.outNorm, out: s.hhn, T: R, d, eps: cfg.normEps });
     k.mm.forward(rec, { x: s.hhn, w: head.w, y: this.pred, M: R, bias: head.b.param });
     if (this.opts.headKind === 'classification') {
-      // Class ids travel as floats in headTargets; the CE kernel wants u32 ids: converted in setBatch-time layout.
-      k.ce.forwardBackwardFloatTargets(rec, { logits: this.pred, targets: this.headTargets, dlogits: s.dpred, loss: this.headLoss, R, V: ko, scale: b.headScale ?? 1 });
+      k.sce.forwardBackward(rec, { logits: this.pred, labels: this.headLabels, dlogits: s.dpred, loss: this.headLoss, B: R, k: ko, scale: b.headScale ?? 1 });
     } else {
       k.mse.forwardBackward(rec, { pred: this.pred, target: this.headTargets, dpred: s.dpred, loss: this.headLoss, B: R, k: ko, scale: b.headScale ?? 1 });
     }
-    k.reduce.sum(rec, { x: this.headLoss, n: R, out: this.stats, slot: STAT.headLoss });
+    k.reduce.sum(rec, { x: this.headLoss, n: R, out: this.stats, slot: STAT.headLoss, accumulate: true });
     if (!backward) return;
     k.wg.accumulate(rec, { dy: s.dpred, x: s.hhn, dw: head.W.grad, M: R, N: ko, K: d, scale: 1, accumulate: true });
     k.wg.biasGrad(rec, { dy: s.dpred, db: head.b.grad, M: R, N: ko, scale: 1, accumulate: true });

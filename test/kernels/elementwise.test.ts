@@ -16,4 +16,19 @@ describe('elementwise', () => {
     const got = await t.read(dst, n);
     expect(relErr(got, addScaledRef(a, b, 0.5))).toBeLessThan(1e-6);
   });
+
+  it('copy_scaled and fill', async () => {
+    const t = await testGpu();
+    const k = await Elementwise.create(t.kc);
+    const r = rng(2);
+    const n = 300;
+    const a = randn(r, n);
+    const dst = t.f32(n);
+    k.copy(t.rec, dst, t.f32(a), n, -2);
+    expect(relErr(await t.read(dst, n), a.map((v) => -2 * v))).toBeLessThan(1e-6);
+    k.fill(t.rec, dst, n - 1, Number.NaN);
+    const got = await t.read(dst, n);
+    expect(got.slice(0, n - 1).every(Number.isNaN)).toBe(true);
+    expect(got[n - 1]).toBeCloseTo(-2 * a[n - 1], 5);
+  });
 });

@@ -23,3 +23,11 @@ fn copy_scaled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   if (i >= P.n) { return; }
   dst[i] = P.alpha * src[i];
 }
+
+// dst = alpha (src is bound but unread; clearing gradients without a CPU upload)
+@compute @workgroup_size(WG)
+fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= P.n) { return; }
+  dst[i] = P.alpha;
+}

@@ -10,7 +10,7 @@ const MSE_WG = 64;
 const PARAMS = ['u32', 'u32', 'f32', 'u32'] as const;
 
 export interface CrossEntropyArgs {
-  /** f32 [R, V]; overwritten in place by dLoss/dlogits = (softmax − onehot)·scale. */
+  /** f32 [R, V]; overwritten in place by dLoss/dlogits = (softmax − onehot)·scale, unless `dlogits` is given. */
   logits: Binding;
   /** u32 [R]; IGNORE_TARGET (or any id ≥ V) marks an ignored row: loss 0, gradient 0. */
   targets: Binding;
@@ -20,9 +20,19 @@ export interface CrossEntropyArgs {
   V: number;
   /** Gradient multiplier, e.g. 1 / (number of non-ignored rows) for a mean loss. */
   scale: number;
+  /**
+   * f32 [R, V]: write the gradient here and keep the logits (a buffer copy, then the in-place kernel;
+   * the copy closes the compute pass, so prefer in place for big vocabularies). Must not overlap logits.
+   */
+  dlogits?: Binding;
+  /** Targets are class ids stored as f32 (a negative or NaN value = ignored row). */
+  floatTargets?: boolean;
 }
 
-export type CrossEntropyLossArgs = Omit<CrossEntropyArgs, 'scale'>;
+export type CrossEntropyLossArgs = Omit<CrossEntropyArgs, 'scale' | 'dlogits'>;
+
+const GRAD = 1;
+const FLOAT_TARGETS = 4;
 
 /**
  * Softmax cross-entropy over rows of logits, one workgroup per row: one pass for the running max and
@@ -37,32 +47,56 @@ export class CrossEntropy {
     );
   }
 
-  /** loss[r] = logsumexp(logits[r]) − logits[r, t_r]; logits[r] ← (softmax(logits[r]) − onehot(t_r))·scale. */
+  /** loss[r] = logsumexp(logits[r]) − logits[r, t_r]; grad[r] = (softmax(logits[r]) − onehot(t_r))·scale. */
   forwardBackward(rec: Recorder, a: CrossEntropyArgs): void {
-    rec.dispatch(this.k, [a.logits, a.targets, a.loss], [a.R, a.V, a.scale, 1], grid(a.R, rec.gpu.limits.maxComputeWorkgroupsPerDimension));
+    let g = a.logits;
+    if (a.dlogits) {
+      const src = range(a.logits);
+      const dst = range(a.dlogits);
+      if (src.buffer !== dst.buffer || src.offset !== dst.offset) {
+        rec.copy(src.buffer, src.offset, dst.buffer, dst.offset, a.R * a.V * 4);
+        // Recorder.dispatch opens a fresh encoder when no pass is open, which would drop the copy (and
+        // everything before it): submit now. Harmless once the recorder reuses its open encoder.
+        rec.submit();
+        g = a.dlogits;
+      }
+    }
+    const flags = GRAD | (a.floatTargets ? FLOAT_TARGETS : 0);
+    rec.dispatch(this.k, [g, a.targets, a.loss], [a.R, a.V, a.scale, flags], grid(a.R, rec.gpu.limits.maxComputeWorkgroupsPerDimension));
+  }
+
+  /** Classification heads whose class ids sit in an f32 target buffer: gradient into `dlogits`, scores kept. */
+  forwardBackwardFloatTargets(rec: Recorder, a: Omit<CrossEntropyArgs, 'floatTargets'>): void {
+    this.forwardBackward(rec, { ...a, floatTargets: true });
   }
 
   /** Per-row NLL only (evaluation): the logits are left untouched. */
   forward(rec: Recorder, a: CrossEntropyLossArgs): void {
-    rec.dispatch(this.k, [a.logits, a.targets, a.loss], [a.R, a.V, 0, 0], grid(a.R, rec.gpu.limits.maxComputeWorkgroupsPerDimension));
+    const flags = a.floatTargets ? FLOAT_TARGETS : 0;
+    rec.dispatch(this.k, [a.logits, a.targets, a.loss], [a.R, a.V, 0, flags], grid(a.R, rec.gpu.limits.maxComputeWorkgroupsPerDimension));
   }
+}
+
+function range(b: Binding): { buffer: GPUBuffer; offset: number } {
+  return 'mapAsync' in b ? { buffer: b, offset: 0 } : { buffer: b.buffer, offset: b.offset ?? 0 };
 }
 
 export interface SoftmaxCeArgs {
   /** f32 [B, k] class scores; kept intact when `dlogits` is given, else overwritten by the gradient. */
-  logits: GPUBuffer;
-  /** u32 [B] class ids; IGNORE_TARGET for unlabeled rows. */
+  logits: Binding;
+  /** u32 [B] class ids (IGNORE_TARGET for unlabeled rows), or f32 ids with `floatTargets`. */
   labels: Binding;
-  /** f32 [B, k], receives the gradient; a different buffer from logits (copied, then updated in place). */
-  dlogits?: GPUBuffer;
+  /** f32 [B, k], receives the gradient (see CrossEntropyArgs.dlogits). */
+  dlogits?: Binding;
   /** f32 [B], per-row NLL. */
   loss: Binding;
   B: number;
   k: number;
   scale: number;
+  floatTargets?: boolean;
 }
 
-/** Cross-entropy for classification heads over k classes: the same kernel, with an optional copy so the scores survive. */
+/** Cross-entropy for classification heads over k classes: the CrossEntropy kernel under head-shaped names. */
 export class SoftmaxCe {
   private constructor(private readonly ce: CrossEntropy) {}
 
@@ -71,16 +105,20 @@ export class SoftmaxCe {
   }
 
   forwardBackward(rec: Recorder, a: SoftmaxCeArgs): void {
-    let g = a.logits;
-    if (a.dlogits && a.dlogits !== a.logits) {
-      rec.copy(a.logits, 0, a.dlogits, 0, a.B * a.k * 4);
-      g = a.dlogits;
-    }
-    this.ce.forwardBackward(rec, { logits: g, targets: a.labels, loss: a.loss, R: a.B, V: a.k, scale: a.scale });
+    this.ce.forwardBackward(rec, {
+      logits: a.logits,
+      targets: a.labels,
+      dlogits: a.dlogits,
+      loss: a.loss,
+      R: a.B,
+      V: a.k,
+      scale: a.scale,
+      floatTargets: a.floatTargets,
+    });
   }
 
   forward(rec: Recorder, a: Omit<SoftmaxCeArgs, 'dlogits' | 'scale'>): void {
-    this.ce.forward(rec, { logits: a.logits, targets: a.labels, loss: a.loss, R: a.B, V: a.k });
+    this.ce.forward(rec, { logits: a.logits, targets: a.labels, loss: a.loss, R: a.B, V: a.k, floatTargets: a.floatTargets });
   }
 }
 

@@ -8,7 +8,8 @@
 // Both gradients are ∂(scale · Σ_rows loss)/∂input. Rows are numbered x + y·nx (see grid()).
 
 struct Params { R: u32, V: u32, scale: f32, flags: u32 };
-// flags bit 0: write the gradient; bit 1 (mse): a mask is bound.
+// flags bit 0: write the gradient; bit 1 (mse): a mask is bound; bit 2 (ce): the targets are class
+// ids stored as f32 (regression-style target buffers); negative or NaN = ignored row.
 
 @group(0) @binding(0) var<uniform> P: Params;
 // ce: logits in, gradient out (in place). mse: dpred out.
@@ -42,10 +43,14 @@ fn ce_fwd_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   if (row >= P.R) { return; } // uniform per workgroup
   let V = P.V;
   let base = row * V;
-  let tgt = lab[row];
-  let active = tgt < V;
+  var tgt = lab[row];
+  if ((P.flags & 4u) != 0u) {
+    let f = bitcast<f32>(tgt);
+    tgt = select(0xffffffffu, u32(f), f >= 0.0 && f < 4.0e9);
+  }
+  let live = tgt < V;
   // Ignored rows skip the scan (the bound is per-invocation data, but the loop holds no barrier).
-  let n = select(0u, V, active);
+  let n = select(0u, V, live);
   // Online max / sum of exponentials: one read of the row. Starting at −FLT_MAX (not −inf) keeps
   // exp(m_old − m_new) finite when the row holds −inf entries.
   var acc = vec2<f32>(NEG_MAX, 0.0);
@@ -59,7 +64,7 @@ fn ce_fwd_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   }
   // Read the target logit before any invocation overwrites the row (the barriers below order it).
   var xt = 0.0;
-  if (active) { xt = io[base + tgt]; }
+  if (live) { xt = io[base + tgt]; }
   red[lid] = acc;
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s = s >> 1u) {
@@ -69,13 +74,13 @@ fn ce_fwd_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let tot = red[0];
   let lse = tot.x + log(tot.y);
   if (lid == 0u) {
-    loss[row] = select(0.0, lse - xt, active);
+    loss[row] = select(0.0, lse - xt, live);
   }
   if ((P.flags & 1u) == 0u) { return; }
   let sc = P.scale;
   for (var v = lid; v < V; v += WG) {
     var g = 0.0;
-    if (active) {
+    if (live) {
       g = exp(io[base + v] - lse) * sc;
       if (v == tgt) { g -= sc; }
     }
