@@ -62,7 +62,8 @@ export class Recorder {
       else this.view.setUint32(base + 4 * i, params[i] >>> 0, true);
     }
     if (!this.pass) {
-      this.encoder = this.gpu.device.createCommandEncoder();
+      // Keep the encoder a copy() may have opened: replacing it would drop the work recorded before.
+      this.encoder ??= this.gpu.device.createCommandEncoder();
       this.pass = this.encoder.beginComputePass();
     }
     this.pass.setPipeline(k.pipeline);

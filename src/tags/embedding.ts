@@ -11,20 +11,21 @@ import { tensorBytes, TYPE_LAYOUT } from '../model/types';
 // A 32k × 4096 table is 512 MiB in f32: read it in pieces so the staging buffer stays small, and
 // keep one copy per engine (the table never changes: the model is frozen).
 const CHUNK_BYTES = 32 << 20;
-const cache = new WeakMap<Engine, Promise<Float32Array>>();
+const cache = new WeakMap<Engine, Promise<Float32Array<ArrayBuffer>>>();
 
 /** f32 [vocab, d] copy of `engine.weights.tokEmbd` (dequantized), read once per engine. */
-export function embeddingTable(engine: Engine): Promise<Float32Array> {
+export function embeddingTable(engine: Engine): Promise<Float32Array<ArrayBuffer>> {
   let p = cache.get(engine);
   if (!p) {
-    p = readTable(engine);
+    p = readEmbeddingTable(engine);
     cache.set(engine, p);
     p.catch(() => cache.delete(engine)); // a failed read (device lost…) may be retried
   }
   return p;
 }
 
-async function readTable(engine: Engine): Promise<Float32Array> {
+/** Uncached read of the table, `chunkBytes` at a time (tests pass a small size to exercise chunking). */
+export async function readEmbeddingTable(engine: Engine, chunkBytes = CHUNK_BYTES): Promise<Float32Array<ArrayBuffer>> {
   const t = engine.weights.tokEmbd;
   const vocab = engine.config.vocabSize;
   const d = engine.config.dModel;
@@ -33,7 +34,7 @@ async function readTable(engine: Engine): Promise<Float32Array> {
     throw new Error(`Embedding rows of ${d} values do not fill whole ${TYPE_LAYOUT[t.type].name} blocks.`);
   }
   // Whole rows, a multiple of 4 of them, so every chunk starts on a 4-byte boundary as copies require.
-  const rowsPer = Math.max(4, Math.floor(CHUNK_BYTES / rowBytes / 4) * 4);
+  const rowsPer = Math.max(4, Math.floor(chunkBytes / rowBytes / 4) * 4);
   const out = new Float32Array(vocab * d);
   for (let r0 = 0; r0 < vocab; r0 += rowsPer) {
     const rows = Math.min(rowsPer, vocab - r0);

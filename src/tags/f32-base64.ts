@@ -21,7 +21,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
  * Decodes base64 of little-endian f32 bytes and checks it holds `count` values, all finite.
  * Throws an Error with a plain message (the caller adds which field it was).
  */
-export function base64ToF32(text: unknown, count: number): Float32Array {
+export function base64ToF32(text: unknown, count: number): Float32Array<ArrayBuffer> {
   if (typeof text !== 'string') throw new Error(`expected a base64 string, got ${text === null ? 'null' : typeof text}`);
   if (!BASE64.test(text)) throw new Error('is not valid base64');
   const bin = atob(text);

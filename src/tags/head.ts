@@ -17,8 +17,8 @@ export interface Head {
   /** Outputs: 1 for scalar regression, the number of classes for classification. */
   k: number;
   d: number;
-  W: Float32Array; // [k, d]
-  b: Float32Array; // [k]
+  W: Float32Array<ArrayBuffer>; // [k, d]
+  b: Float32Array<ArrayBuffer>; // [k]
   /**
    * Regression: the head predicts (y − labelMean) / labelStd, per output; training labels are
    * standardised with these and predictions mapped back. Stored with the head so a prediction is
@@ -88,7 +88,7 @@ export function unstandardize(head: Head, z: ArrayLike<number>): number[] {
 }
 
 /** Raw outputs W·h + b (standardised units / logits) for one hidden state h [d]. */
-export function applyHead(head: Head, hidden: Float32Array): Float32Array {
+export function applyHead(head: Head, hidden: ArrayLike<number>): Float32Array<ArrayBuffer> {
   if (hidden.length !== head.d) throw new Error(`Head ${head.name}: hidden state has ${hidden.length} values, expected d = ${head.d}.`);
   const out = new Float32Array(head.k);
   for (let c = 0; c < head.k; c++) {
@@ -110,8 +110,8 @@ export const LORA_TARGETS: readonly LoraTarget[] = ['q', 'k', 'v', 'o', 'gate', 
 
 /** One adapted matrix: W' = W + (alpha / rank) · B·A. */
 export interface LoraPair {
-  A: Float32Array; // [r, in]
-  B: Float32Array; // [out, r]
+  A: Float32Array<ArrayBuffer>; // [r, in]
+  B: Float32Array<ArrayBuffer>; // [out, r]
 }
 
 /** The LoRA baseline (rank 8, α 16 in the paper). Trained elsewhere; stored in the tag library. */

@@ -8,7 +8,7 @@ import type { Tag } from './tag';
 import type { RenderedExample } from './template';
 
 export interface PackedTags {
-  data: Float32Array; // [nRows, d]: the tags' rows back to back, in the order given
+  data: Float32Array<ArrayBuffer>; // [nRows, d]: the tags' rows back to back, in the order given
   nRows: number;
   d: number;
   /** Tag name → index of its first row in `data`. */

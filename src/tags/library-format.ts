@@ -363,7 +363,7 @@ function metrics(v: unknown, at: string): Record<string, number> {
     }),
   );
 }
-function floats(v: unknown, count: number, at: string): Float32Array {
+function floats(v: unknown, count: number, at: string): Float32Array<ArrayBuffer> {
   if (count > MAX_FLOATS) throw new Error(`${at}: ${count} values is more than this app accepts (${MAX_FLOATS}).`);
   try {
     return base64ToF32(v, count);

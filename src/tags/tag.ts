@@ -48,7 +48,7 @@ export interface Tag {
   p: number;
   /** Embedding width = the model's d_model. */
   d: number;
-  data: Float32Array; // [p, d] row-major
+  data: Float32Array<ArrayBuffer>; // [p, d] row-major
   provenance: TagProvenance;
 }
 
@@ -83,7 +83,7 @@ export function newProvenance(
 }
 
 /** A validated tag with a fresh id. Throws on a bad name, non-positive shape, wrong data length or non-finite data. */
-export function createTag(opts: { name: string; kind: TagKind; p: number; d: number; data: Float32Array; provenance: TagProvenance }): Tag {
+export function createTag(opts: { name: string; kind: TagKind; p: number; d: number; data: Float32Array<ArrayBuffer>; provenance: TagProvenance }): Tag {
   const { name, kind, p, d, data } = opts;
   const bad = tagNameProblem(name);
   if (bad) throw new Error(bad);
@@ -102,7 +102,7 @@ export function createTag(opts: { name: string; kind: TagKind; p: number; d: num
  * Sums run in f64 so a 32k × 4096 table loses no precision. If the mean row is exactly zero its
  * direction is undefined and the rows stay zero.
  */
-export function initTagRows(embedding: Float32Array, vocab: number, d: number, p: number): Float32Array {
+export function initTagRows(embedding: Float32Array, vocab: number, d: number, p: number): Float32Array<ArrayBuffer> {
   if (embedding.length < vocab * d) throw new Error(`Embedding table has ${embedding.length} values, expected vocab·d = ${vocab * d}.`);
   if (vocab < 1 || d < 1 || p < 1) throw new Error(`initTagRows: vocab, d and p must be positive (got ${vocab}, ${d}, ${p}).`);
   const mean = new Float64Array(d);
@@ -130,7 +130,7 @@ export function initTagRows(embedding: Float32Array, vocab: number, d: number, p
 }
 
 /** Rows drawn from N(0, std²) (Box–Muller on `rng`): the random init of the prompt-tuning baseline. */
-export function randomTagRows(p: number, d: number, std: number, rng: Rng): Float32Array {
+export function randomTagRows(p: number, d: number, std: number, rng: Rng): Float32Array<ArrayBuffer> {
   const out = new Float32Array(p * d);
   for (let i = 0; i < out.length; i += 2) {
     // 1 − u keeps the log argument in (0, 1].

@@ -13,7 +13,7 @@ import { AdamW } from '../gpu/kernels/adamw';
 import { Attention } from '../gpu/kernels/attention';
 import { Elementwise } from '../gpu/kernels/elementwise';
 import { Embedding } from '../gpu/kernels/embedding';
-import { CrossEntropy, Mse, SoftmaxCe } from '../gpu/kernels/loss';
+import { CrossEntropy, Mse } from '../gpu/kernels/loss';
 import { Matmul } from '../gpu/kernels/matmul';
 import { Reduce, SumSquares } from '../gpu/kernels/reduce';
 import { RmsNorm } from '../gpu/kernels/rmsnorm';
@@ -117,7 +117,6 @@ type K = {
   ew: Elementwise;
   ce: CrossEntropy;
   mse: Mse;
-  sce: SoftmaxCe;
   wg: WeightGrad;
   sumsq: SumSquares;
   reduce: Reduce;
@@ -142,8 +141,7 @@ export class TrainGraph {
   readonly pred: GPUBuffer;
 
   private readonly meta: Record<'ids' | 'slot' | 'pos' | 'start' | 'inject' | 'targets' | 'headRows' | 'cacheRow' | 'iota', GPUBuffer>;
-  private readonly headTargets: GPUBuffer; // f32 [maxSeqs, k] regression labels
-  private readonly headLabels: GPUBuffer; // u32 [maxSeqs] class ids
+  private readonly headTargets: GPUBuffer; // f32 [maxSeqs, k] regression labels, or [maxSeqs] class ids
   private readonly xIn: GPUBuffer[]; // L+1 × f32 [T, d]; xIn[L] is the final residual
   private readonly acts: LayerActs[]; // L entries, or 1 shared when recomputing
   private readonly s: Record<string, GPUBuffer>; // scratch
@@ -194,6 +192,7 @@ export class TrainGraph {
     this.dInjected = f('d-injected', Math.max(1, opts.injectedRows) * d);
     this.xIn = Array.from({ length: cfg.nLayers + 1 }, (_, l) => f(`xIn.${l}`, tPad * d));
     const r = opts.lora?.rank ?? 0;
+    if (opts.lora && (r <= 0 || r % 4 !== 0)) throw new Error(`LoRA rank must be a positive multiple of 4 (the GPU kernels read 4 values at a time); got ${r}.`);
     const layerActs = (l: number): LayerActs => ({
       xMid: f(`xMid.${l}`, T * d),
       q: f(`q.${l}`, T * qd),
@@ -238,7 +237,6 @@ export class TrainGraph {
     this.lossRows = f('loss-rows', tPad);
     this.headLoss = f('head-loss', B);
     this.headTargets = f('head-targets', B * Math.max(1, opts.headOutputs ?? 1));
-    this.headLabels = f('head-labels', B);
     this.pred = f('pred', B * Math.max(1, opts.headOutputs ?? 1));
     this.stats = f('stats', 4);
 
@@ -268,7 +266,7 @@ export class TrainGraph {
   static async create(gpu: Gpu, kc: KernelCache, mem: GpuMemory, cfg: ModelConfig, w: ModelWeights, opts: GraphOptions): Promise<TrainGraph> {
     const types = new Set(matrices(w).map((t) => t.type));
     if (opts.lora || opts.headOutputs) types.add(GgmlType.F32);
-    const [embed, norm, mm, rope, attn, swiglu, rows, ew, ce, mse, sce, wg, sumsq, reduce, adam] = await Promise.all([
+    const [embed, norm, mm, rope, attn, swiglu, rows, ew, ce, mse, wg, sumsq, reduce, adam] = await Promise.all([
       Embedding.create(kc, [w.tokEmbd.type]),
       RmsNorm.create(kc),
       Matmul.create(kc, [...types]),
@@ -279,13 +277,12 @@ export class TrainGraph {
       Elementwise.create(kc),
       CrossEntropy.create(kc),
       Mse.create(kc),
-      SoftmaxCe.create(kc),
       WeightGrad.create(kc),
       SumSquares.create(kc),
       Reduce.create(kc),
       AdamW.create(kc),
     ]);
-    const k: K = { embed, norm, mm, rope, attn, swiglu, rows, ew, ce, mse, sce, wg, sumsq, reduce, adam };
+    const k: K = { embed, norm, mm, rope, attn, swiglu, rows, ew, ce, mse, wg, sumsq, reduce, adam };
     return new TrainGraph(gpu, mem, w, k, opts, cfg);
   }
 
@@ -327,9 +324,7 @@ export class TrainGraph {
     if (b.headRows) {
       if (!this.head) throw new Error('This graph has no head.');
       q.writeBuffer(this.meta.headRows, 0, bytesOf(b.headRows));
-      const ht = b.headTargets ?? new Float32Array(b.headRows.length);
-      if (this.opts.headKind === 'classification') q.writeBuffer(this.headLabels, 0, bytesOf(Uint32Array.from(ht)));
-      else q.writeBuffer(this.headTargets, 0, bytesOf(ht));
+      q.writeBuffer(this.headTargets, 0, bytesOf(b.headTargets ?? new Float32Array(b.headRows.length)));
     }
     this.T = T;
     this.nSeqs = nSeqs;
@@ -511,7 +506,7 @@ export class TrainGraph {
     k.norm.forward(rec, { x: s.hh, weight: this.w.outNorm, out: s.hhn, T: R, d, eps: cfg.normEps });
     k.mm.forward(rec, { x: s.hhn, w: head.w, y: this.pred, M: R, bias: head.b.param });
     if (this.opts.headKind === 'classification') {
-      k.sce.forwardBackward(rec, { logits: this.pred, labels: this.headLabels, dlogits: s.dpred, loss: this.headLoss, B: R, k: ko, scale: b.headScale ?? 1 });
+      k.ce.forwardBackward(rec, { logits: this.pred, targets: this.headTargets, floatTargets: true, dlogits: s.dpred, loss: this.headLoss, R, V: ko, scale: b.headScale ?? 1 });
     } else {
       k.mse.forwardBackward(rec, { pred: this.pred, target: this.headTargets, dpred: s.dpred, loss: this.headLoss, B: R, k: ko, scale: b.headScale ?? 1 });
     }

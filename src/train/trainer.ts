@@ -3,7 +3,7 @@
  * GPU-side clipping and AdamW, a learning-rate schedule, held-out evaluation, NaN/Inf step skipping,
  * and checkpoints that resume bit for bit (parameters, moments, step, data order).
  */
-import { readBuffer } from '../gpu/memory';
+import { bytesOf, readBuffer } from '../gpu/memory';
 import type { Engine } from '../model/model';
 import { Rng } from '../model/sampling';
 import { IGNORE, STAT, TrainGraph, type GraphOptions, type LoraConfig, type Param, type TrainBatch } from './graph';
@@ -203,15 +203,15 @@ export class Trainer {
 
   private initParams(): void {
     const q = this.setup.engine.gpu.device.queue;
-    q.writeBuffer(this.graph.injected, 0, this.setup.injected);
+    q.writeBuffer(this.graph.injected, 0, bytesOf(this.setup.injected));
     const rng = new Rng(this.hyper.seed ^ 0x5eed);
     const r = () => rng.next();
     const head = this.setup.head;
     if (head && this.graph.head) {
       const d = this.setup.engine.config.dModel;
       const W = head.W ?? Float32Array.from({ length: head.k * d }, () => (r() * 2 - 1) / Math.sqrt(d));
-      q.writeBuffer(this.graph.head.W.param, 0, W);
-      q.writeBuffer(this.graph.head.b.param, 0, head.b ?? new Float32Array(head.k));
+      q.writeBuffer(this.graph.head.W.param, 0, bytesOf(W));
+      q.writeBuffer(this.graph.head.b.param, 0, bytesOf(head.b ?? new Float32Array(head.k)));
     }
     for (const layer of this.graph.lora) {
       for (const pair of Object.values(layer)) {
@@ -219,9 +219,9 @@ export class Trainer {
         // LoRA's usual init: A small random, B zero, so training starts from the base model.
         const [rank, K] = pair.a.shape;
         const A = this.setup.lora?.init?.get(pair.A.name) ?? Float32Array.from({ length: rank * K }, () => (r() * 2 - 1) / Math.sqrt(K));
-        q.writeBuffer(pair.A.param, 0, A);
+        q.writeBuffer(pair.A.param, 0, bytesOf(A));
         const B = this.setup.lora?.init?.get(pair.B.name);
-        if (B) q.writeBuffer(pair.B.param, 0, B);
+        if (B) q.writeBuffer(pair.B.param, 0, bytesOf(B));
       }
     }
   }
@@ -379,7 +379,7 @@ export class Trainer {
       for (const [suffix, buf] of [['', p.param], ['.m', p.m], ['.v', p.v]] as const) {
         const v = s.tensors[p.name + suffix];
         if (!v || v.length !== p.n) throw new Error(`Checkpoint does not match this run: tensor ${p.name + suffix} is missing or has the wrong size.`);
-        q.writeBuffer(buf, p.offset ?? 0, v);
+        q.writeBuffer(buf, p.offset ?? 0, bytesOf(v));
       }
     }
     this.step = s.step;

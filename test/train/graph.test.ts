@@ -158,7 +158,7 @@ describe('training graph gradients vs finite differences', () => {
   it('LoRA A and B on every projection', async () => {
     const src = new BytesSource(randomGguf({ arch: 'mistral', type: GgmlType.Q8_0, seed: 4, nLayers: 1, includeTokenizer: true }), 'l.gguf');
     const { e, ref } = await setup(src);
-    const rank = 2;
+    const rank = 4;
     const targets = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
     const graph = await TrainGraph.create(e.gpu, e.kernels, e.mem, e.config, e.weights, {
       maxTokens: 64,
@@ -180,7 +180,7 @@ describe('training graph gradients vs finite differences', () => {
     graph.setBatch(bb.batch);
     graph.step(true);
     const loraRef = () => [
-      Object.fromEntries(targets.map((p) => [p, { A: values.get(`lora.0.${p}.A`)!, B: values.get(`lora.0.${p}.B`)!, rank, scale: 2 }])),
+      Object.fromEntries(targets.map((p) => [p, { A: values.get(`lora.0.${p}.A`)!, B: values.get(`lora.0.${p}.B`)!, rank, scale: 1 }])),
     ];
     const f = () => cpuLoss(ref, c, new Float64Array(0), bb, loraRef());
     expect(Math.abs((await graph.readStats())[STAT.lmLoss] - f()) / f()).toBeLessThan(1e-4);
@@ -201,6 +201,48 @@ describe('training graph gradients vs finite differences', () => {
       });
       expect(relErr(idx.map((i) => gpuGrad[i]), fd), name).toBeLessThan(1e-2);
     }
+    e.dispose();
+  });
+
+  it('a regression head and the tag rows under it (MSE through the final norm)', async () => {
+    const src = new BytesSource(randomGguf({ arch: 'llama', type: GgmlType.Q6_K, seed: 6, nLayers: 1, includeTokenizer: true }), 'h.gguf');
+    const { e, ref } = await setup(src);
+    const d = e.config.dModel;
+    const graph = await TrainGraph.create(e.gpu, e.kernels, e.mem, e.config, e.weights, {
+      maxTokens: 64,
+      maxSeqs: 4,
+      maxSeqLen: 16,
+      injectedRows: 2,
+      headOutputs: 1,
+      headKind: 'regression',
+    });
+    const r = rng(12);
+    const tags = randn(r, 2 * d, 0.5);
+    const W = randn(r, d, 0.3);
+    const bias = 0.1;
+    const q = e.gpu.device.queue;
+    q.writeBuffer(graph.injected, 0, Float32Array.from(tags));
+    q.writeBuffer(graph.head!.W.param, 0, Float32Array.from(W));
+    q.writeBuffer(graph.head!.b.param, 0, Float32Array.from([bias]));
+    const c: Case = { seqs: [[1, 5, 9, TAG, TAG], [1, 7, 4, TAG, TAG]], lossFrom: 99 };
+    const bb = buildBatch(c);
+    const labels = [0.7, -1.3];
+    graph.resetStats();
+    graph.setBatch({ ...bb.batch, targets: undefined, headRows: Uint32Array.from([4, 9]), headTargets: Float32Array.from(labels), headScale: 1 });
+    graph.step(true);
+    const f = (tg: Float64Array, w: Float64Array) =>
+      c.seqs.reduce((sum, seq, s) => {
+        const injected = new Map([...bb.tagPos[s]].map(([p, row]) => [p, tg.subarray(row * d, (row + 1) * d)]));
+        const h = refForward(ref, { ids: seq.map((id) => (id === TAG ? 0 : id)), injected }).hidden.subarray(4 * d, 5 * d);
+        let pred = bias;
+        for (let i = 0; i < d; i++) pred += h[i] * w[i];
+        return sum + (pred - labels[s]) ** 2;
+      }, 0);
+    expect(Math.abs((await graph.readStats())[STAT.headLoss] - f(tags, W)) / f(tags, W)).toBeLessThan(1e-4);
+    const dW = await readF32(e.gpu, graph.head!.W.grad, 0, d);
+    expect(relErr(dW, fdGrad((w) => f(tags, w), W))).toBeLessThan(1e-2);
+    const dTags = await readF32(e.gpu, graph.dInjected, 0, 2 * d);
+    expect(relErr(dTags, fdGrad((tg) => f(tg, W), tags))).toBeLessThan(1e-2);
     e.dispose();
   });
 

@@ -32,6 +32,7 @@ export interface CrossEntropyArgs {
 export type CrossEntropyLossArgs = Omit<CrossEntropyArgs, 'scale' | 'dlogits'>;
 
 const GRAD = 1;
+const MASKED = 2;
 const FLOAT_TARGETS = 4;
 
 /**
@@ -55,9 +56,6 @@ export class CrossEntropy {
       const dst = range(a.dlogits);
       if (src.buffer !== dst.buffer || src.offset !== dst.offset) {
         rec.copy(src.buffer, src.offset, dst.buffer, dst.offset, a.R * a.V * 4);
-        // Recorder.dispatch opens a fresh encoder when no pass is open, which would drop the copy (and
-        // everything before it): submit now. Harmless once the recorder reuses its open encoder.
-        rec.submit();
         g = a.dlogits;
       }
     }
@@ -140,7 +138,12 @@ export interface MseArgs {
 
 /** Squared error per row with its gradient, one workgroup per row. */
 export class Mse {
-  private constructor(private readonly k: Kernel, private readonly dummy: GPUBuffer) {}
+  private constructor(
+    private readonly k: Kernel,
+    /** Stand-ins for an absent mask (read) and, in forward(), the unwritten dpred (read_write). */
+    private readonly dummyIn: GPUBuffer,
+    private readonly dummyOut: GPUBuffer,
+  ) {}
 
   static async create(kc: KernelCache): Promise<Mse> {
     const k = await kc.get({
@@ -151,32 +154,29 @@ export class Mse {
       bindings: ['rw', 'read', 'rw', 'read', 'read'],
       constants: { WG: MSE_WG },
     });
-    const dummy = kc.gpu.device.createBuffer({ label: 'mse-dummy', size: 16, usage: GPUBufferUsage.STORAGE });
-    return new Mse(k, dummy);
+    const dev = kc.gpu.device;
+    return new Mse(
+      k,
+      dev.createBuffer({ label: 'mse-dummy-in', size: 16, usage: GPUBufferUsage.STORAGE }),
+      dev.createBuffer({ label: 'mse-dummy-out', size: 16, usage: GPUBufferUsage.STORAGE }),
+    );
   }
 
+  /** loss[b] = Σ_j mask·(pred − target)²; dpred = 2·mask·(pred − target)·scale. */
   forwardBackward(rec: Recorder, a: MseArgs): void {
-    this.run(rec, a, a.dpred, 1);
+    this.run(rec, a, a.dpred, GRAD);
   }
 
-  /** Per-row loss only. */
+  /** Per-row loss only (evaluation). */
   forward(rec: Recorder, a: Omit<MseArgs, 'dpred' | 'scale'>): void {
-    this.run(rec, { ...a, scale: 0 }, this.dummyOut(rec), 0);
+    this.run(rec, { ...a, scale: 0 }, this.dummyOut, 0);
   }
 
-  private dummyOutBuf: GPUBuffer | null = null;
-
-  /** A writable stand-in for dpred when no gradient is written (never touched by the kernel). */
-  private dummyOut(rec: Recorder): GPUBuffer {
-    this.dummyOutBuf ??= rec.gpu.device.createBuffer({ label: 'mse-dummy-out', size: 16, usage: GPUBufferUsage.STORAGE });
-    return this.dummyOutBuf;
-  }
-
-  private run(rec: Recorder, a: Omit<MseArgs, 'dpred'>, dpred: Binding, grad: 0 | 1): void {
-    const flags = grad | (a.mask ? 2 : 0);
+  private run(rec: Recorder, a: Omit<MseArgs, 'dpred'>, dpred: Binding, grad: number): void {
+    const flags = grad | (a.mask ? MASKED : 0);
     rec.dispatch(
       this.k,
-      [dpred, a.target, a.loss, a.pred, a.mask ?? this.dummy],
+      [dpred, a.target, a.loss, a.pred, a.mask ?? this.dummyIn],
       [a.B, a.k, a.scale, flags],
       grid(a.B, rec.gpu.limits.maxComputeWorkgroupsPerDimension),
     );
