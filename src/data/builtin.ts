@@ -136,8 +136,9 @@ export async function loadTatoeba(
       }
     }
   }
-  // kept counts rows: with both directions one line pair gives two.
-  return { columns: ['source', 'target', 'srcLang', 'tgtLang'], rows, report: { total, kept: rows.length, skipped, notes: [`directions: ${dir}`] } };
+  // The report counts line pairs; with both directions each kept pair gives two rows.
+  const note = dir === 'both' ? 'each line pair gives two rows, one per direction' : `one row per line pair (${dir})`;
+  return { columns: ['source', 'target', 'srcLang', 'tgtLang'], rows, report: { total, kept: total - skipped.length, skipped, notes: [note] } };
 }
 
 export const BUILTIN_DATASETS: readonly BuiltinDataset[] = [

@@ -29,9 +29,10 @@ export function detectFormat(text: string, name?: string): DataFormat {
   const first = sample[0]?.trimStart() ?? '';
   if (first.startsWith('>')) return 'fasta';
   if (first.startsWith('{') && isJsonObject(first)) return 'jsonl';
-  // A table has the same number of fields (≥ 2) on every line; prose with commas does not.
-  if (sample.length >= 1 && consistentFields(sample, '\t')) return 'tsv';
-  if (sample.length >= 1 && consistentFields(sample, ',')) return 'csv';
+  // A table has a header and rows with the same number of fields (≥ 2) on every line; prose with
+  // commas does not (and one line of prose cannot be told from a header, so it stays lines).
+  if (sample.length >= 2 && consistentFields(sample, '\t')) return 'tsv';
+  if (sample.length >= 2 && consistentFields(sample, ',')) return 'csv';
   return 'lines';
 }
 

@@ -65,7 +65,7 @@ function labelStats(labels: HeadLabels, k: number): { mean: number[]; std: numbe
   const rows = labels.map((l, i) => {
     const v = typeof l === 'number' ? [l] : Array.isArray(l) ? (l as number[]) : null;
     if (!v || v.length !== k || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
-      throw new Error(`createHead: label ${i} (${JSON.stringify(l)}) is not ${k === 1 ? 'a finite number' : `${k} finite numbers`}.`);
+      throw new Error(`createHead: label ${i} (${typeof l === 'number' ? l : JSON.stringify(l)}) is not ${k === 1 ? 'a finite number' : `${k} finite numbers`}.`);
     }
     return v;
   });

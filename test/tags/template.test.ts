@@ -108,6 +108,7 @@ describe('renderExample (stories260K tokenizer)', () => {
     expect(r.field).toEqual([...Array(7).fill(null), ...F('input', 4), ...Array(9).fill(null), ...F('output', 4)]);
     expect(r.start).toEqual(Array(24).fill(0));
     expect(r.functionTagLastPos).toBe(19);
+    expect(tok.decode(r.ids.filter((_, i) => r.field[i] !== null || !r.tagAt.some((t) => t.pos === i)))).toBe('<s> Once upon a time CCO.\nThe end 0.5');
   });
 
   it('omitFields stops right before {output}: the inference prompt is a prefix of the training sequence', () => {
@@ -157,6 +158,19 @@ describe('renderExample (stories260K tokenizer)', () => {
     );
     expect(() => renderExample('<{lang}> {input}', { input: 'x', lang: 'DE' }, { tokenizer: tok, tags })).toThrow(/<DE> \(the value of \{lang\}\), which is not in the tag library/);
     expect(() => renderExample(QED, { input: 'x' }, { tokenizer: tok, tags })).toThrow('The example has no value for field {output} (it has: {input}).');
+  });
+});
+
+describe('renderExample with a byte-level BPE tokenizer (SmolLM, no BOS)', () => {
+  it('pieces join back into the template text with the whitespace rules applied', async () => {
+    const json = JSON.parse(readFileSync('../shared/tokenizers/smollm-135m.tokenizer.json', 'utf8')) as unknown;
+    const bpe = await buildTokenizer({ kind: 'hf-json', json });
+    const r = renderExample('Once upon a time <SMILES> {input}.\\nThe end <QED> {output}', { input: 'CCO', output: '0.5' }, { tokenizer: bpe, tags });
+    expect(r.ids[0]).not.toBe(0); // no BOS: the text starts at position 0
+    const textIds = r.ids.filter((_, i) => !r.tagAt.some((t) => t.pos === i));
+    expect(bpe.decode(textIds)).toBe('Once upon a time CCO.\nThe end 0.5');
+    expect(r.field.filter((f) => f === 'input').length).toBe(bpe.encode(' CCO').length);
+    expect(r.functionTagLastPos).toBe(r.tagAt.at(-1)!.pos);
   });
 });
 

@@ -1,0 +1,457 @@
+/**
+ * The Tag-LLM protocol and its baselines (METHODS.md §1) as data preparation over the Trainer:
+ * which tags exist and which train, how each example is rendered, where its loss applies.
+ *   stage1          domain tag, next-token loss on the data span        `<SMILES> {input}`
+ *   stage2          function tag (+ head) on one labeled dataset; domain tags frozen, or enriched
+ *                   with the stage-1 loss on the same inputs added
+ *   stage3          one function tag over several datasets at once; domain tags frozen
+ *   prompt-tuning   a random soft prompt of the same total length at the start, tags removed
+ *   linear-probe    a head on the last input token, nothing else trains
+ *   lora            LoRA (r 8, α 16) on the frozen model, tags removed
+ *   domain-in-text  domain tags written as literal text; the function tag and head train
+ */
+import type { Engine } from '../model/model';
+import { Rng } from '../model/sampling';
+import { createHead, standardize, unstandardize, type Head } from '../tags/head';
+import type { TagLibrary } from '../tags/library';
+import { createTag, embeddingFingerprint, embeddingTable, initTagRows, newProvenance, randomTagRows, type Tag, type TagStage } from '../tags/tag';
+import { parseTemplate, renderExample, type RenderedExample, type Template, type TemplateSegment } from '../tags/template';
+import type { LoraConfig, Proj } from './graph';
+import { accuracy, mae, mse, pearson } from './metrics';
+import { epochOrder } from './shuffle';
+import { alignedRows, Trainer, type EvalResult, type Example, type InjectedRange, type StepLog, type TrainHyper } from './trainer';
+
+export type Method = 'stage1' | 'stage2' | 'stage3' | 'prompt-tuning' | 'linear-probe' | 'lora' | 'domain-in-text';
+export const METHODS: readonly Method[] = ['stage1', 'stage2', 'stage3', 'prompt-tuning', 'linear-probe', 'lora', 'domain-in-text'];
+
+export type TaskOutput =
+  | { kind: 'text'; field?: string } // LM loss on this field (default 'output'; translation: 'target'), or on every field for stage 1
+  | { kind: 'regression'; field?: string } // numeric label in `field` (default 'output')
+  | { kind: 'classification'; field?: string };
+
+export interface TaskData {
+  name: string;
+  template: string;
+  rows: Array<Record<string, string>>;
+  output: TaskOutput;
+}
+
+export interface RunSpec {
+  method: Method;
+  /** One dataset (stages 1–2, baselines) or several (stage 3: batches mix them). */
+  tasks: TaskData[];
+  library: TagLibrary;
+  /** Rows of each new tag (paper: 10). */
+  tagLength?: number;
+  /** Stage 2: train the domain tags further, with the stage-1 loss on the inputs added. */
+  enrich?: boolean;
+  /** Isolation mask for domain-tagged spans. */
+  isolate?: boolean;
+  /** Space-separate residues of these fields (proteins). */
+  spacedFields?: string[];
+  hyper?: Partial<TrainHyper>;
+  /** Held-out share of each dataset (default 0.1). */
+  evalFraction?: number;
+  lora?: Partial<LoraConfig>;
+  recompute?: boolean;
+  /** Name for the head / adapter of baselines (default: the method's name). */
+  name?: string;
+}
+
+export interface Metrics {
+  loss: number;
+  nll?: number;
+  perplexity?: number;
+  mse?: number;
+  mae?: number;
+  pearson?: number;
+  accuracy?: number;
+}
+
+export interface RunResult {
+  method: Method;
+  trainableParams: number;
+  evalBefore: Metrics;
+  evalAfter: Metrics;
+  steps: number;
+  skippedSteps: number;
+  log: StepLog[];
+  /** Tags, head and adapter written to the library. */
+  saved: { tags: string[]; head: string | null; adapter: string | null };
+}
+
+/** A prepared run: the trainer plus what is needed to evaluate and to write results back. */
+export class PreparedRun {
+  constructor(
+    readonly spec: RunSpec,
+    readonly trainer: Trainer,
+    private readonly ctx: {
+      engine: Engine;
+      tags: Tag[]; // every tag in the injected buffer, in layout order
+      offsets: Map<string, number>;
+      trainableTags: Tag[];
+      head: Head | null;
+      heldOut: Example[];
+      heldOutLabels: number[][];
+      kind: TaskOutput['kind'];
+      fingerprint: string;
+      trainableParams: number;
+    },
+  ) {}
+
+  get trainableParams(): number {
+    return this.ctx.trainableParams;
+  }
+
+  get heldOutCount(): number {
+    return this.ctx.heldOut.length;
+  }
+
+  async evaluate(limit?: number): Promise<Metrics> {
+    const ex = limit ? this.ctx.heldOut.slice(0, limit) : this.ctx.heldOut;
+    return this.metrics(await this.trainer.evaluate(ex), this.ctx.heldOutLabels.slice(0, ex.length));
+  }
+
+  metrics(r: EvalResult, labels: number[][]): Metrics {
+    const m: Metrics = { loss: NaN };
+    if (Number.isFinite(r.nll)) {
+      m.nll = r.nll;
+      m.perplexity = Math.exp(r.nll);
+      m.loss = r.nll;
+    }
+    const head = this.ctx.head;
+    if (head && r.preds.length) {
+      m.loss = r.headLoss;
+      if (head.kind === 'regression') {
+        const p = r.preds.map((z) => unstandardize(head, z)[0]);
+        const y = labels.map((l) => l[0]);
+        m.mse = mse(p, y);
+        m.mae = mae(p, y);
+        m.pearson = pearson(p, y);
+      } else {
+        m.accuracy = accuracy(
+          r.preds.map((z) => z.indexOf(Math.max(...z))),
+          labels.map((l) => l[0]),
+        );
+      }
+    }
+    return m;
+  }
+
+  /** Trains to the end (or `until`), then writes tags/head/adapter to the library. */
+  async run(opts: { signal?: AbortSignal; onStep?: (s: StepLog) => void | Promise<void>; until?: number } = {}): Promise<void> {
+    await this.trainer.run(opts);
+  }
+
+  /** Reads the learned parameters back and stores them in the library with provenance. */
+  async save(final: Metrics): Promise<RunResult['saved']> {
+    const { engine, trainableTags, head } = this.ctx;
+    const st = await this.trainer.state();
+    const lib = this.spec.library;
+    const stage: TagStage = this.spec.method === 'prompt-tuning' ? 'prompt-tuning' : this.spec.method.startsWith('stage') ? (this.spec.method as TagStage) : 'stage2';
+    const metrics = Object.fromEntries(Object.entries(final).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) as Record<string, number>;
+    const dataset = this.spec.tasks.map((t) => t.name).join(', ');
+    const savedTags: string[] = [];
+    for (const t of trainableTags) {
+      const data = st.tensors[`tag.${t.name}`];
+      const prov = newProvenance(modelInfo(engine), this.ctx.fingerprint, { stage, steps: t.provenance.steps + this.trainer.step, dataset, metrics });
+      lib.addTag(createTag({ name: t.name, kind: t.kind, p: t.p, d: t.d, data: Float32Array.from(data), provenance: prov }), { replace: true });
+      savedTags.push(t.name);
+    }
+    let headName: string | null = null;
+    if (head) {
+      head.W = Float32Array.from(st.tensors['head.W']);
+      head.b = Float32Array.from(st.tensors['head.b']);
+      lib.setHead(head);
+      headName = head.name;
+    }
+    let adapter: string | null = null;
+    const lo = this.trainer.graph.opts.lora;
+    if (lo) {
+      adapter = this.spec.name ?? 'lora';
+      lib.addAdapter(
+        {
+          id: `lora-${Date.now().toString(36)}`,
+          name: adapter,
+          rank: lo.rank,
+          alpha: lo.alpha,
+          targets: [...lo.targets],
+          layers: this.trainer.graph.lora.map((layer, l) =>
+            Object.fromEntries(
+              Object.keys(layer).map((p) => [p, { A: Float32Array.from(st.tensors[`lora.${l}.${p}.A`]), B: Float32Array.from(st.tensors[`lora.${l}.${p}.B`]) }]),
+            ),
+          ),
+        },
+        { replace: true },
+      );
+    }
+    return { tags: savedTags, head: headName, adapter };
+  }
+
+  dispose(): void {
+    this.trainer.dispose();
+  }
+}
+
+/** Runs a whole experiment cell: eval before, train, eval after, save. */
+export async function runProtocol(
+  engine: Engine,
+  spec: RunSpec,
+  opts: { signal?: AbortSignal; onStep?: (s: StepLog) => void | Promise<void> } = {},
+): Promise<RunResult> {
+  const run = await prepareRun(engine, spec);
+  try {
+    const evalBefore = await run.evaluate();
+    await run.run(opts);
+    const evalAfter = await run.evaluate();
+    const saved = await run.save(evalAfter);
+    return {
+      method: spec.method,
+      trainableParams: run.trainableParams,
+      evalBefore,
+      evalAfter,
+      steps: run.trainer.step,
+      skippedSteps: run.trainer.skipped,
+      log: run.trainer.log,
+      saved,
+    };
+  } finally {
+    run.dispose();
+  }
+}
+
+/** Tag names an example set uses: literal <Name>s and the values of <{field}> references. */
+export function tagNamesOf(t: Template, rows: ReadonlyArray<Record<string, string>>): string[] {
+  const names = new Set(t.tags);
+  for (const seg of t.segments) if (seg.kind === 'tagFromField') for (const r of rows) if (r[seg.field]) names.add(r[seg.field]);
+  return [...names];
+}
+
+/** The function tag: the last literal tag before the output field (or the template's last tag). */
+export function functionTagOf(t: Template, outField: string): string | null {
+  let last: string | null = null;
+  for (const seg of t.segments) {
+    if (seg.kind === 'field' && seg.name === outField) return last;
+    if (seg.kind === 'tag') last = seg.name;
+  }
+  return last;
+}
+
+/**
+ * The template a method renders. Baselines without tags drop every tag; domain-in-text writes each
+ * domain tag as its literal name, so the tokenizer sees the text "<Protein>" instead of learned rows.
+ */
+export function methodTemplate(method: Method, t: Template, fnTag: string | null): Template {
+  const strip = method === 'prompt-tuning' || method === 'linear-probe' || method === 'lora';
+  if (!strip && method !== 'domain-in-text') return t;
+  const segments: TemplateSegment[] = t.segments.flatMap((seg): TemplateSegment[] => {
+    const isTag = seg.kind === 'tag' || seg.kind === 'tagFromField';
+    if (!isTag || (seg.kind === 'tag' && seg.name === fnTag && !strip)) return [seg];
+    if (strip) return [];
+    return seg.kind === 'tag'
+      ? [{ kind: 'text', text: `<${seg.name}>` }]
+      : [{ kind: 'text', text: '<' }, { kind: 'field', name: seg.field }, { kind: 'text', text: '>' }];
+  });
+  return {
+    source: t.source,
+    segments,
+    tags: [...new Set(segments.flatMap((x) => (x.kind === 'tag' ? [x.name] : [])))],
+    fields: t.fields,
+  };
+}
+
+export async function prepareRun(engine: Engine, spec: RunSpec): Promise<PreparedRun> {
+  const cfg = engine.config;
+  const d = cfg.dModel;
+  const tok = engine.tokenizer;
+  const hyperSeed = spec.hyper?.seed ?? 0;
+  const rng = new Rng(hyperSeed * 7919 + 17);
+  const p = spec.tagLength ?? 10;
+  const lib = spec.library;
+  const method = spec.method;
+  if (spec.tasks.length === 0) throw new Error('A run needs at least one dataset.');
+  if (method !== 'stage3' && spec.tasks.length > 1) throw new Error(`${method} trains on one dataset; stage 3 takes several.`);
+  const kind = spec.tasks[0].output.kind;
+  if (spec.tasks.some((t) => t.output.kind !== kind)) throw new Error('All datasets of a multi-task run must have the same output kind.');
+  const table = await embeddingTable(engine);
+  const fingerprint = await embeddingFingerprint(table, cfg.vocabSize, d);
+
+  // Which tags exist, which are created, which train.
+  const runTags = new Map<string, Tag>(lib.tagMap());
+  const trainable = new Set<string>();
+  const outField = (t: TaskData) => (t.output.kind === 'text' ? (t.output.field ?? 'output') : (t.output.field ?? 'output'));
+  const parsed = spec.tasks.map((t) => parseTemplate(t.template));
+  const fnTags = spec.tasks.map((t, i) => (method === 'stage1' ? null : functionTagOf(parsed[i], outField(t))));
+  const templates = parsed.map((t, i) => methodTemplate(method, t, fnTags[i]));
+  const newTag = (name: string, kindOf: 'domain' | 'function', rows: number, random: boolean) => {
+    const data = random ? randomTagRows(rows, d, 0.5 * rmsOfTable(table), rng) : initTagRows(table, cfg.vocabSize, d, rows);
+    const t = createTag({ name, kind: kindOf, p: rows, d, data, provenance: newProvenance(modelInfo(engine), fingerprint) });
+    runTags.set(name, t);
+    return t;
+  };
+  for (const [i, task] of spec.tasks.entries()) {
+    for (const name of tagNamesOf(templates[i], task.rows)) {
+      const existing = runTags.get(name);
+      if (method === 'stage1') {
+        if (!existing) newTag(name, 'domain', p, false);
+        trainable.add(name);
+      } else if (name === fnTags[i]) {
+        if (!existing) newTag(name, 'function', p, false);
+        trainable.add(name);
+      } else if (!existing) {
+        throw new Error(`${task.name}: domain tag <${name}> is not in the library. Train it with stage 1 first (or import it).`);
+      } else if (method === 'stage2' && spec.enrich) {
+        trainable.add(name);
+      }
+    }
+  }
+  let promptTag: Tag | null = null;
+  if (method === 'prompt-tuning') {
+    // Same total length as the tags Tag-LLM would use in this template.
+    const rows = tagNamesOf(parsed[0], spec.tasks[0].rows.slice(0, 1)).reduce((s, n) => s + (lib.getTag(n)?.p ?? p), 0) || p;
+    promptTag = newTag('__prompt', 'function', rows, true);
+    trainable.add('__prompt');
+  }
+
+  // Layout of the injected buffer: every tag the run uses, each starting on a binding boundary.
+  const used = [...new Set(templates.flatMap((t, i) => tagNamesOf(t, spec.tasks[i].rows))), ...(promptTag ? ['__prompt'] : [])];
+  const offsets = new Map<string, number>();
+  let rows = 0;
+  for (const name of used) {
+    offsets.set(name, rows);
+    rows += alignedRows(runTags.get(name)!.p, d);
+  }
+  const injected = new Float32Array(Math.max(1, rows) * d);
+  for (const name of used) injected.set(runTags.get(name)!.data, offsets.get(name)! * d);
+  const ranges: InjectedRange[] = [...trainable].filter((n) => offsets.has(n)).map((n) => ({ name: n, row0: offsets.get(n)!, rows: runTags.get(n)!.p }));
+
+  // Head for numeric outputs.
+  let head: Head | null = null;
+  if (kind !== 'text' && method !== 'stage1') {
+    const fnTag = fnTags[0] && method !== 'linear-probe' && method !== 'lora' && method !== 'prompt-tuning' ? fnTags[0] : (spec.name ?? method);
+    const all = spec.tasks.flatMap((t) => t.rows.map((r) => r[outField(t)]));
+    if (kind === 'regression') head = createHead('regression', 1, d, rng, all.map(Number).filter(Number.isFinite), fnTag);
+    else {
+      const classes = [...new Set(all)].sort();
+      head = createHead('classification', classes.length, d, rng, all, fnTag);
+    }
+  }
+
+  // Examples.
+  const renderCtx = (omit: string | null) => ({
+    tokenizer: tok,
+    tags: runTags,
+    isolate: spec.isolate,
+    spaceResidues: (spec.spacedFields?.length ?? 0) > 0,
+    spacedFields: spec.spacedFields,
+    omitFields: omit ? [omit] : undefined,
+    eos: !omit && tok.eosId !== null,
+  });
+  const toExample = (r: RenderedExample, group: string, label?: number[], lmFields?: Set<string>): Example => {
+    const n = r.ids.length;
+    const inject = new Array<number>(n).fill(-1);
+    for (const a of r.tagAt) inject[a.pos] = offsets.get(a.tag)! + a.row;
+    if (promptTag) {
+      // The soft prompt sits right after BOS: shift everything by its rows.
+      const at = tok.bosId !== null ? 1 : 0;
+      const k = promptTag.p;
+      const ids = [...r.ids.slice(0, at), ...new Array<number>(k).fill(0), ...r.ids.slice(at)];
+      const inj = [...inject.slice(0, at), ...Array.from({ length: k }, (_, i) => offsets.get('__prompt')! + i), ...inject.slice(at)];
+      const field = [...r.field.slice(0, at), ...new Array<string | null>(k).fill(null), ...r.field.slice(at)];
+      return finish({ ids, inject: inj, field, start: new Array(ids.length).fill(0) }, group, label, lmFields);
+    }
+    return finish({ ids: r.ids, inject, field: r.field, start: r.start }, group, label, lmFields, r.functionTagLastPos);
+  };
+  const finish = (
+    x: { ids: number[]; inject: number[]; field: Array<string | null>; start: number[] },
+    group: string,
+    label: number[] | undefined,
+    lmFields: Set<string> | undefined,
+    fnPos: number | null = null,
+  ): Example => {
+    const n = x.ids.length;
+    const targets: Array<number | null> = new Array(n).fill(null);
+    if (lmFields) {
+      // Position t predicts token t+1: a target wherever the next token belongs to a loss field
+      // (the EOS after the span counts: it carries the field of the text before it).
+      for (let t = 0; t + 1 < n; t++) {
+        const f = x.field[t + 1];
+        if (f !== null && lmFields.has(f) && x.inject[t + 1] < 0) targets[t] = x.ids[t + 1];
+      }
+    }
+    const headPos = label ? (fnPos ?? n - 1) : null;
+    return { ids: x.ids, inject: x.inject, start: x.start, targets, headPos, label, group };
+  };
+
+  const evalFraction = spec.evalFraction ?? 0.1;
+  const train: Example[] = [];
+  const heldOut: Example[] = [];
+  const heldOutLabels: number[][] = [];
+  const aux: Example[] = [];
+  for (const [i, task] of spec.tasks.entries()) {
+    const order = epochOrder(task.rows.length, hyperSeed + 1000 + i, 0);
+    const nEval = Math.max(1, Math.round(task.rows.length * evalFraction));
+    for (const [j, idx] of order.entries()) {
+      const row = task.rows[idx];
+      const isEval = j < nEval;
+      let ex: Example;
+      let rawLabel: number[] | undefined;
+      if (kind === 'text' || method === 'stage1') {
+        const lm = new Set(method === 'stage1' ? templates[i].fields : [outField(task)]);
+        ex = toExample(renderExample(templates[i], row, renderCtx(null)), task.name, undefined, lm);
+      } else {
+        const v = row[outField(task)];
+        rawLabel = kind === 'regression' ? [Number(v)] : [head!.classes!.indexOf(v)];
+        const label = kind === 'regression' ? standardize(head!, rawLabel) : rawLabel;
+        ex = toExample(renderExample(templates[i], row, renderCtx(outField(task))), task.name, label);
+      }
+      if (isEval) {
+        heldOut.push(ex);
+        heldOutLabels.push(rawLabel ?? []);
+      } else train.push(ex);
+      if (!isEval && method === 'stage2' && spec.enrich) {
+        // Stage-1 loss on this example's domain spans: `<Domain> {field}` for each domain tag.
+        for (const name of ranges.map((r) => r.name).filter((n) => runTags.get(n)!.kind === 'domain')) {
+          const field = fieldAfterTag(templates[i], name);
+          if (!field) continue;
+          aux.push(toExample(renderExample(`<${name}> {${field}}`, row, renderCtx(null)), `${task.name}:aux`, undefined, new Set([field])));
+        }
+      }
+    }
+  }
+  const trainer = await Trainer.create({
+    engine,
+    train,
+    aux: aux.length ? aux : undefined,
+    heldOut,
+    hyper: spec.hyper ?? {},
+    injected,
+    trainable: ranges,
+    head: head ? { k: head.k, kind: head.kind, W: head.W, b: head.b } : undefined,
+    lora:
+      method === 'lora'
+        ? { rank: spec.lora?.rank ?? 8, alpha: spec.lora?.alpha ?? 16, targets: spec.lora?.targets ?? (['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as Proj[]) }
+        : undefined,
+    recompute: spec.recompute,
+  });
+  const trainableParams = trainer.params().reduce((s, x) => s + x.n, 0);
+  const trainableTags = ranges.map((r) => runTags.get(r.name)!).filter((t) => t.name !== '__prompt' || method === 'prompt-tuning');
+  return new PreparedRun(spec, trainer, { engine, tags: used.map((n) => runTags.get(n)!), offsets, trainableTags, head, heldOut, heldOutLabels, kind, fingerprint, trainableParams });
+}
+
+/** The field right after a tag (`<SMILES> {input}` → input): the tag's data span. */
+function fieldAfterTag(t: Template, tag: string): string | null {
+  const i = t.segments.findIndex((s) => s.kind === 'tag' && s.name === tag);
+  const next = t.segments.slice(i + 1).find((s) => !(s.kind === 'text' && s.text.trim() === ''));
+  return i >= 0 && next?.kind === 'field' ? next.name : null;
+}
+
+function modelInfo(e: Engine) {
+  return { arch: e.config.arch, name: e.name, dModel: e.config.dModel, vocabSize: e.config.vocabSize };
+}
+
+function rmsOfTable(table: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < table.length; i++) s += table[i] * table[i];
+  return Math.sqrt(s / table.length);
+}
