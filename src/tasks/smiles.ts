@@ -19,6 +19,8 @@ export function parseSmiles(rdkit: RDKitModule, smiles: string): ParsedSmiles {
   // RDKit's get_mol also accepts mol blocks and "SMILES name" lines; a SMILES has no whitespace.
   if (/\s/.test(text)) return { ok: false, error: 'SMILES contains whitespace' };
   const log = rdkit.set_log_capture('rdApp.error');
+  // Parsing warns about things like a lone [H+] it keeps; in a batch of thousands that is noise.
+  const warnings = rdkit.set_log_capture('rdApp.warning');
   let mol: RDKitMol | null = null;
   let message = '';
   try {
@@ -30,6 +32,7 @@ export function parseSmiles(rdkit: RDKitModule, smiles: string): ParsedSmiles {
       message ||= log.get_buffer();
       log.delete(); // restores RDKit's normal logging
     }
+    warnings?.delete();
   }
   if (mol && mol.is_valid() && mol.get_num_atoms() > 0) return { ok: true, mol };
   mol?.delete();
