@@ -15,6 +15,15 @@ export interface Gpu {
     minUniformBufferOffsetAlignment: number;
   };
   adapterInfo: { vendor: string; architecture: string; device: string; description: string };
+  /**
+   * True when the adapter is a CPU emulation of a GPU (SwiftShader, llvmpipe, lavapipe, or any adapter
+   * the browser flags as a fallback). Such adapters run each workgroup's invocations as a few SIMD
+   * lanes on a CPU thread and implement workgroupBarrier() by switching between them, so a dispatch
+   * costs roughly (invocations × barriers), not (work / parallelism) as on a real GPU. Kernels read
+   * this at pipeline creation to pick small workgroups, several rows per invocation and few barriers
+   * (see the `software` notes in src/gpu/kernels); on real GPUs they keep their 256-thread designs.
+   */
+  software: boolean;
   /** Resolves when the device is lost; rejected promises of callers should be mapped to this. */
   lost: Promise<GpuDeviceLostError>;
   /** Set once the device is lost; checked before each submit so work fails fast with a clear message. */
@@ -25,6 +34,23 @@ export interface AcquireOptions {
   powerPreference?: GPUPowerPreference;
   /** Turn optional features off, e.g. to test the f32 fallbacks on a GPU that has f16. */
   disableFeatures?: Array<'shader-f16' | 'subgroups' | 'timestamp-query'>;
+  /**
+   * Override the detected device profile (Gpu.software): tests and benchmarks use it to run the
+   * real-GPU kernel variants on a software adapter, or the software variants on a GPU.
+   */
+  software?: boolean;
+}
+
+const SOFTWARE_NAMES = ['swiftshader', 'llvmpipe', 'lavapipe'];
+
+/** Whether an adapter is a CPU emulation (see Gpu.software). */
+export function isSoftwareAdapter(adapter: GPUAdapter, info: Partial<GPUAdapterInfo>): boolean {
+  const fallback =
+    (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+    (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter;
+  if (fallback === true) return true;
+  const text = [info.vendor, info.architecture, info.device, info.description].join(' ').toLowerCase();
+  return SOFTWARE_NAMES.some((n) => text.includes(n));
 }
 
 const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
@@ -86,6 +112,7 @@ export async function acquireGpu(gpu: GPU | undefined, opts: AcquireOptions = {}
       device: info.device ?? '',
       description: info.description ?? '',
     },
+    software: opts.software ?? isSoftwareAdapter(adapter, info),
     lost: undefined as unknown as Promise<GpuDeviceLostError>,
     lostError: null,
   };

@@ -29,9 +29,22 @@ export interface SamplingOptions {
   seed?: number;
 }
 
+/**
+ * A prompt with injected embedding rows (tags): token ids, and per position the row of `injected`
+ * that replaces the token's embedding (-1 = use the vocabulary). Built by src/tags/prompt.ts.
+ */
+export interface TaggedPrompt {
+  ids: number[];
+  inject: number[];
+  /** f32 [rows, d] */
+  injected: Float32Array;
+  /** Per position: first key it may attend to (isolation mask); default 0. */
+  start?: number[];
+}
+
 export interface GenerateRequest extends SamplingOptions {
   /** One prompt, or several decoded in parallel (one KV-cache slot each). Strings are tokenized with BOS. */
-  prompts: Array<string | number[]>;
+  prompts: Array<string | number[] | TaggedPrompt>;
   maxTokens?: number;
   stopTokens?: number[];
   stopStrings?: string[];
@@ -53,5 +66,9 @@ export interface LoadedModel {
   readonly name: string;
   memory(): MemoryReport;
   generate(req: GenerateRequest, onToken?: OnToken): Promise<GenerateResult>;
+  /** Final hidden states (after the last norm) at `positions` of a prompt, f32 [P, d]: what heads read. */
+  hiddenAt(prompt: TaggedPrompt | number[], positions: number[]): Promise<Float32Array>;
+  /** Head-averaged attention probabilities per layer, each f32 [T, T] (row = query, column = key). */
+  attentionMap(prompt: TaggedPrompt | number[]): Promise<{ T: number; layers: Float32Array[] }>;
   dispose(): void;
 }

@@ -1,4 +1,4 @@
-import type { GenerateRequest, GenerateResult, OnToken } from './api';
+import type { GenerateRequest, GenerateResult, OnToken, TaggedPrompt } from './api';
 import { createDetokenizer } from './tokenizer';
 import type { Tokenizer } from './tokenizer-api';
 import { Rng, sampleToken, type SampleOptions } from './sampling';
@@ -13,7 +13,8 @@ export async function generate(tr: Transformer, tok: Tokenizer, req: GenerateReq
   const B = req.prompts.length;
   if (B === 0) return { outputs: [], timings: { prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0 } };
   if (B > slots) throw new Error(`${B} prompts but the model was loaded with ${slots} sequence slots; load it with more slots or send fewer prompts.`);
-  const prompts = req.prompts.map((p) => (typeof p === 'string' ? tok.encode(p, { bos: tok.bosId !== null }) : [...p]));
+  const tagged = req.prompts.map((p) => (typeof p === 'string' ? null : Array.isArray(p) ? null : p));
+  const prompts = req.prompts.map((p) => (typeof p === 'string' ? tok.encode(p, { bos: tok.bosId !== null }) : Array.isArray(p) ? [...p] : [...p.ids]));
   for (const [i, p] of prompts.entries()) {
     if (p.length === 0) throw new Error(`Prompt ${i} is empty: give at least one token (a BOS token counts).`);
     if (p.length >= maxContext) throw new Error(`Prompt ${i} has ${p.length} tokens; the context holds ${maxContext}. Shorten it.`);
@@ -27,7 +28,8 @@ export async function generate(tr: Transformer, tok: Tokenizer, req: GenerateReq
   const stopStrings = req.stopStrings ?? [];
 
   const outs = prompts.map(() => ({ ids: [] as number[], text: '', finish: 'length' as 'stop' | 'length' | 'cancelled', done: false }));
-  const detoks = prompts.map((p) => createDetokenizer(tok, { prefixIds: p, skipSpecial: true }));
+  // Tag positions hold placeholder ids: leave them out of the text context the detokenizer sees.
+  const detoks = prompts.map((p, s) => createDetokenizer(tok, { prefixIds: p.filter((_, j) => !tagged[s] || tagged[s]!.inject[j] < 0), skipSpecial: true }));
   const lens = prompts.map((p) => p.length);
 
   const pick = async (R: number): Promise<number[]> => {
@@ -55,7 +57,13 @@ export async function generate(tr: Transformer, tok: Tokenizer, req: GenerateReq
     rows[s] = t - 1;
   });
   let live = prompts.map((_, i) => i);
-  tr.run({ ids, slot, pos, logitRows: rows });
+  const inj = packTagged(prompts, tagged, tr.cfg.dModel);
+  const injBuf = inj ? tr.uploadInjected(inj.rows) : undefined;
+  try {
+    tr.run({ ids, slot, pos, logitRows: rows, inject: inj?.inject, start: inj?.start, injected: injBuf });
+  } finally {
+    if (injBuf) tr.releaseInjected(injBuf);
+  }
   let next = await pick(B);
   const prefillMs = performance.now() - t0;
 
@@ -106,4 +114,32 @@ export async function generate(tr: Transformer, tok: Tokenizer, req: GenerateReq
     outputs: outs.map(({ ids, text, finish }) => ({ ids, text, finish })),
     timings: { prefillTokens: T, prefillMs, decodeTokens, decodeMs: performance.now() - t1 },
   };
+}
+
+/**
+ * Lays the prompts' injected rows end to end and maps each token of the packed prefill to its row
+ * there (0xFFFFFFFF where the vocabulary embedding is used).
+ */
+function packTagged(prompts: number[][], tagged: Array<TaggedPrompt | null>, d: number): { inject: Uint32Array; start: Uint32Array; rows: Float32Array } | null {
+  if (!tagged.some((x) => x)) return null;
+  const T = prompts.reduce((a, p) => a + p.length, 0);
+  const inject = new Uint32Array(T).fill(0xffffffff);
+  const start = new Uint32Array(T);
+  const rows = new Float32Array(tagged.reduce((a, x) => a + (x?.injected.length ?? 0), 0));
+  let t = 0;
+  let rowBase = 0;
+  prompts.forEach((ids, s) => {
+    const x = tagged[s];
+    if (x) {
+      if (x.injected.length % d !== 0) throw new Error(`Prompt ${s}: injected rows hold ${x.injected.length} values, not a multiple of d_model ${d}.`);
+      for (let j = 0; j < ids.length; j++) {
+        if (x.inject[j] >= 0) inject[t + j] = rowBase + x.inject[j];
+        start[t + j] = x.start?.[j] ?? 0;
+      }
+      rows.set(x.injected, rowBase * d);
+      rowBase += x.injected.length / d;
+    }
+    t += ids.length;
+  });
+  return { inject, start, rows };
 }

@@ -2,13 +2,13 @@ import type { Gpu } from '../gpu/device';
 import { KernelCache } from '../gpu/kernel';
 import { fmtBytes, GpuMemory } from '../gpu/memory';
 import { GpuOutOfMemoryError } from '../gpu/errors';
-import type { GenerateRequest, LoadedModel, LoadProgress, OnToken } from './api';
+import type { GenerateRequest, LoadedModel, LoadProgress, OnToken, TaggedPrompt } from './api';
 import { describeModel } from './describe';
 import { generate } from './generate';
 import type { ByteSource } from './source';
 import { buildTokenizer } from './tokenizer';
 import type { Tokenizer } from './tokenizer-api';
-import { Transformer } from './transformer';
+import { NO_INJECT, Transformer } from './transformer';
 import type { ModelDescription, TokenizerSource } from './types';
 import { ModelFormatError } from './types';
 import { estimateMemory, kvBytes, uploadWeights, type ModelWeights } from './weights';
@@ -85,8 +85,13 @@ function makeEngine(
   tokenizer: Tokenizer,
   name: string,
 ): Engine {
-  // One generation at a time: they share the KV cache and activation buffers.
+  // One forward-using call at a time: they share the KV cache and activation buffers.
   let busy: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = busy.then(fn);
+    busy = run.catch(() => undefined);
+    return run;
+  };
   return {
     gpu,
     kernels,
@@ -99,14 +104,60 @@ function makeEngine(
     config: desc.config,
     memory: () => mem.bytes(),
     generate(req: GenerateRequest, onToken?: OnToken) {
-      const run = busy.then(() => generate(transformer, tokenizer, req, onToken));
-      busy = run.catch(() => undefined);
-      return run;
+      return exclusive(() => generate(transformer, tokenizer, req, onToken));
+    },
+    hiddenAt(prompt: TaggedPrompt | number[], positions: number[]) {
+      return exclusive(async () => {
+        const p = asTagged(prompt);
+        const out = new Float32Array(positions.length * desc.config.dModel);
+        // The LM-head buffers hold `slots` rows: take the positions in groups of that size.
+        for (let i = 0; i < positions.length; i += transformer.opts.slots) {
+          const group = positions.slice(i, i + transformer.opts.slots);
+          const injected = p.injected.length ? transformer.uploadInjected(p.injected) : undefined;
+          try {
+            transformer.run({ ...forwardOf(p), injected, logitRows: Uint32Array.from(group) });
+          } finally {
+            if (injected) transformer.releaseInjected(injected);
+          }
+          out.set(await transformer.hidden(group.length), i * desc.config.dModel);
+        }
+        return out;
+      });
+    },
+    attentionMap(prompt: TaggedPrompt | number[]) {
+      return exclusive(async () => {
+        const p = asTagged(prompt);
+        const injected = p.injected.length ? transformer.uploadInjected(p.injected) : undefined;
+        try {
+          const { slot: _s, pos: _p, ...f } = forwardOf(p);
+          void _s;
+          void _p;
+          return { T: p.ids.length, layers: await transformer.attentionMap({ ...f, injected }) };
+        } finally {
+          if (injected) transformer.releaseInjected(injected);
+        }
+      });
     },
     dispose() {
       transformer.rec.destroy();
       mem.destroyAll();
     },
+  };
+}
+
+function asTagged(p: TaggedPrompt | number[]): TaggedPrompt {
+  return Array.isArray(p) ? { ids: p, inject: p.map(() => -1), injected: new Float32Array(0) } : p;
+}
+
+/** One sequence in slot 0 at positions 0..T-1, with its injected rows mapped. */
+function forwardOf(p: TaggedPrompt) {
+  const T = p.ids.length;
+  return {
+    ids: Uint32Array.from(p.ids),
+    slot: new Uint32Array(T),
+    pos: Uint32Array.from({ length: T }, (_, i) => i),
+    start: p.start ? Uint32Array.from(p.start) : undefined,
+    inject: Uint32Array.from(p.inject, (r) => (r < 0 ? NO_INJECT : r)),
   };
 }
 

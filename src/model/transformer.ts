@@ -94,7 +94,7 @@ export class Transformer {
     readonly w: ModelWeights,
     readonly k: Kernels,
     readonly opts: TransformerOptions,
-    mem: GpuMemory,
+    readonly mem: GpuMemory,
   ) {
     const { maxTokens: T, slots, maxContext } = opts;
     const d = cfg.dModel;
@@ -201,6 +201,71 @@ export class Transformer {
     return new Uint32Array(await readBuffer(this.gpu, this.act.argmax, 0, R * 4));
   }
 
+  /** Final hidden states (after the last norm) of the last run's R logit rows, f32 [R, d]. */
+  async hidden(R: number): Promise<Float32Array> {
+    return new Float32Array(await readBuffer(this.gpu, this.act.hidn, 0, R * this.cfg.dModel * 4));
+  }
+
+  /** A GPU copy of caller rows to inject in one run (freed with releaseInjected). */
+  uploadInjected(rows: Float32Array): GPUBuffer {
+    return this.mem.upload('injected-rows', rows, 'scratch');
+  }
+
+  releaseInjected(buf: GPUBuffer): void {
+    this.rec.forget();
+    this.mem.destroy(buf);
+  }
+
+  /**
+   * Head-averaged attention probabilities of one sequence (slot 0), per layer f32 [T, T]. Captures each
+   * layer's queries during a forward, then scores them against the KV cache on the CPU: a diagnostic
+   * for the inspector, not a hot path.
+   */
+  async attentionMap(input: Omit<ForwardInput, 'slot' | 'pos' | 'logitRows'>): Promise<Float32Array[]> {
+    const T = input.ids.length;
+    const { cfg } = this;
+    if (T > this.opts.maxTokens) throw new Error(`Attention maps take at most ${this.opts.maxTokens} tokens; the prompt has ${T}.`);
+    const qd = cfg.nHeads * cfg.headDim;
+    const kvd = cfg.nKvHeads * cfg.headDim;
+    const cap = this.mem.create('q-capture', cfg.nLayers * T * qd * 4, 'scratch');
+    try {
+      this.captureQ = cap;
+      this.run({ ...input, slot: new Uint32Array(T), pos: Uint32Array.from({ length: T }, (_, i) => i), logitRows: new Uint32Array(0) });
+    } finally {
+      this.captureQ = null;
+    }
+    const q = new Float32Array(await readBuffer(this.gpu, cap, 0, cfg.nLayers * T * qd * 4));
+    this.mem.destroy(cap);
+    this.rec.forget();
+    const out: Float32Array[] = [];
+    const scale = 1 / Math.sqrt(cfg.headDim);
+    const group = cfg.nHeads / cfg.nKvHeads;
+    for (let l = 0; l < cfg.nLayers; l++) {
+      const k = new Float32Array(await readBuffer(this.gpu, this.kCache[l], 0, T * kvd * 4));
+      const map = new Float32Array(T * T);
+      for (let t = 0; t < T; t++) {
+        const s0 = input.start?.[t] ?? 0;
+        for (let h = 0; h < cfg.nHeads; h++) {
+          const kh = Math.floor(h / group);
+          const scores = new Float64Array(t + 1 - s0);
+          let mx = -Infinity;
+          for (let j = s0; j <= t; j++) {
+            let dot = 0;
+            for (let i = 0; i < cfg.headDim; i++) dot += q[((l * T + t) * cfg.nHeads + h) * cfg.headDim + i] * k[(j * cfg.nKvHeads + kh) * cfg.headDim + i];
+            scores[j - s0] = dot * scale;
+            mx = Math.max(mx, dot * scale);
+          }
+          let z = 0;
+          for (let j = 0; j < scores.length; j++) z += Math.exp(scores[j] - mx);
+          for (let j = s0; j <= t; j++) map[t * T + j] += Math.exp(scores[j - s0] - mx) / z / cfg.nHeads;
+        }
+      }
+      out.push(map);
+    }
+    return out;
+  }
+  private captureQ: GPUBuffer | null = null;
+
   get logitsBuffer(): GPUBuffer {
     return this.act.logits;
   }
@@ -219,6 +284,7 @@ export class Transformer {
       const rope = { pos: meta.pos, T, headDim: hd, theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale };
       k.rope.forward(rec, { ...rope, x: act.q, nHeads: cfg.nHeads });
       k.rope.forward(rec, { ...rope, x: act.k, nHeads: cfg.nKvHeads });
+      if (this.captureQ) rec.copy(act.q, 0, this.captureQ, l * T * cfg.nHeads * hd * 4, T * cfg.nHeads * hd * 4);
       const cache = { kCache: this.kCache[l], vCache: this.vCache[l], slot: meta.slot, pos: meta.pos, T, nKv: cfg.nKvHeads, hd, maxSeq: this.opts.maxContext };
       k.attn.kvWrite(rec, { ...cache, k: act.k, v: act.v });
       k.attn.forward(rec, { ...cache, q: act.q, start: meta.start, out: act.att, nHeads: cfg.nHeads, scale: 1 / Math.sqrt(hd) });
