@@ -2,6 +2,7 @@
  * Command line: the same engine and method layer as the workbench, on Node + Dawn.
  *   npm run cli -- generate --model <path|url> --prompt "..." [--max-tokens N --temperature T --top-p P --top-k K --seed S --json]
  *   npm run cli -- tokenize --model <gguf|tokenizer.json|tokenizer.bin> --text "..." [--bos] [--json]
+ *   npm run cli -- train / eval … (see USAGE)
  */
 import { parseArgs } from 'node:util';
 import { acquireNodeGpu } from '../gpu/node-gpu';
@@ -9,10 +10,17 @@ import { fmtBytes } from '../gpu/memory';
 import { loadModel } from '../model/model';
 import { openSource, siblingTokenizer } from './sources';
 import { tokenizerForFile } from './tokenizer-file';
+import { evalCommand, trainCommand, type TrainArgs } from './train';
 
 const USAGE = `usage:
   cli generate --model <path|url> [--tokenizer <path|url>] --prompt "..." [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S] [--json]
-  cli tokenize --model <gguf|tokenizer.json|tokenizer.bin> --text "..." [--bos] [--json]`;
+  cli tokenize --model <gguf|tokenizer.json|tokenizer.bin> --text "..." [--bos] [--json]
+  cli train --model <path|url> (--stage 1|2|3 | --method prompt-tuning|lora|linear-probe|domain-in-text)
+            --template "<Tag> {input}" --data <file> [--data <file> …] [--map field=column …] [--task text|regression|classification]
+            [--tags-in lib.json] [--out lib.json] [--steps N] [--lr X] [--batch N] [--accum N] [--seed N] [--eval-fraction F]
+            [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v]
+            [--checkpoint ck.json --checkpoint-every N] [--resume ck.json]
+  cli eval  --model <path|url> --tags-in lib.json --template "..." --data <file> [--stage 2|--method …]`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv.filter((a, i) => !(i === 0 && a === '--'));
@@ -27,10 +35,40 @@ async function main(argv: string[]): Promise<number> {
       temperature: { type: 'string', default: '0' },
       'top-p': { type: 'string', default: '1' },
       'top-k': { type: 'string', default: '0' },
-      seed: { type: 'string', default: '0' },
+      seed: { type: 'string' },
       context: { type: 'string' },
       bos: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      // train / eval
+      stage: { type: 'string' },
+      method: { type: 'string' },
+      template: { type: 'string' },
+      data: { type: 'string', multiple: true },
+      map: { type: 'string', multiple: true },
+      task: { type: 'string' },
+      'label-field': { type: 'string' },
+      'tags-in': { type: 'string' },
+      out: { type: 'string' },
+      steps: { type: 'string' },
+      lr: { type: 'string' },
+      batch: { type: 'string' },
+      accum: { type: 'string' },
+      'eval-fraction': { type: 'string' },
+      'eval-every': { type: 'string' },
+      'tag-length': { type: 'string' },
+      'weight-decay': { type: 'string' },
+      'max-grad-norm': { type: 'string' },
+      enrich: { type: 'boolean', default: false },
+      isolate: { type: 'boolean', default: false },
+      spaced: { type: 'string', multiple: true },
+      recompute: { type: 'boolean', default: false },
+      'lora-rank': { type: 'string' },
+      'lora-alpha': { type: 'string' },
+      'lora-targets': { type: 'string' },
+      checkpoint: { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      resume: { type: 'string' },
+      'accept-fingerprint': { type: 'boolean', default: false },
     },
     allowPositionals: false,
   });
@@ -66,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
         temperature: num('temperature', v.temperature),
         topP: num('top-p', v['top-p']),
         topK: num('top-k', v['top-k']),
-        seed: num('seed', v.seed),
+        seed: num('seed', v.seed ?? '0'),
       },
       v.json ? undefined : (ev) => process.stdout.write(ev.text),
     );
@@ -88,6 +126,47 @@ async function main(argv: string[]): Promise<number> {
         `prefill ${timings.prefill_tok_s.toFixed(1)} tok/s, decode ${timings.decode_tok_s.toFixed(1)} tok/s, GPU memory ${fmtBytes(model.memory().total)}\n`,
       );
     }
+    model.dispose();
+    return 0;
+  }
+  if (cmd === 'train' || cmd === 'eval') {
+    const gpu = await acquireNodeGpu();
+    const tokPath = v.tokenizer ?? siblingTokenizer(v.model);
+    const model = await loadModel(gpu, openSource(v.model), { tokenizer: tokPath ? openSource(tokPath) : undefined, slots: 1, maxContext: v.context ? num('context', v.context) : 512 });
+    const args: TrainArgs = {
+      stage: v.stage,
+      method: v.method,
+      template: v.template,
+      data: v.data ?? [],
+      map: v.map,
+      task: v.task,
+      labelField: v['label-field'],
+      tagsIn: v['tags-in'],
+      out: v.out,
+      steps: v.steps,
+      lr: v.lr,
+      batch: v.batch,
+      accum: v.accum,
+      seed: v.seed,
+      evalFraction: v['eval-fraction'],
+      evalEvery: v['eval-every'],
+      tagLength: v['tag-length'],
+      weightDecay: v['weight-decay'],
+      maxGradNorm: v['max-grad-norm'],
+      enrich: v.enrich,
+      isolate: v.isolate,
+      spaced: v.spaced,
+      recompute: v.recompute,
+      loraRank: v['lora-rank'],
+      loraAlpha: v['lora-alpha'],
+      loraTargets: v['lora-targets'],
+      checkpoint: v.checkpoint,
+      checkpointEvery: v['checkpoint-every'],
+      resume: v.resume,
+      acceptFingerprint: v['accept-fingerprint'],
+    };
+    if (cmd === 'train') await trainCommand(model, args);
+    else await evalCommand(model, args);
     model.dispose();
     return 0;
   }

@@ -330,7 +330,11 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
   if (kind !== 'text' && method !== 'stage1') {
     const fnTag = fnTags[0] && method !== 'linear-probe' && method !== 'lora' && method !== 'prompt-tuning' ? fnTags[0] : (spec.name ?? method);
     const all = spec.tasks.flatMap((t) => t.rows.map((r) => r[outField(t)]));
-    if (kind === 'regression') head = createHead('regression', 1, d, rng, all.map(Number).filter(Number.isFinite), fnTag);
+    const existing = lib.getHead(fnTag);
+    if (existing && existing.kind === kind && existing.d === d) {
+      // Continue (or evaluate) the head trained earlier, with its label standardisation.
+      head = { ...existing, W: Float32Array.from(existing.W), b: Float32Array.from(existing.b) };
+    } else if (kind === 'regression') head = createHead('regression', 1, d, rng, all.map(Number).filter(Number.isFinite), fnTag);
     else {
       const classes = [...new Set(all)].sort();
       head = createHead('classification', classes.length, d, rng, all, fnTag);

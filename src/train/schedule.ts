@@ -25,12 +25,13 @@ export function warmupSteps(totalSteps: number, warmupFraction = 0.03): number {
  * The learning rate of the update with 0-based index `step` (the number of updates already taken;
  * AdamW's 1-based step count is step + 1):
  *   warmup (W = warmupSteps):  base · (step + 1) / W        for 0 ≤ step < W
- *   then, with p = (step + 1 − W) / (totalSteps − W) ∈ (0, 1]:
+ *   then, with p = (step − W) / (totalSteps − W) ∈ [0, 1):
  *     cosine:   minLr + (base − minLr) · (1 + cos(π·p)) / 2
  *     linear:   minLr + (base − minLr) · (1 − p)
  *     constant: base
- * so the first update already moves (base / W) and the last one (step = totalSteps − 1) runs at minLr
- * for the decaying schedules. Steps past the end keep the final value; a negative step gives 0.
+ * so the first update already moves (base / W), the first after warmup runs at base, and the last one
+ * (step = totalSteps − 1) still moves a little (as Hugging Face's cosine schedule: no wasted update at
+ * lr = minLr). Steps past the end decay to minLr; a negative step gives 0.
  */
 export function lrAt(step: number, o: ScheduleOptions): number {
   const { base, schedule } = o;
@@ -42,7 +43,7 @@ export function lrAt(step: number, o: ScheduleOptions): number {
   if (s <= W) return (base * s) / W;
   if (schedule === 'constant') return base;
   const span = T - W;
-  const p = span > 0 ? Math.min(1, (s - W) / span) : 1;
+  const p = span > 0 ? Math.min(1, (step - W) / span) : 1;
   switch (schedule) {
     case 'cosine':
       return minLr + ((base - minLr) * (1 + Math.cos(Math.PI * p))) / 2;

@@ -175,7 +175,8 @@ export class Trainer {
     const hyper = { ...DEFAULT_HYPER, ...setup.hyper };
     const e = setup.engine;
     const all = [...setup.train, ...(setup.aux ?? []), ...setup.heldOut];
-    if (setup.train.length === 0) throw new Error('No training examples: check the dataset and the template.');
+    if (setup.train.length === 0 && hyper.steps > 0) throw new Error('No training examples: check the dataset and the template.');
+    if (all.length === 0) throw new Error('No examples: check the dataset and the template.');
     const maxLen = Math.max(...all.map((x) => x.ids.length));
     const d = e.config.dModel;
     const opts: GraphOptions = {
@@ -191,7 +192,7 @@ export class Trainer {
     const graph = await TrainGraph.create(e.gpu, e.kernels, e.mem, e.config, e.weights, opts);
     const t = new Trainer(graph, setup, hyper);
     t.initParams();
-    t.order = epochOrder(setup.train.length, hyper.seed, 0);
+    t.order = setup.train.length ? epochOrder(setup.train.length, hyper.seed, 0) : [];
     if (setup.aux?.length) t.auxOrder = epochOrder(setup.aux.length, hyper.seed + 1, 0);
     return t;
   }

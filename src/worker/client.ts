@@ -5,6 +5,7 @@
 import {
   EngineError,
   type EventOf,
+  type NotifyMessage,
   type ParamsOf,
   type RequestMessage,
   type RequestType,
@@ -35,12 +36,15 @@ export interface PendingCall<R> {
 }
 
 export type BroadcastListener = (msg: { type: 'fatal' | 'deviceLost'; error: EngineError }) => void;
+export type NotifyListener = (msg: NotifyMessage) => void;
 
 /** What stores need from a client; tests pass a fake. */
 export interface EngineClientLike {
   start<T extends RequestType>(type: T, params: ParamsOf<T>, opts?: CallOptions<EventOf<T>>): PendingCall<ResultOf<T>>;
   request<T extends RequestType>(type: T, params: ParamsOf<T>, opts?: CallOptions<EventOf<T>>): Promise<ResultOf<T>>;
   onBroadcast(fn: BroadcastListener): () => void;
+  /** Subscribes to unsolicited state updates (the library changed…). */
+  onNotify(fn: NotifyListener): () => void;
 }
 
 interface Pending {
@@ -54,6 +58,7 @@ export class EngineClient implements EngineClientLike {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private listeners = new Set<BroadcastListener>();
+  private notifyListeners = new Set<NotifyListener>();
   private dead: EngineError | null = null;
 
   constructor(private readonly worker: WorkerLike) {
@@ -110,6 +115,11 @@ export class EngineClient implements EngineClientLike {
     return () => this.listeners.delete(fn);
   }
 
+  onNotify(fn: NotifyListener): () => void {
+    this.notifyListeners.add(fn);
+    return () => this.notifyListeners.delete(fn);
+  }
+
   terminate(): void {
     this.failAll(new EngineError('WorkerError', 'The engine worker was stopped.'));
     this.worker.terminate();
@@ -131,6 +141,15 @@ export class EngineClient implements EngineClientLike {
     if (!msg || typeof msg !== 'object') return;
     if (msg.id === 0) {
       if (msg.type === 'fatal' || msg.type === 'deviceLost') this.emit(msg.type, EngineError.from(msg.error));
+      else if (msg.type === 'library') {
+        for (const fn of this.notifyListeners) {
+          try {
+            fn(msg);
+          } catch (e) {
+            console.error('engine notification handler failed', e);
+          }
+        }
+      }
       return;
     }
     switch (msg.type) {

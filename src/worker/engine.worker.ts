@@ -5,8 +5,10 @@
  */
 import { acquireGpu } from '../gpu/device';
 import { loadModel } from '../model/model';
-import { BlobSource, UrlSource } from '../model/sources';
+import { BlobSource } from '../model/sources';
 import { createHandler } from './handler';
+import { realMethods } from './methods';
+import { CachedUrlSource } from './model-cache';
 import type { RequestMessage, WorkerMessage } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -17,8 +19,10 @@ const handler = createHandler(
   {
     acquireGpu: () => acquireGpu(self.navigator.gpu),
     loadModel: (gpu, source, opts) => loadModel(gpu, source, opts),
-    urlSource: (url) => new UrlSource(url),
+    // Cache-first: a URL downloaded once is read from the Cache API afterwards (Model panel lists them).
+    urlSource: (url, opts) => new CachedUrlSource(url, opts),
     blobSource: (blob, name) => new BlobSource(blob, name),
+    methods: realMethods,
   },
   post,
 );

@@ -5,6 +5,8 @@
 import type { Gpu } from '../gpu/device';
 import type { LoadedModel, LoadProgress } from '../model/api';
 import type { ByteSource } from '../model/source';
+import type { MethodDeps } from './methods';
+import { createWorkbench, WORKBENCH_REQUESTS, type Workbench } from './workbench';
 import {
   abortError,
   serializeError,
@@ -27,8 +29,11 @@ export interface LoadOptions {
 export interface EngineDeps {
   acquireGpu(): Promise<Gpu>;
   loadModel(gpu: Gpu, source: ByteSource, opts: LoadOptions): Promise<LoadedModel>;
-  urlSource(url: string): ByteSource;
+  /** `onProgress` reports a download the source makes before the loader reads (cache-first sources). */
+  urlSource(url: string, opts?: { onProgress?: (loaded: number, total: number) => void; signal?: AbortSignal }): ByteSource;
   blobSource(blob: Blob, name: string): ByteSource;
+  /** The method layer (training, tags, datasets); required by the workbench requests. */
+  methods?: MethodDeps;
   now?(): number;
 }
 
@@ -36,6 +41,8 @@ export type Post = (msg: WorkerMessage) => void;
 
 export interface Handler {
   handle(msg: RequestMessage): Promise<void>;
+  /** The workbench state (tag library, training run) — null without method deps. */
+  workbench: Workbench | null;
   /** Reports something that escaped every request (unhandled rejection, uncaught error). */
   fatal(e: unknown): void;
 }
@@ -46,7 +53,8 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
   let gpuPromise: Promise<Gpu> | null = null;
   let model: LoadedModel | null = null;
   let loading: { id: number; controller: AbortController } | null = null;
-  let generating = false;
+  const busy = { generating: false };
+  const workbench = deps.methods ? createWorkbench({ methods: deps.methods, model: () => model, post, busy }) : null;
 
   function getGpu(): Promise<Gpu> {
     if (!gpuPromise) {
@@ -82,12 +90,16 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
     };
   }
 
-  function sources(spec: ModelSourceSpec): { model: ByteSource; tokenizer?: ByteSource } {
+  function sources(
+    spec: ModelSourceSpec,
+    onProgress?: (what: string) => (loaded: number, total: number) => void,
+    signal?: AbortSignal,
+  ): { model: ByteSource; tokenizer?: ByteSource } {
     if (spec.kind === 'url') {
       if (!spec.url) throw new TypeError('No model URL was given.');
       return {
-        model: deps.urlSource(spec.url),
-        tokenizer: spec.tokenizerUrl ? deps.urlSource(spec.tokenizerUrl) : undefined,
+        model: deps.urlSource(spec.url, { onProgress: onProgress?.(spec.url), signal }),
+        tokenizer: spec.tokenizerUrl ? deps.urlSource(spec.tokenizerUrl, { onProgress: onProgress?.(spec.tokenizerUrl), signal }) : undefined,
       };
     }
     if (spec.kind === 'file') {
@@ -127,11 +139,14 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
         const { source, maxContext, slots } = msg.params;
         const t0 = now();
         if (loading) throw new Error('A model is already loading. Cancel it first.');
-        if (generating) throw new Error('A generation is running. Stop it before loading another model.');
+        if (busy.generating) throw new Error('A generation is running. Stop it before loading another model.');
+        if (workbench?.training()) throw new Error('A training run is in progress. Finish or cancel it before loading another model.');
         const controller = controllers.get(msg.id)!;
         loading = { id: msg.id, controller };
         try {
-          const src = sources(source);
+          const downloadProgress = (url: string) => (loaded: number, total: number) =>
+            post({ id: msg.id, type: 'event', event: { phase: 'download', loaded, total, message: `Downloading ${shortName(url)}` } });
+          const src = sources(source, downloadProgress, signal);
           const gpu = await getGpu();
           if (signal.aborted) throw abortError('Loading was cancelled.');
           // One model at a time: free the old one's GPU memory before allocating the new one.
@@ -155,12 +170,13 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
       }
 
       case 'unloadModel':
+        if (workbench?.training()) throw new Error('A training run is in progress. Finish or cancel it before unloading the model.');
         return { unloaded: disposeModel() };
 
       case 'generate': {
         if (!model) throw new Error('No model is loaded. Load one in the Model panel first.');
-        if (generating) throw new Error('A generation is already running. Stop it or wait for it to finish.');
-        generating = true;
+        if (busy.generating) throw new Error('A generation is already running. Stop it or wait for it to finish.');
+        busy.generating = true;
         try {
           const m = model;
           const res = await m.generate({ ...msg.params, signal }, (ev) =>
@@ -168,7 +184,7 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
           );
           return { ...res, memory: { ...m.memory() } };
         } finally {
-          generating = false;
+          busy.generating = false;
         }
       }
 
@@ -180,11 +196,16 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
       }
 
       default:
+        if (WORKBENCH_REQUESTS.has(msg.type)) {
+          if (!workbench) throw new Error('This engine has no method layer (training and tags are unavailable).');
+          return workbench.handle(msg, signal);
+        }
         throw new TypeError(`Unknown request type: ${(msg as { type?: unknown }).type}`);
     }
   }
 
   return {
+    workbench,
     async handle(msg) {
       if (typeof msg !== 'object' || msg === null || typeof msg.id !== 'number') {
         post({ id: 0, type: 'fatal', error: { name: 'ProtocolError', message: 'Malformed message to the engine worker.' } });
@@ -220,6 +241,14 @@ export function displayName(engineName: string, spec: ModelSourceSpec): string {
     }
   }
   return engineName || (spec.kind === 'file' ? spec.file.name : spec.url);
+}
+
+function shortName(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).pop() ?? url);
+  } catch {
+    return url;
+  }
 }
 
 function isAbortLike(e: unknown): boolean {

@@ -8,8 +8,15 @@
  *
  * Everything here must survive structuredClone: plain data, Files, no functions, no class instances.
  */
-import type { GenerateResult, LoadProgress, MemoryReport, SamplingOptions } from '../model/api';
+import type { DataFormat, DataReport } from '../data/dataset';
+import type { GenerateResult, LoadProgress, MemoryReport, SamplingOptions, TaggedPrompt } from '../model/api';
 import type { ModelConfig } from '../model/types';
+import type { MergeReport } from '../tags/library';
+import type { ExportSelection, LibraryFile } from '../tags/library-format';
+import type { TagKind, TagProvenance } from '../tags/tag';
+import type { CheckpointFile } from '../train/checkpoint';
+import type { Metrics, RunSpec } from '../train/protocol';
+import type { StepLog } from '../train/trainer';
 
 // ---------------------------------------------------------------------------------------------
 // Payloads
@@ -42,7 +49,7 @@ export interface LoadModelParams {
 
 /** The engine's GenerateRequest minus the AbortSignal (cancel by request id instead). */
 export interface GenerateParams extends SamplingOptions {
-  prompts: Array<string | number[]>;
+  prompts: Array<string | number[] | TaggedPrompt>;
   maxTokens?: number;
   stopTokens?: number[];
   stopStrings?: string[];
@@ -66,6 +73,250 @@ export interface SerializedError {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Datasets
+
+export interface DatasetImportParams {
+  text: string;
+  /** File name: its extension picks the format when `format` is not given. */
+  name: string;
+  format?: DataFormat;
+}
+
+/** A parsed dataset: rows of named string fields and the report of what was skipped and why. */
+export interface DatasetReply {
+  name: string;
+  format: DataFormat | 'builtin';
+  columns: string[];
+  rows: Array<Record<string, string>>;
+  /** Source line of each row (uploads; empty for built-ins). */
+  lines: number[];
+  report: DataReport;
+}
+
+export interface BuiltinDatasetParams {
+  id: string;
+  /** Absolute URL of the data folder (public/data is served at <base>/data/). */
+  baseUrl: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tag library (the worker owns it; the UI gets summaries without the floats)
+
+export interface HeadSummary {
+  id: string;
+  name: string;
+  kind: 'regression' | 'classification';
+  k: number;
+  d: number;
+  classes?: string[];
+  labelMean: number[];
+  labelStd: number[];
+}
+
+export interface TagSummary {
+  id: string;
+  name: string;
+  kind: TagKind;
+  p: number;
+  d: number;
+  provenance: TagProvenance;
+  /** Mean L2 norm of the tag's rows. */
+  meanNorm: number;
+  /** The head this (function) tag owns, if any. */
+  head: HeadSummary | null;
+}
+
+export interface AdapterSummary {
+  id: string;
+  name: string;
+  rank: number;
+  alpha: number;
+  targets: string[];
+  layers: number;
+  params: number;
+}
+
+export interface LibrarySummary {
+  tags: TagSummary[];
+  /** Every head, including those of baselines that have no tag (linear probe…). */
+  heads: HeadSummary[];
+  adapters: AdapterSummary[];
+}
+
+export type LibraryItemKind = 'tag' | 'head' | 'adapter';
+
+export interface LibraryImportParams {
+  text: string;
+  /** Accept tags trained against another embedding table (the answer was needs-confirmation). */
+  confirm?: boolean;
+  onConflict?: 'rename' | 'replace';
+}
+
+export type LibraryImportReply =
+  | {
+      status: 'ok';
+      warnings: string[];
+      report: MergeReport;
+      added: { tags: string[]; heads: string[]; adapters: string[] };
+      summary: LibrarySummary;
+    }
+  | { status: 'needs-confirmation'; warning: string }
+  | { status: 'refused'; error: string };
+
+// ---------------------------------------------------------------------------------------------
+// Training
+
+/** A run as the UI describes it: the method layer's RunSpec without the library (the worker's). */
+export type TrainSpec = Omit<RunSpec, 'library'>;
+
+export interface TrainOptions {
+  /** The UI's handle for the run (checkpoints are stored under it). */
+  runId: string;
+  /** Send a checkpoint every N optimizer steps (0 = only on pause). */
+  checkpointEvery: number;
+  /** Evaluate on up to `evalLimit` held-out examples every N steps (0 = only before and after). */
+  evalEvery: number;
+  evalLimit: number;
+}
+
+export interface TrainStartParams extends TrainOptions {
+  spec: TrainSpec;
+}
+
+export interface TrainResumeParams extends TrainOptions {
+  file: CheckpointFile;
+}
+
+export type TrainPhase = 'preparing' | 'evaluating' | 'running' | 'paused' | 'saving';
+
+export type TrainEvent =
+  | {
+      kind: 'prepared';
+      runId: string;
+      trainableParams: number;
+      heldOutCount: number;
+      totalSteps: number;
+      /** Steps already taken (a resumed run) and their log. */
+      step: number;
+      log: StepLog[];
+    }
+  | { kind: 'phase'; phase: TrainPhase }
+  | { kind: 'step'; log: StepLog }
+  | { kind: 'eval'; step: number; metrics: Metrics }
+  | { kind: 'checkpoint'; runId: string; step: number; file: CheckpointFile };
+
+export interface TrainReply {
+  runId: string;
+  /** finished: all steps; stopped: "Finish now" saved the tags early. */
+  outcome: 'finished' | 'stopped';
+  steps: number;
+  trainableParams: number;
+  metrics: Metrics;
+  saved: { tags: string[]; head: string | null; adapter: string | null };
+}
+
+export type TrainControlAction = 'pause' | 'resume' | 'finish';
+
+// ---------------------------------------------------------------------------------------------
+// Composer, composition matrix, inspector
+
+export interface ComposeParams extends SamplingOptions {
+  /**
+   * One prompt template per variant (1 or 2, shown side by side): text with tags written <Name>
+   * and literal <, {, }, \ escaped (see tags/template.ts). No {fields}.
+   */
+  variants: string[];
+  mode: 'generate' | 'head';
+  maxTokens?: number;
+}
+
+export interface PromptInfo {
+  tokens: number;
+  tagRows: number;
+  /** The function tag whose last row a head reads, if the prompt has one. */
+  functionTag: string | null;
+}
+
+export interface HeadPrediction {
+  variant: number;
+  head: string;
+  kind: 'regression' | 'classification';
+  /** Position whose final hidden state the head read. */
+  position: number;
+  /** Raw head outputs (standardised units / logits). */
+  raw: number[];
+  /** Regression: the prediction in label units. */
+  value?: number;
+  /** Classification: class probabilities, most likely first. */
+  classes?: Array<{ name: string; p: number }>;
+}
+
+export type ComposeReply =
+  | {
+      mode: 'generate';
+      outputs: Array<{ text: string; finish: 'stop' | 'length' | 'cancelled'; tokens: number }>;
+      prompts: PromptInfo[];
+      timings: GenerateResult['timings'];
+    }
+  | { mode: 'head'; predictions: HeadPrediction[]; prompts: PromptInfo[] };
+
+export interface MatrixCellParams {
+  domain: string;
+  fn: string;
+  /** The cell's template, tags already substituted (e.g. "<SMILES> {input} <QED> {output}"). */
+  template: string;
+  datasetName: string;
+  /** Rows with the template's fields. */
+  rows: Array<Record<string, string>>;
+  /** The field holding the label / target text (default "output"). */
+  outputField?: string;
+  /** Examples to evaluate at most. */
+  limit: number;
+  spacedFields?: string[];
+}
+
+export interface MatrixCellReply {
+  /** head: the function tag's head read at its last row; lm: next-token loss on the output field. */
+  mode: 'head' | 'lm';
+  /** The metric the cell shows, e.g. "mse", "accuracy", "perplexity". */
+  metric: string;
+  value: number;
+  metrics: Metrics;
+  n: number;
+  skipped: number;
+}
+
+export interface InspectParams {
+  name: string;
+  /** Nearest vocabulary tokens per row (default 5). */
+  neighbours?: number;
+  /** Vocabulary rows in the PCA (default 400). */
+  sample?: number;
+}
+
+export interface InspectReply {
+  name: string;
+  kind: TagKind;
+  p: number;
+  d: number;
+  rowNorms: number[];
+  vocabNorm: { mean: number; min: number; max: number };
+  nearest: Array<Array<{ id: number; token: string; cos: number }>>;
+  pca: {
+    points: Array<{ x: number; y: number; label: string; tag: boolean; row?: number }>;
+    /** Share of the variance along each component. */
+    explained: [number, number];
+  };
+}
+
+export interface AttentionReply {
+  tokens: Array<{ text: string; tag: string | null }>;
+  T: number;
+  /** Per layer, f32 [T, T] head-averaged attention (row = query). */
+  layers: Float32Array[];
+}
+
+// ---------------------------------------------------------------------------------------------
 // The request table: params, result and streamed event type of each request kind.
 
 export interface RequestMap {
@@ -75,6 +326,33 @@ export interface RequestMap {
   generate: { params: GenerateParams; result: GenerateReply; event: TokenEvent };
   /** Aborts the request `target` (its AbortController in the worker). */
   cancel: { params: { target: number }; result: { cancelled: boolean }; event: never };
+
+  /** embeddingFingerprint of the loaded model's token embeddings (what tags are checked against). */
+  modelFingerprint: { params: Record<string, never>; result: { fingerprint: string; dModel: number }; event: never };
+
+  datasetImport: { params: DatasetImportParams; result: DatasetReply; event: never };
+  datasetBuiltin: { params: BuiltinDatasetParams; result: DatasetReply; event: never };
+
+  /** Replaces the worker's library with a saved one (page start). */
+  libraryRestore: { params: { file: LibraryFile | null }; result: LibrarySummary; event: never };
+  libraryList: { params: Record<string, never>; result: LibrarySummary; event: never };
+  libraryRename: { params: { kind: 'tag' | 'adapter'; from: string; to: string }; result: LibrarySummary; event: never };
+  libraryDelete: { params: { kind: LibraryItemKind; name: string }; result: LibrarySummary; event: never };
+  /** Without a selection: everything. Returns the file as JSON text. */
+  libraryExport: { params: { selection?: ExportSelection }; result: { json: string; tags: number; heads: number; adapters: number }; event: never };
+  libraryImport: { params: LibraryImportParams; result: LibraryImportReply; event: never };
+
+  /** Prepares and runs a training run; events until it ends. Cancel = abort without saving. */
+  trainStart: { params: TrainStartParams; result: TrainReply; event: TrainEvent };
+  /** Continues a run from a checkpoint (after a reload). */
+  trainResume: { params: TrainResumeParams; result: TrainReply; event: TrainEvent };
+  /** Pause (after the current step, state kept), resume, or finish now (stop and save). */
+  trainControl: { params: { action: TrainControlAction }; result: { ok: boolean; phase: TrainPhase | null }; event: never };
+
+  compose: { params: ComposeParams; result: ComposeReply; event: TokenEvent };
+  matrixCell: { params: MatrixCellParams; result: MatrixCellReply; event: never };
+  inspectTag: { params: InspectParams; result: InspectReply; event: never };
+  attention: { params: { template: string }; result: AttentionReply; event: never };
 }
 
 export type RequestType = keyof RequestMap;
@@ -82,7 +360,29 @@ export type ParamsOf<T extends RequestType> = RequestMap[T]['params'];
 export type ResultOf<T extends RequestType> = RequestMap[T]['result'];
 export type EventOf<T extends RequestType> = RequestMap[T]['event'];
 
-export const REQUEST_TYPES: readonly RequestType[] = ['gpuInfo', 'loadModel', 'unloadModel', 'generate', 'cancel'];
+export const REQUEST_TYPES: readonly RequestType[] = [
+  'gpuInfo',
+  'loadModel',
+  'unloadModel',
+  'generate',
+  'cancel',
+  'modelFingerprint',
+  'datasetImport',
+  'datasetBuiltin',
+  'libraryRestore',
+  'libraryList',
+  'libraryRename',
+  'libraryDelete',
+  'libraryExport',
+  'libraryImport',
+  'trainStart',
+  'trainResume',
+  'trainControl',
+  'compose',
+  'matrixCell',
+  'inspectTag',
+  'attention',
+];
 
 // ---------------------------------------------------------------------------------------------
 // Messages
@@ -98,7 +398,17 @@ export type ResponseMessage =
 
 export type BroadcastMessage =
   | { id: 0; type: 'fatal'; error: SerializedError }
-  | { id: 0; type: 'deviceLost'; error: SerializedError };
+  | { id: 0; type: 'deviceLost'; error: SerializedError }
+  | NotifyMessage;
+
+/** Unsolicited state updates (not errors). */
+export type NotifyMessage = {
+  id: 0;
+  type: 'library';
+  summary: LibrarySummary;
+  /** The whole library as a file, for the UI to persist (null if it could not be exported). */
+  file: LibraryFile | null;
+};
 
 export type WorkerMessage = ResponseMessage | BroadcastMessage;
 

@@ -2,13 +2,25 @@
  * Test doubles for the worker protocol: a fake engine (no GPU) and an in-process "worker" that
  * runs the real handler, with every message passed through structuredClone as postMessage would.
  */
+import type { LoadedDataset } from '../data/builtin';
 import type { Gpu } from '../gpu/device';
-import type { GenerateRequest, GenerateResult, LoadedModel, LoadProgress, MemoryReport, OnToken } from '../model/api';
+import type { GenerateRequest, GenerateResult, LoadedModel, LoadProgress, MemoryReport, OnToken, TaggedPrompt } from '../model/api';
+import type { Engine } from '../model/model';
 import type { ByteSource } from '../model/source';
 import type { Tokenizer } from '../model/tokenizer-api';
 import type { ModelConfig } from '../model/types';
+import { createHead } from '../tags/head';
+import { Rng } from '../model/sampling';
+import { importLibrary } from '../tags/library-format';
+import { renderPrompt } from '../tags/prompt';
+import { createTag, newProvenance, type Tag } from '../tags/tag';
+import { parseTemplate } from '../tags/template';
+import { checkpointOf, type CheckpointFile } from '../train/checkpoint';
+import { functionTagOf, tagNamesOf, type Metrics, type RunSpec } from '../train/protocol';
+import type { StepLog, TrainState } from '../train/trainer';
 import { EngineClient, type WorkerLike } from './client';
 import { createHandler, type EngineDeps, type LoadOptions } from './handler';
+import type { MethodDeps, RunHandle } from './methods';
 import { abortError, type RequestMessage, type WorkerMessage } from './protocol';
 
 export const FAKE_CONFIG: ModelConfig = {
@@ -81,33 +93,67 @@ export class FakeModel implements LoadedModel {
   async generate(req: GenerateRequest, onToken?: OnToken): Promise<GenerateResult> {
     this.requests.push({ ...req, signal: undefined });
     const max = req.maxTokens ?? 16;
-    const ids: number[] = [];
-    let text = '';
-    let finish: 'stop' | 'length' | 'cancelled' = 'stop';
-    for (const ch of this.text) {
-      if (ids.length >= max) {
-        finish = 'length';
+    const n = req.prompts.length;
+    const outs = Array.from({ length: n }, () => ({ ids: [] as number[], text: '', finish: 'stop' as 'stop' | 'length' | 'cancelled' }));
+    const chars = [...this.text];
+    let cancelled = false;
+    for (let k = 0; k < chars.length && !cancelled; k++) {
+      if (k >= max) {
+        for (const o of outs) o.finish = 'length';
         break;
       }
-      if (req.signal?.aborted) {
-        finish = 'cancelled';
-        break;
-      }
+      if (req.signal?.aborted) break;
       if (this.delay) await new Promise((r) => setTimeout(r, this.delay));
       else await Promise.resolve();
       if (req.signal?.aborted) {
-        finish = 'cancelled';
+        cancelled = true;
         break;
       }
-      const id = ch.charCodeAt(0);
-      ids.push(id);
-      text += ch;
-      onToken?.({ seq: 0, id, text: ch });
+      for (let seq = 0; seq < n; seq++) {
+        // Prompts after the first get a marked copy, so side-by-side outputs differ.
+        const ch = seq === 0 ? chars[k] : chars[k].toUpperCase();
+        const id = ch.charCodeAt(0);
+        outs[seq].ids.push(id);
+        outs[seq].text += ch;
+        onToken?.({ seq, id, text: ch });
+      }
     }
+    if (req.signal?.aborted) for (const o of outs) o.finish = 'cancelled';
     return {
-      outputs: [{ ids, text, finish }],
-      timings: { prefillTokens: 5, prefillMs: 2, decodeTokens: ids.length, decodeMs: ids.length * 4 },
+      outputs: outs,
+      timings: { prefillTokens: 5, prefillMs: 2, decodeTokens: outs[0]?.ids.length ?? 0, decodeMs: (outs[0]?.ids.length ?? 0) * 4 },
     };
+  }
+
+  /** Deterministic "hidden states": the mean of the prompt's injected rows plus a token feature. */
+  async hiddenAt(prompt: TaggedPrompt | number[], positions: number[]): Promise<Float32Array> {
+    const p = Array.isArray(prompt) ? { ids: prompt, inject: prompt.map(() => -1), injected: new Float32Array(0) } : prompt;
+    const d = this.config.dModel;
+    const out = new Float32Array(positions.length * d);
+    positions.forEach((pos, i) => {
+      let count = 0;
+      for (let t = 0; t <= pos; t++) {
+        const row = p.inject[t];
+        if (row >= 0) {
+          count++;
+          for (let j = 0; j < d; j++) out[i * d + j] += p.injected[row * d + j];
+        }
+      }
+      const idSum = p.ids.slice(0, pos + 1).reduce((a, b) => a + b, 0);
+      for (let j = 0; j < d; j++) out[i * d + j] = (count ? out[i * d + j] / count : 0) + ((idSum + j) % 7) / 70;
+    });
+    return out;
+  }
+
+  /** Uniform causal attention in every layer. */
+  async attentionMap(prompt: TaggedPrompt | number[]): Promise<{ T: number; layers: Float32Array[] }> {
+    const T = Array.isArray(prompt) ? prompt.length : prompt.ids.length;
+    const layers = Array.from({ length: this.config.nLayers }, () => {
+      const a = new Float32Array(T * T);
+      for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) a[i * T + j] = 1 / (i + 1);
+      return a;
+    });
+    return { T, layers };
   }
 
   dispose(): void {
@@ -142,7 +188,7 @@ export function fakeSource(name: string, size = 1000): ByteSource {
   };
 }
 
-export interface FakeEngineOptions extends FakeModelOptions {
+export interface FakeEngineOptions extends FakeModelOptions, FakeMethodsOptions {
   /** Download steps reported during load, each after `stepDelayMs`. */
   loadSteps?: number;
   stepDelayMs?: number;
@@ -154,7 +200,9 @@ export interface FakeEngineOptions extends FakeModelOptions {
 /** EngineDeps with a fake GPU and fake models; records what it was asked. */
 export function fakeEngine(opts: FakeEngineOptions = {}) {
   const calls = { load: [] as Array<{ source: string; tokenizer?: string; opts: LoadOptions }>, models: [] as FakeModel[] };
+  const fm = fakeMethods(opts);
   const deps: EngineDeps = {
+    methods: fm.methods,
     acquireGpu: async () => {
       if (opts.gpuError) throw opts.gpuError;
       return fakeGpu();
@@ -177,7 +225,7 @@ export function fakeEngine(opts: FakeEngineOptions = {}) {
       return m;
     },
   };
-  return { deps, calls };
+  return { deps, calls, runs: fm.runs };
 }
 
 /** Node before 22 clones a File into something without its name; browsers keep Files intact. */
@@ -246,8 +294,174 @@ export class InProcessWorker implements WorkerLike {
 
 /** A client talking to the real handler over a fake engine. */
 export function fakeClient(opts: FakeEngineOptions = {}) {
-  const { deps, calls } = fakeEngine(opts);
+  const { deps, calls, runs } = fakeEngine(opts);
   const worker = new InProcessWorker(deps);
   const client = new EngineClient(worker);
-  return { client, worker, calls };
+  return { client, worker, calls, runs };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A fake method layer: runs that "train" on the CPU with a falling loss, real checkpoints files,
+// real prompt rendering (it is pure), a deterministic embedding table.
+
+export interface FakeMethodsOptions {
+  /** Delay per training step (ms). */
+  stepDelayMs?: number;
+  /** Make prepareRun throw this. */
+  prepareError?: Error;
+}
+
+/** A deterministic [vocab, d] "embedding table" for the fake config. */
+export function fakeEmbeddingTable(vocab = FAKE_CONFIG.vocabSize, d = FAKE_CONFIG.dModel): Float32Array {
+  const t = new Float32Array(vocab * d);
+  for (let v = 0; v < vocab; v++) for (let j = 0; j < d; j++) t[v * d + j] = Math.sin(v * 0.37 + j * 1.3) * (1 + (v % 5) / 10);
+  return t;
+}
+
+export class FakeRun implements RunHandle {
+  step = 0;
+  log: StepLog[] = [];
+  disposed = false;
+  saved = false;
+  readonly totalSteps: number;
+  readonly heldOutCount: number;
+  readonly trainableParams: number;
+
+  constructor(
+    readonly spec: RunSpec,
+    readonly model: LoadedModel,
+    private readonly delayMs = 0,
+  ) {
+    this.totalSteps = spec.hyper?.steps ?? 100;
+    const n = spec.tasks.reduce((s, t) => s + t.rows.length, 0);
+    this.heldOutCount = Math.max(1, Math.round(n * (spec.evalFraction ?? 0.1)));
+    this.trainableParams = (spec.tagLength ?? 10) * model.config.dModel;
+  }
+
+  private get kind() {
+    return this.spec.tasks[0]?.output.kind ?? 'text';
+  }
+
+  async evaluate(): Promise<Metrics> {
+    const loss = 3 / (1 + this.step);
+    if (this.kind === 'regression') return { loss, mse: loss, mae: Math.sqrt(loss), pearson: 1 - loss / 3 };
+    if (this.kind === 'classification') return { loss, accuracy: 1 - loss / 6 };
+    return { loss, nll: loss, perplexity: Math.exp(loss) };
+  }
+
+  async trainStep(signal: AbortSignal): Promise<StepLog> {
+    if (signal.aborted) throw abortError('Training was cancelled.');
+    await sleep(this.delayMs, signal);
+    this.step++;
+    const loss = 3 / (1 + this.step);
+    const s: StepLog = { step: this.step, loss, lmLoss: loss, headLoss: 0, gradNorm: 1 / this.step, lr: 0.01, tokensPerSec: 1000, skipped: false };
+    this.log.push(s);
+    return s;
+  }
+
+  async state(): Promise<TrainState> {
+    return {
+      version: 1,
+      step: this.step,
+      cursor: { epoch: 0, index: this.step },
+      auxCursor: { epoch: 0, index: 0 },
+      skipped: 0,
+      tensors: { 'tag.x': Float32Array.from([this.step]) },
+      log: this.log.map((l) => ({ ...l })),
+    };
+  }
+
+  restore(s: Pick<TrainState, 'step' | 'log'>) {
+    this.step = s.step;
+    this.log = s.log.map((l) => ({ ...l }));
+  }
+
+  async save(metrics: Metrics) {
+    const lib = this.spec.library;
+    const d = this.model.config.dModel;
+    const tags: string[] = [];
+    let head: string | null = null;
+    const m = this.model;
+    const prov = (stage: 'stage1' | 'stage2') =>
+      newProvenance({ arch: m.config.arch, name: m.name, dModel: d, vocabSize: m.config.vocabSize }, 'fake-fingerprint', {
+        stage,
+        steps: this.step,
+        dataset: this.spec.tasks.map((t) => t.name).join(', '),
+        metrics: Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v))) as Record<string, number>,
+      });
+    for (const task of this.spec.tasks) {
+      const t = parseTemplate(task.template);
+      const out = task.output.field ?? 'output';
+      const fn = this.spec.method === 'stage1' ? null : functionTagOf(t, out);
+      for (const name of tagNamesOf(t, task.rows)) {
+        if (this.spec.method !== 'stage1' && name !== fn) continue;
+        const p = this.spec.tagLength ?? 2;
+        const data = new Float32Array(p * d).fill(this.step / 10 + 0.5);
+        const tag: Tag = createTag({ name, kind: fn === name ? 'function' : 'domain', p, d, data, provenance: prov(this.spec.method === 'stage1' ? 'stage1' : 'stage2') });
+        lib.addTag(tag, { replace: true });
+        tags.push(name);
+      }
+      if (fn && task.output.kind !== 'text') {
+        const values = task.rows.map((r) => r[out]);
+        const h =
+          task.output.kind === 'regression'
+            ? createHead('regression', 1, d, new Rng(1), values.map(Number), fn)
+            : createHead('classification', new Set(values).size, d, new Rng(1), values, fn);
+        lib.setHead(h);
+        head = fn;
+      }
+    }
+    this.saved = true;
+    return { tags, head, adapter: null };
+  }
+
+  dispose() {
+    this.disposed = true;
+  }
+}
+
+export function fakeMethods(opts: FakeMethodsOptions = {}): { methods: MethodDeps; runs: FakeRun[] } {
+  const runs: FakeRun[] = [];
+  const table = fakeEmbeddingTable();
+  const methods: MethodDeps = {
+    async prepareRun(model, spec) {
+      if (opts.prepareError) throw opts.prepareError;
+      if (spec.tasks.every((t) => t.rows.length === 0)) throw new Error('No training examples: check the dataset and the template.');
+      const run = new FakeRun(spec, model, opts.stepDelayMs);
+      runs.push(run);
+      return run;
+    },
+    async resumeRun(model, file: CheckpointFile, library) {
+      if (!file || file.format !== 'tag-workbench/checkpoint') throw new Error('Not a Tag Workbench checkpoint (missing format "tag-workbench/checkpoint").');
+      const r = importLibrary(file.library, { dModel: model.config.dModel, fingerprint: '' }, { acceptFingerprintMismatch: true });
+      if (r.status === 'ok') library.merge({ tags: r.tags, heads: r.heads, adapters: r.adapters }, 'replace');
+      const spec: RunSpec = { ...file.spec, library };
+      const run = new FakeRun(spec, model, opts.stepDelayMs);
+      run.restore(file.state);
+      runs.push(run);
+      return { run, spec };
+    },
+    async checkpoint(model, spec, snapshot, run) {
+      return checkpointOf(model as Engine, spec, snapshot, await run.state());
+    },
+    async embeddingTable(model) {
+      return model.config.vocabSize === FAKE_CONFIG.vocabSize && model.config.dModel === FAKE_CONFIG.dModel
+        ? table
+        : fakeEmbeddingTable(model.config.vocabSize, model.config.dModel);
+    },
+    renderPrompt: (template, fields, library, tokenizer, o) => renderPrompt(template, fields, library, tokenizer, o),
+    async loadBuiltin(id): Promise<LoadedDataset> {
+      if (id !== 'tiny') throw new Error(`Unknown built-in dataset ${JSON.stringify(id)}.`);
+      return {
+        columns: ['input', 'output'],
+        rows: [
+          { input: 'CCO', output: '0.5' },
+          { input: 'CCN', output: '0.7' },
+          { input: 'c1ccccc1', output: '0.2' },
+        ],
+        report: { total: 4, kept: 3, skipped: [{ line: 3, reason: '{output} is "x", not a number' }] },
+      };
+    },
+  };
+  return { methods, runs };
 }

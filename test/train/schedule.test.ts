@@ -17,20 +17,23 @@ describe('lrAt', () => {
     expect(lrAt(9, base)).toBeCloseTo(1, 12);
   });
 
-  it('cosine: half way at the middle of the decay, minLr at the last step and after', () => {
+  it('cosine: peak right after warmup, half way at the middle of the decay, minLr only after the last step', () => {
     const o = { ...base, minLr: 0.1 };
-    expect(lrAt(10, o)).toBeCloseTo(0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI / 90)), 12);
-    expect(lrAt(54, o)).toBeCloseTo(0.55, 12);
-    expect(lrAt(99, o)).toBeCloseTo(0.1, 12);
+    expect(lrAt(10, o)).toBeCloseTo(1, 12);
+    expect(lrAt(55, o)).toBeCloseTo(0.55, 12);
+    // The last update (step 99) still moves: HF's convention, no update wasted at minLr.
+    expect(lrAt(99, o)).toBeCloseTo(0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * 89) / 90)), 12);
+    expect(lrAt(99, o)).toBeGreaterThan(0.1);
+    expect(lrAt(100, o)).toBeCloseTo(0.1, 12);
     expect(lrAt(250, o)).toBeCloseTo(0.1, 12);
-    expect(lrAt(54, base)).toBeCloseTo(0.5, 12);
-    expect(lrAt(31.5, base)).toBeCloseTo(0.5 * (1 + Math.cos(Math.PI / 4)), 12);
+    expect(lrAt(55, base)).toBeCloseTo(0.5, 12);
+    expect(lrAt(32.5, base)).toBeCloseTo(0.5 * (1 + Math.cos(Math.PI / 4)), 12);
   });
 
   it('linear and constant', () => {
-    expect(lrAt(54, { ...base, schedule: 'linear' })).toBeCloseTo(0.5, 12);
-    expect(lrAt(81, { ...base, schedule: 'linear', minLr: 0.2 })).toBeCloseTo(0.2 + 0.8 * 0.2, 12);
-    expect(lrAt(99, { ...base, schedule: 'linear' })).toBe(0);
+    expect(lrAt(55, { ...base, schedule: 'linear' })).toBeCloseTo(0.5, 12);
+    expect(lrAt(82, { ...base, schedule: 'linear', minLr: 0.2 })).toBeCloseTo(0.2 + 0.8 * 0.2, 12);
+    expect(lrAt(100, { ...base, schedule: 'linear' })).toBe(0);
     expect(lrAt(4, { ...base, schedule: 'constant' })).toBeCloseTo(0.5, 12);
     expect(lrAt(50, { ...base, schedule: 'constant', minLr: 0.1 })).toBe(1);
     expect(lrAt(1000, { ...base, schedule: 'constant' })).toBe(1);
@@ -41,8 +44,8 @@ describe('lrAt', () => {
     expect(lrAt(29, o)).toBeCloseTo(2e-4, 15);
     expect(lrAt(14, o)).toBeCloseTo(1e-4, 15);
     const nw = { ...o, warmupFraction: 0 };
-    expect(lrAt(0, nw)).toBeCloseTo(2e-4 * 0.5 * (1 + Math.cos(Math.PI / 1000)), 15);
-    expect(lrAt(499, nw)).toBeCloseTo(1e-4, 15);
+    expect(lrAt(0, nw)).toBeCloseTo(2e-4, 15);
+    expect(lrAt(500, nw)).toBeCloseTo(1e-4, 15);
     // A run of one step: warmup and decay collapse to the peak.
     expect(lrAt(0, { ...o, totalSteps: 1 })).toBe(2e-4);
   });
