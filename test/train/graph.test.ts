@@ -278,3 +278,23 @@ describe('training graph gradients vs finite differences', () => {
     e.dispose();
   });
 });
+
+describe('training memory accounting', () => {
+  it('trainGraphBytes equals what a TrainGraph allocates (plain, recompute, LoRA + head)', async () => {
+    const { trainGraphBytes } = await import('../../src/train/memory');
+    const src = new BytesSource(randomGguf({ arch: 'qwen2', type: GgmlType.Q8_0, seed: 7, nLayers: 2, includeTokenizer: true }), 'm.gguf');
+    const e = await loadModel(await acquireNodeGpu(), src, { slots: 1, maxContext: 32 });
+    const cases: GraphOptions[] = [
+      { maxTokens: 40, maxSeqs: 3, maxSeqLen: 16, injectedRows: 5 },
+      { maxTokens: 100, maxSeqs: 4, maxSeqLen: 25, injectedRows: 3, recompute: true, headOutputs: 2, headKind: 'classification' },
+      { maxTokens: 64, maxSeqs: 2, maxSeqLen: 32, injectedRows: 0, lora: { rank: 8, alpha: 16, targets: ['q', 'v', 'down'] }, headOutputs: 1 },
+    ];
+    for (const o of cases) {
+      const before = e.mem.bytes().train;
+      const g = await TrainGraph.create(e.gpu, e.kernels, e.mem, e.config, e.weights, o);
+      expect(e.mem.bytes().train - before).toBe(trainGraphBytes(e.config, o));
+      void g;
+    }
+    e.dispose();
+  });
+});

@@ -1,0 +1,116 @@
+/**
+ * Training benchmark: forward ms, forward+backward ms, the backward/forward ratio, tokens/s and GPU
+ * bytes per configuration, plus the memory accounting of a 7B Q4_0 model training one tag pair at
+ * batch 4 × 256 tokens. Prints one JSON object; nothing is asserted.
+ *   npm run bench:train -- [--quick]
+ */
+import { parseArgs } from 'node:util';
+import { acquireNodeGpu } from '../src/gpu/node-gpu';
+import { loadModel, type Engine } from '../src/model/model';
+import { randomGguf } from '../src/model/random-model';
+import { NodeFileSource } from '../src/model/source-node';
+import { BytesSource } from '../src/model/sources';
+import { GgmlType, tensorBytes, type ModelConfig } from '../src/model/types';
+import { kvBytes, scratchFloats } from '../src/model/weights';
+import { IGNORE, TrainGraph, type GraphOptions } from '../src/train/graph';
+import { trainGraphBytes } from '../src/train/memory';
+import { alignedRows } from '../src/train/trainer';
+
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+
+async function timeStep(e: Engine, g: TrainGraph, backward: boolean, reps: number): Promise<number> {
+  g.step(backward);
+  await e.gpu.device.queue.onSubmittedWorkDone();
+  const t = performance.now();
+  for (let i = 0; i < reps; i++) g.step(backward);
+  await e.gpu.device.queue.onSubmittedWorkDone();
+  return (performance.now() - t) / reps;
+}
+
+async function measure(name: string, e: Engine, seqs: number, len: number, recompute: boolean) {
+  const d = e.config.dModel;
+  const rows = 2 * alignedRows(10, d);
+  const opts: GraphOptions = { maxTokens: seqs * len, maxSeqs: seqs, maxSeqLen: len, injectedRows: rows, recompute };
+  const before = e.mem.bytes().total;
+  const g = await TrainGraph.create(e.gpu, e.kernels, e.mem, e.config, e.weights, opts);
+  const T = seqs * len;
+  const ids = Uint32Array.from({ length: T }, (_, i) => 1 + ((i * 7919) % (e.config.vocabSize - 1)));
+  const inject = new Uint32Array(T).fill(IGNORE);
+  for (let s = 0; s < seqs; s++) for (let j = 0; j < 10; j++) inject[s * len + 1 + j] = j;
+  g.setBatch({
+    ids,
+    slot: Uint32Array.from({ length: T }, (_, i) => Math.floor(i / len)),
+    pos: Uint32Array.from({ length: T }, (_, i) => i % len),
+    inject,
+    targets: Uint32Array.from({ length: T }, (_, i) => ((i + 1) % len === 0 ? IGNORE : ids[i + 1])),
+    lmScale: 1 / T,
+  });
+  const reps = args.quick ? 1 : 2;
+  const fwd = await timeStep(e, g, false, reps);
+  const fb = await timeStep(e, g, true, reps);
+  const peak = e.mem.bytes().total;
+  g.rec.destroy();
+  return {
+    name,
+    tokens: T,
+    recompute,
+    forward_ms: +fwd.toFixed(1),
+    forward_backward_ms: +fb.toFixed(1),
+    backward_ms: +(fb - fwd).toFixed(1),
+    backward_over_forward: +((fb - fwd) / fwd).toFixed(2),
+    tokens_per_s: +(T / (fb / 1000)).toFixed(1),
+    train_bytes: peak - before,
+    peak_gpu_bytes: peak,
+  };
+}
+
+/** Llama-2-7B in Q4_0 (llama.cpp's usual mix: Q4_0 matrices, Q6_K output, F32 norms). */
+function sevenB(): { cfg: ModelConfig; weights: number } {
+  const cfg: ModelConfig = {
+    arch: 'llama', name: 'Llama-2-7B Q4_0', dModel: 4096, nLayers: 32, nHeads: 32, nKvHeads: 32, headDim: 128, dFF: 11008,
+    vocabSize: 32000, maxSeqLen: 4096, normEps: 1e-5, ropeTheta: 10000, ropeStyle: 'normal', ropeScale: 1, qkvBias: false, tiedEmbeddings: false,
+  };
+  const d = cfg.dModel;
+  const perLayer = 4 * tensorBytes(GgmlType.Q4_0, d * d) + 3 * tensorBytes(GgmlType.Q4_0, d * cfg.dFF) + 2 * d * 4;
+  const weights = cfg.nLayers * perLayer + tensorBytes(GgmlType.Q4_0, cfg.vocabSize * d) + tensorBytes(GgmlType.Q6_K, cfg.vocabSize * d) + d * 4;
+  return { cfg, weights };
+}
+
+function sevenBAccounting(recompute: boolean) {
+  const { cfg, weights } = sevenB();
+  const seqs = 4;
+  const len = 256;
+  const opts: GraphOptions = { maxTokens: seqs * len, maxSeqs: seqs, maxSeqLen: len, injectedRows: 2 * alignedRows(10, cfg.dModel), recompute };
+  // The inference side loaded for training: one slot of 256 positions, 256-token chunks.
+  const inference = kvBytes(cfg, len, 1) + scratchFloats(cfg, 256, 1) * 4;
+  const train = trainGraphBytes(cfg, opts, 2);
+  const total = weights + inference + train;
+  return { model: cfg.name, batch: `${seqs}x${len}`, recompute, weights_bytes: weights, inference_bytes: inference, train_bytes: train, total_bytes: total, total_gib: +(total / 2 ** 30).toFixed(2), fits_6gb: total <= 6 * 2 ** 30 };
+}
+
+async function main() {
+  const gpu = await acquireNodeGpu();
+  const results = [];
+  const stories = await loadModel(gpu, new NodeFileSource('public/models/stories260K/stories260K.bin'), {
+    tokenizer: new NodeFileSource('public/models/stories260K/tok512.bin'),
+    slots: 1,
+    maxContext: 64,
+  });
+  for (const recompute of [false, true]) results.push(await measure('stories260K', stories, 4, 32, recompute));
+  stories.dispose();
+  // A mid-size random Llama shape: big enough for matmuls to matter, small enough for SwiftShader.
+  const shape = args.quick ? { dModel: 256, nLayers: 2, dFF: 512 } : { dModel: 512, nLayers: 4, dFF: 1536 };
+  const bytes = randomGguf({ arch: 'llama', type: GgmlType.Q4_0, nHeads: 8, nKvHeads: 8, seed: 1, includeTokenizer: true, ...shape });
+  const mid = await loadModel(gpu, new BytesSource(bytes, 'mid.gguf'), { slots: 1, maxContext: 64 });
+  for (const recompute of [false, true]) results.push(await measure(`llama-${shape.dModel}x${shape.nLayers}-Q4_0`, mid, 2, 32, recompute));
+  mid.dispose();
+  console.log(
+    JSON.stringify({ bench: 'training', adapter: gpu.adapterInfo, results, memory_7b: [sevenBAccounting(false), sevenBAccounting(true)] }, null, 2),
+  );
+  process.exit(0);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
