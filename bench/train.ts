@@ -49,7 +49,7 @@ async function measure(name: string, e: Engine, seqs: number, len: number, recom
   const fwd = await timeStep(e, g, false, reps);
   const fb = await timeStep(e, g, true, reps);
   const peak = e.mem.bytes().total;
-  g.rec.destroy();
+  g.dispose();
   return {
     name,
     tokens: T,

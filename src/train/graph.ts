@@ -150,6 +150,8 @@ export class TrainGraph {
   private readonly zeros4 = new Float32Array(4);
   private readonly lmChunk: number;
   private readonly ropeArgs: { theta: number; style: ModelConfig['ropeStyle']; scale: number; headDim: number };
+  /** Every buffer this graph allocated, freed by dispose(). */
+  private readonly owned: GPUBuffer[] = [];
   private T = 0;
   private nSeqs = 0;
   private nKeys = 0;
@@ -171,7 +173,11 @@ export class TrainGraph {
     const qd = cfg.nHeads * cfg.headDim;
     const kvd = cfg.nKvHeads * cfg.headDim;
     const ff = cfg.dFF;
-    const f = (label: string, n: number) => mem.create(label, n * 4, 'train');
+    const f = (label: string, n: number) => {
+      const b = mem.create(label, n * 4, 'train');
+      this.owned.push(b);
+      return b;
+    };
     this.lmChunk = opts.lmChunk ?? Math.max(64, Math.min(256, 64 * Math.floor((16 << 20) / (cfg.vocabSize * 4 * 64))));
     if (this.lmChunk % 64 !== 0) throw new Error('lmChunk must be a multiple of 64');
     this.ropeArgs = { theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale, headDim: cfg.headDim };
@@ -284,6 +290,13 @@ export class TrainGraph {
     ]);
     const k: K = { embed, norm, mm, rope, attn, swiglu, rows, ew, ce, mse, wg, sumsq, reduce, adam };
     return new TrainGraph(gpu, mem, w, k, opts, cfg);
+  }
+
+  /** Frees every buffer of the graph (a run's memory goes back before the next run starts). */
+  dispose(): void {
+    this.rec.destroy();
+    for (const b of this.owned) this.mem.destroy(b);
+    this.owned.length = 0;
   }
 
   /** Every trainable tensor except the injected rows (whose trainable ranges the caller knows). */

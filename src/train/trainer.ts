@@ -394,7 +394,7 @@ export class Trainer {
   }
 
   dispose(): void {
-    this.graph.rec.destroy();
+    this.graph.dispose();
     for (const p of this.injectedParams) {
       this.setup.engine.mem.destroy(p.m);
       this.setup.engine.mem.destroy(p.v);
