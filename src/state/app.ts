@@ -4,14 +4,44 @@
  */
 import { useStore } from 'zustand';
 import { EngineClient, createEngineWorker } from '../worker/client';
+import { resolveUrl } from './catalog';
+import { createComposerStore, type ComposerState } from './composer';
+import { createDataStore, type DataState } from './data';
+import { openWorkbenchDb } from './db';
 import { createGenerationStore, type GenerationState } from './generation';
+import { createInspectorStore, type InspectorState } from './inspector';
+import { createLibraryStore, type LibraryState } from './library';
+import { createMatrixStore, type MatrixState } from './matrix';
 import { createModelStore, type ModelState } from './model';
+import { createModelCacheStore, type ModelCacheState } from './modelCache';
 import { createNoticesStore, type NoticesState } from './notices';
+import { createTrainStore, type TrainState } from './train';
 
 export const client = new EngineClient(createEngineWorker());
 export const noticesStore = createNoticesStore();
 export const modelStore = createModelStore({ client, notices: noticesStore });
 export const generationStore = createGenerationStore({ client, notices: noticesStore, model: modelStore });
+
+const opened = openWorkbenchDb();
+const db = opened.then((o) => o.db);
+void opened.then((o) => {
+  if (o.warning) noticesStore.getState().push({ kind: 'warning', title: 'Nothing will be saved', message: o.warning });
+});
+
+export const libraryStore = createLibraryStore({ client, notices: noticesStore, db });
+export const dataStore = createDataStore({ client, notices: noticesStore, db, dataBaseUrl: resolveUrl('data/') });
+export const trainStore = createTrainStore({
+  client,
+  notices: noticesStore,
+  model: modelStore,
+  data: dataStore,
+  db,
+  storage: typeof localStorage !== 'undefined' ? localStorage : null,
+});
+export const composerStore = createComposerStore({ client, notices: noticesStore, model: modelStore });
+export const matrixStore = createMatrixStore({ client, notices: noticesStore, model: modelStore, data: dataStore });
+export const inspectorStore = createInspectorStore({ client, notices: noticesStore, model: modelStore });
+export const modelCacheStore = createModelCacheStore({ notices: noticesStore });
 
 client.onBroadcast(({ type, error }) => {
   noticesStore.getState().pushError(error, type === 'deviceLost' ? 'GPU' : 'Engine');
@@ -21,6 +51,24 @@ client.onBroadcast(({ type, error }) => {
   }
 });
 
+// The model's fingerprint (tags are checked against it) and the cached-files list follow the model.
+let lastModel: unknown = null;
+modelStore.subscribe((s) => {
+  if (s.model === lastModel) return;
+  const hadModel = lastModel !== null;
+  lastModel = s.model;
+  void libraryStore.getState().refreshFingerprint(s.model?.name ?? null);
+  if (s.model || hadModel) void modelCacheStore.getState().refresh();
+});
+
+/** Loads what was saved: the tag library into the worker, datasets, checkpoints. */
+export function restoreSession(): void {
+  void libraryStore.getState().restore();
+  void dataStore.getState().load();
+  void trainStore.getState().loadCheckpoints();
+  void modelCacheStore.getState().refresh();
+}
+
 export function useModel<T>(selector: (s: ModelState) => T): T {
   return useStore(modelStore, selector);
 }
@@ -29,6 +77,27 @@ export function useGeneration<T>(selector: (s: GenerationState) => T): T {
 }
 export function useNotices<T>(selector: (s: NoticesState) => T): T {
   return useStore(noticesStore, selector);
+}
+export function useLibrary<T>(selector: (s: LibraryState) => T): T {
+  return useStore(libraryStore, selector);
+}
+export function useData<T>(selector: (s: DataState) => T): T {
+  return useStore(dataStore, selector);
+}
+export function useTrain<T>(selector: (s: TrainState) => T): T {
+  return useStore(trainStore, selector);
+}
+export function useComposer<T>(selector: (s: ComposerState) => T): T {
+  return useStore(composerStore, selector);
+}
+export function useMatrix<T>(selector: (s: MatrixState) => T): T {
+  return useStore(matrixStore, selector);
+}
+export function useInspector<T>(selector: (s: InspectorState) => T): T {
+  return useStore(inspectorStore, selector);
+}
+export function useModelCache<T>(selector: (s: ModelCacheState) => T): T {
+  return useStore(modelCacheStore, selector);
 }
 
 /** Errors that escape everything else still reach the banner. */

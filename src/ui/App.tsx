@@ -1,5 +1,5 @@
 import { useEffect } from 'react';
-import { modelStore, useModel } from '../state/app';
+import { modelStore, restoreSession, useModel } from '../state/app';
 import { ErrorBoundary } from './ErrorBoundary';
 import { Notices } from './Notices';
 import { PANELS, useUi } from './panels';
@@ -32,6 +32,7 @@ export function App() {
 
   useEffect(() => {
     void modelStore.getState().queryGpu();
+    restoreSession();
   }, []);
 
   return (

@@ -162,6 +162,11 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
             m.dispose();
             throw abortError('Loading was cancelled.');
           }
+          // The files proved to be a model: cache-first sources may keep them now.
+          for (const s of [src.model, src.tokenizer]) {
+            const c = s as Partial<{ commit(): Promise<unknown> }> | undefined;
+            if (typeof c?.commit === 'function') await c.commit().catch(() => undefined);
+          }
           model = m;
           return modelInfo(m, source, now() - t0);
         } finally {

@@ -57,13 +57,32 @@ function abortError(signal?: AbortSignal): unknown {
   return signal?.reason ?? new DOMException('The download was cancelled.', 'AbortError');
 }
 
+/** Stores a downloaded file in the model cache (quota errors are reported, not thrown). */
+export async function storeInCache(url: string, blob: Blob): Promise<boolean> {
+  const cs = cacheStorage();
+  if (!cs) return false;
+  try {
+    const cache = await cs.open(MODEL_CACHE);
+    await cache.put(
+      url,
+      new Response(blob, {
+        headers: { 'content-type': blob.type || 'application/octet-stream', 'content-length': String(blob.size), 'x-cached-at': new Date().toISOString() },
+      }),
+    );
+    return true;
+  } catch (e) {
+    console.warn(`Model cache: could not store ${url}:`, e);
+    return false;
+  }
+}
+
 /**
- * The whole file at `url`: from the cache when it is there, else downloaded (with progress) and
- * stored. A file the cache refuses (quota) is still returned, just not kept.
+ * The whole file at `url`: from the cache when it is there, else downloaded (with progress) and,
+ * unless `store` is false, stored. A file the cache refuses (quota) is still returned, just not kept.
  */
 export async function fetchCacheFirst(
   url: string,
-  opts: { signal?: AbortSignal; onProgress?: (loaded: number, total: number) => void; fetch?: typeof fetch } = {},
+  opts: { signal?: AbortSignal; onProgress?: (loaded: number, total: number) => void; fetch?: typeof fetch; store?: boolean } = {},
 ): Promise<{ blob: Blob; fromCache: boolean }> {
   const cs = cacheStorage();
   const cache = cs ? await cs.open(MODEL_CACHE).catch(() => null) : null;
@@ -111,25 +130,19 @@ export async function fetchCacheFirst(
   }
   const blob = new Blob(chunks, { type: res.headers.get('content-type') ?? 'application/octet-stream' });
   opts.onProgress?.(blob.size, blob.size);
-  if (cache) {
-    try {
-      await cache.put(
-        url,
-        new Response(blob, {
-          headers: { 'content-type': blob.type, 'content-length': String(blob.size), 'x-cached-at': new Date().toISOString() },
-        }),
-      );
-    } catch (e) {
-      console.warn(`Model cache: could not store ${url}:`, e);
-    }
-  }
+  if (cache && opts.store !== false) await storeInCache(url, blob);
   return { blob, fromCache: false };
 }
 
-/** A ByteSource over a URL, read through the model cache (downloaded whole on first use). */
+/**
+ * A ByteSource over a URL, read through the model cache (downloaded whole on first use). A fresh
+ * download is only stored by `commit()`, which the loader calls once the model loaded: a URL that
+ * answers with something else (an HTML error page) never enters the cache.
+ */
 export class CachedUrlSource implements ByteSource {
   readonly name: string;
   private blob: Promise<Blob> | null = null;
+  private downloaded: Blob | null = null;
 
   constructor(
     readonly url: string,
@@ -140,7 +153,10 @@ export class CachedUrlSource implements ByteSource {
 
   private get(signal?: AbortSignal): Promise<Blob> {
     if (!this.blob) {
-      const p = fetchCacheFirst(this.url, { ...this.opts, signal: signal ?? this.opts.signal }).then((r) => r.blob);
+      const p = fetchCacheFirst(this.url, { ...this.opts, signal: signal ?? this.opts.signal, store: false }).then((r) => {
+        if (!r.fromCache) this.downloaded = r.blob;
+        return r.blob;
+      });
       this.blob = p;
       p.catch(() => {
         if (this.blob === p) this.blob = null;
@@ -151,6 +167,13 @@ export class CachedUrlSource implements ByteSource {
 
   async size(signal?: AbortSignal): Promise<number> {
     return (await this.get(signal)).size;
+  }
+
+  /** Keeps a fresh download in the cache (call after the file proved to be a model). */
+  async commit(): Promise<boolean> {
+    const b = this.downloaded;
+    this.downloaded = null;
+    return b ? storeInCache(this.url, b) : false;
   }
 
   async read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {

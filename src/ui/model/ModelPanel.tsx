@@ -1,3 +1,4 @@
+import { CacheCard } from './CacheCard';
 import { GpuCard } from './GpuCard';
 import { ProgressCard } from './ProgressCard';
 import { SourceCard } from './SourceCard';
@@ -13,6 +14,7 @@ export function ModelPanel() {
       </div>
       <div className="col col-side">
         <GpuCard />
+        <CacheCard />
       </div>
     </div>
   );

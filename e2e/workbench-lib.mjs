@@ -1,0 +1,118 @@
+/** Helpers shared by the workbench specs (data, training, composer, library, resume). */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { assert, openApp, waitUntil } from './lib.mjs';
+
+export const FIXTURE_CSV = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'tiny-stories.csv');
+
+/** Deletes the app's saved state (IndexedDB, localStorage), from a page that does not hold the db open. */
+export async function resetStorage(page, baseUrl) {
+  await page.goto(`${baseUrl}data/SOURCES.md`);
+  await page.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        localStorage.clear();
+        const req = indexedDB.deleteDatabase('tag-workbench');
+        req.onsuccess = () => resolve();
+        req.onerror = () => reject(req.error);
+        req.onblocked = () => reject(new Error('deleteDatabase blocked'));
+      }),
+  );
+}
+
+export function nav(page) {
+  return page.getByRole('navigation', { name: 'Panels' });
+}
+
+export async function gotoPanel(page, label) {
+  await nav(page).getByRole('link', { name: label, exact: true }).click();
+  await page.locator('#panel-title', { hasText: label }).waitFor({ timeout: 10_000 });
+}
+
+/** Loads stories260K from the catalog (the Model panel). */
+export async function loadModel(page) {
+  await gotoPanel(page, 'Model');
+  const summary = page.getByTestId('model-summary');
+  if (await summary.isVisible()) return;
+  await page.getByRole('button', { name: 'Load stories260K' }).click();
+  await waitUntil(page, () => summary.isVisible(), { timeoutMs: 120_000, what: 'stories260K to load' });
+}
+
+/** Imports the fixture CSV in the Data panel unless it is there already. */
+export async function ensureDataset(page) {
+  await gotoPanel(page, 'Data');
+  const item = page.getByRole('button', { name: /tiny-stories\.csv/ });
+  if ((await item.count()) === 0) {
+    await page.getByTestId('dataset-drop').locator('input[type=file]').setInputFiles(FIXTURE_CSV);
+    await item.first().waitFor({ timeout: 30_000 });
+  }
+  await item.first().click();
+  await page.getByTestId('dataset-details').waitFor();
+}
+
+export async function selectDataset(page, testId, namePart) {
+  const sel = page.getByTestId(testId);
+  const value = await sel.locator('option', { hasText: namePart }).first().getAttribute('value');
+  assert(value, `no ${namePart} option in ${testId}`);
+  await sel.selectOption(value);
+}
+
+async function setNumber(page, label, value) {
+  const input = page.getByLabel(label, { exact: true });
+  await input.fill(String(value));
+}
+
+/**
+ * Configures a run in the Train panel: stage 1 on the fixture with the tiny-model preset
+ * (or `opts.method`, `opts.template`, …).
+ */
+export async function configureRun(page, { method = 'stage1', template = '<Story> {text}', steps = 4, tagLength = 2, checkpointEvery = 2, outputKind, outputField } = {}) {
+  await gotoPanel(page, 'Train');
+  await page.getByTestId('train-method').selectOption(method);
+  await page.getByTestId('train-template').fill(template);
+  await page.getByRole('button', { name: 'Tiny model' }).click();
+  await setNumber(page, 'Steps', steps);
+  await setNumber(page, 'Tag length (rows)', tagLength);
+  await setNumber(page, 'Checkpoint every', checkpointEvery);
+  await selectDataset(page, 'train-dataset', 'tiny-stories.csv');
+  if (outputKind) await page.getByLabel('Output', { exact: true }).selectOption(outputKind);
+  if (outputField) await page.getByLabel('Output field', { exact: true }).selectOption(outputField);
+}
+
+export function liveCard(page) {
+  return page.getByTestId('train-live');
+}
+
+/** Waits until the run in the Train panel has ended; fails on error/cancel. */
+export async function waitTrainingDone(page, timeoutMs = 300_000) {
+  const live = liveCard(page);
+  await waitUntil(
+    page,
+    async () => {
+      const st = await live.getAttribute('data-status');
+      if (st === 'error' || st === 'cancelled') throw new Error(`training ended with status ${st}: ${(await live.innerText()).slice(0, 400)}`);
+      return st === 'done';
+    },
+    { timeoutMs, what: 'training to finish', describe: async () => (await live.innerText()).replace(/\s+/g, ' ').slice(0, 300) },
+  );
+}
+
+/** Makes sure the library has <name> (trains it with stage 1 when missing). */
+export async function ensureTag(page, name = 'Story') {
+  await gotoPanel(page, 'Library');
+  if ((await page.getByTestId(`library-row-${name}`).count()) > 0) return;
+  await ensureDataset(page);
+  await configureRun(page, { template: `<${name}> {text}`, steps: 3 });
+  await page.getByTestId('train-start').click();
+  await waitTrainingDone(page);
+}
+
+export { openApp };
+
+/** A full-page screenshot from the top of the page, without the transient info notices. */
+export async function shot(page, path) {
+  for (const b of await page.getByTestId('notice').all()) await b.getByRole('button').first().click().catch(() => {});
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForTimeout(150);
+  await page.screenshot({ path, fullPage: true });
+}

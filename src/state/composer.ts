@@ -1,0 +1,214 @@
+/**
+ * Composer store: prompts made of text and tag chips, run as streaming generation or as a head
+ * prediction, optionally side by side (the same prompt without its tags, or a second variant).
+ */
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import type { EngineClientLike } from '../worker/client';
+import { isAbortError, type ComposeReply, type HeadPrediction, type PromptInfo } from '../worker/protocol';
+import { DEFAULT_OPTIONS, validateOptions, type GenerationOptions } from './generation';
+import type { ModelStore } from './model';
+import type { NoticesStore } from './notices';
+
+export type Segment = { kind: 'text'; text: string } | { kind: 'tag'; name: string };
+
+/** Text for a template: the characters the template syntax reserves are escaped. */
+export function escapeTemplateText(text: string): string {
+  return text.replace(/[\\<{}]/g, (c) => `\\${c}`);
+}
+
+/** Segments → a template source (tags as <Name>, text escaped, no fields). */
+export function segmentsToTemplate(segs: readonly Segment[]): string {
+  return segs.map((s) => (s.kind === 'tag' ? `<${s.name}>` : escapeTemplateText(s.text))).join('');
+}
+
+/** Adjacent text segments merged, empty ones dropped. */
+export function normalizeSegments(segs: readonly Segment[]): Segment[] {
+  const out: Segment[] = [];
+  for (const s of segs) {
+    if (s.kind === 'text') {
+      if (!s.text) continue;
+      const last = out[out.length - 1];
+      if (last?.kind === 'text') out[out.length - 1] = { kind: 'text', text: last.text + s.text };
+      else out.push({ ...s });
+    } else out.push({ ...s });
+  }
+  return out;
+}
+
+export function withoutTags(segs: readonly Segment[]): Segment[] {
+  return normalizeSegments(segs.filter((s) => s.kind === 'text'));
+}
+
+/** Inserts a tag at a character offset of the prompt's text (tags count as one character). */
+export function insertTagAt(segs: readonly Segment[], name: string, offset: number): Segment[] {
+  const out: Segment[] = [];
+  let pos = 0;
+  let done = false;
+  for (const s of segs) {
+    const len = s.kind === 'text' ? s.text.length : 1;
+    if (!done && offset <= pos + len && s.kind === 'text') {
+      const k = Math.max(0, offset - pos);
+      out.push({ kind: 'text', text: s.text.slice(0, k) }, { kind: 'tag', name }, { kind: 'text', text: s.text.slice(k) });
+      done = true;
+    } else if (!done && offset <= pos) {
+      out.push({ kind: 'tag', name }, s);
+      done = true;
+    } else out.push(s);
+    pos += len;
+  }
+  if (!done) out.push({ kind: 'tag', name });
+  return normalizeSegments(out);
+}
+
+export type CompareMode = 'off' | 'no-tags' | 'variant';
+export type ComposeMode = 'generate' | 'head';
+export type ComposerStatus = 'idle' | 'running' | 'done' | 'cancelled' | 'error';
+
+export interface ComposerColumn {
+  title: string;
+  template: string;
+  output: string;
+  info: PromptInfo | null;
+  prediction: HeadPrediction | null;
+  finish: string | null;
+}
+
+export interface ComposerState {
+  a: Segment[];
+  b: Segment[];
+  compare: CompareMode;
+  mode: ComposeMode;
+  options: GenerationOptions;
+  status: ComposerStatus;
+  columns: ComposerColumn[];
+  error: string | null;
+
+  setSegments(which: 'a' | 'b', segs: Segment[]): void;
+  /** Appends a tag (keyboard insertion without a caret position) or inserts it at `offset`. */
+  insertTag(which: 'a' | 'b', name: string, offset?: number): void;
+  setCompare(c: CompareMode): void;
+  setMode(m: ComposeMode): void;
+  setOptions(patch: Partial<GenerationOptions>): void;
+  run(): Promise<void>;
+  stop(): void;
+  clear(): void;
+}
+
+export type ComposerStore = StoreApi<ComposerState>;
+
+export interface ComposerStoreDeps {
+  client: EngineClientLike;
+  notices: NoticesStore;
+  model: ModelStore;
+  random?: () => number;
+}
+
+export function createComposerStore({ client, notices, model, random = Math.random }: ComposerStoreDeps): ComposerStore {
+  let controller: AbortController | null = null;
+
+  return createStore<ComposerState>()((set, get) => ({
+    a: [{ kind: 'text', text: 'Once upon a time' }],
+    b: [{ kind: 'text', text: 'Once upon a time' }],
+    compare: 'off',
+    mode: 'generate',
+    options: { ...DEFAULT_OPTIONS, maxTokens: 48, temperature: 0, seed: 0 },
+    status: 'idle',
+    columns: [],
+    error: null,
+
+    setSegments(which, segs) {
+      set({ [which]: normalizeSegments(segs) } as Pick<ComposerState, 'a' | 'b'>);
+    },
+    insertTag(which, name, offset) {
+      const segs = get()[which];
+      const total = segs.reduce((s, x) => s + (x.kind === 'text' ? x.text.length : 1), 0);
+      set({ [which]: insertTagAt(segs, name, offset ?? total) } as Pick<ComposerState, 'a' | 'b'>);
+    },
+    setCompare(compare) {
+      set({ compare });
+    },
+    setMode(mode) {
+      set({ mode });
+    },
+    setOptions(patch) {
+      set({ options: { ...get().options, ...patch } });
+    },
+
+    async run() {
+      if (get().status === 'running') return;
+      const loaded = model.getState().model;
+      if (!loaded) {
+        notices.getState().push({ kind: 'warning', title: 'No model loaded', message: 'Load a model in the Model panel first.' });
+        return;
+      }
+      const { a, b, compare, mode, options } = get();
+      const invalid = validateOptions(options, loaded.config.maxSeqLen);
+      if (invalid) {
+        set({ error: invalid });
+        notices.getState().push({ kind: 'warning', title: 'Check the options', message: invalid });
+        return;
+      }
+      const variants: Array<{ title: string; segs: Segment[] }> = [{ title: compare === 'variant' ? 'Prompt A' : compare === 'no-tags' ? 'With tags' : 'Output', segs: a }];
+      if (compare === 'no-tags') variants.push({ title: 'Without tags', segs: withoutTags(a) });
+      if (compare === 'variant') variants.push({ title: 'Prompt B', segs: b });
+      if (variants.some((v) => v.segs.length === 0)) {
+        set({ error: 'A prompt is empty.' });
+        return;
+      }
+      const templates = variants.map((v) => segmentsToTemplate(v.segs));
+      const seed = options.seed ?? Math.floor(random() * 0x7fffffff);
+      const c = new AbortController();
+      controller = c;
+      set({
+        status: 'running',
+        error: null,
+        columns: variants.map((v, i) => ({ title: v.title, template: templates[i], output: '', info: null, prediction: null, finish: null })),
+      });
+      try {
+        const res: ComposeReply = await client.request(
+          'compose',
+          { variants: templates, mode, maxTokens: options.maxTokens, temperature: options.temperature, topK: options.topK, topP: options.topP, seed },
+          {
+            signal: c.signal,
+            onEvent: (ev) => {
+              if (controller !== c) return;
+              const cols = get().columns.slice();
+              const col = cols[ev.seq];
+              if (!col) return;
+              cols[ev.seq] = { ...col, output: col.output + ev.text };
+              set({ columns: cols });
+            },
+          },
+        );
+        if (controller !== c) return;
+        const cols = get().columns.map((col, i) => ({
+          ...col,
+          info: res.prompts[i] ?? null,
+          output: res.mode === 'generate' ? (res.outputs[i]?.text ?? col.output) : col.output,
+          finish: res.mode === 'generate' ? (res.outputs[i]?.finish ?? null) : null,
+          prediction: res.mode === 'head' ? (res.predictions.find((p) => p.variant === i) ?? null) : null,
+        }));
+        const cancelled = res.mode === 'generate' && res.outputs.some((o) => o.finish === 'cancelled');
+        set({ columns: cols, status: cancelled ? 'cancelled' : 'done' });
+      } catch (e) {
+        if (controller !== c) return;
+        if (isAbortError(e) || c.signal.aborted) set({ status: 'cancelled' });
+        else {
+          set({ status: 'error', error: String((e as Error)?.message ?? e) });
+          notices.getState().pushError(e, 'The composer run');
+        }
+      } finally {
+        if (controller === c) controller = null;
+      }
+    },
+
+    stop() {
+      controller?.abort();
+    },
+
+    clear() {
+      if (get().status === 'running') get().stop();
+      set({ columns: [], status: 'idle', error: null });
+    },
+  }));
+}

@@ -1,0 +1,200 @@
+/**
+ * Library store: the UI's view of the worker's tag library (summaries, no floats), its persistence
+ * in IndexedDB (every change the worker announces is saved; the saved library is restored into the
+ * worker at start), and the rename / delete / export / import flows, including the confirmation
+ * asked for tags trained against another embedding table.
+ */
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import type { ExportSelection } from '../tags/library-format';
+import type { EngineClientLike } from '../worker/client';
+import type { LibraryImportReply, LibraryItemKind, LibrarySummary } from '../worker/protocol';
+import type { WorkbenchDb } from './db';
+import type { NoticesStore } from './notices';
+
+export const EMPTY_LIBRARY: LibrarySummary = { tags: [], heads: [], adapters: [] };
+
+export interface PendingImport {
+  fileName: string;
+  text: string;
+  warning: string;
+}
+
+export interface LibraryState {
+  summary: LibrarySummary;
+  /** The saved library has been loaded into the worker (changes are persisted from then on). */
+  restored: boolean;
+  /** The loaded model's embedding fingerprint (tags are compared against it). */
+  fingerprint: string | null;
+  fingerprintModel: string | null;
+  /** An import waiting for the user's confirmation. */
+  pendingImport: PendingImport | null;
+  /** What the last import added. */
+  lastImport: { fileName: string; added: string[]; renamed: string[]; warnings: string[] } | null;
+  /** An import that was refused (shown in the panel). */
+  importError: string | null;
+
+  restore(): Promise<void>;
+  refreshFingerprint(modelName: string | null): Promise<void>;
+  rename(kind: 'tag' | 'adapter', from: string, to: string): Promise<boolean>;
+  remove(kind: LibraryItemKind, name: string): Promise<boolean>;
+  /** The library file (all, or a selection) as JSON text and a file name for the download. */
+  exportJson(selection?: ExportSelection): Promise<{ json: string; fileName: string } | null>;
+  importText(text: string, fileName: string): Promise<LibraryImportReply | null>;
+  confirmImport(): Promise<LibraryImportReply | null>;
+  cancelImport(): void;
+}
+
+export type LibraryStore = StoreApi<LibraryState>;
+
+export interface LibraryStoreDeps {
+  client: EngineClientLike;
+  notices: NoticesStore;
+  db: Promise<WorkbenchDb>;
+  now?: () => Date;
+}
+
+export function exportFileName(selection: ExportSelection | undefined, date: Date): string {
+  const stamp = date.toISOString().slice(0, 19).replace(/[:T]/g, '-');
+  const tags = selection?.tags ?? [];
+  const what = tags.length === 1 && !selection?.adapters?.length ? tags[0] : selection ? 'selection' : 'library';
+  return `tags-${what}-${stamp}.json`;
+}
+
+export function createLibraryStore({ client, notices, db, now = () => new Date() }: LibraryStoreDeps): LibraryStore {
+  let persistQueue: Promise<void> = Promise.resolve();
+  const store = createStore<LibraryState>()((set, get) => ({
+    summary: EMPTY_LIBRARY,
+    restored: false,
+    fingerprint: null,
+    fingerprintModel: null,
+    pendingImport: null,
+    lastImport: null,
+    importError: null,
+
+    async restore() {
+      try {
+        const saved = await (await db).getLibrary();
+        const summary = await client.request('libraryRestore', { file: saved });
+        set({ summary, restored: true });
+      } catch (e) {
+        // Start empty but keep the saved copy untouched (restored stays false: nothing is overwritten).
+        notices.getState().pushError(e, 'Restoring the tag library');
+        try {
+          set({ summary: await client.request('libraryList', {}) });
+        } catch {
+          /* the engine is gone; the banner says so */
+        }
+      }
+    },
+
+    async refreshFingerprint(modelName) {
+      if (!modelName) {
+        set({ fingerprint: null, fingerprintModel: null });
+        return;
+      }
+      try {
+        const f = await client.request('modelFingerprint', {});
+        set({ fingerprint: f.fingerprint, fingerprintModel: modelName });
+      } catch {
+        set({ fingerprint: null, fingerprintModel: null });
+      }
+    },
+
+    async rename(kind, from, to) {
+      const name = to.trim();
+      if (!name || name === from) return false;
+      try {
+        set({ summary: await client.request('libraryRename', { kind, from, to: name }) });
+        return true;
+      } catch (e) {
+        notices.getState().pushError(e, `Renaming ${from}`);
+        return false;
+      }
+    },
+
+    async remove(kind, name) {
+      try {
+        set({ summary: await client.request('libraryDelete', { kind, name }) });
+        return true;
+      } catch (e) {
+        notices.getState().pushError(e, `Deleting ${name}`);
+        return false;
+      }
+    },
+
+    async exportJson(selection) {
+      try {
+        const r = await client.request('libraryExport', { selection });
+        return { json: r.json, fileName: exportFileName(selection, now()) };
+      } catch (e) {
+        notices.getState().pushError(e, 'Exporting the library');
+        return null;
+      }
+    },
+
+    async importText(text, fileName) {
+      set({ importError: null, pendingImport: null });
+      try {
+        const r = await client.request('libraryImport', { text });
+        if (r.status === 'needs-confirmation') set({ pendingImport: { fileName, text, warning: r.warning } });
+        else afterImport(r, fileName);
+        return r;
+      } catch (e) {
+        notices.getState().pushError(e, `Importing ${fileName}`);
+        return null;
+      }
+    },
+
+    async confirmImport() {
+      const p = get().pendingImport;
+      if (!p) return null;
+      set({ pendingImport: null });
+      try {
+        const r = await client.request('libraryImport', { text: p.text, confirm: true });
+        afterImport(r, p.fileName);
+        return r;
+      } catch (e) {
+        notices.getState().pushError(e, `Importing ${p.fileName}`);
+        return null;
+      }
+    },
+
+    cancelImport() {
+      set({ pendingImport: null });
+    },
+  }));
+
+  function afterImport(r: LibraryImportReply, fileName: string) {
+    if (r.status === 'refused') {
+      store.setState({ importError: r.error, lastImport: null });
+      notices.getState().push({ kind: 'error', title: `${fileName} was not imported`, message: r.error });
+      return;
+    }
+    if (r.status !== 'ok') return;
+    store.setState({
+      summary: r.summary,
+      importError: null,
+      lastImport: {
+        fileName,
+        added: [...r.added.tags.map((n) => `<${n}>`), ...r.added.adapters],
+        renamed: r.report.renamed.map((x) => `${x.from} → ${x.to}`),
+        warnings: r.warnings,
+      },
+    });
+  }
+
+  // The worker announces every change with the whole file: keep the summary and save it.
+  client.onNotify((msg) => {
+    if (msg.type !== 'library') return;
+    store.setState({ summary: msg.summary });
+    const file = msg.file;
+    if (!file || !store.getState().restored) return;
+    persistQueue = persistQueue
+      .then(async () => (await db).putLibrary(file))
+      .catch((e) => {
+        notices.getState().pushError(e, 'Saving the tag library');
+      });
+  });
+
+  return store;
+}

@@ -1,0 +1,175 @@
+/**
+ * Composition-matrix store: domain tags × function tags; each cell evaluates the pair on a chosen
+ * dataset (no training) and shows its metric, marked trained / zero-shot from the tags' provenance.
+ */
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import type { EngineClientLike } from '../worker/client';
+import { isAbortError, type MatrixCellReply, type TagSummary } from '../worker/protocol';
+import { datasetView, splitView, type DataStore } from './data';
+import type { ModelStore } from './model';
+import type { NoticesStore } from './notices';
+
+export const DOMAIN_SLOT = '$DOMAIN';
+export const FUNCTION_SLOT = '$FUNCTION';
+export const DEFAULT_CELL_TEMPLATE = '# # Input: <$DOMAIN> {input}\n# # Output: <$FUNCTION> {output}';
+
+/** The pattern with its <$DOMAIN> and <$FUNCTION> slots filled. */
+export function cellTemplate(pattern: string, domain: string, fn: string): string {
+  return pattern.split(`<${DOMAIN_SLOT}>`).join(`<${domain}>`).split(`<${FUNCTION_SLOT}>`).join(`<${fn}>`);
+}
+
+export type Combination = 'trained' | 'zero-shot' | 'untrained';
+
+/** Domain tags a function tag was trained with (its provenance notes: "trained with: <A> <B>"). */
+export function trainedWith(fn: Pick<TagSummary, 'provenance'>): string[] {
+  const m = /trained with:([^\n]*)/.exec(fn.provenance.notes ?? '');
+  return m ? [...m[1].matchAll(/<([^>\s]+)>/g)].map((x) => x[1]) : [];
+}
+
+/** trained: the function tag was trained together with this domain tag; zero-shot: it was trained, never with it. */
+export function combinationOf(domain: Pick<TagSummary, 'name'>, fn: Pick<TagSummary, 'provenance'>): Combination {
+  if (fn.provenance.stage === 'init' || fn.provenance.steps === 0) return 'untrained';
+  return trainedWith(fn).includes(domain.name) ? 'trained' : 'zero-shot';
+}
+
+export const cellKey = (domain: string, fn: string) => `${domain}\u0000${fn}`;
+
+export interface CellState {
+  status: 'running' | 'done' | 'error';
+  reply?: MatrixCellReply;
+  error?: string;
+}
+
+export type RowsChoice = 'test' | 'validation' | 'all';
+
+export interface MatrixState {
+  datasetId: string | null;
+  pattern: string;
+  rows: RowsChoice;
+  limit: number;
+  outputField: string;
+  cells: Record<string, CellState>;
+  running: boolean;
+
+  setConfig(patch: Partial<Pick<MatrixState, 'datasetId' | 'pattern' | 'rows' | 'limit' | 'outputField'>>): void;
+  evaluate(domain: string, fn: string): Promise<void>;
+  evaluateAll(domains: string[], fns: string[]): Promise<void>;
+  stop(): void;
+  clearCells(): void;
+}
+
+export type MatrixStore = StoreApi<MatrixState>;
+
+export interface MatrixStoreDeps {
+  client: EngineClientLike;
+  notices: NoticesStore;
+  model: ModelStore;
+  data: DataStore;
+}
+
+export function createMatrixStore({ client, notices, model, data }: MatrixStoreDeps): MatrixStore {
+  let controller: AbortController | null = null;
+
+  return createStore<MatrixState>()((set, get) => {
+    const setCell = (key: string, c: CellState) => set({ cells: { ...get().cells, [key]: c } });
+
+    const rowsFor = (): { name: string; rows: Array<Record<string, string>> } | { error: string } => {
+      const ds = data.getState().get(get().datasetId);
+      if (!ds) return { error: 'Choose a dataset.' };
+      const view = datasetView(ds);
+      if (view.error) return { error: view.error };
+      const split = splitView(view.rows, ds.split);
+      const choice = get().rows;
+      const rows = choice === 'all' ? view.rows : split[choice].length ? split[choice] : view.rows;
+      return { name: ds.name, rows };
+    };
+
+    const one = async (domain: string, fn: string, signal: AbortSignal) => {
+      const key = cellKey(domain, fn);
+      const src = rowsFor();
+      if ('error' in src) {
+        setCell(key, { status: 'error', error: src.error });
+        return;
+      }
+      setCell(key, { status: 'running' });
+      try {
+        const reply = await client.request(
+          'matrixCell',
+          { domain, fn, template: cellTemplate(get().pattern, domain, fn), datasetName: src.name, rows: src.rows, outputField: get().outputField, limit: get().limit },
+          { signal },
+        );
+        setCell(key, { status: 'done', reply });
+      } catch (e) {
+        if (isAbortError(e) || signal.aborted) {
+          const cells = { ...get().cells };
+          delete cells[key];
+          set({ cells });
+          throw e;
+        }
+        setCell(key, { status: 'error', error: String((e as Error)?.message ?? e) });
+      }
+    };
+
+    const guard = (): boolean => {
+      if (!model.getState().model) {
+        notices.getState().push({ kind: 'warning', title: 'No model loaded', message: 'Load a model in the Model panel first.' });
+        return false;
+      }
+      if (get().running) return false;
+      return true;
+    };
+
+    return {
+      datasetId: null,
+      pattern: DEFAULT_CELL_TEMPLATE,
+      rows: 'test',
+      limit: 16,
+      outputField: 'output',
+      cells: {},
+      running: false,
+
+      setConfig(patch) {
+        const changesResult = ['datasetId', 'pattern', 'rows', 'limit', 'outputField'].some((k) => k in patch);
+        set({ ...patch, ...(changesResult ? { cells: {} } : {}) });
+      },
+
+      async evaluate(domain, fn) {
+        if (!guard()) return;
+        const c = new AbortController();
+        controller = c;
+        set({ running: true });
+        try {
+          await one(domain, fn, c.signal);
+        } catch {
+          /* cancelled */
+        } finally {
+          if (controller === c) controller = null;
+          set({ running: false });
+        }
+      },
+
+      async evaluateAll(domains, fns) {
+        if (!guard()) return;
+        const c = new AbortController();
+        controller = c;
+        set({ running: true });
+        try {
+          for (const d of domains) for (const f of fns) await one(d, f, c.signal);
+        } catch {
+          /* cancelled */
+        } finally {
+          if (controller === c) controller = null;
+          set({ running: false });
+        }
+      },
+
+      stop() {
+        controller?.abort();
+      },
+
+      clearCells() {
+        set({ cells: {} });
+      },
+    };
+  });
+}

@@ -1,0 +1,568 @@
+/**
+ * Train store: the run configuration (method, template, tag, dataset + field mapping,
+ * hyperparameters), the live run (steps, validation metrics, phase), pause / resume / finish /
+ * cancel, and checkpoints: every N steps the worker sends one, saved here in IndexedDB, so after a
+ * page reload the last checkpoint of an interrupted run can be resumed.
+ */
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import { parseTemplate, type Template } from '../tags/template';
+import type { Method, Metrics, TaskData } from '../train/protocol';
+import { functionTagOf } from '../train/protocol';
+import type { StepLog, TrainHyper } from '../train/trainer';
+import type { EngineClientLike, PendingCall } from '../worker/client';
+import { isAbortError, type TrainEvent, type TrainPhase, type TrainReply, type TrainSpec } from '../worker/protocol';
+import { datasetView, splitView, type DataStore } from './data';
+import type { CheckpointMeta, StoredDataset, WorkbenchDb } from './db';
+import type { ModelStore } from './model';
+import type { NoticesStore } from './notices';
+
+export type OutputKind = TaskData['output']['kind'];
+
+export type HyperConfig = Pick<TrainHyper, 'steps' | 'batch' | 'accum' | 'lr' | 'weightDecay' | 'warmupFraction' | 'schedule' | 'maxGradNorm' | 'seed'>;
+
+/** METHODS.md reference hyperparameters: AdamW, lr 1e-4, no weight decay, cosine with 3% warmup, batch 4 × accumulation 8. */
+export const PAPER_HYPER: HyperConfig = {
+  steps: 100,
+  batch: 4,
+  accum: 8,
+  lr: 1e-4,
+  weightDecay: 0,
+  warmupFraction: 0.03,
+  schedule: 'cosine',
+  maxGradNorm: 1,
+  seed: 0,
+};
+
+/** For tiny models (stories260K) and quick checks: few steps, a much higher learning rate. */
+export const TINY_HYPER: HyperConfig = { ...PAPER_HYPER, steps: 10, batch: 2, accum: 1, lr: 3e-2 };
+
+export interface TrainConfig {
+  method: Method;
+  template: string;
+  /** Rows of each new tag (paper: 10). */
+  tagLength: number;
+  /** Datasets to train on (stage 3 may use several; other methods use the first). */
+  datasetIds: string[];
+  /** Template field → dataset field (defaults to the field of the same name). */
+  fieldMap: Record<string, string>;
+  outputKind: OutputKind;
+  outputField: string;
+  enrich: boolean;
+  isolate: boolean;
+  spacedFields: string[];
+  hyper: HyperConfig;
+  checkpointEvery: number;
+  evalEvery: number;
+  evalLimit: number;
+}
+
+export interface TemplatePreset {
+  id: string;
+  label: string;
+  method: Method;
+  template: string;
+  outputKind: OutputKind;
+  outputField: string;
+  spacedFields?: string[];
+}
+
+/** The prompt templates of METHODS.md (editable after picking). */
+export const TEMPLATE_PRESETS: readonly TemplatePreset[] = [
+  { id: 'stage1', label: 'Stage 1: domain tag on text', method: 'stage1', template: '<SMILES> {input}', outputKind: 'text', outputField: 'input' },
+  {
+    id: 'qed',
+    label: 'QED (regression)',
+    method: 'stage2',
+    template: '# # Input: The SMILES of the molecule is <SMILES> {input}.\n# # Output: The quantitative estimate of druglikeness is <QED> {output}',
+    outputKind: 'regression',
+    outputField: 'output',
+  },
+  {
+    id: 'descriptor',
+    label: 'Protein descriptor (regression)',
+    method: 'stage2',
+    template: '# # Input: The protein sequence is <Protein> {input}.\n# # Output: The descriptor value is <Descriptor> {output}',
+    outputKind: 'regression',
+    outputField: 'output',
+    spacedFields: ['input'],
+  },
+  {
+    id: 'bbbp',
+    label: 'Blood–brain barrier (classification)',
+    method: 'stage2',
+    template: '# # Input: The SMILES of the molecule is <SMILES> {input}.\n# # Output: Blood-brain barrier penetration is <BBBP> {output}',
+    outputKind: 'classification',
+    outputField: 'output',
+  },
+  {
+    id: 'translate',
+    label: 'Translation (stage 3)',
+    method: 'stage3',
+    template: '# # Input: <{srcLang}> {source}\n# # Output: <{tgtLang}> <Translate> {target}',
+    outputKind: 'text',
+    outputField: 'target',
+  },
+];
+
+export const METHOD_LABELS: Record<Method, string> = {
+  stage1: 'Stage 1 — domain tag (next-token loss)',
+  stage2: 'Stage 2 — function tag on one dataset',
+  stage3: 'Stage 3 — function tag over several datasets',
+  'prompt-tuning': 'Baseline — prompt tuning',
+  'linear-probe': 'Baseline — linear probe',
+  lora: 'Baseline — LoRA (r 8, α 16)',
+  'domain-in-text': 'Baseline — domain tags as text',
+};
+
+export const DEFAULT_CONFIG: TrainConfig = {
+  method: 'stage1',
+  template: '<SMILES> {input}',
+  tagLength: 10,
+  datasetIds: [],
+  fieldMap: {},
+  outputKind: 'text',
+  outputField: 'input',
+  enrich: false,
+  isolate: false,
+  spacedFields: [],
+  hyper: { ...PAPER_HYPER },
+  checkpointEvery: 10,
+  evalEvery: 0,
+  evalLimit: 32,
+};
+
+export function tryParseTemplate(source: string): { template: Template | null; error: string | null } {
+  try {
+    return { template: parseTemplate(source), error: null };
+  } catch (e) {
+    return { template: null, error: (e as Error).message };
+  }
+}
+
+/** The tag a run trains: stage 1's domain tag, else the function tag before the output field. */
+export function trainedTagOf(method: Method, template: Template, outputField: string): string | null {
+  if (method === 'stage1') return template.tags[0] ?? null;
+  if (method === 'prompt-tuning' || method === 'linear-probe' || method === 'lora') return null;
+  return functionTagOf(template, outputField);
+}
+
+/** Renames every <from> in a template source to <to> (escaped text is left alone). */
+export function renameTagInTemplate(source: string, from: string, to: string): string {
+  const esc = from.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+  return source.replace(new RegExp(`(^|[^\\\\])<${esc}>`, 'g'), `$1<${to}>`);
+}
+
+export function validateHyper(h: HyperConfig): string | null {
+  if (!Number.isInteger(h.steps) || h.steps < 1) return 'Steps must be a whole number ≥ 1.';
+  if (!Number.isInteger(h.batch) || h.batch < 1) return 'Batch must be a whole number ≥ 1.';
+  if (!Number.isInteger(h.accum) || h.accum < 1) return 'Gradient accumulation must be a whole number ≥ 1.';
+  if (!(h.lr > 0) || !Number.isFinite(h.lr)) return 'The learning rate must be above 0.';
+  if (!(h.weightDecay >= 0)) return 'Weight decay must be ≥ 0.';
+  if (!(h.warmupFraction >= 0 && h.warmupFraction < 1)) return 'Warmup must be a fraction in [0, 1).';
+  if (!(h.maxGradNorm >= 0)) return 'The gradient-norm bound must be ≥ 0 (0 = none).';
+  if (!Number.isInteger(h.seed) || h.seed < 0) return 'The seed must be a whole number ≥ 0.';
+  return null;
+}
+
+export interface BuiltSpec {
+  spec: TrainSpec;
+  label: string;
+  /** Rows dropped because a label was not a number (regression). */
+  dropped: number;
+}
+
+/** The run the configuration describes over the given datasets, or the first problem with it. */
+export function buildTrainSpec(config: TrainConfig, datasets: StoredDataset[]): BuiltSpec | { error: string } {
+  const { template, error } = tryParseTemplate(config.template);
+  if (!template) return { error: error! };
+  const bad = validateHyper(config.hyper);
+  if (bad) return { error: bad };
+  if (!Number.isInteger(config.tagLength) || config.tagLength < 1 || config.tagLength > 256) return { error: 'Tag length must be a whole number from 1 to 256.' };
+  if (!datasets.length) return { error: 'Choose a dataset (import one in the Data panel).' };
+  const used = config.method === 'stage3' ? datasets : datasets.slice(0, 1);
+  if (config.method !== 'stage1' && !template.fields.includes(config.outputField)) {
+    return { error: `The output field {${config.outputField}} is not in the template (fields: ${template.fields.map((f) => `{${f}}`).join(', ') || 'none'}).` };
+  }
+  if (config.method !== 'stage1' && config.method !== 'linear-probe' && config.method !== 'lora' && config.method !== 'prompt-tuning' && !functionTagOf(template, config.outputField)) {
+    return { error: `Put a function tag right before {${config.outputField}} (e.g. <QED> {${config.outputField}}).` };
+  }
+  let dropped = 0;
+  const tasks: TaskData[] = [];
+  let nTrain = 0;
+  let nVal = 0;
+  for (const ds of used) {
+    const view = datasetView(ds);
+    if (view.error) return { error: `${ds.name}: ${view.error}` };
+    const fields = Object.keys(ds.mapping);
+    for (const f of template.fields) {
+      const src = config.fieldMap[f] || f;
+      if (!fields.includes(src)) {
+        return { error: `${ds.name}: template field {${f}} takes dataset field "${src}", which it does not have (fields: ${fields.join(', ')}). Map it below or in the Data panel.` };
+      }
+    }
+    const split = splitView(view.rows, ds.split);
+    const pick = (r: Record<string, string>) => Object.fromEntries(template.fields.map((f) => [f, r[config.fieldMap[f] || f] ?? '']));
+    let rows = [...split.train, ...split.validation].map(pick);
+    if (config.method !== 'stage1' && config.outputKind === 'regression') {
+      const ok = rows.filter((r) => r[config.outputField]?.trim() !== '' && Number.isFinite(Number(r[config.outputField])));
+      dropped += rows.length - ok.length;
+      rows = ok;
+    }
+    if (rows.length < 2) return { error: `${ds.name}: ${rows.length} usable row${rows.length === 1 ? '' : 's'} after the split; a run needs at least 2.` };
+    nTrain += split.train.length;
+    nVal += split.validation.length;
+    tasks.push({
+      name: ds.name,
+      template: config.template,
+      rows,
+      output: config.method === 'stage1' ? { kind: 'text' } : { kind: config.outputKind, field: config.outputField },
+    });
+  }
+  const evalFraction = nVal > 0 ? Math.min(0.5, nVal / Math.max(1, nTrain + nVal)) : 0.1;
+  const spec: TrainSpec = {
+    method: config.method,
+    tasks,
+    tagLength: config.tagLength,
+    enrich: config.method === 'stage2' ? config.enrich : undefined,
+    isolate: config.isolate || undefined,
+    spacedFields: config.spacedFields.length ? config.spacedFields : undefined,
+    hyper: { ...config.hyper, evalLimit: config.evalLimit },
+    evalFraction,
+  };
+  const tag = trainedTagOf(config.method, template, config.outputField);
+  const label = `${config.method}${tag ? ` <${tag}>` : ''} · ${used.map((d) => d.name).join(' + ')}`;
+  return { spec, label, dropped };
+}
+
+export type TrainStatus = 'idle' | 'starting' | 'running' | 'done' | 'cancelled' | 'error';
+
+export interface RunInfo {
+  runId: string;
+  label: string;
+  method: Method;
+  totalSteps: number;
+  trainableParams: number | null;
+  heldOutCount: number | null;
+  resumedFrom: number | null;
+  options: CheckpointMeta['options'];
+}
+
+export interface TrainState {
+  config: TrainConfig;
+  status: TrainStatus;
+  phase: TrainPhase | null;
+  run: RunInfo | null;
+  log: StepLog[];
+  evals: Array<{ step: number; metrics: Metrics }>;
+  result: TrainReply | null;
+  error: string | null;
+  /** Saved checkpoints of interrupted runs (newest first). */
+  checkpoints: CheckpointMeta[];
+  lastCheckpointStep: number | null;
+
+  setConfig(patch: Partial<TrainConfig>): void;
+  setHyper(patch: Partial<HyperConfig>): void;
+  applyPreset(id: string): void;
+  start(): Promise<void>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  finish(): Promise<void>;
+  cancel(): void;
+  loadCheckpoints(): Promise<void>;
+  resumeCheckpoint(runId: string): Promise<void>;
+  deleteCheckpoint(runId: string): Promise<void>;
+  reset(): void;
+}
+
+export type TrainStore = StoreApi<TrainState>;
+
+export interface TrainStoreDeps {
+  client: EngineClientLike;
+  notices: NoticesStore;
+  model: ModelStore;
+  data: DataStore;
+  db: Promise<WorkbenchDb>;
+  now?: () => Date;
+  newRunId?: () => string;
+  /** Where the configuration is remembered across reloads (localStorage in the app). */
+  storage?: Pick<Storage, 'getItem' | 'setItem'> | null;
+}
+
+const CONFIG_KEY = 'tag-workbench/train-config';
+
+function loadConfig(storage: TrainStoreDeps['storage']): TrainConfig {
+  try {
+    const raw = storage?.getItem(CONFIG_KEY);
+    if (!raw) return { ...DEFAULT_CONFIG, hyper: { ...DEFAULT_CONFIG.hyper } };
+    const saved = JSON.parse(raw) as Partial<TrainConfig>;
+    return { ...DEFAULT_CONFIG, ...saved, hyper: { ...DEFAULT_CONFIG.hyper, ...saved.hyper } };
+  } catch {
+    return { ...DEFAULT_CONFIG, hyper: { ...DEFAULT_CONFIG.hyper } };
+  }
+}
+
+export function primaryMetric(m: Metrics): { key: keyof Metrics; value: number } | null {
+  for (const key of ['mse', 'accuracy', 'perplexity', 'loss'] as const) {
+    const v = m[key];
+    if (typeof v === 'number' && Number.isFinite(v)) return { key, value: v };
+  }
+  return null;
+}
+
+export function createTrainStore({ client, notices, model, data, db, now = () => new Date(), newRunId, storage = null }: TrainStoreDeps): TrainStore {
+  let call: PendingCall<TrainReply> | null = null;
+  let n = 0;
+  const runIdOf = newRunId ?? (() => `run-${Date.now().toString(36)}-${(n++).toString(36)}`);
+
+  const store = createStore<TrainState>()((set, get) => {
+    const saveCheckpoint = async (e: Extract<TrainEvent, { kind: 'checkpoint' }>) => {
+      const run = get().run;
+      if (!run) return;
+      const meta: CheckpointMeta = {
+        runId: e.runId,
+        label: run.label,
+        method: run.method,
+        modelName: e.file.model.name,
+        step: e.step,
+        totalSteps: run.totalSteps,
+        created: now().toISOString(),
+        options: run.options,
+        evals: get().evals,
+      };
+      try {
+        await (await db).putCheckpoint(meta, e.file);
+        set({ lastCheckpointStep: e.step });
+        await get().loadCheckpoints();
+      } catch (err) {
+        notices.getState().pushError(err, 'Saving the checkpoint');
+      }
+    };
+
+    const onEvent = (c: () => PendingCall<TrainReply> | null) => (e: TrainEvent) => {
+      if (call !== c()) return;
+      switch (e.kind) {
+        case 'phase':
+          set({ phase: e.phase });
+          break;
+        case 'prepared': {
+          const run = get().run;
+          set({
+            status: 'running',
+            log: e.log,
+            run: run && { ...run, totalSteps: e.totalSteps, trainableParams: e.trainableParams, heldOutCount: e.heldOutCount },
+          });
+          break;
+        }
+        case 'step':
+          set({ log: [...get().log, e.log] });
+          break;
+        case 'eval':
+          set({ evals: [...get().evals.filter((x) => x.step !== e.step), { step: e.step, metrics: e.metrics }].sort((a, b) => a.step - b.step) });
+          break;
+        case 'checkpoint':
+          void saveCheckpoint(e);
+          break;
+      }
+    };
+
+    const follow = async (c: PendingCall<TrainReply>) => {
+      try {
+        const result = await c.result;
+        if (call !== c) return;
+        set({ status: 'done', phase: null, result });
+        // The run ended and its tags are saved: its checkpoint has served.
+        try {
+          await (await db).deleteCheckpoint(result.runId);
+          await get().loadCheckpoints();
+        } catch {
+          /* a stale checkpoint is harmless */
+        }
+        notices.getState().push({
+          kind: 'info',
+          title: result.outcome === 'finished' ? 'Training finished' : 'Training stopped early',
+          message: `${get().run?.label ?? 'The run'}: ${result.steps} steps. Saved ${[...result.saved.tags.map((t) => `<${t}>`), result.saved.head ? `head ${result.saved.head}` : '', result.saved.adapter ?? ''].filter(Boolean).join(', ') || 'nothing'} to the library.`,
+        });
+      } catch (e) {
+        if (call !== c) return;
+        if (isAbortError(e)) set({ status: 'cancelled', phase: null });
+        else {
+          set({ status: 'error', phase: null, error: String((e as Error)?.message ?? e) });
+          notices.getState().pushError(e, 'Training');
+        }
+      } finally {
+        if (call === c) call = null;
+      }
+    };
+
+    const needModel = (): boolean => {
+      if (model.getState().model) return true;
+      notices.getState().push({ kind: 'warning', title: 'No model loaded', message: 'Load a model in the Model panel first.' });
+      return false;
+    };
+
+    return {
+      config: loadConfig(storage),
+      status: 'idle',
+      phase: null,
+      run: null,
+      log: [],
+      evals: [],
+      result: null,
+      error: null,
+      checkpoints: [],
+      lastCheckpointStep: null,
+
+      setConfig(patch) {
+        set({ config: { ...get().config, ...patch } });
+      },
+      setHyper(patch) {
+        set({ config: { ...get().config, hyper: { ...get().config.hyper, ...patch } } });
+      },
+      applyPreset(id) {
+        const p = TEMPLATE_PRESETS.find((x) => x.id === id);
+        if (!p) return;
+        set({
+          config: {
+            ...get().config,
+            method: p.method,
+            template: p.template,
+            outputKind: p.outputKind,
+            outputField: p.outputField,
+            spacedFields: p.spacedFields ?? [],
+            fieldMap: {},
+          },
+        });
+      },
+
+      async start() {
+        if (call) return;
+        if (!needModel()) return;
+        const { config } = get();
+        const datasets = config.datasetIds.map((id) => data.getState().get(id)).filter((d): d is StoredDataset => !!d);
+        const built = buildTrainSpec(config, datasets);
+        if ('error' in built) {
+          set({ error: built.error });
+          notices.getState().push({ kind: 'warning', title: 'Check the run', message: built.error });
+          return;
+        }
+        if (built.dropped) {
+          notices.getState().push({ kind: 'info', title: 'Rows left out', message: `${built.dropped} rows have no numeric label and are not used.` });
+        }
+        const runId = runIdOf();
+        const options = { checkpointEvery: config.checkpointEvery, evalEvery: config.evalEvery, evalLimit: config.evalLimit };
+        set({
+          status: 'starting',
+          phase: 'preparing',
+          run: { runId, label: built.label, method: config.method, totalSteps: config.hyper.steps, trainableParams: null, heldOutCount: null, resumedFrom: null, options },
+          log: [],
+          evals: [],
+          result: null,
+          error: null,
+          lastCheckpointStep: null,
+        });
+        const c: PendingCall<TrainReply> = client.start('trainStart', { spec: built.spec, runId, ...options }, { onEvent: onEvent(() => c) });
+        call = c;
+        await follow(c);
+      },
+
+      async pause() {
+        if (!call) return;
+        try {
+          await client.request('trainControl', { action: 'pause' });
+        } catch (e) {
+          notices.getState().pushError(e, 'Pausing');
+        }
+      },
+      async resume() {
+        if (!call) return;
+        try {
+          await client.request('trainControl', { action: 'resume' });
+        } catch (e) {
+          notices.getState().pushError(e, 'Resuming');
+        }
+      },
+      async finish() {
+        if (!call) return;
+        try {
+          await client.request('trainControl', { action: 'finish' });
+        } catch (e) {
+          notices.getState().pushError(e, 'Finishing');
+        }
+      },
+      cancel() {
+        call?.cancel();
+      },
+
+      async loadCheckpoints() {
+        try {
+          set({ checkpoints: await (await db).listCheckpoints() });
+        } catch (e) {
+          notices.getState().pushError(e, 'Reading checkpoints');
+        }
+      },
+
+      async resumeCheckpoint(runId) {
+        if (call) {
+          notices.getState().push({ kind: 'warning', title: 'A run is in progress', message: 'Finish or cancel it before resuming another.' });
+          return;
+        }
+        if (!needModel()) return;
+        const meta = get().checkpoints.find((c) => c.runId === runId);
+        let file;
+        try {
+          file = await (await db).getCheckpointFile(runId);
+        } catch (e) {
+          notices.getState().pushError(e, 'Reading the checkpoint');
+          return;
+        }
+        if (!meta || !file) {
+          notices.getState().push({ kind: 'error', title: 'Checkpoint not found', message: `No saved checkpoint for ${runId}.` });
+          return;
+        }
+        const options = meta.options;
+        set({
+          status: 'starting',
+          phase: 'preparing',
+          run: { runId, label: meta.label, method: meta.method as Method, totalSteps: meta.totalSteps, trainableParams: null, heldOutCount: null, resumedFrom: meta.step, options },
+          log: [],
+          evals: meta.evals,
+          result: null,
+          error: null,
+          lastCheckpointStep: meta.step,
+        });
+        const c: PendingCall<TrainReply> = client.start('trainResume', { file, runId, ...options }, { onEvent: onEvent(() => c) });
+        call = c;
+        await follow(c);
+      },
+
+      async deleteCheckpoint(runId) {
+        try {
+          await (await db).deleteCheckpoint(runId);
+        } catch (e) {
+          notices.getState().pushError(e, 'Deleting the checkpoint');
+        }
+        await get().loadCheckpoints();
+      },
+
+      reset() {
+        if (call) return;
+        set({ status: 'idle', phase: null, run: null, log: [], evals: [], result: null, error: null, lastCheckpointStep: null });
+      },
+    };
+  });
+
+  if (storage) {
+    let last = '';
+    store.subscribe((s) => {
+      const json = JSON.stringify(s.config);
+      if (json === last) return;
+      last = json;
+      try {
+        storage.setItem(CONFIG_KEY, json);
+      } catch {
+        /* storage full or blocked: the config just is not remembered */
+      }
+    });
+  }
+  return store;
+}

@@ -1,0 +1,357 @@
+import { describe, expect, it } from 'vitest';
+import { fakeClient, type FakeEngineOptions } from '../worker/testing';
+import { createComposerStore, insertTagAt, segmentsToTemplate, withoutTags, type Segment } from './composer';
+import { createDataStore, datasetView, defaultMapping, splitView } from './data';
+import { createMemoryDb } from './db';
+import { createInspectorStore, attentionLayer } from './inspector';
+import { createLibraryStore, exportFileName } from './library';
+import { cellTemplate, combinationOf, createMatrixStore, trainedWith } from './matrix';
+import { createModelCacheStore } from './modelCache';
+import { createModelStore } from './model';
+import { createNoticesStore } from './notices';
+import { buildTrainSpec, createTrainStore, DEFAULT_CONFIG, renameTagInTemplate, TINY_HYPER, trainedTagOf, tryParseTemplate } from './train';
+
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean, ms = 2000) {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error('timed out');
+    await tick(2);
+  }
+}
+
+const CSV = 'text,score\nthe cat sat,1\nbad,row,here\na dog ran,2\n,3\nthe sun,x\nbirds sing,4\nfish swim,5\nfrogs jump,6\nbees buzz,7\n';
+
+async function setup(opts: FakeEngineOptions = {}, { load = true } = {}) {
+  const { client, calls, worker, runs } = fakeClient(opts);
+  const notices = createNoticesStore();
+  const db = createMemoryDb();
+  const dbp = Promise.resolve(db);
+  const model = createModelStore({ client, notices });
+  const library = createLibraryStore({ client, notices, db: dbp, now: () => new Date('2026-01-02T03:04:05Z') });
+  let id = 0;
+  const data = createDataStore({ client, notices, db: dbp, dataBaseUrl: 'http://x/data/', newId: () => `ds-${++id}` });
+  let run = 0;
+  const train = createTrainStore({ client, notices, model, data, db: dbp, newRunId: () => `run-${++run}` });
+  const composer = createComposerStore({ client, notices, model });
+  const matrix = createMatrixStore({ client, notices, model, data });
+  const inspector = createInspectorStore({ client, notices, model });
+  await library.getState().restore();
+  if (load) await model.getState().load({ kind: 'url', url: 'http://x/m.bin' });
+  return { client, calls, worker, runs, notices, db, model, library, data, train, composer, matrix, inspector };
+}
+
+/** Imports CSV, maps text → text, and configures a tiny stage-1 run on it. */
+async function withStage1(s: Awaited<ReturnType<typeof setup>>, patch: Partial<typeof DEFAULT_CONFIG> = {}) {
+  const ds = (await s.data.getState().importText('tiny.csv', CSV))!;
+  s.train.getState().setConfig({
+    method: 'stage1',
+    template: '<Story> {text}',
+    tagLength: 2,
+    datasetIds: [ds.id],
+    hyper: { ...TINY_HYPER, steps: 4 },
+    checkpointEvery: 2,
+    ...patch,
+  });
+  return ds;
+}
+
+describe('data store', () => {
+  it('imports with a report, maps, checks numbers and splits reproducibly', async () => {
+    const s = await setup();
+    const ds = (await s.data.getState().importText('tiny.csv', CSV))!;
+    expect(ds.report.skipped.map((x) => x.line)).toEqual([3]);
+    expect(ds.mapping).toEqual({ text: 'text', score: 'score' });
+    expect(s.data.getState().selectedId).toBe(ds.id);
+    s.data.getState().update(ds.id, { mapping: { input: 'text', output: 'score' }, numeric: ['output'] });
+    const cur = s.data.getState().get(ds.id)!;
+    const v = datasetView(cur);
+    expect(v.rows).toHaveLength(6);
+    expect(v.skipped.map((x) => x.reason)).toEqual([expect.stringMatching(/empty "text"/), expect.stringMatching(/not a number/)]);
+    const a = splitView(v.rows, { seed: 3, train: 0.6, validation: 0.2, test: 0.2 });
+    const b = splitView(v.rows, { seed: 3, train: 0.6, validation: 0.2, test: 0.2 });
+    expect(a).toEqual(b);
+    expect(a.train.length + a.validation.length + a.test.length).toBe(6);
+    expect(datasetView({ ...cur, mapping: { input: 'nope' } }).error).toMatch(/not in the data/);
+    // Persisted (updates are debounced).
+    await tick(200);
+    expect((await s.db.listDatasets())[0]!.mapping).toEqual({ input: 'text', output: 'score' });
+    await s.data.getState().remove(ds.id);
+    expect(await s.db.listDatasets()).toEqual([]);
+  });
+
+  it('loads a built-in and survives a reload', async () => {
+    const s = await setup();
+    await s.data.getState().loadBuiltin('tiny');
+    expect(s.data.getState().datasets[0]).toMatchObject({ id: 'builtin-tiny', source: 'builtin', columns: ['input', 'output'] });
+    const again = createDataStore({ client: s.client, notices: s.notices, db: Promise.resolve(s.db), dataBaseUrl: 'http://x/data/' });
+    await again.getState().load();
+    expect(again.getState().datasets.map((d) => d.id)).toEqual(['builtin-tiny']);
+  });
+
+  it('reports a failed built-in in a banner', async () => {
+    const s = await setup();
+    expect(await s.data.getState().loadBuiltin('nope')).toBeNull();
+    expect(s.notices.getState().notices.at(-1)?.kind).toBe('error');
+  });
+
+  it('makes template-safe default field names', () => {
+    expect(defaultMapping(['p_np', 'my col', '2x', 'my-col'])).toEqual({ p_np: 'p_np', my_col: 'my col', _2x: '2x', my_col_: 'my-col' });
+  });
+});
+
+describe('train store', () => {
+  it('builds a run spec from the config and the dataset', async () => {
+    const s = await setup();
+    const ds = await withStage1(s);
+    const built = buildTrainSpec(s.train.getState().config, [s.data.getState().get(ds.id)!]);
+    expect('error' in built).toBe(false);
+    if ('error' in built) return;
+    expect(built.label).toBe('stage1 <Story> · tiny.csv');
+    expect(built.spec.tasks[0]!.rows[0]).toEqual({ text: expect.any(String) });
+    expect(built.spec.tasks[0]!.rows.length).toBeGreaterThan(4);
+    expect(built.spec.tagLength).toBe(2);
+    const bad = buildTrainSpec({ ...s.train.getState().config, template: '<Story> {txt}' }, [s.data.getState().get(ds.id)!]);
+    expect('error' in bad && bad.error).toMatch(/\{txt\}/);
+    const noFn = buildTrainSpec({ ...s.train.getState().config, method: 'stage2', template: 'Text: {text} {score}', outputField: 'score', outputKind: 'regression' }, [
+      s.data.getState().get(ds.id)!,
+    ]);
+    expect('error' in noFn && noFn.error).toMatch(/function tag/);
+    expect(buildTrainSpec({ ...s.train.getState().config, template: '<Story {text}' }, [])).toMatchObject({ error: expect.stringMatching(/Template, line 1/) });
+  });
+
+  it('trains, streams the loss, saves checkpoints to the db and the tag to the library', async () => {
+    const s = await setup();
+    await withStage1(s);
+    const losses: number[] = [];
+    s.train.subscribe((st) => st.log.length && losses.push(st.log.at(-1)!.loss));
+    await s.train.getState().start();
+    const st = s.train.getState();
+    expect(st.status).toBe('done');
+    expect(st.log.map((l) => l.step)).toEqual([1, 2, 3, 4]);
+    expect(st.evals.map((e) => e.step)).toEqual([0, 4]);
+    expect(losses[0]).toBeGreaterThan(losses.at(-1)!);
+    expect(st.result?.saved.tags).toEqual(['Story']);
+    await tick(5);
+    expect(s.library.getState().summary.tags.map((t) => t.name)).toEqual(['Story']);
+    // The library was persisted; the finished run's checkpoint was removed.
+    expect((await s.db.getLibrary())!.tags.map((t) => t.name)).toEqual(['Story']);
+    expect(await s.db.listCheckpoints()).toEqual([]);
+    expect(s.notices.getState().notices.at(-1)).toMatchObject({ title: 'Training finished' });
+  });
+
+  it('after a "reload", resumes the interrupted run from its last checkpoint', async () => {
+    const s = await setup({ stepDelayMs: 3 });
+    await withStage1(s, { hyper: { ...TINY_HYPER, steps: 40 }, checkpointEvery: 2 });
+    const p = s.train.getState().start();
+    await until(() => s.train.getState().lastCheckpointStep !== null && s.train.getState().lastCheckpointStep! >= 4);
+    s.train.getState().cancel(); // the page went away mid-run
+    await p;
+    expect(s.train.getState().status).toBe('cancelled');
+    const [meta] = await s.db.listCheckpoints();
+    expect(meta).toMatchObject({ runId: 'run-1', label: 'stage1 <Story> · tiny.csv', totalSteps: 40 });
+
+    // A fresh store over the same db, as after a reload.
+    const again = createTrainStore({ client: s.client, notices: s.notices, model: s.model, data: s.data, db: Promise.resolve(s.db) });
+    await again.getState().loadCheckpoints();
+    expect(again.getState().checkpoints.map((c) => c.runId)).toEqual(['run-1']);
+    const resumed = again.getState().resumeCheckpoint('run-1');
+    await until(() => again.getState().log.length > 0);
+    expect(again.getState().log[0]!.step).toBe(1); // the history came back
+    expect(again.getState().run?.resumedFrom).toBe(meta!.step);
+    await resumed;
+    expect(again.getState().status).toBe('done');
+    expect(again.getState().log.at(-1)!.step).toBe(40);
+    expect(again.getState().log.map((l) => l.step)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  });
+
+  it('pauses and resumes', async () => {
+    const s = await setup({ stepDelayMs: 3 });
+    await withStage1(s, { hyper: { ...TINY_HYPER, steps: 30 }, checkpointEvery: 0 });
+    const p = s.train.getState().start();
+    await until(() => s.train.getState().log.length >= 2);
+    await s.train.getState().pause();
+    await until(() => s.train.getState().phase === 'paused');
+    const n = s.train.getState().log.length;
+    await tick(20);
+    expect(s.train.getState().log.length).toBe(n);
+    expect(s.train.getState().lastCheckpointStep).toBe(n);
+    await s.train.getState().resume();
+    await p;
+    expect(s.train.getState().log.length).toBe(30);
+  });
+
+  it('refuses to start without a model or with a bad config', async () => {
+    const s = await setup({}, { load: false });
+    await s.train.getState().start();
+    expect(s.notices.getState().notices.at(-1)).toMatchObject({ title: 'No model loaded' });
+    await s.model.getState().load({ kind: 'url', url: 'http://x/m.bin' });
+    s.train.getState().setConfig({ datasetIds: [] });
+    await s.train.getState().start();
+    expect(s.train.getState().error).toMatch(/Choose a dataset/);
+  });
+
+  it('template helpers', () => {
+    expect(renameTagInTemplate('a <QED> b \\<QED> <QEDX>', 'QED', 'Q2')).toBe('a <Q2> b \\<QED> <QEDX>');
+    const t = tryParseTemplate('<SMILES> {input} <QED> {output}').template!;
+    expect(trainedTagOf('stage1', t, 'output')).toBe('SMILES');
+    expect(trainedTagOf('stage2', t, 'output')).toBe('QED');
+    expect(trainedTagOf('lora', t, 'output')).toBeNull();
+  });
+
+  it('remembers the configuration', async () => {
+    const mem = new Map<string, string>();
+    const storage = { getItem: (k: string) => mem.get(k) ?? null, setItem: (k: string, v: string) => void mem.set(k, v) };
+    const s = await setup();
+    const a = createTrainStore({ client: s.client, notices: s.notices, model: s.model, data: s.data, db: Promise.resolve(s.db), storage });
+    a.getState().setConfig({ template: '<X> {y}' });
+    const b = createTrainStore({ client: s.client, notices: s.notices, model: s.model, data: s.data, db: Promise.resolve(s.db), storage });
+    expect(b.getState().config.template).toBe('<X> {y}');
+  });
+});
+
+describe('library store', () => {
+  it('restores the saved library into the worker after a reload', async () => {
+    const s = await setup();
+    await withStage1(s);
+    await s.train.getState().start();
+    await tick(5);
+    const saved = await s.db.getLibrary();
+    // New worker, same db.
+    const t = fakeClient();
+    const lib2 = createLibraryStore({ client: t.client, notices: s.notices, db: Promise.resolve(s.db) });
+    await lib2.getState().restore();
+    expect(lib2.getState().summary.tags.map((x) => x.name)).toEqual(['Story']);
+    expect(lib2.getState().restored).toBe(true);
+    expect(saved!.tags[0]!.data).toBe((await s.db.getLibrary())!.tags[0]!.data);
+  });
+
+  it('exports, deletes, imports with confirmation, and names files', async () => {
+    const s = await setup();
+    await withStage1(s);
+    await s.train.getState().start();
+    const exp = (await s.library.getState().exportJson({ tags: ['Story'] }))!;
+    expect(exp.fileName).toBe('tags-Story-2026-01-02-03-04-05.json');
+    expect(exportFileName(undefined, new Date('2026-01-02T03:04:05Z'))).toBe('tags-library-2026-01-02-03-04-05.json');
+    await s.library.getState().remove('tag', 'Story');
+    expect(s.library.getState().summary.tags).toEqual([]);
+    const r = await s.library.getState().importText(exp.json, 'story.json');
+    expect(r?.status).toBe('needs-confirmation');
+    expect(s.library.getState().pendingImport?.warning).toMatch(/different embedding table/);
+    await s.library.getState().confirmImport();
+    expect(s.library.getState().pendingImport).toBeNull();
+    expect(s.library.getState().lastImport).toMatchObject({ fileName: 'story.json', added: ['<Story>'] });
+    expect(s.library.getState().summary.tags.map((t) => t.name)).toEqual(['Story']);
+    const again = (await s.library.getState().exportJson({ tags: ['Story'] }))!;
+    expect(JSON.parse(again.json).tags[0].data).toBe(JSON.parse(exp.json).tags[0].data);
+    await s.library.getState().importText('{"format":"nope"}', 'bad.json');
+    expect(s.library.getState().importError).toBeTruthy();
+    expect(await s.library.getState().rename('tag', 'Story', 'Tale')).toBe(true);
+    expect(s.library.getState().summary.tags.map((t) => t.name)).toEqual(['Tale']);
+    expect(await s.library.getState().rename('tag', 'Tale', 'bad name')).toBe(false);
+  });
+
+  it('knows the loaded model fingerprint', async () => {
+    const s = await setup();
+    await s.library.getState().refreshFingerprint('fake');
+    expect(s.library.getState().fingerprint).toMatch(/^[0-9a-f]{16}$/);
+  });
+});
+
+describe('composer store', () => {
+  it('segment helpers', () => {
+    const segs: Segment[] = [{ kind: 'text', text: 'a <b> {c}' }, { kind: 'tag', name: 'T' }, { kind: 'text', text: ' x' }];
+    expect(segmentsToTemplate(segs)).toBe('a \\<b> \\{c\\}<T> x');
+    expect(withoutTags(segs)).toEqual([{ kind: 'text', text: 'a <b> {c} x' }]);
+    expect(insertTagAt([{ kind: 'text', text: 'hello' }], 'X', 2)).toEqual([
+      { kind: 'text', text: 'he' },
+      { kind: 'tag', name: 'X' },
+      { kind: 'text', text: 'llo' },
+    ]);
+    expect(insertTagAt([], 'X', 0)).toEqual([{ kind: 'tag', name: 'X' }]);
+    expect(insertTagAt([{ kind: 'tag', name: 'A' }], 'X', 0)).toEqual([
+      { kind: 'tag', name: 'X' },
+      { kind: 'tag', name: 'A' },
+    ]);
+  });
+
+  it('runs side by side with and without tags, streaming', async () => {
+    const s = await setup({ text: 'abc' });
+    await withStage1(s);
+    await s.train.getState().start();
+    s.composer.getState().setSegments('a', [{ kind: 'tag', name: 'Story' }, { kind: 'text', text: ' Once' }]);
+    s.composer.getState().setCompare('no-tags');
+    await s.composer.getState().run();
+    const st = s.composer.getState();
+    expect(st.status).toBe('done');
+    expect(st.columns.map((c) => c.title)).toEqual(['With tags', 'Without tags']);
+    expect(st.columns.map((c) => c.output)).toEqual(['abc', 'ABC']);
+    expect(st.columns[0]!.info?.tagRows).toBe(2);
+    expect(st.columns[1]!.template).toBe(' Once');
+  });
+
+  it('shows an engine error for an unknown tag', async () => {
+    const s = await setup();
+    s.composer.getState().setSegments('a', [{ kind: 'tag', name: 'Ghost' }]);
+    await s.composer.getState().run();
+    expect(s.composer.getState().status).toBe('error');
+    expect(s.composer.getState().error).toMatch(/not in the tag library/);
+  });
+});
+
+describe('matrix and inspector stores', () => {
+  it('fills cells with metrics', async () => {
+    const s = await setup();
+    const ds = await withStage1(s);
+    await s.train.getState().start();
+    s.data.getState().update(ds.id, { mapping: { input: 'text', output: 'score' }, numeric: ['output'] });
+    s.train.getState().setConfig({ method: 'stage2', template: '<Story> {input} <Score> {output}', outputKind: 'regression', outputField: 'output' });
+    await s.train.getState().start();
+    expect(s.train.getState().status).toBe('done');
+    s.matrix.getState().setConfig({ datasetId: ds.id, pattern: '<$DOMAIN> {input} <$FUNCTION> {output}', rows: 'all' });
+    await tick(5);
+    await s.matrix.getState().evaluateAll(['Story'], ['Score']);
+    const cell = Object.values(s.matrix.getState().cells)[0]!;
+    expect(cell).toMatchObject({ status: 'done', reply: { mode: 'head', metric: 'mse' } });
+    const fn = s.library.getState().summary.tags.find((t) => t.name === 'Score')!;
+    expect(trainedWith(fn)).toEqual(['Story']);
+    expect(combinationOf({ name: 'Story' }, fn)).toBe('trained');
+    expect(combinationOf({ name: 'Other' }, fn)).toBe('zero-shot');
+    expect(cellTemplate('<$DOMAIN> {x} <$FUNCTION>', 'A', 'B')).toBe('<A> {x} <B>');
+  });
+
+  it('inspects a tag and an attention map', async () => {
+    const s = await setup();
+    await withStage1(s);
+    await s.train.getState().start();
+    await s.inspector.getState().inspect('Story');
+    expect(s.inspector.getState().data?.rowNorms).toHaveLength(2);
+    s.inspector.getState().setPrompt('<Story> hi');
+    await s.inspector.getState().runAttention();
+    const a = s.inspector.getState().attention!;
+    expect(a.tokens[1]!.tag).toBe('Story');
+    const mean = attentionLayer(a, -1);
+    expect(mean[0]).toBeCloseTo(1);
+  });
+});
+
+describe('model cache store', () => {
+  it('lists and deletes through the cache api', async () => {
+    const entries = [{ url: 'http://x/a.bin', name: 'a.bin', size: 10, cachedAt: '' }];
+    const api = {
+      list: async () => entries.slice(),
+      remove: async (u: string) => {
+        const i = entries.findIndex((e) => e.url === u);
+        if (i >= 0) entries.splice(i, 1);
+        return i >= 0;
+      },
+      clear: async () => true,
+    };
+    const store = createModelCacheStore({ api, notices: createNoticesStore() });
+    await store.getState().refresh();
+    expect(store.getState().entries).toHaveLength(1);
+    await store.getState().remove('http://x/a.bin');
+    expect(store.getState().entries).toEqual([]);
+  });
+});

@@ -1,0 +1,61 @@
+import { useId, useRef, useState, type ReactNode } from 'react';
+
+interface Props {
+  label: string;
+  accept?: string;
+  onFiles(files: File[]): void;
+  disabled?: boolean;
+  multiple?: boolean;
+  children?: ReactNode;
+  testId?: string;
+}
+
+/** A drop zone that is also a file picker (click, or Enter when focused). */
+export function FileDrop({ label, accept, onFiles, disabled, multiple, children, testId }: Props) {
+  const [over, setOver] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+  const id = useId();
+  return (
+    <div
+      className={`filedrop${over ? ' over' : ''}${disabled ? ' disabled' : ''}`}
+      onDragOver={(e) => {
+        if (disabled || !e.dataTransfer.types.includes('Files')) return;
+        e.preventDefault();
+        setOver(true);
+      }}
+      onDragLeave={() => setOver(false)}
+      onDrop={(e) => {
+        e.preventDefault();
+        setOver(false);
+        if (disabled) return;
+        const files = Array.from(e.dataTransfer.files);
+        if (files.length) onFiles(multiple ? files : files.slice(0, 1));
+      }}
+      data-testid={testId}
+    >
+      <label htmlFor={id} className="filedrop-label">
+        <span className="filedrop-icon" aria-hidden="true">
+          ⤓
+        </span>
+        <span>
+          <strong>{label}</strong>
+          {children && <span className="filedrop-hint">{children}</span>}
+        </span>
+      </label>
+      <input
+        ref={input}
+        id={id}
+        type="file"
+        className="filedrop-input"
+        accept={accept}
+        multiple={multiple}
+        disabled={disabled}
+        onChange={(e) => {
+          const files = Array.from(e.target.files ?? []);
+          if (files.length) onFiles(files);
+          e.target.value = '';
+        }}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,262 @@
+import { useMemo, useRef, useState } from 'react';
+import { composerStore, useComposer, useLibrary, useModel } from '../../state/app';
+import type { ComposerColumn, CompareMode, ComposeMode } from '../../state/composer';
+import type { TagKind } from '../../tags/tag';
+import type { TagSummary } from '../../worker/protocol';
+import { TagChip } from '../common/TagChip';
+import { NumberField } from '../NumberField';
+import { PromptEditor, type PromptEditorHandle } from './PromptEditor';
+
+export function ComposerPanel() {
+  const tags = useLibrary((s) => s.summary.tags);
+  const kinds = useMemo(() => new Map<string, TagKind>(tags.map((t) => [t.name, t.kind])), [tags]);
+  const a = useComposer((s) => s.a);
+  const b = useComposer((s) => s.b);
+  const compare = useComposer((s) => s.compare);
+  const mode = useComposer((s) => s.mode);
+  const status = useComposer((s) => s.status);
+  const model = useModel((s) => s.model);
+  const edA = useRef<PromptEditorHandle>(null);
+  const edB = useRef<PromptEditorHandle>(null);
+  const [target, setTarget] = useState<'a' | 'b'>('a');
+  const c = composerStore.getState();
+  const running = status === 'running';
+
+  const insert = (name: string) => {
+    const which = compare === 'variant' ? target : 'a';
+    (which === 'a' ? edA : edB).current?.insertTag(name);
+  };
+
+  return (
+    <div className="panel-grid">
+      <div className="col">
+        {!model && (
+          <div className="callout" role="status">
+            No model is loaded. <a href="#/model">Load one in the Model panel</a> first.
+          </div>
+        )}
+        <section className="card" aria-labelledby="compose-title">
+          <div className="card-head">
+            <h2 id="compose-title">Prompt</h2>
+            <div className="tabs" role="radiogroup" aria-label="Run as">
+              {(
+                [
+                  ['generate', 'Generate'],
+                  ['head', 'Head prediction'],
+                ] as Array<[ComposeMode, string]>
+              ).map(([m, label]) => (
+                <button key={m} type="button" role="radio" aria-checked={mode === m} className={mode === m ? 'tab active' : 'tab'} onClick={() => c.setMode(m)}>
+                  {label}
+                </button>
+              ))}
+            </div>
+          </div>
+          {compare === 'variant' && (
+            <label className="editor-label" htmlFor="prompt-a">
+              Prompt A
+            </label>
+          )}
+          <PromptEditor
+            ref={edA}
+            id="prompt-a"
+            label={compare === 'variant' ? 'Prompt A' : 'Prompt'}
+            segments={a}
+            onChange={(s) => c.setSegments('a', s)}
+            kinds={kinds}
+            onSubmit={() => void c.run()}
+            onFocus={() => setTarget('a')}
+            testId="prompt-editor-a"
+          />
+          {compare === 'variant' && (
+            <>
+              <label className="editor-label" htmlFor="prompt-b">
+                Prompt B
+              </label>
+              <PromptEditor
+                ref={edB}
+                id="prompt-b"
+                label="Prompt B"
+                segments={b}
+                onChange={(s) => c.setSegments('b', s)}
+                kinds={kinds}
+                onSubmit={() => void c.run()}
+                onFocus={() => setTarget('b')}
+                testId="prompt-editor-b"
+              />
+            </>
+          )}
+          <div className="actions">
+            <label className="inline-label" htmlFor="compare-mode">
+              Side by side
+            </label>
+            <select id="compare-mode" value={compare} onChange={(e) => c.setCompare(e.target.value as CompareMode)} disabled={running}>
+              <option value="off">Off</option>
+              <option value="no-tags">Same prompt without its tags</option>
+              <option value="variant">A second prompt (B)</option>
+            </select>
+            <span className="hint">Ctrl+Enter to run</span>
+            <button type="button" onClick={() => c.clear()} disabled={running}>
+              Clear
+            </button>
+            {running ? (
+              <button type="button" className="danger" onClick={() => c.stop()}>
+                Stop
+              </button>
+            ) : (
+              <button type="button" className="primary" onClick={() => void c.run()} disabled={!model} data-testid="compose-run">
+                Run
+              </button>
+            )}
+          </div>
+        </section>
+        <Outputs />
+      </div>
+      <div className="col col-side">
+        <Palette tags={tags} onInsert={insert} />
+        <OptionsCard />
+      </div>
+    </div>
+  );
+}
+
+function Palette({ tags, onInsert }: { tags: TagSummary[]; onInsert(name: string): void }) {
+  const groups: Array<[string, TagSummary[]]> = [
+    ['Domain tags', tags.filter((t) => t.kind === 'domain')],
+    ['Function tags', tags.filter((t) => t.kind === 'function')],
+  ];
+  return (
+    <section className="card" aria-labelledby="palette-title" data-testid="tag-palette">
+      <div className="card-head">
+        <h2 id="palette-title">Tags</h2>
+        <span className="legend">
+          <span className="tagchip tagchip-domain tagchip-small">domain</span>
+          <span className="tagchip tagchip-function tagchip-small">function</span>
+        </span>
+      </div>
+      {tags.length === 0 ? (
+        <p className="muted">The library is empty. Train a tag in the Train panel or import a library.</p>
+      ) : (
+        groups.map(([title, list]) =>
+          list.length ? (
+            <div key={title} className="palette-group">
+              <h3>{title}</h3>
+              <div className="palette" role="list">
+                {list.map((t) => (
+                  <span role="listitem" key={t.id}>
+                    <TagChip
+                      name={t.name}
+                      kind={t.kind}
+                      draggable
+                      onInsert={onInsert}
+                      badge={t.head ? (t.head.kind === 'regression' ? 'ƒ' : 'ƒc') : undefined}
+                      title={`<${t.name}>: ${t.kind}, ${t.p} rows, ${t.provenance.stage}${t.provenance.dataset ? ` on ${t.provenance.dataset}` : ''}${t.head ? `; ${t.head.kind} head` : ''}. Drag into the prompt, or press Enter to insert at the cursor.`}
+                    />
+                  </span>
+                ))}
+              </div>
+            </div>
+          ) : null,
+        )
+      )}
+      <p className="hint">Drag a chip into the prompt, or focus it (Tab) and press Enter to insert it at the cursor. ƒ = has a head.</p>
+    </section>
+  );
+}
+
+function OptionsCard() {
+  const o = useComposer((s) => s.options);
+  const mode = useComposer((s) => s.mode);
+  const c = composerStore.getState();
+  return (
+    <section className="card" aria-labelledby="copts-title">
+      <div className="card-head">
+        <h2 id="copts-title">Sampling</h2>
+      </div>
+      <fieldset disabled={mode === 'head'}>
+        <div className="options">
+          <NumberField label="Max tokens" value={o.maxTokens} min={1} step={1} integer onChange={(v) => v !== null && c.setOptions({ maxTokens: v })} />
+          <NumberField label="Temperature" value={o.temperature} min={0} step={0.05} hint="0 = greedy" onChange={(v) => v !== null && c.setOptions({ temperature: v })} />
+          <NumberField label="Top-p" value={o.topP} min={0} max={1} step={0.05} onChange={(v) => v !== null && c.setOptions({ topP: v })} />
+          <NumberField label="Seed" value={o.seed} min={0} step={1} integer allowEmpty placeholder="random" onChange={(v) => c.setOptions({ seed: v })} />
+        </div>
+      </fieldset>
+      {mode === 'head' && <p className="hint">Head prediction reads the final hidden state at the last row of the prompt's function tag.</p>}
+    </section>
+  );
+}
+
+function Outputs() {
+  const columns = useComposer((s) => s.columns);
+  const status = useComposer((s) => s.status);
+  const error = useComposer((s) => s.error);
+  return (
+    <section className="card" aria-labelledby="outputs-title">
+      <div className="card-head">
+        <h2 id="outputs-title">Output</h2>
+        <span className={`pill pill-${status === 'running' ? 'busy' : status === 'error' ? 'bad' : status === 'done' ? 'ok' : 'idle'}`} data-testid="compose-status">
+          {status}
+        </span>
+      </div>
+      {error && status === 'error' && (
+        <p className="inline-error" role="alert">
+          {error}
+        </p>
+      )}
+      {columns.length === 0 ? (
+        <p className="muted">Run the prompt to see the continuation (or the head's prediction) here.</p>
+      ) : (
+        <div className={`side-by-side cols-${columns.length}`}>
+          {columns.map((col, i) => (
+            <Column key={i} col={col} running={status === 'running'} index={i} />
+          ))}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function Column({ col, running, index }: { col: ComposerColumn; running: boolean; index: number }) {
+  return (
+    <div className="column" data-testid={`compose-column-${index}`}>
+      <div className="column-head">
+        <strong>{col.title}</strong>
+        {col.info && (
+          <span className="muted">
+            {col.info.tokens} tokens · {col.info.tagRows} tag rows
+          </span>
+        )}
+      </div>
+      <code className="column-template" title="The template sent to the engine">
+        {col.template}
+      </code>
+      {col.prediction ? (
+        <div className="prediction" data-testid="head-prediction">
+          <span className="muted">
+            head of ‹{col.prediction.head}› at position {col.prediction.position}
+          </span>
+          {col.prediction.value !== undefined && <span className="prediction-value">{col.prediction.value.toPrecision(5)}</span>}
+          {col.prediction.classes && (
+            <ul className="class-bars">
+              {col.prediction.classes.map((c) => (
+                <li key={c.name}>
+                  <span className="class-name">{c.name}</span>
+                  <span className="class-bar">
+                    <span style={{ width: `${(c.p * 100).toFixed(1)}%` }} />
+                  </span>
+                  <span className="num">{(c.p * 100).toFixed(1)}%</span>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      ) : (
+        <pre className="output small" data-testid={`compose-output-${index}`}>
+          {col.output}
+          {running && <span className="caret" aria-hidden="true" />}
+          {!col.output && !running && <span className="muted">—</span>}
+        </pre>
+      )}
+      {col.finish && <span className="muted small">finish: {col.finish}</span>}
+    </div>
+  );
+}
