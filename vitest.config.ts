@@ -7,7 +7,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'src/**/*.test.tsx'],
     environment: 'node',
-    testTimeout: 120_000,
+    // GPU tests run on SwiftShader (a CPU emulation): slow, but speed is never asserted.
+    testTimeout: 900_000,
     hookTimeout: 120_000,
     pool: 'forks',
     setupFiles: ['test/setup.ts'],
