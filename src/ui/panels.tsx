@@ -7,6 +7,7 @@ import { useStore } from 'zustand';
 import { createUiStore } from '../state/ui';
 import { ComposerPanel } from './composer/ComposerPanel';
 import { DataPanel } from './data/DataPanel';
+import { ExperimentsPanel } from './experiments/ExperimentsPanel';
 import { GeneratePanel } from './generate/GeneratePanel';
 import { InspectorPanel } from './inspector/InspectorPanel';
 import { LibraryPanel } from './library/LibraryPanel';
@@ -33,6 +34,7 @@ export const PANELS: readonly PanelDef[] = [
   { id: 'matrix', label: 'Matrix', description: 'Domain × function tag combinations, trained and zero-shot', icon: '▦', component: MatrixPanel },
   { id: 'inspector', label: 'Inspector', description: 'Row norms, nearest tokens, PCA and attention of a tag', icon: '◎', component: InspectorPanel },
   { id: 'library', label: 'Library', description: 'All tags, heads and adapters; rename, delete, export, import', icon: '❏', component: LibraryPanel },
+  { id: 'experiments', label: 'Experiments', description: 'Tasks × methods × seeds: run in the worker, resumable; tables, charts and curves', icon: '⚗', component: ExperimentsPanel },
 ];
 
 export const uiStore = createUiStore(

@@ -140,7 +140,7 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
         const t0 = now();
         if (loading) throw new Error('A model is already loading. Cancel it first.');
         if (busy.generating) throw new Error('A generation is running. Stop it before loading another model.');
-        if (workbench?.training()) throw new Error('A training run is in progress. Finish or cancel it before loading another model.');
+        if (workbench?.training()) throw new Error(`${workbench.busyWith()} is in progress. Finish or cancel it before loading another model.`);
         const controller = controllers.get(msg.id)!;
         loading = { id: msg.id, controller };
         try {
@@ -175,7 +175,7 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
       }
 
       case 'unloadModel':
-        if (workbench?.training()) throw new Error('A training run is in progress. Finish or cancel it before unloading the model.');
+        if (workbench?.training()) throw new Error(`${workbench.busyWith()} is in progress. Finish or cancel it before unloading the model.`);
         return { unloaded: disposeModel() };
 
       case 'generate': {

@@ -4,6 +4,8 @@
  * fake (src/worker/testing.ts) and run for real in the engine worker (`realMethods`).
  */
 import { BUILTIN_DATASETS, fetchFromUrl, type LoadedDataset } from '../data/builtin';
+import { runExperiment, type RunExperimentOptions } from '../experiments/runner';
+import type { ExperimentDefinition, ExperimentResults } from '../experiments/types';
 import type { LoadedModel, TaggedPrompt } from '../model/api';
 import type { Engine } from '../model/model';
 import type { Tokenizer } from '../model/tokenizer-api';
@@ -53,7 +55,11 @@ export interface MethodDeps {
     opts?: { omitFields?: string[]; isolate?: boolean; spacedFields?: string[] },
   ): RenderedPrompt;
   loadBuiltin(id: string, baseUrl: string): Promise<LoadedDataset>;
+  /** Runs an experiment (src/experiments/runner.ts); data files are read from `dataBaseUrl`. */
+  runExperiment(model: LoadedModel, definition: ExperimentDefinition, opts: ExperimentRunOptions): Promise<ExperimentResults>;
 }
+
+export type ExperimentRunOptions = Pick<RunExperimentOptions, 'signal' | 'onProgress' | 'onCell' | 'previous'> & { dataBaseUrl: string };
 
 class PreparedRunHandle implements RunHandle {
   constructor(readonly run: PreparedRun) {}
@@ -114,5 +120,8 @@ export const realMethods: MethodDeps = {
     const ds = BUILTIN_DATASETS.find((d) => d.id === id);
     if (!ds) throw new Error(`Unknown built-in dataset ${JSON.stringify(id)} (known: ${BUILTIN_DATASETS.map((d) => d.id).join(', ')}).`);
     return ds.load(fetchFromUrl(baseUrl));
+  },
+  runExperiment(model, definition, { dataBaseUrl, ...opts }) {
+    return runExperiment(model as Engine, definition, { ...opts, fetchText: fetchFromUrl(dataBaseUrl) });
   },
 };

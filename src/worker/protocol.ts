@@ -9,6 +9,7 @@
  * Everything here must survive structuredClone: plain data, Files, no functions, no class instances.
  */
 import type { DataFormat, DataReport } from '../data/dataset';
+import type { CellResult, ExperimentMethod, ExperimentProgress, ExperimentResults, Variant } from '../experiments/types';
 import type { GenerateResult, LoadProgress, MemoryReport, SamplingOptions, TaggedPrompt } from '../model/api';
 import type { ModelConfig } from '../model/types';
 import type { MergeReport } from '../tags/library';
@@ -317,6 +318,36 @@ export interface AttentionReply {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Experiments (src/experiments: model × tasks × methods × seeds, run cell by cell in the worker)
+
+export interface ExperimentRunParams {
+  /** The definition as JSON (docs/experiments.md); the worker validates it and reports every problem. */
+  definition: unknown;
+  /** Results of an earlier run: finished cells whose configuration is unchanged are kept, not re-run. */
+  previous?: ExperimentResults;
+  /** Absolute URL of the data folder (public/data is served at <base>/data/). */
+  dataBaseUrl: string;
+}
+
+/** One planned cell (what the progress view lists before the cell runs). */
+export interface ExperimentCellPlan {
+  id: string;
+  task: string;
+  method: ExperimentMethod;
+  variant: Variant;
+  tagLength: number;
+  seed: number;
+}
+
+export type ExperimentEvent =
+  /** First: the validated definition, its cells in run order, and the model they run on. */
+  | { kind: 'plan'; name: string; cells: ExperimentCellPlan[]; model: ExperimentResults['model']; started: string }
+  /** Per training step / generation batch / phase change of the current cell. */
+  | { kind: 'progress'; progress: ExperimentProgress }
+  /** A cell ended (done, failed, n/a, or reused from `previous`). */
+  | { kind: 'cell'; cell: CellResult; updated: string };
+
+// ---------------------------------------------------------------------------------------------
 // The request table: params, result and streamed event type of each request kind.
 
 export interface RequestMap {
@@ -353,6 +384,12 @@ export interface RequestMap {
   matrixCell: { params: MatrixCellParams; result: MatrixCellReply; event: never };
   inspectTag: { params: InspectParams; result: InspectReply; event: never };
   attention: { params: { template: string }; result: AttentionReply; event: never };
+
+  /**
+   * Runs an experiment on the loaded model, cell by cell. The result has status "complete", or
+   * "cancelled" when the request was cancelled (the cells finished so far are in it).
+   */
+  experimentRun: { params: ExperimentRunParams; result: ExperimentResults; event: ExperimentEvent };
 }
 
 export type RequestType = keyof RequestMap;
@@ -382,6 +419,7 @@ export const REQUEST_TYPES: readonly RequestType[] = [
   'matrixCell',
   'inspectTag',
   'attention',
+  'experimentRun',
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
  * runs the real handler, with every message passed through structuredClone as postMessage would.
  */
 import type { LoadedDataset } from '../data/builtin';
+import { hashOf, planCells } from '../experiments/runner';
+import { RESULTS_FORMAT, type CellResult, type ExperimentDefinition, type ExperimentResults, type TranslationScore } from '../experiments/types';
 import type { Gpu } from '../gpu/device';
 import type { GenerateRequest, GenerateResult, LoadedModel, LoadProgress, MemoryReport, OnToken, TaggedPrompt } from '../model/api';
 import type { Engine } from '../model/model';
@@ -20,7 +22,7 @@ import { functionTagOf, tagNamesOf, type Metrics, type RunSpec } from '../train/
 import type { StepLog, TrainState } from '../train/trainer';
 import { EngineClient, type WorkerLike } from './client';
 import { createHandler, type EngineDeps, type LoadOptions } from './handler';
-import type { MethodDeps, RunHandle } from './methods';
+import type { ExperimentRunOptions, MethodDeps, RunHandle } from './methods';
 import { abortError, type RequestMessage, type WorkerMessage } from './protocol';
 
 export const FAKE_CONFIG: ModelConfig = {
@@ -55,11 +57,15 @@ export const fakeTokenizer: Tokenizer = {
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((res, rej) => {
     if (signal?.aborted) return rej(abortError());
-    const t = setTimeout(res, ms);
-    signal?.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(t);
       rej(abortError());
-    });
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      res();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 export interface FakeModelOptions {
@@ -225,7 +231,7 @@ export function fakeEngine(opts: FakeEngineOptions = {}) {
       return m;
     },
   };
-  return { deps, calls, runs: fm.runs };
+  return { deps, calls, runs: fm.runs, experiments: fm.experiments };
 }
 
 /** Node before 22 clones a File into something without its name; browsers keep Files intact. */
@@ -294,10 +300,10 @@ export class InProcessWorker implements WorkerLike {
 
 /** A client talking to the real handler over a fake engine. */
 export function fakeClient(opts: FakeEngineOptions = {}) {
-  const { deps, calls, runs } = fakeEngine(opts);
+  const { deps, calls, runs, experiments } = fakeEngine(opts);
   const worker = new InProcessWorker(deps);
   const client = new EngineClient(worker);
-  return { client, worker, calls, runs };
+  return { client, worker, calls, runs, experiments };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,6 +315,10 @@ export interface FakeMethodsOptions {
   stepDelayMs?: number;
   /** Make prepareRun throw this. */
   prepareError?: Error;
+  /** Delay per training step of a fake experiment cell (ms). */
+  experimentStepDelayMs?: number;
+  /** Experiment cells whose id matches fail with "fake failure". */
+  experimentFail?: RegExp;
 }
 
 /** A deterministic [vocab, d] "embedding table" for the fake config. */
@@ -420,8 +430,9 @@ export class FakeRun implements RunHandle {
   }
 }
 
-export function fakeMethods(opts: FakeMethodsOptions = {}): { methods: MethodDeps; runs: FakeRun[] } {
+export function fakeMethods(opts: FakeMethodsOptions = {}): { methods: MethodDeps; runs: FakeRun[]; experiments: FakeExperimentCall[] } {
   const runs: FakeRun[] = [];
+  const experiments: FakeExperimentCall[] = [];
   const table = fakeEmbeddingTable();
   const methods: MethodDeps = {
     async prepareRun(model, spec) {
@@ -462,6 +473,124 @@ export function fakeMethods(opts: FakeMethodsOptions = {}): { methods: MethodDep
         report: { total: 4, kept: 3, skipped: [{ line: 3, reason: '{output} is "x", not a number' }] },
       };
     },
+    runExperiment(model, definition, o) {
+      experiments.push({ definition, previous: o.previous, ran: [], dataBaseUrl: o.dataBaseUrl });
+      return fakeExperiment(model, definition, o, experiments[experiments.length - 1], opts);
+    },
   };
-  return { methods, runs };
+  return { methods, runs, experiments };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A fake experiment runner: the real plan (planCells) and the real resume rule (finished cells of
+// `previous` with the same configKey are kept), with "training" that takes `steps` fake steps.
+
+export interface FakeExperimentCall {
+  definition: ExperimentDefinition;
+  previous?: ExperimentResults;
+  dataBaseUrl: string;
+  /** Ids of the cells that were run (not reused). */
+  ran: string[];
+}
+
+/** The value a fake cell scores: deterministic per method, task and seed. */
+export function fakeCellValue(method: string, task: string, seed: number): number {
+  let h = 7;
+  for (const ch of `${method}/${task}`) h = (h * 31 + ch.charCodeAt(0)) % 997;
+  return Math.round((0.2 + h / 997 + seed * 0.05) * 1000) / 1000;
+}
+
+async function fakeExperiment(
+  model: LoadedModel,
+  def: ExperimentDefinition,
+  o: ExperimentRunOptions,
+  call: FakeExperimentCall,
+  opts: FakeMethodsOptions,
+): Promise<ExperimentResults> {
+  const now = () => new Date().toISOString();
+  const info = { name: model.name, arch: model.config.arch, dModel: model.config.dModel, vocabSize: model.config.vocabSize };
+  const planned = planCells(def);
+  const results: ExperimentResults = {
+    format: RESULTS_FORMAT,
+    version: 1,
+    name: def.name,
+    model: info,
+    definition: def,
+    started: o.previous?.started ?? now(),
+    updated: now(),
+    status: 'running',
+    cells: [],
+  };
+  const previous = new Map((o.previous?.cells ?? []).map((c) => [c.id, c]));
+  const steps = def.hyper.steps ?? 3;
+  for (const [i, p] of planned.entries()) {
+    if (o.signal?.aborted) {
+      results.status = 'cancelled';
+      break;
+    }
+    const base = { cell: p.id, index: i + 1, total: planned.length };
+    const configKey = hashOf({ model: info, task: p.task, caps: def.caps, hyper: def.hyper, method: p.method, variant: p.variant, p: p.tagLength, seed: p.seed });
+    const old = previous.get(p.id);
+    if (old && old.configKey === configKey && (old.status === 'done' || old.status === 'n/a')) {
+      results.cells.push(old);
+      o.onProgress?.({ ...base, phase: 'skipped', value: old.value, message: 'finished in an earlier run' });
+      await o.onCell?.(old, results);
+      continue;
+    }
+    call.ran.push(p.id);
+    const trained = p.method !== 'nearest-neighbour' && p.method !== 'direct-prompting';
+    const log: StepLog[] = [];
+    try {
+      for (let s = 1; trained && s <= steps; s++) {
+        await sleep(opts.experimentStepDelayMs ?? 0, o.signal);
+        const loss = 3 / (1 + s) + p.seed * 0.01;
+        log.push({ step: s, loss, lmLoss: loss, headLoss: 0, gradNorm: 1 / s, lr: def.hyper.lr ?? 1e-4, tokensPerSec: 1000, skipped: false });
+        o.onProgress?.({ ...base, phase: 'train', stage: p.method === 'tag-llm' ? 'stage2' : p.method, step: s, steps, loss });
+      }
+    } catch (e) {
+      if (o.signal?.aborted) {
+        results.status = 'cancelled';
+        break;
+      }
+      throw e;
+    }
+    const failed = opts.experimentFail?.test(p.id);
+    const text = p.task.output.kind === 'text';
+    const value = failed ? null : fakeCellValue(p.method, p.task.id, p.seed);
+    const translation: TranslationScore[] | undefined =
+      text && !failed
+        ? [
+            { pair: 'FR→EN', src: 'FR', tgt: 'EN', group: 'seen', n: 4, bleu: value! * 10, chrf: value! * 20 },
+            { pair: 'FR→DE', src: 'FR', tgt: 'DE', group: 'unseen-pair', n: 4, bleu: value! * 5, chrf: value! * 15 },
+          ]
+        : undefined;
+    const cell: CellResult = {
+      id: p.id,
+      task: p.task.id,
+      method: p.method,
+      variant: p.variant,
+      tagLength: p.tagLength,
+      seed: p.seed,
+      status: failed ? 'failed' : 'done',
+      ...(failed ? { error: 'fake failure' } : {}),
+      metric: p.task.metric,
+      value,
+      metrics: value === null ? {} : { [p.task.metric]: value },
+      trainableParams: trained ? (p.method === 'linear-probe' ? model.config.dModel + 1 : p.tagLength * model.config.dModel) : 0,
+      trainRows: def.caps.maxTrain ?? 8,
+      evalRows: def.caps.maxEval ?? 4,
+      stages: trained ? [{ stage: p.method === 'tag-llm' ? 'stage2' : p.method, tags: [], steps, trainableParams: 0, log }] : [],
+      ...(translation ? { translation } : {}),
+      seconds: 0.01,
+      configKey,
+      finished: now(),
+    };
+    results.cells.push(cell);
+    results.updated = now();
+    o.onProgress?.({ ...base, phase: failed ? 'failed' : 'done', value });
+    await o.onCell?.(cell, results);
+  }
+  if (results.status === 'running') results.status = 'complete';
+  results.updated = now();
+  return results;
 }

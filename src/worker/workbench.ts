@@ -5,6 +5,9 @@
  * reached through `MethodDeps` so all of this runs against a fake in unit tests.
  */
 import { parseDataset } from '../data/parse';
+import { ExperimentDefinitionError, validateExperiment } from '../experiments/definition';
+import { planCells } from '../experiments/runner';
+import type { ExperimentResults } from '../experiments/types';
 import type { LoadedModel } from '../model/api';
 import { applyHead, unstandardize, type Head } from '../tags/head';
 import { embeddingFingerprint } from '../tags/embedding';
@@ -24,6 +27,8 @@ import {
   type ComposeParams,
   type ComposeReply,
   type DatasetReply,
+  type ExperimentEvent,
+  type ExperimentRunParams,
   type HeadPrediction,
   type InspectParams,
   type InspectReply,
@@ -68,6 +73,7 @@ export const WORKBENCH_REQUESTS = new Set<RequestMessage['type']>([
   'matrixCell',
   'inspectTag',
   'attention',
+  'experimentRun',
 ]);
 
 /** The most tokens an attention map is drawn for (the payload grows with T²). */
@@ -85,6 +91,8 @@ interface ActiveRun {
 export function createWorkbench(ctx: WorkbenchContext) {
   const library = new TagLibrary();
   let active: ActiveRun | null = null;
+  /** The request id of the experiment being run, if any (one at a time; it excludes training runs). */
+  let experiment: number | null = null;
   let notifyQueued = false;
   const fingerprints = new WeakMap<LoadedModel, Promise<string>>();
 
@@ -247,6 +255,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
 
   function beginRun(id: number, runId: string): ActiveRun {
     if (active) throw new Error('A training run is already in progress. Pause, finish or cancel it first.');
+    if (experiment !== null) throw new Error('An experiment is running. Cancel it or wait for it to finish before training.');
     active = { requestId: id, runId, phase: 'preparing', pause: false, finish: false, wake: null };
     ctx.post({ id, type: 'event', event: { kind: 'phase', phase: 'preparing' } satisfies TrainEvent });
     return active;
@@ -472,6 +481,39 @@ export function createWorkbench(ctx: WorkbenchContext) {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Experiments
+
+  async function runExperimentRequest(id: number, p: ExperimentRunParams, signal: AbortSignal): Promise<ExperimentResults> {
+    const m = needModel();
+    if (active) throw new Error('A training run is in progress. Finish or cancel it before running an experiment.');
+    if (experiment !== null) throw new Error('An experiment is already running. Cancel it or wait for it to finish.');
+    if (ctx.busy.generating) throw new Error('A generation is running. Stop it before running an experiment.');
+    const v = validateExperiment(p.definition);
+    if (!v.ok) throw new ExperimentDefinitionError(v.errors);
+    const def = v.definition;
+    const emit = (event: ExperimentEvent) => ctx.post({ id, type: 'event', event });
+    experiment = id;
+    try {
+      emit({
+        kind: 'plan',
+        name: def.name,
+        cells: planCells(def).map((c) => ({ id: c.id, task: c.task.id, method: c.method, variant: c.variant, tagLength: c.tagLength, seed: c.seed })),
+        model: { name: m.name, arch: m.config.arch, dModel: m.config.dModel, vocabSize: m.config.vocabSize },
+        started: p.previous?.started ?? new Date().toISOString(),
+      });
+      return await ctx.methods.runExperiment(m, def, {
+        signal,
+        previous: p.previous,
+        dataBaseUrl: p.dataBaseUrl,
+        onProgress: (progress) => emit({ kind: 'progress', progress }),
+        onCell: (cell, results) => emit({ kind: 'cell', cell, updated: results.updated }),
+      });
+    } finally {
+      experiment = null;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Library
 
   async function importFile(p: LibraryImportParams): Promise<LibraryImportReply> {
@@ -590,6 +632,8 @@ export function createWorkbench(ctx: WorkbenchContext) {
         return inspectTag(msg.params);
       case 'attention':
         return attention(msg.params.template);
+      case 'experimentRun':
+        return runExperimentRequest(msg.id, msg.params, signal);
       default:
         throw new TypeError(`Unknown request type: ${(msg as { type?: unknown }).type}`);
     }
@@ -598,8 +642,10 @@ export function createWorkbench(ctx: WorkbenchContext) {
   return {
     library,
     handle,
-    /** True while a run is preparing, training or paused. */
-    training: () => active !== null,
+    /** True while a run is preparing, training or paused, or an experiment runs. */
+    training: () => active !== null || experiment !== null,
+    /** What keeps the model busy, for messages ("A training run", "An experiment"). */
+    busyWith: () => (experiment !== null ? 'An experiment' : 'A training run'),
   };
 }
 
