@@ -5,13 +5,15 @@ import { dequantize, quantize } from '../../src/model/quant';
 import { GgmlType, TYPE_LAYOUT, type GpuTensor } from '../../src/model/types';
 import { randn, relErr, rng, testGpu, type TestGpu } from '../helpers/gpu';
 import { matmulBackwardInputRef, matmulRef } from './matmul.ref';
+import { PROFILES, profileKc } from './profiles';
 
 let t: TestGpu;
-let mm: Matmul;
+/** The kernels of each profile (software: the barrier-free *_sw variants; gpu: the workgroup designs). */
+const mms = new Map<boolean, Matmul>();
 
 beforeAll(async () => {
   t = await testGpu();
-  mm = await Matmul.create(t.kc);
+  for (const p of PROFILES) mms.set(p.software, await Matmul.create(profileKc(t, p.software)));
 });
 
 /** A random [N, K] weight in `type` on the GPU, with its dequantized values for the reference. */
@@ -39,84 +41,95 @@ const CASES: Array<{ M: number; bias: boolean; accumulate: boolean }> = [
 ];
 const PATHS: MatmulPath[] = ['matvec', 'tiled'];
 
-for (const type of MATMUL_TYPES) {
-  const name = TYPE_LAYOUT[type].name;
-  describe(`matmul ${name}`, () => {
-    const N = 45 + type; // 45..75: never a multiple of the row groups or tiles
-    for (const path of PATHS) {
-      it(`forward (${path}) matches the CPU reference`, async () => {
-        const K = kFor(type);
-        const { w, deq } = weight(type, N, K, 100 + type);
-        for (const c of CASES) {
-          const r = rng(c.M * 31 + type);
-          const x = randn(r, c.M * K);
-          const bias = c.bias ? randn(r, N) : undefined;
-          const init = c.accumulate ? randn(r, c.M * N) : undefined;
-          const y = t.f32(init ?? c.M * N);
-          mm.forward(t.rec, {
-            x: t.f32(x),
-            w,
-            y,
-            M: c.M,
-            bias: bias ? t.f32(bias) : undefined,
-            accumulate: c.accumulate,
-            path,
-          });
-          const got = await t.read(y, c.M * N);
-          const err = relErr(got, matmulRef(x, deq, c.M, N, K, bias, init));
-          expect(err, `M=${c.M} bias=${c.bias} acc=${c.accumulate}`).toBeLessThan(1e-3);
-        }
-      });
+for (const profile of PROFILES) {
+  for (const type of MATMUL_TYPES) {
+    const name = TYPE_LAYOUT[type].name;
+    describe(`matmul ${name} (${profile.name} kernels)`, () => {
+      const mm = () => mms.get(profile.software)!;
+      const N = 45 + type; // 45..75: never a multiple of the row groups or tiles
+      for (const path of PATHS) {
+        it(`forward (${path}) matches the CPU reference`, async () => {
+          const K = kFor(type);
+          const { w, deq } = weight(type, N, K, 100 + type);
+          for (const c of CASES) {
+            const r = rng(c.M * 31 + type);
+            const x = randn(r, c.M * K);
+            const bias = c.bias ? randn(r, N) : undefined;
+            const init = c.accumulate ? randn(r, c.M * N) : undefined;
+            const y = t.f32(init ?? c.M * N);
+            mm().forward(t.rec, {
+              x: t.f32(x),
+              w,
+              y,
+              M: c.M,
+              bias: bias ? t.f32(bias) : undefined,
+              accumulate: c.accumulate,
+              path,
+            });
+            const got = await t.read(y, c.M * N);
+            const err = relErr(got, matmulRef(x, deq, c.M, N, K, bias, init));
+            expect(err, `M=${c.M} bias=${c.bias} acc=${c.accumulate}`).toBeLessThan(1e-3);
+          }
+        });
 
-      it(`backwardInput (${path}) matches the CPU reference`, async () => {
-        const K = kFor(type);
-        const { w, deq } = weight(type, N, K, 200 + type);
-        for (const c of CASES) {
-          const r = rng(c.M * 17 + type);
-          const dy = randn(r, c.M * N);
-          const init = c.accumulate ? randn(r, c.M * K) : undefined;
-          const dx = t.f32(init ?? c.M * K);
-          mm.backwardInput(t.rec, { dy: t.f32(dy), w, dx, M: c.M, accumulate: c.accumulate, path });
-          const got = await t.read(dx, c.M * K);
-          const err = relErr(got, matmulBackwardInputRef(dy, deq, c.M, N, K, init));
-          expect(err, `M=${c.M} acc=${c.accumulate}`).toBeLessThan(1e-3);
-        }
-      });
-    }
-  });
+        it(`backwardInput (${path}) matches the CPU reference`, async () => {
+          const K = kFor(type);
+          const { w, deq } = weight(type, N, K, 200 + type);
+          for (const c of CASES) {
+            const r = rng(c.M * 17 + type);
+            const dy = randn(r, c.M * N);
+            const init = c.accumulate ? randn(r, c.M * K) : undefined;
+            const dx = t.f32(init ?? c.M * K);
+            mm().backwardInput(t.rec, { dy: t.f32(dy), w, dx, M: c.M, accumulate: c.accumulate, path });
+            const got = await t.read(dx, c.M * K);
+            const err = relErr(got, matmulBackwardInputRef(dy, deq, c.M, N, K, init));
+            expect(err, `M=${c.M} acc=${c.accumulate}`).toBeLessThan(1e-3);
+          }
+        });
+      }
+    });
+  }
 }
 
 describe('matmul dispatch', () => {
-  it('numbers workgroups over a 2-D grid when one dimension is not enough', async () => {
-    // Recorders that believe only a few workgroups fit in a dimension force every kernel onto x·y grids
-    // (with spare workgroups where the count does not factor exactly).
-    const limited = (max: number) => new Recorder({ ...t.gpu, limits: { ...t.gpu.limits, maxComputeWorkgroupsPerDimension: max } });
-    const type = GgmlType.Q8_0;
-    const N = 70;
-    const K = 320;
-    const { w, deq } = weight(type, N, K, 5);
-    const r = rng(9);
-    for (const path of PATHS) {
-      const M = path === 'matvec' ? 5 : 130;
-      const x = randn(r, M * K);
-      const y = t.f32(M * N);
-      const rf = limited(path === 'matvec' ? 5 : 4); // 18 groups → 5×4; 6 tiles → 3×2
-      mm.forward(rf, { x: t.f32(x), w, y, M, path });
-      rf.submit();
-      expect(relErr(await t.read(y, M * N), matmulRef(x, deq, M, N, K)), path).toBeLessThan(1e-3);
-      const dy = randn(r, M * N);
-      const dx = t.f32(M * K);
-      const rb = limited(path === 'matvec' ? 2 : 4); // 3 groups → 2×2; 15 tiles → 4×4
-      mm.backwardInput(rb, { dy: t.f32(dy), w, dx, M, path });
-      rb.submit();
-      expect(relErr(await t.read(dx, M * K), matmulBackwardInputRef(dy, deq, M, N, K)), path).toBeLessThan(1e-3);
-      rf.destroy();
-      rb.destroy();
-    }
-  });
+  // Per-dimension limits that make each dispatch of the test need an x·y grid: [matvec fwd, matvec bwd,
+  // tiled fwd, tiled bwd]. GPU: 18 groups → 5×4, 3 → 2×2, 6 tiles → 3×2, 15 → 4×4. Software: 5 → 3×2,
+  // 5 → 3×2, 38 → 7×6, 165 → 13×13.
+  const LIMITS = { gpu: [5, 2, 4, 4], software: [3, 3, 7, 13] } as const;
+  for (const profile of PROFILES) {
+    it(`numbers workgroups over a 2-D grid when one dimension is not enough (${profile.name} kernels)`, async () => {
+      const mm = mms.get(profile.software)!;
+      const [mvF, mvB, tF, tB] = LIMITS[profile.name];
+      // Recorders that believe only a few workgroups fit in a dimension force every kernel onto x·y grids
+      // (with spare workgroups where the count does not factor exactly).
+      const limited = (max: number) => new Recorder({ ...t.gpu, limits: { ...t.gpu.limits, maxComputeWorkgroupsPerDimension: max } });
+      const type = GgmlType.Q8_0;
+      const N = 70;
+      const K = 320;
+      const { w, deq } = weight(type, N, K, 5);
+      const r = rng(9);
+      for (const path of PATHS) {
+        const M = path === 'matvec' ? 5 : 130;
+        const x = randn(r, M * K);
+        const y = t.f32(M * N);
+        const rf = limited(path === 'matvec' ? mvF : tF);
+        mm.forward(rf, { x: t.f32(x), w, y, M, path });
+        rf.submit();
+        expect(relErr(await t.read(y, M * N), matmulRef(x, deq, M, N, K)), path).toBeLessThan(1e-3);
+        const dy = randn(r, M * N);
+        const dx = t.f32(M * K);
+        const rb = limited(path === 'matvec' ? mvB : tB);
+        mm.backwardInput(rb, { dy: t.f32(dy), w, dx, M, path });
+        rb.submit();
+        expect(relErr(await t.read(dx, M * K), matmulBackwardInputRef(dy, deq, M, N, K)), path).toBeLessThan(1e-3);
+        rf.destroy();
+        rb.destroy();
+      }
+    });
+  }
 
   it('rejects a K that is not a multiple of the block size', () => {
     const w: GpuTensor = { name: 'bad', type: GgmlType.Q4_K, shape: [4, 128], buffer: t.f32(4) };
-    expect(() => mm.forward(t.rec, { x: t.f32(128), w, y: t.f32(4), M: 1 })).toThrow(/multiple of 256/);
+    expect(() => mms.get(true)!.forward(t.rec, { x: t.f32(128), w, y: t.f32(4), M: 1 })).toThrow(/multiple of 256/);
   });
 });

@@ -99,6 +99,8 @@ export interface AttentionBackwardArgs {
 const ATTN_WG = 64;
 /** Key positions per workgroup of the dk/dv kernel (KB in attention.wgsl). */
 const DKV_KEYS = 4;
+/** Software adapters: rows (one per invocation) per workgroup of the *_sw kernels. */
+const SWG = 8;
 
 export interface AttentionOptions {
   /**
@@ -115,23 +117,40 @@ interface BackwardKernels {
   prep: Kernel;
   dq: Kernel;
   dkv: Kernel;
+  /** Software dk/dv (attn_bwd_dkv_sw) and its per-slot query ranges; null: the GPU dk/dv kernel. */
+  ranges: Kernel | null;
 }
 
-/** Causal, grouped-query attention over a KV cache (see attention.wgsl). */
+/** Storage buffers attn_bwd_dkv_sw binds (the GPU kernel: 10). */
+const DKV_SW_BUFFERS = 11;
+
+/**
+ * Causal, grouped-query attention over a KV cache (see attention.wgsl). On software adapters
+ * (Gpu.software) the forward, dq and dk/dv kernels are the barrier-free *_sw variants: one invocation
+ * per output row instead of a 64-invocation workgroup per row.
+ */
 export class Attention {
   private constructor(
     private readonly kvK: Kernel,
     private readonly fwdK: Kernel,
     private readonly bwd: BackwardKernels | null,
+    private readonly software: boolean,
   ) {}
 
+  /** u32 [2·slots] scratch of the software dk/dv kernel, grown on demand. */
+  private rangesBuf: GPUBuffer | null = null;
+
   static async create(kc: KernelCache, opts: AttentionOptions = {}): Promise<Attention> {
+    const software = kc.gpu.software === true;
     const params = ['u32', 'u32', 'u32', 'u32', 'u32', 'f32', 'u32', 'u32', 'u32'] as const;
     const base = { code, params };
     const r = 'read' as const;
     const w = 'rw' as const;
     const fwdB = [r, r, r, r, r, r, w] as const;
     const kernels = (entry: string, bindings: readonly ('read' | 'rw')[]) => kc.get({ ...base, label: entry, entry, bindings });
+    /** The row kernels: forward, dq, dk/dv. */
+    const rowKernels = (entry: string, bindings: readonly ('read' | 'rw')[]) =>
+      software ? kc.get({ ...base, label: `${entry}_sw`, entry: `${entry}_sw`, bindings, constants: { SWG } }) : kernels(entry, bindings);
     const bwd = async (): Promise<BackwardKernels | null> => {
       if (!opts.backward) return null;
       const need = 10;
@@ -140,17 +159,22 @@ export class Attention {
           `Attention backward needs ${need} storage buffers per shader stage; this GPU allows ${kc.gpu.limits.maxStorageBuffersPerShaderStage}.`,
         );
       }
-      const [gather, fwdLse, prep, dq, dkv] = await Promise.all([
+      // The software dk/dv kernel also binds the slots' query ranges; with fewer buffers, the GPU kernel.
+      const dkvSw = software && kc.gpu.limits.maxStorageBuffersPerShaderStage >= DKV_SW_BUFFERS;
+      const sw = (entry: string, bindings: readonly ('read' | 'rw')[]) =>
+        kc.get({ ...base, label: entry, entry, bindings, constants: { SWG } });
+      const [gather, fwdLse, prep, dq, dkv, ranges] = await Promise.all([
         kernels('kv_gather', [r, r, w, w, r, r]),
-        kernels('attn_fwd_lse', [...fwdB, w]),
+        rowKernels('attn_fwd_lse', [...fwdB, w]),
         kernels('attn_bwd_prep', [r, r, r, w]),
-        kernels('attn_bwd_dq', [...fwdB, r, r]),
-        kernels('attn_bwd_dkv', [...fwdB, r, r, w]),
+        rowKernels('attn_bwd_dq', [...fwdB, r, r]),
+        dkvSw ? sw('attn_bwd_dkv_sw', [...fwdB, r, r, w, r]) : kernels('attn_bwd_dkv', [...fwdB, r, r, w]),
+        dkvSw ? sw('attn_slot_ranges_sw', [r, w]) : null,
       ]);
-      return { gather, fwdLse, prep, dq, dkv };
+      return { gather, fwdLse, prep, dq, dkv, ranges };
     };
-    const [kv, fwd, b] = await Promise.all([kernels('kv_write', [r, r, w, w, r, r]), kernels('attn_fwd', fwdB), bwd()]);
-    return new Attention(kv, fwd, b);
+    const [kv, fwd, b] = await Promise.all([kernels('kv_write', [r, r, w, w, r, r]), rowKernels('attn_fwd', fwdB), bwd()]);
+    return new Attention(kv, fwd, b, software);
   }
 
   /** Scatters the new tokens' keys and values into their cache rows. */
@@ -184,7 +208,8 @@ export class Attention {
     check(a);
     const b = [a.q, a.kCache, a.vCache, a.slot, a.pos, a.start, a.out];
     const p = [a.T, a.nHeads, a.nKv, a.hd, a.maxSeq, a.scale, 0, 0, 0];
-    const groups = grid(a.T * a.nHeads);
+    const maxG = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
+    const groups = grid(this.software ? Math.ceil((a.T * a.nHeads) / SWG) : a.T * a.nHeads, maxG);
     if (a.lse) rec.dispatch(this.training('forward with lse').fwdLse, [...b, a.lse], p, groups);
     else rec.dispatch(this.fwdK, b, p, groups);
   }
@@ -198,9 +223,25 @@ export class Attention {
     const p = [a.T, a.nHeads, a.nKv, a.hd, a.maxSeq, a.scale, nKeys, a.accumulate ? 1 : 0, a.slots];
     const rows = a.T * a.nHeads;
     const common = [a.q, a.kCache, a.vCache, a.slot, a.pos, a.start];
-    rec.dispatch(k.prep, [a.out, a.dOut, a.lse, a.stats], p, grid(Math.ceil(rows / ATTN_WG)));
-    rec.dispatch(k.dq, [...common, a.dq, a.dOut, a.stats], p, grid(rows));
-    rec.dispatch(k.dkv, [...common, a.dk, a.dOut, a.stats, a.dv], p, grid(a.slots * Math.ceil(nKeys / DKV_KEYS) * a.nKv));
+    const maxG = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
+    rec.dispatch(k.prep, [a.out, a.dOut, a.lse, a.stats], p, grid(Math.ceil(rows / ATTN_WG), maxG));
+    rec.dispatch(k.dq, [...common, a.dq, a.dOut, a.stats], p, grid(this.software ? Math.ceil(rows / SWG) : rows, maxG));
+    if (k.ranges) {
+      const ranges = this.ranges(rec, a.slots);
+      rec.dispatch(k.ranges, [a.slot, ranges], p, grid(Math.ceil(a.slots / SWG), maxG));
+      rec.dispatch(k.dkv, [...common, a.dk, a.dOut, a.stats, a.dv, ranges], p, grid(Math.ceil((a.slots * nKeys * a.nKv) / SWG), maxG));
+    } else {
+      rec.dispatch(k.dkv, [...common, a.dk, a.dOut, a.stats, a.dv], p, grid(a.slots * Math.ceil(nKeys / DKV_KEYS) * a.nKv, maxG));
+    }
+  }
+
+  private ranges(rec: Recorder, slots: number): GPUBuffer {
+    const size = Math.max(16, 8 * slots);
+    if (!this.rangesBuf || this.rangesBuf.size < size) {
+      // The old buffer stays alive while recorded work uses it (it is dropped, not destroyed).
+      this.rangesBuf = rec.gpu.device.createBuffer({ label: 'attn-slot-ranges', size: Math.max(size, 256), usage: GPUBufferUsage.STORAGE });
+    }
+    return this.rangesBuf;
   }
 
   private training(what: string): BackwardKernels {

@@ -16,6 +16,12 @@
 // workgroup on consecutive dims. Three barriers per tile and none in inner loops (SwiftShader's
 // compile time grows quickly with barriers inside nested loops).
 //
+// Software adapters (Gpu.software) use the *_sw entry points instead: one invocation per output row
+// ((query, head) for the forward and dq, (slot, key, kv head) for dk/dv), each looping over its keys or
+// queries alone with its rows in private arrays, SWG invocations per workgroup, no shared memory and no
+// barrier. On a CPU emulation an invocation is a SIMD lane of a CPU thread; barriers are coroutine
+// switches and the cooperative 64-invocation tiles above cost far more than the arithmetic.
+//
 // Private arrays are always declared with an explicit `array<f32, N>()`: on Dawn/SwiftShader a bare
 // `var a: array<f32, N>;` inside a loop body was not re-zeroed on each iteration.
 
@@ -435,5 +441,316 @@ fn attn_bwd_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         dv[b + d] = gv;
       }
     }
+  }
+}
+
+// ---------------------------------------------------------------- software adapters
+// One invocation per output row, no shared memory, no barrier. On SwiftShader each loop iteration costs
+// far more than the arithmetic in it (SIMD masks and spills per iteration), so the kernels take 4 keys
+// (forward, dq) or 4 queries (dk/dv) per iteration, and rows are read 4 dims at a time (vec4).
+//
+// Head dims not a multiple of 4: the last chunk of a row is read whole in the hot loops (past the row
+// end: the next row, or zeros past the binding); the invocation's own rows (qv, ov, kv, vv) are loaded
+// with the extra lanes zeroed, so the extra products vanish from every dot, and the extra lanes of the
+// accumulators are never stored. (Measured on SwiftShader: 4 items per step beat 1; unrolling the dim
+// loop further, or 8 items per step, is slower again: Subzero spills the extra registers.)
+
+override SWG: u32 = 8u;
+const HD4: u32 = 64u;   // HD_MAX / 4
+
+// The slots' query ranges for attn_bwd_dkv_sw: ranges[2s], ranges[2s+1] = first and last+1 query of
+// slot s (T, 0 when it has none). Queries of a slot need not be contiguous: the range is a bound.
+@group(0) @binding(1) var<storage, read> slotR: array<u32>;
+@group(0) @binding(2) var<storage, read_write> rangesW: array<u32>;
+@group(0) @binding(11) var<storage, read> ranges: array<u32>;
+
+fn inv_sw(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * SWG;
+}
+
+fn q4(i: u32) -> vec4<f32> {
+  return vec4<f32>(q[i], q[i + 1u], q[i + 2u], q[i + 3u]);
+}
+
+fn kc4(i: u32) -> vec4<f32> {
+  return vec4<f32>(kc[i], kc[i + 1u], kc[i + 2u], kc[i + 3u]);
+}
+
+fn vc4(i: u32) -> vec4<f32> {
+  return vec4<f32>(vc[i], vc[i + 1u], vc[i + 2u], vc[i + 3u]);
+}
+
+fn dout4(i: u32) -> vec4<f32> {
+  return vec4<f32>(dOut[i], dOut[i + 1u], dOut[i + 2u], dOut[i + 3u]);
+}
+
+// Zeroes the lanes of chunk c past the head dim.
+fn lanes(v: vec4<f32>, c: u32) -> vec4<f32> {
+  return select(vec4<f32>(0.0), v, vec4<u32>(4u * c) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(P.hd));
+}
+
+fn out_store4(i: u32, rem: u32, v: vec4<f32>, add: bool) {
+  if (rem >= 4u) {
+    var x = v;
+    if (add) { x += vec4<f32>(out[i], out[i + 1u], out[i + 2u], out[i + 3u]); }
+    out[i] = x.x;
+    out[i + 1u] = x.y;
+    out[i + 2u] = x.z;
+    out[i + 3u] = x.w;
+    return;
+  }
+  for (var c = 0u; c < rem; c++) {
+    var x = v[c];
+    if (add) { x += out[i + c]; }
+    out[i + c] = x;
+  }
+}
+
+fn dv_store4(i: u32, rem: u32, v: vec4<f32>, add: bool) {
+  if (rem >= 4u) {
+    var x = v;
+    if (add) { x += vec4<f32>(dv[i], dv[i + 1u], dv[i + 2u], dv[i + 3u]); }
+    dv[i] = x.x;
+    dv[i + 1u] = x.y;
+    dv[i + 2u] = x.z;
+    dv[i + 3u] = x.w;
+    return;
+  }
+  for (var c = 0u; c < rem; c++) {
+    var x = v[c];
+    if (add) { x += dv[i + c]; }
+    dv[i + c] = x;
+  }
+}
+
+fn hsum(v: vec4<f32>) -> f32 {
+  return (v.x + v.y) + (v.z + v.w);
+}
+
+// Which of 4 consecutive items (keys or queries) from the first one exist, of n left.
+fn live4(n: u32) -> vec4<bool> {
+  return vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(n);
+}
+
+// One (query, head) row: online softmax over its keys, 4 keys per step (keys past the end re-read the
+// last key and get probability 0).
+fn attend_sw(gi: u32) -> Row {
+  let t = gi / P.nHeads;
+  let h = gi % P.nHeads;
+  let kvh = h / (P.nHeads / P.nKv);
+  let sl = slot[t];
+  let st = start[t];
+  let end = min(pos[t] + 1u, P.maxSeq);
+  let hd = P.hd;
+  let nc = (hd + 3u) / 4u;
+  let rs = P.nKv * hd;
+  let qb = gi * hd;
+  var qv = array<vec4<f32>, HD4>();
+  var acc = array<vec4<f32>, HD4>();
+  for (var c = 0u; c < nc; c++) { qv[c] = lanes(q4(qb + 4u * c), c) * P.scale; }
+  var m = NEG;
+  var l = 0.0;
+  for (var j = st; j < end; j += 4u) {
+    let n = min(4u, end - j);
+    let b0 = kv_row(sl, j, kvh);
+    let b1 = b0 + min(1u, n - 1u) * rs;
+    let b2 = b0 + min(2u, n - 1u) * rs;
+    let b3 = b0 + min(3u, n - 1u) * rs;
+    var s0 = vec4<f32>(0.0);
+    var s1 = vec4<f32>(0.0);
+    var s2 = vec4<f32>(0.0);
+    var s3 = vec4<f32>(0.0);
+    for (var o = 0u; o < 4u * nc; o += 4u) {
+      let qc = qv[o / 4u];
+      s0 += qc * kc4(b0 + o);
+      s1 += qc * kc4(b1 + o);
+      s2 += qc * kc4(b2 + o);
+      s3 += qc * kc4(b3 + o);
+    }
+    let s = select(vec4<f32>(NEG), vec4<f32>(hsum(s0), hsum(s1), hsum(s2), hsum(s3)), live4(n));
+    let mn = max(m, max(max(s.x, s.y), max(s.z, s.w)));
+    let alpha = exp(m - mn);
+    let p = exp(s - vec4<f32>(mn));
+    l = l * alpha + hsum(p);
+    for (var o = 0u; o < 4u * nc; o += 4u) {
+      let c = o / 4u;
+      acc[c] = acc[c] * alpha + p.x * vc4(b0 + o) + p.y * vc4(b1 + o) + p.z * vc4(b2 + o) + p.w * vc4(b3 + o);
+    }
+    m = mn;
+  }
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var c = 0u; c < nc; c++) { out_store4(qb + 4u * c, hd - 4u * c, acc[c] * inv, false); }
+  return Row(gi, select(NEG, m + log(l), l > 0.0));
+}
+
+@compute @workgroup_size(SWG)
+fn attn_fwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gi = inv_sw(gid, nwg);
+  if (gi >= P.T * P.nHeads) { return; }
+  _ = attend_sw(gi);
+}
+
+@compute @workgroup_size(SWG)
+fn attn_fwd_lse_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gi = inv_sw(gid, nwg);
+  if (gi >= P.T * P.nHeads) { return; }
+  let r = attend_sw(gi);
+  lse[r.index] = r.lse;
+}
+
+// dq of one (query, head) row: dq = scale·Σ_j P_j·(dOut·v_j − D)·k_j, 4 keys per step.
+@compute @workgroup_size(SWG)
+fn attn_bwd_dq_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gi = inv_sw(gid, nwg);
+  if (gi >= P.T * P.nHeads) { return; }
+  let t = gi / P.nHeads;
+  let h = gi % P.nHeads;
+  let kvh = h / (P.nHeads / P.nKv);
+  let sl = slot[t];
+  let st = start[t];
+  let end = min(pos[t] + 1u, P.maxSeq);
+  let hd = P.hd;
+  let nc = (hd + 3u) / 4u;
+  let rs = P.nKv * hd;
+  let qb = gi * hd;
+  let L = stats[2u * gi];
+  let D = stats[2u * gi + 1u];
+  var qv = array<vec4<f32>, HD4>();
+  var ov = array<vec4<f32>, HD4>();
+  var acc = array<vec4<f32>, HD4>();
+  for (var c = 0u; c < nc; c++) {
+    qv[c] = lanes(q4(qb + 4u * c), c) * P.scale;
+    ov[c] = lanes(dout4(qb + 4u * c), c);
+  }
+  for (var j = st; j < end; j += 4u) {
+    let n = min(4u, end - j);
+    let b0 = kv_row(sl, j, kvh);
+    let b1 = b0 + min(1u, n - 1u) * rs;
+    let b2 = b0 + min(2u, n - 1u) * rs;
+    let b3 = b0 + min(3u, n - 1u) * rs;
+    var s0 = vec4<f32>(0.0);
+    var s1 = vec4<f32>(0.0);
+    var s2 = vec4<f32>(0.0);
+    var s3 = vec4<f32>(0.0);
+    var d0 = vec4<f32>(0.0);
+    var d1 = vec4<f32>(0.0);
+    var d2 = vec4<f32>(0.0);
+    var d3 = vec4<f32>(0.0);
+    for (var o = 0u; o < 4u * nc; o += 4u) {
+      let qa = qv[o / 4u];
+      let oa = ov[o / 4u];
+      s0 += qa * kc4(b0 + o);
+      s1 += qa * kc4(b1 + o);
+      s2 += qa * kc4(b2 + o);
+      s3 += qa * kc4(b3 + o);
+      d0 += oa * vc4(b0 + o);
+      d1 += oa * vc4(b1 + o);
+      d2 += oa * vc4(b2 + o);
+      d3 += oa * vc4(b3 + o);
+    }
+    let s = vec4<f32>(hsum(s0), hsum(s1), hsum(s2), hsum(s3));
+    let dp = vec4<f32>(hsum(d0), hsum(d1), hsum(d2), hsum(d3));
+    let ds = select(vec4<f32>(0.0), exp(s - vec4<f32>(L)) * (dp - vec4<f32>(D)), live4(n));
+    for (var o = 0u; o < 4u * nc; o += 4u) {
+      let c = o / 4u;
+      acc[c] += ds.x * kc4(b0 + o) + ds.y * kc4(b1 + o) + ds.z * kc4(b2 + o) + ds.w * kc4(b3 + o);
+    }
+  }
+  for (var c = 0u; c < nc; c++) { out_store4(qb + 4u * c, hd - 4u * c, acc[c] * P.scale, false); }
+}
+
+// Bindings: slot, ranges (rw). One invocation per slot.
+@compute @workgroup_size(SWG)
+fn attn_slot_ranges_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let sl = inv_sw(gid, nwg);
+  if (sl >= P.slots) { return; }
+  var lo = P.T;
+  var hi = 0u;
+  for (var t = 0u; t < P.T; t++) {
+    if (slotR[t] == sl) {
+      lo = min(lo, t);
+      hi = t + 1u;
+    }
+  }
+  rangesW[2u * sl] = lo;
+  rangesW[2u * sl + 1u] = hi;
+}
+
+// dk, dv of one cache row (slot, key j < nKeys, kv head): sums over the (query, head) pairs of its kv
+// group whose query sees key j, over the slot's query range, 4 queries per step. Consecutive
+// invocations take consecutive kv heads, then keys, so the lanes of a SIMD group mostly agree on which
+// queries see their keys.
+@compute @workgroup_size(SWG)
+fn attn_bwd_dkv_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let gi = inv_sw(gid, nwg);
+  if (gi >= P.slots * P.nKeys * P.nKv) { return; }
+  let kvh = gi % P.nKv;
+  let r0 = gi / P.nKv;
+  let j = r0 % P.nKeys;
+  let sl = r0 / P.nKeys;
+  let g = P.nHeads / P.nKv;
+  let hd = P.hd;
+  let nc = (hd + 3u) / 4u;
+  let b = kv_row(sl, j, kvh);
+  var kv = array<vec4<f32>, HD4>();
+  var vv = array<vec4<f32>, HD4>();
+  var accK = array<vec4<f32>, HD4>();
+  var accV = array<vec4<f32>, HD4>();
+  for (var c = 0u; c < nc; c++) {
+    kv[c] = lanes(kc4(b + 4u * c), c) * P.scale;
+    vv[c] = lanes(vc4(b + 4u * c), c);
+  }
+  let tEnd = ranges[2u * sl + 1u];
+  for (var t0 = ranges[2u * sl]; t0 < tEnd; t0 += 4u) {
+    // Which of queries t0..t0+3 see key j (a query past the range is never seen).
+    var vis = vec4<bool>(false);
+    for (var i = 0u; i < 4u; i++) {
+      let t = min(t0 + i, tEnd - 1u);
+      vis[i] = (t0 + i < tEnd) & (slot[t] == sl) & (start[t] <= j) & (j <= min(pos[t], P.maxSeq - 1u));
+    }
+    if (!any(vis)) { continue; }
+    let tq = vec4<u32>(t0) + vec4<u32>(0u, 1u, 2u, 3u);
+    let tc = min(tq, vec4<u32>(tEnd - 1u));   // in-range row to read for masked lanes
+    for (var hh = 0u; hh < g; hh++) {
+      let hr = kvh * g + hh;
+      let row = tc * P.nHeads + vec4<u32>(hr);
+      let rb = row * hd;
+      var s0 = vec4<f32>(0.0);
+      var s1 = vec4<f32>(0.0);
+      var s2 = vec4<f32>(0.0);
+      var s3 = vec4<f32>(0.0);
+      var d0 = vec4<f32>(0.0);
+      var d1 = vec4<f32>(0.0);
+      var d2 = vec4<f32>(0.0);
+      var d3 = vec4<f32>(0.0);
+      for (var o = 0u; o < 4u * nc; o += 4u) {
+        let ka = kv[o / 4u];
+        let va = vv[o / 4u];
+        s0 += ka * q4(rb.x + o);
+        s1 += ka * q4(rb.y + o);
+        s2 += ka * q4(rb.z + o);
+        s3 += ka * q4(rb.w + o);
+        d0 += va * dout4(rb.x + o);
+        d1 += va * dout4(rb.y + o);
+        d2 += va * dout4(rb.z + o);
+        d3 += va * dout4(rb.w + o);
+      }
+      let L = vec4<f32>(stats[2u * row.x], stats[2u * row.y], stats[2u * row.z], stats[2u * row.w]);
+      let D = vec4<f32>(stats[2u * row.x + 1u], stats[2u * row.y + 1u], stats[2u * row.z + 1u], stats[2u * row.w + 1u]);
+      let s = vec4<f32>(hsum(s0), hsum(s1), hsum(s2), hsum(s3));
+      let dp = vec4<f32>(hsum(d0), hsum(d1), hsum(d2), hsum(d3));
+      let p = select(vec4<f32>(0.0), exp(s - L), vis);
+      let ds = p * (dp - D);
+      for (var o = 0u; o < 4u * nc; o += 4u) {
+        let c = o / 4u;
+        accK[c] += ds.x * q4(rb.x + o) + ds.y * q4(rb.y + o) + ds.z * q4(rb.z + o) + ds.w * q4(rb.w + o);
+        accV[c] += p.x * dout4(rb.x + o) + p.y * dout4(rb.y + o) + p.z * dout4(rb.z + o) + p.w * dout4(rb.w + o);
+      }
+    }
+  }
+  let add = P.accumulate != 0u;
+  for (var c = 0u; c < nc; c++) {
+    out_store4(b + 4u * c, hd - 4u * c, accK[c] * P.scale, add);
+    dv_store4(b + 4u * c, hd - 4u * c, accV[c], add);
   }
 }

@@ -3,6 +3,8 @@ import type { Kernel, KernelCache } from '../kernel';
 import { grid, type Binding, type Recorder } from '../recorder';
 
 const WG = 256;
+/** Software adapters: rows per workgroup of argmax_row (one invocation per row). */
+const ROW_WG = 8;
 
 export interface ArgmaxArgs {
   /** f32 [B, V] */
@@ -15,14 +17,17 @@ export interface ArgmaxArgs {
 
 /** Greedy token choice on the GPU, so decoding reads back B ids instead of B·V logits. */
 export class Argmax {
-  private constructor(private readonly k: Kernel) {}
+  private constructor(private readonly k: Kernel, private readonly rowsPerGroup: number) {}
 
+  /** One workgroup per row; on software adapters (Gpu.software) one invocation per row. */
   static async create(kc: KernelCache): Promise<Argmax> {
-    const k = await kc.get({ label: 'argmax', entry: 'argmax', code, params: ['u32', 'u32'], bindings: ['read', 'rw'], constants: { WG } });
-    return new Argmax(k);
+    const sw = kc.gpu.software === true;
+    const entry = sw ? 'argmax_row' : 'argmax';
+    const k = await kc.get({ label: entry, entry, code, params: ['u32', 'u32'], bindings: ['read', 'rw'], constants: { WG: sw ? ROW_WG : WG } });
+    return new Argmax(k, sw ? ROW_WG : 1);
   }
 
   forward(rec: Recorder, a: ArgmaxArgs): void {
-    rec.dispatch(this.k, [a.logits, a.out], [a.B, a.V], grid(a.B));
+    rec.dispatch(this.k, [a.logits, a.out], [a.B, a.V], grid(Math.ceil(a.B / this.rowsPerGroup), rec.gpu.limits.maxComputeWorkgroupsPerDimension));
   }
 }

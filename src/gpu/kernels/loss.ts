@@ -7,7 +7,14 @@ export const IGNORE_TARGET = 0xffffffff;
 
 const CE_WG = 256;
 const MSE_WG = 64;
+/** Software adapters: rows per workgroup of the *_row kernels (one invocation per row). */
+const ROW_WG = 8;
 const PARAMS = ['u32', 'u32', 'f32', 'u32'] as const;
+
+/** The workgroup grid for R rows: one workgroup per row, or ROW_WG rows per workgroup. */
+function rowGroups(rec: Recorder, R: number, rowsPerGroup: number): [number, number] {
+  return grid(Math.ceil(R / rowsPerGroup), rec.gpu.limits.maxComputeWorkgroupsPerDimension);
+}
 
 export interface CrossEntropyArgs {
   /** f32 [R, V]; overwritten in place by dLoss/dlogits = (softmax − onehot)·scale, unless `dlogits` is given. */
@@ -38,14 +45,16 @@ const FLOAT_TARGETS = 4;
 /**
  * Softmax cross-entropy over rows of logits, one workgroup per row: one pass for the running max and
  * Σ exp (merged in shared memory), one pass writing the gradient. Stable for any V (152k vocabularies).
+ * On software adapters (Gpu.software): one invocation per row (ce_fwd_bwd_row), no barriers.
  */
 export class CrossEntropy {
-  private constructor(private readonly k: Kernel) {}
+  private constructor(private readonly k: Kernel, private readonly rowsPerGroup: number) {}
 
   static async create(kc: KernelCache): Promise<CrossEntropy> {
-    return new CrossEntropy(
-      await kc.get({ label: 'ce_fwd_bwd', entry: 'ce_fwd_bwd', code, params: PARAMS, bindings: ['rw', 'read', 'rw'], constants: { WG: CE_WG } }),
-    );
+    const sw = kc.gpu.software === true;
+    const entry = sw ? 'ce_fwd_bwd_row' : 'ce_fwd_bwd';
+    const k = await kc.get({ label: entry, entry, code, params: PARAMS, bindings: ['rw', 'read', 'rw'], constants: { WG: sw ? ROW_WG : CE_WG } });
+    return new CrossEntropy(k, sw ? ROW_WG : 1);
   }
 
   /** loss[r] = logsumexp(logits[r]) − logits[r, t_r]; grad[r] = (softmax(logits[r]) − onehot(t_r))·scale. */
@@ -60,7 +69,7 @@ export class CrossEntropy {
       }
     }
     const flags = GRAD | (a.floatTargets ? FLOAT_TARGETS : 0);
-    rec.dispatch(this.k, [g, a.targets, a.loss], [a.R, a.V, a.scale, flags], grid(a.R, rec.gpu.limits.maxComputeWorkgroupsPerDimension));
+    rec.dispatch(this.k, [g, a.targets, a.loss], [a.R, a.V, a.scale, flags], rowGroups(rec, a.R, this.rowsPerGroup));
   }
 
   /** Classification heads whose class ids sit in an f32 target buffer: gradient into `dlogits`, scores kept. */
@@ -71,7 +80,7 @@ export class CrossEntropy {
   /** Per-row NLL only (evaluation): the logits are left untouched. */
   forward(rec: Recorder, a: CrossEntropyLossArgs): void {
     const flags = a.floatTargets ? FLOAT_TARGETS : 0;
-    rec.dispatch(this.k, [a.logits, a.targets, a.loss], [a.R, a.V, 0, flags], grid(a.R, rec.gpu.limits.maxComputeWorkgroupsPerDimension));
+    rec.dispatch(this.k, [a.logits, a.targets, a.loss], [a.R, a.V, 0, flags], rowGroups(rec, a.R, this.rowsPerGroup));
   }
 }
 
@@ -136,27 +145,31 @@ export interface MseArgs {
   scale: number;
 }
 
-/** Squared error per row with its gradient, one workgroup per row. */
+/** Squared error per row with its gradient, one workgroup per row (software adapters: one invocation). */
 export class Mse {
   private constructor(
     private readonly k: Kernel,
+    private readonly rowsPerGroup: number,
     /** Stand-ins for an absent mask (read) and, in forward(), the unwritten dpred (read_write). */
     private readonly dummyIn: GPUBuffer,
     private readonly dummyOut: GPUBuffer,
   ) {}
 
   static async create(kc: KernelCache): Promise<Mse> {
+    const sw = kc.gpu.software === true;
+    const entry = sw ? 'mse_fwd_bwd_row' : 'mse_fwd_bwd';
     const k = await kc.get({
-      label: 'mse_fwd_bwd',
-      entry: 'mse_fwd_bwd',
+      label: entry,
+      entry,
       code,
       params: PARAMS,
       bindings: ['rw', 'read', 'rw', 'read', 'read'],
-      constants: { WG: MSE_WG },
+      constants: { WG: sw ? ROW_WG : MSE_WG },
     });
     const dev = kc.gpu.device;
     return new Mse(
       k,
+      sw ? ROW_WG : 1,
       dev.createBuffer({ label: 'mse-dummy-in', size: 16, usage: GPUBufferUsage.STORAGE }),
       dev.createBuffer({ label: 'mse-dummy-out', size: 16, usage: GPUBufferUsage.STORAGE }),
     );
@@ -178,7 +191,7 @@ export class Mse {
       this.k,
       [dpred, a.target, a.loss, a.pred, a.mask ?? this.dummyIn],
       [a.B, a.k, a.scale, flags],
-      grid(a.B, rec.gpu.limits.maxComputeWorkgroupsPerDimension),
+      rowGroups(rec, a.B, this.rowsPerGroup),
     );
   }
 }

@@ -6,6 +6,8 @@
 //   mse_fwd_bwd  squared error per row of pred [B, k] against target [B, k], optionally weighted by
 //                mask [B, k]: loss[b] = Σ_j m·(pred − target)², dpred = 2·m·(pred − target)·scale.
 // Both gradients are ∂(scale · Σ_rows loss)/∂input. Rows are numbered x + y·nx (see grid()).
+// On software adapters (Gpu.software) the *_row variants run instead: one invocation per row (WG rows
+// per workgroup, numbered gid.x + gid.y·nx·WG), 4 elements per loop step, no shared memory, no barrier.
 
 struct Params { R: u32, V: u32, scale: f32, flags: u32 };
 // flags bit 0: write the gradient; bit 1 (mse): a mask is bound; bit 2 (ce): the targets are class
@@ -114,4 +116,86 @@ fn mse_fwd_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     workgroupBarrier();
   }
   if (lid == 0u) { loss[row] = red[0].x; }
+}
+
+// ---- software adapters: one invocation per row ---------------------------------------------------
+
+fn row_sw(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+fn io4(i: u32) -> vec4<f32> {
+  return vec4<f32>(io[i], io[i + 1u], io[i + 2u], io[i + 3u]);
+}
+
+@compute @workgroup_size(WG)
+fn ce_fwd_bwd_row(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = row_sw(gid, nwg);
+  if (row >= P.R) { return; }
+  let V = P.V;
+  let V4 = V & ~3u;
+  let base = row * V;
+  var tgt = lab[row];
+  if ((P.flags & 4u) != 0u) {
+    let f = bitcast<f32>(tgt);
+    tgt = select(0xffffffffu, u32(f), f >= 0.0 && f < 4.0e9);
+  }
+  let live = tgt < V;
+  let grad = (P.flags & 1u) != 0u;
+  if (!live) {
+    loss[row] = 0.0;
+    if (grad) {
+      for (var v = 0u; v < V; v++) { io[base + v] = 0.0; }
+    }
+    return;
+  }
+  // Two passes, max then Σ exp(x − max): one exponential per element (the online form needs two).
+  var m4 = vec4<f32>(NEG_MAX);
+  for (var v = 0u; v < V4; v += 4u) { m4 = max(m4, io4(base + v)); }
+  var m = max(max(m4.x, m4.y), max(m4.z, m4.w));
+  for (var v = V4; v < V; v++) { m = max(m, io[base + v]); }
+  // Summed in blocks of 1024 elements, then the blocks: one long running sum loses precision at 152k.
+  var l4 = vec4<f32>(0.0);
+  for (var v0 = 0u; v0 < V4; v0 += 1024u) {
+    let e = min(v0 + 1024u, V4);
+    var b4 = vec4<f32>(0.0);
+    for (var v = v0; v < e; v += 4u) { b4 += exp(io4(base + v) - vec4<f32>(m)); }
+    l4 += b4;
+  }
+  var l = (l4.x + l4.y) + (l4.z + l4.w);
+  for (var v = V4; v < V; v++) { l += exp(io[base + v] - m); }
+  let lse = m + log(l);
+  loss[row] = lse - io[base + tgt];
+  if (!grad) { return; }
+  let sc = P.scale;
+  for (var v = 0u; v < V4; v += 4u) {
+    let g = exp(io4(base + v) - vec4<f32>(lse)) * sc;
+    io[base + v] = g.x;
+    io[base + v + 1u] = g.y;
+    io[base + v + 2u] = g.z;
+    io[base + v + 3u] = g.w;
+  }
+  for (var v = V4; v < V; v++) { io[base + v] = exp(io[base + v] - lse) * sc; }
+  io[base + tgt] -= sc;
+}
+
+@compute @workgroup_size(WG)
+fn mse_fwd_bwd_row(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = row_sw(gid, nwg);
+  if (row >= P.R) { return; }
+  let k = P.V;
+  let base = row * k;
+  let masked = (P.flags & 2u) != 0u;
+  let grad = (P.flags & 1u) != 0u;
+  let g2 = 2.0 * P.scale;
+  var ss = 0.0;
+  for (var j = 0u; j < k; j++) {
+    let i = base + j;
+    let e = pred[i] - bitcast<f32>(lab[i]);
+    var w = 1.0;
+    if (masked) { w = mask[i]; }
+    ss += w * e * e;
+    if (grad) { io[i] = g2 * w * e; }
+  }
+  loss[row] = ss;
 }

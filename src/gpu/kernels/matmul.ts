@@ -26,6 +26,9 @@ const MV_TPR = 64;
 const TILE = 64;
 /** dx columns per backward matrix-vector workgroup (4 · BV_CG). */
 const BV_COLS = 128;
+/** Software adapters: invocations per workgroup of the *_sw kernels, and their 4×4 output blocks. */
+const SWG = 16;
+const SW_BLOCK = 4;
 
 /** M at or below which forward and backwardInput use the matrix-vector kernels. */
 export const MATVEC_MAX_M = 8;
@@ -67,28 +70,33 @@ const ENTRIES: readonly Entry[] = ['mv_fwd1', 'mv_fwd', 'tile_fwd', 'mv_bwd', 't
 
 /**
  * y = x·Wᵀ (+ bias) and dx = dy·W with W [N, K] kept in its GGUF type and dequantized inside the kernels.
- * K must be a multiple of the type's block size and of 4. One pipeline per (type, kernel).
+ * K must be a multiple of the type's block size and of 4. One pipeline per (type, kernel). On software
+ * adapters (Gpu.software) each kernel is replaced by its barrier-free *_sw variant (see matmul.wgsl).
  */
 export class Matmul {
   private constructor(
     private readonly kernels: Map<string, Kernel>,
     private readonly dummy: GPUBuffer,
+    private readonly software: boolean,
   ) {}
 
   /** Compiles the kernels of `types` (default: all); using another type later throws. */
   static async create(kc: KernelCache, types: readonly GgmlType[] = MATMUL_TYPES): Promise<Matmul> {
+    const software = kc.gpu.software === true;
     const kernels = new Map<string, Kernel>();
     await Promise.all(
       types.flatMap((type) =>
         ENTRIES.map(async (entry) => {
           const constants: Record<string, number> = { WTYPE: type };
-          if (entry === 'mv_fwd' || entry === 'mv_fwd1') {
-            Object.assign(constants, { MV_ROWS, MV_TPR, MV_M: entry === 'mv_fwd1' ? 1 : MV_M });
-          }
+          const mv = entry === 'mv_fwd' || entry === 'mv_fwd1';
+          if (mv) Object.assign(constants, { MV_M: entry === 'mv_fwd1' ? 1 : MV_M });
+          if (software) constants.SWG = SWG;
+          else if (mv) Object.assign(constants, { MV_ROWS, MV_TPR });
+          const base = entry === 'mv_fwd1' ? 'mv_fwd' : entry;
           const k = await kc.get({
-            label: `matmul_${entry}_${TYPE_LAYOUT[type].name}`,
+            label: `matmul_${entry}${software ? '_sw' : ''}_${TYPE_LAYOUT[type].name}`,
             code,
-            entry: entry === 'mv_fwd1' ? 'mv_fwd' : entry,
+            entry: software ? `${base}_sw` : base,
             params: ['u32', 'u32', 'u32', 'u32'],
             bindings: ['read', 'read', 'read', 'rw'],
             constants,
@@ -98,7 +106,7 @@ export class Matmul {
       ),
     );
     const dummy = kc.gpu.device.createBuffer({ label: 'matmul-dummy', size: 16, usage: GPUBufferUsage.STORAGE });
-    return new Matmul(kernels, dummy);
+    return new Matmul(kernels, dummy, software);
   }
 
   /** y[M, N] = x[M, K]·Wᵀ (+ bias), or y += … with `accumulate`. */
@@ -110,13 +118,18 @@ export class Matmul {
     const params = [M, N, K, flags];
     const bindings = [a.x, a.w.buffer, a.bias ?? this.dummy, a.y];
     const path = a.path ?? (M <= MATVEC_MAX_M ? 'matvec' : 'tiled');
+    const maxG = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
     if (path === 'matvec') {
-      const [gx, gy] = grid(Math.ceil(N / MV_ROWS), rec.gpu.limits.maxComputeWorkgroupsPerDimension);
+      // GPU: MV_ROWS rows of W per workgroup; software: one row per invocation.
+      const [gx, gy] = grid(this.software ? Math.ceil(N / SWG) : Math.ceil(N / MV_ROWS), maxG);
       if (M === 1) rec.dispatch(this.kernel('mv_fwd1', a.w), bindings, params, [gx, gy, 1]);
       else rec.dispatch(this.kernel('mv_fwd', a.w), bindings, params, [gx, gy, Math.ceil(M / MV_M)]);
+    } else if (this.software) {
+      const blocks = Math.ceil(N / SW_BLOCK) * Math.ceil(M / SW_BLOCK);
+      rec.dispatch(this.kernel('tile_fwd', a.w), bindings, params, grid(Math.ceil(blocks / SWG), maxG));
     } else {
       const tiles = Math.ceil(N / TILE) * Math.ceil(M / TILE);
-      rec.dispatch(this.kernel('tile_fwd', a.w), bindings, params, grid(tiles, rec.gpu.limits.maxComputeWorkgroupsPerDimension));
+      rec.dispatch(this.kernel('tile_fwd', a.w), bindings, params, grid(tiles, maxG));
     }
   }
 
@@ -128,12 +141,17 @@ export class Matmul {
     const params = [M, N, K, a.accumulate ? 2 : 0];
     const bindings = [a.dy, a.w.buffer, this.dummy, a.dx];
     const path = a.path ?? (M <= MATVEC_MAX_M ? 'matvec' : 'tiled');
+    const maxG = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
     if (path === 'matvec') {
-      const [gx, gy] = grid(Math.ceil(K / BV_COLS), rec.gpu.limits.maxComputeWorkgroupsPerDimension);
+      // GPU: BV_COLS columns of dx per workgroup; software: 4 columns per invocation.
+      const [gx, gy] = grid(Math.ceil(K / (this.software ? 4 * SWG : BV_COLS)), maxG);
       rec.dispatch(this.kernel('mv_bwd', a.w), bindings, params, [gx, gy, Math.ceil(M / MV_M)]);
+    } else if (this.software) {
+      const blocks = (K / SW_BLOCK) * Math.ceil(M / SW_BLOCK);
+      rec.dispatch(this.kernel('tile_bwd', a.w), bindings, params, grid(Math.ceil(blocks / SWG), maxG));
     } else {
       const tiles = Math.ceil(K / TILE) * Math.ceil(M / TILE);
-      rec.dispatch(this.kernel('tile_bwd', a.w), bindings, params, grid(tiles, rec.gpu.limits.maxComputeWorkgroupsPerDimension));
+      rec.dispatch(this.kernel('tile_bwd', a.w), bindings, params, grid(tiles, maxG));
     }
   }
 

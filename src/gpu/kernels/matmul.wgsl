@@ -11,6 +11,17 @@
 //            (workgroup z = chunk of rows), BV_NS threads split N.
 //   tile_bwd dx = dy·W tiled: 64×64 tiles of dx over (M, K), N in steps of 16.
 // Workgroups are numbered x + y·nx (grid() splits large counts over two dimensions).
+//
+// Software adapters (Gpu.software: SwiftShader, llvmpipe…) get barrier-free variants instead, where each
+// invocation owns whole outputs and loops over the reduction dimension itself; workgroups of SWG
+// invocations only batch them. On a CPU emulation an invocation is a SIMD lane of a CPU thread and a
+// barrier is a coroutine switch per lane group, so the cooperative 256-thread designs above spend most
+// of their time in barriers and idle lanes:
+//   mv_fwd_sw   one invocation per (W row n, chunk of MV_M x rows), whole K.
+//   tile_fwd_sw one invocation per 4×4 block of y, whole K in steps of 4.
+//   mv_bwd_sw   one invocation per (4 dx columns, chunk of MV_MAX dy rows), whole N.
+//   tile_bwd_sw one invocation per 4×4 block of dx, whole N.
+// Invocations are numbered gid.x + gid.y·(nx·SWG); workgroup z is the row chunk as above.
 
 struct Params { M: u32, N: u32, K: u32, flags: u32 };
 // flags bit 0: add bias (forward); bit 1: accumulate into the output instead of overwriting it.
@@ -25,6 +36,7 @@ override MV_M: u32 = 8u;      // x rows per matrix-vector pass: 1 (single-sequen
 override MV_ROWS: u32 = 4u;
 override MV_TPR: u32 = 64u;   // MV_ROWS * MV_TPR = 256, MV_TPR a power of two ≥ MV_M
 const MV_MAX: u32 = 8u;       // register arrays are sized for the largest MV_M
+override SWG: u32 = 16u;      // software variants: invocations per workgroup
 
 fn store(i: u32, v: f32) {
   if ((P.flags & 2u) != 0u) {
@@ -267,5 +279,190 @@ fn tile_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
         store(m * K + c, acc[i][j]);
       }
     }
+  }
+}
+
+// ---- software adapters (no shared memory, no barriers) --------------------------------------------
+
+fn inv_sw(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * SWG;
+}
+
+@compute @workgroup_size(SWG)
+fn mv_fwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let K = P.K;
+  let N = P.N;
+  let n = inv_sw(gid, nwg);
+  if (n >= N) { return; }
+  let m0 = gid.z * MV_M;
+  let mc = min(MV_M, P.M - m0);
+  let off = pair_off();
+  let rowByte = n * w_row_bytes(K);
+  let units = K / 8u;
+  var bias = 0.0;
+  if ((P.flags & 1u) != 0u) { bias = BIAS[n]; }
+  if (MV_M == 1u) {
+    // Single-row decode: no row loop (a loop iteration costs more than the arithmetic on SwiftShader).
+    let xb = m0 * K;
+    var acc = vec4<f32>(0.0);
+    for (var u = 0u; u < units; u++) {
+      let k = pair_k(u);
+      let p = dq_pair(rowByte, k);
+      acc += p.a * x4(xb + k) + p.b * x4(xb + k + off);
+    }
+    if ((K & 4u) != 0u) { acc += dq4(rowByte, K - 4u) * x4(xb + K - 4u); }
+    store(m0 * N + n, (acc.x + acc.y) + (acc.z + acc.w) + bias);
+    return;
+  }
+  var acc = array<vec4<f32>, MV_MAX>();
+  for (var u = 0u; u < units; u++) {
+    let k = pair_k(u);
+    let p = dq_pair(rowByte, k);
+    for (var mi = 0u; mi < mc; mi++) {
+      let xi = (m0 + mi) * K + k;
+      acc[mi] += p.a * x4(xi) + p.b * x4(xi + off);
+    }
+  }
+  if ((K & 4u) != 0u) {   // float types only: the last 4 elements when K % 8 == 4
+    let w = dq4(rowByte, K - 4u);
+    for (var mi = 0u; mi < mc; mi++) { acc[mi] += w * x4((m0 + mi) * K + K - 4u); }
+  }
+  for (var mi = 0u; mi < mc; mi++) {
+    let a = acc[mi];
+    store((m0 + mi) * N + n, (a.x + a.y) + (a.z + a.w) + bias);
+  }
+}
+
+@compute @workgroup_size(SWG)
+fn tile_fwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let M = P.M;
+  let N = P.N;
+  let K = P.K;
+  let tilesN = (N + 3u) / 4u;
+  let g = inv_sw(gid, nwg);
+  if (g >= tilesN * ((M + 3u) / 4u)) { return; }
+  let n0 = (g % tilesN) * 4u;
+  let m0 = (g / tilesN) * 4u;
+  let rowBytes = w_row_bytes(K);
+  // Rows past the edge re-read the last row (valid memory) and are not stored.
+  let w0 = min(n0, N - 1u) * rowBytes;
+  let w1 = min(n0 + 1u, N - 1u) * rowBytes;
+  let w2 = min(n0 + 2u, N - 1u) * rowBytes;
+  let w3 = min(n0 + 3u, N - 1u) * rowBytes;
+  let x0 = min(m0, M - 1u) * K;
+  let x1 = min(m0 + 1u, M - 1u) * K;
+  let x2 = min(m0 + 2u, M - 1u) * K;
+  let x3 = min(m0 + 3u, M - 1u) * K;
+  var a0 = vec4<f32>(0.0);
+  var a1 = vec4<f32>(0.0);
+  var a2 = vec4<f32>(0.0);
+  var a3 = vec4<f32>(0.0);
+  for (var k = 0u; k < K; k += 4u) {
+    let b0 = dq4(w0, k);
+    let b1 = dq4(w1, k);
+    let b2 = dq4(w2, k);
+    let b3 = dq4(w3, k);
+    let v0 = x4(x0 + k);
+    let v1 = x4(x1 + k);
+    let v2 = x4(x2 + k);
+    let v3 = x4(x3 + k);
+    a0 += vec4<f32>(dot(v0, b0), dot(v0, b1), dot(v0, b2), dot(v0, b3));
+    a1 += vec4<f32>(dot(v1, b0), dot(v1, b1), dot(v1, b2), dot(v1, b3));
+    a2 += vec4<f32>(dot(v2, b0), dot(v2, b1), dot(v2, b2), dot(v2, b3));
+    a3 += vec4<f32>(dot(v3, b0), dot(v3, b1), dot(v3, b2), dot(v3, b3));
+  }
+  var acc = array<vec4<f32>, 4>(a0, a1, a2, a3);
+  var bias = vec4<f32>(0.0);
+  if ((P.flags & 1u) != 0u) {
+    for (var j = 0u; j < 4u; j++) { bias[j] = BIAS[min(n0 + j, N - 1u)]; }
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + i;
+    if (m >= M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + j;
+      if (n < N) { store(m * N + n, acc[i][j] + bias[j]); }
+    }
+  }
+}
+
+@compute @workgroup_size(SWG)
+fn mv_bwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let N = P.N;
+  let K = P.K;
+  let k = inv_sw(gid, nwg) * 4u;
+  if (k >= K) { return; }
+  let m0 = gid.z * MV_MAX;
+  let mc = min(MV_MAX, P.M - m0);
+  let rowBytes = w_row_bytes(K);
+  let N4 = N & ~3u;
+  var acc = array<vec4<f32>, MV_MAX>();
+  for (var n = 0u; n < N4; n += 4u) {
+    let wa = dq4(n * rowBytes, k);
+    let wb = dq4((n + 1u) * rowBytes, k);
+    let wc = dq4((n + 2u) * rowBytes, k);
+    let wd = dq4((n + 3u) * rowBytes, k);
+    for (var mi = 0u; mi < mc; mi++) {
+      let d = x4((m0 + mi) * N + n);
+      acc[mi] += d.x * wa + d.y * wb + d.z * wc + d.w * wd;
+    }
+  }
+  for (var n = N4; n < N; n++) {
+    let w = dq4(n * rowBytes, k);
+    for (var mi = 0u; mi < mc; mi++) { acc[mi] += A[(m0 + mi) * N + n] * w; }
+  }
+  for (var mi = 0u; mi < mc; mi++) {
+    let o = (m0 + mi) * K + k;
+    for (var i = 0u; i < 4u; i++) { store(o + i, acc[mi][i]); }
+  }
+}
+
+@compute @workgroup_size(SWG)
+fn tile_bwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let M = P.M;
+  let N = P.N;
+  let K = P.K;
+  let tilesK = K / 4u;
+  let g = inv_sw(gid, nwg);
+  if (g >= tilesK * ((M + 3u) / 4u)) { return; }
+  let k = (g % tilesK) * 4u;
+  let m0 = (g / tilesK) * 4u;
+  let rowBytes = w_row_bytes(K);
+  let y0 = min(m0, M - 1u) * N;
+  let y1 = min(m0 + 1u, M - 1u) * N;
+  let y2 = min(m0 + 2u, M - 1u) * N;
+  let y3 = min(m0 + 3u, M - 1u) * N;
+  var a0 = vec4<f32>(0.0);
+  var a1 = vec4<f32>(0.0);
+  var a2 = vec4<f32>(0.0);
+  var a3 = vec4<f32>(0.0);
+  let N4 = N & ~3u;
+  for (var n = 0u; n < N4; n += 4u) {
+    let wa = dq4(n * rowBytes, k);
+    let wb = dq4((n + 1u) * rowBytes, k);
+    let wc = dq4((n + 2u) * rowBytes, k);
+    let wd = dq4((n + 3u) * rowBytes, k);
+    let d0 = x4(y0 + n);
+    let d1 = x4(y1 + n);
+    let d2 = x4(y2 + n);
+    let d3 = x4(y3 + n);
+    a0 += d0.x * wa + d0.y * wb + d0.z * wc + d0.w * wd;
+    a1 += d1.x * wa + d1.y * wb + d1.z * wc + d1.w * wd;
+    a2 += d2.x * wa + d2.y * wb + d2.z * wc + d2.w * wd;
+    a3 += d3.x * wa + d3.y * wb + d3.z * wc + d3.w * wd;
+  }
+  for (var n = N4; n < N; n++) {
+    let w = dq4(n * rowBytes, k);
+    a0 += A[y0 + n] * w;
+    a1 += A[y1 + n] * w;
+    a2 += A[y2 + n] * w;
+    a3 += A[y3 + n] * w;
+  }
+  var acc = array<vec4<f32>, 4>(a0, a1, a2, a3);
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + i;
+    if (m >= M) { break; }
+    let o = m * K + k;
+    for (var j = 0u; j < 4u; j++) { store(o + j, acc[i][j]); }
   }
 }

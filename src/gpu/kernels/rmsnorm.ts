@@ -2,7 +2,12 @@ import code from './rmsnorm.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
 import { grid, type Binding, type Recorder } from '../recorder';
 
+/** GPUs: invocations per row (one workgroup per row); rows up to SMALL_D wide use SMALL_WG. */
 const WG = 256;
+const SMALL_WG = 64;
+const SMALL_D = 512;
+/** Software adapters: rows per workgroup, one invocation per row (rmsnorm_*_row in rmsnorm.wgsl). */
+const ROW_WG = 16;
 
 export interface RmsNormForwardArgs {
   /** f32 [T, d] */
@@ -32,24 +37,53 @@ export interface RmsNormBackwardArgs {
   accumulate?: boolean;
 }
 
-/** y = x · rsqrt(mean(x²) + eps) · w per row (Llama/Mistral/Qwen2 RMSNorm). One workgroup per row. */
+interface Variant {
+  fwd: Kernel;
+  bwd: Kernel;
+  /** Rows per workgroup: 1 (workgroup per row) or ROW_WG (invocation per row). */
+  rowsPerGroup: number;
+}
+
+/**
+ * y = x · rsqrt(mean(x²) + eps) · w per row (Llama/Mistral/Qwen2 RMSNorm). On GPUs one workgroup per
+ * row (64 invocations for rows up to 512 wide, else 256); on software adapters one invocation per row.
+ */
 export class RmsNorm {
-  private constructor(private readonly fwdK: Kernel, private readonly bwdK: Kernel) {}
+  private constructor(private readonly small: Variant, private readonly large: Variant) {}
 
   static async create(kc: KernelCache): Promise<RmsNorm> {
-    const [f, b] = await Promise.all([
-      kc.get({ label: 'rmsnorm_fwd', entry: 'rmsnorm_fwd', code, params: ['u32', 'u32', 'f32', 'u32'], bindings: ['read', 'read', 'rw'], constants: { WG } }),
-      kc.get({ label: 'rmsnorm_bwd', entry: 'rmsnorm_bwd', code, params: ['u32', 'u32', 'f32', 'u32'], bindings: ['read', 'read', 'rw', 'read'], constants: { WG } }),
-    ]);
-    return new RmsNorm(f, b);
+    const params = ['u32', 'u32', 'f32', 'u32'] as const;
+    const variant = async (suffix: string, wg: number, rowsPerGroup: number): Promise<Variant> => {
+      const [fwd, bwd] = await Promise.all([
+        kc.get({ label: `rmsnorm_fwd${suffix}`, entry: `rmsnorm_fwd${suffix}`, code, params, bindings: ['read', 'read', 'rw'], constants: { WG: wg } }),
+        kc.get({ label: `rmsnorm_bwd${suffix}`, entry: `rmsnorm_bwd${suffix}`, code, params, bindings: ['read', 'read', 'rw', 'read'], constants: { WG: wg } }),
+      ]);
+      return { fwd, bwd, rowsPerGroup };
+    };
+    if (kc.gpu.software) {
+      const v = await variant('_row', ROW_WG, ROW_WG);
+      return new RmsNorm(v, v);
+    }
+    const [small, large] = await Promise.all([variant('', SMALL_WG, 1), variant('', WG, 1)]);
+    return new RmsNorm(small, large);
   }
 
   forward(rec: Recorder, a: RmsNormForwardArgs): void {
-    rec.dispatch(this.fwdK, [a.x, a.weight, a.out], [a.T, a.d, a.eps, 0], grid(a.T));
+    const v = this.pick(a.d);
+    rec.dispatch(v.fwd, [a.x, a.weight, a.out], [a.T, a.d, a.eps, 0], this.groups(rec, v, a.T));
   }
 
   /** dx (=|+=) ∂L/∂x given dy = ∂L/∂y. */
   backward(rec: Recorder, a: RmsNormBackwardArgs): void {
-    rec.dispatch(this.bwdK, [a.x, a.weight, a.dx, a.dy], [a.T, a.d, a.eps, a.accumulate ? 1 : 0], grid(a.T));
+    const v = this.pick(a.d);
+    rec.dispatch(v.bwd, [a.x, a.weight, a.dx, a.dy], [a.T, a.d, a.eps, a.accumulate ? 1 : 0], this.groups(rec, v, a.T));
+  }
+
+  private pick(d: number): Variant {
+    return d <= SMALL_D ? this.small : this.large;
+  }
+
+  private groups(rec: Recorder, v: Variant, T: number): [number, number] {
+    return grid(Math.ceil(T / v.rowsPerGroup), rec.gpu.limits.maxComputeWorkgroupsPerDimension);
   }
 }

@@ -1,5 +1,11 @@
-// RMSNorm over the rows of x: y = x · rsqrt(mean(x²) + eps) · w. One workgroup per row; the
-// reductions go through shared memory. Rows are contiguous: x, dy, dx, out are [T, d].
+// RMSNorm over the rows of x: y = x · rsqrt(mean(x²) + eps) · w. Rows are contiguous: x, dy, dx, out are [T, d].
+//   rmsnorm_fwd / rmsnorm_bwd          GPUs: one workgroup of WG invocations per row; the reductions go
+//                                      through shared memory (log2(WG) barriers).
+//   rmsnorm_fwd_row / rmsnorm_bwd_row  software adapters (Gpu.software): one invocation per row, WG rows
+//                                      per workgroup, no shared memory and no barrier. On a CPU emulation
+//                                      an invocation is a SIMD lane of a CPU thread, so a serial loop over
+//                                      the row is the cheap part; barriers (coroutine switches per lane
+//                                      group) and idle invocations are what cost.
 
 struct Params { T: u32, d: u32, eps: f32, accumulate: u32 };
 
@@ -63,6 +69,89 @@ fn rmsnorm_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   for (var i = lid; i < P.d; i += WG) {
     var g = r * w[i] * dy[base + i] - c * x[base + i];
     if (P.accumulate != 0u) { g += out[base + i]; }
+    out[base + i] = g;
+  }
+}
+
+// ---- software adapters: one invocation per row ---------------------------------------------------
+
+fn row_sw(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+fn x4(i: u32) -> vec4<f32> {
+  return vec4<f32>(x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
+}
+
+fn w4(i: u32) -> vec4<f32> {
+  return vec4<f32>(w[i], w[i + 1u], w[i + 2u], w[i + 3u]);
+}
+
+fn dy4(i: u32) -> vec4<f32> {
+  return vec4<f32>(dy[i], dy[i + 1u], dy[i + 2u], dy[i + 3u]);
+}
+
+fn sum4(v: vec4<f32>) -> f32 {
+  return (v.x + v.y) + (v.z + v.w);
+}
+
+@compute @workgroup_size(WG)
+fn rmsnorm_fwd_row(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = row_sw(gid, nwg);
+  if (row >= P.T) { return; }
+  let d = P.d;
+  let d4 = d & ~3u;
+  let base = row * d;
+  var s4 = vec4<f32>(0.0);
+  for (var i = 0u; i < d4; i += 4u) { let v = x4(base + i); s4 += v * v; }
+  var ss = sum4(s4);
+  for (var i = d4; i < d; i++) { let v = x[base + i]; ss += v * v; }
+  let r = inverseSqrt(ss / f32(d) + P.eps);
+  for (var i = 0u; i < d4; i += 4u) {
+    let o = x4(base + i) * r * w4(i);
+    out[base + i] = o.x;
+    out[base + i + 1u] = o.y;
+    out[base + i + 2u] = o.z;
+    out[base + i + 3u] = o.w;
+  }
+  for (var i = d4; i < d; i++) { out[base + i] = x[base + i] * r * w[i]; }
+}
+
+@compute @workgroup_size(WG)
+fn rmsnorm_bwd_row(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = row_sw(gid, nwg);
+  if (row >= P.T) { return; }
+  let d = P.d;
+  let d4 = d & ~3u;
+  let base = row * d;
+  var a4 = vec4<f32>(0.0);
+  var b4 = vec4<f32>(0.0);
+  for (var i = 0u; i < d4; i += 4u) {
+    let v = x4(base + i);
+    a4 += v * v;
+    b4 += w4(i) * dy4(base + i) * v;
+  }
+  var ss = sum4(a4);
+  var sw = sum4(b4);
+  for (var i = d4; i < d; i++) {
+    let v = x[base + i];
+    ss += v * v;
+    sw += w[i] * dy[base + i] * v;
+  }
+  let r = inverseSqrt(ss / f32(d) + P.eps);
+  let c = r * r * r * sw / f32(d);
+  let acc = P.accumulate != 0u;
+  for (var i = 0u; i < d4; i += 4u) {
+    var g = r * w4(i) * dy4(base + i) - c * x4(base + i);
+    if (acc) { g += vec4<f32>(out[base + i], out[base + i + 1u], out[base + i + 2u], out[base + i + 3u]); }
+    out[base + i] = g.x;
+    out[base + i + 1u] = g.y;
+    out[base + i + 2u] = g.z;
+    out[base + i + 3u] = g.w;
+  }
+  for (var i = d4; i < d; i++) {
+    var g = r * w[i] * dy[base + i] - c * x[base + i];
+    if (acc) { g += out[base + i]; }
     out[base + i] = g;
   }
 }

@@ -6,6 +6,8 @@ const PARAMS = ['u32', 'u32', 'u32', 'f32', 'u32'] as const;
 /** dw tile (wg_tile) and columns per bias workgroup (wg_bias), as in weightgrad.wgsl. */
 const TILE = 64;
 const BIAS_COLS = 64;
+/** Software adapters: invocations per workgroup of wg_tile_sw (4×4 blocks) and wg_bias_sw (columns). */
+const SWG = 16;
 
 export interface WeightGradArgs {
   /** f32 [M, N], gradient of the layer output. */
@@ -39,21 +41,30 @@ export interface BiasGradArgs {
  * Memory is read as f32; M (tokens) is the reduction loop, N and K are tiled.
  */
 export class WeightGrad {
-  private constructor(private readonly tileK: Kernel, private readonly biasK: Kernel) {}
+  private constructor(
+    private readonly tileK: Kernel,
+    private readonly biasK: Kernel,
+    /** The barrier-free *_sw kernels of software adapters (Gpu.software). */
+    private readonly software: boolean,
+  ) {}
 
   static async create(kc: KernelCache): Promise<WeightGrad> {
-    const [t, b] = await Promise.all([
-      kc.get({ label: 'wg_tile', entry: 'wg_tile', code, params: PARAMS, bindings: ['read', 'rw', 'read'] }),
-      kc.get({ label: 'wg_bias', entry: 'wg_bias', code, params: PARAMS, bindings: ['read', 'rw'] }),
-    ]);
-    return new WeightGrad(t, b);
+    const sw = kc.gpu.software === true;
+    const spec = (entry: string, bindings: readonly ('read' | 'rw')[]) =>
+      sw
+        ? kc.get({ label: `${entry}_sw`, entry: `${entry}_sw`, code, params: PARAMS, bindings, constants: { SWG } })
+        : kc.get({ label: entry, entry, code, params: PARAMS, bindings });
+    const [t, b] = await Promise.all([spec('wg_tile', ['read', 'rw', 'read']), spec('wg_bias', ['read', 'rw'])]);
+    return new WeightGrad(t, b, sw);
   }
 
   /** dw[N, K] (+)= scale · dy[M, N]ᵀ · x[M, K]. With M = 0 it writes zeros (or leaves dw as is). */
   accumulate(rec: Recorder, a: WeightGradArgs): void {
     if (a.N === 0 || a.K === 0) return;
     if (a.M === 0 && a.accumulate) return;
-    const tiles = Math.ceil(a.N / TILE) * Math.ceil(a.K / TILE);
+    const tiles = this.software
+      ? Math.ceil((Math.ceil(a.N / 4) * Math.ceil(a.K / 4)) / SWG)
+      : Math.ceil(a.N / TILE) * Math.ceil(a.K / TILE);
     rec.dispatch(
       this.tileK,
       [a.dy, a.dw, a.x],
@@ -70,7 +81,7 @@ export class WeightGrad {
       this.biasK,
       [a.dy, a.db],
       [a.M, a.N, 0, a.scale, a.accumulate ? 1 : 0],
-      grid(Math.ceil(a.N / BIAS_COLS), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
+      grid(Math.ceil(a.N / (this.software ? SWG : BIAS_COLS)), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
     );
   }
 }

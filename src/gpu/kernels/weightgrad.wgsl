@@ -4,6 +4,9 @@
 //            owns 4×4 outputs strided by 16 (conflict-free shared reads, coalesced global writes).
 //   wg_bias  db[N] (+)= scale · Σ_m dy[m, n]: 64 columns per workgroup, 4 lanes over m each.
 // Workgroups are numbered x + y·nx (grid() splits large counts over two dimensions).
+// Software adapters (Gpu.software) use barrier-free variants, invocations numbered gid.x + gid.y·nx·SWG:
+//   wg_tile_sw  one invocation per 4×4 block of dw, looping over all M rows.
+//   wg_bias_sw  one invocation per column of db.
 
 struct Params { M: u32, N: u32, K: u32, scale: f32, accumulate: u32 };
 
@@ -11,6 +14,8 @@ struct Params { M: u32, N: u32, K: u32, scale: f32, accumulate: u32 };
 @group(0) @binding(1) var<storage, read> dy: array<f32>;       // [M, N]
 @group(0) @binding(2) var<storage, read_write> dw: array<f32>; // [N, K] (wg_tile) or db [N] (wg_bias)
 @group(0) @binding(3) var<storage, read> x: array<f32>;        // [M, K] (wg_tile only)
+
+override SWG: u32 = 16u;
 
 const TN: u32 = 64u;
 const TK: u32 = 64u;
@@ -94,4 +99,67 @@ fn wg_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     if (P.accumulate != 0u) { v += dw[n]; }
     dw[n] = v;
   }
+}
+
+// ---- software adapters (no shared memory, no barriers) --------------------------------------------
+
+@compute @workgroup_size(SWG)
+fn wg_tile_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let M = P.M;
+  let N = P.N;
+  let K = P.K;
+  let tilesK = (K + 3u) / 4u;
+  let g = gid.x + gid.y * nwg.x * SWG;
+  if (g >= tilesK * ((N + 3u) / 4u)) { return; }
+  let k0 = (g % tilesK) * 4u;
+  let n0 = (g / tilesK) * 4u;
+  let lane = vec4<u32>(0u, 1u, 2u, 3u);
+  // Columns past the edge re-read the last one (valid memory) and are not stored.
+  let kc = min(vec4<u32>(k0) + lane, vec4<u32>(K - 1u));
+  let nc = min(vec4<u32>(n0) + lane, vec4<u32>(N - 1u));
+  var a0 = vec4<f32>(0.0); // a_i[j]: n = n0 + i, k = k0 + j
+  var a1 = vec4<f32>(0.0);
+  var a2 = vec4<f32>(0.0);
+  var a3 = vec4<f32>(0.0);
+  for (var m = 0u; m < M; m++) {
+    let xr = m * K;
+    let dr = m * N;
+    let xv = vec4<f32>(x[xr + kc.x], x[xr + kc.y], x[xr + kc.z], x[xr + kc.w]);
+    let dv = vec4<f32>(dy[dr + nc.x], dy[dr + nc.y], dy[dr + nc.z], dy[dr + nc.w]);
+    a0 += dv.x * xv;
+    a1 += dv.y * xv;
+    a2 += dv.z * xv;
+    a3 += dv.w * xv;
+  }
+  var acc = array<vec4<f32>, 4>(a0, a1, a2, a3);
+  for (var i = 0u; i < 4u; i++) {
+    let n = n0 + i;
+    if (n >= N) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let k = k0 + j;
+      if (k >= K) { break; }
+      let o = n * K + k;
+      var v = P.scale * acc[i][j];
+      if (P.accumulate != 0u) { v += dw[o]; }
+      dw[o] = v;
+    }
+  }
+}
+
+@compute @workgroup_size(SWG)
+fn wg_bias_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let M = P.M;
+  let N = P.N;
+  let n = gid.x + gid.y * nwg.x * SWG;
+  if (n >= N) { return; }
+  let M4 = M & ~3u;
+  var s4 = vec4<f32>(0.0);
+  for (var m = 0u; m < M4; m += 4u) {
+    s4 += vec4<f32>(dy[m * N + n], dy[(m + 1u) * N + n], dy[(m + 2u) * N + n], dy[(m + 3u) * N + n]);
+  }
+  var s = (s4.x + s4.y) + (s4.z + s4.w);
+  for (var m = M4; m < M; m++) { s += dy[m * N + n]; }
+  var v = P.scale * s;
+  if (P.accumulate != 0u) { v += dw[n]; }
+  dw[n] = v;
 }

@@ -1,0 +1,24 @@
+import { KernelCache } from '../../src/gpu/kernel';
+import type { TestGpu } from '../helpers/gpu';
+
+/**
+ * Kernels pick their variants from Gpu.software (small barrier-free workgroups on CPU emulations, the
+ * 256-invocation designs on GPUs). Tests run both on whatever device they have: a KernelCache over the
+ * same device with the profile forced. Caches are kept per profile so pipelines compile once per file.
+ */
+export const PROFILES = [
+  { name: 'software', software: true },
+  { name: 'gpu', software: false },
+] as const;
+
+const caches = new Map<string, KernelCache>();
+
+export function profileKc(t: TestGpu, software: boolean): KernelCache {
+  const key = String(software);
+  let kc = caches.get(key);
+  if (!kc || kc.gpu.device !== t.gpu.device) {
+    kc = new KernelCache({ ...t.gpu, software });
+    caches.set(key, kc);
+  }
+  return kc;
+}
