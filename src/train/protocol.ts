@@ -325,11 +325,23 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
   for (const name of used) injected.set(runTags.get(name)!.data, offsets.get(name)! * d);
   const ranges: InjectedRange[] = [...trainable].filter((n) => offsets.has(n)).map((n) => ({ name: n, row0: offsets.get(n)!, rows: runTags.get(n)!.p }));
 
+  // The held-out split: the first evalFraction of a seeded order of each dataset's rows.
+  const evalFraction = spec.evalFraction ?? 0.1;
+  const splitOf = (t: TaskData, i: number) => {
+    const order = epochOrder(t.rows.length, hyperSeed + 1000 + i, 0);
+    return { order, nEval: Math.max(1, Math.round(t.rows.length * evalFraction)) };
+  };
+  const trainRowsOf = (t: TaskData, i: number) => {
+    const { order, nEval } = splitOf(t, i);
+    return order.slice(nEval).map((j) => t.rows[j]);
+  };
+
   // Head for numeric outputs.
   let head: Head | null = null;
   if (kind !== 'text' && method !== 'stage1') {
     const fnTag = fnTags[0] && method !== 'linear-probe' && method !== 'lora' && method !== 'prompt-tuning' ? fnTags[0] : (spec.name ?? method);
-    const all = spec.tasks.flatMap((t) => t.rows.map((r) => r[outField(t)]));
+    // Label statistics from the training rows only: the held-out rows must not leak into the head.
+    const all = spec.tasks.flatMap((t, i) => trainRowsOf(t, i).map((r) => r[outField(t)]));
     const existing = lib.getHead(fnTag);
     if (existing && existing.kind === kind && existing.d === d) {
       // Continue (or evaluate) the head trained earlier, with its label standardisation.
@@ -387,14 +399,12 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
     return { ids: x.ids, inject: x.inject, start: x.start, targets, headPos, label, group };
   };
 
-  const evalFraction = spec.evalFraction ?? 0.1;
   const train: Example[] = [];
   const heldOut: Example[] = [];
   const heldOutLabels: number[][] = [];
   const aux: Example[] = [];
   for (const [i, task] of spec.tasks.entries()) {
-    const order = epochOrder(task.rows.length, hyperSeed + 1000 + i, 0);
-    const nEval = Math.max(1, Math.round(task.rows.length * evalFraction));
+    const { order, nEval } = splitOf(task, i);
     for (const [j, idx] of order.entries()) {
       const row = task.rows[idx];
       const isEval = j < nEval;
