@@ -36,6 +36,13 @@ export interface LoraConfig {
   rank: number;
   alpha: number;
   targets: readonly Proj[];
+  /** Dropout on the adapter's input during training (paper baseline: 0.05). */
+  dropout?: number;
+}
+
+/** Seed of the dropout mask of one adapter in one micro-batch (tests rebuild the mask from it). */
+export function loraDropoutSeed(batchSeed: number, layer: number, p: Proj): number {
+  return (Math.imul(batchSeed >>> 0, 0x9e3779b1) + layer * 97 + ALL_PROJS.indexOf(p) * 7 + 1) >>> 0;
 }
 
 export interface GraphOptions {
@@ -68,6 +75,8 @@ export interface TrainBatch {
   targets?: Uint32Array;
   /** Gradient multiplier of the LM loss (e.g. 1 / (target tokens · accumulation steps)). */
   lmScale?: number;
+  /** Seed of this micro-batch's LoRA dropout masks (vary it per step). */
+  dropoutSeed?: number;
   /** [R] token index per sequence whose final hidden state feeds the head. */
   headRows?: Uint32Array;
   /** Regression: f32 [R, k] standardized labels; classification: class ids as numbers [R]. */
@@ -153,6 +162,8 @@ export class TrainGraph {
   /** Every buffer this graph allocated, freed by dispose(). */
   private readonly owned: GPUBuffer[] = [];
   private T = 0;
+  /** Dropout applies only in training steps (not in evaluation forwards). */
+  private training = false;
   private nSeqs = 0;
   private nKeys = 0;
 
@@ -239,6 +250,8 @@ export class TrainGraph {
       hhn: f('hhn', B * d),
       dhh: f('dhh', B * d),
       dpred: f('dpred', B * Math.max(1, opts.headOutputs ?? 1)),
+      // LoRA dropout: the masked adapter input, and the masked gradient going back through it.
+      ...(opts.lora?.dropout ? { xd: f('lora-xd', T * Math.max(d, qd, ff)), dxd: f('lora-dxd', T * Math.max(d, qd, ff)), dxd2: f('lora-dxd2', T * Math.max(d, qd, ff)) } : {}),
     };
     this.lossRows = f('loss-rows', tPad);
     this.headLoss = f('head-loss', B);
@@ -361,6 +374,7 @@ export class TrainGraph {
     const T = this.T;
     const L = this.cfg.nLayers;
     const needModelGrad = backward && (this.opts.injectedRows > 0 || !!this.opts.lora);
+    this.training = backward;
     this.k.embed.gather(this.rec, { ids: this.meta.ids, inject: this.meta.inject, injected: this.injected, table: this.w.tokEmbd, out: this.xIn[0], T });
     for (let l = 0; l < L; l++) this.layerForward(l, T);
     const dx = this.s.dx;
@@ -468,9 +482,18 @@ export class TrainGraph {
     if (!lp) return;
     const lo = this.opts.lora!;
     const u = this.layerAct(l).u[p]!;
-    k.mm.forward(rec, { x, w: lp.a, y: u, M: T });
+    k.mm.forward(rec, { x: this.loraInput(l, p, x, T), w: lp.a, y: u, M: T });
     k.ew.copy(rec, this.s.us, u, T * lo.rank, lo.alpha / lo.rank);
     k.mm.forward(rec, { x: this.s.us, w: lp.b, y, M: T, accumulate: true });
+  }
+
+  /** The adapter's input: x itself, or x with this micro-batch's dropout mask while training. */
+  private loraInput(l: number, p: Proj, x: Binding, T: number): Binding {
+    const drop = this.opts.lora?.dropout ?? 0;
+    if (!(drop > 0) || !this.training) return x;
+    const K = projWeight(this.w.layers[l], p).shape[1];
+    this.k.ew.dropout(this.rec, this.s.xd, x, T * K, drop, loraDropoutSeed(this.batch?.dropoutSeed ?? 0, l, p));
+    return this.s.xd;
   }
 
   // ── losses ─────────────────────────────────────────────────────────────
@@ -617,8 +640,17 @@ export class TrainGraph {
     k.wg.accumulate(rec, { dy, x: u, dw: lp.B.grad, M: T, N, K: r, scale: sc, accumulate: true });
     k.mm.backwardInput(rec, { dy, w: lp.b, dx: this.s.du, M: T });
     k.ew.copy(rec, this.s.us, this.s.du, T * r, sc);
-    k.wg.accumulate(rec, { dy: this.s.us, x, dw: lp.A.grad, M: T, N: r, K: Kin, scale: 1, accumulate: true });
-    k.mm.backwardInput(rec, { dy: this.s.us, w: lp.a, dx: dxIn, M: T, accumulate: true });
+    const xd = this.loraInput(l, p, x, T);
+    k.wg.accumulate(rec, { dy: this.s.us, x: xd, dw: lp.A.grad, M: T, N: r, K: Kin, scale: 1, accumulate: true });
+    const drop = this.opts.lora!.dropout ?? 0;
+    if (drop > 0) {
+      // d(input) = mask ⊙ (du·A)/(1 − p): the same mask as the forward, regenerated from its seed.
+      k.mm.backwardInput(rec, { dy: this.s.us, w: lp.a, dx: this.s.dxd, M: T });
+      k.ew.dropout(rec, this.s.dxd2, this.s.dxd, T * Kin, drop, loraDropoutSeed(this.batch?.dropoutSeed ?? 0, l, p));
+      k.ew.add(rec, dxIn, this.s.dxd2, T * Kin);
+    } else {
+      k.mm.backwardInput(rec, { dy: this.s.us, w: lp.a, dx: dxIn, M: T, accumulate: true });
+    }
   }
 }
 

@@ -35,6 +35,7 @@ export function trainGraphBytes(cfg: ModelConfig, o: GraphOptions, trainableTags
     T * d, T * kvd, T * kvd, T * ff, tPad * d, T * d, T * qd, T * qd, B * S * kvd, B * S * kvd, T * kvd, T * kvd,
     T * ff, T * ff, T * ff, T * cfg.nHeads * 2, C * d, C * d, C * d, C * V, Math.max(1, T * r), Math.max(1, T * r),
     B * d, B * d, B * d, B * ko,
+    ...(o.lora?.dropout ? [0, 0, 0].map(() => T * Math.max(d, qd, ff)) : []),
   ]);
   const losses = sum([tPad, B, B * ko, B * ko, 4]);
   const head = (o.headOutputs ?? 0) > 0 ? 4 * (bytes(ko * d) + bytes(ko)) : 0;

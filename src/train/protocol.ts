@@ -444,7 +444,12 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
     head: head ? { k: head.k, kind: head.kind, W: head.W, b: head.b } : undefined,
     lora:
       method === 'lora'
-        ? { rank: spec.lora?.rank ?? 8, alpha: spec.lora?.alpha ?? 16, targets: spec.lora?.targets ?? (['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as Proj[]) }
+        ? {
+            rank: spec.lora?.rank ?? 8,
+            alpha: spec.lora?.alpha ?? 16,
+            dropout: spec.lora?.dropout ?? 0.05,
+            targets: spec.lora?.targets ?? (['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as Proj[]),
+          }
         : undefined,
     recompute: spec.recompute,
   });

@@ -273,8 +273,10 @@ export class Trainer {
     }
     const lmTargets = micro.reduce((s, m) => s + m.ex.reduce((t, x) => t + x.targets.filter((y) => y !== null).length, 0), 0);
     const headCount = micro.reduce((s, m) => s + m.ex.filter((x) => x.headPos !== null).length, 0);
-    for (const m of micro) {
+    for (const [mi, m] of micro.entries()) {
       const b = packBatch(m.ex, { lmScale: m.weight / Math.max(1, lmTargets), headScale: m.weight / Math.max(1, headCount), headK: this.setup.head?.k ?? 0 });
+      // Dropout masks depend on (seed, step, micro-batch) only, so a resumed run draws the same ones.
+      b.dropoutSeed = (Math.imul(h.seed + 1, 1000003) + this.step * 64 + mi) >>> 0;
       tokens += b.ids.length;
       g.setBatch(b);
       g.step(true);

@@ -6,6 +6,8 @@
 import { dequantize } from '../../src/model/quant';
 import type { ByteSource } from '../../src/model/source';
 import { TensorNames, type ModelConfig, type ModelDescription } from '../../src/model/types';
+import { dropoutThreshold } from '../../src/gpu/kernels/elementwise';
+import { dropoutRef } from '../kernels/elementwise.ref';
 import { matmulRef } from '../kernels/matmul.ref';
 import { rmsnormRef } from '../kernels/rmsnorm.ref';
 import { ropeRef } from '../kernels/rope.ref';
@@ -64,7 +66,7 @@ export interface RefInput {
   /** [T] first key position each query may attend to (default 0). */
   start?: number[];
   /** LoRA adapters per layer: y += scale·(x·Aᵀ)·Bᵀ on the named projections. */
-  lora?: Array<Partial<Record<RefProj, { A: ArrayLike<number>; B: ArrayLike<number>; rank: number; scale: number }>>>;
+  lora?: Array<Partial<Record<RefProj, { A: ArrayLike<number>; B: ArrayLike<number>; rank: number; scale: number; dropout?: { p: number; seed: number } }>>>;
 }
 
 export type RefProj = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
@@ -92,7 +94,9 @@ export function refForward(m: RefModel, input: RefInput): RefOutput {
       const y = matmulRef(xin, w, T, N, K, bias);
       const a = input.lora?.[l]?.[p];
       if (a) {
-        const u = matmulRef(xin, a.A, T, a.rank, K);
+        // Dropout on the adapter input with the kernel's mask (flat index over [T, K]).
+        const xa = a.dropout ? dropoutRef(xin, a.dropout.p, a.dropout.seed, dropoutThreshold(a.dropout.p)) : xin;
+        const u = matmulRef(xa, a.A, T, a.rank, K);
         const z = matmulRef(u, a.B, T, N, a.rank);
         for (let i = 0; i < y.length; i++) y[i] += a.scale * z[i];
       }
