@@ -159,22 +159,34 @@ function writeValue(s: Sink, v: GgufValue, key: string): void {
   else writeScalar(s, v.type, v.value, key);
 }
 
+/** A tensor as the header declares it: name, type and outer-first shape, without its data. */
+export interface GgufTensorDecl {
+  name: string;
+  type: number;
+  shape: number[];
+}
+
+/** A serialised header and where each tensor's data goes (relative to the data section). */
+export interface GgufHeaderBytes {
+  header: Uint8Array;
+  /** Data offsets relative to the end of the header, one per tensor. */
+  offsets: number[];
+  /** Bytes of the data section (the whole file is header.length + dataBytes). */
+  dataBytes: number;
+}
+
 /**
- * Serialises metadata and tensors. Shapes are outer-first (written reversed as ggml's ne), and each
- * tensor's data starts on an `alignment` boundary.
+ * Serialises the header only (metadata, tensor directory, padding). With no data behind it, this is
+ * what a reader sees of a file it has not downloaded yet: tests describe real-sized models (7B
+ * shapes) from a few kilobytes.
  */
-export function writeGguf(
-  metadata: Record<string, GgufValue>,
-  tensors: HostTensor[],
-  opts: GgufWriteOptions = {},
-): Uint8Array {
+export function writeGgufHeader(metadata: Record<string, GgufValue>, tensors: readonly GgufTensorDecl[], opts: GgufWriteOptions = {}): GgufHeaderBytes {
   const version = opts.version ?? 3;
   const alignment = opts.alignment ?? 32;
   const md: Record<string, GgufValue> = { ...metadata };
   if (alignment !== 32 && !('general.alignment' in md)) md['general.alignment'] = { type: 'u32', value: alignment };
 
-  // Sizes first, so a bad tensor fails before any bytes are laid out.
-  const rel: number[] = [];
+  const offsets: number[] = [];
   let at = 0;
   for (const t of tensors) {
     const count = t.shape.reduce((a, b) => a * b, 1);
@@ -184,14 +196,8 @@ export function writeGguf(
         `GGUF writer: tensor "${t.name}" of ${count} elements can't be stored as ${ggmlTypeLabel(t.type)}.`,
       );
     }
-    if (bytes !== t.data.length) {
-      throw new ModelFormatError(
-        `GGUF writer: tensor "${t.name}" [${t.shape.join(', ')}] as ${ggmlTypeLabel(t.type)} needs ${bytes} bytes ` +
-          `but has ${t.data.length}.`,
-      );
-    }
     at = Math.ceil(at / alignment) * alignment;
-    rel.push(at);
+    offsets.push(at);
     at += bytes;
   }
 
@@ -209,13 +215,36 @@ export function writeGguf(
     s.u32(t.shape.length);
     for (let d = t.shape.length - 1; d >= 0; d--) s.u64(t.shape[d]!);
     s.u32(t.type);
-    s.u64(rel[i]!);
+    s.u64(offsets[i]!);
   });
   s.padTo(alignment);
+  return { header: s.result(), offsets, dataBytes: at };
+}
+
+/**
+ * Serialises metadata and tensors. Shapes are outer-first (written reversed as ggml's ne), and each
+ * tensor's data starts on an `alignment` boundary.
+ */
+export function writeGguf(
+  metadata: Record<string, GgufValue>,
+  tensors: HostTensor[],
+  opts: GgufWriteOptions = {},
+): Uint8Array {
+  // Sizes first, so a bad tensor fails before any bytes are laid out.
+  for (const t of tensors) {
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    const bytes = ggmlTensorBytes(t.type, count);
+    if (bytes !== null && bytes !== t.data.length) {
+      throw new ModelFormatError(
+        `GGUF writer: tensor "${t.name}" [${t.shape.join(', ')}] as ${ggmlTypeLabel(t.type)} needs ${bytes} bytes ` +
+          `but has ${t.data.length}.`,
+      );
+    }
+  }
+  const { header, offsets, dataBytes } = writeGgufHeader(metadata, tensors, opts);
   // Tensor data goes straight into an exactly-sized buffer: models can be hundreds of MB.
-  const header = s.result();
-  const out = new Uint8Array(header.length + at);
+  const out = new Uint8Array(header.length + dataBytes);
   out.set(header);
-  tensors.forEach((t, i) => out.set(t.data, header.length + rel[i]!));
+  tensors.forEach((t, i) => out.set(t.data, header.length + offsets[i]!));
   return out;
 }

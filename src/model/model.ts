@@ -11,7 +11,7 @@ import type { Tokenizer } from './tokenizer-api';
 import { NO_INJECT, Transformer } from './transformer';
 import type { ModelDescription, TokenizerSource } from './types';
 import { ModelFormatError } from './types';
-import { estimateMemory, kvBytes, uploadWeights, type ModelWeights } from './weights';
+import { estimateMemory, largestTensor, loadShape, uploadWeights, type ModelWeights } from './weights';
 
 export interface LoadOptions {
   /** A separate tokenizer file: llama2.c tokenizer.bin, or a Hugging Face tokenizer.json. */
@@ -48,15 +48,13 @@ export async function loadModel(gpu: Gpu, source: ByteSource, opts: LoadOptions 
   }
   const tokenizer = await buildTokenizer(tokSource, { bosId: desc.bosId, eosId: desc.eosId });
 
-  const slots = opts.slots ?? 4;
-  const maxTokens = opts.maxTokens ?? 256;
-  let maxContext = Math.max(16, Math.min(opts.maxContext ?? cfg.maxSeqLen, cfg.maxSeqLen || Infinity));
-  if (opts.maxContext === undefined) while (maxContext > 256 && kvBytes(cfg, maxContext, slots) > 1 << 30) maxContext >>= 1;
+  const { slots, maxTokens, maxContext } = loadShape(cfg, opts);
   const need = estimateMemory(desc, maxContext, slots, maxTokens);
-  const biggest = Math.max(...[...desc.tensors.values()].map((t) => t.bytes));
-  if (biggest > gpu.limits.maxStorageBufferBindingSize) {
+  const biggest = largestTensor(desc)?.bytes ?? 0;
+  const perBuffer = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  if (biggest > perBuffer) {
     throw new GpuOutOfMemoryError(
-      `${source.name}: its largest tensor needs ${fmtBytes(biggest)}, but this GPU binds at most ${fmtBytes(gpu.limits.maxStorageBufferBindingSize)} per buffer. ` +
+      `${source.name}: its largest tensor needs ${fmtBytes(biggest)}, but this GPU binds at most ${fmtBytes(perBuffer)} per buffer. ` +
         'Use a smaller or more strongly quantized model.',
     );
   }

@@ -105,6 +105,39 @@ export async function uploadWeights(
   return { tokEmbd, layers, outNorm, output };
 }
 
+/** The defaults loadModel applies: 4 slots, 256-token forward chunks, the model's context capped so the KV cache stays ≤ 1 GiB. */
+export const DEFAULT_SLOTS = 4;
+export const DEFAULT_MAX_TOKENS = 256;
+export const DEFAULT_KV_CAP_BYTES = 1 << 30;
+
+export interface LoadShape {
+  /** KV-cache positions per sequence. */
+  maxContext: number;
+  /** Sequences decodable in parallel (KV-cache slots). */
+  slots: number;
+  /** Tokens per forward chunk. */
+  maxTokens: number;
+}
+
+/**
+ * The KV-cache and activation sizes a load will allocate for these options: loadModel and the
+ * pre-load inspection both call this, so the estimate shown before loading is what the load allocates.
+ */
+export function loadShape(cfg: ModelConfig, opts: { maxContext?: number; slots?: number; maxTokens?: number } = {}): LoadShape {
+  const slots = opts.slots ?? DEFAULT_SLOTS;
+  const maxTokens = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
+  let maxContext = Math.max(16, Math.min(opts.maxContext ?? cfg.maxSeqLen, cfg.maxSeqLen || Infinity));
+  if (opts.maxContext === undefined) while (maxContext > 256 && kvBytes(cfg, maxContext, slots) > DEFAULT_KV_CAP_BYTES) maxContext >>= 1;
+  return { maxContext, slots, maxTokens };
+}
+
+/** The tensor with the most bytes (one GPU buffer each): it must fit maxStorageBufferBindingSize and maxBufferSize. */
+export function largestTensor(desc: ModelDescription): TensorInfo | null {
+  let best: TensorInfo | null = null;
+  for (const t of desc.tensors.values()) if (!best || t.bytes > best.bytes) best = t;
+  return best;
+}
+
 /** Bytes the model will need on the GPU (weights + KV cache + scratch), for the "will it fit" check before loading. */
 export function estimateMemory(desc: ModelDescription, maxContext: number, slots: number, maxTokens: number): { weights: number; kv: number; scratch: number; total: number } {
   const cfg = desc.config;

@@ -19,7 +19,11 @@ import { createTrainStore, type TrainState } from './train';
 
 export const client = new EngineClient(createEngineWorker());
 export const noticesStore = createNoticesStore();
-export const modelStore = createModelStore({ client, notices: noticesStore });
+export const modelStore = createModelStore({
+  client,
+  notices: noticesStore,
+  storage: typeof localStorage !== 'undefined' ? localStorage : null,
+});
 export const generationStore = createGenerationStore({ client, notices: noticesStore, model: modelStore });
 
 const opened = openWorkbenchDb();

@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import { headerOnlyGguf, REAL_SHAPES, SparseSource } from '../model/header-only';
+import { randomGguf } from '../model/random-model';
+import { GgmlType } from '../model/types';
 import { fakeClient } from '../worker/testing';
-import { advanceProgress, createModelStore, sourceLabelOf } from './model';
+import { CATALOG, catalogSource } from './catalog';
+import {
+  advanceProgress,
+  BUDGET_STORAGE_KEY,
+  createModelStore,
+  DEFAULT_BUDGET_BYTES,
+  explainInspectError,
+  fitOf,
+  sourceKey,
+  sourceLabelOf,
+} from './model';
 import { createNoticesStore } from './notices';
 
 function setup(opts: Parameters<typeof fakeClient>[0] = {}) {
@@ -125,5 +138,124 @@ describe('model store', () => {
     await store.getState().load({ kind: 'url', url: 'http://x/a.bin' });
     store.getState().deviceLost('The GPU device was lost');
     expect(store.getState()).toMatchObject({ status: 'error', model: null, gpuStatus: 'idle', error: 'The GPU device was lost' });
+  });
+});
+
+describe('pre-load inspection', () => {
+  const GiB = 2 ** 30;
+  const MiB = 2 ** 20;
+  const tiny = randomGguf({ arch: 'llama', type: GgmlType.Q8_0, includeTokenizer: true });
+  const qwen = headerOnlyGguf(REAL_SHAPES.qwen25_7bQ4_K_M);
+  const QWEN_URL = CATALOG.find((e) => e.id === 'qwen2.5-7b-instruct-q4_k_m')!.url;
+  const files = {
+    'http://app/tiny.gguf': tiny,
+    [QWEN_URL]: new SparseSource(qwen.header, qwen.fileSize, QWEN_URL),
+  };
+
+  function memoryStorage(init: Record<string, string> = {}) {
+    const m = new Map(Object.entries(init));
+    return { getItem: (k: string) => m.get(k) ?? null, setItem: (k: string, v: string) => void m.set(k, v), map: m };
+  }
+
+  function setupInspect(opts: Parameters<typeof fakeClient>[0] = {}, storage = memoryStorage()) {
+    const { client, calls } = fakeClient({ inspectFiles: files, ...opts });
+    const notices = createNoticesStore();
+    const store = createModelStore({ client, notices, storage });
+    return { store, notices, calls, storage };
+  }
+
+  it('inspects a source: config, estimate and a fitting verdict against the adapter', async () => {
+    const { store, notices } = setupInspect();
+    await store.getState().queryGpu();
+    const p = store.getState().inspect({ kind: 'url', url: 'http://app/tiny.gguf' }, 'tiny');
+    expect(store.getState().inspection).toMatchObject({ status: 'pending', label: 'tiny', key: 'url:http://app/tiny.gguf|' });
+    await p;
+    const s = store.getState();
+    expect(s.inspection.status).toBe('ready');
+    expect(s.inspection.result).toMatchObject({ format: 'gguf', fileBytes: tiny.length, shape: { slots: 4 } });
+    const v = fitOf(s)!;
+    expect(v).toMatchObject({ ok: true, limitsKnown: true });
+    expect(v.checks.map((c) => c.id)).toEqual(['binding', 'buffer', 'budget']);
+    expect(notices.getState().notices).toHaveLength(0);
+  });
+
+  it('refuses a catalog model whose largest tensor exceeds a small maxStorageBufferBindingSize, and will not load it', async () => {
+    const { store, notices, calls } = setupInspect({ gpuLimits: { maxStorageBufferBindingSize: 128 * MiB, maxBufferSize: 256 * MiB } });
+    await store.getState().queryGpu();
+    const entry = CATALOG.find((e) => e.id === 'qwen2.5-7b-instruct-q4_k_m')!;
+    const source = catalogSource(entry, 'http://app/');
+    await store.getState().inspect(source, entry.name);
+    expect(calls.inspected).toEqual([QWEN_URL]);
+    const v = fitOf(store.getState())!;
+    expect(v.ok).toBe(false);
+    expect(v.problems[0]).toMatch(/output\.weight.*maxStorageBufferBindingSize/);
+    await store.getState().load(source, entry.name);
+    expect(calls.load).toHaveLength(0);
+    expect(store.getState().status).toBe('idle');
+    expect(notices.getState().notices[0]).toMatchObject({ kind: 'warning', title: 'Not loading: it does not fit' });
+    expect(notices.getState().notices[0]!.message).toMatch(/^Qwen2\.5-7B-Instruct Q4_K_M: Cannot load/);
+    // Another source is not held back by this verdict.
+    await store.getState().load({ kind: 'url', url: 'http://app/other.bin' });
+    expect(calls.load).toHaveLength(1);
+  });
+
+  it('refuses over the memory budget, which is configurable and remembered', async () => {
+    const storage = memoryStorage();
+    const { store } = setupInspect({}, storage);
+    expect(store.getState().budgetBytes).toBe(DEFAULT_BUDGET_BYTES);
+    await store.getState().queryGpu();
+    await store.getState().inspect({ kind: 'url', url: QWEN_URL });
+    expect(fitOf(store.getState())!.ok).toBe(true); // ≈ 5.6 GB under the 8 GiB default, 447 MB under the fake 1 GiB binding
+    store.getState().setBudget(4 * GiB);
+    expect(storage.map.get(BUDGET_STORAGE_KEY)).toBe(String(4 * GiB));
+    const v = fitOf(store.getState())!;
+    expect(v.ok).toBe(false);
+    expect(v.checks.find((c) => !c.ok)?.id).toBe('budget');
+    store.getState().setBudget(0); // no budget
+    expect(fitOf(store.getState())!.ok).toBe(true);
+    // A new store reads the remembered budget.
+    storage.map.set(BUDGET_STORAGE_KEY, String(3 * GiB));
+    expect(setupInspect({}, storage).store.getState().budgetBytes).toBe(3 * GiB);
+  });
+
+  it('an unreachable hub is a clear message on the card, not a crash or a banner', async () => {
+    const { store, notices } = setupInspect({ inspectFiles: {} });
+    const entry = CATALOG.find((e) => e.id === 'mistral-7b-v0.1-q4_0')!;
+    await store.getState().inspect(catalogSource(entry, 'http://app/'), entry.name);
+    const ins = store.getState().inspection;
+    expect(ins.status).toBe('error');
+    expect(ins.error).toMatch(/^Could not reach huggingface\.co to read the model's header/);
+    expect(ins.error).toContain('Failed to fetch');
+    expect(fitOf(store.getState())).toBeNull();
+    expect(notices.getState().notices).toHaveLength(0);
+  });
+
+  it('explains HTTP refusals and missing files', () => {
+    expect(explainInspectError('HTTP 401 Unauthorized for https://huggingface.co/a/b/resolve/main/c.gguf', { kind: 'url', url: 'https://huggingface.co/a/b/resolve/main/c.gguf' })).toMatch(
+      /^huggingface\.co refused access \(HTTP 401\): the repository may be gated/,
+    );
+    expect(explainInspectError('HTTP 404 Not Found for x')).toMatch(/not found/);
+    expect(explainInspectError('"m.gguf" is a "gemma" model')).toBe('"m.gguf" is a "gemma" model');
+  });
+
+  it('a newer inspection replaces the previous one (its late answer is ignored)', async () => {
+    let release: (v: number) => void = () => {};
+    const slow = { name: 'slow', size: () => new Promise<number>((r) => (release = r)), read: async () => new Uint8Array(0) };
+    const { store } = setupInspect({ inspectFiles: { ...files, 'http://app/slow.gguf': slow } });
+    const first = store.getState().inspect({ kind: 'url', url: 'http://app/slow.gguf' });
+    await store.getState().inspect({ kind: 'url', url: 'http://app/tiny.gguf' });
+    release(10);
+    await first;
+    expect(store.getState().inspection).toMatchObject({ status: 'ready', key: 'url:http://app/tiny.gguf|' });
+    store.getState().clearInspection();
+    expect(store.getState().inspection.status).toBe('idle');
+  });
+
+  it('keys file sources by name, size and tokenizer', () => {
+    const f = new File([new Uint8Array(3)], 'm.gguf', { lastModified: 5 });
+    const t = new File([new Uint8Array(2)], 'tokenizer.json');
+    expect(sourceKey({ kind: 'file', file: f })).toBe('file:m.gguf:3:5|');
+    expect(sourceKey({ kind: 'file', file: f, tokenizerFile: t })).toBe('file:m.gguf:3:5|tokenizer.json:2');
+    expect(sourceKey({ kind: 'url', url: 'http://a/m.bin', tokenizerUrl: 'http://a/tok.bin' })).toBe('url:http://a/m.bin|http://a/tok.bin');
   });
 });

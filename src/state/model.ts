@@ -1,8 +1,11 @@
 /**
- * Model store: the GPU adapter, the load in progress (bytes, speed, ETA) and the loaded model.
+ * Model store: the GPU adapter, the pre-load inspection of the selected model (header only: config,
+ * memory estimate, largest tensor, and the verdict against the adapter's limits and the memory
+ * budget), the load in progress (bytes, speed, ETA) and the loaded model.
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { LoadProgress, MemoryReport } from '../model/api';
+import { assessFit, type FitLimits, type FitVerdict, type ModelInspection } from '../model/preflight';
 import type { EngineClientLike } from '../worker/client';
 import { isAbortError, type GpuInfo, type ModelInfo, type ModelSourceSpec } from '../worker/protocol';
 import type { NoticesStore } from './notices';
@@ -60,7 +63,32 @@ export function advanceProgress(prev: ProgressView | null, p: LoadProgress, now:
   };
 }
 
+export type InspectStatus = 'idle' | 'pending' | 'ready' | 'error';
+
+/** The latest pre-load inspection (one at a time: a new one replaces the last). */
+export interface InspectionState {
+  status: InspectStatus;
+  /** sourceKey() of the inspected source: buttons compare it with their own. */
+  key: string | null;
+  label: string | null;
+  result: ModelInspection | null;
+  /** Why the inspection failed, in words (the worker's message plus what it likely means). */
+  error: string | null;
+  errorName: string | null;
+}
+
+const NO_INSPECTION: InspectionState = { status: 'idle', key: null, label: null, result: null, error: null, errorName: null };
+
+/** WebGPU does not say how much memory the GPU has: the estimate is held against this budget, which the user sets. */
+export const DEFAULT_BUDGET_BYTES = 8 * 2 ** 30;
+export const BUDGET_STORAGE_KEY = 'tag-workbench-memory-budget';
+
 export interface ModelState {
+  /** The pre-load inspection of the selected source. */
+  inspection: InspectionState;
+  /** GPU memory budget in bytes for a model's estimate (0 = no budget). */
+  budgetBytes: number;
+
   gpuStatus: GpuStatus;
   gpu: GpuInfo | null;
   gpuError: string | null;
@@ -74,7 +102,19 @@ export interface ModelState {
 
   /** Asks the worker for the adapter (acquiring the device); safe to call repeatedly. */
   queryGpu(): Promise<void>;
-  /** Loads a model, replacing the current one. Resolves when done, failed or cancelled. */
+  /**
+   * Reads the header of a model (no download of the weights, no GPU) and estimates what loading it
+   * takes. Replaces (and cancels) the previous inspection. Failures land in `inspection.error`,
+   * never in a banner: an unreachable hub is a state of the card, not an app error.
+   */
+  inspect(source: ModelSourceSpec, label?: string, opts?: { maxContext?: number; slots?: number }): Promise<void>;
+  clearInspection(): void;
+  /** Sets the memory budget (bytes; 0 = none) and remembers it. */
+  setBudget(bytes: number): void;
+  /**
+   * Loads a model, replacing the current one. Resolves when done, failed or cancelled. Refused
+   * (with a notice) when the source's inspection says it cannot fit.
+   */
   load(source: ModelSourceSpec, label?: string, opts?: { maxContext?: number; slots?: number }): Promise<void>;
   cancelLoad(): void;
   unload(): Promise<void>;
@@ -90,6 +130,72 @@ export interface ModelStoreDeps {
   client: EngineClientLike;
   notices: NoticesStore;
   now?: () => number;
+  /** Where the memory budget is remembered (localStorage in the app). */
+  storage?: Pick<Storage, 'getItem' | 'setItem'> | null;
+}
+
+/** Identifies a source for matching an inspection with the source a button would load. */
+export function sourceKey(source: ModelSourceSpec): string {
+  if (source.kind === 'file') {
+    const f = source.file;
+    const t = source.tokenizerFile;
+    return `file:${f?.name}:${f?.size}:${f?.lastModified ?? 0}|${t ? `${t.name}:${t.size}` : ''}`;
+  }
+  return `url:${source.url}|${source.tokenizerUrl ?? ''}`;
+}
+
+/** The GPU limits the fit verdict reads, when the adapter is known. */
+export function fitLimitsOf(gpu: GpuInfo | null): FitLimits | null {
+  if (!gpu) return null;
+  const { maxBufferSize, maxStorageBufferBindingSize } = gpu.limits;
+  if (typeof maxBufferSize !== 'number' || typeof maxStorageBufferBindingSize !== 'number') return null;
+  return { maxBufferSize, maxStorageBufferBindingSize };
+}
+
+/** The verdict on the current inspection (null until one succeeded). */
+export function fitOf(s: Pick<ModelState, 'inspection' | 'gpu' | 'budgetBytes'>, fmt?: (bytes: number) => string): FitVerdict | null {
+  const r = s.inspection.status === 'ready' ? s.inspection.result : null;
+  return r ? assessFit(r, fitLimitsOf(s.gpu), { budgetBytes: s.budgetBytes, fmt }) : null;
+}
+
+/** What an inspection failure most likely means, for the card (the raw message is kept after it). */
+export function explainInspectError(message: string, source?: ModelSourceSpec): string {
+  const url = source?.kind === 'url' ? source.url : '';
+  let host = '';
+  try {
+    host = url ? new URL(url).host : '';
+  } catch {
+    /* not a URL */
+  }
+  const http = /HTTP (\d{3})/.exec(message);
+  if (http) {
+    const code = Number(http[1]);
+    if (code === 401 || code === 403) {
+      return `${host || 'The server'} refused access (HTTP ${code}): the repository may be gated or private. ${message}`;
+    }
+    if (code === 404) return `The file was not found (HTTP 404): check the URL. ${message}`;
+    return `The server answered HTTP ${code}. ${message}`;
+  }
+  if (/Could not fetch|Failed to fetch|NetworkError|fetch failed|ECONNREFUSED|ENOTFOUND/i.test(message)) {
+    return (
+      `Could not reach ${host || 'the server'} to read the model's header: offline, blocked (CORS), or the host is down. ` +
+      `Loading needs it too, unless the file is in the model cache. (${message})`
+    );
+  }
+  return message;
+}
+
+function readBudget(storage: ModelStoreDeps['storage']): number {
+  try {
+    const v = storage?.getItem(BUDGET_STORAGE_KEY);
+    if (v !== null && v !== undefined && v !== '') {
+      const n = Number(v);
+      if (Number.isFinite(n) && n >= 0) return n;
+    }
+  } catch {
+    /* storage unavailable */
+  }
+  return DEFAULT_BUDGET_BYTES;
 }
 
 export function sourceLabelOf(source: ModelSourceSpec): string {
@@ -103,11 +209,14 @@ export function sourceLabelOf(source: ModelSourceSpec): string {
   }
 }
 
-export function createModelStore({ client, notices, now = () => performance.now() }: ModelStoreDeps): ModelStore {
+export function createModelStore({ client, notices, now = () => performance.now(), storage = null }: ModelStoreDeps): ModelStore {
   let loadController: AbortController | null = null;
+  let inspectController: AbortController | null = null;
   let gpuQuery: Promise<void> | null = null;
 
   return createStore<ModelState>()((set, get) => ({
+    inspection: NO_INSPECTION,
+    budgetBytes: readBudget(storage),
     gpuStatus: 'idle',
     gpu: null,
     gpuError: null,
@@ -134,10 +243,63 @@ export function createModelStore({ client, notices, now = () => performance.now(
       return gpuQuery;
     },
 
+    async inspect(source, label, opts = {}) {
+      inspectController?.abort();
+      const controller = new AbortController();
+      inspectController = controller;
+      const key = sourceKey(source);
+      set({ inspection: { status: 'pending', key, label: label ?? sourceLabelOf(source), result: null, error: null, errorName: null } });
+      try {
+        const result = await client.request('inspectModel', { source, maxContext: opts.maxContext, slots: opts.slots }, { signal: controller.signal });
+        if (inspectController !== controller) return;
+        set({ inspection: { ...get().inspection, status: 'ready', result } });
+      } catch (e) {
+        if (inspectController !== controller) return;
+        if (isAbortError(e) || controller.signal.aborted) {
+          set({ inspection: NO_INSPECTION });
+          return;
+        }
+        const message = String((e as Error)?.message ?? e);
+        const errorName = typeof (e as Error)?.name === 'string' ? (e as Error).name : 'Error';
+        set({ inspection: { ...get().inspection, status: 'error', error: explainInspectError(message, source), errorName } });
+      } finally {
+        if (inspectController === controller) inspectController = null;
+      }
+    },
+
+    clearInspection() {
+      inspectController?.abort();
+      inspectController = null;
+      set({ inspection: NO_INSPECTION });
+    },
+
+    setBudget(bytes) {
+      const v = Number.isFinite(bytes) && bytes > 0 ? Math.round(bytes) : 0;
+      set({ budgetBytes: v });
+      try {
+        storage?.setItem(BUDGET_STORAGE_KEY, String(v));
+      } catch {
+        /* storage unavailable: the budget lasts for this page */
+      }
+    },
+
     async load(source, label, opts = {}) {
       if (get().status === 'loading') {
         notices.getState().push({ kind: 'warning', title: 'Already loading', message: 'Cancel the current load first.' });
         return;
+      }
+      // The button is disabled for a refused model; this also covers other callers.
+      const s = get();
+      if (s.inspection.key === sourceKey(source)) {
+        const verdict = fitOf(s);
+        if (verdict && !verdict.ok) {
+          notices.getState().push({
+            kind: 'warning',
+            title: 'Not loading: it does not fit',
+            message: `${label ?? sourceLabelOf(source)}: ${verdict.problems.join(' ')}`,
+          });
+          return;
+        }
       }
       const controller = new AbortController();
       loadController = controller;

@@ -5,10 +5,10 @@
  */
 import { acquireGpu } from '../gpu/device';
 import { loadModel } from '../model/model';
-import { BlobSource } from '../model/sources';
+import { BlobSource, UrlSource } from '../model/sources';
 import { createHandler } from './handler';
 import { realMethods } from './methods';
-import { CachedUrlSource } from './model-cache';
+import { CachedUrlSource, cachedModelBlob } from './model-cache';
 import type { RequestMessage, WorkerMessage } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -22,6 +22,12 @@ const handler = createHandler(
     // Cache-first: a URL downloaded once is read from the Cache API afterwards (Model panel lists them).
     urlSource: (url, opts) => new CachedUrlSource(url, opts),
     blobSource: (blob, name) => new BlobSource(blob, name),
+    // Inspection reads the header only: from the cache when the file is there (offline too), else
+    // with HTTP Range requests (a 4 GB hub file costs a few MB).
+    inspectSource: async (url) => {
+      const blob = await cachedModelBlob(url);
+      return blob ? new BlobSource(blob, url) : new UrlSource(url);
+    },
     methods: realMethods,
   },
   post,

@@ -4,7 +4,9 @@
  */
 import type { Gpu } from '../gpu/device';
 import type { LoadedModel, LoadProgress } from '../model/api';
+import { inspectModelSource } from '../model/preflight';
 import type { ByteSource } from '../model/source';
+import { BlobSource, UrlSource } from '../model/sources';
 import type { MethodDeps } from './methods';
 import { createWorkbench, WORKBENCH_REQUESTS, type Workbench } from './workbench';
 import {
@@ -32,6 +34,11 @@ export interface EngineDeps {
   /** `onProgress` reports a download the source makes before the loader reads (cache-first sources). */
   urlSource(url: string, opts?: { onProgress?: (loaded: number, total: number) => void; signal?: AbortSignal }): ByteSource;
   blobSource(blob: Blob, name: string): ByteSource;
+  /**
+   * A source for inspecting a URL before loading: it must read only what is asked (HTTP Range),
+   * never the whole file. Default: UrlSource. The worker reads a cached copy when there is one.
+   */
+  inspectSource?(url: string, signal?: AbortSignal): ByteSource | Promise<ByteSource>;
   /** The method layer (training, tags, datasets); required by the workbench requests. */
   methods?: MethodDeps;
   now?(): number;
@@ -174,6 +181,26 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
         }
       }
 
+      case 'inspectModel': {
+        const { source, maxContext, slots, maxTokens } = msg.params;
+        let src: ByteSource;
+        let tokenizerName: string | undefined;
+        if (source?.kind === 'url') {
+          if (!source.url) throw new TypeError('No model URL was given.');
+          src = deps.inspectSource ? await deps.inspectSource(source.url, signal) : new UrlSource(source.url);
+          tokenizerName = source.tokenizerUrl ? shortName(source.tokenizerUrl) : undefined;
+        } else if (source?.kind === 'file') {
+          if (!source.file) throw new TypeError('No model file was given.');
+          // Slices of the File: only the header is read.
+          src = new BlobSource(source.file, source.file.name);
+          tokenizerName = source.tokenizerFile?.name;
+        } else {
+          throw new TypeError(`Unknown model source kind: ${(source as { kind?: unknown } | undefined)?.kind}`);
+        }
+        // A stalled host must not keep the request open after a cancel: answer the abort at once.
+        return untilAborted(inspectModelSource(src, { tokenizerName, maxContext, slots, maxTokens, signal }), signal);
+      }
+
       case 'unloadModel':
         if (workbench?.training()) throw new Error(`${workbench.busyWith()} is in progress. Finish or cancel it before unloading the model.`);
         return { unloaded: disposeModel() };
@@ -254,6 +281,16 @@ function shortName(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** `p`, or an AbortError as soon as `signal` aborts (whatever `p` does later is ignored). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortError('Cancelled by the user.'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError('Cancelled by the user.'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function isAbortLike(e: unknown): boolean {

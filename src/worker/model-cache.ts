@@ -57,6 +57,18 @@ function abortError(signal?: AbortSignal): unknown {
   return signal?.reason ?? new DOMException('The download was cancelled.', 'AbortError');
 }
 
+/** The cached copy of `url`, or null (no cache, not cached, or the cache failed). */
+export async function cachedModelBlob(url: string): Promise<Blob | null> {
+  const cs = cacheStorage();
+  if (!cs) return null;
+  try {
+    const hit = await (await cs.open(MODEL_CACHE)).match(url);
+    return hit ? await hit.blob() : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Stores a downloaded file in the model cache (quota errors are reported, not thrown). */
 export async function storeInCache(url: string, blob: Blob): Promise<boolean> {
   const cs = cacheStorage();

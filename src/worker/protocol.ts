@@ -11,6 +11,7 @@
 import type { DataFormat, DataReport } from '../data/dataset';
 import type { CellResult, ExperimentMethod, ExperimentProgress, ExperimentResults, Variant } from '../experiments/types';
 import type { GenerateResult, LoadProgress, MemoryReport, SamplingOptions, TaggedPrompt } from '../model/api';
+import type { ModelInspection } from '../model/preflight';
 import type { ModelConfig } from '../model/types';
 import type { MergeReport } from '../tags/library';
 import type { ExportSelection, LibraryFile } from '../tags/library-format';
@@ -47,6 +48,19 @@ export interface LoadModelParams {
   maxContext?: number;
   slots?: number;
 }
+
+/**
+ * Inspect a model before loading it: the worker reads only the header (HTTP Range requests for a
+ * URL, slices of a File) and estimates the memory the load would allocate with these options.
+ */
+export interface InspectModelParams {
+  source: ModelSourceSpec;
+  maxContext?: number;
+  slots?: number;
+  maxTokens?: number;
+}
+
+export type { ModelInspection };
 
 /** The engine's GenerateRequest minus the AbortSignal (cancel by request id instead). */
 export interface GenerateParams extends SamplingOptions {
@@ -353,6 +367,8 @@ export type ExperimentEvent =
 export interface RequestMap {
   gpuInfo: { params: Record<string, never>; result: GpuInfo; event: never };
   loadModel: { params: LoadModelParams; result: ModelInfo; event: LoadProgress };
+  /** Header only (no GPU, no download of the weights): config, memory estimate, largest tensor. */
+  inspectModel: { params: InspectModelParams; result: ModelInspection; event: never };
   unloadModel: { params: Record<string, never>; result: { unloaded: boolean }; event: never };
   generate: { params: GenerateParams; result: GenerateReply; event: TokenEvent };
   /** Aborts the request `target` (its AbortController in the worker). */
@@ -400,6 +416,7 @@ export type EventOf<T extends RequestType> = RequestMap[T]['event'];
 export const REQUEST_TYPES: readonly RequestType[] = [
   'gpuInfo',
   'loadModel',
+  'inspectModel',
   'unloadModel',
   'generate',
   'cancel',

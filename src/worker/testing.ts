@@ -9,6 +9,7 @@ import type { Gpu } from '../gpu/device';
 import type { GenerateRequest, GenerateResult, LoadedModel, LoadProgress, MemoryReport, OnToken, TaggedPrompt } from '../model/api';
 import type { Engine } from '../model/model';
 import type { ByteSource } from '../model/source';
+import { BytesSource } from '../model/sources';
 import type { Tokenizer } from '../model/tokenizer-api';
 import type { ModelConfig } from '../model/types';
 import { createHead } from '../tags/head';
@@ -167,7 +168,7 @@ export class FakeModel implements LoadedModel {
   }
 }
 
-export const fakeGpu = (): Gpu =>
+export const fakeGpu = (limits: Partial<Gpu['limits']> = {}): Gpu =>
   ({
     device: {} as GPUDevice,
     features: { shaderF16: false, subgroups: true, timestampQuery: false },
@@ -180,6 +181,7 @@ export const fakeGpu = (): Gpu =>
       maxStorageBuffersPerShaderStage: 10,
       minStorageBufferOffsetAlignment: 256,
       minUniformBufferOffsetAlignment: 256,
+      ...limits,
     },
     adapterInfo: { vendor: 'fake', architecture: 'test', device: 'fake device', description: 'Fake GPU' },
     lost: new Promise(() => {}),
@@ -201,19 +203,44 @@ export interface FakeEngineOptions extends FakeModelOptions, FakeMethodsOptions 
   /** Make loadModel throw this. */
   loadError?: Error;
   gpuError?: Error;
+  /** Adapter limits of the fake GPU (e.g. a small maxStorageBufferBindingSize). */
+  gpuLimits?: Partial<Gpu['limits']>;
+  /**
+   * What inspectModel reads at a URL: file bytes or a source (e.g. a header-only "7B" file). Any
+   * other URL fails as an unreachable host would.
+   */
+  inspectFiles?: Record<string, Uint8Array | ByteSource>;
+}
+
+/** A URL source whose host cannot be reached (what fetch reports offline). */
+export function unreachableSource(url: string): ByteSource {
+  const fail = async (): Promise<never> => {
+    throw new Error(`Could not fetch ${url}: Failed to fetch`);
+  };
+  return { name: url, size: fail, read: fail };
 }
 
 /** EngineDeps with a fake GPU and fake models; records what it was asked. */
 export function fakeEngine(opts: FakeEngineOptions = {}) {
-  const calls = { load: [] as Array<{ source: string; tokenizer?: string; opts: LoadOptions }>, models: [] as FakeModel[] };
+  const calls = {
+    load: [] as Array<{ source: string; tokenizer?: string; opts: LoadOptions }>,
+    models: [] as FakeModel[],
+    inspected: [] as string[],
+  };
   const fm = fakeMethods(opts);
   const deps: EngineDeps = {
     methods: fm.methods,
     acquireGpu: async () => {
       if (opts.gpuError) throw opts.gpuError;
-      return fakeGpu();
+      return fakeGpu(opts.gpuLimits);
     },
     urlSource: (url) => fakeSource(url),
+    inspectSource: (url) => {
+      calls.inspected.push(url);
+      const f = opts.inspectFiles?.[url];
+      if (!f) return unreachableSource(url);
+      return f instanceof Uint8Array ? new BytesSource(f, url) : f;
+    },
     blobSource: (blob, name) => fakeSource(name, blob.size),
     loadModel: async (_gpu, source, o) => {
       calls.load.push({ source: source.name, tokenizer: o.tokenizer?.name, opts: o });

@@ -1,7 +1,9 @@
-import { useId, useRef, useState, type DragEvent } from 'react';
-import { CATALOG, DEFAULT_CATALOG_ID, resolveUrl } from '../../state/catalog';
+import { useEffect, useId, useMemo, useRef, useState, type DragEvent } from 'react';
+import { CATALOG, DEFAULT_CATALOG_ID, catalogSource, describeTokenizer, resolveUrl, type CatalogEntry } from '../../state/catalog';
 import { modelStore, useModel } from '../../state/app';
+import type { ModelSourceSpec } from '../../worker/protocol';
 import { formatBytes } from '../format';
+import { FitCard, useRefused } from './FitCard';
 import { classifyFiles } from './files';
 
 type Tab = 'catalog' | 'url' | 'files';
@@ -66,46 +68,73 @@ export function SourceCard() {
         {tab === 'url' && <UrlTab busy={busy} />}
         {tab === 'files' && <FilesTab busy={busy} files={files} setFiles={setFiles} />}
       </div>
+      <FitCard />
       <p className="hint">Loading replaces the current model. You can also drop a model file (and its tokenizer) anywhere on this card.</p>
     </section>
+  );
+}
+
+function CatalogItem({ c, selected, onSelect }: { c: CatalogEntry; selected: boolean; onSelect(): void }) {
+  return (
+    <label className={selected ? 'catalog-entry selected' : 'catalog-entry'} data-testid="catalog-entry" data-id={c.id}>
+      <input type="radio" name="catalog" value={c.id} checked={selected} onChange={onSelect} />
+      <span className="catalog-text">
+        <span className="catalog-name">
+          {c.name} <span className="tag">{c.format}</span> <span className="tag">{c.quant}</span>{' '}
+          <span className="muted">
+            {c.params} params · {formatBytes(c.sizeBytes)}
+          </span>
+        </span>
+        <span className="catalog-desc">{c.description}</span>
+        <span className="catalog-meta">
+          {c.repo ? (
+            <>
+              <a href={`https://huggingface.co/${c.repo}`} target="_blank" rel="noreferrer">
+                {c.repo}
+              </a>{' '}
+              · <span className="mono">{c.file}</span> ·{' '}
+            </>
+          ) : null}
+          tokenizer: {describeTokenizer(c.tokenizer)}
+        </span>
+      </span>
+    </label>
   );
 }
 
 function CatalogTab({ busy }: { busy: boolean }) {
   const [selected, setSelected] = useState(DEFAULT_CATALOG_ID);
   const entry = CATALOG.find((e) => e.id === selected) ?? CATALOG[0]!;
+  const source = useMemo(() => catalogSource(entry), [entry]);
+  const refused = useRefused(source);
+  // Selecting an entry inspects it (header only: a hub file costs a few Range requests).
+  useEffect(() => {
+    void modelStore.getState().inspect(source, entry.name);
+  }, [source, entry.name]);
+  const bundled = CATALOG.filter((c) => c.origin === 'bundled');
+  const hub = CATALOG.filter((c) => c.origin === 'huggingface');
   return (
     <form
       className="catalog"
       onSubmit={(e) => {
         e.preventDefault();
-        void modelStore.getState().load(
-          {
-            kind: 'url',
-            url: resolveUrl(entry.url),
-            tokenizerUrl: entry.tokenizerUrl ? resolveUrl(entry.tokenizerUrl) : undefined,
-            name: entry.name,
-          },
-          entry.name,
-        );
+        void modelStore.getState().load(source, entry.name);
       }}
     >
       <fieldset>
-        <legend className="sr-only">Catalog models</legend>
-        {CATALOG.map((c) => (
-          <label key={c.id} className={c.id === selected ? 'catalog-entry selected' : 'catalog-entry'}>
-            <input type="radio" name="catalog" value={c.id} checked={c.id === selected} onChange={() => setSelected(c.id)} />
-            <span className="catalog-text">
-              <span className="catalog-name">
-                {c.name} <span className="tag">{c.format}</span> <span className="muted">{formatBytes(c.sizeBytes)}</span>
-              </span>
-              <span className="catalog-desc">{c.description}</span>
-            </span>
-          </label>
+        <legend className="catalog-group">Ships with the app</legend>
+        {bundled.map((c) => (
+          <CatalogItem key={c.id} c={c} selected={c.id === selected} onSelect={() => setSelected(c.id)} />
+        ))}
+      </fieldset>
+      <fieldset>
+        <legend className="catalog-group">Hugging Face hub (downloaded once, then cached)</legend>
+        {hub.map((c) => (
+          <CatalogItem key={c.id} c={c} selected={c.id === selected} onSelect={() => setSelected(c.id)} />
         ))}
       </fieldset>
       <div className="actions">
-        <button type="submit" className="primary" disabled={busy}>
+        <button type="submit" className="primary" disabled={busy || refused} title={refused ? 'It does not fit this GPU: see below.' : undefined}>
           Load {entry.name}
         </button>
       </div>
@@ -113,26 +142,39 @@ function CatalogTab({ busy }: { busy: boolean }) {
   );
 }
 
+/** The URL tab's source, or null while the fields do not parse. */
+function urlSpec(url: string, tokUrl: string): ModelSourceSpec | null {
+  if (!url.trim()) return null;
+  try {
+    return { kind: 'url', url: resolveUrl(url.trim()), tokenizerUrl: tokUrl.trim() ? resolveUrl(tokUrl.trim()) : undefined };
+  } catch {
+    return null;
+  }
+}
+
 function UrlTab({ busy }: { busy: boolean }) {
   const [url, setUrl] = useState('');
   const [tokUrl, setTokUrl] = useState('');
   const [err, setErr] = useState<string | null>(null);
+  const source = useMemo(() => urlSpec(url, tokUrl), [url, tokUrl]);
+  const refused = useRefused(source);
+  const inspecting = useModel((s) => s.inspection.status === 'pending');
+  // What the catalog showed is not about this tab's URL.
+  useEffect(() => {
+    modelStore.getState().clearInspection();
+  }, []);
+  const parsed = (): ModelSourceSpec | null => {
+    const spec = urlSpec(url, tokUrl);
+    setErr(spec ? null : 'That is not a valid URL.');
+    return spec;
+  };
   return (
     <form
       className="form-grid"
       onSubmit={(e) => {
         e.preventDefault();
-        let abs: string;
-        let tokAbs: string | undefined;
-        try {
-          abs = resolveUrl(url.trim());
-          tokAbs = tokUrl.trim() ? resolveUrl(tokUrl.trim()) : undefined;
-        } catch {
-          setErr('That is not a valid URL.');
-          return;
-        }
-        setErr(null);
-        void modelStore.getState().load({ kind: 'url', url: abs, tokenizerUrl: tokAbs });
+        const spec = parsed();
+        if (spec) void modelStore.getState().load(spec);
       }}
     >
       <label htmlFor="model-url">Model URL</label>
@@ -160,7 +202,18 @@ function UrlTab({ busy }: { busy: boolean }) {
         </p>
       )}
       <div className="actions">
-        <button type="submit" className="primary" disabled={busy || !url.trim()}>
+        <button
+          type="button"
+          disabled={!url.trim() || inspecting}
+          onClick={() => {
+            const spec = parsed();
+            if (spec) void modelStore.getState().inspect(spec);
+          }}
+          title="Read the header only and estimate the memory it needs"
+        >
+          Inspect
+        </button>
+        <button type="submit" className="primary" disabled={busy || !url.trim() || refused}>
           Load from URL
         </button>
       </div>
@@ -179,6 +232,16 @@ function FilesTab({
 }) {
   const modelInput = useRef<HTMLInputElement>(null);
   const tokInput = useRef<HTMLInputElement>(null);
+  const source = useMemo<ModelSourceSpec | null>(
+    () => (files.model ? { kind: 'file', file: files.model, tokenizerFile: files.tokenizer } : null),
+    [files.model, files.tokenizer],
+  );
+  const refused = useRefused(source);
+  // A picked or dropped file is inspected at once (slices of the header; nothing is uploaded).
+  useEffect(() => {
+    if (source) void modelStore.getState().inspect(source);
+    else modelStore.getState().clearInspection();
+  }, [source]);
   return (
     <form
       className="form-grid"
@@ -232,7 +295,7 @@ function FilesTab({
         >
           Clear
         </button>
-        <button type="submit" className="primary" disabled={busy || !files.model}>
+        <button type="submit" className="primary" disabled={busy || !files.model || refused}>
           Load file
         </button>
       </div>
