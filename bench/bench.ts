@@ -27,7 +27,7 @@ const realistic = (type: GgmlType): Case => ({
   name: `llama-100M-${GgmlType[type]}`,
   model: () =>
     new BytesSource(
-      randomGguf({ arch: 'llama', type, dModel: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, dFF: 2048, vocabSize: 32000, seed: 1, tied: true }),
+      randomGguf({ arch: 'llama', type, dModel: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, dFF: 2048, vocabSize: 32000, seed: 1, tied: true, includeTokenizer: true }),
       `llama-100M-${GgmlType[type]}.gguf`,
     ),
   prompt: Array.from({ length: args.quick ? 16 : 64 }, (_, i) => 1 + ((i * 7919) % 31000)),
