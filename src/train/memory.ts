@@ -8,7 +8,7 @@ import type { GraphOptions } from './graph';
 
 const bytes = (floats: number) => Math.max(4, floats * 4);
 
-/** Bytes TrainGraph (+ the trainer's moment buffers for `trainableTags` tags) allocates. */
+/** Bytes TrainGraph allocates, plus the trainer's tag moment buffers (one shared pair) when `trainableTags` > 0. */
 export function trainGraphBytes(cfg: ModelConfig, o: GraphOptions, trainableTags = 0): number {
   const T = o.maxTokens;
   const B = o.maxSeqs;
@@ -45,6 +45,6 @@ export function trainGraphBytes(cfg: ModelConfig, o: GraphOptions, trainableTags
     const [N, K] = projShape(p);
     return a + 4 * (bytes(r * K) + bytes(N * r));
   }, 0);
-  const moments = trainableTags * 2 * bytes(injectedRows * d);
+  const moments = trainableTags > 0 ? 2 * bytes(injectedRows * d) : 0;
   return meta + injected + xIn + acts + scratch + losses + head + lora + moments;
 }

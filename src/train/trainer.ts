@@ -141,6 +141,7 @@ export class Trainer {
   private order: number[] = [];
   private auxOrder: number[] = [];
   private readonly injectedParams: Param[];
+  private readonly tagMoments: { m: GPUBuffer; v: GPUBuffer } | null;
 
   private constructor(
     readonly graph: TrainGraph,
@@ -151,17 +152,19 @@ export class Trainer {
     const d = setup.engine.config.dModel;
     const g = graph;
     // Tag rows are trained in place inside the injected buffer: each trainable tag is a Param over its
-    // row range, with its own moment buffers (created once).
+    // row range. Ranges never overlap, so all tags share one pair of moment buffers shaped like it.
+    const mem = setup.engine.mem;
+    this.tagMoments = setup.trainable.length
+      ? { m: mem.create('tags.m', g.injected.size, 'train'), v: mem.create('tags.v', g.injected.size, 'train') }
+      : null;
     this.injectedParams = setup.trainable.map((r) => {
-      const n = r.rows * d;
-      const mem = setup.engine.mem;
       const p: Param = {
         name: `tag.${r.name}`,
-        n,
+        n: r.rows * d,
         param: g.injected,
         grad: g.dInjected,
-        m: mem.create(`tag.${r.name}.m`, g.injected.size, 'train'),
-        v: mem.create(`tag.${r.name}.v`, g.injected.size, 'train'),
+        m: this.tagMoments!.m,
+        v: this.tagMoments!.v,
         offset: r.row0 * d * 4,
       };
       if (p.offset! % setup.engine.gpu.limits.minStorageBufferOffsetAlignment !== 0) {
@@ -397,9 +400,9 @@ export class Trainer {
 
   dispose(): void {
     this.graph.dispose();
-    for (const p of this.injectedParams) {
-      this.setup.engine.mem.destroy(p.m);
-      this.setup.engine.mem.destroy(p.v);
+    if (this.tagMoments) {
+      this.setup.engine.mem.destroy(this.tagMoments.m);
+      this.setup.engine.mem.destroy(this.tagMoments.v);
     }
   }
 }
