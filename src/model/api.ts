@@ -49,11 +49,47 @@ export interface GenerateRequest extends SamplingOptions {
   stopTokens?: number[];
   stopStrings?: string[];
   signal?: AbortSignal;
+  /**
+   * Per prompt: the name of a resident LoRA adapter (LoadedModel.setAdapter) applied to that slot,
+   * or null/undefined for the base model. Slots of one batch may use different adapters.
+   */
+  adapters?: Array<string | null | undefined>;
+  /**
+   * Mixture decoding (self-specialization §2.3): prompts with the same `group[i]` decode in lockstep and
+   * share ONE continuation, the next token drawn from Σ_j weights[j] · softmax(logits_j / T) over the
+   * group's members (weights per prompt, normalised within the group). Mixing and sampling run on the
+   * GPU; only chosen ids (and each member's probability of the chosen token) come back.
+   * All members of a group receive the same output; `posterior` reports per token the share of each member.
+   */
+  mixture?: { group: number[]; weights: number[] };
+  /**
+   * Contrastive decoding (Li et al. 2023) over pairs of prompts: prompts[expert[i]] and prompts[amateur[i]]
+   * share one continuation; the next token maximises log p_exp − log p_ama over {t : p_exp(t) ≥ alpha · max p_exp}
+   * (greedy when temperature is 0, else sampled from softmax((log p_exp − log p_ama)/T) over that set).
+   * Usually expert = adapter/tags on, amateur = base. alpha defaults to 0.1.
+   */
+  contrastive?: { expert: number[]; amateur: number[]; alpha?: number };
+}
+
+/** A LoRA adapter as the engine takes it (structurally the tag library's LoraAdapter). */
+export interface AdapterWeights {
+  rank: number;
+  alpha: number;
+  /** Subset of 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down'. */
+  targets: string[];
+  /** Per decoder layer: target → { A: f32 [r, in], B: f32 [out, r] }. */
+  layers: Array<Record<string, { A: Float32Array; B: Float32Array }>>;
 }
 
 export interface GenerateResult {
   /** Per prompt: generated ids (prompt excluded) and text. */
-  outputs: Array<{ ids: number[]; text: string; finish: 'stop' | 'length' | 'cancelled' }>;
+  outputs: Array<{
+    ids: number[];
+    text: string;
+    finish: 'stop' | 'length' | 'cancelled';
+    /** Mixture decoding only: per generated token, this member's posterior share w_j·p_j(y_t) / Σ_i w_i·p_i(y_t). */
+    posterior?: number[];
+  }>;
   timings: { prefillTokens: number; prefillMs: number; decodeTokens: number; decodeMs: number };
 }
 
@@ -66,6 +102,10 @@ export interface LoadedModel {
   readonly name: string;
   memory(): MemoryReport;
   generate(req: GenerateRequest, onToken?: OnToken): Promise<GenerateResult>;
+  /** Makes an adapter resident on the GPU under `name` (replacing one of that name); the base weights are untouched. */
+  setAdapter(name: string, weights: AdapterWeights): void;
+  removeAdapter(name: string): void;
+  adapterNames(): string[];
   /** Final hidden states (after the last norm) at `positions` of a prompt, f32 [P, d]: what heads read. */
   hiddenAt(prompt: TaggedPrompt | number[], positions: number[]): Promise<Float32Array>;
   /** Head-averaged attention probabilities per layer, each f32 [T, T] (row = query, column = key). */

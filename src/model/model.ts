@@ -104,6 +104,12 @@ function makeEngine(
     generate(req: GenerateRequest, onToken?: OnToken) {
       return exclusive(() => generate(transformer, tokenizer, req, onToken));
     },
+    // Placeholders until generation with adapters lands (issue 8, engine item 1).
+    setAdapter() {
+      throw new Error('Generation with LoRA adapters is not available yet.');
+    },
+    removeAdapter() {},
+    adapterNames: () => [],
     hiddenAt(prompt: TaggedPrompt | number[], positions: number[]) {
       return exclusive(async () => {
         const p = asTagged(prompt);

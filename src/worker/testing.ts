@@ -6,7 +6,7 @@ import type { LoadedDataset } from '../data/builtin';
 import { hashOf, planCells } from '../experiments/runner';
 import { RESULTS_FORMAT, type CellResult, type ExperimentDefinition, type ExperimentResults, type TranslationScore } from '../experiments/types';
 import type { Gpu } from '../gpu/device';
-import type { GenerateRequest, GenerateResult, LoadedModel, LoadProgress, MemoryReport, OnToken, TaggedPrompt } from '../model/api';
+import type { AdapterWeights, GenerateRequest, GenerateResult, LoadedModel, LoadProgress, MemoryReport, OnToken, TaggedPrompt } from '../model/api';
 import type { Engine } from '../model/model';
 import type { ByteSource } from '../model/source';
 import { BytesSource } from '../model/sources';
@@ -91,6 +91,17 @@ export class FakeModel implements LoadedModel {
     this.text = opts.text ?? ', there was a fake model.';
     this.delay = opts.tokenDelayMs ?? 0;
     this.name = opts.name ?? 'fake';
+  }
+
+  readonly resident = new Map<string, AdapterWeights>();
+  setAdapter(name: string, w: AdapterWeights): void {
+    this.resident.set(name, w);
+  }
+  removeAdapter(name: string): void {
+    this.resident.delete(name);
+  }
+  adapterNames(): string[] {
+    return [...this.resident.keys()];
   }
 
   memory(): MemoryReport {
