@@ -4,6 +4,8 @@
  * draws (an instruction accepted or rejected and why; a response's passages, then its tokens with the
  * posterior share of each passage).
  */
+import type { ResponseRecord } from './responses';
+
 export type Stage = 'seeds' | 'corpus' | 'instructions' | 'responses' | 'specialise' | 'evaluate';
 export const STAGES: readonly Stage[] = ['seeds', 'corpus', 'instructions', 'responses', 'specialise', 'evaluate'];
 
@@ -25,8 +27,10 @@ export type SelfSpecEvent =
   | { type: 'response-start'; round: number; index: number; instruction: string; input: string; passages: PassageRef[] }
   /** One generated token of response `index`; `posterior[j]` = share of passage j (absent without mixture). */
   | { type: 'response-token'; round: number; index: number; id: number; text: string; posterior: number[] | null }
-  | { type: 'response-done'; round: number; index: number; output: string; tokens: number; finish: string }
+  /** The finished response as written to responses.jsonl, with its per-token posterior shares. */
+  | { type: 'response-done'; round: number; record: ResponseRecord }
   | { type: 'train-step'; round: number; method: string; step: number; totalSteps: number; epoch: number; loss: number; lr: number; tokensPerSec: number }
+  | { type: 'train-done'; round: number; method: string; steps: number; finalLoss: number; library: string }
   | { type: 'eval-cell'; row: string; column: string; value: EvalCellSummary }
   | { type: 'warning'; stage: Stage | null; message: string }
   | { type: 'log'; message: string };
