@@ -372,7 +372,7 @@ export class Pipeline {
     const c = this.cfg;
     const done = new Map(parseJsonl<ResponseRecord>(await this.store.read(file)).map((r) => [r.index, r]));
     const todo = instructions.filter((x) => !done.has(x.index));
-    const label = `k = ${k}${previous ? ', contrastive' : ''}`;
+    const label = previous ? 'contrastive, specialised vs base' : `k = ${k}`;
     if (todo.length === 0) {
       this.emit({ type: 'stage', stage: 'responses', round, status: 'skipped', detail: `${done.size} responses (${label})` });
       return instructions.map((x) => done.get(x.index)!);
@@ -383,7 +383,7 @@ export class Pipeline {
     if (previous) await this.residentAdapter(previous.library);
     await generateResponses(this.deps.model, todo, {
       round,
-      k: previous ? Math.min(k, 1) : k,
+      k: previous ? 0 : k,
       retriever: this.inputs.retriever,
       retrievalTemperature: c.retrievalTemperature,
       slots: this.deps.slots,
