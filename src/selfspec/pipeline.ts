@@ -30,21 +30,12 @@ import { ALPACA_STOP, alpacaTemplateFor, type AlpacaTags } from './alpaca';
 import { Meter, type OnEvent, type Stage } from './events';
 import { columnOf, evaluateCell, evaluateRouge, makeTable, tableMarkdown, type CellResult, type EvalRow, type PubmedqaItem, type Scoring, type VariantRunner } from './evaluate';
 import { abortError, fillResponseTemplate, fitPassage, generateResponses, RESPONSE_TEMPLATE, type ResponseItem, type ResponseRecord, type Retriever, type SlotPrompt } from './responses';
+import { buildInstructionPrompt, DEFAULT_FILTER, DEFAULT_INSTRUCTION_TEMPLATE, extractInstructions, sampleSeeds, type FilterOptions } from './instructions';
 import { DedupPool, rougeL } from './rouge';
 import type { Seed } from './seeds';
 import { DEFAULT_SPECIALISE, stateFromJson, stateToJson, tagsOf, type AlpacaRecord, type SpecialiseHooks, type SpecialiseOptions, type SpecialiseResult, type SpecMethod } from './specialise';
 import type { Variant } from './runner';
 import { jsonl, parseJsonl, type RunStore } from './store';
-
-/** The instruction-generation pieces (prompt, parser, filters) the pipeline drives. */
-export interface InstructionTools {
-  /** The brainstorm prompt with `seeds` as its numbered examples, ending at the next "Instruction:". */
-  prompt(seeds: Seed[], domain: string): string;
-  /** Candidates in a continuation; a malformed one carries its reason. */
-  parse(continuation: string): Array<{ instruction: string; input: string; reason?: string }>;
-  /** Why a well-formed candidate is refused (length, a word a text model cannot act on…), or null. */
-  check(c: { instruction: string; input: string }): string | null;
-}
 
 /** What the pipeline needs from the engine; the CLI and the worker build it over a real model, tests over a fake. */
 export interface PipelineDeps {
@@ -53,7 +44,6 @@ export interface PipelineDeps {
   slots: number;
   /** KV positions per sequence: prompts are cut to fit. */
   maxContext: number;
-  instructions: InstructionTools;
   specialise(records: AlpacaRecord[], library: TagLibrary, o: SpecialiseOptions, hooks: SpecialiseHooks): Promise<SpecialiseResult>;
   runner(v: Variant): VariantRunner;
 }
@@ -64,6 +54,9 @@ export interface PipelineConfig {
   /** Accepted instructions per round. */
   instructions: number;
   seedsPerPrompt: number;
+  /** The brainstorm prompt (instructions.ts: {domain}, {examples}, {next}). */
+  instructionTemplate: string;
+  filter: FilterOptions;
   instructionMaxTokens: number;
   instructionTemperature: number;
   instructionTopP: number;
@@ -102,6 +95,8 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   seed: 0,
   instructions: 100,
   seedsPerPrompt: 3,
+  instructionTemplate: DEFAULT_INSTRUCTION_TEMPLATE,
+  filter: { ...DEFAULT_FILTER },
   instructionMaxTokens: 256,
   instructionTemperature: 1.0,
   instructionTopP: 0.98,
@@ -123,6 +118,8 @@ export const DEFAULT_CONFIG: PipelineConfig = {
 
 export interface PipelineInputs {
   seeds: Seed[];
+  /** A ready instruction set for round 1 instead of generating one (e.g. from another run). */
+  instructions?: Array<{ instruction: string; input: string }>;
   retriever: Retriever | null;
   pubmedqa: { test: PubmedqaItem[]; demos: PubmedqaItem[] } | null;
 }
@@ -150,7 +147,7 @@ interface InstructionRow {
 }
 
 /** The setting fields that change what a run produces: resume refuses a run made with others. */
-const FROZEN: Array<keyof PipelineConfig> = ['domain', 'seed', 'seedsPerPrompt', 'k', 'methods', 'responseTemplate', 'specialise', 'freshInstructions'];
+const FROZEN: Array<keyof PipelineConfig> = ['domain', 'seed', 'seedsPerPrompt', 'instructionTemplate', 'k', 'methods', 'responseTemplate', 'specialise', 'freshInstructions'];
 
 export class Pipeline {
   private readonly emit: OnEvent;
@@ -258,6 +255,12 @@ export class Pipeline {
       return prev;
     }
     const file = `${dir}/instructions.jsonl`;
+    if (round === 1 && this.inputs.instructions && (await this.store.read(file)) === null) {
+      const given = this.inputs.instructions.slice(0, c.instructions).map((x, index) => ({ index, instruction: x.instruction, input: x.input }));
+      await this.store.write(file, jsonl(given));
+      this.emit({ type: 'stage', stage: 'instructions', round, status: 'skipped', detail: `${given.length} instructions given` });
+      return given;
+    }
     const accepted = parseJsonl<InstructionRow>(await this.store.read(file));
     if (accepted.length >= c.instructions) {
       this.emit({ type: 'stage', stage: 'instructions', round, status: 'skipped', detail: `${accepted.length} instructions` });
@@ -280,7 +283,8 @@ export class Pipeline {
       this.checkAbort();
       const b = progress.batches;
       const rng = new Rng((c.seed * 1000003 + round * 7919 + b * 104729) >>> 0);
-      const prompts = Array.from({ length: this.deps.slots }, () => this.deps.instructions.prompt(sample(uniqueSeeds, c.seedsPerPrompt, rng), c.domain));
+      const shown = Array.from({ length: this.deps.slots }, () => sampleSeeds(uniqueSeeds, c.seedsPerPrompt, () => rng.next()));
+      const prompts = shown.map((s) => buildInstructionPrompt(c.instructionTemplate, s, c.domain));
       const res = await this.deps.model.generate({
         prompts,
         maxTokens: c.instructionMaxTokens,
@@ -294,26 +298,16 @@ export class Pipeline {
       let got = 0;
       const acceptedLines: InstructionRow[] = [];
       const rejectedLines: unknown[] = [];
-      for (const out of res.outputs) {
-        for (const cand of this.deps.instructions.parse(out.text)) {
+      for (const [i, out] of res.outputs.entries()) {
+        const parsed = extractInstructions(out.text, shown[i].length + 1, pool, { ...c.filter, truncated: out.finish === 'length' });
+        for (const r of parsed.rejected) {
+          rejectedCounts.set(r.code, (rejectedCounts.get(r.code) ?? 0) + 1);
+          const reason = `${r.code}: ${r.detail}`;
+          rejectedLines.push({ instruction: r.instruction, input: r.input, reason, ...(r.duplicateOf ? { duplicateOf: r.duplicateOf.text } : {}) });
+          this.emit({ type: 'instruction', round, accepted: false, instruction: r.instruction, input: r.input, reason, ...(r.duplicateOf ? { duplicateOf: r.duplicateOf.text } : {}) });
+        }
+        for (const cand of parsed.accepted) {
           if (accepted.length >= c.instructions) break;
-          let reason = cand.reason ?? this.deps.instructions.check(cand);
-          let duplicateOf: string | undefined;
-          if (!reason) {
-            const near = pool.nearest(cand.instruction, 0.7);
-            if (near) {
-              reason = `near-duplicate (ROUGE-L ${near.score.toFixed(2)})`;
-              duplicateOf = pool.text(near.index);
-            }
-          }
-          if (reason) {
-            const key = reason.replace(/\s*\(.*$/, '');
-            rejectedCounts.set(key, (rejectedCounts.get(key) ?? 0) + 1);
-            rejectedLines.push({ instruction: cand.instruction, input: cand.input, reason, ...(duplicateOf ? { duplicateOf } : {}) });
-            this.emit({ type: 'instruction', round, accepted: false, instruction: cand.instruction, input: cand.input, reason, ...(duplicateOf ? { duplicateOf } : {}) });
-            continue;
-          }
-          pool.add(cand.instruction);
           const row = { index: accepted.length, instruction: cand.instruction, input: cand.input };
           accepted.push(row);
           acceptedLines.push(row);
@@ -574,11 +568,6 @@ function shuffled<T>(xs: readonly T[], rng: Rng): T[] {
     [a[i], a[j]] = [a[j], a[i]];
   }
   return a;
-}
-
-/** `n` distinct seeds at random (all of them when there are fewer). */
-function sample<T>(xs: readonly T[], n: number, rng: Rng): T[] {
-  return shuffled(xs, rng).slice(0, Math.min(n, xs.length));
 }
 
 function dedupeSeeds(seeds: Seed[]): Seed[] {
