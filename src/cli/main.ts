@@ -13,6 +13,7 @@ import { tokenizerForFile } from './tokenizer-file';
 import { evalCommand, trainCommand, type TrainArgs } from './train';
 import { experimentCommand, EXPERIMENT_USAGE, qedCommand } from './experiment';
 import { retrieveCommand, RETRIEVE_USAGE } from './retrieve';
+import { selfspecCommand, SELFSPEC_USAGE } from './selfspec';
 
 const USAGE = `usage:
   cli generate --model <path|url> [--tokenizer <path|url>] --prompt "..." [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S] [--json]
@@ -24,13 +25,15 @@ const USAGE = `usage:
             [--checkpoint ck.json --checkpoint-every N] [--resume ck.json]
   cli eval  --model <path|url> --tags-in lib.json --template "..." --data <file> [--stage 2|--method …]
 ${EXPERIMENT_USAGE}
-${RETRIEVE_USAGE}`;
+${RETRIEVE_USAGE}
+${SELFSPEC_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv.filter((a, i) => !(i === 0 && a === '--'));
   if (cmd === 'experiment') return experimentCommand(rest);
   if (cmd === 'qed') return qedCommand(rest);
   if (cmd === 'retrieve') return retrieveCommand(rest);
+  if (cmd === 'selfspec') return selfspecCommand(rest);
   const { values: v } = parseArgs({
     args: rest,
     options: {
