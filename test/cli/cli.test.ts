@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { fixturePath, storiesGolden } from '../helpers/fixtures';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run('npx', ['vite-node', 'src/cli/main.ts', '--', ...args], { maxBuffer: 16 << 20 });
-const golden = JSON.parse(readFileSync('../shared/models/stories260K/golden_greedy.json', 'utf8'));
+const golden = storiesGolden();
 
 describe('cli', () => {
   it('tokenize prints the token ids of a llama2.c tokenizer, with --bos', async () => {
@@ -14,7 +14,7 @@ describe('cli', () => {
   });
 
   it('tokenize reads a vocab-only GGUF', async () => {
-    const { stdout } = await cli('tokenize', '--model', '../shared/tokenizers/ggml-vocab-llama-spm.gguf', '--text', 'Hello world', '--json');
+    const { stdout } = await cli('tokenize', '--model', fixturePath('tokenizers/ggml-vocab-llama-spm.gguf'), '--text', 'Hello world', '--json');
     expect(JSON.parse(stdout.trim().split('\n').pop()!).ids).toEqual([15043, 3186]);
   });
 
