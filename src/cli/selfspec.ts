@@ -201,7 +201,8 @@ function printHuman(ev: SelfSpecEvent): void {
       w(`warning: ${ev.message}`);
       break;
     case 'eval-cell':
-      w(`  ${ev.row} | ${ev.column}: accuracy ${(100 * ev.value.accuracy).toFixed(1)}%, macro-F1 ${(100 * ev.value.macroF1).toFixed(1)}%`);
+      if ('rougeL' in ev.value) w(`  ${ev.row} | ROUGE-L on ${ev.value.n} held-out seeds: ${(100 * ev.value.rougeL).toFixed(1)}`);
+      else w(`  ${ev.row} | ${ev.column}: accuracy ${(100 * ev.value.accuracy).toFixed(1)}%, macro-F1 ${(100 * ev.value.macroF1).toFixed(1)}%`);
       break;
     default:
       break;

@@ -146,7 +146,20 @@ export async function evaluateRouge(
   rouge: (candidate: string, reference: string) => number,
   o: { budget: number; maxTokens: number; signal?: AbortSignal },
 ): Promise<{ rougeL: number; n: number; examples: Array<{ instruction: string; reference: string; generated: string; rougeL: number }> }> {
-  const fit = seeds.filter((s) => runner.promptTokens(s) <= o.budget);
+  // A long input is cut (at words) to fit the context rather than the seed being dropped.
+  const fit = seeds.flatMap((s) => {
+    const count = (input: string) => runner.promptTokens({ instruction: s.instruction, input });
+    if (count(s.input) <= o.budget) return [s];
+    const words = s.input.split(/\s+/);
+    let lo = 0;
+    let hi = words.length;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (count(words.slice(0, mid).join(' ')) <= o.budget) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo > 0 ? [{ ...s, input: words.slice(0, lo).join(' ') }] : [];
+  });
   if (fit.length === 0) return { rougeL: NaN, n: 0, examples: [] };
   const gen = await runner.generate(
     fit.map((s) => ({ instruction: s.instruction, input: s.input })),

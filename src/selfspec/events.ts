@@ -35,11 +35,8 @@ export type SelfSpecEvent =
   | { type: 'warning'; stage: Stage | null; message: string }
   | { type: 'log'; message: string };
 
-export interface EvalCellSummary {
-  accuracy: number;
-  macroF1: number;
-  n: number;
-}
+/** A classification cell (accuracy, macro-F1) or the ROUGE-L column. */
+export type EvalCellSummary = { accuracy: number; macroF1: number; n: number } | { rougeL: number; n: number };
 
 export type OnEvent = (ev: SelfSpecEvent) => void;
 

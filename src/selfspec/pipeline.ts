@@ -499,6 +499,8 @@ export class Pipeline {
         } else {
           const r = await evaluateRouge(runner, heldOut.slice(0, c.eval.rougeN), (cand, ref) => rougeL(ref, cand).fmeasure, { budget, maxTokens: c.eval.maxTokens, signal: this.signal });
           line = { row: j.v.row.label, column: j.column, rouge: { rougeL: r.rougeL, n: r.n } };
+          if (r.n === 0) this.emit({ type: 'warning', stage: 'evaluate', message: `${j.v.row.label}: no held-out seed fits the context; ROUGE-L is left empty.` });
+          else this.emit({ type: 'eval-cell', row: j.v.row.label, column: j.column, value: { rougeL: r.rougeL, n: r.n } });
         }
       } catch (e) {
         if ((e as Error).name === 'AbortError' || this.signal?.aborted) throw e;

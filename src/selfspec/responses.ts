@@ -193,7 +193,8 @@ export async function generateResponses(model: LoadedModel, items: ResponseItem[
         }
       }
     }
-    const mixed = !contrastive && o.k >= 2;
+    // Groups of one (k ≤ 1, or fewer hits than k) decode plainly; the engine mixes only groups of ≥ 2.
+    const mixed = !contrastive && passagesOf.some((p) => p.length >= 2);
     const req: GenerateRequest = {
       prompts: prompts.map((p) => p.prompt),
       maxTokens: o.maxTokens,
@@ -216,7 +217,8 @@ export async function generateResponses(model: LoadedModel, items: ResponseItem[
       const out = res.outputs[first[g]];
       const passages = passagesOf[g];
       let posterior: number[][] | undefined;
-      if (mixed) {
+      const itemMixed = !contrastive && passages.length >= 2;
+      if (itemMixed) {
         const members = passages.map((_, j) => res.outputs[first[g] + j].posterior);
         if (members.every((m) => m && m.length === out.ids.length)) {
           posterior = out.ids.map((_, t) => members.map((m) => round4(m![t])));
@@ -229,7 +231,7 @@ export async function generateResponses(model: LoadedModel, items: ResponseItem[
           input: item.input,
           output: out.text.trim(),
           round: o.round,
-          decoding: contrastive ? 'contrastive' : mixed ? 'mixture' : 'plain',
+          decoding: contrastive ? 'contrastive' : itemMixed ? 'mixture' : 'plain',
           k: passages.length,
           passages: passages.map((p) => ({ id: p.id, score: p.score, weight: p.weight })),
           ...(posterior ? { posterior } : {}),
