@@ -93,11 +93,11 @@ describe('generateResponses', () => {
     expect(r0.mixture!.group).toEqual([0, 0, 1]);
     expect(r0.prompts[0]).toContain('Background document: aspirin and platelets and bleeding risk'); // best passage first
     expect(r0.prompts[1]).toContain('Background document: aspirin inhibits platelets');
-    // Item 0: passage b matches 3 words, a 2 → weights softmax([3, 2]).
-    const w = retrievalWeights([3, 2]);
+    // Item 0: passage b has 5 query words (and ×2), a has 2 → weights softmax([5, 2]).
+    const w = retrievalWeights([5, 2]);
     expect(r0.mixture!.weights.slice(0, 2)).toEqual(w);
     expect(recs.map((r) => r.index)).toEqual([0, 1, 2]);
-    expect(recs[0]).toMatchObject({ output: 'It inhibits platelets.', decoding: 'mixture', k: 2, passages: [{ id: 'b', score: 3 }, { id: 'a', score: 2 }] });
+    expect(recs[0]).toMatchObject({ output: 'It inhibits platelets.', decoding: 'mixture', k: 2, passages: [{ id: "b", score: 5 }, { id: "a", score: 2 }] });
     expect(recs[0].posterior).toHaveLength(recs[0].tokens);
     expect(recs[0].posterior![0][0]).toBeCloseTo(w[0], 4);
     expect(recs[0].posterior![0][1]).toBeCloseTo(w[1], 4);
