@@ -375,7 +375,8 @@ export class Pipeline {
     if (k > 0 && !this.inputs.retriever) throw new Error(`k = ${k} needs a corpus (--corpus).`);
     const meter = new Meter(this.emit, 'responses', round, instructions.length, 'responses', done.size);
     if (previous) await this.residentAdapter(previous.library);
-    await generateResponses(this.deps.model, todo, {
+    await generateResponses(this.deps.model, instructions, {
+      skip: (item) => done.has(item.index),
       round,
       k: previous ? 0 : k,
       retriever: this.inputs.retriever,

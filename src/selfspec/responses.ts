@@ -82,6 +82,11 @@ export interface ResponseOptions {
   seed: number;
   stopStrings?: string[];
   signal?: AbortSignal;
+  /**
+   * Items already answered (resume). Batches are cut from the whole item list, not from what is left,
+   * so a resumed run decodes the same batches with the same seeds as an uninterrupted one.
+   */
+  skip?: (item: ResponseItem) => boolean;
   onStart?: (item: ResponseItem, passages: PassageRef[]) => void;
   onToken?: (item: ResponseItem, id: number, text: string) => void;
   /** After each response (in batch order); awaited, so the caller can write it to disk first. */
@@ -145,7 +150,8 @@ const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /**
  * Generates responses for `items`, packing as many mixture groups (or contrastive pairs) into each
- * batch as the slots allow. Items are processed in order; onResponse fires per item.
+ * batch as the slots allow. Items are processed in order; onResponse fires per item, after its whole
+ * batch is decoded (a cancelled batch writes nothing and is redone on resume).
  */
 export async function generateResponses(model: LoadedModel, items: ResponseItem[], o: ResponseOptions): Promise<void> {
   if (o.k < 0 || !Number.isInteger(o.k)) throw new Error(`k must be a whole number ≥ 0 (got ${o.k}).`);
@@ -159,7 +165,8 @@ export async function generateResponses(model: LoadedModel, items: ResponseItem[
   const perBatch = Math.floor(o.slots / width);
   for (let b0 = 0; b0 < items.length; b0 += perBatch) {
     if (o.signal?.aborted) throw abortError();
-    const batch = items.slice(b0, b0 + perBatch);
+    const batch = items.slice(b0, b0 + perBatch).filter((x) => !o.skip?.(x));
+    if (batch.length === 0) continue;
     const prompts: SlotPrompt[] = [];
     const group: number[] = [];
     const weights: number[] = [];
