@@ -12,7 +12,7 @@ import { Bm25Index } from '../selfspec/bm25';
 import { parseCorpus, parsePubmedqaCorpus, type ParsedCorpus } from '../selfspec/corpus';
 import type { OnEvent } from '../selfspec/events';
 import { parsePubmedqa } from '../selfspec/evaluate';
-import { DEFAULT_CONFIG, Pipeline, type PipelineConfig, type PipelineInputs } from '../selfspec/pipeline';
+import { DEFAULT_CONFIG, Pipeline, type PipelineConfig, type PipelineDeps, type PipelineInputs } from '../selfspec/pipeline';
 import { EngineRunner } from '../selfspec/runner';
 import { parseSeeds } from '../selfspec/seeds';
 import { specialise } from '../selfspec/specialise';
@@ -43,6 +43,8 @@ export interface SelfSpecDeps {
   busyWith(): string | null;
   /** Fetches a data file (default: fetch from the request's data URL). */
   fetchText?: (baseUrl: string) => (path: string) => Promise<string>;
+  /** Training, evaluation and the engine's shape for the pipeline (default: the real GPU engine's). Tests pass fakes. */
+  engineParts?(model: LoadedModel, cfg: PipelineConfig): Omit<PipelineDeps, 'model'>;
   now?(): Date;
 }
 
@@ -66,6 +68,18 @@ export function configOf(s: SelfSpecSettings): PipelineConfig {
     rounds: s.rounds,
     specialise: { ...DEFAULT_CONFIG.specialise, epochs: s.epochs, batch: s.batch, accum: s.accum, lr: s.lr, tagLength: s.tagLength, domainTag: s.domainTag },
     eval: { ...DEFAULT_CONFIG.eval, n: s.evalN, shots: [...s.shots], scorings: [...s.scorings], rougeN: s.rougeN },
+  };
+}
+
+/** The pipeline's engine parts on the real GPU engine (what loadModel returns). */
+function realEngineParts(model: LoadedModel, cfg: PipelineConfig): Omit<PipelineDeps, 'model'> {
+  const engine = model as Engine;
+  const slots = engine.transformer.opts.slots;
+  return {
+    slots,
+    maxContext: engine.transformer.opts.maxContext,
+    specialise: (records, library, o, hooks) => specialise(engine, records, library, o, hooks),
+    runner: (variant) => new EngineRunner(engine, variant, { slots, batch: cfg.specialise.batch }),
   };
 }
 
@@ -141,18 +155,9 @@ export function createSelfSpecHandler(deps: SelfSpecDeps): SelfSpecHandler {
       }
 
       const pubmedqa = cfg.eval.n > 0 ? parsePubmedqa(await fetchText(PUBMEDQA), await fetchText(PUBMEDQA_TRUTH)) : null;
-      const engine = model as Engine;
-      const slots = engine.transformer?.opts.slots ?? 1;
-      const maxContext = engine.transformer?.opts.maxContext ?? model.config.maxSeqLen;
       const store = await db.files(meta.id);
       const pipeline = new Pipeline(
-        {
-          model,
-          slots,
-          maxContext,
-          specialise: (records, library, o, hooks) => specialise(engine, records, library, o, hooks),
-          runner: (variant) => new EngineRunner(engine, variant, { slots, batch: cfg.specialise.batch }),
-        },
+        { model, ...(deps.engineParts ?? realEngineParts)(model, cfg) },
         cfg,
         { seeds: seeds.seeds, retriever, pubmedqa },
         // The run's store is its own (a fresh run has no files), so resuming is always safe.
