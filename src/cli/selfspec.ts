@@ -24,7 +24,7 @@ import { openSource, siblingTokenizer } from './sources';
 export const SELFSPEC_USAGE = `  cli selfspec --model <m> --seeds <file> [--corpus <file|folder>] --out <dir> [--instructions N] [--k 5] [--method lora|tag|both|all]
             [--epochs E] [--eval-n N] [--rounds 2] [--resume] [--seed S] [--slots 8] [--context 512] [--ablation 0,1] [--shots 0,1,5]
             [--batch 4 --accum 8 --lr 3e-4] [--tag-length 10] [--domain-tag BioMed] [--function-tag Expert] [--domain biomedicine]
-            [--response-tokens 256] [--instruction-tokens 256] [--instructions-from file.jsonl] [--rouge-n 50]
+            [--response-tokens 256] [--instruction-tokens 256] [--instructions-from file.jsonl] [--reuse-instructions] [--rouge-n 50]
             [--pubmedqa <pqal.json> --pubmedqa-truth <truth.json>] [--json]`;
 
 const PUBMEDQA = 'public/data/biomed/pubmedqa_ori_pqal.json';
@@ -71,6 +71,7 @@ export async function selfspecCommand(argv: string[]): Promise<number> {
       'response-tokens': { type: 'string', default: '256' },
       'instruction-tokens': { type: 'string', default: '256' },
       'instructions-from': { type: 'string' },
+      'reuse-instructions': { type: 'boolean', default: false },
       'rouge-n': { type: 'string', default: '50' },
       pubmedqa: { type: 'string', default: PUBMEDQA },
       'pubmedqa-truth': { type: 'string', default: PUBMEDQA_TRUTH },
@@ -125,6 +126,7 @@ export async function selfspecCommand(argv: string[]): Promise<number> {
     responseMaxTokens: int('response-tokens', v['response-tokens']!, 1),
     methods,
     rounds: int('rounds', v.rounds!, 1),
+    freshInstructions: !v['reuse-instructions'],
     specialise: {
       ...DEFAULT_CONFIG.specialise,
       epochs: real('epochs', v.epochs!),
