@@ -381,6 +381,8 @@ export interface SelfSpecState {
   settings: SelfSpecSettings;
   seeds: InputChoice;
   corpus: InputChoice;
+  /** A given round-1 instruction set (file) instead of generating one; none = generate. */
+  instructions: InputChoice;
   errors: Record<string, string>;
 
   runId: string | null;
@@ -396,6 +398,7 @@ export interface SelfSpecState {
   setSettings(patch: Partial<SelfSpecSettings>): void;
   setSeeds(choice: InputChoice): void;
   setCorpus(choice: InputChoice): void;
+  setInstructions(choice: InputChoice): void;
   select(step: StepId): void;
   start(): Promise<void>;
   resume(runId?: string): Promise<void>;
@@ -433,8 +436,37 @@ export function createSelfSpecStore({ client, notices, model, dataBaseUrl, newId
       if (pending) set({ view: pending });
       pending = null;
     };
+    // A stage skipped because its files are complete (a given instruction set, a resume) sends no
+    // item events: its items are read from the files once, unless the view has them already.
+    const fillFromFiles = async (stage: 'instructions' | 'responses', round: number) => {
+      const id = get().runId;
+      if (!id) return;
+      const v = pending ?? get().view;
+      if (stage === 'instructions' && v.instructions.some((x) => x.round === round)) return;
+      if (stage === 'responses' && v.responses.some((x) => x.round === round)) return;
+      const dir = `round${round}`;
+      const names = stage === 'instructions' ? [`${dir}/instructions.jsonl`, `${dir}/rejected.jsonl`] : [`${dir}/responses.jsonl`];
+      try {
+        const { files } = await client.request('selfspecFiles', { runId: id, names });
+        if (get().runId !== id) return;
+        let next = pending ?? get().view;
+        if (stage === 'instructions') {
+          for (const r of parseJsonl<{ instruction: string; input: string; reason: string; duplicateOf?: string }>(files[names[1]] ?? null))
+            next = reduceEvent(next, { type: 'instruction', round, accepted: false, instruction: r.instruction, input: r.input, reason: r.reason, ...(r.duplicateOf ? { duplicateOf: r.duplicateOf } : {}) });
+          for (const a of parseJsonl<{ index: number; instruction: string; input: string }>(files[names[0]] ?? null))
+            next = reduceEvent(next, { type: 'instruction', round, accepted: true, index: a.index, instruction: a.instruction, input: a.input });
+        } else {
+          for (const r of parseJsonl<ResponseRecord>(files[names[0]] ?? null)) next = reduceEvent(next, { type: 'response-done', round, record: r });
+        }
+        pending = next;
+        flush();
+      } catch {
+        /* the view only misses the list; the counts in the stepper stay right */
+      }
+    };
     const onEvent = (ev: SelfSpecEvent) => {
       pending = reduceEvent(pending ?? get().view, ev);
+      if (ev.type === 'stage' && ev.status === 'skipped' && (ev.stage === 'instructions' || ev.stage === 'responses')) void fillFromFiles(ev.stage, ev.round);
       if (ev.type === 'eval-cell' || (ev.type === 'stage' && ev.stage === 'evaluate' && ev.status !== 'start')) void loadTable();
       if (ev.type === 'response-token') {
         timer ??= setTimeout(flush, 50);
@@ -480,6 +512,7 @@ export function createSelfSpecStore({ client, notices, model, dataBaseUrl, newId
       settings: DEFAULT_SETTINGS,
       seeds: { kind: 'builtin', id: 'box' },
       corpus: { kind: 'builtin', id: 'pubmedqa' },
+      instructions: { kind: 'none' },
       errors: checkSettings(DEFAULT_SETTINGS, true),
       runId: null,
       runName: null,
@@ -498,6 +531,9 @@ export function createSelfSpecStore({ client, notices, model, dataBaseUrl, newId
       },
       setCorpus(choice) {
         recheck({ corpus: choice });
+      },
+      setInstructions(choice) {
+        set({ instructions: choice });
       },
       select(step) {
         set({ selected: step });
@@ -522,7 +558,7 @@ export function createSelfSpecStore({ client, notices, model, dataBaseUrl, newId
         const runId = makeId();
         set({ runId, runName: s.settings.name, status: 'running', error: null, view: emptyView(s.settings.rounds), table: null, selected: 'seeds' });
         await drive(runId, () =>
-          client.request('selfspecStart', { runId, settings: s.settings, seeds, corpus: s.settings.k > 0 ? sourceOf(s.corpus) : null, dataBaseUrl }, { onEvent }),
+          client.request('selfspecStart', { runId, settings: s.settings, seeds, corpus: s.settings.k > 0 ? sourceOf(s.corpus) : null, instructions: sourceOf(s.instructions), dataBaseUrl }, { onEvent }),
         );
         // A run refused before it stored anything (bad seeds…) leaves nothing to resume.
         if (get().status === 'error' && !get().runs.some((r) => r.id === runId)) set({ runId: null });

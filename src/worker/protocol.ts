@@ -392,6 +392,13 @@ export interface SelfSpecSettings {
   rougeN: number;
   instructionTokens: number;
   responseTokens: number;
+  /** The brainstorm prompt ({domain}, {examples}, {next}); default: the paper's (instructions.ts). */
+  instructionTemplate?: string;
+  seedsPerPrompt?: number;
+  /** Prompt batches without an accepted instruction before the stage gives up (default 20). */
+  maxBarrenBatches?: number;
+  /** Rounds ≥ 2 generate a fresh instruction set (default) or reuse round 1's. */
+  freshInstructions?: boolean;
 }
 
 /** Seeds or corpus: a built-in file under public/data/biomed, or an upload (bytes: decoded in the worker, UTF-8 checked). */
@@ -403,6 +410,8 @@ export interface SelfSpecStartParams {
   seeds: SelfSpecSource;
   /** null: no corpus (k must be 0). */
   corpus: SelfSpecSource | null;
+  /** A ready instruction set for round 1 (JSON lines with instruction, input) instead of generating one. */
+  instructions?: SelfSpecSource | null;
   /** Absolute URL of the data folder (public/data is served at <base>/data/). */
   dataBaseUrl: string;
 }

@@ -29,6 +29,8 @@ export interface SelfSpecRunMeta {
   settings: unknown;
   seeds: { kind: 'builtin' | 'stored'; id?: string; name?: string };
   corpus: { kind: 'builtin' | 'stored'; id?: string; name?: string } | null;
+  /** A given round-1 instruction set (stored upload). */
+  instructions?: { kind: 'builtin' | 'stored'; id?: string; name?: string } | null;
 }
 
 export interface SelfSpecRunsDb {
@@ -38,8 +40,8 @@ export interface SelfSpecRunsDb {
   putRun(meta: SelfSpecRunMeta): Promise<void>;
   /** Deletes the run, its inputs and its files. */
   deleteRun(id: string): Promise<void>;
-  putInput(id: string, role: 'seeds' | 'corpus', bytes: ArrayBuffer): Promise<void>;
-  getInput(id: string, role: 'seeds' | 'corpus'): Promise<ArrayBuffer | null>;
+  putInput(id: string, role: 'seeds' | 'corpus' | 'instructions', bytes: ArrayBuffer): Promise<void>;
+  getInput(id: string, role: 'seeds' | 'corpus' | 'instructions'): Promise<ArrayBuffer | null>;
   /** The run's files as a RunStore (the pipeline's). */
   files(id: string): Promise<RunStore>;
 }
@@ -166,6 +168,7 @@ export function openSelfSpecDb(factory: IDBFactory | undefined = globalThis.inde
             tx.objectStore(RUNS).delete(id);
             tx.objectStore(INPUTS).delete(`${id}/seeds`);
             tx.objectStore(INPUTS).delete(`${id}/corpus`);
+            tx.objectStore(INPUTS).delete(`${id}/instructions`);
             tx.objectStore(CHUNKS).delete(runRange(id));
           }),
         putInput: (id, role, bytes) => write([INPUTS], (tx) => tx.objectStore(INPUTS).put(bytes, `${id}/${role}`)),
@@ -201,6 +204,7 @@ export function createMemorySelfSpecDb(): SelfSpecRunsDb {
       runs.delete(id);
       inputs.delete(`${id}/seeds`);
       inputs.delete(`${id}/corpus`);
+      inputs.delete(`${id}/instructions`);
       stores.delete(id);
     },
     async putInput(id, role, bytes) {

@@ -15,6 +15,7 @@ import { parsePubmedqa } from '../selfspec/evaluate';
 import { DEFAULT_CONFIG, Pipeline, type PipelineConfig, type PipelineDeps, type PipelineInputs } from '../selfspec/pipeline';
 import { EngineRunner } from '../selfspec/runner';
 import { parseSeeds } from '../selfspec/seeds';
+import { parseJsonl } from '../selfspec/store';
 import { specialise } from '../selfspec/specialise';
 import { assertUtf8Text, decodeUtf8 } from '../selfspec/text';
 import type { RequestMessage, SelfSpecReply, SelfSpecSettings, SelfSpecSource } from './protocol';
@@ -68,7 +69,24 @@ export function configOf(s: SelfSpecSettings): PipelineConfig {
     rounds: s.rounds,
     specialise: { ...DEFAULT_CONFIG.specialise, epochs: s.epochs, batch: s.batch, accum: s.accum, lr: s.lr, tagLength: s.tagLength, domainTag: s.domainTag },
     eval: { ...DEFAULT_CONFIG.eval, n: s.evalN, shots: [...s.shots], scorings: [...s.scorings], rougeN: s.rougeN },
+    ...(s.instructionTemplate ? { instructionTemplate: s.instructionTemplate } : {}),
+    ...(s.seedsPerPrompt ? { seedsPerPrompt: s.seedsPerPrompt } : {}),
+    ...(s.maxBarrenBatches ? { maxBarrenBatches: s.maxBarrenBatches } : {}),
+    ...(s.freshInstructions === false ? { freshInstructions: false } : {}),
   };
+}
+
+/** A given instruction set: JSON lines with an "instruction" (and optionally "input"). */
+function givenInstructions(file: { name: string; text: string }): Array<{ instruction: string; input: string }> {
+  let rows: Array<{ instruction?: unknown; input?: unknown }>;
+  try {
+    rows = parseJsonl(file.text);
+  } catch (e) {
+    throw new Error(`${file.name}: ${(e as Error).message}. Give JSON lines with an "instruction" (and "input").`);
+  }
+  const out = rows.flatMap((r) => (r && typeof r.instruction === 'string' && r.instruction.trim() ? [{ instruction: r.instruction.trim(), input: typeof r.input === 'string' ? r.input : '' }] : []));
+  if (out.length === 0) throw new Error(`${file.name}: no line has an "instruction". Give JSON lines like {"instruction": "…", "input": "…"}.`);
+  return out;
 }
 
 /** The pipeline's engine parts on the real GPU engine (what loadModel returns). */
@@ -88,8 +106,9 @@ export function createSelfSpecHandler(deps: SelfSpecDeps): SelfSpecHandler {
   const now = deps.now ?? (() => new Date());
   let current: { id: string; controller: AbortController; stop: 'paused' | 'cancelled' | null } | null = null;
 
-  async function textOf(src: SelfSpecSource | { kind: 'stored'; name: string; bytes: ArrayBuffer }, fetchText: (p: string) => Promise<string>, role: 'seeds' | 'corpus'): Promise<{ name: string; text: string }> {
+  async function textOf(src: SelfSpecSource | { kind: 'stored'; name: string; bytes: ArrayBuffer }, fetchText: (p: string) => Promise<string>, role: 'seeds' | 'corpus' | 'instructions'): Promise<{ name: string; text: string }> {
     if (src.kind === 'builtin') {
+      if (role === 'instructions') throw new Error('There is no built-in instruction set.');
       const b = (SELFSPEC_BUILTINS[role] as Record<string, { path: string }>)[src.id];
       if (!b) throw new Error(`Unknown built-in ${role} "${src.id}" (known: ${Object.keys(SELFSPEC_BUILTINS[role]).join(', ')}).`);
       const text = await fetchText(b.path);
@@ -100,8 +119,8 @@ export function createSelfSpecHandler(deps: SelfSpecDeps): SelfSpecHandler {
     return { name: src.name, text: decodeUtf8(new Uint8Array(src.bytes), src.name) };
   }
 
-  async function inputSource(db: SelfSpecRunsDb, meta: SelfSpecRunMeta, role: 'seeds' | 'corpus') {
-    const ref = role === 'seeds' ? meta.seeds : meta.corpus;
+  async function inputSource(db: SelfSpecRunsDb, meta: SelfSpecRunMeta, role: 'seeds' | 'corpus' | 'instructions') {
+    const ref = role === 'seeds' ? meta.seeds : role === 'corpus' ? meta.corpus : (meta.instructions ?? null);
     if (!ref) return null;
     if (ref.kind === 'builtin') return { kind: 'builtin' as const, id: ref.id! };
     const bytes = await db.getInput(meta.id, role);
@@ -154,12 +173,15 @@ export function createSelfSpecHandler(deps: SelfSpecDeps): SelfSpecHandler {
         emit({ type: 'stage', stage: 'corpus', round: 0, status: 'skipped', detail: cfg.k > 0 ? 'no corpus' : 'k = 0: responses without retrieval' });
       }
 
+      const instrSrc = await inputSource(db, meta, 'instructions');
+      const given = instrSrc ? givenInstructions(await textOf(instrSrc, fetchText, 'instructions')) : undefined;
+
       const pubmedqa = cfg.eval.n > 0 ? parsePubmedqa(await fetchText(PUBMEDQA), await fetchText(PUBMEDQA_TRUTH)) : null;
       const store = await db.files(meta.id);
       const pipeline = new Pipeline(
         { model, ...(deps.engineParts ?? realEngineParts)(model, cfg) },
         cfg,
-        { seeds: seeds.seeds, retriever, pubmedqa },
+        { seeds: seeds.seeds, retriever, pubmedqa, instructions: given },
         // The run's store is its own (a fresh run has no files), so resuming is always safe.
         { store, resume: true, signal: controller.signal, onEvent: emit },
       );
@@ -196,6 +218,7 @@ export function createSelfSpecHandler(deps: SelfSpecDeps): SelfSpecHandler {
           const fetchText = fetcher(p.dataBaseUrl);
           const seedsFile = await textOf(p.seeds, fetchText, 'seeds');
           parseSeeds(seedsFile.text, seedsFile.name);
+          if (p.instructions) givenInstructions(await textOf(p.instructions, fetchText, 'instructions'));
           if (p.settings.k > 0 && !p.corpus) throw new Error(`k = ${p.settings.k} passages need a corpus: choose one, or set k to 0.`);
           const t = now().toISOString();
           const ref = (s: SelfSpecSource | null) => (s === null ? null : s.kind === 'builtin' ? { kind: 'builtin' as const, id: s.id } : { kind: 'stored' as const, name: s.name });
@@ -210,9 +233,11 @@ export function createSelfSpecHandler(deps: SelfSpecDeps): SelfSpecHandler {
             settings: p.settings,
             seeds: ref(p.seeds)!,
             corpus: ref(p.corpus),
+            instructions: ref(p.instructions ?? null),
           };
           if (p.seeds.kind === 'file') await db.putInput(p.runId, 'seeds', p.seeds.bytes);
           if (p.corpus?.kind === 'file') await db.putInput(p.runId, 'corpus', p.corpus.bytes);
+          if (p.instructions?.kind === 'file') await db.putInput(p.runId, 'instructions', p.instructions.bytes);
           await db.putRun(meta);
           return run(meta, p.dataBaseUrl, signal, emit);
         }
