@@ -183,6 +183,19 @@ describe('worker selfspec requests', () => {
     for (const name of ['round1/instructions.jsonl', 'round1/responses.jsonl', 'round2/instructions.jsonl', 'eval.md']) expect(resumed[name], name).toBe(whole[name]);
   });
 
+  it('takes a given round-1 instruction set and lists it from the files', async () => {
+    const { call } = setup();
+    const given = { kind: 'file', name: 'given.jsonl', bytes: new TextEncoder().encode('{"instruction": "List the drugs.", "input": "aspirin"}\n{"instruction": "Name the organ.", "input": ""}\n').buffer };
+    const events: SelfSpecEvent[] = [];
+    const res = await call('selfspecStart', { runId: 'g', settings: { ...SETTINGS, instructions: 2, rounds: 1, freshInstructions: false }, seeds: { kind: 'builtin', id: 'box' }, corpus: corpusFile(), instructions: given, dataBaseUrl: 'x/' }, events);
+    expect(res).toEqual({ runId: 'g', outcome: 'done' });
+    expect(events.find((e) => e.type === 'stage' && e.stage === 'instructions')).toMatchObject({ status: 'skipped', detail: '2 instructions given' });
+    const { files } = (await call('selfspecFiles', { runId: 'g', names: ['round1/instructions.jsonl'] })) as { files: Record<string, string> };
+    expect(viewFromFiles(files, 1).acceptedTexts).toEqual(['List the drugs.', 'Name the organ.']);
+    const bad = { kind: 'file', name: 'bad.jsonl', bytes: new TextEncoder().encode('{"text": "no instruction"}\n').buffer };
+    await expect(call('selfspecStart', { runId: 'b', settings: SETTINGS, seeds: { kind: 'builtin', id: 'box' }, corpus: corpusFile(), instructions: bad, dataBaseUrl: 'x/' })).rejects.toThrow(/bad\.jsonl: no line has an "instruction"/);
+  });
+
   it('refuses an empty seed file with a clear message and stores nothing; deletes runs', async () => {
     const { call } = setup();
     const empty = { kind: 'file', name: 'seeds.jsonl', bytes: new ArrayBuffer(0) };
