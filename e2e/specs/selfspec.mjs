@@ -158,6 +158,8 @@ export async function run({ page, baseUrl, artifacts, log }) {
   assert(Number(await page.getByTestId('ss-verb-rings').getAttribute('data-total')) === 3, 'the rings count the accepted instructions');
   // Responses: tokens and passages with scores and weights.
   await page.getByTestId('ss-step-responses').getByRole('button').first().click();
+  // Round 1 (retrieval; round 2 decodes contrastively without passages): the instruction BM25 finds a passage for.
+  await page.getByTestId('ss-resp-item').filter({ hasText: 'r1 Which organ' }).click();
   const resp = page.getByTestId('ss-response');
   assert(Number(await resp.getAttribute('data-tokens')) > 0 || (await resp.getByTestId('ss-tokens').innerText()).length > 0, 'a response has tokens');
   assert((await resp.getByTestId('ss-passage').count()) >= 1, 'passages beside the response');

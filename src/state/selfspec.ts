@@ -467,6 +467,8 @@ export function createSelfSpecStore({ client, notices, model, dataBaseUrl, newId
     const onEvent = (ev: SelfSpecEvent) => {
       pending = reduceEvent(pending ?? get().view, ev);
       if (ev.type === 'stage' && ev.status === 'skipped' && (ev.stage === 'instructions' || ev.stage === 'responses')) void fillFromFiles(ev.stage, ev.round);
+      // The run is stored once its first stage starts: list it.
+      if (ev.type === 'stage' && ev.stage === 'seeds' && ev.status === 'start') void get().refreshRuns();
       if (ev.type === 'eval-cell' || (ev.type === 'stage' && ev.stage === 'evaluate' && ev.status !== 'start')) void loadTable();
       if (ev.type === 'response-token') {
         timer ??= setTimeout(flush, 50);

@@ -36,7 +36,7 @@ function RunsCard() {
             </button>{' '}
             <span className={`pill pill-${r.status === 'done' ? 'ok' : r.status === 'error' ? 'bad' : r.status === 'running' ? 'busy' : 'idle'}`}>{r.id === runId && busy ? 'running' : r.status === 'running' ? 'interrupted' : r.status}</span>{' '}
             <span className="muted small">
-              {r.model} · {when(r.created)}
+              {r.model.split('/').pop()} · {when(r.created)}
             </span>
             <span className="actions">
               {r.status !== 'done' && !(r.id === runId && busy) && (
@@ -57,6 +57,8 @@ function RunsCard() {
 
 function Detail({ step }: { step: StepId }) {
   const s = useSelfSpec((x) => x.view.steps[step]);
+  const runStatus = useSelfSpec((x) => x.status);
+  const stopped = s.status === 'running' && runStatus !== 'running' && runStatus !== 'pausing';
   const warnings = useSelfSpec((x) => x.view.warnings);
   const rounds = useSelfSpec((x) => x.view.rounds);
   const body = (() => {
@@ -91,7 +93,7 @@ function Detail({ step }: { step: StepId }) {
     <section className="card ss-detail" aria-labelledby="ss-detail-title" data-testid={`ss-detail-${step}`}>
       <div className="card-head">
         <h2 id="ss-detail-title">
-          {STEP_LABEL[step]} <span className="muted normal">· {s.detail ?? s.status}</span>
+          {STEP_LABEL[step]} <span className="muted normal">· {stopped ? 'stopped' : (s.detail ?? s.status)}</span>
         </h2>
       </div>
       {body}

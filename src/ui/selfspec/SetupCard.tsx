@@ -35,6 +35,7 @@ export function SetupCard() {
   const error = useSelfSpec((s) => s.error);
   const model = useModel((s) => s.model);
   const st = selfspecStore.getState();
+  const runId = useSelfSpec((s) => s.runId);
   const busy = status === 'running' || status === 'pausing' || status === 'starting';
   const set = st.setSettings;
   const num = (key: keyof typeof settings, text: string, o: { min?: number; integer?: boolean; step?: number; hint?: string } = {}) => (
@@ -104,7 +105,7 @@ export function SetupCard() {
             data-testid="ss-template"
           />
         </div>
-        <div className="form-grid ss-settings">
+        <div className="ss-grid">
           <NumberField label="Seeds per prompt" value={settings.seedsPerPrompt ?? 3} onChange={(v) => v !== null && set({ seedsPerPrompt: v })} min={1} integer disabled={busy} />
           <NumberField label="Give up after barren batches" value={settings.maxBarrenBatches ?? 20} onChange={(v) => v !== null && set({ maxBarrenBatches: v })} min={1} integer disabled={busy} />
         </div>
@@ -126,14 +127,14 @@ export function SetupCard() {
           </FileDrop>
         </div>
       </details>
-      <div className="form-grid ss-settings">
+      <div className="ss-grid">
         <div className="field">
           <label htmlFor="ss-name">Run name</label>
-          <input id="ss-name" value={settings.name} disabled={busy} onChange={(e) => set({ name: e.target.value })} data-testid="ss-name" />
+          <input id="ss-name" type="text" value={settings.name} disabled={busy} onChange={(e) => set({ name: e.target.value })} data-testid="ss-name" />
         </div>
         <div className="field">
           <label htmlFor="ss-domain">Domain</label>
-          <input id="ss-domain" value={settings.domain} disabled={busy} onChange={(e) => set({ domain: e.target.value })} />
+          <input id="ss-domain" type="text" value={settings.domain} disabled={busy} onChange={(e) => set({ domain: e.target.value })} />
         </div>
         {num('instructions', 'Instructions per round', { min: 1 })}
         {num('k', 'Passages k', { min: 0, hint: '0, 1 or 5: the paper’s ablation' })}
@@ -152,6 +153,7 @@ export function SetupCard() {
           <label htmlFor="ss-shots">Shots</label>
           <input
             id="ss-shots"
+            type="text"
             defaultValue={settings.shots.join(', ')}
             disabled={busy}
             onChange={(e) => {
@@ -180,7 +182,7 @@ export function SetupCard() {
       </div>
       {errors.methods && <p className="field-hint">{errors.methods}</p>}
       {!model && <p className="hint">Load a model in the Model panel first: the run generates, trains and evaluates on it.</p>}
-      {error && !busy && (
+      {error && !busy && !runId && (
         <p className="inline-error" role="alert" data-testid="ss-error">
           {error}
         </p>
