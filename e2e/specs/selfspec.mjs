@@ -115,6 +115,10 @@ export async function run({ page, baseUrl, artifacts, log }) {
   await shot(page, join(artifacts, 'selfspec-1-instructions-rejected.png'));
 
   // ---- The full run: a given instruction set, two rounds (round 2 reuses it, decoded contrastively).
+  // With a run on screen the settings are folded: open them again.
+  const toggle = page.getByTestId('ss-setup-toggle');
+  if ((await toggle.count()) && (await toggle.innerText()) === 'Show settings') await toggle.click();
+  if (!(await page.getByTestId('ss-advanced').evaluate((d) => d.open))) await page.getByTestId('ss-advanced').locator('summary').click();
   await upload(page, 'ss-instructions-file', 'selfspec-instructions.jsonl');
   await setChecked(page, 'ss-fresh', false);
   await setNumber(page, 'Rounds', 2);

@@ -1,3 +1,4 @@
+import { useState } from 'react';
 import { useModel } from '../../state/app';
 import type { InputChoice } from '../../state/selfspec';
 import type { SpecMethod } from '../../selfspec/specialise';
@@ -41,17 +42,27 @@ export function SetupCard() {
   const num = (key: keyof typeof settings, text: string, o: { min?: number; integer?: boolean; step?: number; hint?: string } = {}) => (
     <NumberField label={text} value={settings[key] as number} onChange={(v) => v !== null && set({ [key]: v })} min={o.min} integer={o.integer ?? true} step={o.step} hint={errors[key] ?? o.hint} disabled={busy} />
   );
+  // With a run on screen the settings fold away (they stay one click away).
+  const [open, setOpen] = useState(false);
+  const folded = !!runId && !open;
   const toggle = <T,>(xs: T[], x: T) => (xs.includes(x) ? xs.filter((y) => y !== x) : [...xs, x]);
   return (
     <section className="card" aria-labelledby="ss-setup-title" data-testid="ss-setup">
       <div className="card-head">
         <h2 id="ss-setup-title">New run</h2>
         <div className="actions">
+          {runId && (
+            <button type="button" onClick={() => setOpen(!open)} aria-expanded={!folded} data-testid="ss-setup-toggle">
+              {folded ? 'Show settings' : 'Hide settings'}
+            </button>
+          )}
           <button type="button" className="primary" disabled={busy || !model || Object.keys(errors).length > 0} onClick={() => void st.start()} data-testid="ss-start">
             Start
           </button>
         </div>
       </div>
+      {!folded && (
+      <>
       <div className="ss-inputs">
         <div className="field">
           <label htmlFor="ss-seeds">Seeds</label>
@@ -181,6 +192,8 @@ export function SetupCard() {
         ))}
       </div>
       {errors.methods && <p className="field-hint">{errors.methods}</p>}
+      </>
+      )}
       {!model && <p className="hint">Load a model in the Model panel first: the run generates, trains and evaluates on it.</p>}
       {error && !busy && !runId && (
         <p className="inline-error" role="alert" data-testid="ss-error">
