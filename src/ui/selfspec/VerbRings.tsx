@@ -13,6 +13,20 @@ function verbNoun(text: string): VerbNoun | null {
   return v;
 }
 
+const RAD = Math.PI / 180;
+
+/** Verb labels inside the inner ring (outside, they would sit on the object ring). */
+function innerLabel(p: { cx?: number; cy?: number; midAngle?: number; outerRadius?: number; name?: string; percent?: number }) {
+  const { cx = 0, cy = 0, midAngle = 0, outerRadius = 0, name = '', percent = 0 } = p;
+  if (percent < 0.04) return null;
+  const r = outerRadius * 0.62;
+  return (
+    <text x={cx + r * Math.cos(-midAngle * RAD)} y={cy + r * Math.sin(-midAngle * RAD)} fill="#fff" fontSize={12} fontWeight={600} textAnchor="middle" dominantBaseline="central">
+      {name}
+    </text>
+  );
+}
+
 const hue = (i: number, n: number) => Math.round((360 * i) / Math.max(1, n));
 
 /**
@@ -39,7 +53,7 @@ export function VerbRings({ texts }: { texts: string[] }) {
       ) : (
         <ResponsiveContainer width="100%" height={300}>
           <PieChart>
-            <Pie data={inner} dataKey="value" nameKey="name" cx="50%" cy="50%" outerRadius="48%" isAnimationActive={false} label={(e: { name?: string }) => e.name ?? ''} labelLine={false} stroke="#fff">
+            <Pie data={inner} dataKey="value" nameKey="name" cx="50%" cy="50%" outerRadius="48%" isAnimationActive={false} label={innerLabel} labelLine={false} stroke="#fff">
               {inner.map((d) => (
                 <Cell key={d.name} fill={d.fill} />
               ))}
