@@ -2,6 +2,7 @@ import type { Gpu } from '../gpu/device';
 import type { KernelCache } from '../gpu/kernel';
 import { Attention } from '../gpu/kernels/attention';
 import { Embedding, NO_INJECT } from '../gpu/kernels/embedding';
+import { LoraUp } from '../gpu/kernels/lora';
 import { Argmax } from '../gpu/kernels/logits';
 import { Matmul } from '../gpu/kernels/matmul';
 import { RmsNorm } from '../gpu/kernels/rmsnorm';
@@ -12,6 +13,8 @@ import { bytesOf, readBuffer, type GpuMemory } from '../gpu/memory';
 import { Recorder } from '../gpu/recorder';
 import type { GpuTensor, ModelConfig } from './types';
 import type { ModelWeights } from './weights';
+import { NO_ADAPTER, ResidentAdapters, type LoraProj } from './adapters';
+import { GgmlType } from './types';
 
 /** Every weight matrix of the model (the LM head once even when tied). */
 export function matrices(w: ModelWeights): GpuTensor[] {
@@ -20,7 +23,7 @@ export function matrices(w: ModelWeights): GpuTensor[] {
   return out;
 }
 
-export { NO_INJECT };
+export { NO_INJECT, NO_ADAPTER };
 
 /**
  * One forward call: T tokens from any number of sequences, each token placed in a KV-cache slot at a
@@ -38,6 +41,8 @@ export interface ForwardInput {
   injected?: GPUBuffer;
   /** [R] indices into the T tokens whose next-token logits are wanted. */
   logitRows: Uint32Array;
+  /** [T] resident LoRA adapter slot applied to each token (Transformer.adapters), or NO_ADAPTER. */
+  adapter?: Uint32Array;
 }
 
 export interface TransformerOptions {
@@ -66,7 +71,12 @@ type Kernels = {
  */
 export class Transformer {
   readonly rec: Recorder;
-  private readonly meta: { ids: GPUBuffer; slot: GPUBuffer; pos: GPUBuffer; start: GPUBuffer; inject: GPUBuffer; rows: GPUBuffer };
+  private readonly meta: { ids: GPUBuffer; slot: GPUBuffer; pos: GPUBuffer; start: GPUBuffer; inject: GPUBuffer; rows: GPUBuffer; adapter: GPUBuffer };
+  /** LoRA adapters resident for inference; a token's adapter is its slot here. */
+  readonly adapters: ResidentAdapters;
+  /** Compiled on first use of an adapter (prepareAdapters): f32 matmul for the down projection, and the up kernel. */
+  private lora: { mm: Matmul; up: LoraUp } | null = null;
+  private readonly localRows: Uint32Array;
   private readonly act: {
     x: GPUBuffer; // f32 [maxTokens, d] residual stream
     xn: GPUBuffer; // f32 [maxTokens, d] normed input of a sublayer
@@ -109,7 +119,10 @@ export class Transformer {
       start: f('start', T),
       inject: f('inject', T),
       rows: f('rows', Math.max(T, slots)),
+      adapter: f('adapter', T),
     };
+    this.localRows = new Uint32Array(Math.max(T, slots));
+    this.adapters = new ResidentAdapters(mem, cfg, T, () => this.rec.forget());
     this.act = {
       x: f('x', T * d),
       xn: f('xn', T * d),
@@ -148,8 +161,24 @@ export class Transformer {
     return new Transformer(gpu, cfg, w, { embed, norm, mm, rope, attn, swiglu, rows, argmax }, opts, mem);
   }
 
+  /** Compiles the LoRA kernels once adapters are resident (a forward with adapters needs them). */
+  async prepareAdapters(kc: KernelCache): Promise<void> {
+    if (this.lora || this.adapters.size === 0) return;
+    const [mm, up] = await Promise.all([Matmul.create(kc, [GgmlType.F32]), LoraUp.create(kc)]);
+    this.lora = { mm, up };
+  }
+
   /** Runs the forward pass; afterwards `logitsBuffer` holds f32 [R, vocab] for `input.logitRows`. */
   run(input: ForwardInput): void {
+    this.record(input);
+    this.rec.submit();
+  }
+
+  /**
+   * Records the forward pass, submitting all but the last chunk: the caller may record more work that
+   * reads the logits (sampling) into the same submit, then calls `rec.submit()`.
+   */
+  record(input: ForwardInput): void {
     const T = input.ids.length;
     const R = input.logitRows.length;
     const { maxTokens, slots, maxContext } = this.opts;
@@ -157,6 +186,8 @@ export class Transformer {
     for (let t = 0; t < T; t++) {
       if (input.slot[t] >= slots) throw new Error(`Slot ${input.slot[t]} out of range (${slots} slots).`);
       if (input.pos[t] >= maxContext) throw new Error(`Position ${input.pos[t]} exceeds the context of ${maxContext} tokens.`);
+      const a = input.adapter?.[t] ?? NO_ADAPTER;
+      if (a !== NO_ADAPTER && !this.adapters.has(a)) throw new Error(`Token ${t} asks for adapter slot ${a}, which holds no adapter.`);
     }
     const q = this.gpu.device.queue;
     for (let c0 = 0; c0 < T; c0 += maxTokens) {
@@ -168,25 +199,30 @@ export class Transformer {
       q.writeBuffer(this.meta.pos, 0, part(input.pos));
       q.writeBuffer(this.meta.start, 0, input.start ? part(input.start) : bytesOf(this.zeros.subarray(0, n)));
       q.writeBuffer(this.meta.inject, 0, input.inject ? part(input.inject) : bytesOf(this.noInject.subarray(0, n)));
-      this.layers(n, input.injected ?? this.noInjected);
+      let lora = false;
+      if (input.adapter) for (let t = c0; t < c1 && !lora; t++) lora = input.adapter[t] !== NO_ADAPTER;
+      if (lora) {
+        if (!this.lora) throw new Error('Adapters are resident but their kernels are not compiled: await prepareAdapters() first.');
+        q.writeBuffer(this.meta.adapter, 0, part(input.adapter!));
+      }
+      this.layers(n, input.injected ?? this.noInjected, lora);
       // Rows of this chunk whose logits are wanted, in chunk-local indices, kept in input order.
-      const local: number[] = [];
+      let nLocal = 0;
       let firstOut = -1;
       for (let r = 0; r < R; r++) {
         const t = input.logitRows[r];
         if (t >= c0 && t < c1) {
           if (firstOut < 0) firstOut = r;
-          local.push(t - c0);
+          this.localRows[nLocal++] = t - c0;
         }
       }
-      if (local.length) {
-        q.writeBuffer(this.meta.rows, 0, bytesOf(Uint32Array.from(local)));
-        this.k.rows.gather(this.rec, { src: this.act.x, rows: this.meta.rows, out: this.act.hid, R: local.length, d: this.cfg.dModel, outRow: firstOut });
+      if (nLocal) {
+        q.writeBuffer(this.meta.rows, 0, bytesOf(this.localRows.subarray(0, nLocal)));
+        this.k.rows.gather(this.rec, { src: this.act.x, rows: this.meta.rows, out: this.act.hid, R: nLocal, d: this.cfg.dModel, outRow: firstOut });
       }
-      this.rec.submit();
+      if (c1 < T) this.rec.submit();
     }
     this.head(R);
-    this.rec.submit();
   }
 
   /** Logits of the last run, f32 [R, vocab] (one GPU→CPU read). */
@@ -270,8 +306,20 @@ export class Transformer {
     return this.act.logits;
   }
 
-  private layers(T: number, injected: GPUBuffer): void {
+  /** y += (α/r)·(x·Aᵀ)·Bᵀ for each token's adapter, when any resident adapter adapts this matrix. */
+  private loraAdd(l: number, p: LoraProj, x: GPUBuffer, y: GPUBuffer, T: number): void {
+    const packed = this.adapters.packed[l]?.[p];
+    if (!packed || !this.lora) return;
+    const u = this.adapters.u!;
+    this.lora.mm.forward(this.rec, { x, w: packed.a, y: u, M: T });
+    this.lora.up.forward(this.rec, { u, b: packed.b, adapter: this.meta.adapter, table: this.adapters.tables[p]!, y, T, N: packed.out, R: packed.R });
+  }
+
+  private layers(T: number, injected: GPUBuffer, lora: boolean): void {
     const { cfg, w, k, rec, act, meta } = this;
+    const ad = (l: number, p: LoraProj, x: GPUBuffer, y: GPUBuffer) => {
+      if (lora) this.loraAdd(l, p, x, y, T);
+    };
     const d = cfg.dModel;
     const hd = cfg.headDim;
     k.embed.gather(rec, { ids: meta.ids, inject: meta.inject, injected, table: w.tokEmbd, out: act.x, T });
@@ -281,6 +329,9 @@ export class Transformer {
       k.mm.forward(rec, { x: act.xn, w: L.wq, y: act.q, M: T, bias: L.bq ?? undefined });
       k.mm.forward(rec, { x: act.xn, w: L.wk, y: act.k, M: T, bias: L.bk ?? undefined });
       k.mm.forward(rec, { x: act.xn, w: L.wv, y: act.v, M: T, bias: L.bv ?? undefined });
+      ad(l, 'q', act.xn, act.q);
+      ad(l, 'k', act.xn, act.k);
+      ad(l, 'v', act.xn, act.v);
       const rope = { pos: meta.pos, T, headDim: hd, theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale };
       k.rope.forward(rec, { ...rope, x: act.q, nHeads: cfg.nHeads });
       k.rope.forward(rec, { ...rope, x: act.k, nHeads: cfg.nKvHeads });
@@ -289,11 +340,15 @@ export class Transformer {
       k.attn.kvWrite(rec, { ...cache, k: act.k, v: act.v });
       k.attn.forward(rec, { ...cache, q: act.q, start: meta.start, out: act.att, nHeads: cfg.nHeads, scale: 1 / Math.sqrt(hd) });
       k.mm.forward(rec, { x: act.att, w: L.wo, y: act.x, M: T, accumulate: true });
+      ad(l, 'o', act.att, act.x);
       k.norm.forward(rec, { x: act.x, weight: L.ffnNorm, out: act.xn, T, d, eps: cfg.normEps });
       k.mm.forward(rec, { x: act.xn, w: L.wGate, y: act.gate, M: T });
       k.mm.forward(rec, { x: act.xn, w: L.wUp, y: act.up, M: T });
+      ad(l, 'gate', act.xn, act.gate);
+      ad(l, 'up', act.xn, act.up);
       k.swiglu.forward(rec, { gate: act.gate, up: act.up, out: act.ffn, n: T * cfg.dFF });
       k.mm.forward(rec, { x: act.ffn, w: L.wDown, y: act.x, M: T, accumulate: true });
+      ad(l, 'down', act.ffn, act.x);
     }
   }
 
