@@ -3,6 +3,7 @@ import type { KernelCache } from '../gpu/kernel';
 import { Attention } from '../gpu/kernels/attention';
 import { Embedding, NO_INJECT } from '../gpu/kernels/embedding';
 import { LoraUp } from '../gpu/kernels/lora';
+import { GROUP_WORDS, MEMBER_WORDS, MixtureSampler, writePlan, type PlanGroup } from '../gpu/kernels/mixture';
 import { Argmax } from '../gpu/kernels/logits';
 import { Matmul } from '../gpu/kernels/matmul';
 import { RmsNorm } from '../gpu/kernels/rmsnorm';
@@ -63,6 +64,7 @@ type Kernels = {
   swiglu: Swiglu;
   rows: Rows;
   argmax: Argmax;
+  sampler: MixtureSampler;
 };
 
 /**
@@ -76,7 +78,19 @@ export class Transformer {
   readonly adapters: ResidentAdapters;
   /** Compiled on first use of an adapter (prepareAdapters): f32 matmul for the down projection, and the up kernel. */
   private lora: { mm: Matmul; up: LoraUp } | null = null;
+  private kernelCache: KernelCache | null = null;
   private readonly localRows: Uint32Array;
+  /** Token choice of a decode step (mixture.wgsl): plan in, ids and member probabilities out. */
+  private readonly pick: {
+    plan: GPUBuffer; // u32 [slots·(GROUP_WORDS + MEMBER_WORDS)]
+    stats: GPUBuffer; // f32 [slots, 2]
+    q: GPUBuffer; // f32 [slots, vocab]
+    out: GPUBuffer; // u32 [slots] ids, then f32 [slots] member probabilities
+    readback: GPUBuffer; // MAP_READ copy of `out`, reused every step
+    words: Uint32Array<ArrayBuffer>;
+    floats: Float32Array;
+    result: ArrayBuffer;
+  };
   private readonly act: {
     x: GPUBuffer; // f32 [maxTokens, d] residual stream
     xn: GPUBuffer; // f32 [maxTokens, d] normed input of a sublayer
@@ -123,6 +137,17 @@ export class Transformer {
     };
     this.localRows = new Uint32Array(Math.max(T, slots));
     this.adapters = new ResidentAdapters(mem, cfg, T, () => this.rec.forget());
+    const words = new Uint32Array(slots * (GROUP_WORDS + MEMBER_WORDS));
+    this.pick = {
+      plan: f('pick-plan', words.length),
+      stats: f('pick-stats', 2 * slots),
+      q: f('pick-q', slots * cfg.vocabSize),
+      out: f('pick-out', 2 * slots),
+      readback: mem.create('pick-readback', 2 * slots * 4, 'scratch', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
+      words,
+      floats: new Float32Array(words.buffer),
+      result: new ArrayBuffer(2 * slots * 4),
+    };
     this.act = {
       x: f('x', T * d),
       xn: f('xn', T * d),
@@ -147,7 +172,7 @@ export class Transformer {
   }
 
   static async create(gpu: Gpu, kc: KernelCache, mem: GpuMemory, cfg: ModelConfig, w: ModelWeights, opts: TransformerOptions): Promise<Transformer> {
-    const [embed, norm, mm, rope, attn, swiglu, rows, argmax] = await Promise.all([
+    const [embed, norm, mm, rope, attn, swiglu, rows, argmax, sampler] = await Promise.all([
       Embedding.create(kc, [w.tokEmbd.type]),
       RmsNorm.create(kc),
       // Compile only the weight types this model has: each matmul pipeline is costly to build.
@@ -157,13 +182,17 @@ export class Transformer {
       Swiglu.create(kc),
       Rows.create(kc),
       Argmax.create(kc),
+      MixtureSampler.create(kc),
     ]);
-    return new Transformer(gpu, cfg, w, { embed, norm, mm, rope, attn, swiglu, rows, argmax }, opts, mem);
+    const tr = new Transformer(gpu, cfg, w, { embed, norm, mm, rope, attn, swiglu, rows, argmax, sampler }, opts, mem);
+    tr.kernelCache = kc;
+    return tr;
   }
 
   /** Compiles the LoRA kernels once adapters are resident (a forward with adapters needs them). */
-  async prepareAdapters(kc: KernelCache): Promise<void> {
+  async prepareAdapters(): Promise<void> {
     if (this.lora || this.adapters.size === 0) return;
+    const kc = this.kernelCache!;
     const [mm, up] = await Promise.all([Matmul.create(kc, [GgmlType.F32]), LoraUp.create(kc)]);
     this.lora = { mm, up };
   }
@@ -235,6 +264,32 @@ export class Transformer {
     this.k.argmax.forward(this.rec, { logits: this.act.logits, out: this.act.argmax, B: R, V: this.cfg.vocabSize });
     this.rec.submit();
     return new Uint32Array(await readBuffer(this.gpu, this.act.argmax, 0, R * 4));
+  }
+
+  /**
+   * Chooses the next token of each group from the logits of the forward just recorded (record()),
+   * in the same submit, and reads back only the ids and each member's probability of its group's id.
+   * Returns views valid until the next call: ids u32 [G], p f32 [M] in plan member order.
+   */
+  async choose(groups: readonly PlanGroup[], needStats: boolean): Promise<{ ids: Uint32Array; p: Float32Array }> {
+    const pk = this.pick;
+    if (groups.length > this.opts.slots) throw new Error(`At most ${this.opts.slots} groups per step, got ${groups.length}.`);
+    const plan = writePlan(groups, pk.words, pk.floats);
+    if (plan.M > this.opts.slots) throw new Error(`At most ${this.opts.slots} member rows per step, got ${plan.M}.`);
+    this.gpu.device.queue.writeBuffer(pk.plan, 0, pk.words, 0, plan.words);
+    this.k.sampler.record(this.rec, { logits: this.act.logits, plan: pk.plan, stats: pk.stats, q: pk.q, out: pk.out, G: plan.G, M: plan.M, V: this.cfg.vocabSize, needStats });
+    const bytes = (plan.G + plan.M) * 4;
+    this.rec.copy(pk.out, 0, pk.readback, 0, bytes);
+    this.rec.submit();
+    try {
+      await pk.readback.mapAsync(GPUMapMode.READ, 0, bytes);
+    } catch (e) {
+      if (this.gpu.lostError) throw this.gpu.lostError;
+      throw e;
+    }
+    new Uint8Array(pk.result, 0, bytes).set(new Uint8Array(pk.readback.getMappedRange(0, bytes)));
+    pk.readback.unmap();
+    return { ids: new Uint32Array(pk.result, 0, plan.G), p: new Float32Array(pk.result, plan.G * 4, plan.M) };
   }
 
   /** Final hidden states (after the last norm) of the last run's R logit rows, f32 [R, d]. */
