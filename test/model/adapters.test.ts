@@ -1,42 +1,19 @@
 /** Generation with LoRA adapters resident on the GPU, several at once, chosen per slot. */
 import { describe, expect, it } from 'vitest';
 import { acquireNodeGpu } from '../../src/gpu/node-gpu';
-import type { AdapterWeights } from '../../src/model/api';
 import { describeModel } from '../../src/model/describe';
 import { loadModel, type Engine } from '../../src/model/model';
 import { randomGguf } from '../../src/model/random-model';
 import { NodeFileSource } from '../../src/model/source-node';
 import { BytesSource } from '../../src/model/sources';
-import { GgmlType, type ModelConfig } from '../../src/model/types';
-import { projShape, LORA_PROJS, type LoraProj } from '../../src/model/adapters';
-import { randn, relErr, rng } from '../helpers/gpu';
+import { GgmlType } from '../../src/model/types';
+import { LORA_PROJS } from '../../src/model/adapters';
+import { randomAdapter, refLora } from '../helpers/lora';
+import { relErr } from '../helpers/gpu';
 import { refForward, refModel, type RefInput, type RefModel } from '../reference/forward';
 
 const STORIES = 'public/models/stories260K/stories260K.bin';
 const TOK = 'public/models/stories260K/tok512.bin';
-
-/** A random adapter large enough to change the model's choices. */
-export function randomAdapter(cfg: ModelConfig, seed: number, targets: readonly LoraProj[] = LORA_PROJS, rank = 8, alpha = 16, scale = 0.15): AdapterWeights {
-  const r = rng(seed);
-  return {
-    rank,
-    alpha,
-    targets: [...targets],
-    layers: Array.from({ length: cfg.nLayers }, () =>
-      Object.fromEntries(
-        targets.map((p) => {
-          const [out, inp] = projShape(cfg, p);
-          return [p, { A: Float32Array.from(randn(r, rank * inp, scale)), B: Float32Array.from(randn(r, out * rank, scale)) }];
-        }),
-      ),
-    ),
-  };
-}
-
-/** The reference forward's form of an adapter. */
-export function refLora(w: AdapterWeights): RefInput['lora'] {
-  return w.layers.map((L) => Object.fromEntries(w.targets.map((p) => [p, { A: L[p].A, B: L[p].B, rank: w.rank, scale: w.alpha / w.rank }])));
-}
 
 /** GPU logits at every position of one sequence with one adapter slot on every token. */
 async function gpuLogits(e: Engine, ids: number[], slot: number) {
