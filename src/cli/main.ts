@@ -12,6 +12,7 @@ import { openSource, siblingTokenizer } from './sources';
 import { tokenizerForFile } from './tokenizer-file';
 import { evalCommand, loadLibrary, trainCommand, type TrainArgs } from './train';
 import { experimentCommand, EXPERIMENT_USAGE, qedCommand } from './experiment';
+import { retrieveCommand, RETRIEVE_USAGE } from './retrieve';
 
 const USAGE = `usage:
   cli generate --model <path|url> [--tokenizer <path|url>] --prompt "..." [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]
@@ -23,12 +24,14 @@ const USAGE = `usage:
             [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v]
             [--checkpoint ck.json --checkpoint-every N] [--resume ck.json]
   cli eval  --model <path|url> --tags-in lib.json --template "..." --data <file> [--stage 2|--method …]
-${EXPERIMENT_USAGE}`;
+${EXPERIMENT_USAGE}
+${RETRIEVE_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv.filter((a, i) => !(i === 0 && a === '--'));
   if (cmd === 'experiment') return experimentCommand(rest);
   if (cmd === 'qed') return qedCommand(rest);
+  if (cmd === 'retrieve') return retrieveCommand(rest);
   const { values: v } = parseArgs({
     args: rest,
     options: {
