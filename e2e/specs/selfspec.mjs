@@ -125,6 +125,7 @@ export async function run({ page, baseUrl, artifacts, log }) {
   await page.getByTestId('ss-name').fill('e2e-full');
   await page.getByTestId('ss-start').click();
   await runCard(page).waitFor({ timeout: 15_000 });
+  if ((await toggle.innerText()) === 'Hide settings') await toggle.click();
   // Pause while the responses stream, then resume.
   await waitUntil(page, async () => (await stepStatus(page, 'responses')) === 'running' || (await stepStatus(page, 'responses')) === 'done', { timeoutMs: 240_000, what: 'the responses stage to start' });
   await page.getByTestId('ss-step-responses').getByRole('button').first().click();
@@ -152,6 +153,8 @@ export async function run({ page, baseUrl, artifacts, log }) {
   for (const [i, id] of stages.entries()) {
     await page.getByTestId(`ss-step-${id}`).getByRole('button').first().click();
     await page.getByTestId(`ss-detail-${id}`).waitFor({ timeout: 10_000 });
+    // A round-1 response whose query BM25 matches two passages: a mixture, coloured per token.
+    if (id === 'responses') await page.getByTestId('ss-resp-item').filter({ hasText: 'r1 Summarise' }).click();
     await page.waitForTimeout(300);
     await shot(page, join(artifacts, `selfspec-stage-${i + 2}-${id}.png`));
   }
@@ -168,6 +171,12 @@ export async function run({ page, baseUrl, artifacts, log }) {
   assert(Number(await resp.getAttribute('data-tokens')) > 0 || (await resp.getByTestId('ss-tokens').innerText()).length > 0, 'a response has tokens');
   assert((await resp.getByTestId('ss-passage').count()) >= 1, 'passages beside the response');
   assert(/BM25 [\d.]+ · weight [\d.]+/.test(await resp.getByTestId('ss-passage').first().innerText()), 'passage score and weight');
+  await page.getByTestId('ss-resp-item').filter({ hasText: 'r1 Summarise' }).click();
+  assert((await resp.getByTestId('ss-passage').count()) === 2, 'two passages retrieved for the lace-plant instruction');
+  assert((await resp.getAttribute('data-coloured')) === 'true', 'mixture decoding: tokens coloured by their dominant passage');
+  const shares = await resp.locator('.ss-tok.coloured').first().getAttribute('title');
+  log(`token shares: ${shares.replace(/\n/g, ' | ')}`);
+  assert(shares.split('\n').length === 2 && shares.split('\n').every((l) => /: \d+(\.\d)?%$/.test(l)), `hover shows both shares: ${shares}`);
   // Specialise: the shared live charts, one series per round.
   await page.getByTestId('ss-step-specialise').getByRole('button').first().click();
   assert((await page.getByTestId('ss-train-series').count()) === 2, 'a training series per round');
