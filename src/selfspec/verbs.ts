@@ -26,13 +26,17 @@ const SKIP_BEFORE_OBJECT = ['Determiner', 'Possessive', 'Pronoun', 'Adverb'];
 const has = (t: Term, tag: string) => t.tags.includes(tag);
 
 function infinitive(word: string): string {
-  const inf = nlp(word).tag('Verb').verbs().toInfinitive().text().toLowerCase().trim();
+  const doc = nlp(word);
+  doc.tag('Verb'); // tags in place: the word alone is read as the verb it was in the sentence
+  const inf = doc.verbs().toInfinitive().text().toLowerCase().trim();
   return inf || word;
 }
 
 function singular(t: Term): string {
   if (has(t, 'Uncountable') || !(has(t, 'Plural') || has(t, 'Verb'))) return t.normal;
-  return nlp(t.normal).tag('Noun').tag('Plural').nouns().toSingular().text().toLowerCase().trim() || t.normal;
+  const doc = nlp(t.normal);
+  doc.tag('Plural'); // alone, "effects" would be read as a verb
+  return doc.nouns().toSingular().text().toLowerCase().trim() || t.normal;
 }
 
 /** The root verb and its object noun, or null when the sentence has no usable verb. */
