@@ -146,8 +146,11 @@ interface InstructionRow {
   input: string;
 }
 
-/** The setting fields that change what a run produces: resume refuses a run made with others. */
-const FROZEN: Array<keyof PipelineConfig> = ['domain', 'seed', 'seedsPerPrompt', 'instructionTemplate', 'k', 'methods', 'responseTemplate', 'specialise', 'freshInstructions'];
+/**
+ * Settings a resume may change: more rounds, more ablation rows, more patience. Every other setting
+ * shapes files already written, so resuming with another value is refused.
+ */
+const RESUMABLE: ReadonlySet<keyof PipelineConfig> = new Set(['rounds', 'ablationK', 'maxBarrenBatches']);
 
 export class Pipeline {
   private readonly emit: OnEvent;
@@ -216,7 +219,8 @@ export class Pipeline {
       throw new Error('The output directory already holds a run. Pass --resume to continue it, or choose an empty directory.');
     }
     if (saved) {
-      const diff = FROZEN.filter((f) => JSON.stringify(saved[f]) !== JSON.stringify(this.cfg[f]));
+      const keys = [...new Set([...Object.keys(saved), ...Object.keys(this.cfg)])] as Array<keyof PipelineConfig>;
+      const diff = keys.filter((f) => !RESUMABLE.has(f) && JSON.stringify(saved[f]) !== JSON.stringify(this.cfg[f]));
       if (diff.length) {
         throw new Error(`The run in this directory was made with other settings (${diff.join(', ')}). Resume with the same settings, or use a new directory.`);
       }
@@ -284,7 +288,17 @@ export class Pipeline {
       const b = progress.batches;
       const rng = new Rng((c.seed * 1000003 + round * 7919 + b * 104729) >>> 0);
       const shown = Array.from({ length: this.deps.slots }, () => sampleSeeds(uniqueSeeds, c.seedsPerPrompt, () => rng.next()));
+      // A prompt must leave room for the continuation: drop seeds from the end until it fits.
+      const budget = this.deps.maxContext - c.instructionMaxTokens;
+      const tok = this.deps.model.tokenizer;
+      for (const s of shown) while (s.length > 1 && tok.encode(buildInstructionPrompt(c.instructionTemplate, s, c.domain), { bos: true }).length > budget) s.pop();
       const prompts = shown.map((s) => buildInstructionPrompt(c.instructionTemplate, s, c.domain));
+      const tooLong = prompts.findIndex((p) => tok.encode(p, { bos: true }).length > budget);
+      if (tooLong >= 0) {
+        throw new Error(
+          `The instruction prompt with a single seed takes ${tok.encode(prompts[tooLong], { bos: true }).length} tokens; the context (${this.deps.maxContext}) minus --instruction-tokens (${c.instructionMaxTokens}) leaves ${budget}. Use shorter seeds, fewer instruction tokens or a longer context.`,
+        );
+      }
       const res = await this.deps.model.generate({
         prompts,
         maxTokens: c.instructionMaxTokens,
@@ -427,7 +441,8 @@ export class Pipeline {
     const res = await this.deps.specialise(
       records,
       library,
-      { ...c.specialise, method, adapterName: `selfspec-r${round}-${method}`, seed: c.seed },
+      // The adapter's name is unique per run directory entry, so variants never shadow each other in the engine.
+      { ...c.specialise, method, adapterName: `selfspec-${dir.replace(/\//g, '-')}`, seed: c.seed },
       {
         signal: this.signal,
         resume,

@@ -23,6 +23,7 @@ export interface Variant {
 }
 
 export class EngineRunner implements VariantRunner {
+  private uploaded = false;
   constructor(
     private readonly engine: Engine,
     private readonly v: Variant,
@@ -107,10 +108,12 @@ export class EngineRunner implements VariantRunner {
 
   async generate(prompts: PromptFields[], maxTokens: number, signal?: AbortSignal): Promise<string[]> {
     const tags = this.usedTags();
-    if (this.v.adapter && !this.engine.adapterNames().includes(this.v.adapter)) {
+    if (this.v.adapter && !this.uploaded) {
+      // Always (re)upload: an adapter of the same name from another run must not be reused.
       const ad = this.v.library.adapters.find((a) => a.name === this.v.adapter);
       if (!ad) throw new Error(`Adapter "${this.v.adapter}" is not in the library.`);
       this.engine.setAdapter(this.v.adapter, ad);
+      this.uploaded = true;
     }
     const packed = packInjected(tags);
     const toPrompt = (p: PromptFields): TaggedPrompt | number[] => {

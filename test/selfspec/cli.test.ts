@@ -44,6 +44,13 @@ describe('cli selfspec (stories260K)', () => {
       expect(r.passages.reduce((s: number, p: { weight: number }) => s + p.weight, 0)).toBeCloseTo(1, 9);
       expect(r.tokens).toBeGreaterThan(0);
     }
+    // Responses with two passages were decoded as one mixture: per token, the passages' posterior shares sum to 1.
+    const mixed = res.filter((r) => r.decoding === 'mixture');
+    expect(mixed.length).toBeGreaterThan(0);
+    for (const r of mixed) {
+      expect(r.posterior).toHaveLength(r.tokens);
+      for (const row of r.posterior) expect(row.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 3);
+    }
     expect(lines(join(out, 'round2/responses.jsonl')).every((r) => r.decoding === 'contrastive')).toBe(true);
     const lib = JSON.parse(readFileSync(join(out, 'round1/tag/library.json'), 'utf8'));
     expect(lib.format).toBe('tag-workbench/library');
@@ -101,6 +108,8 @@ describe('cli selfspec (stories260K)', () => {
     const table = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8'));
     expect(table.rows[1].label).toBe('LoRA + tag (round 1, k = 2)');
     expect(table.rows[1].cells['0-shot likelihood'].n).toBe(2);
+    // Generation with the adapter resident in the engine (per-slot LoRA).
+    expect(table.rows[1].cells['0-shot generation'].n).toBe(2);
   });
 
   it('bad input: a clear message, exit 1, nothing made lost', async () => {

@@ -176,9 +176,9 @@ describe('self-specialization pipeline (fake engine)', () => {
     const res2 = read<{ decoding: string; output: string }>(store, 'round2/responses.jsonl');
     expect(res2.every((r) => r.decoding === 'contrastive' && r.output === 'Round two answer.')).toBe(true);
     const creq = model.requests.find((r) => r.contrastive)!;
-    expect(creq.adapters![creq.contrastive!.expert[0]]).toBe('selfspec-r1-lora');
+    expect(creq.adapters![creq.contrastive!.expert[0]]).toBe('selfspec-round1-lora');
     expect(creq.adapters![creq.contrastive!.amateur[0]]).toBeNull();
-    expect(trainLog).toEqual(['lora:selfspec-r1-lora:from0', 'tag:selfspec-r1-tag:from0', 'lora:selfspec-r1-lora:from0', 'lora:selfspec-r2-lora:from0', 'tag:selfspec-r2-tag:from0']);
+    expect(trainLog).toEqual(['lora:selfspec-round1-lora:from0', 'tag:selfspec-round1-tag:from0', 'lora:selfspec-round1-lora-k0:from0', 'lora:selfspec-round2-lora:from0', 'tag:selfspec-round2-tag:from0']);
 
     // The table: base, the round-1 variants, the k = 0 ablation, round 2.
     expect(table.rows.map((r) => r.label)).toEqual(['base', 'LoRA (round 1, k = 2)', 'tag (round 1, k = 2)', 'LoRA (round 1, k = 0)', 'LoRA (round 2, k = 2)', 'tag (round 2, k = 2)']);
@@ -252,7 +252,7 @@ describe('self-specialization pipeline (fake engine)', () => {
     expect(first.store.files.has('round1/lora/checkpoint.json')).toBe(true);
     const second = setup(cfg, { store: first.store, resume: true });
     await second.pipeline.run();
-    expect(second.trainLog).toEqual(['lora:selfspec-r1-lora:from10']);
+    expect(second.trainLog).toEqual(['lora:selfspec-round1-lora:from10']);
     const steps = read<{ step: number }>(first.store, 'round1/lora/train-log.jsonl').map((s) => s.step);
     expect(steps.slice(-3)).toEqual([22, 23, 24]);
   });
@@ -267,6 +267,10 @@ describe('self-specialization pipeline (fake engine)', () => {
     await pipeline.run();
     await expect(setup(config({ rounds: 1, ablationK: [] }), { store }).pipeline.run()).rejects.toThrow(/--resume/);
     await expect(setup(config({ rounds: 1, ablationK: [], k: 1 }), { store, resume: true }).pipeline.run()).rejects.toThrow(/other settings \(k\)/);
+    await expect(setup(config({ rounds: 1, ablationK: [], instructions: 7 }), { store, resume: true }).pipeline.run()).rejects.toThrow(/other settings \(instructions\)/);
+    // More rounds may be added to a finished run.
+    await setup(config({ rounds: 2, ablationK: [] }), { store, resume: true }).pipeline.run();
+    expect(store.files.has('round2/lora/library.json')).toBe(true);
   });
 
   it('a model that writes no usable instruction stops with the reasons, keeping its rejections', async () => {
@@ -278,6 +282,20 @@ describe('self-specialization pipeline (fake engine)', () => {
     await expect(pipeline.run()).rejects.toThrow(/3 prompt batches in a row gave no new instruction \(rejections: malformed ×\d+\)/);
     expect(read(store, 'round1/rejected.jsonl').length).toBeGreaterThan(0);
     expect(JSON.parse(store.files.get('round1/instructions.progress.json')!).batches).toBe(3);
+  });
+
+  it('drops seeds from a brainstorm prompt that would not fit the context, and says so when one seed is too long', async () => {
+    const s = setup(config({ rounds: 1, ablationK: [], methods: ['lora'] }));
+    // Three seeds make a prompt of ~1,280 characters (= tokens here), one seed ~1,090.
+    (s.pipeline as unknown as { deps: PipelineDeps }).deps.maxContext = 1200 + 400;
+    await s.pipeline.run();
+    const prompts = s.model.requests.filter((r) => ScriptModel.textOf(r.prompts[0]).includes('List of tasks')).flatMap((r) => r.prompts.map((p) => ScriptModel.textOf(p)));
+    expect(Math.max(...prompts.map((p) => p.length))).toBeLessThanOrEqual(1200);
+    expect(prompts.some((p) => !p.includes('3. Output:'))).toBe(true);
+    expect(prompts.every((p) => p.includes('1. Output:'))).toBe(true);
+    const t = setup(config({ rounds: 1 }));
+    (t.pipeline as unknown as { deps: PipelineDeps }).deps.maxContext = 500;
+    await expect(t.pipeline.run()).rejects.toThrow(/single seed takes \d+ tokens.*leaves 100/);
   });
 
   it('takes a given instruction set instead of generating one', async () => {
