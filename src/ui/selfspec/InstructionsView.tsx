@@ -8,10 +8,23 @@ const SHOWN = 120;
 /** Instructions as they are generated: accepted and rejected (reason; for a duplicate, what it repeats), and the verb–noun rings. */
 export function InstructionsView({ minRound = 1 }: { minRound?: number }) {
   const all = useSelfSpec((s) => s.view.instructions);
-  const accepted = useSelfSpec((s) => s.view.accepted);
-  const rejected = useSelfSpec((s) => s.view.rejected);
-  const reasons = useSelfSpec((s) => s.view.reasons);
-  const texts = useSelfSpec((s) => s.view.acceptedTexts);
+  const allAccepted = useSelfSpec((s) => s.view.accepted);
+  const allRejected = useSelfSpec((s) => s.view.rejected);
+  const allReasons = useSelfSpec((s) => s.view.reasons);
+  const allTexts = useSelfSpec((s) => s.view.acceptedTexts);
+  // Later rounds only (Iterate): counts of the items kept in the view, which hold every later-round item
+  // unless a round brings more than the view keeps.
+  const later = useMemo(() => {
+    if (minRound <= 1) return null;
+    const xs = all.filter((x) => x.round >= minRound);
+    const reasons: Record<string, number> = {};
+    for (const x of xs) if (!x.accepted && x.reason) reasons[x.reason.split(':')[0]] = (reasons[x.reason.split(':')[0]] ?? 0) + 1;
+    return { accepted: xs.filter((x) => x.accepted).length, rejected: xs.filter((x) => !x.accepted).length, reasons, texts: xs.filter((x) => x.accepted).map((x) => x.instruction) };
+  }, [all, minRound]);
+  const accepted = later?.accepted ?? allAccepted;
+  const rejected = later?.rejected ?? allRejected;
+  const reasons = later?.reasons ?? allReasons;
+  const texts = later?.texts ?? allTexts;
   const [filter, setFilter] = useState<'all' | 'accepted' | 'rejected'>('all');
   const items = useMemo(() => {
     const xs = all.filter((x) => x.round >= minRound && (filter === 'all' || (filter === 'accepted') === x.accepted));

@@ -61,6 +61,8 @@ function Detail({ step }: { step: StepId }) {
   const stopped = s.status === 'running' && runStatus !== 'running' && runStatus !== 'pausing';
   const warnings = useSelfSpec((x) => x.view.warnings);
   const rounds = useSelfSpec((x) => x.view.rounds);
+  const laterInstructions = useSelfSpec((x) => x.view.instructions.some((i) => i.round >= 2));
+  const reuse = useSelfSpec((x) => x.settings.freshInstructions === false);
   const body = (() => {
     switch (step) {
       case 'instructions':
@@ -77,7 +79,7 @@ function Detail({ step }: { step: StepId }) {
         ) : (
           <div className="stack">
             <h3>Round 2+ instructions</h3>
-            <InstructionsView minRound={2} />
+            {laterInstructions ? <InstructionsView minRound={2} /> : <p className="muted">{reuse ? 'Later rounds reuse round 1’s instructions.' : 'Not generated yet.'}</p>}
             <h3>Round 2+ responses (contrastive)</h3>
             <ResponsesView minRound={2} />
             <h3>Round 2+ specialisation</h3>
