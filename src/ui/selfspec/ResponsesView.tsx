@@ -12,6 +12,7 @@ import { useSelfSpec } from './store';
 export function ResponsesView({ minRound = 1 }: { minRound?: number }) {
   const responses = useSelfSpec((s) => s.view.responses);
   const done = useSelfSpec((s) => s.view.responsesDone);
+  const live = useSelfSpec((s) => s.status === 'running' || s.status === 'pausing');
   const shown = responses.filter((r) => r.round >= minRound);
   const [picked, setPicked] = useState<string | null>(null);
   const key = (r: ResponseView) => `${r.round}/${r.index}`;
@@ -25,7 +26,7 @@ export function ResponsesView({ minRound = 1 }: { minRound?: number }) {
           {shown.map((r) => (
             <li key={key(r)}>
               <button type="button" className={current && key(current) === key(r) ? 'ss-resp-item active' : 'ss-resp-item'} onClick={() => setPicked(key(r))} data-testid="ss-resp-item">
-                <span className={r.done ? 'pill pill-ok' : 'pill pill-busy'}>{r.done ? 'done' : 'live'}</span> #{r.index + 1} <span className="muted">r{r.round}</span> {r.instruction.slice(0, 70)}
+                <span className={r.done ? 'pill pill-ok' : live ? 'pill pill-busy' : 'pill pill-idle'}>{r.done ? 'done' : live ? 'live' : 'stopped'}</span> #{r.index + 1} <span className="muted">r{r.round}</span> {r.instruction.slice(0, 70)}
               </button>
             </li>
           ))}
