@@ -260,6 +260,11 @@ export function viewFromFiles(files: Record<string, string>, rounds: number): Se
   let v = emptyView(rounds);
   const seeds = files['seeds.json'] ? (JSON.parse(files['seeds.json']) as { train: unknown[]; heldOut: unknown[] }) : null;
   if (seeds) v = reduceEvent(v, { type: 'stage', stage: 'seeds', round: 0, status: 'done', detail: `${seeds.train.length} seeds, ${seeds.heldOut.length} held out` });
+  const config = files['config.json'] ? (JSON.parse(files['config.json']) as { k?: number }) : null;
+  if (config && typeof config.k === 'number') {
+    v = reduceEvent(v, config.k > 0 ? { type: 'stage', stage: 'corpus', round: 0, status: 'done', detail: `k = ${config.k} passages per response` } : { type: 'stage', stage: 'corpus', round: 0, status: 'skipped', detail: 'k = 0: responses without retrieval' });
+  }
+  let lastTrained = 0;
   for (let round = 1; round <= rounds; round++) {
     const dir = `round${round}`;
     const acc = parseJsonl<{ index: number; instruction: string; input: string }>(files[`${dir}/instructions.jsonl`] ?? null);
@@ -281,6 +286,7 @@ export function viewFromFiles(files: Record<string, string>, rounds: number): Se
         const last = logLines[logLines.length - 1];
         v = reduceEvent(v, { type: 'train-done', round, method: m, steps: last?.step ?? 0, finalLoss: last?.loss ?? NaN, library: `${dir}/${m}/library.json` });
         v = reduceEvent(v, { type: 'stage', stage: 'specialise', round, status: 'done', detail: `${dir}/${m}` });
+        lastTrained = round;
       }
     }
   }
@@ -288,6 +294,9 @@ export function viewFromFiles(files: Record<string, string>, rounds: number): Se
     if (c.result) v = reduceEvent(v, { type: 'eval-cell', row: c.row, column: c.column, value: { accuracy: c.result.accuracy, macroF1: c.result.macroF1, n: c.result.n } });
     else if (c.rouge) v = reduceEvent(v, { type: 'eval-cell', row: c.row, column: c.column, value: { rougeL: c.rouge.rougeL, n: c.rouge.n } });
   }
+  // Evaluated rounds, from the rows of the stored cells ("LoRA (round 2, k = 5)"); base is round 1's.
+  const evalRound = Math.max(0, ...v.cells.map((c) => Number(/\(round (\d+),/.exec(c.row)?.[1] ?? (c.row === 'base' ? 1 : 0))));
+  if (evalRound > 0 && evalRound <= lastTrained) v = reduceEvent(v, { type: 'stage', stage: 'evaluate', round: evalRound, status: 'done', detail: `${v.cells.length} cells` });
   return v;
 }
 

@@ -152,6 +152,7 @@ describe('worker selfspec requests', () => {
     expect(stored.cells.map((c) => `${c.row}|${c.column}`).sort()).toEqual(live.cells.map((c) => `${c.row}|${c.column}`).sort());
     for (const s of ['seeds', 'corpus', 'instructions', 'responses', 'specialise', 'evaluate', 'iterate'] as const) expect(live.steps[s].status, s).toMatch(/done|skipped/);
     expect(live.steps.iterate.status).toBe('done');
+    for (const st of ['seeds', 'corpus', 'instructions', 'responses', 'specialise', 'evaluate', 'iterate'] as const) expect(stored.steps[st].status, `stored ${st}`).toBe('done');
     // Live responses carry their passages' text and the mixture posterior per token.
     const r = live.responses.find((x) => x.round === 1 && x.passages.length === 2)!;
     expect(r.passages).toHaveLength(2);
