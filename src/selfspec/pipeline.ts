@@ -182,8 +182,20 @@ export class Pipeline {
     }
   }
 
-  /** Runs (or continues) every stage of every round; returns the final table. */
+  /**
+   * Runs (or continues) every stage of every round; returns the final table. A cancelled run
+   * rejects with an AbortError whatever stage it was in.
+   */
   async run(): Promise<{ table: ReturnType<typeof makeTable> }> {
+    try {
+      return await this.runStages();
+    } catch (e) {
+      if (this.signal?.aborted) throw abortError();
+      throw e;
+    }
+  }
+
+  private async runStages(): Promise<{ table: ReturnType<typeof makeTable> }> {
     const c = this.cfg;
     validateConfig(c, this.inputs);
     await this.checkConfig();
