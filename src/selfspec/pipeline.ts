@@ -27,7 +27,7 @@ import { renderPrompt } from '../tags/prompt';
 import { exportLibrary, importLibrary } from '../tags/library-format';
 import type { StepLog, TrainState } from '../train/trainer';
 import { ALPACA_STOP, alpacaTemplateFor, type AlpacaTags } from './alpaca';
-import { Meter, type OnEvent, type Stage } from './events';
+import { Meter, type OnEvent } from './events';
 import { columnOf, evaluateCell, evaluateRouge, makeTable, tableMarkdown, type CellResult, type EvalRow, type PubmedqaItem, type Scoring, type VariantRunner } from './evaluate';
 import { abortError, fillResponseTemplate, fitPassage, generateResponses, RESPONSE_TEMPLATE, type ResponseItem, type ResponseRecord, type Retriever, type SlotPrompt } from './responses';
 import { buildInstructionPrompt, DEFAULT_FILTER, DEFAULT_INSTRUCTION_TEMPLATE, extractInstructions, sampleSeeds, type FilterOptions } from './instructions';
@@ -182,8 +182,20 @@ export class Pipeline {
     }
   }
 
-  /** Runs (or continues) every stage of every round; returns the final table. */
+  /**
+   * Runs (or continues) every stage of every round; returns the final table. A cancelled run
+   * rejects with an AbortError whatever stage it was in.
+   */
   async run(): Promise<{ table: ReturnType<typeof makeTable> }> {
+    try {
+      return await this.runStages();
+    } catch (e) {
+      if (this.signal?.aborted) throw abortError();
+      throw e;
+    }
+  }
+
+  private async runStages(): Promise<{ table: ReturnType<typeof makeTable> }> {
     const c = this.cfg;
     validateConfig(c, this.inputs);
     await this.checkConfig();
@@ -603,4 +615,3 @@ function pickItems(test: PubmedqaItem[], n: number, seed: number): PubmedqaItem[
   return shuffled(test, new Rng(seed * 17 + 3)).slice(0, Math.min(n, test.length));
 }
 
-export type { Stage };

@@ -16,7 +16,7 @@ import type { TagLibrary } from '../tags/library';
 import { createTag, embeddingFingerprint, embeddingTable, initTagRows, newProvenance, type Tag } from '../tags/tag';
 import { renderExample } from '../tags/template';
 import { ALL_PROJS, type Proj } from '../train/graph';
-import { alignedRows, Trainer, type Example, type InjectedRange, type StepLog, type TrainState } from '../train/trainer';
+import { alignedRows, Trainer, TrainingCancelled, type Example, type InjectedRange, type StepLog, type TrainState } from '../train/trainer';
 import { alpacaTemplateFor, type AlpacaTags } from './alpaca';
 
 export type SpecMethod = 'lora' | 'tag' | 'both';
@@ -172,13 +172,19 @@ export async function specialise(engine: Engine, records: AlpacaRecord[], librar
     if (hooks.resume) trainer.restore(hooks.resume);
     const perEpoch = examples.length / (o.batch * o.accum);
     const every = hooks.checkpointEvery ?? 0;
-    await trainer.run({
-      signal: hooks.signal,
-      onStep: async (s) => {
-        await hooks.onStep?.({ ...s, epoch: s.step / perEpoch, totalSteps: steps });
-        if (hooks.checkpoint && every > 0 && s.step % every === 0 && s.step < steps) await hooks.checkpoint(await trainer.state());
-      },
-    });
+    try {
+      await trainer.run({
+        signal: hooks.signal,
+        onStep: async (s) => {
+          await hooks.onStep?.({ ...s, epoch: s.step / perEpoch, totalSteps: steps });
+          if (hooks.checkpoint && every > 0 && s.step % every === 0 && s.step < steps) await hooks.checkpoint(await trainer.state());
+        },
+      });
+    } catch (e) {
+      // Cancelled between steps: keep every step taken so far, so a resume loses none.
+      if (e instanceof TrainingCancelled && hooks.checkpoint && trainer.step > (hooks.resume?.step ?? 0)) await hooks.checkpoint(await trainer.state());
+      throw e;
+    }
     const st = await trainer.state();
     await hooks.checkpoint?.(st);
     const finalLoss = trainer.log.length ? trainer.log[trainer.log.length - 1].loss : NaN;

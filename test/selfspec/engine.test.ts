@@ -10,6 +10,7 @@ import { NodeFileSource } from '../../src/model/source-node';
 import { EngineRunner } from '../../src/selfspec/runner';
 import { DEFAULT_SPECIALISE, specialise, tagsOf } from '../../src/selfspec/specialise';
 import { TagLibrary } from '../../src/tags/library';
+import { TrainingCancelled, type TrainState } from '../../src/train/trainer';
 import { publicPath } from '../helpers/fixtures';
 
 let engine: Engine;
@@ -57,6 +58,30 @@ describe('specialise + EngineRunner on stories260K', () => {
     const gs = await spec.generate(prompts, 8);
     expect(gs).not.toEqual(gb);
     expect(spec.promptTokens(prompts[0])).toBe(base.promptTokens(prompts[0]) + 2); // the tag's 2 rows
+  });
+
+  it('a cancelled training run checkpoints the steps it took and resumes to the same end', async () => {
+    const o = { ...DEFAULT_SPECIALISE, method: 'lora' as const, epochs: 4, batch: 2, accum: 1, lr: 0.01, adapterName: 'r' };
+    const full: number[] = [];
+    await specialise(engine, data, new TagLibrary(), o, { onStep: (s) => void full.push(s.loss) });
+    const ac = new AbortController();
+    const saved: TrainState[] = [];
+    const first: number[] = [];
+    await expect(
+      specialise(engine, data, new TagLibrary(), o, {
+        signal: ac.signal,
+        checkpoint: async (s) => void saved.push(s),
+        onStep: (s) => {
+          first.push(s.loss);
+          if (s.step === 3) ac.abort();
+        },
+      }),
+    ).rejects.toBeInstanceOf(TrainingCancelled);
+    expect(saved.at(-1)!.step).toBe(3);
+    const rest: number[] = [];
+    const res = await specialise(engine, data, new TagLibrary(), o, { resume: saved.at(-1), onStep: (s) => void rest.push(s.loss) });
+    expect(res.steps).toBe(8);
+    expect([...first, ...rest]).toEqual(full);
   });
 
   it('an adapter with B = 0 scores exactly like the base model', async () => {

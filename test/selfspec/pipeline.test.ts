@@ -9,7 +9,7 @@ import { stepsFor, type SpecialiseOptions } from '../../src/selfspec/specialise'
 import { MemoryStore, parseJsonl } from '../../src/selfspec/store';
 import { createTag, newProvenance } from '../../src/tags/tag';
 import type { TagLibrary } from '../../src/tags/library';
-import type { TrainState } from '../../src/train/trainer';
+import { TrainingCancelled, type TrainState } from '../../src/train/trainer';
 import { FAKE_CONFIG } from '../worker/fake-engine';
 import { ScriptModel } from './fake-model';
 
@@ -72,7 +72,8 @@ function fakeSpecialise(log: string[], failAt?: { step: number; times: number })
     let step = h.resume?.step ?? 0;
     log.push(`${o.method}:${o.adapterName}:from${step}`);
     while (step < total) {
-      if (h.signal?.aborted) throw Object.assign(new Error('Cancelled.'), { name: 'AbortError' });
+      // As the real Trainer does: its own error type, which the pipeline reports as an AbortError.
+      if (h.signal?.aborted) throw new TrainingCancelled('Training was cancelled.');
       step++;
       if (failAt && failAt.times > 0 && step === failAt.step) {
         failAt.times--;
@@ -241,6 +242,17 @@ describe('self-specialization pipeline (fake engine)', () => {
     const third = setup(cfg, { store: first.store, resume: true });
     await third.pipeline.run();
     expect(third.events.filter((e) => e.type === 'stage' && e.status === 'start').map((e) => (e as { stage: string }).stage)).toEqual(['seeds']);
+  });
+
+  it('cancelling during training rejects with an AbortError and keeps the steps taken', async () => {
+    const cfg = config({ rounds: 1, ablationK: [], methods: ['lora'], specialise: { ...config().specialise, epochs: 8, batch: 2, accum: 1 } });
+    const ac = new AbortController();
+    const first = setup(cfg, { signal: ac.signal });
+    first.events.push = function (this: SelfSpecEvent[], ...e: SelfSpecEvent[]) {
+      if (e.some((x) => x.type === 'train-step' && x.step === 3)) ac.abort();
+      return Array.prototype.push.apply(this, e);
+    };
+    await expect(first.pipeline.run()).rejects.toMatchObject({ name: 'AbortError' });
   });
 
   it('training resumes from its checkpoint', async () => {
