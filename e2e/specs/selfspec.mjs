@@ -212,5 +212,7 @@ export async function run({ page, baseUrl, artifacts, log }) {
   await runCard(page).waitFor({ timeout: 15_000 });
   await page.getByTestId('ss-step-evaluate').getByRole('button').first().click();
   assert((await page.getByTestId('ss-eval-table').locator('tbody tr').count()) === 3, 'the table after a reload');
+  for (const id of ['seeds', 'corpus', 'instructions', 'responses', 'specialise', 'evaluate', 'iterate']) assert((await stepStatus(page, id)) === 'done', `after a reload, ${id} shows done`);
+  assert(/3 accepted/.test(await page.getByTestId('ss-step-instructions').innerText()), 'after a reload, the instruction count');
   await shot(page, join(artifacts, 'selfspec-10-after-reload.png'));
 }
