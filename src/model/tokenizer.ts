@@ -107,6 +107,8 @@ export class HfTokenizer implements Tokenizer {
   private readonly pieces: string[];
   private readonly special: Set<number>;
   private readonly validIds: (id: number) => boolean;
+  /** Texts of the special tokens, longest first (split off data text so they stay text). */
+  private readonly specialTexts: string[];
 
   constructor(
     made: Made,
@@ -135,11 +137,43 @@ export class HfTokenizer implements Tokenizer {
     this.pieces = table;
     this.vocabSize = table.length;
     this.validIds = (id) => Number.isInteger(id) && id >= 0 && id < table.length && table[id] !== undefined;
+    const specials = new Set<string>();
+    for (const id of this.special) if (table[id]) specials.add(table[id]);
+    for (const id of [bosId, eosId]) if (id !== null && table[id]) specials.add(table[id]);
+    this.specialTexts = [...specials].sort((a, b) => b.length - a.length);
   }
 
-  encode(text: string, opts: { bos?: boolean } = {}): number[] {
-    const ids = text === '' ? [] : this.core.encode(text, { add_special_tokens: false });
+  encode(text: string, opts: { bos?: boolean; special?: boolean } = {}): number[] {
+    const ids = text === '' ? [] : opts.special === false ? this.encodePlain(text) : this.core.encode(text, { add_special_tokens: false });
     return opts.bos && this.bosId !== null ? [this.bosId, ...ids] : ids;
+  }
+
+  /**
+   * Encodes text in which special-token strings are plain characters. The libraries offer no switch
+   * for this, so each occurrence is cut out and encoded one character at a time (no character of
+   * "</s>" alone is a special token); the text between occurrences is encoded as usual.
+   */
+  private encodePlain(text: string): number[] {
+    const out: number[] = [];
+    let from = 0;
+    let plainFrom = 0;
+    while (from < text.length) {
+      let hit: string | null = null;
+      let at = -1;
+      for (const s of this.specialTexts) {
+        const i = text.indexOf(s, from);
+        if (i >= 0 && (at < 0 || i < at || (i === at && s.length > hit!.length))) {
+          at = i;
+          hit = s;
+        }
+      }
+      if (hit === null) break;
+      if (at > plainFrom) out.push(...this.core.encode(text.slice(plainFrom, at), { add_special_tokens: false }));
+      for (const ch of hit) out.push(...this.core.encode(ch, { add_special_tokens: false }).filter((id) => !this.special.has(id)));
+      from = plainFrom = at + hit.length;
+    }
+    if (plainFrom < text.length) out.push(...this.core.encode(text.slice(plainFrom), { add_special_tokens: false }));
+    return out;
   }
 
   decode(ids: readonly number[], opts: { skipSpecial?: boolean } = {}): string {

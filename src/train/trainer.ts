@@ -70,6 +70,41 @@ export const DEFAULT_HYPER: TrainHyper = {
 };
 
 /** A trainable range of the injected-row buffer (one tag), in rows. */
+const F32_MAX = 3.4028234663852886e38;
+
+/**
+ * Hyperparameter bounds, checked before anything is allocated: a batch of 0 loops forever in take(),
+ * a NaN lr trains nothing, an lr beyond f32 makes every parameter Inf on the first step.
+ */
+export function checkHyper(h: TrainHyper): void {
+  const fail = (k: string, allowed: string) => {
+    throw new Error(`Hyperparameter ${k} is ${JSON.stringify((h as unknown as Record<string, unknown>)[k]) ?? String((h as unknown as Record<string, unknown>)[k])}; it must be ${allowed}.`);
+  };
+  const int = (k: keyof TrainHyper, min: number, max: number) => {
+    const v = h[k] as number;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) fail(k, `a whole number from ${min} to ${max}`);
+  };
+  const real = (k: keyof TrainHyper, min: number, max: number, exclusiveMin = false) => {
+    const v = h[k] as number;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (exclusiveMin && v === min) || v > max) fail(k, `a finite number ${exclusiveMin ? '>' : '≥'} ${min} and ≤ ${max}`);
+  };
+  int('steps', 0, 10_000_000);
+  int('batch', 1, 4096);
+  int('accum', 1, 4096);
+  int('seed', 0, 0xffffffff);
+  int('evalEvery', 0, 10_000_000);
+  int('evalLimit', 1, 1 << 24);
+  real('lr', 0, 1, true);
+  real('weightDecay', 0, 10);
+  real('warmupFraction', 0, 1);
+  real('maxGradNorm', 0, F32_MAX);
+  real('beta1', 0, 1);
+  real('beta2', 0, 1);
+  real('eps', 0, 1, true);
+  real('auxWeight', 0, 1e6);
+  if (!['cosine', 'constant', 'linear'].includes(h.schedule)) fail('schedule', 'cosine, constant or linear');
+}
+
 export interface InjectedRange {
   name: string;
   row0: number;
@@ -176,11 +211,14 @@ export class Trainer {
 
   static async create(setup: TrainerSetup): Promise<Trainer> {
     const hyper = { ...DEFAULT_HYPER, ...setup.hyper };
+    checkHyper(hyper);
     const e = setup.engine;
     const all = [...setup.train, ...(setup.aux ?? []), ...setup.heldOut];
     if (setup.train.length === 0 && hyper.steps > 0) throw new Error('No training examples: check the dataset and the template.');
     if (all.length === 0) throw new Error('No examples: check the dataset and the template.');
-    const maxLen = Math.max(...all.map((x) => x.ids.length));
+    // A loop, not Math.max(...): a spread of 128k+ examples overflows the call stack.
+    let maxLen = 0;
+    for (const x of all) maxLen = Math.max(maxLen, x.ids.length);
     const d = e.config.dModel;
     const opts: GraphOptions = {
       maxTokens: maxLen * hyper.batch,
@@ -395,7 +433,7 @@ export class Trainer {
     this.order = epochOrder(this.setup.train.length, this.hyper.seed, this.cursor.epoch);
     if (this.setup.aux?.length) this.auxOrder = epochOrder(this.setup.aux.length, this.hyper.seed + 1, this.auxCursor.epoch);
     this.log.length = 0;
-    this.log.push(...s.log);
+    for (const l of s.log) this.log.push(l);
   }
 
   dispose(): void {
