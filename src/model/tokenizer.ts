@@ -109,6 +109,7 @@ export class HfTokenizer implements Tokenizer {
   private readonly validIds: (id: number) => boolean;
   /** Texts of the special tokens, longest first (split off data text so they stay text). */
   private readonly specialTexts: string[];
+  private newlineIds: number[] | null = null;
 
   constructor(
     made: Made,
@@ -140,7 +141,8 @@ export class HfTokenizer implements Tokenizer {
     const specials = new Set<string>();
     for (const id of this.special) if (table[id]) specials.add(table[id]);
     for (const id of [bosId, eosId]) if (id !== null && table[id]) specials.add(table[id]);
-    this.specialTexts = [...specials].sort((a, b) => b.length - a.length);
+    // One-character specials cannot be cut inside; no real vocabulary has them.
+    this.specialTexts = [...specials].filter((t) => t.length > 1).sort((a, b) => b.length - a.length);
   }
 
   encode(text: string, opts: { bos?: boolean; special?: boolean } = {}): number[] {
@@ -150,30 +152,44 @@ export class HfTokenizer implements Tokenizer {
 
   /**
    * Encodes text in which special-token strings are plain characters. The libraries offer no switch
-   * for this, so each occurrence is cut out and encoded one character at a time (no character of
-   * "</s>" alone is a special token); the text between occurrences is encoded as usual.
+   * for this, so the text is cut right after the first character of each occurrence ("<" | "/s>")
+   * and the pieces after a cut are encoded as continuations (see continuation()).
    */
   private encodePlain(text: string): number[] {
-    const out: number[] = [];
-    let from = 0;
-    let plainFrom = 0;
-    while (from < text.length) {
-      let hit: string | null = null;
+    const cuts: number[] = [];
+    for (let from = 0; from < text.length; ) {
       let at = -1;
+      let len = 0;
       for (const s of this.specialTexts) {
         const i = text.indexOf(s, from);
-        if (i >= 0 && (at < 0 || i < at || (i === at && s.length > hit!.length))) {
+        if (i >= 0 && (at < 0 || i < at)) {
           at = i;
-          hit = s;
+          len = s.length;
         }
       }
-      if (hit === null) break;
-      if (at > plainFrom) out.push(...this.core.encode(text.slice(plainFrom, at), { add_special_tokens: false }));
-      for (const ch of hit) out.push(...this.core.encode(ch, { add_special_tokens: false }).filter((id) => !this.special.has(id)));
-      from = plainFrom = at + hit.length;
+      if (at < 0) break;
+      cuts.push(at + 1);
+      from = at + len;
     }
-    if (plainFrom < text.length) out.push(...this.core.encode(text.slice(plainFrom), { add_special_tokens: false }));
+    const enc = (t: string) => this.core.encode(t, { add_special_tokens: false });
+    if (cuts.length === 0) return enc(text);
+    const out = enc(text.slice(0, cuts[0]));
+    cuts.forEach((c, i) => out.push(...this.continuation(text.slice(c, cuts[i + 1] ?? text.length))));
     return out;
+  }
+
+  /**
+   * Ids of text as it is tokenized mid-sentence: SentencePiece would prepend "▁" to a piece encoded
+   * alone, so "\n" + text is encoded and the ids of "\n" dropped (a newline never merges onward).
+   */
+  private continuation(text: string): number[] {
+    if (text === '') return [];
+    const enc = (t: string) => this.core.encode(t, { add_special_tokens: false });
+    this.newlineIds ??= enc('\n');
+    const probe = this.newlineIds;
+    const ids = enc('\n' + text);
+    if (ids.length > probe.length && probe.every((id, i) => ids[i] === id)) return ids.slice(probe.length);
+    return enc(text);
   }
 
   decode(ids: readonly number[], opts: { skipSpecial?: boolean } = {}): string {
