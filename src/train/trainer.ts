@@ -325,13 +325,14 @@ export class Trainer {
     const params = this.params();
     g.gradNorm(params);
     const lr = lrAt(this.step, { base: h.lr, totalSteps: h.steps, warmupFraction: h.warmupFraction, schedule: h.schedule });
-    // The update is skipped on the GPU when the norm is not finite; the readback below only reports it.
+    // The update is skipped on the GPU when the norm is not finite or the update would make a
+    // parameter non-finite; the readback below only reports it.
     g.update(params, { lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, weightDecay: h.weightDecay, step: this.step + 1 - this.skipped, gradScale: 1, maxNorm: h.maxGradNorm });
     const st = await g.readStats();
     const lmLoss = st[STAT.lmLoss] / Math.max(1, lmTargets);
     const headLoss = st[STAT.headLoss] / Math.max(1, headCount);
     const gradNorm = Math.sqrt(st[STAT.gradSq]);
-    const skipped = !Number.isFinite(gradNorm) || !Number.isFinite(lmLoss) || !Number.isFinite(headLoss);
+    const skipped = !Number.isFinite(gradNorm) || !Number.isFinite(lmLoss) || !Number.isFinite(headLoss) || st[STAT.updateBad] !== 0;
     if (skipped) {
       this.skipped++;
       // A non-finite loss with finite gradients would still have updated: undo is impossible, so the
