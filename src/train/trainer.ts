@@ -78,7 +78,8 @@ const F32_MAX = 3.4028234663852886e38;
  */
 export function checkHyper(h: TrainHyper): void {
   const fail = (k: string, allowed: string) => {
-    throw new Error(`Hyperparameter ${k} is ${JSON.stringify((h as unknown as Record<string, unknown>)[k]) ?? String((h as unknown as Record<string, unknown>)[k])}; it must be ${allowed}.`);
+    const v = (h as unknown as Record<string, unknown>)[k];
+    throw new Error(`Hyperparameter ${k} is ${typeof v === 'number' || v === undefined ? String(v) : JSON.stringify(v)}; it must be ${allowed}.`);
   };
   const int = (k: keyof TrainHyper, min: number, max: number) => {
     const v = h[k] as number;
