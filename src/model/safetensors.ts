@@ -165,6 +165,8 @@ function configReader(json: unknown, name: string) {
     if (!Number.isInteger(v) || v <= 0) {
       throw new ModelFormatError(`config.json for "${name}": "${key}" is ${v}; it should be a positive integer.`);
     }
+    // Above 2^31 − 1 no GPU buffer, index or shader constant could hold it (and halving loops break).
+    if (v > 0x7fffffff) throw new ModelFormatError(`config.json for "${name}": "${key}" is ${v}, more than this engine supports (2147483647).`);
     return v;
   };
   /** bos/eos may be a number or a list (several stop ids); the first one is the one we use. */
@@ -281,6 +283,13 @@ export async function describeSafetensors(
       `"${src.name}" is truncated: its tensors need ${end} bytes but the file has ${fileSize} bytes ` +
         `(${end - fileSize} missing); the download may be incomplete.`,
     );
+  }
+  // Two tensors sharing bytes would each load the other's data as their own.
+  const spans = [...header.entries].map(([n, e]) => ({ n, b: e.data_offsets[0], e: e.data_offsets[1] })).filter((x) => x.e > x.b).sort((x, y) => x.b - y.b);
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i].b < spans[i - 1].e) {
+      throw new ModelFormatError(`"${src.name}": tensors "${spans[i - 1].n}" and "${spans[i].n}" overlap (data_offsets ${spans[i].b}–${spans[i - 1].e}); the file is corrupt.`);
+    }
   }
   const config = configFromJson(configJson, tensors, src.name);
   checkTensorShapes(config, tensors, src.name);

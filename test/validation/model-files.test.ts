@@ -10,7 +10,8 @@ import { gv, type GgufValue } from '../../src/model/gguf-values';
 import { describeLlama2c, llama2cExpectedSize, parseLlama2cHeader } from '../../src/model/llama2c';
 import { nonFiniteAt } from '../../src/model/finite-scan';
 import { loadModel } from '../../src/model/model';
-import { randomGguf } from '../../src/model/random-model';
+import { randomGguf, randomSafetensors } from '../../src/model/random-model';
+import { describeSafetensors } from '../../src/model/safetensors';
 import { BytesSource } from '../../src/model/sources';
 import { loadShape } from '../../src/model/weights';
 import { quantize } from '../../src/model/quant';
@@ -124,6 +125,34 @@ describe('GGUF structure', () => {
   it('a tensor typed F16 over F32-sized data is refused', async () => {
     const msg = await formatError(describeGguf(new BytesSource(patchEntry(base, TensorNames.wq(0), { type: GgmlType.F16 }), 'f16.gguf')));
     expect(msg).toMatch(/tensor "blk\.0\.attn_q\.weight" \(F16 \(1\), \d+ bytes\) is followed by \d+ unused bytes/);
+  });
+});
+
+describe('safetensors structure', () => {
+  /** Rewrites the JSON header of a safetensors file (the data section stays as it was). */
+  function rewriteHeader(bytes: Uint8Array, edit: (h: Record<string, { data_offsets: number[] }>) => void): Uint8Array {
+    const len = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+    const h = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + len)));
+    edit(h);
+    const json = new TextEncoder().encode(JSON.stringify(h).padEnd(len, ' '));
+    expect(json.length).toBe(len);
+    const out = bytes.slice();
+    out.set(json, 8);
+    return out;
+  }
+
+  it('overlapping data_offsets are refused', async () => {
+    const { bytes, config } = randomSafetensors({ arch: 'llama', nLayers: 2, dModel: 64, nHeads: 4, dFF: 128, vocabSize: 256 });
+    const bad = rewriteHeader(bytes, (h) => {
+      h['model.layers.1.input_layernorm.weight'].data_offsets = [...h['model.layers.0.input_layernorm.weight'].data_offsets];
+    });
+    expect(await formatError(describeSafetensors(new BytesSource(bad, 'st.safetensors'), config))).toMatch(/tensors "model\.layers\.\d\.input_layernorm\.weight" and "model\.layers\.\d\.input_layernorm\.weight" overlap/);
+  });
+
+  it('a config.json count beyond 2^31 − 1 is named', async () => {
+    const { bytes, config } = randomSafetensors({ arch: 'llama', nLayers: 1, dModel: 64, nHeads: 4, dFF: 128, vocabSize: 256 });
+    const msg = await formatError(describeSafetensors(new BytesSource(bytes, 'st.safetensors'), { ...config, max_position_embeddings: 2 ** 32 }));
+    expect(msg).toMatch(/"max_position_embeddings" is 4294967296, more than this engine supports/);
   });
 });
 

@@ -86,4 +86,25 @@ describe('training inputs', () => {
       run.dispose();
     }
   });
+
+  it('malformed checkpoints are refused with the field path, before the run is rebuilt', async () => {
+    const spec = regression(['1', '2', '3', '4']);
+    const run = await prepareRun(e, spec);
+    const good = JSON.parse(JSON.stringify(checkpointOf(e, spec, snapshotLibrary(spec.library), await run.trainer.state())));
+    run.dispose();
+    const cases: Array<[(f: any) => void, RegExp]> = [
+      [(f) => (f.state.step = -1), /Checkpoint state\.step is -1/],
+      [(f) => (f.state.cursor = null), /Checkpoint state\.cursor is null/],
+      [(f) => (f.state.tensors[Object.keys(f.state.tensors)[0]].n = 1e12), /Checkpoint state\.tensors\..+\.n is 1000000000000/],
+      [(f) => (f.state.log = {}), /Checkpoint state\.log is \{\}/],
+      [(f) => (f.state.skipped = 5), /state\.skipped is 5, more than its 0 steps/],
+      [(f) => (f.spec.tasks = []), /Checkpoint spec\.tasks is \[\]/],
+      [(f) => (f.spec.hyper.batch = 0), /Hyperparameter batch is 0/],
+    ];
+    for (const [mutate, re] of cases) {
+      const f = structuredClone(good);
+      mutate(f);
+      await expect(resumeRun(e, f, new TagLibrary())).rejects.toThrow(re);
+    }
+  });
 });
