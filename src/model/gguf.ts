@@ -21,6 +21,8 @@ import { ggufPlain, ggufTypeFromCode, type GgufArray, type GgufPlainScalar, type
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 const DEFAULT_ALIGNMENT = 32;
+/** Longest metadata key or tensor name accepted (ggml's names are ≤ 64 bytes): longer is a corrupt length. */
+const MAX_NAME = 256;
 const FIRST_CHUNK = 1 << 20;
 
 /** A tensor directory entry. `type` is only a valid GgmlType when `isSupportedType(rawType)`. */
@@ -244,6 +246,7 @@ function parseHeader(buf: Uint8Array, fileSize: number, name: string): GgufHeade
   const typedMetadata: Record<string, GgufValue> = {};
   for (let i = 0; i < nKv; i++) {
     const key = c.string(`metadata key #${i}`);
+    if (key.length > MAX_NAME) throw new ModelFormatError(`"${name}": metadata key #${i} is ${key.length} characters long (corrupt file?).`);
     if (Object.hasOwn(typedMetadata, key)) {
       throw new ModelFormatError(`"${name}": metadata key "${key}" appears twice (corrupt file?).`);
     }
@@ -264,6 +267,7 @@ function parseHeader(buf: Uint8Array, fileSize: number, name: string): GgufHeade
   const raw: Array<{ name: string; rawType: number; shape: number[]; relOffset: number }> = [];
   for (let i = 0; i < nTensors; i++) {
     const tname = c.string(`the name of tensor #${i}`);
+    if (tname.length > MAX_NAME) throw new ModelFormatError(`"${name}": the name of tensor #${i} is ${tname.length} characters long (corrupt file?).`);
     const nDims = c.u32(`the dimension count of tensor "${tname}"`);
     if (nDims > 8) throw new ModelFormatError(`"${name}": tensor "${tname}" claims ${nDims} dimensions (corrupt file?).`);
     const ne: number[] = [];

@@ -152,11 +152,15 @@ const modelLoad: Category = {
     const r = prng(seed);
     const start = await headerEnd(TOK_MODEL);
     const bytes = TOK_MODEL.slice();
-    // Poison a few data bytes with NaN/Inf patterns (f16 scales, f32 norms) or random noise.
-    for (let i = 0, n = 1 + r.int(3); i < n; i++) {
-      const at = start + r.int(bytes.length - start - 2);
-      if (r.next() < 0.6) new DataView(bytes.buffer).setUint16(at & ~1, r.pick([0x7c00, 0xfc00, 0x7e00, 0x7f80, 0xffff]), true);
-      else bytes[at] = r.int(256);
+    const dv = new DataView(bytes.buffer);
+    const tensors = (await readGgufHeader(new BytesSource(TOK_MODEL))).tensors;
+    // Poison: a block scale of a Q8_0 matrix, an f32 norm value, or a random data byte.
+    for (let i = 0, n = 1 + r.int(2); i < n; i++) {
+      const t = r.pick(tensors);
+      const kind = r.int(3);
+      if (kind === 0 && t.rawType === GgmlType.Q8_0) dv.setUint16(t.offset + 34 * r.int(t.bytes / 34), r.pick([0x7c00, 0xfc00, 0x7e00]), true);
+      else if (kind === 1 && t.rawType === GgmlType.F32) dv.setUint32(t.offset + 4 * r.int(t.bytes / 4), r.pick([0x7f800000, 0xff800000, 0x7fc00000]), true);
+      else bytes[start + r.int(bytes.length - start)] = r.int(256);
     }
     const model = await loadModel(ctx.gpu!, new BytesSource(bytes, 'fuzz.gguf'), { slots: 1, maxContext: 32 });
     try {
@@ -324,8 +328,15 @@ const cliArgs: Category = {
   run(seed) {
     const r = prng(seed);
     const cmd = r.pick(['train', 'eval', 'generate', 'tokenize']);
-    const values: Record<string, unknown> = { model: 'public/models/stories260K/stories260K.bin' };
-    for (let i = 0, n = 1 + r.int(6); i < n; i++) {
+    // A valid command line of that kind, then 0–3 options set to values from the list above.
+    const valid: Record<string, Record<string, unknown>> = {
+      train: { stage: '2', template: '<F> {input} {output}', data: ['test/fixtures/smiles-60.txt'], batch: '2', lr: '1e-3', steps: '3' },
+      eval: { 'tags-in': 'package.json', data: ['test/fixtures/smiles-60.txt'], template: '<F> {input}' },
+      generate: { prompt: 'Once', 'max-tokens': '4', temperature: '0.5', 'top-p': '0.9' },
+      tokenize: { text: 'hello' },
+    };
+    const values: Record<string, unknown> = { model: 'public/models/stories260K/stories260K.bin', ...valid[cmd] };
+    for (let i = 0, n = r.int(4); i < n; i++) {
       const k = r.pick(OPTS);
       values[k] = k === 'data' || k === 'map' ? [r.pick(VALUES)] : r.pick(VALUES);
     }

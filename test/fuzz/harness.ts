@@ -27,7 +27,7 @@ export interface Judge {
 }
 
 const ENGINE_LIMITS = /Maximum call stack size exceeded|Invalid array length|Array buffer allocation failed|out of memory|Invalid typed array length|allocation size overflow/i;
-const INTERNAL = /Cannot read propert|is not a function|is not iterable|undefined is not|null is not|Cannot convert|is not defined|Cannot destructure/i;
+const INTERNAL = /Cannot read propert|is not a function|is not iterable|(undefined|null) is not an object|Cannot convert|is not defined|Cannot destructure/i;
 
 export function judgeError(e: unknown, judge: Judge): Omit<CaseResult, 'ms'> {
   if (!(e instanceof Error)) return { outcome: 'crash', detail: `threw a non-Error: ${String(e)}` };
