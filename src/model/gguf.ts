@@ -15,7 +15,7 @@ import {
   type ModelDescription,
   type TensorInfo,
 } from './types';
-import { checkTensorShapes, expectedTensorShapes } from './tensor-check';
+import { checkSpecialIds, checkTensorShapes, expectedTensorShapes } from './tensor-check';
 import { ggmlTensorBytes, ggmlTypeInfo, ggmlTypeLabel, supportedTypeList } from './ggml-types';
 import { ggufPlain, ggufTypeFromCode, type GgufArray, type GgufPlainScalar, type GgufScalarType, type GgufValue } from './gguf-values';
 
@@ -562,7 +562,7 @@ export async function describeGguf(src: ByteSource, signal?: AbortSignal): Promi
     tensors.set(t.name, { name: t.name, type: t.rawType as GgmlType, shape: t.shape, offset: t.offset, bytes: t.bytes });
   }
   const m = new Meta(header.metadata, src.name);
-  return {
+  const out: ModelDescription = {
     format: 'gguf',
     config,
     tensors,
@@ -573,4 +573,6 @@ export async function describeGguf(src: ByteSource, signal?: AbortSignal): Promi
     eosId: m.optId('tokenizer.ggml.eos_token_id'),
     metadata: header.metadata,
   };
+  checkSpecialIds(out, src.name);
+  return out;
 }

@@ -4,7 +4,7 @@
  * follows it. HF names are mapped onto the canonical (GGUF) ones.
  */
 import type { ByteSource } from './source';
-import { checkTensorShapes } from './tensor-check';
+import { checkTensorShapes, checkSpecialIds } from './tensor-check';
 import {
   GgmlType,
   ModelFormatError,
@@ -294,7 +294,7 @@ export async function describeSafetensors(
   const config = configFromJson(configJson, tensors, src.name);
   checkTensorShapes(config, tensors, src.name);
   const { id } = configReader(configJson, src.name);
-  return {
+  const out: ModelDescription = {
     format: 'safetensors',
     config,
     tensors,
@@ -303,6 +303,8 @@ export async function describeSafetensors(
     eosId: id('eos_token_id'),
     metadata: { ...(configJson as Record<string, unknown>), __metadata__: header.metadata },
   };
+  checkSpecialIds(out, src.name);
+  return out;
 }
 
 /**
