@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RequestValidationError, validateRequest } from '../../src/worker/schema';
-import { fakeClient } from '../../src/worker/testing';
+import { fakeClient } from '../worker/fake-engine';
 
 const spec = (over: Record<string, unknown> = {}, hyper: Record<string, unknown> = {}) => ({
   runId: 'r1',
