@@ -174,7 +174,10 @@ export class HfTokenizer implements Tokenizer {
     const enc = (t: string) => this.core.encode(t, { add_special_tokens: false });
     if (cuts.length === 0) return enc(text);
     const out = enc(text.slice(0, cuts[0]));
-    cuts.forEach((c, i) => out.push(...this.continuation(text.slice(c, cuts[i + 1] ?? text.length))));
+    // A loop, not push(...ids): a long data text has more ids than a call can take as arguments.
+    cuts.forEach((c, i) => {
+      for (const id of this.continuation(text.slice(c, cuts[i + 1] ?? text.length))) out.push(id);
+    });
     return out;
   }
 

@@ -75,4 +75,12 @@ describe('data text is not parsed for special tokens', () => {
     expect(r.ids.slice(1)).not.toContain(2);
     expect(tok.decode(r.ids.slice(1))).toBe('Story: a</s>b</s>');
   });
+
+  it('a long data text with special-token strings encodes (no argument spread of its ids)', async () => {
+    const tok = await buildTokenizer({ kind: 'llama2c', data: new Uint8Array(readFileSync('public/models/stories260K/tok512.bin')), vocabSize: 512 });
+    const text = 'The cat sat. '.repeat(12_000) + '</s>' + 'The dog ran. '.repeat(12_000);
+    const ids = tok.encode(text, { special: false });
+    expect(ids.length).toBeGreaterThan(130_000);
+    expect(ids).not.toContain(2);
+  }, 120_000);
 });

@@ -10,6 +10,7 @@ import { NodeFileSource } from '../../src/model/source-node';
 import { TagLibrary } from '../../src/tags/library';
 import { checkpointOf, resumeRun, snapshotLibrary } from '../../src/train/checkpoint';
 import { prepareRun, type RunSpec } from '../../src/train/protocol';
+import { Trainer, type Example } from '../../src/train/trainer';
 
 let e: Engine;
 beforeAll(async () => {
@@ -105,6 +106,18 @@ describe('training inputs', () => {
       const f = structuredClone(good);
       mutate(f);
       await expect(resumeRun(e, f, new TagLibrary())).rejects.toThrow(re);
+    }
+  });
+
+  it('a dataset of 140k examples trains (no argument spread of data-sized arrays)', async () => {
+    const ex: Example[] = Array.from({ length: 140_000 }, (_, i) => ({ ids: [1, 2 + (i % 5), 3], inject: [-1, -1, -1], start: [], targets: [2 + (i % 5), 3, null], headPos: null }));
+    const t = await Trainer.create({ engine: e, train: ex, heldOut: ex.slice(0, 2), hyper: { steps: 1, batch: 2 }, injected: new Float32Array(e.config.dModel * 4), trainable: [] });
+    try {
+      await t.run();
+      expect(t.step).toBe(1);
+      expect(Number.isFinite(t.log[0].lmLoss)).toBe(true);
+    } finally {
+      t.dispose();
     }
   });
 });
