@@ -31,7 +31,7 @@ const sampling = {
 };
 
 const source = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('url'), url: z.string().regex(/^(https?:|blob:|\/|\.)/, 'must be an http(s) URL or a path'), tokenizerUrl: z.string().min(1).optional(), name: z.string().optional() }),
+  z.object({ kind: z.literal('url'), url: z.string().min(1, 'must not be empty'), tokenizerUrl: z.string().min(1).optional(), name: z.string().optional() }),
   z.object({ kind: z.literal('file'), file: blob, tokenizerFile: blob.optional() }),
 ]);
 
