@@ -100,6 +100,8 @@ function makeEngine(
   // repack GPU buffers those read); `pending` answers adapterNames() at once.
   const slotOf = new Map<string, number>();
   const pending = new Set<string>();
+  // A queued adapter change that failed (e.g. out of GPU memory) is reported by the next generate().
+  let adapterFailure: Error | null = null;
   return {
     gpu,
     kernels,
@@ -112,7 +114,14 @@ function makeEngine(
     config: desc.config,
     memory: () => mem.bytes(),
     generate(req: GenerateRequest, onToken?: OnToken) {
-      return exclusive(() => generate(transformer, tokenizer, req, onToken, (n) => slotOf.get(n)));
+      return exclusive(() => {
+        if (adapterFailure) {
+          const e = adapterFailure;
+          adapterFailure = null;
+          throw e;
+        }
+        return generate(transformer, tokenizer, req, onToken, (n) => slotOf.get(n));
+      });
     },
     setAdapter(adapterName: string, w: AdapterWeights) {
       if (!adapterName) throw new Error('An adapter needs a non-empty name.');
@@ -123,6 +132,9 @@ function makeEngine(
         transformer.adapters.set(slot, w);
         slotOf.set(adapterName, slot);
         await transformer.prepareAdapters();
+      }).catch((e: Error) => {
+        pending.delete(adapterName);
+        adapterFailure = new Error(`setAdapter("${adapterName}") failed: ${e.message}`);
       });
     },
     removeAdapter(adapterName: string) {
@@ -132,6 +144,8 @@ function makeEngine(
         if (slot === undefined) return;
         slotOf.delete(adapterName);
         transformer.adapters.set(slot, null);
+      }).catch((e: Error) => {
+        adapterFailure = new Error(`removeAdapter("${adapterName}") failed: ${e.message}`);
       });
     },
     adapterNames: () => [...pending],
