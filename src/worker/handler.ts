@@ -8,6 +8,7 @@ import { inspectModelSource } from '../model/preflight';
 import type { ByteSource } from '../model/source';
 import { BlobSource, UrlSource } from '../model/sources';
 import type { MethodDeps } from './methods';
+import { validateRequest } from './schema';
 import { createWorkbench, WORKBENCH_REQUESTS, type Workbench } from './workbench';
 import { createSelfSpecHandler, SELFSPEC_REQUESTS } from './selfspec';
 import { createMemorySelfSpecDb, type SelfSpecRunsDb } from './selfspec-store';
@@ -258,6 +259,7 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
       const controller = new AbortController();
       if (msg.type !== 'cancel') controllers.set(msg.id, controller);
       try {
+        validateRequest(msg.type, msg.params);
         const result = await run(msg, controller.signal);
         post({ id: msg.id, type: 'result', result });
       } catch (e) {
