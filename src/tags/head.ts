@@ -123,4 +123,8 @@ export interface LoraAdapter {
   targets: LoraTarget[];
   /** Per decoder layer: target name (a LoraTarget) → its pair; every target of `targets` in every layer. */
   layers: Array<Record<string, LoraPair>>;
+  /** Dropout it was trained with (PEFT's lora_dropout), when known. */
+  dropout?: number;
+  /** The base model it was trained on (PEFT's base_model_name_or_path), when known. */
+  baseModel?: string;
 }

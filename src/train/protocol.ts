@@ -176,6 +176,7 @@ export class PreparedRun {
           rank: lo.rank,
           alpha: lo.alpha,
           targets: [...lo.targets],
+          dropout: lo.dropout ?? 0,
           layers: this.trainer.graph.lora.map((layer, l) =>
             Object.fromEntries(
               Object.keys(layer).map((p) => [p, { A: Float32Array.from(st.tensors[`lora.${l}.${p}.A`]), B: Float32Array.from(st.tensors[`lora.${l}.${p}.B`]) }]),
