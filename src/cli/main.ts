@@ -12,6 +12,7 @@ import { openSource, siblingTokenizer } from './sources';
 import { tokenizerForFile } from './tokenizer-file';
 import { evalCommand, trainCommand, type TrainArgs } from './train';
 import { experimentCommand, EXPERIMENT_USAGE, qedCommand } from './experiment';
+import { EXCHANGE_USAGE, exportCommand, importCommand } from './exchange';
 
 const USAGE = `usage:
   cli generate --model <path|url> [--tokenizer <path|url>] --prompt "..." [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S] [--json]
@@ -22,12 +23,15 @@ const USAGE = `usage:
             [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v]
             [--checkpoint ck.json --checkpoint-every N] [--resume ck.json]
   cli eval  --model <path|url> --tags-in lib.json --template "..." --data <file> [--stage 2|--method …]
+${EXCHANGE_USAGE}
 ${EXPERIMENT_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv.filter((a, i) => !(i === 0 && a === '--'));
   if (cmd === 'experiment') return experimentCommand(rest);
   if (cmd === 'qed') return qedCommand(rest);
+  if (cmd === 'export') return exportCommand(rest);
+  if (cmd === 'import') return importCommand(rest);
   const { values: v } = parseArgs({
     args: rest,
     options: {
