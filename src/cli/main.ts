@@ -13,6 +13,7 @@ import { tokenizerForFile } from './tokenizer-file';
 import { evalCommand, trainCommand, type TrainArgs } from './train';
 import { experimentCommand, EXPERIMENT_USAGE, qedCommand } from './experiment';
 import { EXCHANGE_USAGE, exportCommand, importCommand } from './exchange';
+import { retrieveCommand, RETRIEVE_USAGE } from './retrieve';
 
 const USAGE = `usage:
   cli generate --model <path|url> [--tokenizer <path|url>] --prompt "..." [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S] [--json]
@@ -24,7 +25,8 @@ const USAGE = `usage:
             [--checkpoint ck.json --checkpoint-every N] [--resume ck.json]
   cli eval  --model <path|url> --tags-in lib.json --template "..." --data <file> [--stage 2|--method …]
 ${EXCHANGE_USAGE}
-${EXPERIMENT_USAGE}`;
+${EXPERIMENT_USAGE}
+${RETRIEVE_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv.filter((a, i) => !(i === 0 && a === '--'));
@@ -32,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'qed') return qedCommand(rest);
   if (cmd === 'export') return exportCommand(rest);
   if (cmd === 'import') return importCommand(rest);
+  if (cmd === 'retrieve') return retrieveCommand(rest);
   const { values: v } = parseArgs({
     args: rest,
     options: {
