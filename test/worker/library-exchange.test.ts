@@ -11,6 +11,9 @@ import { exportLibrary, TagLibrary } from '../../src/tags/library';
 import { importPeft, loraShapes } from '../../src/tags/peft';
 import { unzipPeft } from '../../src/tags/peft-files';
 import { createTag, newProvenance } from '../../src/tags/tag';
+import { createMemoryDb } from '../../src/state/db';
+import { createLibraryStore } from '../../src/state/library';
+import { createNoticesStore } from '../../src/state/notices';
 import { FAKE_CONFIG, fakeClient } from './fake-engine';
 
 async function setup() {
@@ -87,5 +90,38 @@ describe('library exchange over the worker protocol', () => {
     expect(wrong).toMatchObject({ status: 'refused', error: expect.stringMatching(/but r = 8 on the loaded model/) });
     await client.request('unloadModel', {});
     await expect(client.request('libraryExportFiles', { format: 'peft', adapter: 'lora' })).rejects.toThrow(/Load the model this adapter belongs to first/);
+  });
+});
+
+describe('library store: the panel\'s PEFT and safetensors flows', () => {
+  it('exports an adapter and the tags, imports them back, asks before tags of another embedding table', async () => {
+    const { client, lib } = await setup();
+    const notices = createNoticesStore();
+    const store = createLibraryStore({ client, notices, db: Promise.resolve(createMemoryDb()) });
+    const s = () => store.getState();
+    const peft = (await s().exportFiles({ format: 'peft', adapter: 'lora' }))!;
+    expect(peft.fileName).toBe('lora-peft.zip');
+    await s().remove('adapter', 'lora');
+    await s().importFiles([{ name: peft.fileName, bytes: peft.bytes }]);
+    expect(s().lastImport).toMatchObject({ fileName: 'lora-peft.zip', added: ['lora'] });
+    expect(s().summary.adapters.map((a) => a.name)).toEqual(['lora']);
+
+    // Tags from another embedding table: the import waits for a confirmation, then goes through.
+    const other = new TagLibrary();
+    other.addTag(createTag({ name: 'Foreign', kind: 'domain', p: 1, d: 64, data: new Float32Array(64).fill(0.5), provenance: newProvenance({ arch: 'llama', name: 'other', dModel: 64, vocabSize: 512 }, 'ffffffffffffffff') }));
+    const { exportTagsSafetensors } = await import('../../src/tags/tags-safetensors');
+    const { safetensors, sidecar } = exportTagsSafetensors(other);
+    const files = [{ name: 'tags.safetensors', bytes: safetensors }, { name: 'tags.json', bytes: new TextEncoder().encode(JSON.stringify(sidecar)) }];
+    const r = await s().importFiles(files);
+    expect(r?.status).toBe('needs-confirmation');
+    expect(s().pendingImport).toMatchObject({ fileName: 'tags.safetensors + tags.json', warning: expect.stringMatching(/different embedding table/) });
+    await s().confirmImport();
+    expect(s().lastImport?.added).toEqual(['<Foreign>']);
+    expect(s().summary.tags.map((t) => t.name).sort()).toEqual(['Foreign', 'Story']);
+
+    const bad = await s().importUrl('not a url');
+    expect(bad).toMatchObject({ status: 'refused' });
+    expect(s().importError).toMatch(/is not a URL/);
+    expect(lib.getAdapter('lora')).toBeDefined();
   });
 });
