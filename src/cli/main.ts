@@ -21,7 +21,7 @@ const USAGE = `usage:
   cli train --model <path|url> (--stage 1|2|3 | --method prompt-tuning|lora|linear-probe|domain-in-text)
             --template "<Tag> {input}" --data <file> [--data <file> …] [--map field=column …] [--task text|regression|classification]
             [--tags-in lib.json] [--out lib.json] [--steps N] [--lr X] [--batch N] [--accum N] [--seed N] [--eval-fraction F]
-            [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v]
+            [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v | --continue-adapter <name>]
             [--checkpoint ck.json --checkpoint-every N] [--resume ck.json]
   cli eval  --model <path|url> --tags-in lib.json --template "..." --data <file> [--stage 2|--method …]
 ${EXCHANGE_USAGE}
@@ -76,6 +76,7 @@ async function main(argv: string[]): Promise<number> {
       'lora-rank': { type: 'string' },
       'lora-alpha': { type: 'string' },
       'lora-targets': { type: 'string' },
+      'continue-adapter': { type: 'string' },
       checkpoint: { type: 'string' },
       'checkpoint-every': { type: 'string' },
       resume: { type: 'string' },
@@ -171,6 +172,7 @@ async function main(argv: string[]): Promise<number> {
       loraRank: v['lora-rank'],
       loraAlpha: v['lora-alpha'],
       loraTargets: v['lora-targets'],
+      continueAdapter: v['continue-adapter'],
       checkpoint: v.checkpoint,
       checkpointEvery: v['checkpoint-every'],
       resume: v.resume,

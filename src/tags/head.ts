@@ -5,6 +5,7 @@
  * this file holds the data and the arithmetic shared by training and inference.
  */
 import type { Rng } from '../model/sampling';
+import type { ModelConfig } from '../model/types';
 import { newId } from './id';
 
 export type HeadKind = 'regression' | 'classification';
@@ -127,4 +128,20 @@ export interface LoraAdapter {
   dropout?: number;
   /** The base model it was trained on (PEFT's base_model_name_or_path), when known. */
   baseModel?: string;
+}
+
+/** [in, out] of each adaptable matrix of a model. */
+export function loraShapes(cfg: ModelConfig): Record<LoraTarget, { in: number; out: number }> {
+  const q = cfg.nHeads * cfg.headDim;
+  const kv = cfg.nKvHeads * cfg.headDim;
+  const d = cfg.dModel;
+  return {
+    q: { in: d, out: q },
+    k: { in: d, out: kv },
+    v: { in: d, out: kv },
+    o: { in: q, out: d },
+    gate: { in: d, out: cfg.dFF },
+    up: { in: d, out: cfg.dFF },
+    down: { in: cfg.dFF, out: d },
+  };
 }

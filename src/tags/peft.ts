@@ -13,7 +13,9 @@ import { readSafetensorsTensors, writeSafetensors } from '../model/safetensors';
 import type { ByteSource } from '../model/source';
 import { BytesSource } from '../model/sources';
 import { GgmlType, type ModelConfig } from '../model/types';
-import { LORA_TARGETS, type LoraAdapter, type LoraPair, type LoraTarget } from './head';
+import { LORA_TARGETS, loraShapes, type LoraAdapter, type LoraPair, type LoraTarget } from './head';
+
+export { loraShapes };
 import { newId } from './id';
 
 export const PEFT_CONFIG_FILE = 'adapter_config.json';
@@ -34,22 +36,6 @@ export const PEFT_MODULES: Record<LoraTarget, { parent: 'self_attn' | 'mlp'; mod
 export function peftKey(layer: number, target: LoraTarget, which: 'A' | 'B'): string {
   const m = PEFT_MODULES[target];
   return `base_model.model.model.layers.${layer}.${m.parent}.${m.module}.lora_${which}.weight`;
-}
-
-/** [in, out] of each adaptable matrix of a model. */
-export function loraShapes(cfg: ModelConfig): Record<LoraTarget, { in: number; out: number }> {
-  const q = cfg.nHeads * cfg.headDim;
-  const kv = cfg.nKvHeads * cfg.headDim;
-  const d = cfg.dModel;
-  return {
-    q: { in: d, out: q },
-    k: { in: d, out: kv },
-    v: { in: d, out: kv },
-    o: { in: q, out: d },
-    gate: { in: d, out: cfg.dFF },
-    up: { in: d, out: cfg.dFF },
-    down: { in: cfg.dFF, out: d },
-  };
 }
 
 export interface PeftFiles {

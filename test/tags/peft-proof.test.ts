@@ -3,7 +3,8 @@
  * safetensors (Hugging Face layout). A LoRA trained on the GPU against the GGUF model, exported to
  * PEFT and imported onto the safetensors model, computes the same thing there: the same per-token
  * losses through the training graph on the GPU, and the same logits (within 1e-4) and greedy ids
- * through the float64 reference forward. Export → import → export gives the same bytes.
+ * through the float64 reference forward. Export → import → export gives the same bytes, and
+ * further training starts from the imported adapter.
  */
 import { describe, expect, it } from 'vitest';
 import { acquireNodeGpu } from '../../src/gpu/node-gpu';
@@ -125,6 +126,19 @@ describe('PEFT proof: train on GGUF, run on safetensors', () => {
     const again = exportPeft(imported, onSt.config);
     expect(Buffer.from(again.weights).equals(Buffer.from(files.weights))).toBe(true);
     expect(Buffer.from(again.config).equals(Buffer.from(files.config))).toBe(true);
+
+    // Further training starts from the imported adapter, not from a fresh one.
+    const libS = new TagLibrary();
+    libS.addAdapter(imported);
+    const spec = { method: 'lora' as const, tasks: [{ name: 'stories', template: '{input} {output}', rows, output: { kind: 'text' as const } }], tagLength: 1, hyper: { steps: 2, batch: 2, accum: 1, lr: 0.01, seed: 2 } };
+    const fresh = await runProtocol(onSt, { ...spec, library: new TagLibrary(), lora: { rank: 4, alpha: 8, dropout: 0 } });
+    const more = await runProtocol(onSt, { ...spec, library: libS, continueAdapter: 'imported', name: 'continued' });
+    const before = { nll: more.evalBefore.nll!, fresh: fresh.evalBefore.nll! };
+    expect(Math.abs(before.nll - before.fresh)).toBeGreaterThan(1e-3);
+    const continued = libS.getAdapter('continued')!;
+    expect(continued).toMatchObject({ rank: 4, alpha: 8, targets: imported.targets });
+    expect(continued.layers[1]!.v!.B).not.toEqual(imported.layers[1]!.v!.B);
+    await expect(runProtocol(onSt, { ...spec, library: libS, continueAdapter: 'nope' })).rejects.toThrow(/no adapter "nope" to continue/);
     onGguf.dispose();
     onSt.dispose();
   });
