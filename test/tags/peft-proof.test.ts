@@ -2,8 +2,8 @@
  * The proof of the PEFT exchange: one random model written twice — GGUF (q/k rows interleaved) and
  * safetensors (Hugging Face layout). A LoRA trained on the GPU against the GGUF model, exported to
  * PEFT and imported onto the safetensors model, computes the same thing there: the same per-token
- * losses through the training graph on the GPU, and the same logits (within 1e-4) and greedy ids
- * through the float64 reference forward. Export → import → export gives the same bytes, and
+ * losses through the training graph on the GPU, the same greedy ids from the engine, and the same
+ * logits (within 1e-4) and greedy ids through the float64 reference forward. Export → import → export gives the same bytes, and
  * further training starts from the imported adapter.
  */
 import { describe, expect, it } from 'vitest';
@@ -121,6 +121,16 @@ describe('PEFT proof: train on GGUF, run on safetensors', () => {
     let maxDiff = 0;
     for (let i = 0; i < a.logits.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a.logits[i]! - b.logits[i]!));
     expect(maxDiff).toBeLessThan(1e-4);
+
+    // The engine: greedy generation with the adapter resident on each twin.
+    onGguf.setAdapter('trained', trained);
+    onSt.setAdapter('imported', imported);
+    const genG = await onGguf.generate({ prompts: [prompt], maxTokens: 8, temperature: 0, adapters: ['trained'], stopTokens: [] });
+    const genS = await onSt.generate({ prompts: [prompt], maxTokens: 8, temperature: 0, adapters: ['imported'], stopTokens: [] });
+    const n = genG.outputs[0]!.ids.length;
+    expect(n).toBeGreaterThan(0);
+    expect(genS.outputs[0]!.ids).toEqual(genG.outputs[0]!.ids);
+    expect(genG.outputs[0]!.ids).toEqual(a.ids.slice(0, n));
 
     // Export → import → export is byte-identical, from either twin.
     const again = exportPeft(imported, onSt.config);
