@@ -5,6 +5,7 @@
  * this file holds the data and the arithmetic shared by training and inference.
  */
 import type { Rng } from '../model/sampling';
+import { projShape } from '../model/adapters';
 import type { ModelConfig } from '../model/types';
 import { newId } from './id';
 
@@ -130,18 +131,12 @@ export interface LoraAdapter {
   baseModel?: string;
 }
 
-/** [in, out] of each adaptable matrix of a model. */
+/** [in, out] of each adaptable matrix of a model (the engine's projShape, keyed by target). */
 export function loraShapes(cfg: ModelConfig): Record<LoraTarget, { in: number; out: number }> {
-  const q = cfg.nHeads * cfg.headDim;
-  const kv = cfg.nKvHeads * cfg.headDim;
-  const d = cfg.dModel;
-  return {
-    q: { in: d, out: q },
-    k: { in: d, out: kv },
-    v: { in: d, out: kv },
-    o: { in: q, out: d },
-    gate: { in: d, out: cfg.dFF },
-    up: { in: d, out: cfg.dFF },
-    down: { in: cfg.dFF, out: d },
-  };
+  return Object.fromEntries(
+    LORA_TARGETS.map((t) => {
+      const [out, inFeatures] = projShape(cfg, t);
+      return [t, { in: inFeatures, out }];
+    }),
+  ) as Record<LoraTarget, { in: number; out: number }>;
 }
