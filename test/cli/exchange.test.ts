@@ -9,7 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tokenizerForFile } from '../../src/cli/tokenizer-file';
+import { describeModel } from '../../src/model/describe';
 import { Rng } from '../../src/model/sampling';
+import { NodeFileSource } from '../../src/model/source-node';
+import { refLora } from '../helpers/lora';
+import { refForward, refModel } from '../reference/forward';
 import { createHead, LORA_TARGETS, type LoraAdapter } from '../../src/tags/head';
 import { exportLibrary, importLibrary, TagLibrary } from '../../src/tags/library';
 import { createTag, newProvenance } from '../../src/tags/tag';
@@ -87,5 +92,29 @@ describe('cli export / import', () => {
 
     await expect(cli('import', '--peft', join(dir, 'nothing'), '--model', MODEL, '--out', join(dir, 'x.json'))).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/No such file or folder/) });
     await expect(cli('export', '--tags-in', libPath, '--adapter', 'nope', '--format', 'peft', '--model', MODEL, '--out', dir)).rejects.toMatchObject({ stderr: expect.stringMatching(/has no adapter "nope" \(it has: lora\)/) });
+  });
+
+  it('an imported PEFT adapter generates: cli generate --adapter gives the reference forward\'s greedy ids with the original adapter', async () => {
+    const lib = library();
+    const libPath = join(dir, 'lib3.json');
+    writeFileSync(libPath, JSON.stringify(exportLibrary(lib)));
+    await cli('export', '--tags-in', libPath, '--adapter', 'lora', '--format', 'peft', '--model', MODEL, '--out', join(dir, 'peft3'));
+    const imported = join(dir, 'imported3.json');
+    await cli('import', '--peft', join(dir, 'peft3'), '--model', MODEL, '--name', 'hub', '--out', imported);
+    const out = lastJson((await cli('generate', '--model', MODEL, '--prompt', 'Once upon a time', '--tags-in', imported, '--adapter', 'hub', '--max-tokens', '8', '--json')).stdout);
+    const src = new NodeFileSource(MODEL);
+    const desc = await describeModel(src);
+    const ref = await refModel(desc, src);
+    const ids = (await tokenizerForFile(publicPath('models/stories260K/tok512.bin'))).encode('Once upon a time', { bos: true });
+    const V = desc.config.vocabSize;
+    const lora = refLora(lib.getAdapter('lora')!);
+    for (let i = 0; i < out.ids.length; i++) {
+      const row = refForward(ref, { ids, lora }).logits.subarray((ids.length - 1) * V);
+      let best = 0;
+      for (let t = 1; t < V; t++) if (row[t]! > row[best]!) best = t;
+      ids.push(best);
+    }
+    expect(out.ids.length).toBeGreaterThan(0);
+    expect(out.ids).toEqual(ids.slice(ids.length - out.ids.length));
   });
 });
