@@ -4,13 +4,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fixturePath, storiesGolden } from '../helpers/fixtures';
 import { tokenizerForFile } from '../../src/cli/tokenizer-file';
 import { describeModel } from '../../src/model/describe';
 import { NodeFileSource } from '../../src/model/source-node';
 import { importLibrary } from '../../src/tags/library-format';
 import { refLora } from '../helpers/lora';
 import { refForward, refModel } from '../reference/forward';
+import { fixturePath, storiesGolden } from '../helpers/fixtures';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run('npx', ['vite-node', 'src/cli/main.ts', '--', ...args], { maxBuffer: 16 << 20 });
@@ -47,7 +47,7 @@ describe('cli', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-lora-'));
     const lib = join(dir, 'lib.json');
     const model = 'public/models/stories260K/stories260K.bin';
-    await cli('train', '--model', model, '--method', 'lora', '--template', 'Molecule: {output}', '--map', 'output=text', '--data', 'test/fixtures/smiles-60.txt', '--steps', '6', '--lr', '0.05', '--lora-rank', '4', '--out', lib);
+    await cli('train', '--model', model, '--method', 'lora', '--template', 'Molecule: {output}', '--map', 'output=text', '--data', fixturePath('smiles-60.txt'), '--steps', '6', '--lr', '0.05', '--lora-rank', '4', '--out', lib);
     const n = 12;
     const { stdout } = await cli('generate', '--model', model, '--prompt', 'Molecule:', '--tags-in', lib, '--adapter', 'lora', '--max-tokens', String(n), '--json');
     const out = JSON.parse(stdout.trim().split('\n').pop()!);

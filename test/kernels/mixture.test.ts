@@ -82,6 +82,12 @@ describe.each(PROFILES)('mixture sampler ($name)', ({ software }) => {
         group({ kind: 1, members: [member(i % 4), member((i + 1) % 4)], greedy: i < 3, u: r(), invT: 1 / [1, 0.7][i % 2], logAlpha: Math.log([0.1, 0.05, 0.3][i % 3]), topP: i === 5 ? 0.9 : 1 }),
       );
     }
+    // Sampled pairs with a wide plausible set (small α, flat logits): the draw really depends on u.
+    const flat = randn(r, 2 * V, 0.5);
+    const wide = Array.from({ length: 8 }, (_, i) => group({ kind: 1, members: [member(0), member(1)], u: (i + 0.5) / 8, logAlpha: Math.log(0.01) }));
+    const gotWide = await runGroups(software, flat, V, wide);
+    expect(gotWide.ids).toEqual(wide.map((g) => chooseRef(flat, V, g).id));
+    expect(new Set(gotWide.ids).size).toBeGreaterThan(4);
     const got = await runGroups(software, logits, V, groups);
     expect(got.ids).toEqual(groups.map((g) => chooseRef(logits, V, g).id));
     // The contrastive choice is not simply the expert's argmax for some group.

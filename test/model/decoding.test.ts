@@ -106,6 +106,29 @@ describe('mixture decoding', () => {
   });
 });
 
+describe('decode steps', () => {
+  it('each decode step is one submit and allocates no GPU buffer, in every mode', async () => {
+    const { e } = await load();
+    e.setAdapter('a', randomAdapter(e.config, 61, ['q', 'up'], 4, 8));
+    const reqs = [
+      { prompts: ['Once', 'The cat'], temperature: 0 },
+      { prompts: ['Once', 'The cat', 'A dog'], temperature: 1, topP: 0.9, adapters: ['a', null, 'a'], mixture: { group: [0, 0, 1], weights: [1, 2, 1] } },
+      { prompts: ['Once', 'Once'], temperature: 0.7, adapters: ['a', null], contrastive: { expert: [0], amateur: [1] } },
+    ];
+    for (const r of reqs) {
+      await e.generate({ ...r, maxTokens: 2, stopTokens: [] }); // warm-up: pipelines, bind groups
+      const tr = e.transformer;
+      const [s0, a0] = [tr.rec.submits, e.mem.allocations];
+      const res = await e.generate({ ...r, maxTokens: 9, stopTokens: [] });
+      // Prefill (one chunk) + 8 decode steps, each one submit; the 9th token needs no forward.
+      expect(tr.rec.submits - s0).toBe(9);
+      expect(e.mem.allocations - a0).toBe(0);
+      expect(res.outputs.every((o) => o.ids.length === 9)).toBe(true);
+    }
+    e.dispose();
+  });
+});
+
 describe('contrastive decoding', () => {
   it('expert (adapter) vs amateur (base), greedy and sampled, matches the reference; a plain prompt rides along', async () => {
     const { e, ref } = await load();
