@@ -57,7 +57,7 @@ export const BUILTIN_TASKS: readonly TaskDefinition[] = [
     tags: { domain: ['Protein', 'SMILES'], function: 'BA' },
     output: { kind: 'regression', field: 'output' },
     metric: 'pearson',
-    fields: { input0: { spaced: true, overLength: 'truncate' }, input1: { overLength: 'truncate' } },
+    fields: { input0: { spaced: true, overLength: 'truncate' }, input1: { overLength: 'truncate', smiles: true } },
     textDecimals: 2,
     directTemplate:
       '# # Input: The protein sequence is {input0}.\nThe SMILES of the drug is {input1}.\n# # Output: The binding affinity of the drug to the protein (pKd, a number) is {output}',
@@ -73,7 +73,7 @@ export const BUILTIN_TASKS: readonly TaskDefinition[] = [
     tags: { domain: ['SMILES'], function: 'DC' },
     output: { kind: 'regression', field: 'output' },
     metric: 'mae',
-    fields: { smiles1: { overLength: 'truncate' }, smiles2: { overLength: 'truncate' } },
+    fields: { smiles1: { overLength: 'truncate', smiles: true }, smiles2: { overLength: 'truncate', smiles: true } },
     textDecimals: 1,
     directTemplate:
       '# # Input: Drug 1 is {name1}. Its SMILES is {smiles1}.\nDrug 2 is {name2}. Its SMILES is {smiles2}.\nThe cell line is {cell}.\n# # Output: The drug combination sensitivity score (Loewe synergy, a number) of the two drugs is {output}',
@@ -392,8 +392,9 @@ export function checkTask(x: Record<string, unknown>, path: string, p: Problems)
           p.add(fp, `must be an object like {"spaced": true}, got ${show(r)}`);
           continue;
         }
-        unknownKeys(p, fp, r, ['spaced', 'overLength']);
+        unknownKeys(p, fp, r, ['spaced', 'overLength', 'smiles']);
         if (r.spaced !== undefined && typeof r.spaced !== 'boolean') p.add(`${fp}.spaced`, 'must be true or false');
+        if (r.smiles !== undefined && typeof r.smiles !== 'boolean') p.add(`${fp}.smiles`, 'must be true or false');
         if (r.overLength !== undefined && r.overLength !== 'truncate' && r.overLength !== 'drop') p.add(`${fp}.overLength`, `must be "truncate" or "drop", got ${show(r.overLength)}`);
       }
     }

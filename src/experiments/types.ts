@@ -102,6 +102,8 @@ export interface FieldRule {
   spaced?: boolean;
   /** A value longer than maxChars is cut to maxChars ('truncate') or its row left out ('drop', default). */
   overLength?: 'truncate' | 'drop';
+  /** The field holds SMILES: rows are split by RDKit canonical SMILES, so one molecule never sits on both sides. */
+  smiles?: boolean;
 }
 
 export interface TaskCaps {
