@@ -291,18 +291,35 @@ export function functionTagOf(t: Template, outField: string): string | null {
 export function methodTemplate(method: Method, t: Template, fnTag: string | null): Template {
   const strip = method === 'prompt-tuning' || method === 'linear-probe' || method === 'lora';
   if (!strip && method !== 'domain-in-text') return t;
-  const segments: TemplateSegment[] = t.segments.flatMap((seg): TemplateSegment[] => {
+  // Removed tags leave a hole: the text around it merges with one space, not two ("is <SMILES> {input}" → "is {input}").
+  const segments: TemplateSegment[] = [];
+  let hole = false;
+  const pushText = (text: string) => {
+    const prev = segments[segments.length - 1];
+    if (prev?.kind === 'text') segments[segments.length - 1] = { kind: 'text', text: prev.text + (hole && /\s$/.test(prev.text) ? text.replace(/^ +/, '') : text) };
+    else segments.push({ kind: 'text', text });
+    hole = false;
+  };
+  for (const seg of t.segments) {
     const isTag = seg.kind === 'tag' || seg.kind === 'tagFromField';
-    if (!isTag) return [seg];
-    if (strip || (seg.kind === 'tag' && seg.name === fnTag)) return [];
-    return seg.kind === 'tag'
-      ? [{ kind: 'text', text: `<${seg.name}>` }]
-      : [{ kind: 'text', text: '<' }, { kind: 'field', name: seg.field }, { kind: 'text', text: '>' }];
-  });
+    if (!isTag) {
+      if (seg.kind === 'text') pushText(seg.text);
+      else {
+        segments.push(seg);
+        hole = false;
+      }
+    } else if (strip || (seg.kind === 'tag' && seg.name === fnTag)) hole = true;
+    else if (seg.kind === 'tag') pushText(`<${seg.name}>`);
+    else {
+      pushText('<');
+      segments.push({ kind: 'field', name: seg.field });
+      pushText('>');
+    }
+  }
   return {
-    source: t.source,
+    source: segments.map((x) => (x.kind === 'text' ? x.text.replace(/\\/g, '\\\\').replace(/[<{}]/g, (c) => `\\${c}`) : x.kind === 'field' ? `{${x.name}}` : '')).join(''),
     segments,
-    tags: [...new Set(segments.flatMap((x) => (x.kind === 'tag' ? [x.name] : [])))],
+    tags: [],
     fields: t.fields,
   };
 }
