@@ -214,7 +214,7 @@ export class PreparedRun {
     let adapter: string | null = null;
     const lo = this.trainer.graph.opts.lora;
     if (lo) {
-      adapter = this.spec.name ?? 'lora';
+      adapter = this.spec.name ?? (this.spec.method === 'domain-in-text' ? 'domain-in-text' : 'lora');
       lib.addAdapter(
         {
           id: `lora-${Date.now().toString(36)}`,
