@@ -580,7 +580,7 @@ export function datasetHash(rows: ReadonlyArray<Record<string, string>>): string
       const c = str.charCodeAt(i);
       h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
       h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
-      h2 ^= h2 >>> 15;
+      h2 = (h2 ^ (h2 >>> 15)) >>> 0;
     }
   };
   for (const r of rows) {
