@@ -17,7 +17,7 @@ import { NodeFileSource } from '../src/model/source-node';
 import { BytesSource } from '../src/model/sources';
 import type { ByteSource } from '../src/model/source';
 import { GgmlType } from '../src/model/types';
-import { adapterName, decodeFlops, embeddingRowBytes, mdTable, measureCeilings, perUnit, prefillFlops, round, traced, weightBytes, writePerfSection, type CeilingResult } from './roofline';
+import { adapterName, decodeFlops, embeddingRowBytes, mdTable, measureCeilings, prefillFlops, round, traced, weightBytes, writePerfSection, type CeilingResult } from './roofline';
 import { SHAPES_7B, shape7bGguf } from './shapes7b';
 
 interface Case {
@@ -81,21 +81,25 @@ async function runCase(c: Case, ceil: CeilingResult, gpu: Awaited<ReturnType<typ
     const rec = model.transformer.rec;
     // Warm-up compiles every pipeline so it is not counted.
     await model.generate({ prompts: [prompt.slice(0, 4)], maxTokens: 2, stopTokens: [] });
-    // Prefill alone (maxTokens 1: the first token comes from the prefill's logits), then prefill + decode:
-    // the difference is what the decode steps recorded.
-    const pre = await traced(rec, model.mem, () => model.generate({ prompts: [prompt], maxTokens: 1, stopTokens: [] }));
+    // Prefill + decode, timed and traced; then one more decode step traced alone (the transformer's
+    // run + argmax, exactly what generate() records per token), so the prefill is not paid twice.
     const all = await traced(rec, model.mem, () => model.generate({ prompts: [prompt], maxTokens: c.decode + 1, stopTokens: [] }));
     const t = all.result.timings;
     const n = t.decodeTokens;
-    const prefillS = Math.min(pre.result.timings.prefillMs, t.prefillMs) / 1000;
+    const last = all.result.outputs[0].ids.at(-1) ?? 1;
+    const step = await traced(rec, model.mem, async () => {
+      model.transformer.run({ ids: Uint32Array.of(last), slot: Uint32Array.of(0), pos: Uint32Array.of(c.prompt + n), logitRows: Uint32Array.of(0) });
+      return model.transformer.argmax(1);
+    });
+    const prefillS = t.prefillMs / 1000;
     const decodeS = t.decodeMs / 1000;
     const wBytes = weightBytes(model.weights);
-    const wPerTok = (all.counts.weightBytes - pre.counts.weightBytes) / n + embeddingRowBytes(model.weights);
+    const wPerTok = step.counts.weightBytes + embeddingRowBytes(model.weights);
     const ctx = c.prompt + n / 2; // mean context of the decode steps
     const pFlops = prefillFlops(cfg, c.prompt);
     const dFlops = decodeFlops(cfg, ctx);
     const decodeTokS = n / decodeS;
-    const dispatchesPerToken = (all.counts.dispatches - pre.counts.dispatches) / n;
+    const dispatchesPerToken = step.counts.dispatches;
     return {
       name: c.name,
       layers: cfg.nLayers,
@@ -104,7 +108,7 @@ async function runCase(c: Case, ceil: CeilingResult, gpu: Awaited<ReturnType<typ
       prefill_tok_s: round(c.prompt / prefillS, 2),
       prefill_gflops: round(pFlops / prefillS / 1e9, 3),
       prefill_fma_fraction: round(pFlops / prefillS / (ceil.fma_gflops * 1e9), 4),
-      prefill_dispatches: pre.counts.dispatches,
+      prefill_dispatches: all.counts.dispatches - n * step.counts.dispatches,
       decode_tokens: n,
       decode_tok_s: round(decodeTokS, 2),
       decode_gbps: round((wPerTok * decodeTokS) / 1e9, 3),
@@ -112,8 +116,8 @@ async function runCase(c: Case, ceil: CeilingResult, gpu: Awaited<ReturnType<typ
       decode_fma_fraction: round((dFlops * decodeTokS) / (ceil.fma_gflops * 1e9), 4),
       dispatches_per_token: round(dispatchesPerToken, 2),
       dispatch_target: 2 + 6 * cfg.nLayers,
-      submits_per_token: round((all.counts.submits - pre.counts.submits) / n, 2),
-      dispatches_per_token_by_kernel: perUnit(all.counts, pre.counts, n),
+      submits_per_token: step.counts.submits,
+      dispatches_per_token_by_kernel: step.counts.byKernel,
       weight_bytes_per_token: Math.round(wPerTok),
       weight_bytes: wBytes,
       weight_read_fraction: round(wPerTok / wBytes, 4),

@@ -179,16 +179,6 @@ export async function traced<T>(rec: Recorder, mem: GpuMemory, fn: () => Promise
   }
 }
 
-/** a − b per kernel, divided by n (dispatches per token of each kernel). */
-export function perUnit(a: TraceCounts, b: TraceCounts, n: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(a.byKernel)) {
-    const d = (v - (b.byKernel[k] ?? 0)) / n;
-    if (d) out[k] = round(d, 2);
-  }
-  return out;
-}
-
 export function round(x: number, digits = 3): number {
   if (!Number.isFinite(x)) return x;
   const p = 10 ** digits;

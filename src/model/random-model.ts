@@ -268,9 +268,13 @@ export function randomGguf(opts: RandomGgufOptions): Uint8Array {
 }
 
 /** Elements of the block pool fastFill copies from (a multiple of every block size). */
-const POOL_ELEMS = 1 << 16;
-/** Blocks copied per draw: long enough runs that filling costs memcpy, not the generator. */
-const RUN_BLOCKS = 16;
+const POOL_ELEMS = 1 << 18;
+/**
+ * Elements copied per draw (whole blocks): long enough that filling costs memcpy, not the generator;
+ * short enough that a row of K elements is one of ~(pool blocks)^(K/256) combinations, so rows are
+ * not copies of one another.
+ */
+const RUN_ELEMS = 256;
 
 /** `count` elements of `type` made of runs of blocks drawn from a pool of N(0, std²) values quantized once. */
 function tiledBlocks(type: GgmlType, count: number, std: number, seed: number, pools: Map<string, Uint8Array>): Uint8Array {
@@ -285,8 +289,9 @@ function tiledBlocks(type: GgmlType, count: number, std: number, seed: number, p
   const poolBlocks = POOL_ELEMS / l.blockElems;
   const out = new Uint8Array(blocks * l.blockBytes);
   const u = uniform(seed);
-  for (let b = 0; b < blocks; b += RUN_BLOCKS) {
-    const n = Math.min(RUN_BLOCKS, blocks - b);
+  const run = Math.max(1, RUN_ELEMS / l.blockElems);
+  for (let b = 0; b < blocks; b += run) {
+    const n = Math.min(run, blocks - b);
     const from = Math.floor(u() * (poolBlocks - n + 1));
     out.set(pool.subarray(from * l.blockBytes, (from + n) * l.blockBytes), b * l.blockBytes);
   }
