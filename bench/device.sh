@@ -30,8 +30,11 @@ pack() {
   rm -rf "$PACK/node_modules/webgpu/dist/linux-x64"
   cp -r node_modules/webgpu/dist/linux-x64 "$PACK/node_modules/webgpu/dist/"
   # The bundle imports 'webgpu' by name: resolve it from the pack's own node_modules.
-  cp -f "$(command -v node)" "$PACK/node"
-  xz -T0 -6 -f "$PACK/node"
+  # Node itself, compressed to fit the 64 MiB a working-tree copy may carry (kept between packs).
+  if [ ! -f "$PACK/node.xz" ] || [ "$(command -v node)" -nt "$PACK/node.xz" ]; then
+    cp -f "$(command -v node)" "$PACK/node"
+    xz -T0 -6 -f "$PACK/node"
+  fi
   echo "device.sh: packed $(du -sh "$PACK" | cut -f1) into $PACK" >&2
 }
 

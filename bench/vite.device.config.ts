@@ -5,6 +5,8 @@ import { defineConfig } from 'vite';
 
 export default defineConfig({
   logLevel: 'warn',
+  // The app's public/ (models, data sets) is read from the working tree, not copied into the bundle.
+  publicDir: false,
   ssr: { noExternal: true, external: ['webgpu'] },
   build: {
     ssr: true,
