@@ -8,6 +8,9 @@
  * --quick: short prompts, 100M models only in Q4_0 (+ stories260K); --shapes7b adds the 2-layer 7B
  * shapes (bench/shapes7b.ts) to a --quick run (the full run has them); --write-docs rewrites the
  * inference table in docs/perf.md with the date and adapter.
+ * `mixture` compares k = 5 marginalised decoding (one continuation from 5 prompts, self-specialization's
+ * retrieval mixture) with plain decoding of the same 5 prompts as independent slots: same forward
+ * rows, so `ratio` isolates the cost of the mixture (target ≤ 1.15).
  */
 import { parseArgs } from 'node:util';
 import { acquireNodeGpu } from '../src/gpu/node-gpu';
@@ -17,7 +20,7 @@ import { NodeFileSource } from '../src/model/source-node';
 import { BytesSource } from '../src/model/sources';
 import type { ByteSource } from '../src/model/source';
 import { GgmlType } from '../src/model/types';
-import { adapterName, decodeFlops, embeddingRowBytes, mdTable, measureCeilings, prefillFlops, round, traced, weightBytes, writePerfSection, type CeilingResult } from './roofline';
+import { adapterName, decodeFlops, embeddingRowBytes, mdTable, measureCeilings, prefillFlops, round, traced, weightBytes, writePerfSection, type CeilingResult, type TraceCounts } from './roofline';
 import { SHAPES_7B, shape7bGguf } from './shapes7b';
 
 interface Case {
@@ -81,16 +84,21 @@ async function runCase(c: Case, ceil: CeilingResult, gpu: Awaited<ReturnType<typ
     const rec = model.transformer.rec;
     // Warm-up compiles every pipeline so it is not counted.
     await model.generate({ prompts: [prompt.slice(0, 4)], maxTokens: 2, stopTokens: [] });
-    // Prefill + decode, timed and traced; then one more decode step traced alone (the transformer's
-    // run + argmax, exactly what generate() records per token), so the prefill is not paid twice.
+    // Prefill + 1 decode step, then prefill + n steps, both traced: the difference is n − 1 decode steps
+    // exactly as generate() records them (whatever the engine's per-step recording is).
+    const short = await traced(rec, model.mem, () => model.generate({ prompts: [prompt], maxTokens: 2, stopTokens: [] }));
     const all = await traced(rec, model.mem, () => model.generate({ prompts: [prompt], maxTokens: c.decode + 1, stopTokens: [] }));
     const t = all.result.timings;
     const n = t.decodeTokens;
-    const last = all.result.outputs[0].ids.at(-1) ?? 1;
-    const step = await traced(rec, model.mem, async () => {
-      model.transformer.run({ ids: Uint32Array.of(last), slot: Uint32Array.of(0), pos: Uint32Array.of(c.prompt + n), logitRows: Uint32Array.of(0) });
-      return model.transformer.argmax(1);
-    });
+    const steps = n - short.result.timings.decodeTokens;
+    const per = (f: (x: TraceCounts) => number) => (f(all.counts) - f(short.counts)) / steps;
+    const byKernel: Record<string, number> = {};
+    for (const [k, v] of Object.entries(all.counts.byKernel)) {
+      const d = (v - (short.counts.byKernel[k] ?? 0)) / steps;
+      if (d) byKernel[k] = round(d, 2);
+    }
+    const step = { counts: { dispatches: per((x) => x.dispatches), submits: per((x) => x.submits), weightBytes: per((x) => x.weightBytes), byKernel } };
+    t.prefillMs = Math.min(t.prefillMs, short.result.timings.prefillMs);
     const prefillS = t.prefillMs / 1000;
     const decodeS = t.decodeMs / 1000;
     const wBytes = weightBytes(model.weights);
@@ -139,7 +147,35 @@ async function main() {
     process.stderr.write(`${c.name}: ${JSON.stringify(r)}\n`);
     results.push(r);
   }
-  const out = { bench: 'inference', date: new Date().toISOString(), adapter: gpu.adapterInfo, software: gpu.software, features: gpu.features, quick: args.quick, ceilings, results };
+  const mixture = [];
+  // The mixture comparison on the small cases (the 7B shapes are for the roofline only).
+  for (const c of cases) {
+    if (args.only && c.name !== args.only) continue;
+    if (c.name.includes('-shape-')) continue;
+    const k = 5;
+    const model = await loadModel(gpu, c.model(), { tokenizer: c.tokenizer?.(), slots: k, maxContext: 512, maxTokens: 128 });
+    const prompts = Array.from({ length: k }, (_, j) => promptIds(Math.min(c.prompt, args.quick ? 16 : 48), 500).map((id) => 1 + ((id + 13 * j) % 500)));
+    const decode = args.quick ? 8 : 48;
+    const modes = { greedy: { temperature: 0 }, sampled: { temperature: 1, topP: 0.98, seed: 1 } };
+    const row: Record<string, unknown> = { name: c.name, k, decode_steps: decode };
+    for (const [mode, o] of Object.entries(modes)) {
+      const base = { prompts, maxTokens: decode, stopTokens: [] as number[], ...o };
+      const mix = { ...base, mixture: { group: new Array(k).fill(0), weights: [0.4, 0.25, 0.15, 0.12, 0.08] } };
+      await model.generate({ ...base, maxTokens: 2 });
+      await model.generate({ ...mix, maxTokens: 2 });
+      // Alternate and keep the best of 3 so machine noise does not decide the ratio.
+      let plainMs = Infinity;
+      let mixMs = Infinity;
+      for (let i = 0; i < 3; i++) {
+        plainMs = Math.min(plainMs, (await model.generate(base)).timings.decodeMs);
+        mixMs = Math.min(mixMs, (await model.generate(mix)).timings.decodeMs);
+      }
+      row[mode] = { plain_ms_per_step: +(plainMs / decode).toFixed(3), mixture_ms_per_step: +(mixMs / decode).toFixed(3), ratio: +(mixMs / plainMs).toFixed(3) };
+    }
+    mixture.push(row);
+    model.dispose();
+  }
+    const out = { bench: 'inference', date: new Date().toISOString(), adapter: gpu.adapterInfo, software: gpu.software, features: gpu.features, quick: args.quick, ceilings, results, mixture };
   if (args['write-docs']) {
     writePerfSection(
       'bench:infer',
