@@ -68,7 +68,7 @@ async function main() {
     }
   }
 
-  // wllama: only when installed (it is not a dependency yet); a GGUF model only.
+  // wllama (a dev dependency; still reported cleanly if a trimmed install lacks it): GGUF only, CPU (wasm) only.
   try {
     const name = '@wllama/wllama';
     const mod = await import(/* @vite-ignore */ name).catch(() => null);
@@ -76,8 +76,9 @@ async function main() {
     else if (!modelUrl.endsWith('.gguf')) peers.push({ name: 'wllama', status: 'failed', error: 'wllama reads GGUF only; pass ?model=<url>.gguf' });
     else {
       const base = new URL('/node_modules/@wllama/wllama/esm/', location.href).href;
-      const w = new mod.Wllama({ 'single-thread/wllama.wasm': base + 'single-thread/wllama.wasm', 'multi-thread/wllama.wasm': base + 'multi-thread/wllama.wasm' });
-      await w.loadModelFromUrl(new URL(modelUrl, location.href).href, { n_ctx: P + N + 8 });
+      const w = new mod.Wllama({ default: base + 'wasm/wllama.wasm' });
+      // n_gpu_layers 0: wllama is the peer a user WITHOUT WebGPU picks (llama.cpp on wasm).
+      await w.loadModelFromUrl(new URL(modelUrl, location.href).href, { n_ctx: P + N + 8, n_gpu_layers: 0 });
       let t0 = performance.now();
       await w.samplingInit({ temp: 0 });
       await w.decode(ids, {});
