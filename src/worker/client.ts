@@ -125,6 +125,11 @@ export class EngineClient implements EngineClientLike {
     this.die(new EngineError('WorkerError', reason));
   }
 
+  /** Terminates the worker without telling anyone (tests: as if the browser killed it). */
+  terminateWorkerOnly(): void {
+    this.worker.terminate();
+  }
+
   /** Subscribes to the worker's death; with listeners, deaths are no longer broadcast as `fatal`. */
   onDeath(fn: DeathListener): () => void {
     this.deathListeners.add(fn);
@@ -158,7 +163,7 @@ export class EngineClient implements EngineClientLike {
     if (this.dead) return;
     const silent = Date.now() - this.lastHeard;
     if (this.pingOut && silent >= this.deadAfterMs) {
-      const s = Math.round(silent / 1000);
+      const s = (silent / 1000).toFixed(silent < 10_000 ? 1 : 0);
       this.kill(`The engine worker stopped answering (nothing for ${s} s): it was killed or ran out of memory.`);
       return;
     }
