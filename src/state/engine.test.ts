@@ -80,6 +80,8 @@ describe('engine restart', () => {
 
     const resumed = e.resumeCheckpoint();
     expect(s.engine.getState().status).toBe('ok');
+    // The rejected training request's error is not repeated beside the banner.
+    expect(s.notices.getState().notices.filter((n) => n.kind === 'error')).toEqual([]);
     await resumed;
     expect(s.train.getState().status).toBe('done');
     expect(s.train.getState().run?.resumedFrom).toBe(cp.step);

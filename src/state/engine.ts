@@ -71,7 +71,19 @@ export function createEngineStore({ client, notices, model, library, train, now 
     },
   }));
 
+  // Every store whose request the death rejected reports it; the banner says it once, so those
+  // echoes are dropped as they arrive (for the death being handled only).
+  let echo: EngineError | null = null;
+  notices.subscribe((ns) => {
+    if (!echo) return;
+    const e = echo;
+    for (const n of ns.notices) {
+      if (n.kind === 'error' && n.errorName === e.name && n.message.includes(e.message)) notices.getState().dismiss(n.id);
+    }
+  });
+
   const onDeath = async (error: EngineError) => {
+    echo = error;
     const t = now();
     deaths.push(t);
     while (deaths.length && deaths[0] < t - windowMs) deaths.shift();
