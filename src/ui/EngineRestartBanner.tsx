@@ -11,7 +11,7 @@ export function EngineRestartBanner() {
     <div className="notices">
       <div className={`notice notice-${kind}`} role="alert" data-testid="engine-restart" data-status={s.status}>
         <div className="notice-body">
-          <strong className="notice-title">The engine stopped</strong>
+          <strong className="notice-title">{s.status === 'restarted' ? 'Engine restarted' : s.status === 'restarting' ? 'Restarting the engine' : 'The engine stopped'}</strong>
           <span className="notice-message">{restartMessage(s)}</span>
         </div>
         {s.status === 'restarted' && s.checkpoint && (
