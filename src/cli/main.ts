@@ -15,6 +15,7 @@ import { tokenizerForFile } from './tokenizer-file';
 import { evalCommand, loadLibrary, trainCommand, type TrainArgs } from './train';
 import { experimentCommand, EXPERIMENT_USAGE, qedCommand } from './experiment';
 import { CliUsageError, validateOptions, wantsHelp } from './options';
+import { EXCHANGE_USAGE, exportCommand, importCommand } from './exchange';
 import { retrieveCommand, RETRIEVE_USAGE } from './retrieve';
 import { selfspecCommand, SELFSPEC_USAGE } from './selfspec';
 
@@ -26,9 +27,10 @@ const USAGE = `usage:
   cli train --model <path|url> (--stage 1|2|3 | --method prompt-tuning|lora|linear-probe|domain-in-text)
             --template "<Tag> {input}" --data <file> [--data <file> …] [--map field=column …] [--task text|regression|classification]
             [--tags-in lib.json] [--out lib.json] [--steps N] [--lr X] [--batch N] [--accum N] [--seed N] [--eval-fraction F]
-            [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v]
+            [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v | --continue-adapter <name>]
             [--checkpoint ck.json --checkpoint-every N] [--resume ck.json]
   cli eval  --model <path|url> --tags-in lib.json --template "..." --data <file> [--stage 2|--method …]
+${EXCHANGE_USAGE}
 ${EXPERIMENT_USAGE}
 ${RETRIEVE_USAGE}
 ${SELFSPEC_USAGE}`;
@@ -41,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'experiment') return experimentCommand(rest);
   if (cmd === 'qed') return qedCommand(rest);
+  if (cmd === 'export') return exportCommand(rest);
+  if (cmd === 'import') return importCommand(rest);
   if (cmd === 'retrieve') return retrieveCommand(rest);
   if (cmd === 'selfspec') return selfspecCommand(rest);
   const { values: v } = parseArgs({
@@ -87,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
       'lora-rank': { type: 'string' },
       'lora-alpha': { type: 'string' },
       'lora-targets': { type: 'string' },
+      'continue-adapter': { type: 'string' },
       checkpoint: { type: 'string' },
       'checkpoint-every': { type: 'string' },
       resume: { type: 'string' },
@@ -196,6 +201,7 @@ async function main(argv: string[]): Promise<number> {
       loraRank: v['lora-rank'],
       loraAlpha: v['lora-alpha'],
       loraTargets: v['lora-targets'],
+      continueAdapter: v['continue-adapter'],
       checkpoint: v.checkpoint,
       checkpointEvery: v['checkpoint-every'],
       resume: v.resume,

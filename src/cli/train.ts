@@ -43,6 +43,8 @@ export interface TrainArgs {
   loraRank?: string;
   loraAlpha?: string;
   loraTargets?: string;
+  /** LoRA: continue this adapter of --tags-in (e.g. one imported from PEFT). */
+  continueAdapter?: string;
   checkpoint?: string;
   checkpointEvery?: string;
   resume?: string;
@@ -147,6 +149,7 @@ function specOf(a: TrainArgs, library: TagLibrary): RunSpec {
     evalFraction: num('eval-fraction', a.evalFraction, 0.1),
     recompute: a.recompute,
     lora: method === 'lora' ? { rank: num('lora-rank', a.loraRank, 8), alpha: num('lora-alpha', a.loraAlpha, 16), targets: a.loraTargets?.split(',').map((t) => t.trim()) as Proj[] | undefined } : undefined,
+    ...(a.continueAdapter ? { continueAdapter: a.continueAdapter, name: a.continueAdapter } : {}),
   };
 }
 

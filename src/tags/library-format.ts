@@ -47,6 +47,8 @@ export interface AdapterJson {
   targets: LoraTarget[];
   /** Per layer: target → { in, out, A: base64 [rank, in], B: base64 [out, rank] }. */
   layers: Array<Record<string, { in: number; out: number; A: string; B: string }>>;
+  dropout?: number;
+  baseModel?: string;
 }
 export interface LibraryFile {
   format: typeof LIBRARY_FORMAT;
@@ -126,6 +128,8 @@ export function exportLibrary(lib: TagLibrary, selection?: ExportSelection): Lib
           }),
         ),
       ),
+      ...(a.dropout !== undefined ? { dropout: a.dropout } : {}),
+      ...(a.baseModel !== undefined ? { baseModel: a.baseModel } : {}),
     })),
   };
 }
@@ -312,7 +316,14 @@ function readAdapter(v: unknown, at: string): LoraAdapter {
   });
   const name = string(o.name, `${at}.name`);
   if (!name) throw new Error(`${at}.name: an adapter needs a name.`);
-  return { id: string(o.id, `${at}.id`), name, rank, alpha, targets, layers };
+  const adapter: LoraAdapter = { id: string(o.id, `${at}.id`), name, rank, alpha, targets, layers };
+  if (o.dropout !== undefined) {
+    const p = finite(o.dropout, `${at}.dropout`);
+    if (p < 0 || p >= 1) throw new Error(`${at}.dropout: ${p} is not in [0, 1).`);
+    adapter.dropout = p;
+  }
+  if (o.baseModel !== undefined) adapter.baseModel = string(o.baseModel, `${at}.baseModel`);
+  return adapter;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -12,7 +12,8 @@
  */
 import type { Engine } from '../model/model';
 import { Rng } from '../model/sampling';
-import { createHead, standardize, unstandardize, type Head } from '../tags/head';
+import type { ModelConfig } from '../model/types';
+import { createHead, loraShapes, standardize, unstandardize, type Head } from '../tags/head';
 import type { TagLibrary } from '../tags/library';
 import { createTag, embeddingFingerprint, embeddingTable, initTagRows, newProvenance, randomTagRows, type Tag, type TagStage } from '../tags/tag';
 import { parseTemplate, renderExample, type RenderedExample, type Template, type TemplateSegment } from '../tags/template';
@@ -54,6 +55,11 @@ export interface RunSpec {
   /** Held-out share of each dataset (default 0.1). */
   evalFraction?: number;
   lora?: Partial<LoraConfig>;
+  /**
+   * LoRA: go on training this library adapter (one trained here or imported from PEFT) instead of a
+   * fresh one; its rank, alpha and targets win over `lora`. The result is saved under `name`.
+   */
+  continueAdapter?: string;
   recompute?: boolean;
   /** Name for the head / adapter of baselines (default: the method's name). */
   name?: string;
@@ -187,6 +193,7 @@ export class PreparedRun {
           rank: lo.rank,
           alpha: lo.alpha,
           targets: [...lo.targets],
+          dropout: lo.dropout ?? 0,
           layers: this.trainer.graph.lora.map((layer, l) =>
             Object.fromEntries(
               Object.keys(layer).map((p) => [p, { A: Float32Array.from(st.tensors[`lora.${l}.${p}.A`]), B: Float32Array.from(st.tensors[`lora.${l}.${p}.B`]) }]),
@@ -471,15 +478,7 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
     injected,
     trainable: ranges,
     head: head ? { k: head.k, kind: head.kind, W: head.W, b: head.b } : undefined,
-    lora:
-      method === 'lora'
-        ? {
-            rank: spec.lora?.rank ?? 8,
-            alpha: spec.lora?.alpha ?? 16,
-            dropout: spec.lora?.dropout ?? 0.05,
-            targets: spec.lora?.targets ?? (['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as Proj[]),
-          }
-        : undefined,
+    lora: method === 'lora' ? loraSetup(spec, engine.config) : undefined,
     recompute: spec.recompute,
   });
   const trainableParams = trainer.params().reduce((s, x) => s + x.n, 0);
@@ -531,6 +530,33 @@ function usableRows(t: TaskData, method: Method, bad: BadRow[]): TaskData {
     return reason === null;
   });
   return rows.length === t.rows.length ? t : { ...t, rows };
+}
+
+/** The LoRA of a run: fresh, or a library adapter to continue (checked against the model). */
+function loraSetup(spec: RunSpec, cfg: ModelConfig): LoraConfig & { init?: Map<string, Float32Array> } {
+  const fresh = {
+    rank: spec.lora?.rank ?? 8,
+    alpha: spec.lora?.alpha ?? 16,
+    dropout: spec.lora?.dropout ?? 0.05,
+    targets: spec.lora?.targets ?? (['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as Proj[]),
+  };
+  if (!spec.continueAdapter) return fresh;
+  const a = spec.library.getAdapter(spec.continueAdapter);
+  if (!a) throw new Error(`The library has no adapter "${spec.continueAdapter}" to continue training.`);
+  const shapes = loraShapes(cfg);
+  if (a.layers.length !== cfg.nLayers) throw new Error(`Adapter "${a.name}" has ${a.layers.length} layers; the loaded model has ${cfg.nLayers}.`);
+  const init = new Map<string, Float32Array>();
+  a.layers.forEach((layer, l) => {
+    for (const t of a.targets) {
+      const pair = layer[t];
+      if (!pair || pair.A.length !== a.rank * shapes[t].in || pair.B.length !== shapes[t].out * a.rank) {
+        throw new Error(`Adapter "${a.name}" does not fit the loaded model (layer ${l} ${t}); it was made for another model.`);
+      }
+      init.set(`lora.${l}.${t}.A`, pair.A);
+      init.set(`lora.${l}.${t}.B`, pair.B);
+    }
+  });
+  return { rank: a.rank, alpha: a.alpha, dropout: spec.lora?.dropout ?? a.dropout ?? fresh.dropout, targets: [...a.targets] as Proj[], init };
 }
 
 /** The field right after a tag (`<SMILES> {input}` → input): the tag's data span. */
