@@ -3,7 +3,7 @@ import { assert, openApp, waitUntil } from '../lib.mjs';
 import { configureRun, ensureDataset, liveCard, loadModel, shot, waitTrainingDone } from '../workbench-lib.mjs';
 
 export const name = 'worker-restart';
-export const timeoutMs = 420_000;
+export const timeoutMs = 600_000;
 
 const stepOf = async (page) => Number((await page.getByTestId('train-step').innerText()).split('/')[0].replace(/\D/g, ''));
 
@@ -52,6 +52,23 @@ export async function run({ page, baseUrl, artifacts, log }) {
   log(`resumed from ${offered}, now at step ${await stepOf(page)}`);
   assert(new RegExp(`resumed from\\s*step ${offered}`, 'i').test(await live.innerText()), 'the card says where it resumed');
   await shot(page, join(artifacts, 'worker-restart-resumed.png'));
+
+  // Killed without a word (as the browser kills an out-of-memory worker): the liveness ping notices.
+  const before = await stepOf(page);
+  await page.evaluate(() => window.__twKillWorker({ silently: true }));
+  await banner.waitFor({ timeout: 120_000 });
+  await waitUntil(page, async () => (await banner.getAttribute('data-status')) === 'restarted', { timeoutMs: 120_000, what: 'the second restart' });
+  const text2 = (await banner.innerText()).replace(/\s+/g, ' ');
+  log(`after a silent kill at step ${before}: ${text2}`);
+  const m2 = /\((The engine worker stopped answering[^)]*)\).*stories260K reloaded\. Resume training from the checkpoint at step (\d+)\?/.exec(text2);
+  assert(m2, `second banner: ${text2}`);
+  const offered2 = Number(m2[2]);
+  assert(offered2 >= offered, `the second checkpoint (${offered2}) is not older than the first (${offered})`);
+  await page.getByTestId('engine-restart-resume').click();
+  await waitUntil(page, async () => (await live.getAttribute('data-status')) === 'running' && (await stepOf(page)) >= offered2 + 1, {
+    timeoutMs: 120_000,
+    what: 'the run resumed a second time to take steps',
+  });
 
   await page.getByRole('button', { name: 'Finish now' }).click();
   await waitTrainingDone(page, 120_000);
