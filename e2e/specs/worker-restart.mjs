@@ -60,7 +60,7 @@ export async function run({ page, baseUrl, artifacts, log }) {
   await waitUntil(page, async () => (await banner.getAttribute('data-status')) === 'restarted', { timeoutMs: 120_000, what: 'the second restart' });
   const text2 = (await banner.innerText()).replace(/\s+/g, ' ');
   log(`after a silent kill at step ${before}: ${text2}`);
-  const m2 = /\((The engine worker stopped answering[^)]*)\).*stories260K reloaded\. Resume training from the checkpoint at step (\d+)\?/.exec(text2);
+  const m2 = /\((the engine worker stopped answering[^)]*)\).*stories260K reloaded\. Resume training from the checkpoint at step (\d+)\?/.exec(text2);
   assert(m2, `second banner: ${text2}`);
   const offered2 = Number(m2[2]);
   assert(offered2 >= offered, `the second checkpoint (${offered2}) is not older than the first (${offered})`);

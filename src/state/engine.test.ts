@@ -75,7 +75,7 @@ describe('engine restart', () => {
     expect(e.reloadedModel).toBe('stories260K');
     expect(e.restarts).toBe(1);
     expect(restartMessage(e)).toBe(
-      `The engine stopped (The engine worker crashed: out of memory); it was restarted and stories260K reloaded. Resume training from the checkpoint at step ${cp.step}?`,
+      `The engine stopped (the engine worker crashed: out of memory); it was restarted and stories260K reloaded. Resume training from the checkpoint at step ${cp.step}?`,
     );
 
     const resumed = e.resumeCheckpoint();
@@ -96,7 +96,7 @@ describe('engine restart', () => {
     await until(() => s.engine.getState().status === 'restarted');
     expect(s.engine.getState()).toMatchObject({ reloadedModel: null, checkpoint: null });
     expect(s.calls.load).toEqual([]);
-    expect(restartMessage(s.engine.getState())).toBe('The engine stopped (The engine worker crashed: boom); it was restarted.');
+    expect(restartMessage(s.engine.getState())).toBe('The engine stopped (the engine worker crashed: boom); it was restarted.');
     await expect(s.client.request('libraryList', {})).resolves.toBeTruthy();
   });
 

@@ -89,7 +89,8 @@ export function createEngineStore({ client, notices, model, library, train, now 
     while (deaths.length && deaths[0] < t - windowMs) deaths.shift();
     // The run in progress (if any) names the checkpoint to offer; read it before the stores react.
     const runId = train.getState().run?.runId ?? null;
-    const reason = error.message.replace(/\.$/, '');
+    // Inside the banner's sentence: no final stop, and "The engine…" reads "the engine…" (not "GPU…").
+    const reason = error.message.replace(/\.$/, '').replace(/^([A-Z])(?=[a-z])/, (c) => c.toLowerCase());
     if (!client.restartable || deaths.length > maxRestarts) {
       store.setState({ status: 'failed', reason, reloadedModel: null, checkpoint: null });
       return;

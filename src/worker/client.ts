@@ -164,7 +164,7 @@ export class EngineClient implements EngineClientLike {
     const silent = Date.now() - this.lastHeard;
     if (this.pingOut && silent >= this.deadAfterMs) {
       const s = (silent / 1000).toFixed(silent < 10_000 ? 1 : 0);
-      this.kill(`The engine worker stopped answering (nothing for ${s} s): it was killed or ran out of memory.`);
+      this.kill(`The engine worker stopped answering for ${s} s: it was killed or ran out of memory.`);
       return;
     }
     if (!this.pingOut && silent >= this.pingAfterMs) {
