@@ -26,8 +26,10 @@ const USAGE = `usage:
   (a safetensors --model takes its config.json with --config <path>)
   cli train --model <path|url> (--stage 1|2|3 | --method prompt-tuning|lora|linear-probe|domain-in-text)
             --template "<Tag> {input}" --data <file> [--data <file> …] [--map field=column …] [--task text|regression|classification]
-            [--tags-in lib.json] [--out lib.json] [--steps N] [--lr X] [--batch N] [--accum N] [--seed N] [--eval-fraction F]
-            [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v | --continue-adapter <name>]
+            [--tags-in lib.json] [--out lib.json] [--steps N | --epochs E | --epochs paper:<task>] [--lr X] [--batch N] [--accum N] [--seed N] [--eval-fraction F]
+            [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v|all-linear | --continue-adapter <name>]
+            [--peft lora|prompt-tuning|linear-probe (domain-in-text)] [--no-head (baselines: the number as text)]
+            paper epochs (Table 5): translation 1, descriptor 4, qed 2, synergy 2, binding 4; LoRA targets q,v by default
             [--checkpoint ck.json --checkpoint-every N] [--resume ck.json]
   cli eval  --model <path|url> --tags-in lib.json --template "..." --data <file> [--stage 2|--method …]
 ${EXCHANGE_USAGE}
@@ -76,6 +78,9 @@ async function main(argv: string[]): Promise<number> {
       'tags-in': { type: 'string' },
       out: { type: 'string' },
       steps: { type: 'string' },
+      epochs: { type: 'string' },
+      peft: { type: 'string' },
+      'no-head': { type: 'boolean', default: false },
       lr: { type: 'string' },
       batch: { type: 'string' },
       accum: { type: 'string' },
@@ -185,6 +190,9 @@ async function main(argv: string[]): Promise<number> {
       tagsIn: v['tags-in'],
       out: v.out,
       steps: v.steps,
+      epochs: v.epochs,
+      peft: v.peft,
+      noHead: v['no-head'],
       lr: v.lr,
       batch: v.batch,
       accum: v.accum,
