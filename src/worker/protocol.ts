@@ -461,6 +461,9 @@ export interface RequestMap {
   datasetImport: { params: DatasetImportParams; result: DatasetReply; event: never };
   datasetBuiltin: { params: BuiltinDatasetParams; result: DatasetReply; event: never };
 
+  /** Liveness check: answered at once, whatever the worker is doing. */
+  ping: { params: Record<string, never>; result: { ok: true }; event: never };
+
   /** Replaces the worker's library with a saved one (page start). */
   libraryRestore: { params: { file: LibraryFile | null }; result: LibrarySummary; event: never };
   libraryList: { params: Record<string, never>; result: LibrarySummary; event: never };
@@ -517,6 +520,7 @@ export const REQUEST_TYPES: readonly RequestType[] = [
   'modelFingerprint',
   'datasetImport',
   'datasetBuiltin',
+  'ping',
   'libraryRestore',
   'libraryList',
   'libraryRename',
