@@ -91,6 +91,7 @@ export interface ComposerState {
   setOptions(patch: Partial<GenerationOptions>): void;
   run(): Promise<void>;
   stop(): void;
+  /** Empties the prompt(s) and the outputs. */
   clear(): void;
 }
 
@@ -125,10 +126,12 @@ export function createComposerStore({ client, notices, model, random = Math.rand
       set({ [which]: insertTagAt(segs, name, offset ?? total) } as Pick<ComposerState, 'a' | 'b'>);
     },
     setCompare(compare) {
+      if (compare === 'no-tags' && get().mode === 'head') return;
       set({ compare });
     },
     setMode(mode) {
-      set({ mode });
+      // Without its tags a prompt has no function tag, so no head to read: that comparison is generation-only.
+      set(mode === 'head' && get().compare === 'no-tags' ? { mode, compare: 'off' } : { mode });
     },
     setOptions(patch) {
       set({ options: { ...get().options, ...patch } });
@@ -208,7 +211,7 @@ export function createComposerStore({ client, notices, model, random = Math.rand
 
     clear() {
       if (get().status === 'running') get().stop();
-      set({ columns: [], status: 'idle', error: null });
+      set({ a: [], b: [], columns: [], status: 'idle', error: null });
     },
   }));
 }

@@ -1,6 +1,6 @@
 import { useMemo, useRef, useState } from 'react';
 import { composerStore, useComposer, useLibrary, useModel } from '../../state/app';
-import type { ComposerColumn, CompareMode, ComposeMode } from '../../state/composer';
+import { segmentsToTemplate, type ComposerColumn, type CompareMode, type ComposeMode, type Segment } from '../../state/composer';
 import type { TagKind } from '../../tags/tag';
 import type { TagSummary } from '../../worker/protocol';
 import { TagChip } from '../common/TagChip';
@@ -67,6 +67,7 @@ export function ComposerPanel() {
             onFocus={() => setTarget('a')}
             testId="prompt-editor-a"
           />
+          <SentLine segs={a} testId="prompt-sent-a" />
           {compare === 'variant' && (
             <>
               <label className="editor-label" htmlFor="prompt-b">
@@ -83,6 +84,7 @@ export function ComposerPanel() {
                 onFocus={() => setTarget('b')}
                 testId="prompt-editor-b"
               />
+              <SentLine segs={b} testId="prompt-sent-b" />
             </>
           )}
           <div className="actions">
@@ -91,11 +93,13 @@ export function ComposerPanel() {
             </label>
             <select id="compare-mode" value={compare} onChange={(e) => c.setCompare(e.target.value as CompareMode)} disabled={running}>
               <option value="off">Off</option>
-              <option value="no-tags">Same prompt without its tags</option>
+              <option value="no-tags" disabled={mode === 'head'} title={mode === 'head' ? 'Without its tags the prompt has no function tag, so no head to read' : undefined}>
+                Same prompt without its tags{mode === 'head' ? ' (generation only)' : ''}
+              </option>
               <option value="variant">A second prompt (B)</option>
             </select>
             <span className="hint">Ctrl+Enter to run</span>
-            <button type="button" onClick={() => c.clear()} disabled={running}>
+            <button type="button" onClick={() => c.clear()} disabled={running} title="Empty the prompt and the outputs" data-testid="compose-clear">
               Clear
             </button>
             {running ? (
@@ -116,6 +120,17 @@ export function ComposerPanel() {
         <OptionsCard />
       </div>
     </div>
+  );
+}
+
+/** The template the engine will get, exactly (tags as <Name>): the editor's chips, read back. */
+function SentLine({ segs, testId }: { segs: Segment[]; testId: string }) {
+  const t = segmentsToTemplate(segs);
+  return (
+    <p className="sent-line small">
+      <span className="muted">Sends: </span>
+      <code data-testid={testId}>{t || '(empty)'}</code>
+    </p>
   );
 }
 
