@@ -370,6 +370,8 @@ export interface RequestMap {
   /** Header only (no GPU, no download of the weights): config, memory estimate, largest tensor. */
   inspectModel: { params: InspectModelParams; result: ModelInspection; event: never };
   unloadModel: { params: Record<string, never>; result: { unloaded: boolean }; event: never };
+  /** The model the worker holds now (null: none). After a refused or failed load the UI asks this instead of guessing. */
+  currentModel: { params: Record<string, never>; result: ModelInfo | null; event: never };
   generate: { params: GenerateParams; result: GenerateReply; event: TokenEvent };
   /** Aborts the request `target` (its AbortController in the worker). */
   cancel: { params: { target: number }; result: { cancelled: boolean }; event: never };
@@ -418,6 +420,7 @@ export const REQUEST_TYPES: readonly RequestType[] = [
   'loadModel',
   'inspectModel',
   'unloadModel',
+  'currentModel',
   'generate',
   'cancel',
   'modelFingerprint',
