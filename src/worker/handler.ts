@@ -291,6 +291,9 @@ function shortName(url: string): string {
 
 /** `p`, or an AbortError as soon as `signal` aborts (whatever `p` does later is ignored). */
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  // `p` is already running and will reject with its own AbortError: that is expected, not an
+  // unhandled rejection (the worker would report it as fatal, a banner in the UI).
+  p.catch(() => undefined);
   if (signal.aborted) return Promise.reject(abortError('Cancelled by the user.'));
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(abortError('Cancelled by the user.'));
