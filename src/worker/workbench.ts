@@ -4,7 +4,8 @@
  * cells and the tag inspector. handler.ts routes these request types here; the method layer is
  * reached through `MethodDeps` so all of this runs against a fake in unit tests.
  */
-import { parseDataset } from '../data/parse';
+import { notADataset, parseDataset } from '../data/parse';
+import { dropInvalidSmiles, smilesColumns } from '../tasks/smiles-columns';
 import { ExperimentDefinitionError, validateExperiment } from '../experiments/definition';
 import { planCells } from '../experiments/runner';
 import type { ExperimentResults } from '../experiments/types';
@@ -547,7 +548,13 @@ export function createWorkbench(ctx: WorkbenchContext) {
       }
       case 'datasetImport': {
         const { text, name, format } = msg.params;
-        const parsed = parseDataset(text, { format, name });
+        const junk = notADataset(text, name || 'The file');
+        if (junk) throw namedError('DatasetError', junk);
+        let parsed = parseDataset(text, { format, name });
+        if (parsed.report.total === 0) {
+          throw namedError('DatasetError', `${name || 'The file'} has no records${parsed.columns.length ? ` (only a header: ${parsed.columns.join(', ')})` : ''}.`);
+        }
+        if (smilesColumns(parsed.columns).length && ctx.methods.rdkit) parsed = dropInvalidSmiles(await ctx.methods.rdkit(), parsed);
         return { name, ...parsed } satisfies DatasetReply;
       }
       case 'datasetBuiltin': {
@@ -650,3 +657,10 @@ export function createWorkbench(ctx: WorkbenchContext) {
 }
 
 export type Workbench = ReturnType<typeof createWorkbench>;
+
+/** An Error with a name the UI maps to a title (DatasetError: "The data could not be used"…). */
+function namedError(name: string, message: string): Error {
+  const e = new Error(message);
+  e.name = name;
+  return e;
+}
