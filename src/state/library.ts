@@ -7,7 +7,7 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { ExportSelection } from '../tags/library-format';
 import type { EngineClientLike } from '../worker/client';
-import type { LibraryImportReply, LibraryItemKind, LibrarySummary } from '../worker/protocol';
+import type { ImportConflict, LibraryImportReply, LibraryItemKind, LibrarySummary } from '../worker/protocol';
 import type { WorkbenchDb } from './db';
 import type { NoticesStore } from './notices';
 
@@ -16,7 +16,12 @@ export const EMPTY_LIBRARY: LibrarySummary = { tags: [], heads: [], adapters: []
 export interface PendingImport {
   fileName: string;
   text: string;
-  warning: string;
+  /** Tags trained against another embedding table: import anyway? */
+  warning?: string;
+  /** Tags that clash with the library (same id or name, other content): keep both or replace? */
+  conflicts?: ImportConflict[];
+  /** The embedding question was answered already. */
+  confirmed?: boolean;
 }
 
 export interface LibraryState {
@@ -29,7 +34,7 @@ export interface LibraryState {
   /** An import waiting for the user's confirmation. */
   pendingImport: PendingImport | null;
   /** What the last import added. */
-  lastImport: { fileName: string; added: string[]; renamed: string[]; warnings: string[] } | null;
+  lastImport: { fileName: string; added: string[]; renamed: string[]; warnings: string[]; alreadyPresent: string[] } | null;
   /** An import that was refused (shown in the panel). */
   importError: string | null;
 
@@ -40,7 +45,8 @@ export interface LibraryState {
   /** The library file (all, or a selection) as JSON text and a file name for the download. */
   exportJson(selection?: ExportSelection): Promise<{ json: string; fileName: string } | null>;
   importText(text: string, fileName: string): Promise<LibraryImportReply | null>;
-  confirmImport(): Promise<LibraryImportReply | null>;
+  /** Answers the pending question: import despite the embedding warning, or resolve clashes (`rename` keeps both). */
+  confirmImport(onConflict?: 'rename' | 'replace'): Promise<LibraryImportReply | null>;
   cancelImport(): void;
 }
 
@@ -136,8 +142,7 @@ export function createLibraryStore({ client, notices, db, now = () => new Date()
       set({ importError: null, pendingImport: null });
       try {
         const r = await client.request('libraryImport', { text });
-        if (r.status === 'needs-confirmation') set({ pendingImport: { fileName, text, warning: r.warning } });
-        else afterImport(r, fileName);
+        handleReply(r, { fileName, text });
         return r;
       } catch (e) {
         notices.getState().pushError(e, `Importing ${fileName}`);
@@ -145,13 +150,14 @@ export function createLibraryStore({ client, notices, db, now = () => new Date()
       }
     },
 
-    async confirmImport() {
+    async confirmImport(onConflict) {
       const p = get().pendingImport;
       if (!p) return null;
       set({ pendingImport: null });
+      const confirmed = p.confirmed || !!p.warning;
       try {
-        const r = await client.request('libraryImport', { text: p.text, confirm: true });
-        afterImport(r, p.fileName);
+        const r = await client.request('libraryImport', { text: p.text, confirm: confirmed, onConflict: p.conflicts ? onConflict : undefined });
+        handleReply(r, { fileName: p.fileName, text: p.text, confirmed });
         return r;
       } catch (e) {
         notices.getState().pushError(e, `Importing ${p.fileName}`);
@@ -163,6 +169,12 @@ export function createLibraryStore({ client, notices, db, now = () => new Date()
       set({ pendingImport: null });
     },
   }));
+
+  function handleReply(r: LibraryImportReply, p: Pick<PendingImport, 'fileName' | 'text' | 'confirmed'>) {
+    if (r.status === 'needs-confirmation') store.setState({ pendingImport: { ...p, warning: r.warning } });
+    else if (r.status === 'conflicts') store.setState({ pendingImport: { ...p, conflicts: r.conflicts } });
+    else afterImport(r, p.fileName);
+  }
 
   function afterImport(r: LibraryImportReply, fileName: string) {
     if (r.status === 'refused') {
@@ -179,6 +191,7 @@ export function createLibraryStore({ client, notices, db, now = () => new Date()
         added: [...r.added.tags.map((n) => `<${n}>`), ...r.added.adapters],
         renamed: r.report.renamed.map((x) => `${x.from} → ${x.to}`),
         warnings: r.warnings,
+        alreadyPresent: r.alreadyPresent.map((n) => `<${n}>`),
       },
     });
   }

@@ -164,7 +164,19 @@ export interface LibraryImportParams {
   text: string;
   /** Accept tags trained against another embedding table (the answer was needs-confirmation). */
   confirm?: boolean;
+  /**
+   * What to do with tags that clash with the library (same id or name, other content). Without it a
+   * clash is not resolved silently: the answer is `conflicts` and the UI asks.
+   */
   onConflict?: 'rename' | 'replace';
+}
+
+/** A tag of the file that clashes with one in the library. */
+export interface ImportConflict {
+  name: string;
+  /** Same id (the same tag, changed since) or only the same name (another tag). */
+  sameId: boolean;
+  existing: string;
 }
 
 export type LibraryImportReply =
@@ -173,9 +185,12 @@ export type LibraryImportReply =
       warnings: string[];
       report: MergeReport;
       added: { tags: string[]; heads: string[]; adapters: string[] };
+      /** Tags of the file identical to ones in the library (same id or name, same rows and head): not added again. */
+      alreadyPresent: string[];
       summary: LibrarySummary;
     }
   | { status: 'needs-confirmation'; warning: string }
+  | { status: 'conflicts'; conflicts: ImportConflict[] }
   | { status: 'refused'; error: string };
 
 // ---------------------------------------------------------------------------------------------

@@ -201,9 +201,36 @@ describe('library over the worker protocol', () => {
     expect(again.tags[0]!.name).toBe('Tale');
     await tick(5);
     expect(notes.at(-1)!.tags.map((t) => t.name)).toEqual(['Tale']);
-    // Importing it once more renames the newcomer.
+    // Importing it once more adds nothing: it is already there.
     const dup = await client.request('libraryImport', { text: exp.json, confirm: true });
-    expect(dup).toMatchObject({ status: 'ok', added: { tags: ['Tale_2'] } });
+    expect(dup).toMatchObject({ status: 'ok', added: { tags: [] }, alreadyPresent: ['Tale'] });
+    expect((await client.request('libraryList', {})).tags.map((t) => t.name)).toEqual(['Tale']);
+    // Still the same tag after a rename in the library: matched by id.
+    await client.request('libraryRename', { kind: 'tag', from: 'Tale', to: 'Story' });
+    const renamed = await client.request('libraryImport', { text: exp.json, confirm: true });
+    expect(renamed).toMatchObject({ status: 'ok', added: { tags: [] }, alreadyPresent: ['Story'] });
+  });
+
+  it('asks before importing a tag that clashes with the library, then keeps both or replaces', async () => {
+    const { client } = await setup();
+    await train(client);
+    const exp = JSON.parse((await client.request('libraryExport', {})).json) as LibraryFile;
+    const changed = structuredClone(exp);
+    const raw = Buffer.from(changed.tags[0]!.data, 'base64');
+    const rows = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+    rows[0] += 1;
+    changed.tags[0]!.data = Buffer.from(rows.buffer).toString('base64');
+    const text = JSON.stringify(changed);
+    const ask = await client.request('libraryImport', { text, confirm: true });
+    expect(ask).toEqual({ status: 'conflicts', conflicts: [{ name: 'Story', sameId: true, existing: 'Story' }] });
+    expect((await client.request('libraryList', {})).tags).toHaveLength(1);
+    const both = await client.request('libraryImport', { text, confirm: true, onConflict: 'rename' });
+    expect(both).toMatchObject({ status: 'ok', added: { tags: ['Story_2'] } });
+    await client.request('libraryDelete', { kind: 'tag', name: 'Story_2' });
+    const replaced = await client.request('libraryImport', { text, confirm: true, onConflict: 'replace' });
+    expect(replaced).toMatchObject({ status: 'ok', added: { tags: ['Story'] } });
+    const now = JSON.parse((await client.request('libraryExport', {})).json) as LibraryFile;
+    expect(now.tags.map((t) => [t.name, t.id, t.data])).toEqual([['Story', exp.tags[0]!.id, changed.tags[0]!.data]]);
   });
 
   it('refuses files for another d_model and malformed files', async () => {

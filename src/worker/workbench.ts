@@ -13,6 +13,7 @@ import type { LoadedModel } from '../model/api';
 import { applyHead, unstandardize, type Head } from '../tags/head';
 import { embeddingFingerprint } from '../tags/embedding';
 import { TagLibrary } from '../tags/library';
+import type { Tag } from '../tags/tag';
 import { exportLibrary, importLibrary, type LibraryFile } from '../tags/library-format';
 import { parseTemplate } from '../tags/template';
 import { snapshotLibrary, type CheckpointFile } from '../train/checkpoint';
@@ -33,6 +34,7 @@ import {
   type HeadPrediction,
   type InspectParams,
   type InspectReply,
+  type ImportConflict,
   type LibraryImportParams,
   type LibraryImportReply,
   type MatrixCellParams,
@@ -525,17 +527,39 @@ export function createWorkbench(ctx: WorkbenchContext) {
     const fingerprint = await fingerprintOf(m);
     const r = importLibrary(p.text, { dModel: m.config.dModel, fingerprint }, { acceptFingerprintMismatch: !!p.confirm });
     if (r.status !== 'ok') return r.status === 'refused' ? { status: 'refused', error: r.error } : { status: 'needs-confirmation', warning: r.warning };
-    const report = library.merge({ tags: r.tags, heads: r.heads, adapters: r.adapters }, p.onConflict ?? 'rename');
+    // Re-importing what is already here adds nothing; a real clash is the user's call.
+    const alreadyPresent: string[] = [];
+    const conflicts: ImportConflict[] = [];
+    const keepTags = r.tags.filter((t) => {
+      const existing = library.tags.find((x) => x.id === t.id) ?? library.getTag(t.name);
+      if (!existing) return true;
+      const head = r.heads.find((h) => h.name === t.name);
+      if (sameTag(existing, t) && sameHead(library.heads.find((h) => h.name === existing.name), head)) {
+        alreadyPresent.push(existing.name);
+        return false;
+      }
+      conflicts.push({ name: t.name, sameId: existing.id === t.id, existing: existing.name });
+      return true;
+    });
+    if (conflicts.length && !p.onConflict) return { status: 'conflicts', conflicts };
+    const skipped = new Set(r.tags.filter((t) => !keepTags.includes(t)).map((t) => t.name));
+    const keepHeads = r.heads.filter((h) => !skipped.has(h.name));
+    const replaceIds = p.onConflict === 'replace' ? keepTags.map((t) => library.tags.find((x) => x.id === t.id)).filter((x): x is NonNullable<typeof x> => !!x) : [];
+    // Replacing a tag of the same id: the old one goes first, so the id stays the tag's (merge gives
+    // an id already in the library a fresh one).
+    for (const old of replaceIds) library.deleteTag(old.name);
+    const report = library.merge({ tags: keepTags, heads: keepHeads, adapters: r.adapters }, p.onConflict ?? 'rename');
     const renamed = (kind: 'tag' | 'head' | 'adapter', name: string) => report.renamed.find((x) => x.kind === kind && x.from === name)?.to ?? name;
     return {
       status: 'ok',
       warnings: r.warnings,
       report,
       added: {
-        tags: r.tags.map((t) => renamed('tag', t.name)),
-        heads: r.heads.map((h) => renamed('head', h.name)),
+        tags: keepTags.map((t) => renamed('tag', t.name)),
+        heads: keepHeads.map((h) => renamed('head', h.name)),
         adapters: r.adapters.map((a) => renamed('adapter', a.name)),
       },
+      alreadyPresent,
       summary: summarizeLibrary(library),
     };
   }
@@ -663,4 +687,22 @@ function namedError(name: string, message: string): Error {
   const e = new Error(message);
   e.name = name;
   return e;
+}
+
+/** Same rows (bit for bit), kind and shape: the same tag whatever its provenance's timestamps say. */
+function sameTag(a: Tag, b: Tag): boolean {
+  return a.kind === b.kind && a.p === b.p && a.d === b.d && sameFloats(a.data, b.data);
+}
+
+function sameHead(a: Head | undefined, b: Head | undefined): boolean {
+  if (!a || !b) return !a && !b;
+  return a.kind === b.kind && a.k === b.k && sameFloats(a.W, b.W) && sameFloats(a.b, b.b);
+}
+
+function sameFloats(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
 }
