@@ -84,6 +84,8 @@ export interface ComposerState {
   error: string | null;
 
   setSegments(which: 'a' | 'b', segs: Segment[]): void;
+  /** The library renamed tags: chips follow their tag (`rename(old)` → new name). */
+  renameTags(rename: (name: string) => string): void;
   /** Appends a tag (keyboard insertion without a caret position) or inserts it at `offset`. */
   insertTag(which: 'a' | 'b', name: string, offset?: number): void;
   setCompare(c: CompareMode): void;
@@ -119,6 +121,10 @@ export function createComposerStore({ client, notices, model, random = Math.rand
 
     setSegments(which, segs) {
       set({ [which]: normalizeSegments(segs) } as Pick<ComposerState, 'a' | 'b'>);
+    },
+    renameTags(rename) {
+      const map = (segs: Segment[]) => segs.map((s) => (s.kind === 'tag' ? { kind: 'tag' as const, name: rename(s.name) } : s));
+      set({ a: map(get().a), b: map(get().b) });
     },
     insertTag(which, name, offset) {
       const segs = get()[which];
