@@ -312,7 +312,22 @@ export function primaryMetric(m: Metrics): { key: keyof Metrics; value: number }
 export function createTrainStore({ client, notices, model, data, db, now = () => new Date(), newRunId, storage = null }: TrainStoreDeps): TrainStore {
   let call: PendingCall<TrainReply> | null = null;
   let n = 0;
+  /** The "Check the run" warning on screen, dismissed as soon as the configuration builds. */
+  let checkNotice: number | null = null;
+  let checkMessage: string | null = null;
   const runIdOf = newRunId ?? (() => `run-${Date.now().toString(36)}-${(n++).toString(36)}`);
+
+  /** After a refused start: once the configuration (or the data's mapping) is fixed, the warning goes. */
+  const recheck = () => {
+    if (checkNotice === null) return;
+    const st = store.getState();
+    const datasets = st.config.datasetIds.map((id) => data.getState().get(id)).filter((d): d is StoredDataset => !!d);
+    if ('error' in buildTrainSpec(st.config, datasets)) return;
+    notices.getState().dismiss(checkNotice);
+    checkNotice = null;
+    if (st.error === checkMessage) store.setState({ error: null });
+  };
+  data.subscribe(() => recheck());
 
   const store = createStore<TrainState>()((set, get) => {
     const saveCheckpoint = async (e: Extract<TrainEvent, { kind: 'checkpoint' }>) => {
@@ -414,9 +429,11 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
 
       setConfig(patch) {
         set({ config: { ...get().config, ...patch } });
+        recheck();
       },
       setHyper(patch) {
         set({ config: { ...get().config, hyper: { ...get().config.hyper, ...patch } } });
+        recheck();
       },
       applyPreset(id) {
         const p = TEMPLATE_PRESETS.find((x) => x.id === id);
@@ -442,9 +459,13 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
         const built = buildTrainSpec(config, datasets);
         if ('error' in built) {
           set({ error: built.error });
-          notices.getState().push({ kind: 'warning', title: 'Check the run', message: built.error });
+          checkNotice = notices.getState().push({ kind: 'warning', title: 'Check the run', message: built.error });
+          checkMessage = built.error;
           return;
         }
+        // The configuration is fine now: the warning about the last attempt is stale.
+        if (checkNotice !== null) notices.getState().dismiss(checkNotice);
+        checkNotice = null;
         if (built.dropped) {
           notices.getState().push({ kind: 'info', title: 'Rows left out', message: `${built.dropped} rows have no numeric label and are not used.` });
         }

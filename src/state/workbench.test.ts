@@ -190,6 +190,11 @@ describe('train store', () => {
     s.train.getState().setConfig({ datasetIds: [] });
     await s.train.getState().start();
     expect(s.train.getState().error).toMatch(/Choose a dataset/);
+    expect(s.notices.getState().notices.some((n) => n.title === 'Check the run')).toBe(true);
+    // Fixing the configuration takes the stale warning away without another start.
+    await withStage1(s);
+    expect(s.train.getState().error).toBeNull();
+    expect(s.notices.getState().notices.some((n) => n.title === 'Check the run')).toBe(false);
   });
 
   it('template helpers', () => {
