@@ -146,6 +146,28 @@ export function trainedTagOf(method: Method, template: Template, outputField: st
   return functionTagOf(template, outputField);
 }
 
+/**
+ * What the training loss is, in its units: a regression head trains on standardised labels, so its
+ * MSE is not the validation MSE (in the label's own units).
+ */
+export function lossLabel(kind: OutputKind | undefined): string {
+  if (kind === 'regression') return 'Training loss (MSE on standardised labels)';
+  if (kind === 'classification') return 'Training loss (cross-entropy, nats)';
+  if (kind === 'text') return 'Training loss (next-token NLL, nats)';
+  return 'Training loss';
+}
+
+/** The validation metric's name with its units. */
+export function metricLabel(key: string | null): string {
+  if (!key) return 'Validation metric';
+  if (key === 'mse') return 'Validation MSE (label units²)';
+  if (key === 'mae') return 'Validation MAE (label units)';
+  if (key === 'rmse') return 'Validation RMSE (label units)';
+  if (key === 'perplexity') return 'Validation perplexity';
+  if (key === 'accuracy') return 'Validation accuracy';
+  return `Validation ${key}`;
+}
+
 /** Renames every <from> in a template source to <to> (escaped text is left alone). */
 export function renameTagInTemplate(source: string, from: string, to: string): string {
   const esc = from.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
@@ -244,6 +266,8 @@ export interface RunInfo {
   trainableParams: number | null;
   heldOutCount: number | null;
   resumedFrom: number | null;
+  /** What the loss measures (its units differ: see lossLabel). Unknown for runs resumed from older checkpoints. */
+  outputKind?: OutputKind;
   options: CheckpointMeta['options'];
 }
 
@@ -474,7 +498,17 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
         set({
           status: 'starting',
           phase: 'preparing',
-          run: { runId, label: built.label, method: config.method, totalSteps: config.hyper.steps, trainableParams: null, heldOutCount: null, resumedFrom: null, options },
+          run: {
+            runId,
+            label: built.label,
+            method: config.method,
+            totalSteps: config.hyper.steps,
+            trainableParams: null,
+            heldOutCount: null,
+            resumedFrom: null,
+            options,
+            outputKind: config.method === 'stage1' ? 'text' : config.outputKind,
+          },
           log: [],
           evals: [],
           result: null,

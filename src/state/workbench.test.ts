@@ -9,7 +9,7 @@ import { cellTemplate, combinationOf, createMatrixStore, trainedWith } from './m
 import { createModelCacheStore } from './modelCache';
 import { createModelStore } from './model';
 import { createNoticesStore } from './notices';
-import { buildTrainSpec, createTrainStore, DEFAULT_CONFIG, renameTagInTemplate, TINY_HYPER, trainedTagOf, tryParseTemplate } from './train';
+import { buildTrainSpec, createTrainStore, DEFAULT_CONFIG, lossLabel, metricLabel, renameTagInTemplate, TINY_HYPER, trainedTagOf, tryParseTemplate } from './train';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
@@ -195,6 +195,16 @@ describe('train store', () => {
     await withStage1(s);
     expect(s.train.getState().error).toBeNull();
     expect(s.notices.getState().notices.some((n) => n.title === 'Check the run')).toBe(false);
+  });
+
+  it('labels the loss and the metric with their units (regression loss is on standardised labels)', async () => {
+    expect(lossLabel('regression')).toMatch(/standardised labels/);
+    expect(lossLabel('text')).toMatch(/NLL/);
+    expect(metricLabel('mse')).toMatch(/label units/);
+    const s = await setup();
+    await withStage1(s);
+    await s.train.getState().start();
+    expect(s.train.getState().run?.outputKind).toBe('text');
   });
 
   it('template helpers', () => {

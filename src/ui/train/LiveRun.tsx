@@ -1,7 +1,7 @@
 import { useMemo } from 'react';
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { trainStore, useTrain } from '../../state/app';
-import { primaryMetric } from '../../state/train';
+import { lossLabel, metricLabel, primaryMetric } from '../../state/train';
 import { formatInt } from '../format';
 
 const PHASE_LABEL: Record<string, string> = {
@@ -185,9 +185,9 @@ export function LiveRun() {
             </div>
           )}
           <div className="charts">
-            <MiniChart title="Training loss" data={series} dataKey="loss" color="#2f5bd3" testId="chart-loss" />
+            <MiniChart title={lossLabel(run.outputKind)} data={series} dataKey="loss" color="#2f5bd3" testId="chart-loss" />
             <MiniChart
-              title={`Validation ${metricKey ?? 'metric'}`}
+              title={metricLabel(metricKey)}
               data={evalSeries}
               dataKey="value"
               color="#1f8a4c"
