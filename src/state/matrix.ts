@@ -32,6 +32,18 @@ export function combinationOf(domain: Pick<TagSummary, 'name'>, fn: Pick<TagSumm
   return trainedWith(fn).includes(domain.name) ? 'trained' : 'zero-shot';
 }
 
+/**
+ * A training template as a cell template: the function tag becomes <$FUNCTION>, the first domain
+ * tag <$DOMAIN>. Null when the template has no domain tag to swap.
+ */
+export function patternOfTemplate(template: string, fn: string, domains: readonly string[]): string | null {
+  const tagRe = /(^|[^\\])<([A-Za-z_][A-Za-z0-9_-]*)>/g;
+  const names = [...template.matchAll(tagRe)].map((m) => m[2]!);
+  const domain = names.find((n) => domains.includes(n));
+  if (!domain || !names.includes(fn)) return null;
+  return template.replace(tagRe, (all, pre: string, name: string) => (name === fn ? `${pre}<${FUNCTION_SLOT}>` : name === domain ? `${pre}<${DOMAIN_SLOT}>` : all));
+}
+
 export const cellKey = (domain: string, fn: string) => `${domain}\u0000${fn}`;
 
 export interface CellState {
@@ -48,10 +60,19 @@ export interface MatrixState {
   rows: RowsChoice;
   limit: number;
   outputField: string;
+  /** Template field → dataset field, as the training run mapped them ({} = the dataset's own names). */
+  fieldMap: Record<string, string>;
+  /** Where the settings came from: the run that trained a function tag (null: the user's or the default). */
+  defaultsFrom: string | null;
   cells: Record<string, CellState>;
   running: boolean;
 
-  setConfig(patch: Partial<Pick<MatrixState, 'datasetId' | 'pattern' | 'rows' | 'limit' | 'outputField'>>): void;
+  setConfig(patch: Partial<Pick<MatrixState, 'datasetId' | 'pattern' | 'rows' | 'limit' | 'outputField' | 'fieldMap'>>): void;
+  /**
+   * Takes the template, field mapping, output field and dataset of the run that trained `fn`, with its
+   * tags replaced by the pair slots; does nothing once the user changed the settings.
+   */
+  adoptRun(fn: string, run: { label: string; config: { template: string; fieldMap: Record<string, string>; outputField: string; datasetIds: string[] } }, domains: readonly string[]): void;
   evaluate(domain: string, fn: string): Promise<void>;
   evaluateAll(domains: string[], fns: string[]): Promise<void>;
   stop(): void;
@@ -69,6 +90,8 @@ export interface MatrixStoreDeps {
 
 export function createMatrixStore({ client, notices, model, data }: MatrixStoreDeps): MatrixStore {
   let controller: AbortController | null = null;
+  /** The user changed a setting: run defaults no longer apply. */
+  let touched = false;
 
   return createStore<MatrixState>()((set, get) => {
     const setCell = (key: string, c: CellState) => set({ cells: { ...get().cells, [key]: c } });
@@ -80,7 +103,10 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
       if (view.error) return { error: view.error };
       const split = splitView(view.rows, ds.split);
       const choice = get().rows;
-      const rows = choice === 'all' ? view.rows : split[choice].length ? split[choice] : view.rows;
+      const picked = choice === 'all' ? view.rows : split[choice].length ? split[choice] : view.rows;
+      // The run's mapping: template field ← dataset field.
+      const map = Object.entries(get().fieldMap).filter(([f, src]) => f !== src);
+      const rows = map.length ? picked.map((r) => ({ ...r, ...Object.fromEntries(map.map(([f, src]) => [f, r[src] ?? ''])) })) : picked;
       return { name: ds.name, rows };
     };
 
@@ -125,12 +151,23 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
       rows: 'test',
       limit: 16,
       outputField: 'output',
+      fieldMap: {},
+      defaultsFrom: null,
       cells: {},
       running: false,
 
       setConfig(patch) {
-        const changesResult = ['datasetId', 'pattern', 'rows', 'limit', 'outputField'].some((k) => k in patch);
-        set({ ...patch, ...(changesResult ? { cells: {} } : {}) });
+        const changesResult = ['datasetId', 'pattern', 'rows', 'limit', 'outputField', 'fieldMap'].some((k) => k in patch);
+        touched = true;
+        set({ ...patch, defaultsFrom: null, ...(changesResult ? { cells: {} } : {}) });
+      },
+
+      adoptRun(fn, run, domains) {
+        if (touched || get().defaultsFrom) return;
+        const pattern = patternOfTemplate(run.config.template, fn, domains);
+        if (!pattern) return;
+        const datasetId = run.config.datasetIds.find((id) => data.getState().get(id)) ?? get().datasetId;
+        set({ pattern, fieldMap: { ...run.config.fieldMap }, outputField: run.config.outputField, datasetId, defaultsFrom: `${run.label} (the run that trained <${fn}>)`, cells: {} });
       },
 
       async evaluate(domain, fn) {

@@ -282,6 +282,8 @@ export interface TrainState {
   error: string | null;
   /** Saved checkpoints of interrupted runs (newest first). */
   checkpoints: CheckpointMeta[];
+  /** Every finished run with its configuration and loss curve, newest last (kept in localStorage). */
+  history: RunRecord[];
   lastCheckpointStep: number | null;
 
   setConfig(patch: Partial<TrainConfig>): void;
@@ -314,6 +316,51 @@ export interface TrainStoreDeps {
 
 const CONFIG_KEY = 'tag-workbench/train-config';
 
+/** A finished run as the Train panel's history keeps it. */
+export interface RunRecord {
+  runId: string;
+  label: string;
+  finished: string;
+  config: TrainConfig;
+  datasetNames: string[];
+  steps: number;
+  saved: TrainReply['saved'];
+  metrics: Record<string, number | null>;
+  /** [step, loss] pairs, at most HISTORY_POINTS (evenly thinned). */
+  loss: Array<[number, number]>;
+}
+
+export const HISTORY_KEY = 'tag-workbench-run-history';
+const HISTORY_RUNS = 50;
+const HISTORY_POINTS = 400;
+
+function loadHistory(storage: TrainStoreDeps['storage']): RunRecord[] {
+  try {
+    const raw = storage?.getItem(HISTORY_KEY);
+    const v: unknown = raw ? JSON.parse(raw) : [];
+    return Array.isArray(v) ? (v as RunRecord[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The loss curve thinned to at most `n` points (first and last kept). */
+export function thinCurve(points: ReadonlyArray<[number, number]>, n = HISTORY_POINTS): Array<[number, number]> {
+  if (points.length <= n) return points.slice();
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < n; i++) out.push(points[Math.round((i * (points.length - 1)) / (n - 1))]!);
+  return out;
+}
+
+/** The latest run that trained `fn` (a function tag: as its head or one of its tags). */
+export function runThatTrained(history: readonly RunRecord[], fn: string): RunRecord | null {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const r = history[i]!;
+    if (r.saved.head === fn || r.saved.tags.includes(fn)) return r;
+  }
+  return null;
+}
+
 function loadConfig(storage: TrainStoreDeps['storage']): TrainConfig {
   try {
     const raw = storage?.getItem(CONFIG_KEY);
@@ -339,6 +386,8 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
   /** The "Check the run" warning on screen, dismissed as soon as the configuration builds. */
   let checkNotice: number | null = null;
   let checkMessage: string | null = null;
+  /** The configuration the current run started with (the form may change while it trains). */
+  let runConfig: TrainConfig | null = null;
   const runIdOf = newRunId ?? (() => `run-${Date.now().toString(36)}-${(n++).toString(36)}`);
 
   /** After a refused start: once the configuration (or the data's mapping) is fixed, the warning goes. */
@@ -409,6 +458,7 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
         const result = await c.result;
         if (call !== c) return;
         set({ status: 'done', phase: null, result });
+        record(result);
         // The run ended and its tags are saved: its checkpoint has served.
         try {
           await (await db).deleteCheckpoint(result.runId);
@@ -433,6 +483,29 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
       }
     };
 
+    const record = (result: TrainReply) => {
+      const { log, run } = get();
+      const config = runConfig ?? get().config;
+      const rec: RunRecord = {
+        runId: result.runId,
+        label: run?.label ?? result.runId,
+        finished: now().toISOString(),
+        config: structuredClone(config),
+        datasetNames: config.datasetIds.map((id) => data.getState().get(id)?.name ?? id),
+        steps: result.steps,
+        saved: result.saved,
+        metrics: Object.fromEntries(Object.entries(result.metrics).map(([k, v]) => [k, typeof v === 'number' && Number.isFinite(v) ? v : null])),
+        loss: thinCurve(log.filter((l) => !l.skipped).map((l) => [l.step, l.loss] as [number, number])),
+      };
+      const history = [...get().history.filter((h) => h.runId !== rec.runId), rec].slice(-HISTORY_RUNS);
+      set({ history });
+      try {
+        storage?.setItem(HISTORY_KEY, JSON.stringify(history));
+      } catch {
+        /* storage full or unavailable: the history lasts for this page */
+      }
+    };
+
     const needModel = (): boolean => {
       if (model.getState().model) return true;
       notices.getState().push({ kind: 'warning', title: 'No model loaded', message: 'Load a model in the Model panel first.' });
@@ -449,6 +522,7 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
       result: null,
       error: null,
       checkpoints: [],
+      history: loadHistory(storage),
       lastCheckpointStep: null,
 
       setConfig(patch) {
@@ -494,6 +568,7 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
           notices.getState().push({ kind: 'info', title: 'Rows left out', message: `${built.dropped} rows have no numeric label and are not used.` });
         }
         const runId = runIdOf();
+        runConfig = structuredClone(config);
         const options = { checkpointEvery: config.checkpointEvery, evalEvery: config.evalEvery, evalLimit: config.evalLimit };
         set({
           status: 'starting',
