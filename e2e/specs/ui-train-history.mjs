@@ -1,0 +1,52 @@
+import { join } from 'node:path';
+import { assert, openApp, waitUntil } from '../lib.mjs';
+import { importLibraryFile, libraryFile } from '../fixture-tags.mjs';
+import { configureRun, ensureDataset, gotoPanel, loadModel, resetStorage, shot, waitTrainingDone } from '../workbench-lib.mjs';
+
+export const name = 'ui-train-history';
+export const timeoutMs = 420_000;
+
+/**
+ * Issue 9 items 15, 16, 18: a regression run labels its loss as MSE on standardised labels; the run
+ * is kept in the history with its configuration and can be overlaid; the Matrix then defaults to
+ * that run's template, mapping and output field, and evaluates the pair.
+ */
+export async function run({ page, baseUrl, artifacts, log }) {
+  await resetStorage(page, baseUrl);
+  await openApp(page, baseUrl);
+  await loadModel(page);
+  await importLibraryFile(page, artifacts, libraryFile([{ name: 'Story' }]), 'history-tags.json');
+  await page.getByTestId('library-row-Story').waitFor({ timeout: 15_000 });
+  await ensureDataset(page);
+  await page.getByLabel('{label} must be a number').check();
+  await configureRun(page, { method: 'stage2', template: '<Story> {text} <Label> {label}', steps: 2, outputKind: 'regression', outputField: 'label' });
+  await page.getByTestId('train-start').click();
+  await waitTrainingDone(page);
+
+  const lossTitle = await page.getByTestId('chart-loss').locator('figcaption').textContent();
+  log(`loss chart: ${lossTitle.replace(/\s+/g, ' ')}`);
+  assert(/standardised labels/.test(lossTitle), `the regression loss says its units: ${lossTitle}`);
+  const metricTitle = await page.getByTestId('chart-eval').locator('figcaption').textContent();
+  assert(/label units|perplexity|accuracy/i.test(metricTitle), `the metric says its units: ${metricTitle}`);
+
+  const rows = page.getByTestId('history-row');
+  await rows.first().waitFor({ timeout: 10_000 });
+  const row = await rows.first().innerText();
+  assert(/<Story> \{text\} <Label> \{label\}/.test(row) && /tiny-stories\.csv/.test(row), `the history keeps the configuration: ${row}`);
+  await rows.first().getByRole('checkbox').check();
+  await page.getByTestId('history-overlay').waitFor({ timeout: 5000 });
+  await shot(page, join(artifacts, 'ui-train-history.png'));
+
+  await gotoPanel(page, 'Matrix');
+  await page.getByTestId('matrix-defaults').waitFor({ timeout: 10_000 });
+  const pattern = await page.getByLabel('Cell template').inputValue();
+  const outField = await page.getByLabel('Output field').inputValue();
+  log(`matrix: ${pattern} / ${outField}`);
+  assert(pattern === '<$DOMAIN> {text} <$FUNCTION> {label}' && outField === 'label', `the Matrix should default to the run's template: ${pattern} / ${outField}`);
+  await page.getByLabel('Rows', { exact: true }).selectOption('all');
+  await page.getByRole('button', { name: 'Evaluate all' }).click();
+  const cell = page.getByTestId('cell-Story-Label');
+  await waitUntil(page, async () => ['done', 'error'].includes(await cell.getAttribute('data-status')), { timeoutMs: 60_000, what: 'the matrix cell' });
+  assert((await cell.getAttribute('data-status')) === 'done', `cell: ${(await cell.innerText()).replace(/\s+/g, ' ')}`);
+  await shot(page, join(artifacts, 'ui-train-history-matrix.png'));
+}
