@@ -1,6 +1,6 @@
 /**
  * Command line: the same engine and method layer as the workbench, on Node + Dawn.
- *   npm run cli -- generate --model <path|url> --prompt "..." [--max-tokens N --temperature T --top-p P --top-k K --seed S --json]
+ *   npm run cli -- generate --model <path|url> --prompt "..." [--max-tokens N --temperature T --top-p P --top-k K --seed S --tags-in lib.json --adapter NAME --json]
  *   npm run cli -- tokenize --model <gguf|tokenizer.json|tokenizer.bin> --text "..." [--bos] [--json]
  *   npm run cli -- train / eval … (see USAGE)
  */
@@ -10,11 +10,13 @@ import { fmtBytes } from '../gpu/memory';
 import { loadModel } from '../model/model';
 import { openSource, siblingTokenizer } from './sources';
 import { tokenizerForFile } from './tokenizer-file';
-import { evalCommand, trainCommand, type TrainArgs } from './train';
+import { evalCommand, loadLibrary, trainCommand, type TrainArgs } from './train';
 import { experimentCommand, EXPERIMENT_USAGE, qedCommand } from './experiment';
+import { retrieveCommand, RETRIEVE_USAGE } from './retrieve';
 
 const USAGE = `usage:
-  cli generate --model <path|url> [--tokenizer <path|url>] --prompt "..." [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S] [--json]
+  cli generate --model <path|url> [--tokenizer <path|url>] --prompt "..." [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]
+               [--tags-in lib.json --adapter <name>] [--json]
   cli tokenize --model <gguf|tokenizer.json|tokenizer.bin> --text "..." [--bos] [--json]
   cli train --model <path|url> (--stage 1|2|3 | --method prompt-tuning|lora|linear-probe|domain-in-text)
             --template "<Tag> {input}" --data <file> [--data <file> …] [--map field=column …] [--task text|regression|classification]
@@ -22,12 +24,14 @@ const USAGE = `usage:
             [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v]
             [--checkpoint ck.json --checkpoint-every N] [--resume ck.json]
   cli eval  --model <path|url> --tags-in lib.json --template "..." --data <file> [--stage 2|--method …]
-${EXPERIMENT_USAGE}`;
+${EXPERIMENT_USAGE}
+${RETRIEVE_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv.filter((a, i) => !(i === 0 && a === '--'));
   if (cmd === 'experiment') return experimentCommand(rest);
   if (cmd === 'qed') return qedCommand(rest);
+  if (cmd === 'retrieve') return retrieveCommand(rest);
   const { values: v } = parseArgs({
     args: rest,
     options: {
@@ -41,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
       'top-k': { type: 'string', default: '0' },
       seed: { type: 'string' },
       context: { type: 'string' },
+      adapter: { type: 'string' },
       bos: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       // train / eval
@@ -101,9 +106,20 @@ async function main(argv: string[]): Promise<number> {
       onProgress: v.json ? undefined : (p) => process.stderr.write(`\r${p.phase} ${p.message ?? ''}      `),
     });
     if (!v.json) process.stderr.write('\n');
+    if (v.adapter !== undefined) {
+      if (!v['tags-in']) throw new Error('--adapter needs --tags-in <lib.json>, the tag library that holds the adapter.');
+      const lib = await loadLibrary(model, v['tags-in'], v['accept-fingerprint']);
+      const a = lib.adapters.find((x) => x.name === v.adapter);
+      if (!a) {
+        const names = lib.adapters.map((x) => `"${x.name}"`).join(', ');
+        throw new Error(`--adapter "${v.adapter}": ${v['tags-in']} has ${names ? `only the adapters ${names}` : 'no LoRA adapter'}.`);
+      }
+      model.setAdapter(a.name, a);
+    }
     const res = await model.generate(
       {
         prompts: [v.prompt],
+        adapters: v.adapter !== undefined ? [v.adapter] : undefined,
         maxTokens: num('max-tokens', v['max-tokens']),
         temperature: num('temperature', v.temperature),
         topP: num('top-p', v['top-p']),
@@ -123,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
       decode_tok_s: t.decodeTokens > 0 ? t.decodeTokens / (t.decodeMs / 1000) : 0,
     };
     if (v.json) {
-      console.log(JSON.stringify({ prompt: v.prompt, text: o.text, ids: o.ids, finish: o.finish, timings, memory: model.memory() }));
+      console.log(JSON.stringify({ prompt: v.prompt, adapter: v.adapter ?? null, text: o.text, ids: o.ids, finish: o.finish, timings, memory: model.memory() }));
     } else {
       process.stdout.write('\n');
       process.stderr.write(

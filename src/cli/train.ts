@@ -97,7 +97,8 @@ function outputOf(a: TrainArgs, method: Method, template: string, rows: Array<Re
   return numeric ? { kind: 'regression', field } : { kind: 'text', field };
 }
 
-async function loadLibrary(engine: Engine, path: string | undefined, accept: boolean): Promise<TagLibrary> {
+/** The tag library of --tags-in (empty without a path), checked against the loaded model. */
+export async function loadLibrary(engine: Engine, path: string | undefined, accept: boolean): Promise<TagLibrary> {
   const lib = new TagLibrary();
   if (!path) return lib;
   const table = await embeddingTable(engine);

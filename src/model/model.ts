@@ -2,7 +2,8 @@ import type { Gpu } from '../gpu/device';
 import { KernelCache } from '../gpu/kernel';
 import { fmtBytes, GpuMemory } from '../gpu/memory';
 import { GpuOutOfMemoryError } from '../gpu/errors';
-import type { GenerateRequest, LoadedModel, LoadProgress, OnToken, TaggedPrompt } from './api';
+import type { AdapterWeights, GenerateRequest, LoadedModel, LoadProgress, OnToken, TaggedPrompt } from './api';
+import { checkAdapter } from './adapters';
 import { describeModel } from './describe';
 import { generate } from './generate';
 import type { ByteSource } from './source';
@@ -90,6 +91,10 @@ function makeEngine(
     busy = run.catch(() => undefined);
     return run;
   };
+  // Adapter name → slot in transformer.adapters. Changes are queued behind running forwards (they
+  // repack GPU buffers those read); `pending` answers adapterNames() at once.
+  const slotOf = new Map<string, number>();
+  const pending = new Set<string>();
   return {
     gpu,
     kernels,
@@ -102,14 +107,29 @@ function makeEngine(
     config: desc.config,
     memory: () => mem.bytes(),
     generate(req: GenerateRequest, onToken?: OnToken) {
-      return exclusive(() => generate(transformer, tokenizer, req, onToken));
+      return exclusive(() => generate(transformer, tokenizer, req, onToken, (n) => slotOf.get(n)));
     },
-    // Placeholders until generation with adapters lands (issue 8, engine item 1).
-    setAdapter() {
-      throw new Error('Generation with LoRA adapters is not available yet.');
+    setAdapter(adapterName: string, w: AdapterWeights) {
+      if (!adapterName) throw new Error('An adapter needs a non-empty name.');
+      checkAdapter(adapterName, w, desc.config);
+      pending.add(adapterName);
+      void exclusive(async () => {
+        const slot = slotOf.get(adapterName) ?? transformer.adapters.freeSlot();
+        transformer.adapters.set(slot, w);
+        slotOf.set(adapterName, slot);
+        await transformer.prepareAdapters();
+      });
     },
-    removeAdapter() {},
-    adapterNames: () => [],
+    removeAdapter(adapterName: string) {
+      pending.delete(adapterName);
+      void exclusive(async () => {
+        const slot = slotOf.get(adapterName);
+        if (slot === undefined) return;
+        slotOf.delete(adapterName);
+        transformer.adapters.set(slot, null);
+      });
+    },
+    adapterNames: () => [...pending],
     hiddenAt(prompt: TaggedPrompt | number[], positions: number[]) {
       return exclusive(async () => {
         const p = asTagged(prompt);

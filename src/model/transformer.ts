@@ -2,6 +2,8 @@ import type { Gpu } from '../gpu/device';
 import type { KernelCache } from '../gpu/kernel';
 import { Attention } from '../gpu/kernels/attention';
 import { Embedding, NO_INJECT } from '../gpu/kernels/embedding';
+import { LoraUp } from '../gpu/kernels/lora';
+import { GROUP_WORDS, MEMBER_WORDS, MixtureSampler, writePlan, type PlanGroup } from '../gpu/kernels/mixture';
 import { Argmax } from '../gpu/kernels/logits';
 import { Matmul } from '../gpu/kernels/matmul';
 import { RmsNorm } from '../gpu/kernels/rmsnorm';
@@ -12,6 +14,8 @@ import { bytesOf, readBuffer, type GpuMemory } from '../gpu/memory';
 import { Recorder } from '../gpu/recorder';
 import type { GpuTensor, ModelConfig } from './types';
 import type { ModelWeights } from './weights';
+import { NO_ADAPTER, ResidentAdapters, type LoraProj } from './adapters';
+import { GgmlType } from './types';
 
 /** Every weight matrix of the model (the LM head once even when tied). */
 export function matrices(w: ModelWeights): GpuTensor[] {
@@ -20,7 +24,7 @@ export function matrices(w: ModelWeights): GpuTensor[] {
   return out;
 }
 
-export { NO_INJECT };
+export { NO_INJECT, NO_ADAPTER };
 
 /**
  * One forward call: T tokens from any number of sequences, each token placed in a KV-cache slot at a
@@ -38,6 +42,8 @@ export interface ForwardInput {
   injected?: GPUBuffer;
   /** [R] indices into the T tokens whose next-token logits are wanted. */
   logitRows: Uint32Array;
+  /** [T] resident LoRA adapter slot applied to each token (Transformer.adapters), or NO_ADAPTER. */
+  adapter?: Uint32Array;
 }
 
 export interface TransformerOptions {
@@ -58,6 +64,7 @@ type Kernels = {
   swiglu: Swiglu;
   rows: Rows;
   argmax: Argmax;
+  sampler: MixtureSampler;
 };
 
 /**
@@ -66,7 +73,24 @@ type Kernels = {
  */
 export class Transformer {
   readonly rec: Recorder;
-  private readonly meta: { ids: GPUBuffer; slot: GPUBuffer; pos: GPUBuffer; start: GPUBuffer; inject: GPUBuffer; rows: GPUBuffer };
+  private readonly meta: { ids: GPUBuffer; slot: GPUBuffer; pos: GPUBuffer; start: GPUBuffer; inject: GPUBuffer; rows: GPUBuffer; adapter: GPUBuffer };
+  /** LoRA adapters resident for inference; a token's adapter is its slot here. */
+  readonly adapters: ResidentAdapters;
+  /** Compiled on first use of an adapter (prepareAdapters): f32 matmul for the down projection, and the up kernel. */
+  private lora: { mm: Matmul; up: LoraUp } | null = null;
+  private kernelCache: KernelCache | null = null;
+  private readonly localRows: Uint32Array;
+  /** Token choice of a decode step (mixture.wgsl): plan in, ids and member probabilities out. */
+  private readonly pick: {
+    plan: GPUBuffer; // u32 [slots·(GROUP_WORDS + MEMBER_WORDS)]
+    stats: GPUBuffer; // f32 [slots, 2]
+    q: GPUBuffer; // f32 [slots, vocab]
+    out: GPUBuffer; // u32 [slots] ids, then f32 [slots] member probabilities
+    readback: GPUBuffer; // MAP_READ copy of `out`, reused every step
+    words: Uint32Array<ArrayBuffer>;
+    floats: Float32Array;
+    result: ArrayBuffer;
+  };
   private readonly act: {
     x: GPUBuffer; // f32 [maxTokens, d] residual stream
     xn: GPUBuffer; // f32 [maxTokens, d] normed input of a sublayer
@@ -109,6 +133,20 @@ export class Transformer {
       start: f('start', T),
       inject: f('inject', T),
       rows: f('rows', Math.max(T, slots)),
+      adapter: f('adapter', T),
+    };
+    this.localRows = new Uint32Array(Math.max(T, slots));
+    this.adapters = new ResidentAdapters(mem, cfg, T, () => this.rec.forget());
+    const words = new Uint32Array(slots * (GROUP_WORDS + MEMBER_WORDS));
+    this.pick = {
+      plan: f('pick-plan', words.length),
+      stats: f('pick-stats', 2 * slots),
+      q: f('pick-q', slots * cfg.vocabSize),
+      out: f('pick-out', 2 * slots),
+      readback: mem.create('pick-readback', 2 * slots * 4, 'scratch', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
+      words,
+      floats: new Float32Array(words.buffer),
+      result: new ArrayBuffer(2 * slots * 4),
     };
     this.act = {
       x: f('x', T * d),
@@ -134,7 +172,7 @@ export class Transformer {
   }
 
   static async create(gpu: Gpu, kc: KernelCache, mem: GpuMemory, cfg: ModelConfig, w: ModelWeights, opts: TransformerOptions): Promise<Transformer> {
-    const [embed, norm, mm, rope, attn, swiglu, rows, argmax] = await Promise.all([
+    const [embed, norm, mm, rope, attn, swiglu, rows, argmax, sampler] = await Promise.all([
       Embedding.create(kc, [w.tokEmbd.type]),
       RmsNorm.create(kc),
       // Compile only the weight types this model has: each matmul pipeline is costly to build.
@@ -144,12 +182,32 @@ export class Transformer {
       Swiglu.create(kc),
       Rows.create(kc),
       Argmax.create(kc),
+      MixtureSampler.create(kc),
     ]);
-    return new Transformer(gpu, cfg, w, { embed, norm, mm, rope, attn, swiglu, rows, argmax }, opts, mem);
+    const tr = new Transformer(gpu, cfg, w, { embed, norm, mm, rope, attn, swiglu, rows, argmax, sampler }, opts, mem);
+    tr.kernelCache = kc;
+    return tr;
+  }
+
+  /** Compiles the LoRA kernels once adapters are resident (a forward with adapters needs them). */
+  async prepareAdapters(): Promise<void> {
+    if (this.lora || this.adapters.size === 0) return;
+    const kc = this.kernelCache!;
+    const [mm, up] = await Promise.all([Matmul.create(kc, [GgmlType.F32]), LoraUp.create(kc)]);
+    this.lora = { mm, up };
   }
 
   /** Runs the forward pass; afterwards `logitsBuffer` holds f32 [R, vocab] for `input.logitRows`. */
   run(input: ForwardInput): void {
+    this.record(input);
+    this.rec.submit();
+  }
+
+  /**
+   * Records the forward pass, submitting all but the last chunk: the caller may record more work that
+   * reads the logits (sampling) into the same submit, then calls `rec.submit()`.
+   */
+  record(input: ForwardInput): void {
     const T = input.ids.length;
     const R = input.logitRows.length;
     const { maxTokens, slots, maxContext } = this.opts;
@@ -157,6 +215,8 @@ export class Transformer {
     for (let t = 0; t < T; t++) {
       if (input.slot[t] >= slots) throw new Error(`Slot ${input.slot[t]} out of range (${slots} slots).`);
       if (input.pos[t] >= maxContext) throw new Error(`Position ${input.pos[t]} exceeds the context of ${maxContext} tokens.`);
+      const a = input.adapter?.[t] ?? NO_ADAPTER;
+      if (a !== NO_ADAPTER && !this.adapters.has(a)) throw new Error(`Token ${t} asks for adapter slot ${a}, which holds no adapter.`);
     }
     const q = this.gpu.device.queue;
     for (let c0 = 0; c0 < T; c0 += maxTokens) {
@@ -168,25 +228,30 @@ export class Transformer {
       q.writeBuffer(this.meta.pos, 0, part(input.pos));
       q.writeBuffer(this.meta.start, 0, input.start ? part(input.start) : bytesOf(this.zeros.subarray(0, n)));
       q.writeBuffer(this.meta.inject, 0, input.inject ? part(input.inject) : bytesOf(this.noInject.subarray(0, n)));
-      this.layers(n, input.injected ?? this.noInjected);
+      let lora = false;
+      if (input.adapter) for (let t = c0; t < c1 && !lora; t++) lora = input.adapter[t] !== NO_ADAPTER;
+      if (lora) {
+        if (!this.lora) throw new Error('Adapters are resident but their kernels are not compiled: await prepareAdapters() first.');
+        q.writeBuffer(this.meta.adapter, 0, part(input.adapter!));
+      }
+      this.layers(n, input.injected ?? this.noInjected, lora);
       // Rows of this chunk whose logits are wanted, in chunk-local indices, kept in input order.
-      const local: number[] = [];
+      let nLocal = 0;
       let firstOut = -1;
       for (let r = 0; r < R; r++) {
         const t = input.logitRows[r];
         if (t >= c0 && t < c1) {
           if (firstOut < 0) firstOut = r;
-          local.push(t - c0);
+          this.localRows[nLocal++] = t - c0;
         }
       }
-      if (local.length) {
-        q.writeBuffer(this.meta.rows, 0, bytesOf(Uint32Array.from(local)));
-        this.k.rows.gather(this.rec, { src: this.act.x, rows: this.meta.rows, out: this.act.hid, R: local.length, d: this.cfg.dModel, outRow: firstOut });
+      if (nLocal) {
+        q.writeBuffer(this.meta.rows, 0, bytesOf(this.localRows.subarray(0, nLocal)));
+        this.k.rows.gather(this.rec, { src: this.act.x, rows: this.meta.rows, out: this.act.hid, R: nLocal, d: this.cfg.dModel, outRow: firstOut });
       }
-      this.rec.submit();
+      if (c1 < T) this.rec.submit();
     }
     this.head(R);
-    this.rec.submit();
   }
 
   /** Logits of the last run, f32 [R, vocab] (one GPU→CPU read). */
@@ -199,6 +264,32 @@ export class Transformer {
     this.k.argmax.forward(this.rec, { logits: this.act.logits, out: this.act.argmax, B: R, V: this.cfg.vocabSize });
     this.rec.submit();
     return new Uint32Array(await readBuffer(this.gpu, this.act.argmax, 0, R * 4));
+  }
+
+  /**
+   * Chooses the next token of each group from the logits of the forward just recorded (record()),
+   * in the same submit, and reads back only the ids and each member's probability of its group's id.
+   * Returns views valid until the next call: ids u32 [G], p f32 [M] in plan member order.
+   */
+  async choose(groups: readonly PlanGroup[], needStats: boolean): Promise<{ ids: Uint32Array; p: Float32Array }> {
+    const pk = this.pick;
+    if (groups.length > this.opts.slots) throw new Error(`At most ${this.opts.slots} groups per step, got ${groups.length}.`);
+    const plan = writePlan(groups, pk.words, pk.floats);
+    if (plan.M > this.opts.slots) throw new Error(`At most ${this.opts.slots} member rows per step, got ${plan.M}.`);
+    this.gpu.device.queue.writeBuffer(pk.plan, 0, pk.words, 0, plan.words);
+    this.k.sampler.record(this.rec, { logits: this.act.logits, plan: pk.plan, stats: pk.stats, q: pk.q, out: pk.out, G: plan.G, M: plan.M, V: this.cfg.vocabSize, needStats });
+    const bytes = (plan.G + plan.M) * 4;
+    this.rec.copy(pk.out, 0, pk.readback, 0, bytes);
+    this.rec.submit();
+    try {
+      await pk.readback.mapAsync(GPUMapMode.READ, 0, bytes);
+    } catch (e) {
+      if (this.gpu.lostError) throw this.gpu.lostError;
+      throw e;
+    }
+    new Uint8Array(pk.result, 0, bytes).set(new Uint8Array(pk.readback.getMappedRange(0, bytes)));
+    pk.readback.unmap();
+    return { ids: new Uint32Array(pk.result, 0, plan.G), p: new Float32Array(pk.result, plan.G * 4, plan.M) };
   }
 
   /** Final hidden states (after the last norm) of the last run's R logit rows, f32 [R, d]. */
@@ -270,8 +361,20 @@ export class Transformer {
     return this.act.logits;
   }
 
-  private layers(T: number, injected: GPUBuffer): void {
+  /** y += (α/r)·(x·Aᵀ)·Bᵀ for each token's adapter, when any resident adapter adapts this matrix. */
+  private loraAdd(l: number, p: LoraProj, x: GPUBuffer, y: GPUBuffer, T: number): void {
+    const packed = this.adapters.packed[l]?.[p];
+    if (!packed || !this.lora) return;
+    const u = this.adapters.u!;
+    this.lora.mm.forward(this.rec, { x, w: packed.a, y: u, M: T });
+    this.lora.up.forward(this.rec, { u, b: packed.b, adapter: this.meta.adapter, table: this.adapters.tables[p]!, y, T, N: packed.out, R: packed.R });
+  }
+
+  private layers(T: number, injected: GPUBuffer, lora: boolean): void {
     const { cfg, w, k, rec, act, meta } = this;
+    const ad = (l: number, p: LoraProj, x: GPUBuffer, y: GPUBuffer) => {
+      if (lora) this.loraAdd(l, p, x, y, T);
+    };
     const d = cfg.dModel;
     const hd = cfg.headDim;
     k.embed.gather(rec, { ids: meta.ids, inject: meta.inject, injected, table: w.tokEmbd, out: act.x, T });
@@ -281,6 +384,9 @@ export class Transformer {
       k.mm.forward(rec, { x: act.xn, w: L.wq, y: act.q, M: T, bias: L.bq ?? undefined });
       k.mm.forward(rec, { x: act.xn, w: L.wk, y: act.k, M: T, bias: L.bk ?? undefined });
       k.mm.forward(rec, { x: act.xn, w: L.wv, y: act.v, M: T, bias: L.bv ?? undefined });
+      ad(l, 'q', act.xn, act.q);
+      ad(l, 'k', act.xn, act.k);
+      ad(l, 'v', act.xn, act.v);
       const rope = { pos: meta.pos, T, headDim: hd, theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale };
       k.rope.forward(rec, { ...rope, x: act.q, nHeads: cfg.nHeads });
       k.rope.forward(rec, { ...rope, x: act.k, nHeads: cfg.nKvHeads });
@@ -289,11 +395,15 @@ export class Transformer {
       k.attn.kvWrite(rec, { ...cache, k: act.k, v: act.v });
       k.attn.forward(rec, { ...cache, q: act.q, start: meta.start, out: act.att, nHeads: cfg.nHeads, scale: 1 / Math.sqrt(hd) });
       k.mm.forward(rec, { x: act.att, w: L.wo, y: act.x, M: T, accumulate: true });
+      ad(l, 'o', act.att, act.x);
       k.norm.forward(rec, { x: act.x, weight: L.ffnNorm, out: act.xn, T, d, eps: cfg.normEps });
       k.mm.forward(rec, { x: act.xn, w: L.wGate, y: act.gate, M: T });
       k.mm.forward(rec, { x: act.xn, w: L.wUp, y: act.up, M: T });
+      ad(l, 'gate', act.xn, act.gate);
+      ad(l, 'up', act.xn, act.up);
       k.swiglu.forward(rec, { gate: act.gate, up: act.up, out: act.ffn, n: T * cfg.dFF });
       k.mm.forward(rec, { x: act.ffn, w: L.wDown, y: act.x, M: T, accumulate: true });
+      ad(l, 'down', act.ffn, act.x);
     }
   }
 

@@ -155,5 +155,6 @@ export function kvBytes(cfg: ModelConfig, maxContext: number, slots: number): nu
 export function scratchFloats(cfg: ModelConfig, T: number, R: number): number {
   const qd = cfg.nHeads * cfg.headDim;
   const kvd = cfg.nKvHeads * cfg.headDim;
-  return T * (2 * cfg.dModel + 2 * qd + 2 * kvd + 3 * cfg.dFF) + R * (2 * cfg.dModel + cfg.vocabSize);
+  // Per logit row also the token choice's weights over the vocabulary and its small plan/stats/out words.
+  return T * (2 * cfg.dModel + 2 * qd + 2 * kvd + 3 * cfg.dFF) + R * (2 * cfg.dModel + 2 * cfg.vocabSize + 18);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildTables } from '../experiments/report';
 import { parseExperiment } from '../experiments/definition';
-import { fakeClient, fakeCellValue, type FakeEngineOptions } from '../worker/testing';
+import { fakeClient, fakeCellValue, type FakeEngineOptions } from '../../test/worker/fake-engine';
 import {
   barsOf,
   checkDefinition,

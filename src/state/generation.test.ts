@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fakeClient, type FakeEngineOptions } from '../worker/testing';
+import { fakeClient, type FakeEngineOptions } from '../../test/worker/fake-engine';
 import { DEFAULT_OPTIONS, createGenerationStore, validateOptions } from './generation';
 import { createModelStore } from './model';
 import { createNoticesStore } from './notices';

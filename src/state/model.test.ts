@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { headerOnlyGguf, REAL_SHAPES, SparseSource } from '../model/header-only';
 import { randomGguf } from '../model/random-model';
 import { GgmlType } from '../model/types';
-import { fakeClient } from '../worker/testing';
+import { fakeClient } from '../../test/worker/fake-engine';
 import { CATALOG, catalogSource } from './catalog';
 import {
   advanceProgress,

@@ -4,7 +4,7 @@ import { createComposerStore } from './composer';
 import { createModelStore } from './model';
 import { createNoticesStore } from './notices';
 import { renamer, renameTagsInTemplate, tagRenames } from './tag-renames';
-import { fakeClient } from '../worker/testing';
+import { fakeClient } from '../../test/worker/fake-engine';
 
 const tag = (id: string, name: string) => ({ id, name }) as TagSummary;
 

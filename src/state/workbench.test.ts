@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fakeClient, type FakeEngineOptions } from '../worker/testing';
+import { fakeClient, type FakeEngineOptions } from '../../test/worker/fake-engine';
 import { createComposerStore, insertTagAt, segmentsToTemplate, withoutTags, type Segment } from './composer';
 import { createDataStore, datasetView, defaultMapping, splitView } from './data';
 import { createMemoryDb } from './db';

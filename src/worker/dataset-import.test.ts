@@ -1,6 +1,6 @@
 /** The worker's datasetImport: junk refused with a reason, ; and | tables read, invalid SMILES reported (real RDKit). */
 import { describe, expect, it } from 'vitest';
-import { fakeClient } from './testing';
+import { fakeClient } from '../../test/worker/fake-engine';
 
 describe('datasetImport', () => {
   const { client } = fakeClient();

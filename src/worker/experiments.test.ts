@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planCells } from '../experiments/runner';
 import { parseExperiment } from '../experiments/definition';
 import type { ExperimentEvent, ExperimentRunParams } from './protocol';
-import { fakeClient, type FakeEngineOptions } from './testing';
+import { fakeClient, type FakeEngineOptions } from '../../test/worker/fake-engine';
 
 const DEF = {
   name: 'tiny',

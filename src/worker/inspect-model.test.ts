@@ -10,7 +10,7 @@ import { headerOnlyGguf, REAL_SHAPES, sparseSlice } from '../model/header-only';
 import { randomGguf } from '../model/random-model';
 import { GgmlType } from '../model/types';
 import { EngineClient } from './client';
-import { fakeClient, fakeEngine, InProcessWorker } from './testing';
+import { fakeClient, fakeEngine, InProcessWorker } from '../../test/worker/fake-engine';
 
 interface Served {
   header: Uint8Array;

@@ -3,7 +3,7 @@ import { EngineClient } from './client';
 import type { LoadProgress } from '../model/api';
 import { EngineError, abortError, isAbortError, serializeError } from './protocol';
 import { displayName } from './handler';
-import { FakeModel, InProcessWorker, fakeClient, fakeEngine } from './testing';
+import { FakeModel, InProcessWorker, fakeClient, fakeEngine } from '../../test/worker/fake-engine';
 
 describe('serializeError', () => {
   it('keeps name and message of Error subclasses', () => {

@@ -4,7 +4,7 @@ import { TagLibrary } from '../tags/library';
 import { exportLibrary, type LibraryFile } from '../tags/library-format';
 import type { EngineClient } from './client';
 import type { LibrarySummary, TrainEvent, TrainStartParams } from './protocol';
-import { fakeClient, type FakeEngineOptions } from './testing';
+import { fakeClient, type FakeEngineOptions } from '../../test/worker/fake-engine';
 
 async function setup(opts: FakeEngineOptions = {}) {
   const f = fakeClient(opts);

@@ -5,8 +5,9 @@ import { randomGguf, randomSafetensors } from '../../src/model/random-model';
 import { NodeFileSource } from '../../src/model/source-node';
 import { BytesSource } from '../../src/model/sources';
 import { GgmlType, ModelFormatError } from '../../src/model/types';
+import { publicPath } from '../helpers/fixtures';
 
-const STORIES = '/work/shared/models/stories260K/stories260K.bin';
+const STORIES = publicPath('models/stories260K/stories260K.bin');
 
 async function errorOf(p: Promise<unknown>): Promise<ModelFormatError> {
   try {
@@ -74,7 +75,7 @@ describe('describeModel sniffs the format', () => {
   });
 
   it('a tokenizer file is not a model', async () => {
-    const e = await errorOf(describeModel(new NodeFileSource('/work/shared/models/stories260K/tok512.bin')));
+    const e = await errorOf(describeModel(new NodeFileSource(publicPath('models/stories260K/tok512.bin'))));
     expect(e.message).toMatch(/is not a model file this workbench reads/);
   });
 });

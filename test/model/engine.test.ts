@@ -10,10 +10,11 @@ import { NO_INJECT } from '../../src/model/transformer';
 import { GgmlType, type Arch } from '../../src/model/types';
 import { relErr, rng, randn } from '../helpers/gpu';
 import { refForward, refModel } from '../reference/forward';
+import { publicPath } from '../helpers/fixtures';
 
 const STORIES = 'public/models/stories260K/stories260K.bin';
 const TOK = 'public/models/stories260K/tok512.bin';
-const golden = JSON.parse(readFileSync('../shared/models/stories260K/golden_greedy.json', 'utf8')) as {
+const golden = JSON.parse(readFileSync(publicPath('models/stories260K/golden_greedy.json'), 'utf8')) as {
   prompt: string;
   prompt_ids: number[];
   greedy_ids_after_bos: number[];

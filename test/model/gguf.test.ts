@@ -7,6 +7,7 @@ import { NodeFileSource } from '../../src/model/source-node';
 import { BytesSource } from '../../src/model/sources';
 import type { ByteSource } from '../../src/model/source';
 import { GgmlType, ModelFormatError, TYPE_LAYOUT, TensorNames, type Arch, type HostTensor } from '../../src/model/types';
+import { fixturePath } from '../helpers/fixtures';
 
 const ALL_TYPES = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
 const ARCHS: Arch[] = ['llama', 'mistral', 'qwen2'];
@@ -370,7 +371,7 @@ describe('GGUF malformed input', () => {
 
 describe('real vocab-only GGUFs', () => {
   it('llama SPM vocab', async () => {
-    const md = await readGgufMetadata(new NodeFileSource('/work/shared/tokenizers/ggml-vocab-llama-spm.gguf'));
+    const md = await readGgufMetadata(new NodeFileSource(fixturePath('tokenizers/ggml-vocab-llama-spm.gguf')));
     expect(md['general.architecture']).toBe('llama');
     expect(md['tokenizer.ggml.model']).toBe('llama');
     const tokens = md['tokenizer.ggml.tokens'] as string[];
@@ -381,19 +382,19 @@ describe('real vocab-only GGUFs', () => {
     expect(md['tokenizer.ggml.bos_token_id']).toBe(1);
     expect(md['tokenizer.ggml.add_bos_token']).toBe(true);
     // A vocab-only file has no weights: describing it as a model says what is missing.
-    const e = await errorOf(describeGguf(new NodeFileSource('/work/shared/tokenizers/ggml-vocab-llama-spm.gguf')));
+    const e = await errorOf(describeGguf(new NodeFileSource(fixturePath('tokenizers/ggml-vocab-llama-spm.gguf'))));
     expect(e.message).toMatch(/missing tensors "token_embd.weight"/);
   });
 
   it('starcoder BPE vocab (header over 1 MiB)', async () => {
-    const src = new CountingSource(new NodeFileSource('/work/shared/tokenizers/ggml-vocab-starcoder.gguf'));
+    const src = new CountingSource(new NodeFileSource(fixturePath('tokenizers/ggml-vocab-starcoder.gguf')));
     const h = await readGgufHeader(src);
     expect(h.metadata['tokenizer.ggml.model']).toBe('gpt2');
     expect((h.metadata['tokenizer.ggml.tokens'] as string[]).length).toBe(49152);
     expect((h.metadata['tokenizer.ggml.merges'] as string[])[0]).toBe('Ġ Ġ');
     expect(h.tensors).toEqual([]);
     expect(src.readBytes).toBe(await src.size());
-    const e = await errorOf(describeGguf(new NodeFileSource('/work/shared/tokenizers/ggml-vocab-starcoder.gguf')));
+    const e = await errorOf(describeGguf(new NodeFileSource(fixturePath('tokenizers/ggml-vocab-starcoder.gguf'))));
     expect(e.message).toMatch(/"starcoder2" model; supported architectures/);
   });
 });

@@ -4,8 +4,9 @@ import { describeLlama2c, llama2cExpectedSize, parseLlama2cHeader } from '../../
 import { NodeFileSource } from '../../src/model/source-node';
 import { BytesSource } from '../../src/model/sources';
 import { ModelFormatError, TensorNames } from '../../src/model/types';
+import { publicPath } from '../helpers/fixtures';
 
-const PATH = '/work/shared/models/stories260K/stories260K.bin';
+const PATH = publicPath('models/stories260K/stories260K.bin');
 const FILE_SIZE = 1056540;
 
 async function errorOf(p: Promise<unknown>): Promise<ModelFormatError> {

@@ -7,9 +7,10 @@ import { NodeFileSource } from '../../src/model/source-node';
 import { buildTokenizer, createDetokenizer, fromPretrained, loadTransformers, setTokenizerBackend, type HfTokenizer } from '../../src/model/tokenizer';
 import { ggufTokenizerJson, llama2cTokenizerJson, parseLlama2cTokenizer, spmMerges, SUPPORTED_GGUF_PRE_TOKENIZERS } from '../../src/model/tokenizer-convert';
 import { ModelFormatError } from '../../src/model/types';
+import { fixturePath, publicPath } from '../helpers/fixtures';
 
-const TOK_DIR = '/work/shared/tokenizers/';
-const STORIES = '/work/shared/models/stories260K/';
+const TOK_DIR = fixturePath('tokenizers/');
+const STORIES = publicPath('models/stories260K/');
 
 /** llama.cpp's test vectors: inputs each followed by "\n__ggml_vocab_test__\n"; outputs one line of ids each. */
 function readVectors(base: string): { text: string; ids: number[] }[] {
@@ -434,6 +435,6 @@ describe('the light backend (@huggingface/tokenizers alone)', () => {
   });
 });
 
-it('shared test files are present', () => {
+it('the tokenizer fixtures are present', () => {
   for (const f of ['ggml-vocab-llama-spm.gguf', 'ggml-vocab-starcoder.gguf', 'smollm-135m.tokenizer.json']) expect(existsSync(TOK_DIR + f)).toBe(true);
 });

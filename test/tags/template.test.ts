@@ -5,6 +5,7 @@ import { NO_INJECT } from '../../src/model/transformer';
 import { encodeContinuation } from '../../src/tags/segment-encode';
 import type { Tag, TagKind } from '../../src/tags/tag';
 import { injectIndex, packInjected, parseTemplate, renderExample, TemplateError, type RenderedExample } from '../../src/tags/template';
+import { fixturePath } from '../helpers/fixtures';
 
 const TOK = 'public/models/stories260K/tok512.bin';
 
@@ -163,7 +164,7 @@ describe('renderExample (stories260K tokenizer)', () => {
 
 describe('renderExample with a byte-level BPE tokenizer (SmolLM, no BOS)', () => {
   it('pieces join back into the template text with the whitespace rules applied', async () => {
-    const json = JSON.parse(readFileSync('../shared/tokenizers/smollm-135m.tokenizer.json', 'utf8')) as unknown;
+    const json = JSON.parse(readFileSync(fixturePath('tokenizers/smollm-135m.tokenizer.json'), 'utf8')) as unknown;
     const bpe = await buildTokenizer({ kind: 'hf-json', json });
     const r = renderExample('Once upon a time <SMILES> {input}.\\nThe end <QED> {output}', { input: 'CCO', output: '0.5' }, { tokenizer: bpe, tags });
     expect(r.ids[0]).not.toBe(0); // no BOS: the text starts at position 0

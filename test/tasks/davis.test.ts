@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { buildDavis, pKdFromNanomolar, type DavisFiles } from '../../src/tasks/davis';
-import { readShared } from './shared-data';
+import { readData } from '../helpers/fixtures';
 
 const dir = 'binding/davis/';
 const real: DavisFiles = {
-  proteins: readShared(`${dir}proteins.txt`),
-  ligands: readShared(`${dir}ligands_can.txt`),
-  affinity: readShared(`${dir}drug-target_interaction_affinities_Kd__Davis_et_al.2011v1.txt`),
-  trainFolds: readShared(`${dir}train_fold_setting1.txt`),
-  testFold: readShared(`${dir}test_fold_setting1.txt`),
+  proteins: readData(`${dir}proteins.txt`),
+  ligands: readData(`${dir}ligands_can.txt`),
+  affinity: readData(`${dir}drug-target_interaction_affinities_Kd__Davis_et_al.2011v1.txt`),
+  trainFolds: readData(`${dir}train_fold_setting1.txt`),
+  testFold: readData(`${dir}test_fold_setting1.txt`),
 };
 
 describe('pKd', () => {

@@ -2,14 +2,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { collectMolecules, detectSmilesColumn, looksLikeSmiles, type MoleculeFile } from '../../src/tasks/molecules';
 import { buildQedDataset } from '../../src/tasks/qed-dataset';
 import { loadRdkit, type RDKitModule } from '../../src/tasks/rdkit';
-import { listShared, readShared } from './shared-data';
+import { listData, readData } from '../helpers/fixtures';
 
 let rdkit: RDKitModule;
 beforeAll(async () => {
   rdkit = await loadRdkit();
 });
 
-const realFiles: MoleculeFile[] = listShared('molecules').map((name) => ({ name, text: readShared(`molecules/${name}`) }));
+const realFiles: MoleculeFile[] = listData('molecules').map((name) => ({ name, text: readData(`molecules/${name}`) }));
 
 describe('SMILES column detection', () => {
   it('prefers a column named like SMILES, else the column whose values look like SMILES', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { buildSynergy } from '../../src/tasks/synergy';
-import { readShared } from './shared-data';
+import { readData } from '../helpers/fixtures';
 
 const real = {
-  labels: readShared('synergy/deepsynergy_oneil_labels.csv'),
-  drugSmiles: readShared('synergy/drug_smiles.csv'),
+  labels: readData('synergy/deepsynergy_oneil_labels.csv'),
+  drugSmiles: readData('synergy/drug_smiles.csv'),
 };
 
 describe("O'Neil synergy on the real files", () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { buildTranslation } from '../../src/tasks/translation';
 import type { TextFile } from '../../src/tasks/types';
-import { listShared, readShared } from './shared-data';
+import { listData, readData } from '../helpers/fixtures';
 
-const realFiles: TextFile[] = listShared('translation').map((name) => ({ name, text: readShared(`translation/${name}`) }));
+const realFiles: TextFile[] = listData('translation').map((name) => ({ name, text: readData(`translation/${name}`) }));
 
 describe('Tatoeba on the real files', () => {
   const { examples, report } = buildTranslation(realFiles);

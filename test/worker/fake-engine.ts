@@ -2,30 +2,30 @@
  * Test doubles for the worker protocol: a fake engine (no GPU) and an in-process "worker" that
  * runs the real handler, with every message passed through structuredClone as postMessage would.
  */
-import { loadRdkit } from '../tasks/rdkit';
-import type { LoadedDataset } from '../data/builtin';
-import { hashOf, planCells } from '../experiments/runner';
-import { RESULTS_FORMAT, type CellResult, type ExperimentDefinition, type ExperimentResults, type TranslationScore } from '../experiments/types';
-import type { Gpu } from '../gpu/device';
-import type { AdapterWeights, GenerateRequest, GenerateResult, LoadedModel, LoadProgress, MemoryReport, OnToken, TaggedPrompt } from '../model/api';
-import type { Engine } from '../model/model';
-import type { ByteSource } from '../model/source';
-import { BytesSource } from '../model/sources';
-import type { Tokenizer } from '../model/tokenizer-api';
-import type { ModelConfig } from '../model/types';
-import { createHead } from '../tags/head';
-import { Rng } from '../model/sampling';
-import { importLibrary } from '../tags/library-format';
-import { renderPrompt } from '../tags/prompt';
-import { createTag, newProvenance, type Tag } from '../tags/tag';
-import { parseTemplate } from '../tags/template';
-import { checkpointOf, type CheckpointFile } from '../train/checkpoint';
-import { functionTagOf, tagNamesOf, type Metrics, type RunSpec } from '../train/protocol';
-import type { StepLog, TrainState } from '../train/trainer';
-import { EngineClient, type WorkerLike } from './client';
-import { createHandler, type EngineDeps, type LoadOptions } from './handler';
-import type { ExperimentRunOptions, MethodDeps, RunHandle } from './methods';
-import { abortError, type RequestMessage, type WorkerMessage } from './protocol';
+import { loadRdkit } from '../../src/tasks/rdkit';
+import type { LoadedDataset } from '../../src/data/builtin';
+import { hashOf, planCells } from '../../src/experiments/runner';
+import { RESULTS_FORMAT, type CellResult, type ExperimentDefinition, type ExperimentResults, type TranslationScore } from '../../src/experiments/types';
+import type { Gpu } from '../../src/gpu/device';
+import type { AdapterWeights, GenerateRequest, GenerateResult, LoadedModel, LoadProgress, MemoryReport, OnToken, TaggedPrompt } from '../../src/model/api';
+import type { Engine } from '../../src/model/model';
+import type { ByteSource } from '../../src/model/source';
+import { BytesSource } from '../../src/model/sources';
+import type { Tokenizer } from '../../src/model/tokenizer-api';
+import type { ModelConfig } from '../../src/model/types';
+import { createHead } from '../../src/tags/head';
+import { Rng } from '../../src/model/sampling';
+import { importLibrary } from '../../src/tags/library-format';
+import { renderPrompt } from '../../src/tags/prompt';
+import { createTag, newProvenance, type Tag } from '../../src/tags/tag';
+import { parseTemplate } from '../../src/tags/template';
+import { checkpointOf, type CheckpointFile } from '../../src/train/checkpoint';
+import { functionTagOf, tagNamesOf, type Metrics, type RunSpec } from '../../src/train/protocol';
+import type { StepLog, TrainState } from '../../src/train/trainer';
+import { EngineClient, type WorkerLike } from '../../src/worker/client';
+import { createHandler, type EngineDeps, type LoadOptions } from '../../src/worker/handler';
+import type { ExperimentRunOptions, MethodDeps, RunHandle } from '../../src/worker/methods';
+import { abortError, type RequestMessage, type WorkerMessage } from '../../src/worker/protocol';
 
 export const FAKE_CONFIG: ModelConfig = {
   arch: 'llama',

@@ -1,0 +1,71 @@
+/**
+ * `cli retrieve --corpus <file|folder> --query "..." [--k 5] [--stem porter|none] [--k1 X --b Y] [--json]`:
+ * BM25 over a corpus file (PubMedQA JSON, JSONL {id, text}, plain text one passage per line) or a
+ * folder of .txt documents. --json prints `[{"id","score","text"}]` best first.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { StemMode } from '../selfspec/analyzer';
+import { Bm25Index } from '../selfspec/bm25';
+import { parseCorpus, splitDocuments, type ParsedCorpus } from '../selfspec/corpus';
+import { decodeUtf8 } from '../selfspec/text';
+
+export const RETRIEVE_USAGE = `  cli retrieve --corpus <file|folder of .txt> --query "..." [--k 5] [--stem porter|none] [--k1 0.9] [--b 0.4] [--json]`;
+
+/** A corpus from disk: a folder of .txt documents, or one corpus file. */
+export function readCorpus(path: string): ParsedCorpus {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new Error(`--corpus ${path}: no such file or folder`);
+  }
+  if (st.isDirectory()) {
+    const files = readdirSync(path)
+      .filter((f) => f.toLowerCase().endsWith('.txt'))
+      .sort()
+      .map((f) => ({ name: f, text: decodeUtf8(readFileSync(join(path, f)), f) }));
+    if (files.length === 0) throw new Error(`--corpus ${path}: the folder has no .txt documents`);
+    return splitDocuments(files);
+  }
+  return parseCorpus(decodeUtf8(readFileSync(path), basename(path)), basename(path));
+}
+
+export async function retrieveCommand(argv: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      corpus: { type: 'string' },
+      query: { type: 'string' },
+      k: { type: 'string', default: '5' },
+      stem: { type: 'string', default: 'porter' },
+      k1: { type: 'string', default: '0.9' },
+      b: { type: 'string', default: '0.4' },
+      json: { type: 'boolean', default: false },
+    },
+    allowPositionals: false,
+  });
+  if (!v.corpus) throw new Error(`--corpus is required\nusage:\n${RETRIEVE_USAGE}`);
+  if (v.query === undefined) throw new Error(`--query is required\nusage:\n${RETRIEVE_USAGE}`);
+  if (v.stem !== 'porter' && v.stem !== 'none') throw new Error(`--stem must be porter or none, got "${v.stem}"`);
+  const num = (name: string, s: string) => {
+    const x = Number(s);
+    if (s.trim() === '' || !Number.isFinite(x)) throw new Error(`--${name} must be a number, got "${s}"`);
+    return x;
+  };
+  const k = num('k', v.k);
+  if (!Number.isInteger(k) || k < 1) throw new Error(`--k must be a positive integer, got "${v.k}"`);
+  const corpus = readCorpus(v.corpus);
+  for (const r of corpus.rejected.slice(0, 20)) process.stderr.write(`skipped ${r.file ?? basename(v.corpus)} line ${r.line}: ${r.reason}\n`);
+  if (corpus.rejected.length > 20) process.stderr.write(`… ${corpus.rejected.length - 20} more skipped\n`);
+  const index = Bm25Index.build(corpus.passages, { stem: v.stem as StemMode, k1: num('k1', v.k1), b: num('b', v.b) });
+  const { hits, note } = index.query(v.query, k);
+  if (note) process.stderr.write(`note: ${note}\n`);
+  if (v.json) {
+    console.log(JSON.stringify(hits.map((h) => ({ id: h.id, score: h.score, text: h.text }))));
+  } else {
+    for (const h of hits) console.log(`${h.score.toFixed(4)}\t${h.id}\t${h.text.length > 160 ? `${h.text.slice(0, 157)}…` : h.text}`);
+  }
+  return 0;
+}
