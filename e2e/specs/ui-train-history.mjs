@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert, openApp, waitUntil } from '../lib.mjs';
 import { importLibraryFile, libraryFile } from '../fixture-tags.mjs';
@@ -28,6 +29,22 @@ export async function run({ page, baseUrl, artifacts, log }) {
   assert(/standardised labels/.test(lossTitle), `the regression loss says its units: ${lossTitle}`);
   const metricTitle = await page.getByTestId('chart-eval').locator('figcaption').textContent();
   assert(/label units|perplexity|accuracy/i.test(metricTitle), `the metric says its units: ${metricTitle}`);
+
+  // Item 19/23: export the loss chart as PNG, SVG and CSV; log scale and smoothing.
+  const lossFig = page.getByTestId('chart-loss');
+  const grab = async (label) => {
+    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), lossFig.getByRole('button', { name: label, exact: true }).click()]);
+    return readFile(await dl.path());
+  };
+  const png = await grab('PNG');
+  assert(png.subarray(1, 4).toString() === 'PNG' && png.length > 500, `a PNG of the chart (${png.length} bytes)`);
+  const svg = (await grab('SVG')).toString();
+  assert(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/.test(svg) && /<path/.test(svg), `a standalone SVG: ${svg.slice(0, 120)}`);
+  const csv = (await grab('CSV')).toString().trim().split('\n');
+  assert(/^step,loss/.test(csv[0]) && csv.length === 3, `the chart's data as CSV: ${csv.join(' | ')}`);
+  await lossFig.getByLabel('log').check();
+  await lossFig.getByLabel('smooth').check();
+  assert((await lossFig.locator('path.recharts-line-curve').count()) === 2, 'smoothing draws the smoothed curve over the raw one');
 
   const rows = page.getByTestId('history-row');
   await rows.first().waitFor({ timeout: 10_000 });

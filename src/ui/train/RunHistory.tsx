@@ -1,7 +1,8 @@
-import { useMemo, useState } from 'react';
+import { useMemo, useRef, useState } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useTrain } from '../../state/app';
 import type { RunRecord } from '../../state/train';
+import { ChartExport } from '../common/ChartExport';
 import { downloadText } from '../common/download';
 import { curvesCsv } from './curves';
 
@@ -12,6 +13,7 @@ export function RunHistory() {
   const history = useTrain((s) => s.history);
   const [picked, setPicked] = useState<string[]>([]);
   const [logY, setLogY] = useState(false);
+  const fig = useRef<HTMLElement>(null);
   const shown = useMemo(() => history.filter((r) => picked.includes(r.runId)), [history, picked]);
   const data = useMemo(() => {
     const rows = new Map<number, Record<string, number>>();
@@ -70,7 +72,7 @@ export function RunHistory() {
             </tbody>
           </table>
           {shown.length > 0 && (
-            <figure className="chart" data-testid="history-overlay" data-runs={shown.length}>
+            <figure className="chart" data-testid="history-overlay" data-runs={shown.length} ref={fig}>
               <figcaption>
                 <span>Training loss of {shown.length} run{shown.length === 1 ? '' : 's'}</span>
                 <span className="actions">
@@ -80,6 +82,7 @@ export function RunHistory() {
                   <button type="button" className="small" onClick={() => downloadText(curvesCsv(shown), 'loss-curves.csv', 'text/csv')} data-testid="history-csv">
                     CSV
                   </button>
+                  <ChartExport target={fig} title="loss curves" rows={data} />
                 </span>
               </figcaption>
               <ResponsiveContainer width="100%" height={220}>
