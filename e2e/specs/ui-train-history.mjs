@@ -54,6 +54,15 @@ export async function run({ page, baseUrl, artifacts, log }) {
   await page.getByTestId('history-overlay').waitFor({ timeout: 5000 });
   await shot(page, join(artifacts, 'ui-train-history.png'));
 
+  // Item 23: the Composer pre-fills the run's template (cut before the output) and predicts with the head.
+  await gotoPanel(page, 'Composer');
+  await page.getByTestId('compose-prefill').click();
+  const sent = await page.getByTestId('prompt-sent-a').innerText();
+  log(`prefilled: ${sent}`);
+  assert(/^<Story> .+ <Label>$/.test(sent), `the prompt should be the training template up to the output: ${sent}`);
+  await page.getByTestId('compose-run').click();
+  await page.getByTestId('head-prediction').waitFor({ timeout: 60_000 });
+
   await gotoPanel(page, 'Matrix');
   await page.getByTestId('matrix-defaults').waitFor({ timeout: 10_000 });
   const pattern = await page.getByLabel('Cell template').inputValue();

@@ -3,6 +3,7 @@
  * prediction, optionally side by side (the same prompt without its tags, or a second variant).
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
+import type { Template } from '../tags/template';
 import type { EngineClientLike } from '../worker/client';
 import { isAbortError, type ComposeReply, type HeadPrediction, type PromptInfo } from '../worker/protocol';
 import { DEFAULT_OPTIONS, validateOptions, type GenerationOptions } from './generation';
@@ -58,6 +59,26 @@ export function insertTagAt(segs: readonly Segment[], name: string, offset: numb
   }
   if (!done) out.push({ kind: 'tag', name });
   return normalizeSegments(out);
+}
+
+/**
+ * A training template as a prompt: its tags as chips, its fields filled from `row` (template field ←
+ * row[fieldMap[field] ?? field]), cut before `outputField` so the model (or the head) supplies it.
+ */
+export function prefillSegments(template: Template, row: Record<string, string>, outputField: string, fieldMap: Record<string, string> = {}): Segment[] {
+  const value = (f: string) => row[fieldMap[f] || f] ?? '';
+  const out: Segment[] = [];
+  for (const seg of template.segments) {
+    if (seg.kind === 'field' && seg.name === outputField) break;
+    if (seg.kind === 'text') out.push({ kind: 'text', text: seg.text });
+    else if (seg.kind === 'tag') out.push({ kind: 'tag', name: seg.name });
+    else if (seg.kind === 'tagFromField') out.push({ kind: 'tag', name: value(seg.field) });
+    else out.push({ kind: 'text', text: value(seg.name) });
+  }
+  const segs = normalizeSegments(out);
+  const last = segs[segs.length - 1];
+  if (last?.kind === 'text') segs[segs.length - 1] = { kind: 'text', text: last.text.replace(/\s+$/, '') };
+  return normalizeSegments(segs);
 }
 
 export type CompareMode = 'off' | 'no-tags' | 'variant';
