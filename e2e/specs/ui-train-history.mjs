@@ -74,5 +74,18 @@ export async function run({ page, baseUrl, artifacts, log }) {
   const cell = page.getByTestId('cell-Story-Label');
   await waitUntil(page, async () => ['done', 'error'].includes(await cell.getAttribute('data-status')), { timeoutMs: 60_000, what: 'the matrix cell' });
   assert((await cell.getAttribute('data-status')) === 'done', `cell: ${(await cell.innerText()).replace(/\s+/g, ' ')}`);
+  // Item 20: predicted vs true for the cell's rows; batch prediction of pasted inputs as CSV.
+  await page.getByTestId('cell-rows-Story-Label').click();
+  await page.getByTestId('pred-scatter').waitFor({ timeout: 10_000 });
+  assert(Number(await page.getByTestId('pred-scatter').getAttribute('data-points')) > 0, 'the scatter has points');
+  assert((await page.getByTestId('pred-table').locator('tbody tr').count()) > 0, 'the per-row table has rows');
+  const batch = page.getByTestId('batch-prediction');
+  await batch.getByLabel('Batch inputs').fill('The cat sat.\nA dog ran far.\nBirds sing.');
+  await batch.getByTestId('batch-run').click();
+  await batch.getByTestId('batch-csv').waitFor({ timeout: 60_000 });
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), batch.getByTestId('batch-csv').click()]);
+  const lines = (await readFile(await dl.path(), 'utf8')).trim().split('\n');
+  log(`batch csv: ${lines.join(' | ')}`);
+  assert(lines.length === 4 && /^text,prediction$/.test(lines[0]) && /^A dog ran far\.,-?\d/.test(lines[2]), `batch CSV: ${lines.join(' | ')}`);
   await shot(page, join(artifacts, 'ui-train-history-matrix.png'));
 }

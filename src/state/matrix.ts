@@ -4,7 +4,7 @@
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { EngineClientLike } from '../worker/client';
-import { isAbortError, type MatrixCellReply, type TagSummary } from '../worker/protocol';
+import { isAbortError, type MatrixCellReply, type RowPrediction, type TagSummary } from '../worker/protocol';
 import { datasetView, splitView, type DataStore } from './data';
 import type { ModelStore } from './model';
 import type { NoticesStore } from './notices';
@@ -50,6 +50,8 @@ export interface CellState {
   status: 'running' | 'done' | 'error';
   reply?: MatrixCellReply;
   error?: string;
+  /** The rows sent (reply.predictions index into them). */
+  rows?: Array<Record<string, string>>;
 }
 
 export type RowsChoice = 'test' | 'validation' | 'all';
@@ -77,6 +79,11 @@ export interface MatrixState {
   evaluateAll(domains: string[], fns: string[]): Promise<void>;
   stop(): void;
   clearCells(): void;
+  /** The cell whose per-row predictions are shown. */
+  shown: string | null;
+  show(key: string | null): void;
+  /** The head of `fn` on each input (one row each, in `inputField`); labels optional. */
+  predictBatch(p: { fn: string; template: string; inputField: string; outputField: string; inputs: string[] }): Promise<RowPrediction[] | null>;
 }
 
 export type MatrixStore = StoreApi<MatrixState>;
@@ -124,7 +131,7 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
           { domain, fn, template: cellTemplate(get().pattern, domain, fn), datasetName: src.name, rows: src.rows, outputField: get().outputField, limit: get().limit },
           { signal },
         );
-        setCell(key, { status: 'done', reply });
+        setCell(key, { status: 'done', reply, rows: src.rows });
       } catch (e) {
         if (isAbortError(e) || signal.aborted) {
           const cells = { ...get().cells };
@@ -205,7 +212,35 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
       },
 
       clearCells() {
-        set({ cells: {} });
+        set({ cells: {}, shown: null });
+      },
+
+      shown: null,
+      show(key) {
+        set({ shown: key });
+      },
+
+      async predictBatch({ fn, template, inputField, outputField, inputs }) {
+        if (!model.getState().model) {
+          notices.getState().push({ kind: 'warning', title: 'No model loaded', message: 'Load a model in the Model panel first.' });
+          return null;
+        }
+        try {
+          const reply = await client.request('matrixCell', {
+            domain: fn,
+            fn,
+            template,
+            datasetName: 'the pasted inputs',
+            rows: inputs.map((x) => ({ [inputField]: x, [outputField]: '' })),
+            outputField,
+            limit: inputs.length,
+            predictOnly: true,
+          });
+          return reply.predictions ?? [];
+        } catch (e) {
+          notices.getState().pushError(e, 'Batch prediction');
+          return null;
+        }
       },
     };
   });

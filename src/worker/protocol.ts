@@ -303,6 +303,17 @@ export interface MatrixCellParams {
   /** Examples to evaluate at most. */
   limit: number;
   spacedFields?: string[];
+  /** Batch prediction: rows need no label; every row gets the head's prediction (a head is required). */
+  predictOnly?: boolean;
+}
+
+/** One row's head prediction (row = index into the request's rows). */
+export interface RowPrediction {
+  row: number;
+  /** The label as written in the row ('' when it has none). */
+  label: string;
+  /** Regression: the value; classification: the class name. */
+  prediction: number | string;
 }
 
 export interface MatrixCellReply {
@@ -314,6 +325,8 @@ export interface MatrixCellReply {
   metrics: Metrics;
   n: number;
   skipped: number;
+  /** Head mode: each evaluated row's prediction, for predicted-vs-true plots and downloads. */
+  predictions?: RowPrediction[];
 }
 
 export interface InspectParams {

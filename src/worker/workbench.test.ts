@@ -325,6 +325,13 @@ describe('composer, matrix and inspector over the worker protocol', () => {
     const cell = await client.request('matrixCell', { domain: 'Story', fn: 'Size', template: '<Story> {input} <Size> {output}', datasetName: 'd', rows: [...rows, { input: 'x', output: 'n/a' }], limit: 10 });
     expect(cell).toMatchObject({ mode: 'head', metric: 'mse', n: 6, skipped: 1 });
     expect(Number.isFinite(cell.value)).toBe(true);
+    // Per-row predictions for predicted-vs-true: row indices into the request, labels as written.
+    expect(cell.predictions!.map((p) => [p.row, p.label])).toEqual(rows.map((r, i) => [i, r.output]));
+    expect(cell.predictions!.every((p) => typeof p.prediction === 'number' && Number.isFinite(p.prediction))).toBe(true);
+    // Batch prediction: no labels needed, one prediction per input, the same as in the cell.
+    const batch = await client.request('matrixCell', { domain: 'Size', fn: 'Size', template: '<Story> {input} <Size> {output}', datasetName: 'pasted', rows: rows.map((r) => ({ input: r.input, output: '' })), limit: 6, predictOnly: true });
+    expect(batch.predictions!.map((p) => p.prediction)).toEqual(cell.predictions!.map((p) => p.prediction));
+    expect(batch.metric).toBe('predictions');
     // A function tag without a head: evaluated by next-token loss on the output text.
     await client.request('libraryDelete', { kind: 'head', name: 'Size' });
     const lm = await client.request('matrixCell', { domain: 'Story', fn: 'Size', template: '<Story> {input} <Size> {output}', datasetName: 'd', rows, limit: 3 });

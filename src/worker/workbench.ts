@@ -34,6 +34,7 @@ import {
   type HeadPrediction,
   type InspectParams,
   type InspectReply,
+  type RowPrediction,
   type ImportConflict,
   type LibraryImportParams,
   type LibraryImportReply,
@@ -372,16 +373,21 @@ export function createWorkbench(ctx: WorkbenchContext) {
     const outField = p.outputField ?? 'output';
     const head = library.getHead(p.fn);
     const rows = p.rows.filter((r) => typeof r[outField] === 'string');
+    if (p.predictOnly && !head) throw new Error(`<${p.fn}> has no head: batch prediction needs a function tag trained with a regression or classification head.`);
     if (head) {
       const preds: number[] = [];
       const labels: number[] = [];
+      const predictions: RowPrediction[] = [];
       let skipped = 0;
-      for (const row of rows) {
-        if (preds.length >= p.limit) break;
+      const source = p.predictOnly ? p.rows : rows;
+      for (let i = 0; i < source.length; i++) {
+        const row = source[i]!;
+        if (predictions.length >= p.limit) break;
         if (signal.aborted) throw abortError();
-        const v = row[outField].trim();
+        const v = (row[outField] ?? '').trim();
         const label = head.kind === 'regression' ? Number(v) : (head.classes ?? []).indexOf(v);
-        if (v === '' || !Number.isFinite(label) || label < (head.kind === 'regression' ? -Infinity : 0)) {
+        const labelled = v !== '' && Number.isFinite(label) && label >= (head.kind === 'regression' ? -Infinity : 0);
+        if (!labelled && !p.predictOnly) {
           skipped++;
           continue;
         }
@@ -389,17 +395,26 @@ export function createWorkbench(ctx: WorkbenchContext) {
         const pos = r.rendered.functionTagLastPos;
         if (pos === null) throw new Error(`The cell template has no function tag before {${outField}}: write <${p.fn}> right before it.`);
         const raw = applyHead(head, await m.hiddenAt(r.prompt, [pos]));
-        if (head.kind === 'regression') preds.push(unstandardize(head, raw)[0]);
-        else preds.push(raw.indexOf(Math.max(...raw)));
-        labels.push(label);
+        let best = 0;
+        for (let c = 1; c < raw.length; c++) if (raw[c]! > raw[best]!) best = c;
+        const pred = head.kind === 'regression' ? unstandardize(head, raw)[0]! : best;
+        predictions.push({ row: p.predictOnly ? i : p.rows.indexOf(row), label: v, prediction: head.kind === 'regression' ? pred : (head.classes?.[pred] ?? String(pred)) });
+        if (labelled) {
+          preds.push(pred);
+          labels.push(label);
+        }
+      }
+      if (p.predictOnly) {
+        if (!predictions.length) throw new Error('There is nothing to predict: paste or upload at least one input.');
+        if (!preds.length) return { mode: 'head', metric: 'predictions', value: NaN, metrics: { loss: NaN }, n: predictions.length, skipped, predictions };
       }
       if (!preds.length) throw new Error(`None of the rows of ${p.datasetName} has a usable {${outField}} for the head of <${p.fn}> (${head.kind}${head.classes ? `: ${head.classes.join(', ')}` : ''}).`);
       if (head.kind === 'regression') {
         const metrics: Metrics = { loss: mse(preds, labels), mse: mse(preds, labels), mae: mae(preds, labels), pearson: pearson(preds, labels) };
-        return { mode: 'head', metric: 'mse', value: metrics.mse!, metrics, n: preds.length, skipped };
+        return { mode: 'head', metric: 'mse', value: metrics.mse!, metrics, n: preds.length, skipped, predictions };
       }
       const acc = accuracy(preds, labels);
-      return { mode: 'head', metric: 'accuracy', value: acc, metrics: { loss: NaN, accuracy: acc }, n: preds.length, skipped };
+      return { mode: 'head', metric: 'accuracy', value: acc, metrics: { loss: NaN, accuracy: acc }, n: preds.length, skipped, predictions };
     }
     // No head: next-token loss on the output field, through the training graph (nothing is trained).
     const fnTag = library.getTag(p.fn)!;

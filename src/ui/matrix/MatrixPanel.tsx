@@ -1,6 +1,7 @@
 import { useEffect, useMemo } from 'react';
 import { matrixStore, useData, useLibrary, useMatrix, useModel, useTrain } from '../../state/app';
 import { runThatTrained } from '../../state/train';
+import { BatchCard, PredictionsCard } from './Predictions';
 import { cellKey, combinationOf, type CellState, type RowsChoice } from '../../state/matrix';
 import type { TagSummary } from '../../worker/protocol';
 import { Select } from '../common/Select';
@@ -113,8 +114,10 @@ export function MatrixPanel() {
         </div>
         <div className="col col-side">
           <ConfigCard />
+          <BatchCard />
         </div>
       </div>
+      <PredictionsCard />
     </div>
   );
 }
@@ -145,6 +148,11 @@ function Cell({ domain, fn, cell, disabled }: { domain: TagSummary; fn: TagSumma
         <span className="cell-combo">{combo}</span>
       </button>
       {cell?.status === 'error' && <div className="cell-error-text">{cell.error}</div>}
+      {r?.predictions && (
+        <button type="button" className="link small" onClick={() => matrixStore.getState().show(cellKey(domain.name, fn.name))} data-testid={`cell-rows-${domain.name}-${fn.name}`}>
+          rows
+        </button>
+      )}
     </td>
   );
 }
