@@ -63,7 +63,7 @@ export async function run({ page, baseUrl, artifacts, log }) {
   await waitUntil(page, async () => (await live.getAttribute('data-status')) === 'cancelled', { what: 'the cancel', timeoutMs: 60_000 });
 
   // Attention: scale, hover values, visible whitespace.
-  await importLibraryFile(page, artifacts, libraryFile([{ name: 'Story' }]), 'details-tags.json');
+  await importLibraryFile(page, artifacts, libraryFile([{ name: 'Story' }, { name: 'Other', p: 3 }]), 'details-tags.json');
   await gotoPanel(page, 'Inspector');
   await page.getByLabel('Prompt (tags written <Name>)').fill('<Story> Once upon a time');
   await page.getByRole('button', { name: 'Show attention' }).click();
@@ -71,10 +71,15 @@ export async function run({ page, baseUrl, artifacts, log }) {
   await map.waitFor({ timeout: 30_000 });
   await page.getByTestId('attention-scale').waitFor();
   const box = await map.boundingBox();
-  await page.mouse.move(box.x + box.width - 3, box.y + box.height - 3);
+  await map.hover({ position: { x: box.width - 3, y: box.height - 3 } });
   await page.getByTestId('attention-tip').waitFor({ timeout: 5000 });
   const tip = await page.getByTestId('attention-tip').innerText();
   log(`tip: ${tip.replace(/\s+/g, ' ')}`);
   assert(/␣/.test(tip) && /\d\.\d{4}/.test(tip), `the hover shows the tokens (whitespace as ␣) and the weight: ${tip}`);
+  // Item 23: several tags in one PCA.
+  await page.getByRole('list', { name: 'Tags' }).getByRole('button', { name: /Story/ }).click();
+  await page.getByTestId('inspector-pca').waitFor({ timeout: 30_000 });
+  await page.getByRole('group', { name: 'Tags in the PCA' }).getByLabel('‹Other›').check();
+  await waitUntil(page, async () => /<Other> \(3\)/.test(await page.getByTestId('inspector-pca').innerText()), { what: 'the second tag in the PCA', timeoutMs: 30_000 });
   await shot(page, join(artifacts, 'ui-details-inspector.png'));
 }

@@ -335,6 +335,8 @@ export interface InspectParams {
   neighbours?: number;
   /** Vocabulary rows in the PCA (default 400). */
   sample?: number;
+  /** Other tags whose rows join the same PCA (one basis for all, so they can be compared). */
+  with?: string[];
 }
 
 export interface InspectReply {
@@ -346,7 +348,7 @@ export interface InspectReply {
   vocabNorm: { mean: number; min: number; max: number };
   nearest: Array<Array<{ id: number; token: string; cos: number }>>;
   pca: {
-    points: Array<{ x: number; y: number; label: string; tag: boolean; row?: number }>;
+    points: Array<{ x: number; y: number; label: string; tag: boolean; row?: number; /** The tag a row belongs to. */ tagName?: string }>;
     /** Share of the variance along each component. */
     explained: [number, number];
   };

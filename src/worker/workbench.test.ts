@@ -359,6 +359,18 @@ describe('composer, matrix and inspector over the worker protocol', () => {
     expect(r.pca.points.filter((p) => p.tag)).toHaveLength(2);
     expect(r.vocabNorm.max).toBeGreaterThanOrEqual(r.vocabNorm.mean);
   });
+  it('puts several tags in one PCA', async () => {
+    const { client } = await withTags();
+    const one = await client.request('inspectTag', { name: 'Story', sample: 50 });
+    const both = await client.request('inspectTag', { name: 'Story', sample: 50, with: ['Size', 'Story'] });
+    const names = (r: typeof one) => r.pca.points.filter((p) => p.tag).map((p) => p.tagName);
+    const list = await client.request('libraryList', {});
+    const p = (n: string) => list.tags.find((t) => t.name === n)!.p;
+    expect(names(one)).toEqual(Array(p('Story')).fill('Story'));
+    expect(names(both)).toEqual([...Array(p('Story')).fill('Story'), ...Array(p('Size')).fill('Size')]);
+    await expect(client.request('inspectTag', { name: 'Story', with: ['Nope'] })).rejects.toThrow(/Nope/);
+  });
+
 
   it('returns an attention map with token labels', async () => {
     const { client } = await withTags();

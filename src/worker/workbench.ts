@@ -456,13 +456,25 @@ export function createWorkbench(ctx: WorkbenchContext) {
     };
     const nearest = nearestByCosine(tag.data, tag.p, table, V, d, k, tableNorms).map((row) => row.map((x) => ({ ...x, token: label(x.id) })));
     const sample = evenSample(V, p.sample ?? 400);
-    const X = new Float32Array((sample.length + tag.p) * d);
+    const others = [...new Set(p.with ?? [])].filter((n) => n !== tag.name).map((n) => needTag(n, m));
+    const all = [tag, ...others];
+    const tagRows = all.reduce((n, t) => n + t.p, 0);
+    const X = new Float32Array((sample.length + tagRows) * d);
     sample.forEach((id, i) => X.set(table.subarray(id * d, (id + 1) * d), i * d));
-    X.set(tag.data, sample.length * d);
-    const pca = pca2(X, sample.length + tag.p, d, { iterations: 60 });
-    const points = pca.coords.map(([x, y], i) =>
-      i < sample.length ? { x, y, label: label(sample[i]), tag: false } : { x, y, label: `<${tag.name}>[${i - sample.length}]`, tag: true, row: i - sample.length },
-    );
+    // Which tag and row each PCA row after the vocabulary sample is.
+    const owner: Array<{ name: string; row: number }> = [];
+    let at = sample.length;
+    for (const t of all) {
+      X.set(t.data, at * d);
+      for (let r = 0; r < t.p; r++) owner.push({ name: t.name, row: r });
+      at += t.p;
+    }
+    const pca = pca2(X, sample.length + tagRows, d, { iterations: 60 });
+    const points = pca.coords.map(([x, y], i) => {
+      if (i < sample.length) return { x, y, label: label(sample[i]), tag: false };
+      const o = owner[i - sample.length]!;
+      return { x, y, label: `<${o.name}>[${o.row}]`, tag: true, row: o.row, tagName: o.name };
+    });
     return {
       name: tag.name,
       kind: tag.kind,

@@ -1,11 +1,13 @@
 import { useEffect, useMemo, useRef, useState, type MouseEvent } from 'react';
 import { showToken } from '../format';
-import { Bar, BarChart, CartesianGrid, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
+import { Bar, BarChart, CartesianGrid, Legend, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
 import { inspectorStore, useInspector, useLibrary, useModel } from '../../state/app';
 import { attentionLayer } from '../../state/inspector';
 import type { AttentionReply, InspectReply } from '../../worker/protocol';
 import { TagChip } from '../common/TagChip';
 import { NumberField } from '../NumberField';
+
+const PCA_COLORS = ['#0f766e', '#6d28d9', '#c2410c', '#be123c', '#0369a1', '#4d7c0f'];
 
 export function InspectorPanel() {
   const tags = useLibrary((s) => s.summary.tags);
@@ -109,7 +111,13 @@ function NormsCard({ data }: { data: InspectReply }) {
 
 function PcaCard({ data }: { data: InspectReply }) {
   const vocab = useMemo(() => data.pca.points.filter((p) => !p.tag), [data]);
-  const tagPts = useMemo(() => data.pca.points.filter((p) => p.tag), [data]);
+  const allTags = useLibrary((s) => s.summary.tags);
+  const withTags = useInspector((s) => s.withTags);
+  const groups = useMemo(() => {
+    const by = new Map<string, typeof data.pca.points>();
+    for (const p of data.pca.points) if (p.tag) by.set(p.tagName ?? data.name, [...(by.get(p.tagName ?? data.name) ?? []), p]);
+    return [...by.entries()];
+  }, [data]);
   return (
     <section className="card" aria-labelledby="pca-title" data-testid="inspector-pca">
       <div className="card-head">
@@ -137,10 +145,30 @@ function PcaCard({ data }: { data: InspectReply }) {
             }}
           />
           <Scatter name="vocabulary" data={vocab} fill="#9aa4b2" fillOpacity={0.55} isAnimationActive={false} />
-          <Scatter name={`<${data.name}>`} data={tagPts} fill={data.kind === 'domain' ? '#0f766e' : '#6d28d9'} shape="diamond" isAnimationActive={false} />
+          {groups.map(([name, pts], i) => (
+            <Scatter key={name} name={`<${name}>`} data={pts} fill={PCA_COLORS[i % PCA_COLORS.length]} shape={i === 0 ? 'diamond' : 'triangle'} isAnimationActive={false} />
+          ))}
+          {groups.length > 1 && <Legend />}
         </ScatterChart>
       </ResponsiveContainer>
-      <p className="hint">Grey: {vocab.length} vocabulary embeddings (evenly spaced ids). Coloured: the tag's {tagPts.length} rows.</p>
+      <div className="pca-with" role="group" aria-label="Tags in the PCA">
+        <span className="muted small">Also in this PCA:</span>
+        {allTags
+          .filter((t) => t.name !== data.name)
+          .map((t) => (
+            <label key={t.id} className="chart-toggle">
+              <input
+                type="checkbox"
+                checked={withTags.includes(t.name)}
+                onChange={(e) => inspectorStore.getState().setOptions({ withTags: e.target.checked ? [...withTags, t.name] : withTags.filter((x) => x !== t.name) })}
+              />
+              ‹{t.name}›
+            </label>
+          ))}
+      </div>
+      <p className="hint">
+        Grey: {vocab.length} vocabulary embeddings (evenly spaced ids). Coloured: the rows of {groups.map(([n, pts]) => `<${n}> (${pts.length})`).join(', ')}, in one basis.
+      </p>
     </section>
   );
 }
