@@ -4,20 +4,25 @@
  *   npm run cli -- tokenize --model <gguf|tokenizer.json|tokenizer.bin> --text "..." [--bos] [--json]
  *   npm run cli -- train / eval … (see USAGE)
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { acquireNodeGpu } from '../gpu/node-gpu';
 import { fmtBytes } from '../gpu/memory';
 import { loadModel } from '../model/model';
 import { openSource, siblingTokenizer } from './sources';
+import { readJsonFile } from './json-file';
 import { tokenizerForFile } from './tokenizer-file';
 import { evalCommand, loadLibrary, trainCommand, type TrainArgs } from './train';
 import { experimentCommand, EXPERIMENT_USAGE, qedCommand } from './experiment';
+import { CliUsageError, validateOptions, wantsHelp } from './options';
 import { retrieveCommand, RETRIEVE_USAGE } from './retrieve';
+import { selfspecCommand, SELFSPEC_USAGE } from './selfspec';
 
 const USAGE = `usage:
   cli generate --model <path|url> [--tokenizer <path|url>] --prompt "..." [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]
                [--tags-in lib.json --adapter <name>] [--json]
-  cli tokenize --model <gguf|tokenizer.json|tokenizer.bin> --text "..." [--bos] [--json]
+  cli tokenize --model <gguf|tokenizer.json|tokenizer.bin> (--text "..." | --text-file <path>) [--bos] [--json]
+  (a safetensors --model takes its config.json with --config <path>)
   cli train --model <path|url> (--stage 1|2|3 | --method prompt-tuning|lora|linear-probe|domain-in-text)
             --template "<Tag> {input}" --data <file> [--data <file> …] [--map field=column …] [--task text|regression|classification]
             [--tags-in lib.json] [--out lib.json] [--steps N] [--lr X] [--batch N] [--accum N] [--seed N] [--eval-fraction F]
@@ -25,13 +30,19 @@ const USAGE = `usage:
             [--checkpoint ck.json --checkpoint-every N] [--resume ck.json]
   cli eval  --model <path|url> --tags-in lib.json --template "..." --data <file> [--stage 2|--method …]
 ${EXPERIMENT_USAGE}
-${RETRIEVE_USAGE}`;
+${RETRIEVE_USAGE}
+${SELFSPEC_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv.filter((a, i) => !(i === 0 && a === '--'));
+  if (cmd !== 'experiment' && cmd !== 'qed' && wantsHelp(cmd === undefined ? [] : [cmd, ...rest])) {
+    console.log(USAGE);
+    return 0;
+  }
   if (cmd === 'experiment') return experimentCommand(rest);
   if (cmd === 'qed') return qedCommand(rest);
   if (cmd === 'retrieve') return retrieveCommand(rest);
+  if (cmd === 'selfspec') return selfspecCommand(rest);
   const { values: v } = parseArgs({
     args: rest,
     options: {
@@ -39,6 +50,8 @@ async function main(argv: string[]): Promise<number> {
       tokenizer: { type: 'string' },
       prompt: { type: 'string' },
       text: { type: 'string' },
+      'text-file': { type: 'string' },
+      config: { type: 'string' },
       'max-tokens': { type: 'string', default: '128' },
       temperature: { type: 'string', default: '0' },
       'top-p': { type: 'string', default: '1' },
@@ -86,12 +99,14 @@ async function main(argv: string[]): Promise<number> {
     if (!Number.isFinite(x)) throw new Error(`--${name} must be a number, got "${s}"`);
     return x;
   };
+  validateOptions(cmd, v);
   if (!v.model) throw new Error(`--model is required\n${USAGE}`);
+  const configJson = v.config ? readJsonFile(v.config, '--config') : undefined;
 
   if (cmd === 'tokenize') {
-    if (v.text === undefined) throw new Error(`--text is required\n${USAGE}`);
+    const text = v['text-file'] !== undefined ? readFileSync(v['text-file'], 'utf8') : v.text!;
     const tok = await tokenizerForFile(v.model);
-    const ids = tok.encode(v.text, { bos: v.bos });
+    const ids = tok.encode(text, { bos: v.bos });
     console.log(v.json ? JSON.stringify({ ids, tokens: ids.map((i) => tok.idToToken(i)) }) : ids.join(' '));
     return 0;
   }
@@ -101,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
     const tokPath = v.tokenizer ?? siblingTokenizer(v.model);
     const model = await loadModel(gpu, openSource(v.model), {
       tokenizer: tokPath ? openSource(tokPath) : undefined,
+      configJson,
       slots: 1,
       maxContext: v.context ? num('context', v.context) : undefined,
       onProgress: v.json ? undefined : (p) => process.stderr.write(`\r${p.phase} ${p.message ?? ''}      `),
@@ -152,7 +168,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'train' || cmd === 'eval') {
     const gpu = await acquireNodeGpu();
     const tokPath = v.tokenizer ?? siblingTokenizer(v.model);
-    const model = await loadModel(gpu, openSource(v.model), { tokenizer: tokPath ? openSource(tokPath) : undefined, slots: 1, maxContext: v.context ? num('context', v.context) : 512 });
+    const model = await loadModel(gpu, openSource(v.model), { tokenizer: tokPath ? openSource(tokPath) : undefined, configJson, slots: 1, maxContext: v.context ? num('context', v.context) : 512 });
     const args: TrainArgs = {
       stage: v.stage,
       method: v.method,
@@ -197,6 +213,6 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: Error) => {
     console.error(`error: ${e.message}`);
-    process.exit(1);
+    process.exit(e instanceof CliUsageError ? 2 : 1);
   },
 );

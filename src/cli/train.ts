@@ -13,6 +13,8 @@ import type { Proj } from '../train/graph';
 import { prepareRun, type Method, type PreparedRun, type RunSpec, type TaskData, type TaskOutput } from '../train/protocol';
 import type { TrainHyper } from '../train/trainer';
 import { embeddingFingerprint, embeddingTable } from '../tags/tag';
+import { numericLabel } from '../train/labels';
+import { readJsonFile } from './json-file';
 
 export interface TrainArgs {
   stage?: string;
@@ -60,13 +62,14 @@ export function readRows(path: string, plainLines: boolean, map: string[] = []):
   const ds = parseDataset(text, { name: basename(path), format: plainLines && /\.(txt|smi|lines?)$/i.test(path) ? 'lines' : undefined });
   for (const s of ds.report.skipped.slice(0, 20)) process.stderr.write(`${basename(path)}:${s.line}: skipped: ${s.reason}\n`);
   if (ds.report.skipped.length > 20) process.stderr.write(`${basename(path)}: … ${ds.report.skipped.length - 20} more rows skipped\n`);
-  const mapping = new Map(map.map((m) => m.split('=') as [string, string]));
+  const mapping = new Map(map.map((m) => [m.slice(0, m.indexOf('=')), m.slice(m.indexOf('=') + 1)] as [string, string]));
   const lineField = ds.columns.length === 1 ? ds.columns[0] : null;
   return ds.rows.map((r) => {
     const out: Record<string, string> = { ...r };
-    if (lineField && !('input' in out)) out.input = r[lineField];
+    if (lineField && !Object.hasOwn(out, 'input')) out.input = r[lineField];
     for (const [field, col] of mapping) {
-      if (!(col in r)) throw new Error(`--map ${field}=${col}: ${basename(path)} has no column "${col}" (columns: ${ds.columns.join(', ')})`);
+      // Own columns only: "toString" or "__proto__" must not find Object.prototype's members.
+      if (!Object.hasOwn(r, col)) throw new Error(`--map ${field}=${col}: ${basename(path)} has no column "${col}" (columns: ${ds.columns.join(', ')})`);
       out[field] = r[col];
     }
     return out;
@@ -93,8 +96,10 @@ function outputOf(a: TrainArgs, method: Method, template: string, rows: Array<Re
     return { kind: a.task, field };
   }
   if (method === 'stage1' || !template.includes(`{${field}}`)) return { kind: 'text' };
-  const numeric = rows.length > 0 && rows.every((r) => r[field] !== undefined && r[field] !== '' && Number.isFinite(Number(r[field])));
-  return numeric ? { kind: 'regression', field } : { kind: 'text', field };
+  // Mostly numbers → regression, and the rest are bad rows the run reports and skips; a few junk
+  // labels must not silently turn a regression task into text generation.
+  const numeric = rows.filter((r) => numericLabel(r[field]) !== null).length;
+  return rows.length > 0 && numeric * 2 > rows.length ? { kind: 'regression', field } : { kind: 'text', field };
 }
 
 /** The tag library of --tags-in (empty without a path), checked against the loaded model. */
@@ -103,7 +108,7 @@ export async function loadLibrary(engine: Engine, path: string | undefined, acce
   if (!path) return lib;
   const table = await embeddingTable(engine);
   const fp = await embeddingFingerprint(table, engine.config.vocabSize, engine.config.dModel);
-  const res = importLibrary(JSON.parse(readFileSync(path, 'utf8')), { dModel: engine.config.dModel, fingerprint: fp }, { acceptFingerprintMismatch: accept });
+  const res = importLibrary(readJsonFile(path, '--tags-in'), { dModel: engine.config.dModel, fingerprint: fp }, { acceptFingerprintMismatch: accept });
   if (res.status === 'refused') throw new Error(`--tags-in ${path}: ${res.error}`);
   if (res.status === 'needs-confirmation') throw new Error(`--tags-in ${path}: ${res.warning} Pass --accept-fingerprint to use it anyway.`);
   lib.merge({ tags: res.tags, heads: res.heads, adapters: res.adapters }, 'replace');
@@ -141,7 +146,7 @@ function specOf(a: TrainArgs, library: TagLibrary): RunSpec {
     hyper,
     evalFraction: num('eval-fraction', a.evalFraction, 0.1),
     recompute: a.recompute,
-    lora: method === 'lora' ? { rank: num('lora-rank', a.loraRank, 8), alpha: num('lora-alpha', a.loraAlpha, 16), targets: a.loraTargets?.split(',') as Proj[] | undefined } : undefined,
+    lora: method === 'lora' ? { rank: num('lora-rank', a.loraRank, 8), alpha: num('lora-alpha', a.loraAlpha, 16), targets: a.loraTargets?.split(',').map((t) => t.trim()) as Proj[] | undefined } : undefined,
   };
 }
 
@@ -150,13 +155,15 @@ export async function trainCommand(engine: Engine, a: TrainArgs): Promise<void> 
   let run: PreparedRun;
   let spec: RunSpec;
   if (a.resume) {
-    ({ run, spec } = await resumeRun(engine, JSON.parse(readFileSync(a.resume, 'utf8')), library));
+    ({ run, spec } = await resumeRun(engine, readJsonFile(a.resume, '--resume'), library));
     library = spec.library;
   } else {
     spec = specOf(a, library);
     run = await prepareRun(engine, spec);
   }
   const snapshot = snapshotLibrary(library);
+  for (const b of run.badRows.slice(0, 20)) process.stderr.write(`${b.task}: row ${b.row}: skipped: ${b.reason}\n`);
+  if (run.badRows.length > 20) process.stderr.write(`… ${run.badRows.length - 20} more bad rows skipped\n`);
   try {
     const evalBefore = await run.evaluate();
     const every = num('checkpoint-every', a.checkpointEvery, 0)!;
@@ -167,6 +174,18 @@ export async function trainCommand(engine: Engine, a: TrainArgs): Promise<void> 
           writeFileSync(a.checkpoint, JSON.stringify(checkpointOf(engine, spec, snapshot, await run.trainer.state())));
         }
       },
+    }).catch(async (e: unknown) => {
+      // Never end without saving what the run had: the trainer's parameters are its last good
+      // state (non-finite updates are skipped), so a checkpoint of them can be resumed.
+      if (a.checkpoint) {
+        try {
+          writeFileSync(a.checkpoint, JSON.stringify(checkpointOf(engine, spec, snapshot, await run.trainer.state())));
+          process.stderr.write(`training stopped at step ${run.trainer.step}; its last state is in ${a.checkpoint} (--resume it)\n`);
+        } catch (saveErr) {
+          process.stderr.write(`could not save the last state: ${(saveErr as Error).message}\n`);
+        }
+      }
+      throw e;
     });
     const evalAfter = await run.evaluate();
     if (a.checkpoint) writeFileSync(a.checkpoint, JSON.stringify(checkpointOf(engine, spec, snapshot, await run.trainer.state())));

@@ -94,10 +94,18 @@ export class ResidentAdapters {
   /** Puts `w` in `slot` (null frees it) and repacks. */
   set(slot: number, w: AdapterWeights | null): void {
     if (w) checkAdapter(`#${slot}`, w, this.cfg);
+    const before = [...this.slots];
     while (this.slots.length <= slot) this.slots.push(null);
     this.slots[slot] = w;
     while (this.slots.length && this.slots[this.slots.length - 1] === null) this.slots.pop();
-    this.repack();
+    try {
+      this.repack();
+    } catch (e) {
+      // Out of GPU memory while packing: go back to the adapters that fitted before.
+      this.slots.splice(0, this.slots.length, ...before);
+      this.repack();
+      throw e;
+    }
   }
 
   /** A free slot index. */

@@ -48,6 +48,11 @@ export async function loadModel(gpu: Gpu, source: ByteSource, opts: LoadOptions 
     throw new ModelFormatError(`${source.name} has no tokenizer inside; pass its tokenizer file too (tokenizer.bin or tokenizer.json).`);
   }
   const tokenizer = await buildTokenizer(tokSource, { bosId: desc.bosId, eosId: desc.eosId });
+  for (const [what, id] of [['BOS', tokenizer.bosId], ['EOS', tokenizer.eosId]] as const) {
+    if (id !== null && !(Number.isInteger(id) && id >= 0 && id < cfg.vocabSize)) {
+      throw new ModelFormatError(`${source.name}: the ${what} token id ${id} is outside the vocabulary (0–${cfg.vocabSize - 1}); the tokenizer does not belong to this model.`);
+    }
+  }
 
   const { slots, maxTokens, maxContext } = loadShape(cfg, opts);
   const need = estimateMemory(desc, maxContext, slots, maxTokens);
@@ -95,6 +100,8 @@ function makeEngine(
   // repack GPU buffers those read); `pending` answers adapterNames() at once.
   const slotOf = new Map<string, number>();
   const pending = new Set<string>();
+  // A queued adapter change that failed (e.g. out of GPU memory) is reported by the next generate().
+  let adapterFailure: Error | null = null;
   return {
     gpu,
     kernels,
@@ -107,7 +114,14 @@ function makeEngine(
     config: desc.config,
     memory: () => mem.bytes(),
     generate(req: GenerateRequest, onToken?: OnToken) {
-      return exclusive(() => generate(transformer, tokenizer, req, onToken, (n) => slotOf.get(n)));
+      return exclusive(() => {
+        if (adapterFailure) {
+          const e = adapterFailure;
+          adapterFailure = null;
+          throw e;
+        }
+        return generate(transformer, tokenizer, req, onToken, (n) => slotOf.get(n));
+      });
     },
     setAdapter(adapterName: string, w: AdapterWeights) {
       if (!adapterName) throw new Error('An adapter needs a non-empty name.');
@@ -118,6 +132,9 @@ function makeEngine(
         transformer.adapters.set(slot, w);
         slotOf.set(adapterName, slot);
         await transformer.prepareAdapters();
+      }).catch((e: Error) => {
+        pending.delete(adapterName);
+        adapterFailure = new Error(`setAdapter("${adapterName}") failed: ${e.message}`);
       });
     },
     removeAdapter(adapterName: string) {
@@ -127,6 +144,8 @@ function makeEngine(
         if (slot === undefined) return;
         slotOf.delete(adapterName);
         transformer.adapters.set(slot, null);
+      }).catch((e: Error) => {
+        adapterFailure = new Error(`removeAdapter("${adapterName}") failed: ${e.message}`);
       });
     },
     adapterNames: () => [...pending],

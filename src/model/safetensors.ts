@@ -4,7 +4,7 @@
  * follows it. HF names are mapped onto the canonical (GGUF) ones.
  */
 import type { ByteSource } from './source';
-import { checkTensorShapes } from './tensor-check';
+import { checkTensorShapes, checkSpecialIds } from './tensor-check';
 import {
   GgmlType,
   ModelFormatError,
@@ -165,6 +165,8 @@ function configReader(json: unknown, name: string) {
     if (!Number.isInteger(v) || v <= 0) {
       throw new ModelFormatError(`config.json for "${name}": "${key}" is ${v}; it should be a positive integer.`);
     }
+    // Above 2^31 − 1 no GPU buffer, index or shader constant could hold it (and halving loops break).
+    if (v > 0x7fffffff) throw new ModelFormatError(`config.json for "${name}": "${key}" is ${v}, more than this engine supports (2147483647).`);
     return v;
   };
   /** bos/eos may be a number or a list (several stop ids); the first one is the one we use. */
@@ -282,10 +284,17 @@ export async function describeSafetensors(
         `(${end - fileSize} missing); the download may be incomplete.`,
     );
   }
+  // Two tensors sharing bytes would each load the other's data as their own.
+  const spans = [...header.entries].map(([n, e]) => ({ n, b: e.data_offsets[0], e: e.data_offsets[1] })).filter((x) => x.e > x.b).sort((x, y) => x.b - y.b);
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i].b < spans[i - 1].e) {
+      throw new ModelFormatError(`"${src.name}": tensors "${spans[i - 1].n}" and "${spans[i].n}" overlap (data_offsets ${spans[i].b}–${spans[i - 1].e}); the file is corrupt.`);
+    }
+  }
   const config = configFromJson(configJson, tensors, src.name);
   checkTensorShapes(config, tensors, src.name);
   const { id } = configReader(configJson, src.name);
-  return {
+  const out: ModelDescription = {
     format: 'safetensors',
     config,
     tensors,
@@ -294,6 +303,8 @@ export async function describeSafetensors(
     eosId: id('eos_token_id'),
     metadata: { ...(configJson as Record<string, unknown>), __metadata__: header.metadata },
   };
+  checkSpecialIds(out, src.name);
+  return out;
 }
 
 /**

@@ -207,7 +207,8 @@ function parseFile(json: unknown): LibraryItems {
   let root = json;
   if (typeof root === 'string') {
     try {
-      root = JSON.parse(root);
+      // Files saved by Windows editors start with a byte-order mark, which JSON.parse refuses.
+      root = JSON.parse(root.charCodeAt(0) === 0xfeff ? root.slice(1) : root);
     } catch (e) {
       throw new Error(`This file is not JSON (${(e as Error).message}).`);
     }

@@ -16,10 +16,11 @@ import { createHead, standardize, unstandardize, type Head } from '../tags/head'
 import type { TagLibrary } from '../tags/library';
 import { createTag, embeddingFingerprint, embeddingTable, initTagRows, newProvenance, randomTagRows, type Tag, type TagStage } from '../tags/tag';
 import { parseTemplate, renderExample, type RenderedExample, type Template, type TemplateSegment } from '../tags/template';
-import type { LoraConfig, Proj } from './graph';
+import { ALL_PROJS, type LoraConfig, type Proj } from './graph';
+import { numericLabel } from './labels';
 import { accuracy, mae, mse, pearson } from './metrics';
 import { epochOrder } from './shuffle';
-import { alignedRows, Trainer, type EvalResult, type Example, type InjectedRange, type StepLog, type TrainHyper } from './trainer';
+import { alignedRows, checkHyper, DEFAULT_HYPER, Trainer, type EvalResult, type Example, type InjectedRange, type StepLog, type TrainHyper } from './trainer';
 
 export type Method = 'stage1' | 'stage2' | 'stage3' | 'prompt-tuning' | 'linear-probe' | 'lora' | 'domain-in-text';
 export const METHODS: readonly Method[] = ['stage1', 'stage2', 'stage3', 'prompt-tuning', 'linear-probe', 'lora', 'domain-in-text'];
@@ -80,8 +81,18 @@ export interface RunResult {
   saved: { tags: string[]; head: string | null; adapter: string | null };
 }
 
+export interface BadRow {
+  task: string;
+  /** Index of the row in the task's rows (0-based). */
+  row: number;
+  reason: string;
+}
+
 /** A prepared run: the trainer plus what is needed to evaluate and to write results back. */
 export class PreparedRun {
+  /** Rows left out because their label is not usable (empty, not a finite number), with the reason. */
+  badRows: BadRow[] = [];
+
   constructor(
     readonly spec: RunSpec,
     readonly trainer: Trainer,
@@ -261,6 +272,14 @@ export function methodTemplate(method: Method, t: Template, fnTag: string | null
 }
 
 export async function prepareRun(engine: Engine, spec: RunSpec): Promise<PreparedRun> {
+  checkRunSpec(spec);
+  const badRows: BadRow[] = [];
+  spec = { ...spec, tasks: spec.tasks.map((t) => usableRows(t, spec.method, badRows)) };
+  for (const t of spec.tasks) {
+    if (t.rows.length === 0) {
+      throw new Error(`${t.name}: no usable example (${badRows.filter((b) => b.task === t.name).length} rows had unusable labels); nothing to train or evaluate on.`);
+    }
+  }
   const cfg = engine.config;
   const d = cfg.dModel;
   const tok = engine.tokenizer;
@@ -433,6 +452,16 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
       }
     }
   }
+  // Every example, tags and template included, must fit the context the model was loaded with.
+  const context = Math.min(engine.transformer.opts.maxContext, cfg.maxSeqLen || Infinity);
+  let longest = 0;
+  for (const x of [...train, ...heldOut, ...aux]) longest = Math.max(longest, x.ids.length);
+  if (longest > context) {
+    throw new Error(
+      `The longest example is ${longest} tokens (template + tags of ${p} rows + data), but the model's context holds ${context}. ` +
+        'Use a shorter --tag-length, shorter examples, or load the model with a larger context.',
+    );
+  }
   const trainer = await Trainer.create({
     engine,
     train,
@@ -455,7 +484,53 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
   });
   const trainableParams = trainer.params().reduce((s, x) => s + x.n, 0);
   const trainableTags = ranges.map((r) => runTags.get(r.name)!).filter((t) => t.name !== '__prompt' || method === 'prompt-tuning');
-  return new PreparedRun(spec, trainer, { engine, tags: used.map((n) => runTags.get(n)!), offsets, trainableTags, head, heldOut, heldOutLabels, kind, fingerprint, trainableParams });
+  const prepared = new PreparedRun(spec, trainer, { engine, tags: used.map((n) => runTags.get(n)!), offsets, trainableTags, head, heldOut, heldOutLabels, kind, fingerprint, trainableParams });
+  prepared.badRows = badRows;
+  return prepared;
+}
+
+/** Bounds of a run spec (a checkpoint's spec is untrusted too): fails with the field and value. */
+export function checkRunSpec(spec: RunSpec): void {
+  const bad = (field: string, v: unknown, allowed: string) => new Error(`Run spec: ${field} is ${JSON.stringify(v)}; it must be ${allowed}.`);
+  if (!METHODS.includes(spec.method)) throw bad('method', spec.method, `one of ${METHODS.join(', ')}`);
+  if (!Array.isArray(spec.tasks)) throw bad('tasks', spec.tasks, 'a list of datasets');
+  const p = spec.tagLength ?? 10;
+  if (!Number.isSafeInteger(p) || p < 1 || p > 4096) throw bad('tagLength', p, 'a whole number from 1 to 4096');
+  const ef = spec.evalFraction ?? 0.1;
+  if (typeof ef !== 'number' || !(ef >= 0 && ef <= 1)) throw bad('evalFraction', ef, 'a number from 0 to 1');
+  for (const [i, t] of spec.tasks.entries()) {
+    if (!t || typeof t.template !== 'string' || !Array.isArray(t.rows)) throw bad(`tasks[${i}]`, typeof t, 'a dataset with a template and rows');
+  }
+  if (spec.lora) {
+    const r = spec.lora.rank ?? 8;
+    if (!Number.isSafeInteger(r) || r < 1 || r > 4096) throw bad('lora.rank', r, 'a whole number from 1 to 4096');
+    const al = spec.lora.alpha ?? 16;
+    if (!Number.isFinite(al) || al <= 0) throw bad('lora.alpha', al, 'a finite number > 0');
+    for (const t of spec.lora.targets ?? []) if (!(ALL_PROJS as readonly string[]).includes(t)) throw bad('lora.targets', t, `one of ${ALL_PROJS.join(', ')}`);
+  }
+  checkHyper({ ...DEFAULT_HYPER, ...(spec.hyper ?? {}) });
+}
+
+/** A task's rows with unusable labels removed (and reported): numbers for regression, non-empty classes. */
+function usableRows(t: TaskData, method: Method, bad: BadRow[]): TaskData {
+  if (t.output.kind === 'text' || method === 'stage1') return t;
+  const field = t.output.field ?? 'output';
+  const rows = t.rows.filter((r, i) => {
+    const v = Object.hasOwn(r, field) ? r[field] : undefined;
+    const reason =
+      v === undefined
+        ? `no "${field}" value`
+        : t.output.kind === 'regression'
+          ? numericLabel(v) === null
+            ? `label ${JSON.stringify(String(v).slice(0, 40))} is not a finite number`
+            : null
+          : String(v).trim() === ''
+            ? 'empty class label'
+            : null;
+    if (reason) bad.push({ task: t.name, row: i, reason });
+    return reason === null;
+  });
+  return rows.length === t.rows.length ? t : { ...t, rows };
 }
 
 /** The field right after a tag (`<SMILES> {input}` → input): the tag's data span. */

@@ -14,6 +14,10 @@ import type { GenerateResult, LoadProgress, MemoryReport, SamplingOptions, Tagge
 import type { ModelInspection } from '../model/preflight';
 import type { ModelConfig } from '../model/types';
 import type { MergeReport } from '../tags/library';
+import type { SelfSpecEvent } from '../selfspec/events';
+import type { SelfSpecRunMeta } from './selfspec-store';
+import type { Scoring } from '../selfspec/evaluate';
+import type { SpecMethod } from '../selfspec/specialise';
 import type { ExportSelection, LibraryFile } from '../tags/library-format';
 import type { TagKind, TagProvenance } from '../tags/tag';
 import type { CheckpointFile } from '../train/checkpoint';
@@ -392,6 +396,66 @@ export type ExperimentEvent =
   | { kind: 'cell'; cell: CellResult; updated: string };
 
 // ---------------------------------------------------------------------------------------------
+// Self-specialization (src/selfspec's pipeline in the worker; files in IndexedDB, see selfspec-store.ts)
+
+/** The Self-specialization panel's settings: the subset of PipelineConfig it exposes. */
+export interface SelfSpecSettings {
+  name: string;
+  domain: string;
+  seed: number;
+  /** Accepted instructions per round. */
+  instructions: number;
+  /** Passages per response (0 = no retrieval). */
+  k: number;
+  methods: SpecMethod[];
+  epochs: number;
+  batch: number;
+  accum: number;
+  lr: number;
+  tagLength: number;
+  domainTag: string;
+  rounds: number;
+  /** PubMedQA test questions evaluated (0 = none). */
+  evalN: number;
+  shots: number[];
+  scorings: Scoring[];
+  rougeN: number;
+  instructionTokens: number;
+  responseTokens: number;
+  /** The brainstorm prompt ({domain}, {examples}, {next}); default: the paper's (instructions.ts). */
+  instructionTemplate?: string;
+  seedsPerPrompt?: number;
+  /** Prompt batches without an accepted instruction before the stage gives up (default 20). */
+  maxBarrenBatches?: number;
+  /** Rounds ≥ 2 generate a fresh instruction set (default) or reuse round 1's. */
+  freshInstructions?: boolean;
+}
+
+/** Seeds or corpus: a built-in file under public/data/biomed, or an upload (bytes: decoded in the worker, UTF-8 checked). */
+export type SelfSpecSource = { kind: 'builtin'; id: string } | { kind: 'file'; name: string; bytes: ArrayBuffer };
+
+export interface SelfSpecStartParams {
+  runId: string;
+  settings: SelfSpecSettings;
+  seeds: SelfSpecSource;
+  /** null: no corpus (k must be 0). */
+  corpus: SelfSpecSource | null;
+  /** A ready instruction set for round 1 (JSON lines with instruction, input) instead of generating one. */
+  instructions?: SelfSpecSource | null;
+  /** Absolute URL of the data folder (public/data is served at <base>/data/). */
+  dataBaseUrl: string;
+}
+
+export interface SelfSpecReply {
+  runId: string;
+  /** paused / cancelled: stopped on request; the files so far are kept and the run can be resumed. */
+  outcome: 'done' | 'paused' | 'cancelled';
+}
+
+export type { SelfSpecEvent };
+export type { SelfSpecRunMeta };
+
+// ---------------------------------------------------------------------------------------------
 // The request table: params, result and streamed event type of each request kind.
 
 export interface RequestMap {
@@ -438,6 +502,17 @@ export interface RequestMap {
    * "cancelled" when the request was cancelled (the cells finished so far are in it).
    */
   experimentRun: { params: ExperimentRunParams; result: ExperimentResults; event: ExperimentEvent };
+
+  /** Starts a self-specialization run on the loaded model; its events stream until it ends, pauses or is cancelled. */
+  selfspecStart: { params: SelfSpecStartParams; result: SelfSpecReply; event: SelfSpecEvent };
+  /** Continues a stored run where its files stop (after Pause, Cancel, an error or a reload). */
+  selfspecResume: { params: { runId: string; dataBaseUrl: string }; result: SelfSpecReply; event: SelfSpecEvent };
+  /** Pause (stop after the current step; resumable) or cancel the running run. */
+  selfspecControl: { params: { action: 'pause' | 'cancel' }; result: { ok: boolean }; event: never };
+  selfspecRuns: { params: Record<string, never>; result: SelfSpecRunMeta[]; event: never };
+  /** A run's files (all, or those named), as text. */
+  selfspecFiles: { params: { runId: string; names?: string[] }; result: { files: Record<string, string> }; event: never };
+  selfspecDelete: { params: { runId: string }; result: { deleted: boolean }; event: never };
 }
 
 export type RequestType = keyof RequestMap;
@@ -470,6 +545,12 @@ export const REQUEST_TYPES: readonly RequestType[] = [
   'inspectTag',
   'attention',
   'experimentRun',
+  'selfspecStart',
+  'selfspecResume',
+  'selfspecControl',
+  'selfspecRuns',
+  'selfspecFiles',
+  'selfspecDelete',
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { smoothSeries } from '../train/smooth';
+import { smoothSeries } from './smooth';
 import { fileStem, rowsToCsv } from './chart-export';
 
 describe('chart export', () => {
