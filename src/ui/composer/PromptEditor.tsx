@@ -143,6 +143,8 @@ function padChips(root: HTMLElement): void {
     if (chip.parentNode !== root) return;
     const next = chip.nextSibling;
     if (!next || next.nodeType !== Node.TEXT_NODE) chip.after(document.createTextNode(ZWSP));
+    // An empty text node left after deleting the text that followed a chip is no place for a caret either.
+    else if (next.nodeValue === '') next.nodeValue = ZWSP;
   });
 }
 
@@ -266,9 +268,27 @@ export const PromptEditor = forwardRef<PromptEditorHandle, Props>(function Promp
         } else if (e.key === 'Enter') {
           e.preventDefault();
           document.execCommand('insertLineBreak');
+        } else if ((e.key === 'a' || e.key === 'A') && (e.ctrlKey || e.metaKey) && el.current) {
+          // Select the prompt, whatever node the caret is in (Chrome's own select-all can stall next to a non-editable chip).
+          e.preventDefault();
+          const sel = document.getSelection();
+          const all = document.createRange();
+          all.selectNodeContents(el.current);
+          sel?.removeAllRanges();
+          sel?.addRange(all);
         } else if ((e.key === 'Backspace' || e.key === 'Delete') && el.current) {
           const sel = document.getSelection();
-          if (!sel?.rangeCount || !sel.isCollapsed) return;
+          if (!sel?.rangeCount) return;
+          if (!sel.isCollapsed) {
+            // A selection (Ctrl+A, a drag) goes as a whole, chips included.
+            const r = sel.getRangeAt(0);
+            if (!el.current.contains(r.commonAncestorContainer)) return;
+            e.preventDefault();
+            r.deleteContents();
+            r.collapse(true);
+            emit();
+            return;
+          }
           const chip = chipBesideCaret(sel.getRangeAt(0), el.current, e.key === 'Backspace');
           if (!chip) return;
           e.preventDefault();
