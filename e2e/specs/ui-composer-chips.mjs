@@ -14,7 +14,7 @@ const count = (s, re) => (s.match(re) ?? []).length;
  * typing and Backspace keep working; Clear empties the prompt; head mode does not offer the
  * tag-less side by side.
  */
-export async function run({ page, baseUrl, artifacts, log }) {
+async function body({ page, baseUrl, artifacts, log }) {
   await resetStorage(page, baseUrl);
   await openApp(page, baseUrl);
   await loadModel(page);
@@ -79,4 +79,13 @@ export async function run({ page, baseUrl, artifacts, log }) {
   assert(await noTags.isDisabled(), 'head mode still offers "same prompt without its tags"');
   await shot(page, join(artifacts, 'ui-composer-chips.png'));
   await expectNoErrorBanner(page);
+}
+
+/** Leaves no tags, datasets or runs behind for the specs that follow. */
+export async function run(ctx) {
+  try {
+    await body(ctx);
+  } finally {
+    await resetStorage(ctx.page, ctx.baseUrl).catch(() => {});
+  }
 }

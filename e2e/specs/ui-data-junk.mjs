@@ -10,7 +10,7 @@ export const timeoutMs = 180_000;
  * Issue 9 item 12: a PNG renamed .csv and an empty file are refused with a reason (no dataset is
  * added); a ;-delimited file becomes columns; invalid SMILES are listed in the validation report.
  */
-export async function run({ page, baseUrl, artifacts, log }) {
+async function body({ page, baseUrl, artifacts, log }) {
   await resetStorage(page, baseUrl);
   await openApp(page, baseUrl);
   await gotoPanel(page, 'Data');
@@ -51,4 +51,13 @@ export async function run({ page, baseUrl, artifacts, log }) {
   assert(/invalid SMILES/.test(report) && /C1CC/.test(report) && /not_a_molecule/.test(report), `invalid SMILES listed: ${report}`);
   assert((await page.getByTestId('usable-rows').innerText()).trim() === '2', `usable rows: ${await page.getByTestId('usable-rows').innerText()}`);
   await shot(page, join(artifacts, 'ui-data-junk.png'));
+}
+
+/** Leaves no tags, datasets or runs behind for the specs that follow. */
+export async function run(ctx) {
+  try {
+    await body(ctx);
+  } finally {
+    await resetStorage(ctx.page, ctx.baseUrl).catch(() => {});
+  }
 }

@@ -13,7 +13,7 @@ export const timeoutMs = 360_000;
  * says Paused, not Running; the attention map has a colour scale and hover values, and shows
  * whitespace tokens as ␣.
  */
-export async function run({ page, baseUrl, artifacts, log }) {
+async function body({ page, baseUrl, artifacts, log }) {
   await resetStorage(page, baseUrl);
   await openApp(page, baseUrl);
   await loadModel(page);
@@ -82,4 +82,13 @@ export async function run({ page, baseUrl, artifacts, log }) {
   await page.getByRole('group', { name: 'Tags in the PCA' }).getByLabel('‹Other›').check();
   await waitUntil(page, async () => /<Other> \(3\)/.test(await page.getByTestId('inspector-pca').innerText()), { what: 'the second tag in the PCA', timeoutMs: 30_000 });
   await shot(page, join(artifacts, 'ui-details-inspector.png'));
+}
+
+/** Leaves no tags, datasets or runs behind for the specs that follow. */
+export async function run(ctx) {
+  try {
+    await body(ctx);
+  } finally {
+    await resetStorage(ctx.page, ctx.baseUrl).catch(() => {});
+  }
 }

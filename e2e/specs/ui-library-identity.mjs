@@ -11,7 +11,7 @@ export const timeoutMs = 240_000;
  * on that tag; re-importing the same file adds nothing ("already in the library"); a changed tag of
  * the same id asks before anything is added.
  */
-export async function run({ page, baseUrl, artifacts, log }) {
+async function body({ page, baseUrl, artifacts, log }) {
   await resetStorage(page, baseUrl);
   await openApp(page, baseUrl);
   await loadModel(page);
@@ -51,7 +51,7 @@ export async function run({ page, baseUrl, artifacts, log }) {
 
   // The same file again: nothing added.
   await importLibraryFile(page, artifacts, file, 'identity.json');
-  await page.getByTestId('import-result').waitFor({ timeout: 15_000 });
+  await waitUntil(page, async () => /already/i.test(await page.getByTestId('import-result').innerText().catch(() => '')), { what: 'the re-import result', timeoutMs: 15_000 }).catch(() => {});
   const result = await page.getByTestId('import-result').innerText();
   log(`re-import: ${result}`);
   assert(/already in the library/i.test(result) && /Tale/.test(result), `re-import should say it is already there: ${result}`);
@@ -68,4 +68,13 @@ export async function run({ page, baseUrl, artifacts, log }) {
   await page.getByRole('button', { name: 'Cancel' }).last().click();
   assert((await page.getByTestId('library-tags').locator('tbody tr[data-testid^="library-row-"]').count()) === 1, 'Cancel still imported');
   await expectNoErrorBanner(page);
+}
+
+/** Leaves no tags, datasets or runs behind for the specs that follow. */
+export async function run(ctx) {
+  try {
+    await body(ctx);
+  } finally {
+    await resetStorage(ctx.page, ctx.baseUrl).catch(() => {});
+  }
 }

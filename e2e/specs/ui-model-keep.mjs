@@ -11,7 +11,7 @@ export const timeoutMs = 300_000;
  * worker refuses (a training run in progress) leaves the header and the Composer on the model that
  * is still loaded.
  */
-export async function run({ page, baseUrl, artifacts, log }) {
+async function body({ page, baseUrl, artifacts, log }) {
   await resetStorage(page, baseUrl);
   await openApp(page, baseUrl);
   await loadModel(page);
@@ -55,4 +55,13 @@ export async function run({ page, baseUrl, artifacts, log }) {
   await liveCard(page).getByRole('button', { name: 'Cancel' }).click();
   await waitUntil(page, async () => (await live.getAttribute('data-status')) === 'cancelled', { what: 'the run to cancel', timeoutMs: 60_000 }).catch(() => {});
   for (const b of await page.getByTestId('error-banner').all()) await b.getByRole('button').first().click().catch(() => {});
+}
+
+/** Leaves no tags, datasets or runs behind for the specs that follow. */
+export async function run(ctx) {
+  try {
+    await body(ctx);
+  } finally {
+    await resetStorage(ctx.page, ctx.baseUrl).catch(() => {});
+  }
 }

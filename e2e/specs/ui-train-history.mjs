@@ -12,7 +12,7 @@ export const timeoutMs = 420_000;
  * is kept in the history with its configuration and can be overlaid; the Matrix then defaults to
  * that run's template, mapping and output field, and evaluates the pair.
  */
-export async function run({ page, baseUrl, artifacts, log }) {
+async function body({ page, baseUrl, artifacts, log }) {
   await resetStorage(page, baseUrl);
   await openApp(page, baseUrl);
   await loadModel(page);
@@ -88,4 +88,13 @@ export async function run({ page, baseUrl, artifacts, log }) {
   log(`batch csv: ${lines.join(' | ')}`);
   assert(lines.length === 4 && /^text,prediction$/.test(lines[0]) && /^A dog ran far\.,-?\d/.test(lines[2]), `batch CSV: ${lines.join(' | ')}`);
   await shot(page, join(artifacts, 'ui-train-history-matrix.png'));
+}
+
+/** Leaves no tags, datasets or runs behind for the specs that follow. */
+export async function run(ctx) {
+  try {
+    await body(ctx);
+  } finally {
+    await resetStorage(ctx.page, ctx.baseUrl).catch(() => {});
+  }
 }
