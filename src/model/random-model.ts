@@ -5,6 +5,7 @@
  * so an engine must produce the same logits from either.
  */
 import { quantize } from './quant';
+import { interleavedToHalfRows } from './rope-layout';
 import { writeGguf } from './gguf-writer';
 import { gv, type GgufValue } from './gguf-values';
 import { hfName, writeSafetensors } from './safetensors';
@@ -249,24 +250,6 @@ export function randomGguf(opts: RandomModelOptions & { type: GgmlType }): Uint8
   return writeGguf(ggufMetadata(d, opts.type, vocab), tensors);
 }
 
-/**
- * GGUF's llama/mistral q and k rows are interleaved per head (pairs 2i, 2i+1 rotate together);
- * HF keeps them rotate-half (i, i + hd/2). Row h·hd + 2i + j (GGUF) ↔ h·hd + j·hd/2 + i (HF).
- */
-function toRotateHalfRows(values: Float32Array, rows: number, cols: number, headDim: number): Float32Array {
-  const out = new Float32Array(values.length);
-  const half = headDim / 2;
-  for (let r = 0; r < rows; r++) {
-    const h = Math.floor(r / headDim);
-    const within = r % headDim;
-    const i = within >> 1;
-    const j = within & 1;
-    const dst = h * headDim + j * half + i;
-    out.set(values.subarray(r * cols, (r + 1) * cols), dst * cols);
-  }
-  return out;
-}
-
 export type SafetensorsDtype = GgmlType.F32 | GgmlType.F16 | GgmlType.BF16;
 
 /** The same model as randomGguf (F32 weights identical) as a safetensors checkpoint with HF names, plus its config.json. */
@@ -281,7 +264,7 @@ export function randomSafetensors(
   const tensors: HostTensor[] = randomWeights(d).map((t) => {
     let values = t.values();
     const isQK = /\.attn_[qk]\.weight$/.test(t.name);
-    if (interleaved && isQK) values = toRotateHalfRows(values, t.shape[0]!, t.shape[1]!, d.headDim);
+    if (interleaved && isQK) values = interleavedToHalfRows(values, t.shape[0]!, t.shape[1]!, d.headDim);
     const type = t.matrix ? dtype : GgmlType.F32;
     return { name: hfName(t.name), type, shape: t.shape, data: quantize(type, values) };
   });

@@ -183,6 +183,23 @@ export interface ImportConflict {
   existing: string;
 }
 
+/** Library items as files other tools read: a PEFT adapter zip, or tags.safetensors + sidecar zipped. */
+export type LibraryExportFilesParams = { format: 'peft'; adapter: string } | { format: 'safetensors'; selection?: ExportSelection };
+
+/**
+ * Files to import besides the JSON library: a PEFT adapter (a zip, or adapter_config.json +
+ * adapter_model.safetensors; or `url`: a Hugging Face repository, folder URL or .zip URL), or tags
+ * (tags.safetensors + its tags.json sidecar, or a zip of them).
+ */
+export interface LibraryImportFilesParams {
+  files?: Array<{ name: string; bytes: Uint8Array }>;
+  url?: string;
+  /** Name of an imported adapter (default: from the file or URL). */
+  name?: string;
+  confirm?: boolean;
+  onConflict?: 'rename' | 'replace';
+}
+
 export type LibraryImportReply =
   | {
       status: 'ok';
@@ -484,6 +501,8 @@ export interface RequestMap {
   /** Without a selection: everything. Returns the file as JSON text. */
   libraryExport: { params: { selection?: ExportSelection }; result: { json: string; tags: number; heads: number; adapters: number }; event: never };
   libraryImport: { params: LibraryImportParams; result: LibraryImportReply; event: never };
+  libraryExportFiles: { params: LibraryExportFilesParams; result: { fileName: string; bytes: Uint8Array }; event: never };
+  libraryImportFiles: { params: LibraryImportFilesParams; result: LibraryImportReply; event: never };
 
   /** Prepares and runs a training run; events until it ends. Cancel = abort without saving. */
   trainStart: { params: TrainStartParams; result: TrainReply; event: TrainEvent };
@@ -537,6 +556,8 @@ export const REQUEST_TYPES: readonly RequestType[] = [
   'libraryDelete',
   'libraryExport',
   'libraryImport',
+  'libraryExportFiles',
+  'libraryImportFiles',
   'trainStart',
   'trainResume',
   'trainControl',
