@@ -433,8 +433,8 @@ export class Transformer {
       ad(l, 'k', act.xn, act.k);
       ad(l, 'v', act.xn, act.v);
       const rope = { pos: meta.pos, T, headDim: hd, theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale };
-      k.rope.forward(rec, { ...rope, x: act.q, nHeads: cfg.nHeads });
-      k.rope.forward(rec, { ...rope, x: act.k, nHeads: cfg.nKvHeads });
+      // q and k share the qkv buffer: one dispatch rotates both.
+      k.rope.forward(rec, { ...rope, x: act.qkv, nHeads: cfg.nHeads, second: { nHeads: cfg.nKvHeads, offset: act.k.offset } });
       if (this.captureQ) rec.copy(act.q.buffer, act.q.offset, this.captureQ, l * T * cfg.nHeads * hd * 4, T * cfg.nHeads * hd * 4);
       const cache = { kCache: this.kCache[l], vCache: this.vCache[l], slot: meta.slot, pos: meta.pos, T, nKv: cfg.nKvHeads, hd, maxSeq: this.opts.maxContext };
       k.attn.kvWrite(rec, { ...cache, k: act.k, v: act.v });
