@@ -4,34 +4,51 @@
  *   npm run cli -- tokenize --model <gguf|tokenizer.json|tokenizer.bin> --text "..." [--bos] [--json]
  *   npm run cli -- train / eval … (see USAGE)
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { acquireNodeGpu } from '../gpu/node-gpu';
 import { fmtBytes } from '../gpu/memory';
 import { loadModel } from '../model/model';
 import { openSource, siblingTokenizer } from './sources';
+import { readJsonFile } from './json-file';
 import { tokenizerForFile } from './tokenizer-file';
 import { evalCommand, loadLibrary, trainCommand, type TrainArgs } from './train';
 import { experimentCommand, EXPERIMENT_USAGE, qedCommand } from './experiment';
+import { CliUsageError, validateOptions, wantsHelp } from './options';
+import { EXCHANGE_USAGE, exportCommand, importCommand } from './exchange';
 import { retrieveCommand, RETRIEVE_USAGE } from './retrieve';
+import { selfspecCommand, SELFSPEC_USAGE } from './selfspec';
 
 const USAGE = `usage:
   cli generate --model <path|url> [--tokenizer <path|url>] --prompt "..." [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] [--seed S]
                [--tags-in lib.json --adapter <name>] [--json]
-  cli tokenize --model <gguf|tokenizer.json|tokenizer.bin> --text "..." [--bos] [--json]
+  cli tokenize --model <gguf|tokenizer.json|tokenizer.bin> (--text "..." | --text-file <path>) [--bos] [--json]
+  (a safetensors --model takes its config.json with --config <path>)
   cli train --model <path|url> (--stage 1|2|3 | --method prompt-tuning|lora|linear-probe|domain-in-text)
             --template "<Tag> {input}" --data <file> [--data <file> …] [--map field=column …] [--task text|regression|classification]
-            [--tags-in lib.json] [--out lib.json] [--steps N] [--lr X] [--batch N] [--accum N] [--seed N] [--eval-fraction F]
-            [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v]
+            [--tags-in lib.json] [--out lib.json] [--steps N | --epochs E | --epochs paper:<task>] [--lr X] [--batch N] [--accum N] [--seed N] [--eval-fraction F]
+            [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v|all-linear | --continue-adapter <name>]
+            [--peft lora|prompt-tuning|linear-probe (domain-in-text)] [--no-head (baselines: the number as text)]
+            paper epochs (Table 5): translation 1, descriptor 4, qed 2, synergy 2, binding 4; LoRA targets q,v by default
             [--checkpoint ck.json --checkpoint-every N] [--resume ck.json]
   cli eval  --model <path|url> --tags-in lib.json --template "..." --data <file> [--stage 2|--method …]
+${EXCHANGE_USAGE}
 ${EXPERIMENT_USAGE}
-${RETRIEVE_USAGE}`;
+${RETRIEVE_USAGE}
+${SELFSPEC_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv.filter((a, i) => !(i === 0 && a === '--'));
+  if (cmd !== 'experiment' && cmd !== 'qed' && wantsHelp(cmd === undefined ? [] : [cmd, ...rest])) {
+    console.log(USAGE);
+    return 0;
+  }
   if (cmd === 'experiment') return experimentCommand(rest);
   if (cmd === 'qed') return qedCommand(rest);
+  if (cmd === 'export') return exportCommand(rest);
+  if (cmd === 'import') return importCommand(rest);
   if (cmd === 'retrieve') return retrieveCommand(rest);
+  if (cmd === 'selfspec') return selfspecCommand(rest);
   const { values: v } = parseArgs({
     args: rest,
     options: {
@@ -39,6 +56,8 @@ async function main(argv: string[]): Promise<number> {
       tokenizer: { type: 'string' },
       prompt: { type: 'string' },
       text: { type: 'string' },
+      'text-file': { type: 'string' },
+      config: { type: 'string' },
       'max-tokens': { type: 'string', default: '128' },
       temperature: { type: 'string', default: '0' },
       'top-p': { type: 'string', default: '1' },
@@ -59,6 +78,9 @@ async function main(argv: string[]): Promise<number> {
       'tags-in': { type: 'string' },
       out: { type: 'string' },
       steps: { type: 'string' },
+      epochs: { type: 'string' },
+      peft: { type: 'string' },
+      'no-head': { type: 'boolean', default: false },
       lr: { type: 'string' },
       batch: { type: 'string' },
       accum: { type: 'string' },
@@ -74,6 +96,7 @@ async function main(argv: string[]): Promise<number> {
       'lora-rank': { type: 'string' },
       'lora-alpha': { type: 'string' },
       'lora-targets': { type: 'string' },
+      'continue-adapter': { type: 'string' },
       checkpoint: { type: 'string' },
       'checkpoint-every': { type: 'string' },
       resume: { type: 'string' },
@@ -86,12 +109,14 @@ async function main(argv: string[]): Promise<number> {
     if (!Number.isFinite(x)) throw new Error(`--${name} must be a number, got "${s}"`);
     return x;
   };
+  validateOptions(cmd, v);
   if (!v.model) throw new Error(`--model is required\n${USAGE}`);
+  const configJson = v.config ? readJsonFile(v.config, '--config') : undefined;
 
   if (cmd === 'tokenize') {
-    if (v.text === undefined) throw new Error(`--text is required\n${USAGE}`);
+    const text = v['text-file'] !== undefined ? readFileSync(v['text-file'], 'utf8') : v.text!;
     const tok = await tokenizerForFile(v.model);
-    const ids = tok.encode(v.text, { bos: v.bos });
+    const ids = tok.encode(text, { bos: v.bos });
     console.log(v.json ? JSON.stringify({ ids, tokens: ids.map((i) => tok.idToToken(i)) }) : ids.join(' '));
     return 0;
   }
@@ -101,6 +126,7 @@ async function main(argv: string[]): Promise<number> {
     const tokPath = v.tokenizer ?? siblingTokenizer(v.model);
     const model = await loadModel(gpu, openSource(v.model), {
       tokenizer: tokPath ? openSource(tokPath) : undefined,
+      configJson,
       slots: 1,
       maxContext: v.context ? num('context', v.context) : undefined,
       onProgress: v.json ? undefined : (p) => process.stderr.write(`\r${p.phase} ${p.message ?? ''}      `),
@@ -152,7 +178,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'train' || cmd === 'eval') {
     const gpu = await acquireNodeGpu();
     const tokPath = v.tokenizer ?? siblingTokenizer(v.model);
-    const model = await loadModel(gpu, openSource(v.model), { tokenizer: tokPath ? openSource(tokPath) : undefined, slots: 1, maxContext: v.context ? num('context', v.context) : 512 });
+    const model = await loadModel(gpu, openSource(v.model), { tokenizer: tokPath ? openSource(tokPath) : undefined, configJson, slots: 1, maxContext: v.context ? num('context', v.context) : 512 });
     const args: TrainArgs = {
       stage: v.stage,
       method: v.method,
@@ -164,6 +190,9 @@ async function main(argv: string[]): Promise<number> {
       tagsIn: v['tags-in'],
       out: v.out,
       steps: v.steps,
+      epochs: v.epochs,
+      peft: v.peft,
+      noHead: v['no-head'],
       lr: v.lr,
       batch: v.batch,
       accum: v.accum,
@@ -180,6 +209,7 @@ async function main(argv: string[]): Promise<number> {
       loraRank: v['lora-rank'],
       loraAlpha: v['lora-alpha'],
       loraTargets: v['lora-targets'],
+      continueAdapter: v['continue-adapter'],
       checkpoint: v.checkpoint,
       checkpointEvery: v['checkpoint-every'],
       resume: v.resume,
@@ -197,6 +227,6 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: Error) => {
     console.error(`error: ${e.message}`);
-    process.exit(1);
+    process.exit(e instanceof CliUsageError ? 2 : 1);
   },
 );

@@ -9,10 +9,11 @@ import type { Engine } from '../model/model';
 import { TagLibrary } from '../tags/library';
 import { exportLibrary, importLibrary } from '../tags/library-format';
 import { checkpointOf, resumeRun, snapshotLibrary } from '../train/checkpoint';
-import type { Proj } from '../train/graph';
-import { prepareRun, type Method, type PreparedRun, type RunSpec, type TaskData, type TaskOutput } from '../train/protocol';
+import { PAPER_EPOCHS, parseLoraTargets, PEFT_METHODS, prepareRun, type Method, type PeftMethod, type PreparedRun, type RunSpec, type TaskData, type TaskOutput } from '../train/protocol';
 import type { TrainHyper } from '../train/trainer';
 import { embeddingFingerprint, embeddingTable } from '../tags/tag';
+import { numericLabel } from '../train/labels';
+import { readJsonFile } from './json-file';
 
 export interface TrainArgs {
   stage?: string;
@@ -25,6 +26,10 @@ export interface TrainArgs {
   tagsIn?: string;
   out?: string;
   steps?: string;
+  /** Epochs (a number) or "paper:<task>" for the paper's epochs of a built-in task (Table 5). */
+  epochs?: string;
+  peft?: string;
+  noHead?: boolean;
   lr?: string;
   batch?: string;
   accum?: string;
@@ -41,6 +46,8 @@ export interface TrainArgs {
   loraRank?: string;
   loraAlpha?: string;
   loraTargets?: string;
+  /** LoRA: continue this adapter of --tags-in (e.g. one imported from PEFT). */
+  continueAdapter?: string;
   checkpoint?: string;
   checkpointEvery?: string;
   resume?: string;
@@ -60,13 +67,14 @@ export function readRows(path: string, plainLines: boolean, map: string[] = []):
   const ds = parseDataset(text, { name: basename(path), format: plainLines && /\.(txt|smi|lines?)$/i.test(path) ? 'lines' : undefined });
   for (const s of ds.report.skipped.slice(0, 20)) process.stderr.write(`${basename(path)}:${s.line}: skipped: ${s.reason}\n`);
   if (ds.report.skipped.length > 20) process.stderr.write(`${basename(path)}: … ${ds.report.skipped.length - 20} more rows skipped\n`);
-  const mapping = new Map(map.map((m) => m.split('=') as [string, string]));
+  const mapping = new Map(map.map((m) => [m.slice(0, m.indexOf('=')), m.slice(m.indexOf('=') + 1)] as [string, string]));
   const lineField = ds.columns.length === 1 ? ds.columns[0] : null;
   return ds.rows.map((r) => {
     const out: Record<string, string> = { ...r };
-    if (lineField && !('input' in out)) out.input = r[lineField];
+    if (lineField && !Object.hasOwn(out, 'input')) out.input = r[lineField];
     for (const [field, col] of mapping) {
-      if (!(col in r)) throw new Error(`--map ${field}=${col}: ${basename(path)} has no column "${col}" (columns: ${ds.columns.join(', ')})`);
+      // Own columns only: "toString" or "__proto__" must not find Object.prototype's members.
+      if (!Object.hasOwn(r, col)) throw new Error(`--map ${field}=${col}: ${basename(path)} has no column "${col}" (columns: ${ds.columns.join(', ')})`);
       out[field] = r[col];
     }
     return out;
@@ -93,8 +101,10 @@ function outputOf(a: TrainArgs, method: Method, template: string, rows: Array<Re
     return { kind: a.task, field };
   }
   if (method === 'stage1' || !template.includes(`{${field}}`)) return { kind: 'text' };
-  const numeric = rows.length > 0 && rows.every((r) => r[field] !== undefined && r[field] !== '' && Number.isFinite(Number(r[field])));
-  return numeric ? { kind: 'regression', field } : { kind: 'text', field };
+  // Mostly numbers → regression, and the rest are bad rows the run reports and skips; a few junk
+  // labels must not silently turn a regression task into text generation.
+  const numeric = rows.filter((r) => numericLabel(r[field]) !== null).length;
+  return rows.length > 0 && numeric * 2 > rows.length ? { kind: 'regression', field } : { kind: 'text', field };
 }
 
 /** The tag library of --tags-in (empty without a path), checked against the loaded model. */
@@ -103,7 +113,7 @@ export async function loadLibrary(engine: Engine, path: string | undefined, acce
   if (!path) return lib;
   const table = await embeddingTable(engine);
   const fp = await embeddingFingerprint(table, engine.config.vocabSize, engine.config.dModel);
-  const res = importLibrary(JSON.parse(readFileSync(path, 'utf8')), { dModel: engine.config.dModel, fingerprint: fp }, { acceptFingerprintMismatch: accept });
+  const res = importLibrary(readJsonFile(path, '--tags-in'), { dModel: engine.config.dModel, fingerprint: fp }, { acceptFingerprintMismatch: accept });
   if (res.status === 'refused') throw new Error(`--tags-in ${path}: ${res.error}`);
   if (res.status === 'needs-confirmation') throw new Error(`--tags-in ${path}: ${res.warning} Pass --accept-fingerprint to use it anyway.`);
   lib.merge({ tags: res.tags, heads: res.heads, adapters: res.adapters }, 'replace');
@@ -116,12 +126,20 @@ function specOf(a: TrainArgs, library: TagLibrary): RunSpec {
   if (!template) throw new Error('--template is required (e.g. "# # Input: <Protein> {input}.\\n# # Output: <Descriptor> {output}")');
   if (a.data.length === 0) throw new Error('--data is required');
   if (a.data.length > 1 && method !== 'stage3') throw new Error('Several --data files are for stage 3 (multi-task).');
+  const fieldMapping = Object.fromEntries((a.map ?? []).map((m) => m.split('=') as [string, string]));
   const tasks: TaskData[] = a.data.map((path) => {
     const rows = readRows(path, method === 'stage1', a.map);
-    return { name: basename(path), template, rows, output: outputOf(a, method, template, rows) };
+    return { name: basename(path), template, rows, output: outputOf(a, method, template, rows), fieldMapping };
   });
+  const epochs = epochsOf(a.epochs);
+  if (epochs !== undefined && a.steps !== undefined) throw new Error('Give --steps or --epochs, not both.');
+  if (a.peft !== undefined && method !== 'domain-in-text') throw new Error('--peft chooses the PEFT method of --method domain-in-text.');
+  if (a.peft !== undefined && !PEFT_METHODS.includes(a.peft as PeftMethod)) throw new Error(`--peft must be ${PEFT_METHODS.join(', ')} (got "${a.peft}")`);
+  const peft = method === 'domain-in-text' ? ((a.peft as PeftMethod | undefined) ?? 'lora') : undefined;
+  const usesLora = method === 'lora' || peft === 'lora';
   const hyper: Partial<TrainHyper> = {
     steps: num('steps', a.steps, 100),
+    ...(epochs !== undefined ? { epochs } : {}),
     lr: num('lr', a.lr, 1e-4),
     batch: num('batch', a.batch, 4),
     accum: num('accum', a.accum, 1),
@@ -141,8 +159,25 @@ function specOf(a: TrainArgs, library: TagLibrary): RunSpec {
     hyper,
     evalFraction: num('eval-fraction', a.evalFraction, 0.1),
     recompute: a.recompute,
-    lora: method === 'lora' ? { rank: num('lora-rank', a.loraRank, 8), alpha: num('lora-alpha', a.loraAlpha, 16), targets: a.loraTargets?.split(',') as Proj[] | undefined } : undefined,
+    lora: usesLora ? { rank: num('lora-rank', a.loraRank, 8), alpha: num('lora-alpha', a.loraAlpha, 16), targets: parseLoraTargets(a.loraTargets) } : undefined,
+    ...(peft ? { peft } : {}),
+    ...(a.noHead ? { head: false } : {}),
+    ...(a.continueAdapter ? { continueAdapter: a.continueAdapter, name: a.continueAdapter } : {}),
   };
+}
+
+/** --epochs: a positive number, or paper:<task> (Table 5). */
+function epochsOf(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const m = /^paper:(.+)$/.exec(s);
+  if (m) {
+    const e = PAPER_EPOCHS[m[1]];
+    if (!e) throw new Error(`--epochs ${s}: the paper gives epochs for ${Object.keys(PAPER_EPOCHS).join(', ')}`);
+    return e;
+  }
+  const x = Number(s);
+  if (!(Number.isFinite(x) && x > 0)) throw new Error(`--epochs must be a positive number or paper:<task>, got "${s}"`);
+  return x;
 }
 
 export async function trainCommand(engine: Engine, a: TrainArgs): Promise<void> {
@@ -150,13 +185,15 @@ export async function trainCommand(engine: Engine, a: TrainArgs): Promise<void> 
   let run: PreparedRun;
   let spec: RunSpec;
   if (a.resume) {
-    ({ run, spec } = await resumeRun(engine, JSON.parse(readFileSync(a.resume, 'utf8')), library));
+    ({ run, spec } = await resumeRun(engine, readJsonFile(a.resume, '--resume'), library));
     library = spec.library;
   } else {
     spec = specOf(a, library);
     run = await prepareRun(engine, spec);
   }
   const snapshot = snapshotLibrary(library);
+  for (const b of run.badRows.slice(0, 20)) process.stderr.write(`${b.task}: row ${b.row}: skipped: ${b.reason}\n`);
+  if (run.badRows.length > 20) process.stderr.write(`… ${run.badRows.length - 20} more bad rows skipped\n`);
   try {
     const evalBefore = await run.evaluate();
     const every = num('checkpoint-every', a.checkpointEvery, 0)!;
@@ -167,6 +204,18 @@ export async function trainCommand(engine: Engine, a: TrainArgs): Promise<void> 
           writeFileSync(a.checkpoint, JSON.stringify(checkpointOf(engine, spec, snapshot, await run.trainer.state())));
         }
       },
+    }).catch(async (e: unknown) => {
+      // Never end without saving what the run had: the trainer's parameters are its last good
+      // state (non-finite updates are skipped), so a checkpoint of them can be resumed.
+      if (a.checkpoint) {
+        try {
+          writeFileSync(a.checkpoint, JSON.stringify(checkpointOf(engine, spec, snapshot, await run.trainer.state())));
+          process.stderr.write(`training stopped at step ${run.trainer.step}; its last state is in ${a.checkpoint} (--resume it)\n`);
+        } catch (saveErr) {
+          process.stderr.write(`could not save the last state: ${(saveErr as Error).message}\n`);
+        }
+      }
+      throw e;
     });
     const evalAfter = await run.evaluate();
     if (a.checkpoint) writeFileSync(a.checkpoint, JSON.stringify(checkpointOf(engine, spec, snapshot, await run.trainer.state())));
@@ -194,7 +243,7 @@ export async function trainCommand(engine: Engine, a: TrainArgs): Promise<void> 
 /** Evaluates a tag library on a whole dataset (no training). */
 export async function evalCommand(engine: Engine, a: TrainArgs): Promise<void> {
   const library = await loadLibrary(engine, a.tagsIn, !!a.acceptFingerprint);
-  const spec = specOf({ ...a, steps: '0', evalFraction: '1', stage: a.stage ?? (a.method ? undefined : '2') }, library);
+  const spec = specOf({ ...a, steps: '0', epochs: undefined, evalFraction: '1', stage: a.stage ?? (a.method ? undefined : '2') }, library);
   const run = await prepareRun(engine, spec);
   try {
     console.log(JSON.stringify({ summary: true, examples: run.heldOutCount, eval: await run.evaluate() }));

@@ -62,7 +62,8 @@ async function loadSmiles(fetchText: FetchText): Promise<LoadedDataset> {
     const parsed = parseDataset(await fetchText(`molecules/${file}`), { format: 'csv' });
     const mapped = mapColumns(parsed.rows, { input: smilesColumn(parsed.columns, file) }, { lines: parsed.lines });
     total += parsed.report.total;
-    skipped.push(...prefixed(file, [...parsed.report.skipped, ...mapped.skipped]));
+    // A loop, not push(...): a large file can skip more rows than a call takes arguments.
+    for (const x of prefixed(file, [...parsed.report.skipped, ...mapped.skipped])) skipped.push(x);
     for (const r of mapped.rows) {
       if (seen.has(r.input)) continue;
       seen.add(r.input);

@@ -8,7 +8,7 @@ import { splitLines, stripBom, type ParsedDataset, type SkippedRow } from './dat
 export function parseJsonl(input: string): ParsedDataset {
   const columns: string[] = [];
   const known = new Set<string>();
-  const records: Array<Record<string, string>> = [];
+  const records: Array<Map<string, string>> = [];
   const lines: number[] = [];
   const skipped: SkippedRow[] = [];
   let total = 0;
@@ -33,18 +33,20 @@ export function parseJsonl(input: string): ParsedDataset {
       skipped.push({ line, reason: 'empty object {}' });
       return;
     }
-    const row: Record<string, string> = {};
+    // A Map, not an object: a column named "__proto__" or "toString" must stay data.
+    const row = new Map<string, string>();
     for (const [k, v] of entries) {
       if (!known.has(k)) {
         known.add(k);
         columns.push(k);
       }
-      row[k] = typeof v === 'string' ? v : v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      row.set(k, typeof v === 'string' ? v : v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
     }
     records.push(row);
     lines.push(line);
   });
 
-  const rows = records.map((r) => Object.fromEntries(columns.map((c) => [c, r[c] ?? ''])));
+  // Object.fromEntries defines own properties, so "__proto__" is an ordinary column here.
+  const rows = records.map((r) => Object.fromEntries(columns.map((c) => [c, r.get(c) ?? ''])));
   return { format: 'jsonl', columns, rows, lines, report: { total, kept: rows.length, skipped } };
 }

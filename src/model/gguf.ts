@@ -15,12 +15,14 @@ import {
   type ModelDescription,
   type TensorInfo,
 } from './types';
-import { checkTensorShapes, expectedTensorShapes } from './tensor-check';
+import { checkSpecialIds, checkTensorShapes, expectedTensorShapes } from './tensor-check';
 import { ggmlTensorBytes, ggmlTypeInfo, ggmlTypeLabel, supportedTypeList } from './ggml-types';
 import { ggufPlain, ggufTypeFromCode, type GgufArray, type GgufPlainScalar, type GgufScalarType, type GgufValue } from './gguf-values';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 const DEFAULT_ALIGNMENT = 32;
+/** Longest metadata key or tensor name accepted (ggml's names are ≤ 64 bytes): longer is a corrupt length. */
+const MAX_NAME = 256;
 const FIRST_CHUNK = 1 << 20;
 
 /** A tensor directory entry. `type` is only a valid GgmlType when `isSupportedType(rawType)`. */
@@ -244,6 +246,7 @@ function parseHeader(buf: Uint8Array, fileSize: number, name: string): GgufHeade
   const typedMetadata: Record<string, GgufValue> = {};
   for (let i = 0; i < nKv; i++) {
     const key = c.string(`metadata key #${i}`);
+    if (key.length > MAX_NAME) throw new ModelFormatError(`"${name}": metadata key #${i} is ${key.length} characters long (corrupt file?).`);
     if (Object.hasOwn(typedMetadata, key)) {
       throw new ModelFormatError(`"${name}": metadata key "${key}" appears twice (corrupt file?).`);
     }
@@ -264,6 +267,7 @@ function parseHeader(buf: Uint8Array, fileSize: number, name: string): GgufHeade
   const raw: Array<{ name: string; rawType: number; shape: number[]; relOffset: number }> = [];
   for (let i = 0; i < nTensors; i++) {
     const tname = c.string(`the name of tensor #${i}`);
+    if (tname.length > MAX_NAME) throw new ModelFormatError(`"${name}": the name of tensor #${i} is ${tname.length} characters long (corrupt file?).`);
     const nDims = c.u32(`the dimension count of tensor "${tname}"`);
     if (nDims > 8) throw new ModelFormatError(`"${name}": tensor "${tname}" claims ${nDims} dimensions (corrupt file?).`);
     const ne: number[] = [];
@@ -326,6 +330,8 @@ export async function readGgufMetadata(src: ByteSource, signal?: AbortSignal): P
   return (await readGgufHeader(src, signal)).metadata;
 }
 
+const MAX_COUNT = 0x7fffffff;
+
 const SUPPORTED_ARCHS: readonly Arch[] = ['llama', 'mistral', 'qwen2'];
 
 /** Typed access to metadata keys with messages that name the key and the file. */
@@ -351,10 +357,14 @@ class Meta {
     return v;
   }
 
+  /** A positive count; above 2^31 − 1 no WebGPU buffer, index or shader constant could hold it. */
   posInt(key: string, fallback?: number): number {
     const v = this.num(key, fallback);
     if (!Number.isInteger(v) || v <= 0) {
       throw new ModelFormatError(`"${this.name}": metadata "${key}" is ${v}; it should be a positive integer.`);
+    }
+    if (v > MAX_COUNT) {
+      throw new ModelFormatError(`"${this.name}": metadata "${key}" is ${v}, more than this engine supports (${MAX_COUNT}); the file is corrupt or the model is out of reach.`);
     }
     return v;
   }
@@ -470,9 +480,12 @@ function configFromMetadata(md: Record<string, unknown>, tensors: Map<string, Gg
   };
 }
 
-function checkTensorTypesAndBounds(tensors: GgufTensorInfo[], fileSize: number, name: string): void {
+function checkTensorTypesAndBounds(tensors: GgufTensorInfo[], fileSize: number, name: string, alignment: number): void {
   let end = 0;
   for (const t of tensors) {
+    if (t.relOffset % alignment !== 0) {
+      throw new ModelFormatError(`"${name}": tensor "${t.name}" starts at data offset ${t.relOffset}, not a multiple of the alignment ${alignment} (corrupt file?).`);
+    }
     if (!isSupportedType(t.rawType)) {
       throw new ModelFormatError(
         `"${name}": tensor "${t.name}" has type ${ggmlTypeLabel(t.rawType)}, which is not supported; ` +
@@ -495,6 +508,37 @@ function checkTensorTypesAndBounds(tensors: GgufTensorInfo[], fileSize: number, 
         `(${end - fileSize} missing); the download may be incomplete.`,
     );
   }
+  // Tensors are laid out back to back, each padded to the alignment. Overlaps mean a corrupt
+  // directory; a gap of at least a whole tensor means the data is not the size its type implies
+  // (e.g. F32 data under an F16 type), which would load as garbage.
+  const sorted = [...tensors].sort((a, b) => a.offset - b.offset);
+  for (let i = 0; i < sorted.length; i++) {
+    const t = sorted[i]!;
+    const next = sorted[i + 1];
+    const tEnd = t.offset + t.bytes;
+    if (next && tEnd > next.offset) {
+      throw new ModelFormatError(`"${name}": tensors "${t.name}" and "${next.name}" overlap (bytes ${next.offset}–${tEnd}); the file is corrupt.`);
+    }
+    const gap = (next ? next.offset : fileSize) - tEnd;
+    if (gap >= alignment && gap >= t.bytes && t.bytes > 0) {
+      throw new ModelFormatError(
+        `"${name}": tensor "${t.name}" (${ggmlTypeLabel(t.rawType)}, ${t.bytes} bytes) is followed by ${gap} unused bytes; ` +
+          'its data is not the size its type implies (corrupt or mislabelled file?).',
+      );
+    }
+  }
+}
+
+/** Tensors of layers at or past block_count: the metadata undercounts the layers the file holds. */
+function checkLayerCount(tensors: GgufTensorInfo[], nLayers: number, name: string): void {
+  let top = -1;
+  for (const t of tensors) {
+    const m = /^blk\.(\d+)\./.exec(t.name);
+    if (m) top = Math.max(top, Number(m[1]));
+  }
+  if (top >= nLayers) {
+    throw new ModelFormatError(`"${name}": block_count says ${nLayers} layers but the file holds tensors of layer ${top}; the metadata is corrupt.`);
+  }
 }
 
 /** Parses and validates a GGUF model: config, tensor directory (canonical names) and tokenizer metadata. */
@@ -507,7 +551,8 @@ export async function describeGguf(src: ByteSource, signal?: AbortSignal): Promi
     byName.set(t.name, t);
   }
   const config = configFromMetadata(header.metadata, byName, src.name);
-  checkTensorTypesAndBounds(header.tensors, fileSize, src.name);
+  checkTensorTypesAndBounds(header.tensors, fileSize, src.name, header.alignment);
+  checkLayerCount(header.tensors, config.nLayers, src.name);
   checkTensorShapes(config, byName, src.name);
 
   // Only the tensors the engine uses: extras (e.g. rope_freqs.weight) would skew upload progress and memory estimates.
@@ -517,7 +562,7 @@ export async function describeGguf(src: ByteSource, signal?: AbortSignal): Promi
     tensors.set(t.name, { name: t.name, type: t.rawType as GgmlType, shape: t.shape, offset: t.offset, bytes: t.bytes });
   }
   const m = new Meta(header.metadata, src.name);
-  return {
+  const out: ModelDescription = {
     format: 'gguf',
     config,
     tensors,
@@ -528,4 +573,6 @@ export async function describeGguf(src: ByteSource, signal?: AbortSignal): Promi
     eosId: m.optId('tokenizer.ggml.eos_token_id'),
     metadata: header.metadata,
   };
+  checkSpecialIds(out, src.name);
+  return out;
 }

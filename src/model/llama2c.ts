@@ -60,9 +60,18 @@ function layout(h: Llama2cHeader): Array<{ name: string | null; shape: number[] 
   return out;
 }
 
-/** Total file size the header implies. */
+/**
+ * Total file size the header implies, by arithmetic: a corrupt header may claim 2^31 layers, and
+ * building the per-layer layout first would run out of memory before the size check could refuse it.
+ * (Doubles: above 2^53 the sum is inexact, but then it is still far from any real file size.)
+ */
 export function llama2cExpectedSize(h: Llama2cHeader): number {
-  return layout(h).reduce((s, t) => s + 4 * t.shape.reduce((a, b) => a * b, 1), LLAMA2C_HEADER_BYTES);
+  const { dim, hiddenDim: hid, nLayers: L, vocabSize: V, seqLen } = h;
+  const hs = dim / h.nHeads;
+  const kvDim = h.nKvHeads * hs;
+  const perLayer = dim + dim * dim + 2 * kvDim * dim + dim * dim + dim + 3 * hid * dim;
+  const floats = V * dim + L * perLayer + dim + 2 * seqLen * (hs / 2) + (h.sharedClassifier ? 0 : V * dim);
+  return LLAMA2C_HEADER_BYTES + 4 * floats;
 }
 
 export async function describeLlama2c(src: ByteSource, signal?: AbortSignal): Promise<ModelDescription> {

@@ -48,6 +48,11 @@ export async function loadModel(gpu: Gpu, source: ByteSource, opts: LoadOptions 
     throw new ModelFormatError(`${source.name} has no tokenizer inside; pass its tokenizer file too (tokenizer.bin or tokenizer.json).`);
   }
   const tokenizer = await buildTokenizer(tokSource, { bosId: desc.bosId, eosId: desc.eosId });
+  for (const [what, id] of [['BOS', tokenizer.bosId], ['EOS', tokenizer.eosId]] as const) {
+    if (id !== null && !(Number.isInteger(id) && id >= 0 && id < cfg.vocabSize)) {
+      throw new ModelFormatError(`${source.name}: the ${what} token id ${id} is outside the vocabulary (0–${cfg.vocabSize - 1}); the tokenizer does not belong to this model.`);
+    }
+  }
 
   const { slots, maxTokens, maxContext } = loadShape(cfg, opts);
   const need = estimateMemory(desc, maxContext, slots, maxTokens);

@@ -3,8 +3,9 @@
  * a JSON header {name: {dtype, shape, data_offsets: [begin, end]}} relative to the data that
  * follows it. HF names are mapped onto the canonical (GGUF) ones.
  */
+import { dequantize } from './quant';
 import type { ByteSource } from './source';
-import { checkTensorShapes } from './tensor-check';
+import { checkTensorShapes, checkSpecialIds } from './tensor-check';
 import {
   GgmlType,
   ModelFormatError,
@@ -165,6 +166,8 @@ function configReader(json: unknown, name: string) {
     if (!Number.isInteger(v) || v <= 0) {
       throw new ModelFormatError(`config.json for "${name}": "${key}" is ${v}; it should be a positive integer.`);
     }
+    // Above 2^31 − 1 no GPU buffer, index or shader constant could hold it (and halving loops break).
+    if (v > 0x7fffffff) throw new ModelFormatError(`config.json for "${name}": "${key}" is ${v}, more than this engine supports (2147483647).`);
     return v;
   };
   /** bos/eos may be a number or a list (several stop ids); the first one is the one we use. */
@@ -282,10 +285,17 @@ export async function describeSafetensors(
         `(${end - fileSize} missing); the download may be incomplete.`,
     );
   }
+  // Two tensors sharing bytes would each load the other's data as their own.
+  const spans = [...header.entries].map(([n, e]) => ({ n, b: e.data_offsets[0], e: e.data_offsets[1] })).filter((x) => x.e > x.b).sort((x, y) => x.b - y.b);
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i].b < spans[i - 1].e) {
+      throw new ModelFormatError(`"${src.name}": tensors "${spans[i - 1].n}" and "${spans[i].n}" overlap (data_offsets ${spans[i].b}–${spans[i - 1].e}); the file is corrupt.`);
+    }
+  }
   const config = configFromJson(configJson, tensors, src.name);
   checkTensorShapes(config, tensors, src.name);
   const { id } = configReader(configJson, src.name);
-  return {
+  const out: ModelDescription = {
     format: 'safetensors',
     config,
     tensors,
@@ -294,6 +304,8 @@ export async function describeSafetensors(
     eosId: id('eos_token_id'),
     metadata: { ...(configJson as Record<string, unknown>), __metadata__: header.metadata },
   };
+  checkSpecialIds(out, src.name);
+  return out;
 }
 
 /**
@@ -329,6 +341,46 @@ export function writeSafetensors(tensors: HostTensor[], metadata?: Record<string
   for (const t of tensors) {
     out.set(t.data, off);
     off += t.data.length;
+  }
+  return out;
+}
+
+/** A tensor of a safetensors file decoded to f32. */
+export interface SafetensorsTensor {
+  name: string;
+  /** The stored dtype (F32, F16 or BF16). */
+  dtype: string;
+  shape: number[];
+  data: Float32Array<ArrayBuffer>;
+}
+
+/**
+ * Every tensor of a (small) safetensors file — an adapter, a tag file — decoded to f32, in the
+ * header's order. F32, F16 and BF16 only; anything else, or data outside the file, is refused.
+ */
+export async function readSafetensorsTensors(src: ByteSource, signal?: AbortSignal): Promise<SafetensorsTensor[]> {
+  const header = await readSafetensorsHeader(src, signal);
+  const fileSize = await src.size();
+  const out: SafetensorsTensor[] = [];
+  for (const [name, e] of header.entries) {
+    const dt = Object.hasOwn(DTYPES, e.dtype) ? DTYPES[e.dtype] : undefined;
+    if (!dt) {
+      throw new ModelFormatError(
+        `"${src.name}": tensor "${name}" has dtype ${e.dtype}; supported: ${Object.keys(DTYPES).join(', ')}.`,
+      );
+    }
+    const count = e.shape.reduce((a, b) => a * b, 1);
+    const [begin, stop] = e.data_offsets;
+    if (stop - begin !== count * dt.bytes) {
+      throw new ModelFormatError(
+        `"${src.name}": tensor "${name}" [${e.shape.join(', ')}] ${e.dtype} needs ${count * dt.bytes} bytes but its data_offsets span ${stop - begin}.`,
+      );
+    }
+    if (header.dataOffset + stop > fileSize) {
+      throw new ModelFormatError(`"${src.name}" is truncated: tensor "${name}" ends at byte ${header.dataOffset + stop} of ${fileSize}.`);
+    }
+    const bytes = await src.read(header.dataOffset + begin, stop - begin, signal);
+    out.push({ name, dtype: e.dtype, shape: [...e.shape], data: new Float32Array(dequantize(dt.type, bytes, count)) });
   }
   return out;
 }

@@ -56,3 +56,12 @@ export function checkTensorShapes(cfg: ModelConfig, tensors: Map<string, TensorI
   }
 }
 
+
+/** BOS / EOS ids must index the embedding table: an id past it would reach the GPU as garbage. */
+export function checkSpecialIds(desc: { bosId: number | null; eosId: number | null; config: ModelConfig }, name: string): void {
+  for (const [what, id] of [['BOS', desc.bosId], ['EOS', desc.eosId]] as const) {
+    if (id !== null && !(Number.isInteger(id) && id >= 0 && id < desc.config.vocabSize)) {
+      throw new ModelFormatError(`"${name}": the ${what} token id ${id} is outside the vocabulary (0–${desc.config.vocabSize - 1}); the file is corrupt.`);
+    }
+  }
+}

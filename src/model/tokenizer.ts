@@ -107,6 +107,9 @@ export class HfTokenizer implements Tokenizer {
   private readonly pieces: string[];
   private readonly special: Set<number>;
   private readonly validIds: (id: number) => boolean;
+  /** Texts of the special tokens, longest first (split off data text so they stay text). */
+  private readonly specialTexts: string[];
+  private newlineIds: number[] | null = null;
 
   constructor(
     made: Made,
@@ -135,11 +138,61 @@ export class HfTokenizer implements Tokenizer {
     this.pieces = table;
     this.vocabSize = table.length;
     this.validIds = (id) => Number.isInteger(id) && id >= 0 && id < table.length && table[id] !== undefined;
+    const specials = new Set<string>();
+    for (const id of this.special) if (table[id]) specials.add(table[id]);
+    for (const id of [bosId, eosId]) if (id !== null && table[id]) specials.add(table[id]);
+    // One-character specials cannot be cut inside; no real vocabulary has them.
+    this.specialTexts = [...specials].filter((t) => t.length > 1).sort((a, b) => b.length - a.length);
   }
 
-  encode(text: string, opts: { bos?: boolean } = {}): number[] {
-    const ids = text === '' ? [] : this.core.encode(text, { add_special_tokens: false });
+  encode(text: string, opts: { bos?: boolean; special?: boolean } = {}): number[] {
+    const ids = text === '' ? [] : opts.special === false ? this.encodePlain(text) : this.core.encode(text, { add_special_tokens: false });
     return opts.bos && this.bosId !== null ? [this.bosId, ...ids] : ids;
+  }
+
+  /**
+   * Encodes text in which special-token strings are plain characters. The libraries offer no switch
+   * for this, so the text is cut right after the first character of each occurrence ("<" | "/s>")
+   * and the pieces after a cut are encoded as continuations (see continuation()).
+   */
+  private encodePlain(text: string): number[] {
+    const cuts: number[] = [];
+    for (let from = 0; from < text.length; ) {
+      let at = -1;
+      let len = 0;
+      for (const s of this.specialTexts) {
+        const i = text.indexOf(s, from);
+        if (i >= 0 && (at < 0 || i < at)) {
+          at = i;
+          len = s.length;
+        }
+      }
+      if (at < 0) break;
+      cuts.push(at + 1);
+      from = at + len;
+    }
+    const enc = (t: string) => this.core.encode(t, { add_special_tokens: false });
+    if (cuts.length === 0) return enc(text);
+    const out = enc(text.slice(0, cuts[0]));
+    // A loop, not push(...ids): a long data text has more ids than a call can take as arguments.
+    cuts.forEach((c, i) => {
+      for (const id of this.continuation(text.slice(c, cuts[i + 1] ?? text.length))) out.push(id);
+    });
+    return out;
+  }
+
+  /**
+   * Ids of text as it is tokenized mid-sentence: SentencePiece would prepend "▁" to a piece encoded
+   * alone, so "\n" + text is encoded and the ids of "\n" dropped (a newline never merges onward).
+   */
+  private continuation(text: string): number[] {
+    if (text === '') return [];
+    const enc = (t: string) => this.core.encode(t, { add_special_tokens: false });
+    this.newlineIds ??= enc('\n');
+    const probe = this.newlineIds;
+    const ids = enc('\n' + text);
+    if (ids.length > probe.length && probe.every((id, i) => ids[i] === id)) return ids.slice(probe.length);
+    return enc(text);
   }
 
   decode(ids: readonly number[], opts: { skipSpecial?: boolean } = {}): string {

@@ -1,6 +1,7 @@
 import type { GpuMemory } from '../gpu/memory';
 import { fmtBytes, writeAligned } from '../gpu/memory';
 import type { LoadProgress } from './api';
+import { nonFiniteAt } from './finite-scan';
 import { dequantize } from './quant';
 import type { ByteSource } from './source';
 import { GgmlType, ModelFormatError, TensorNames, type GpuTensor, type ModelConfig, type ModelDescription, type TensorInfo } from './types';
@@ -67,6 +68,10 @@ export async function uploadWeights(
       if (bytes.byteLength !== n) {
         throw new ModelFormatError(`${src.name}: tensor "${name}" is cut short (the file is truncated; download it again).`);
       }
+      // The chunk is in CPU memory now: a NaN/Inf weight or block scale is cheap to find here and
+      // would otherwise turn every generated token into garbage without a word.
+      const bad = nonFiniteAt(t.type, bytes, off);
+      if (bad) throw new ModelFormatError(`${src.name}: tensor "${name}" holds a non-finite ${bad.what} (${bad.value}) at element ${bad.element}; the file is corrupt.`);
       writeAligned(mem.gpu.device, buffer, at + off, bytes);
       loaded += n;
       report();
@@ -104,6 +109,9 @@ export async function uploadWeights(
     if (bytes.byteLength !== t.bytes) throw new ModelFormatError(`${src.name}: tensor "${name}" is cut short (the file is truncated).`);
     const count = t.shape.reduce((a, b) => a * b, 1);
     const f32 = t.type === GgmlType.F32 ? new Float32Array(bytes.slice().buffer, 0, count) : dequantize(t.type, bytes, count);
+    for (let i = 0; i < f32.length; i++) {
+      if (!Number.isFinite(f32[i])) throw new ModelFormatError(`${src.name}: tensor "${name}" holds a non-finite value (${f32[i]}) at element ${i}; the file is corrupt.`);
+    }
     loaded += t.bytes;
     report();
     return mem.upload(name, f32, 'weights');
@@ -156,7 +164,8 @@ export function loadShape(cfg: ModelConfig, opts: { maxContext?: number; slots?:
   const slots = opts.slots ?? DEFAULT_SLOTS;
   const maxTokens = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
   let maxContext = Math.max(16, Math.min(opts.maxContext ?? cfg.maxSeqLen, cfg.maxSeqLen || Infinity));
-  if (opts.maxContext === undefined) while (maxContext > 256 && kvBytes(cfg, maxContext, slots) > DEFAULT_KV_CAP_BYTES) maxContext >>= 1;
+  // Halve with division, not >>=: a context of 2^31 or more would turn negative in 32-bit shifts.
+  if (opts.maxContext === undefined) while (maxContext > 256 && kvBytes(cfg, maxContext, slots) > DEFAULT_KV_CAP_BYTES) maxContext = Math.floor(maxContext / 2);
   return { maxContext, slots, maxTokens };
 }
 

@@ -30,6 +30,14 @@ export interface ParsedSeeds {
   rejected: SeedRejection[];
 }
 
+/** Built-in seed files under public/data/ (fetched as src/data/builtin.ts does). */
+export const BUILTIN_SEED_FILES = {
+  /** The paper's biomedical seeds (In-BoXBART templates). */
+  box: 'biomed/BoX_instructions.json',
+  /** Self-instruct's 175 general seeds: a non-domain set. */
+  selfInstruct: 'biomed/self_instruct_seed_tasks.jsonl',
+} as const;
+
 /** The paper takes at most this many examples of each BoX task. */
 export const MAX_SEEDS_PER_TASK = 5;
 

@@ -15,7 +15,23 @@ export function f32ToBase64(values: Float32Array): string {
   return btoa(bin);
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/**
+ * Canonical base64 check in one linear pass. A regex with a repeated group backtracks through a
+ * stack frame per group in V8 and overflows the call stack on ~1M floats (5 MB of text).
+ */
+function isBase64(text: string): boolean {
+  if (text.length % 4 !== 0) return false;
+  let pad = 0;
+  if (text.endsWith('==')) pad = 2;
+  else if (text.endsWith('=')) pad = 1;
+  const end = text.length - pad;
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    const ok = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47;
+    if (!ok) return false;
+  }
+  return true;
+}
 
 /**
  * Decodes base64 of little-endian f32 bytes and checks it holds `count` values, all finite.
@@ -23,7 +39,8 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
  */
 export function base64ToF32(text: unknown, count: number): Float32Array<ArrayBuffer> {
   if (typeof text !== 'string') throw new Error(`expected a base64 string, got ${text === null ? 'null' : typeof text}`);
-  if (!BASE64.test(text)) throw new Error('is not valid base64');
+  if (!Number.isSafeInteger(count) || count < 0) throw new Error(`declared count ${count} is not a whole number ≥ 0`);
+  if (!isBase64(text)) throw new Error('is not valid base64');
   const bin = atob(text);
   if (bin.length !== count * 4) {
     throw new Error(`holds ${bin.length} bytes (${bin.length / 4} floats), expected ${count} floats = ${count * 4} bytes`);

@@ -20,14 +20,14 @@ const PROBE = '\n';
 const probeIds = new WeakMap<Tokenizer, number[]>();
 
 /** Token ids of `text` as it would be tokenized mid-document: no BOS, no dummy-prefix space. */
-export function encodeContinuation(tok: Tokenizer, text: string): number[] {
+export function encodeContinuation(tok: Tokenizer, text: string, special = true): number[] {
   if (text === '') return [];
   let probe = probeIds.get(tok);
   if (!probe) {
     probe = tok.encode(PROBE, { bos: false });
     probeIds.set(tok, probe);
   }
-  const ids = tok.encode(PROBE + text, { bos: false });
+  const ids = tok.encode(PROBE + text, { bos: false, special });
   if (ids.length > probe.length && probe.every((id, i) => ids[i] === id)) return ids.slice(probe.length);
-  return tok.encode(text, { bos: false });
+  return tok.encode(text, { bos: false, special });
 }

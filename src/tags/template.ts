@@ -194,7 +194,9 @@ export function renderExample(template: Template | string, example: Record<strin
       continue;
     }
     // The very first piece of a text-first sequence starts a text; all others continue one.
-    const ids = out.ids.length === (bos ? 1 : 0) ? tok.encode(piece.text, { bos: false }) : encodeContinuation(tok, piece.text);
+    // Field values are data: special-token strings in them ("</s>") stay text.
+    const special = piece.field === null;
+    const ids = out.ids.length === (bos ? 1 : 0) ? tok.encode(piece.text, { bos: false, special }) : encodeContinuation(tok, piece.text, special);
     const start = isolateFrom >= 0 ? isolateFrom : 0;
     for (const id of ids) push(id, piece.field, start);
     isolateFrom = -1;

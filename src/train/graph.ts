@@ -133,7 +133,8 @@ type K = {
 };
 
 /** stats buffer slots, read back once per optimizer step. */
-export const STAT = { lmLoss: 0, headLoss: 1, gradSq: 2 } as const;
+/** Slots of the stats buffer; updateBad ≠ 0 when the step's update was skipped as non-finite. */
+export const STAT = { lmLoss: 0, headLoss: 1, gradSq: 2, updateBad: 3 } as const;
 
 export class TrainGraph {
   readonly rec: Recorder;
@@ -408,18 +409,21 @@ export class TrainGraph {
     h: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number; gradScale: number; maxNorm: number },
   ): void {
     const { maxNorm, ...rest } = h;
-    for (const p of params) {
-      this.k.adam.update(this.rec, {
-        param: range(p.param, p),
-        grad: range(p.grad, p),
-        m: range(p.m, p),
-        v: range(p.v, p),
-        n: p.n,
-        ...rest,
-        zeroGrad: true,
-        clip: { sumSquares: this.stats, slot: STAT.gradSq, maxNorm: maxNorm > 0 ? maxNorm : Infinity },
-      });
-    }
+    const args = (p: Param) => ({
+      param: range(p.param, p),
+      grad: range(p.grad, p),
+      m: range(p.m, p),
+      v: range(p.v, p),
+      n: p.n,
+      ...rest,
+      zeroGrad: true,
+      clip: { sumSquares: this.stats, slot: STAT.gradSq, maxNorm: maxNorm > 0 ? maxNorm : Infinity },
+      guard: { flagSlot: STAT.updateBad },
+    });
+    // Probe every parameter first: a step whose update would make any value non-finite is skipped
+    // whole (the parameters keep their last good state), like a step with a non-finite gradient.
+    for (const p of params) this.k.adam.probe(this.rec, args(p));
+    for (const p of params) this.k.adam.update(this.rec, args(p));
     this.rec.submit();
   }
 

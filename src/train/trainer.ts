@@ -28,7 +28,10 @@ export interface Example {
 }
 
 export interface TrainHyper {
+  /** Optimizer steps; replaced by the epochs' worth of steps when `epochs` > 0. */
   steps: number;
+  /** Passes over the training set (0 = use `steps`): steps = ceil(epochs · trainRows / (batch · accum)). */
+  epochs: number;
   /** Examples per micro-batch. */
   batch: number;
   /** Micro-batches per optimizer step. */
@@ -53,6 +56,7 @@ export interface TrainHyper {
 
 export const DEFAULT_HYPER: TrainHyper = {
   steps: 100,
+  epochs: 0,
   batch: 4,
   accum: 1,
   lr: 1e-4,
@@ -69,7 +73,50 @@ export const DEFAULT_HYPER: TrainHyper = {
   auxWeight: 1,
 };
 
+/** Optimizer steps that make `epochs` passes over `rows` training examples (at least 1 when epochs > 0). */
+export function stepsForEpochs(epochs: number, rows: number, batch: number, accum: number): number {
+  if (!(epochs > 0)) return 0;
+  return Math.max(1, Math.ceil((epochs * rows) / (Math.max(1, batch) * Math.max(1, accum))));
+}
+
 /** A trainable range of the injected-row buffer (one tag), in rows. */
+const F32_MAX = 3.4028234663852886e38;
+
+/**
+ * Hyperparameter bounds, checked before anything is allocated: a batch of 0 loops forever in take(),
+ * a NaN lr trains nothing, an lr beyond f32 makes every parameter Inf on the first step.
+ */
+export function checkHyper(h: TrainHyper): void {
+  const fail = (k: string, allowed: string) => {
+    const v = (h as unknown as Record<string, unknown>)[k];
+    throw new Error(`Hyperparameter ${k} is ${typeof v === 'number' || v === undefined ? String(v) : JSON.stringify(v)}; it must be ${allowed}.`);
+  };
+  const int = (k: keyof TrainHyper, min: number, max: number) => {
+    const v = h[k] as number;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) fail(k, `a whole number from ${min} to ${max}`);
+  };
+  const real = (k: keyof TrainHyper, min: number, max: number, exclusiveMin = false) => {
+    const v = h[k] as number;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (exclusiveMin && v === min) || v > max) fail(k, `a finite number ${exclusiveMin ? '>' : '≥'} ${min} and ≤ ${max}`);
+  };
+  int('steps', 0, 10_000_000);
+  int('batch', 1, 4096);
+  int('accum', 1, 4096);
+  int('seed', 0, 0xffffffff);
+  int('evalEvery', 0, 10_000_000);
+  int('evalLimit', 1, 1 << 24);
+  real('lr', 0, 1, true);
+  real('weightDecay', 0, 10);
+  real('warmupFraction', 0, 1);
+  real('maxGradNorm', 0, F32_MAX);
+  real('beta1', 0, 1);
+  real('beta2', 0, 1);
+  real('eps', 0, 1, true);
+  real('auxWeight', 0, 1e6);
+  real('epochs', 0, 1e6);
+  if (!['cosine', 'constant', 'linear'].includes(h.schedule)) fail('schedule', 'cosine, constant or linear');
+}
+
 export interface InjectedRange {
   name: string;
   row0: number;
@@ -176,11 +223,21 @@ export class Trainer {
 
   static async create(setup: TrainerSetup): Promise<Trainer> {
     const hyper = { ...DEFAULT_HYPER, ...setup.hyper };
+    checkHyper(hyper);
+    if (hyper.epochs > 0) hyper.steps = stepsForEpochs(hyper.epochs, setup.train.length, hyper.batch, hyper.accum);
     const e = setup.engine;
-    const all = [...setup.train, ...(setup.aux ?? []), ...setup.heldOut];
     if (setup.train.length === 0 && hyper.steps > 0) throw new Error('No training examples: check the dataset and the template.');
-    if (all.length === 0) throw new Error('No examples: check the dataset and the template.');
-    const maxLen = Math.max(...all.map((x) => x.ids.length));
+    // A loop, not Math.max(...lengths): a spread of a data-sized array overflows the call stack.
+    let maxLen = 0;
+    let count = 0;
+    for (const set of [setup.train, setup.aux ?? [], setup.heldOut]) {
+      for (const x of set) if (x.ids.length > maxLen) maxLen = x.ids.length;
+      count += set.length;
+    }
+    if (count === 0) throw new Error('No examples: check the dataset and the template.');
+    if (hyper.steps > 0 && !setup.train.some(carriesLoss)) {
+      throw new Error('No training example has a token that carries loss (no next-token target and no head position): the template must contain the output field after the prompt, e.g. "{input} <Fn> {output}".');
+    }
     const d = e.config.dModel;
     const opts: GraphOptions = {
       maxTokens: maxLen * hyper.batch,
@@ -287,13 +344,14 @@ export class Trainer {
     const params = this.params();
     g.gradNorm(params);
     const lr = lrAt(this.step, { base: h.lr, totalSteps: h.steps, warmupFraction: h.warmupFraction, schedule: h.schedule });
-    // The update is skipped on the GPU when the norm is not finite; the readback below only reports it.
+    // The update is skipped on the GPU when the norm is not finite or the update would make a
+    // parameter non-finite; the readback below only reports it.
     g.update(params, { lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, weightDecay: h.weightDecay, step: this.step + 1 - this.skipped, gradScale: 1, maxNorm: h.maxGradNorm });
     const st = await g.readStats();
     const lmLoss = st[STAT.lmLoss] / Math.max(1, lmTargets);
     const headLoss = st[STAT.headLoss] / Math.max(1, headCount);
     const gradNorm = Math.sqrt(st[STAT.gradSq]);
-    const skipped = !Number.isFinite(gradNorm) || !Number.isFinite(lmLoss) || !Number.isFinite(headLoss);
+    const skipped = !Number.isFinite(gradNorm) || !Number.isFinite(lmLoss) || !Number.isFinite(headLoss) || st[STAT.updateBad] !== 0;
     if (skipped) {
       this.skipped++;
       // A non-finite loss with finite gradients would still have updated: undo is impossible, so the
@@ -395,7 +453,7 @@ export class Trainer {
     this.order = epochOrder(this.setup.train.length, this.hyper.seed, this.cursor.epoch);
     if (this.setup.aux?.length) this.auxOrder = epochOrder(this.setup.aux.length, this.hyper.seed + 1, this.auxCursor.epoch);
     this.log.length = 0;
-    this.log.push(...s.log);
+    for (const l of s.log) this.log.push(l);
   }
 
   dispose(): void {
@@ -405,6 +463,11 @@ export class Trainer {
       this.setup.engine.mem.destroy(this.tagMoments.v);
     }
   }
+}
+
+/** Whether an example contributes to the loss: a next-token target or a head position. */
+export function carriesLoss(x: Example): boolean {
+  return x.headPos !== null || x.targets.some((y) => y !== null && y !== undefined);
 }
 
 /** Packs examples into one micro-batch (sequence s = slot s). */

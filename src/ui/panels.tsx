@@ -13,6 +13,7 @@ import { InspectorPanel } from './inspector/InspectorPanel';
 import { LibraryPanel } from './library/LibraryPanel';
 import { MatrixPanel } from './matrix/MatrixPanel';
 import { ModelPanel } from './model/ModelPanel';
+import { SelfSpecPanel } from './selfspec/SelfSpecPanel';
 import { TrainPanel } from './train/TrainPanel';
 
 export interface PanelDef {
@@ -34,6 +35,7 @@ export const PANELS: readonly PanelDef[] = [
   { id: 'matrix', label: 'Matrix', description: 'Domain × function tag combinations, trained and zero-shot', icon: '▦', component: MatrixPanel },
   { id: 'inspector', label: 'Inspector', description: 'Row norms, nearest tokens, PCA and attention of a tag', icon: '◎', component: InspectorPanel },
   { id: 'library', label: 'Library', description: 'All tags, heads and adapters; rename, delete, export, import', icon: '❏', component: LibraryPanel },
+  { id: 'selfspec', label: 'Self-specialization', description: 'Seeds → instructions → retrieval responses → LoRA / tag specialisation → PubMedQA, live', icon: '⟲', component: SelfSpecPanel },
   { id: 'experiments', label: 'Experiments', description: 'Tasks × methods × seeds: run in the worker, resumable; tables, charts and curves', icon: '⚗', component: ExperimentsPanel },
 ];
 

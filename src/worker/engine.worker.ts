@@ -8,6 +8,7 @@ import { loadModel } from '../model/model';
 import { BlobSource, UrlSource } from '../model/sources';
 import { createHandler } from './handler';
 import { realMethods } from './methods';
+import { openSelfSpecDb } from './selfspec-store';
 import { CachedUrlSource, cachedModelBlob } from './model-cache';
 import type { RequestMessage, WorkerMessage } from './protocol';
 
@@ -29,6 +30,7 @@ const handler = createHandler(
       return blob ? new BlobSource(blob, url) : new UrlSource(url);
     },
     methods: realMethods,
+    selfspecDb: () => openSelfSpecDb(),
   },
   post,
 );

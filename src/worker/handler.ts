@@ -8,7 +8,10 @@ import { inspectModelSource } from '../model/preflight';
 import type { ByteSource } from '../model/source';
 import { BlobSource, UrlSource } from '../model/sources';
 import type { MethodDeps } from './methods';
+import { validateRequest } from './schema';
 import { createWorkbench, WORKBENCH_REQUESTS, type Workbench } from './workbench';
+import { createSelfSpecHandler, SELFSPEC_REQUESTS } from './selfspec';
+import { createMemorySelfSpecDb, type SelfSpecRunsDb } from './selfspec-store';
 import {
   abortError,
   serializeError,
@@ -41,6 +44,8 @@ export interface EngineDeps {
   inspectSource?(url: string, signal?: AbortSignal): ByteSource | Promise<ByteSource>;
   /** The method layer (training, tags, datasets); required by the workbench requests. */
   methods?: MethodDeps;
+  /** Where self-specialization runs are kept (default: memory). */
+  selfspecDb?: () => Promise<SelfSpecRunsDb>;
   now?(): number;
 }
 
@@ -62,6 +67,11 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
   let loading: { id: number; controller: AbortController } | null = null;
   const busy = { generating: false };
   const workbench = deps.methods ? createWorkbench({ methods: deps.methods, model: () => model, post, busy }) : null;
+  const selfspec = createSelfSpecHandler({
+    model: () => model,
+    db: deps.selfspecDb ? deps.selfspecDb() : Promise.resolve(createMemorySelfSpecDb()),
+    busyWith: () => (busy.generating ? 'A generation' : workbench?.training() ? workbench.busyWith() : null),
+  });
 
   function getGpu(): Promise<Gpu> {
     if (!gpuPromise) {
@@ -148,6 +158,7 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
         if (loading) throw new Error('A model is already loading. Cancel it first.');
         if (busy.generating) throw new Error('A generation is running. Stop it before loading another model.');
         if (workbench?.training()) throw new Error(`${workbench.busyWith()} is in progress. Finish or cancel it before loading another model.`);
+        if (selfspec.running()) throw new Error('A self-specialization run is in progress. Pause it before loading another model.');
         const controller = controllers.get(msg.id)!;
         loading = { id: msg.id, controller };
         try {
@@ -203,6 +214,7 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
 
       case 'unloadModel':
         if (workbench?.training()) throw new Error(`${workbench.busyWith()} is in progress. Finish or cancel it before unloading the model.`);
+        if (selfspec.running()) throw new Error('A self-specialization run is in progress. Pause it before unloading the model.');
         return { unloaded: disposeModel() };
 
       case 'generate': {
@@ -228,6 +240,7 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
       }
 
       default:
+        if (SELFSPEC_REQUESTS.has(msg.type)) return selfspec.handle(msg, signal, (event) => post({ id: msg.id, type: 'event', event }));
         if (WORKBENCH_REQUESTS.has(msg.type)) {
           if (!workbench) throw new Error('This engine has no method layer (training and tags are unavailable).');
           return workbench.handle(msg, signal);
@@ -246,6 +259,7 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
       const controller = new AbortController();
       if (msg.type !== 'cancel') controllers.set(msg.id, controller);
       try {
+        validateRequest(msg.type, msg.params);
         const result = await run(msg, controller.signal);
         post({ id: msg.id, type: 'result', result });
       } catch (e) {

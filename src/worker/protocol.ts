@@ -14,6 +14,10 @@ import type { GenerateResult, LoadProgress, MemoryReport, SamplingOptions, Tagge
 import type { ModelInspection } from '../model/preflight';
 import type { ModelConfig } from '../model/types';
 import type { MergeReport } from '../tags/library';
+import type { SelfSpecEvent } from '../selfspec/events';
+import type { SelfSpecRunMeta } from './selfspec-store';
+import type { Scoring } from '../selfspec/evaluate';
+import type { SpecMethod } from '../selfspec/specialise';
 import type { ExportSelection, LibraryFile } from '../tags/library-format';
 import type { TagKind, TagProvenance } from '../tags/tag';
 import type { CheckpointFile } from '../train/checkpoint';
@@ -163,6 +167,23 @@ export type LibraryItemKind = 'tag' | 'head' | 'adapter';
 export interface LibraryImportParams {
   text: string;
   /** Accept tags trained against another embedding table (the answer was needs-confirmation). */
+  confirm?: boolean;
+  onConflict?: 'rename' | 'replace';
+}
+
+/** Library items as files other tools read: a PEFT adapter zip, or tags.safetensors + sidecar zipped. */
+export type LibraryExportFilesParams = { format: 'peft'; adapter: string } | { format: 'safetensors'; selection?: ExportSelection };
+
+/**
+ * Files to import besides the JSON library: a PEFT adapter (a zip, or adapter_config.json +
+ * adapter_model.safetensors; or `url`: a Hugging Face repository, folder URL or .zip URL), or tags
+ * (tags.safetensors + its tags.json sidecar, or a zip of them).
+ */
+export interface LibraryImportFilesParams {
+  files?: Array<{ name: string; bytes: Uint8Array }>;
+  url?: string;
+  /** Name of an imported adapter (default: from the file or URL). */
+  name?: string;
   confirm?: boolean;
   onConflict?: 'rename' | 'replace';
 }
@@ -362,6 +383,66 @@ export type ExperimentEvent =
   | { kind: 'cell'; cell: CellResult; updated: string };
 
 // ---------------------------------------------------------------------------------------------
+// Self-specialization (src/selfspec's pipeline in the worker; files in IndexedDB, see selfspec-store.ts)
+
+/** The Self-specialization panel's settings: the subset of PipelineConfig it exposes. */
+export interface SelfSpecSettings {
+  name: string;
+  domain: string;
+  seed: number;
+  /** Accepted instructions per round. */
+  instructions: number;
+  /** Passages per response (0 = no retrieval). */
+  k: number;
+  methods: SpecMethod[];
+  epochs: number;
+  batch: number;
+  accum: number;
+  lr: number;
+  tagLength: number;
+  domainTag: string;
+  rounds: number;
+  /** PubMedQA test questions evaluated (0 = none). */
+  evalN: number;
+  shots: number[];
+  scorings: Scoring[];
+  rougeN: number;
+  instructionTokens: number;
+  responseTokens: number;
+  /** The brainstorm prompt ({domain}, {examples}, {next}); default: the paper's (instructions.ts). */
+  instructionTemplate?: string;
+  seedsPerPrompt?: number;
+  /** Prompt batches without an accepted instruction before the stage gives up (default 20). */
+  maxBarrenBatches?: number;
+  /** Rounds ≥ 2 generate a fresh instruction set (default) or reuse round 1's. */
+  freshInstructions?: boolean;
+}
+
+/** Seeds or corpus: a built-in file under public/data/biomed, or an upload (bytes: decoded in the worker, UTF-8 checked). */
+export type SelfSpecSource = { kind: 'builtin'; id: string } | { kind: 'file'; name: string; bytes: ArrayBuffer };
+
+export interface SelfSpecStartParams {
+  runId: string;
+  settings: SelfSpecSettings;
+  seeds: SelfSpecSource;
+  /** null: no corpus (k must be 0). */
+  corpus: SelfSpecSource | null;
+  /** A ready instruction set for round 1 (JSON lines with instruction, input) instead of generating one. */
+  instructions?: SelfSpecSource | null;
+  /** Absolute URL of the data folder (public/data is served at <base>/data/). */
+  dataBaseUrl: string;
+}
+
+export interface SelfSpecReply {
+  runId: string;
+  /** paused / cancelled: stopped on request; the files so far are kept and the run can be resumed. */
+  outcome: 'done' | 'paused' | 'cancelled';
+}
+
+export type { SelfSpecEvent };
+export type { SelfSpecRunMeta };
+
+// ---------------------------------------------------------------------------------------------
 // The request table: params, result and streamed event type of each request kind.
 
 export interface RequestMap {
@@ -388,6 +469,8 @@ export interface RequestMap {
   /** Without a selection: everything. Returns the file as JSON text. */
   libraryExport: { params: { selection?: ExportSelection }; result: { json: string; tags: number; heads: number; adapters: number }; event: never };
   libraryImport: { params: LibraryImportParams; result: LibraryImportReply; event: never };
+  libraryExportFiles: { params: LibraryExportFilesParams; result: { fileName: string; bytes: Uint8Array }; event: never };
+  libraryImportFiles: { params: LibraryImportFilesParams; result: LibraryImportReply; event: never };
 
   /** Prepares and runs a training run; events until it ends. Cancel = abort without saving. */
   trainStart: { params: TrainStartParams; result: TrainReply; event: TrainEvent };
@@ -406,6 +489,17 @@ export interface RequestMap {
    * "cancelled" when the request was cancelled (the cells finished so far are in it).
    */
   experimentRun: { params: ExperimentRunParams; result: ExperimentResults; event: ExperimentEvent };
+
+  /** Starts a self-specialization run on the loaded model; its events stream until it ends, pauses or is cancelled. */
+  selfspecStart: { params: SelfSpecStartParams; result: SelfSpecReply; event: SelfSpecEvent };
+  /** Continues a stored run where its files stop (after Pause, Cancel, an error or a reload). */
+  selfspecResume: { params: { runId: string; dataBaseUrl: string }; result: SelfSpecReply; event: SelfSpecEvent };
+  /** Pause (stop after the current step; resumable) or cancel the running run. */
+  selfspecControl: { params: { action: 'pause' | 'cancel' }; result: { ok: boolean }; event: never };
+  selfspecRuns: { params: Record<string, never>; result: SelfSpecRunMeta[]; event: never };
+  /** A run's files (all, or those named), as text. */
+  selfspecFiles: { params: { runId: string; names?: string[] }; result: { files: Record<string, string> }; event: never };
+  selfspecDelete: { params: { runId: string }; result: { deleted: boolean }; event: never };
 }
 
 export type RequestType = keyof RequestMap;
@@ -429,6 +523,8 @@ export const REQUEST_TYPES: readonly RequestType[] = [
   'libraryDelete',
   'libraryExport',
   'libraryImport',
+  'libraryExportFiles',
+  'libraryImportFiles',
   'trainStart',
   'trainResume',
   'trainControl',
@@ -437,6 +533,12 @@ export const REQUEST_TYPES: readonly RequestType[] = [
   'inspectTag',
   'attention',
   'experimentRun',
+  'selfspecStart',
+  'selfspecResume',
+  'selfspecControl',
+  'selfspecRuns',
+  'selfspecFiles',
+  'selfspecDelete',
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -32,3 +32,25 @@ export function adamwStepRef(p: Float64Array, m: Float64Array, v: Float64Array, 
     p[i] -= ((o.lr / bc1) * m[i]) / (Math.sqrt(v[i] / bc2) + o.eps);
   }
 }
+
+const F32_MAX = 3.4028234663852886e38;
+
+/**
+ * The guarded step (probe over every tensor, then update): when any new p, m or v would not be a
+ * finite f32, nothing changes anywhere and the step reports skipped.
+ */
+export function adamwGuardedStepRef(
+  tensors: Array<{ p: Float64Array; m: Float64Array; v: Float64Array; grad: ArrayLike<number> }>,
+  o: AdamWRefOpts,
+): boolean {
+  const trial = tensors.map((x) => ({ p: Float64Array.from(x.p), m: Float64Array.from(x.m), v: Float64Array.from(x.v) }));
+  trial.forEach((x, i) => adamwStepRef(x.p, x.m, x.v, tensors[i].grad, o));
+  const ok = trial.every((x) => [x.p, x.m, x.v].every((a) => a.every((y) => Number.isFinite(y) && Math.abs(y) <= F32_MAX)));
+  if (!ok) return true;
+  trial.forEach((x, i) => {
+    tensors[i].p.set(x.p);
+    tensors[i].m.set(x.m);
+    tensors[i].v.set(x.v);
+  });
+  return false;
+}

@@ -3,7 +3,7 @@ import { AdamW } from '../../src/gpu/kernels/adamw';
 import { SumSquares } from '../../src/gpu/kernels/reduce';
 import { writeAligned } from '../../src/gpu/memory';
 import { randn, relErr, rng, testGpu, type TestGpu } from '../helpers/gpu';
-import { adamwStepRef } from './adamw.ref';
+import { adamwGuardedStepRef, adamwStepRef } from './adamw.ref';
 import { sumSquaresRef } from './reduce.ref';
 
 let t: TestGpu;
@@ -101,5 +101,35 @@ describe('adamw', () => {
     expect(await t.read(pb, 2)).toEqual(p);
     expect(Array.from(await t.read(mb, 2))).toEqual([Math.fround(0.1), Math.fround(0.2)]);
     expect(Array.from(await t.read(gb, 2))).toEqual([0, 0]);
+  });
+
+  it('the update guard skips the whole step when any new value would overflow f32, and flags it', async () => {
+    for (const overflow of [false, true]) {
+      const r = rng(7);
+      const sizes = [300, 40];
+      const ts = sizes.map((n) => ({ n, p: Float64Array.from(randn(r, n)), m: new Float64Array(n), v: new Float64Array(n), grad: Float32Array.from(randn(r, n)) }));
+      // p·(1 − lr·wd) = 3e38 · (−9) is beyond f32 in the second tensor only.
+      if (overflow) ts[1].p[17] = 3e38;
+      const o = { ...HP, lr: 1, weightDecay: 10, step: 1, gradScale: 1 };
+      const S = ts.reduce((s, x) => s + sumSquaresRef(x.grad), 0);
+      const stats = t.f32([0, S, 0, 0]);
+      const bufs = ts.map((x) => ({ pb: t.f32(x.p), mb: t.f32(x.n), vb: t.f32(x.n), gb: t.f32(x.grad) }));
+      const args = (i: number) => ({
+        param: bufs[i].pb, grad: bufs[i].gb, m: bufs[i].mb, v: bufs[i].vb, n: sizes[i], ...o, zeroGrad: true,
+        clip: { sumSquares: stats, slot: 1, maxNorm: Infinity }, guard: { flagSlot: 3 },
+      });
+      for (let i = 0; i < ts.length; i++) adam.probe(t.rec, args(i));
+      for (let i = 0; i < ts.length; i++) adam.update(t.rec, args(i));
+      const before = ts.map((x) => Float32Array.from(x.p));
+      const skipped = adamwGuardedStepRef(ts, { ...o, clip: { sumSquares: S, maxNorm: Infinity } });
+      expect(skipped).toBe(overflow);
+      expect((await t.read(stats, 4))[3]).toBe(overflow ? 1 : 0);
+      for (let i = 0; i < ts.length; i++) {
+        const got = await t.read(bufs[i].pb, sizes[i]);
+        if (overflow) expect(got).toEqual(before[i]);
+        else expect(relErr(got, ts[i].p)).toBeLessThan(1e-5);
+        expect(Array.from(await t.read(bufs[i].gb, sizes[i])).every((g) => g === 0)).toBe(true);
+      }
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MAX_SEEDS_PER_TASK, parseSeeds } from '../../src/selfspec/seeds';
+import { BUILTIN_SEED_FILES, MAX_SEEDS_PER_TASK, parseSeeds } from '../../src/selfspec/seeds';
 import { decodeUtf8 } from '../../src/selfspec/text';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
@@ -42,7 +42,7 @@ describe('parseSeeds: BoX JSON', () => {
   });
 
   it('reads the shipped BoX file: 32 tasks, ≤ 5 seeds each, all with an output', () => {
-    const text = readFileSync(new URL('../../public/data/biomed/BoX_instructions.json', import.meta.url), 'utf8');
+    const text = readFileSync(new URL(`../../public/data/${BUILTIN_SEED_FILES.box}`, import.meta.url), 'utf8');
     const { seeds, rejected } = parseSeeds(text, 'BoX_instructions.json');
     expect(rejected).toEqual([]);
     const tasks = new Map<string, number>();
@@ -53,6 +53,15 @@ describe('parseSeeds: BoX JSON', () => {
 });
 
 describe('parseSeeds: JSONL', () => {
+  it('reads the shipped self-instruct file: 175 tasks, one seed per instance, no rejection', () => {
+    const text = readFileSync(new URL(`../../public/data/${BUILTIN_SEED_FILES.selfInstruct}`, import.meta.url), 'utf8');
+    const { seeds, rejected } = parseSeeds(text, 'self_instruct_seed_tasks.jsonl');
+    expect(rejected).toEqual([]);
+    const recs = text.trim().split('\n').map((l) => JSON.parse(l) as { instances: unknown[] });
+    expect(recs).toHaveLength(175);
+    expect(seeds).toHaveLength(recs.reduce((n, r) => n + r.instances.length, 0));
+  });
+
   it('reads self-instruct records, one seed per instance', () => {
     const text = fixture('self-instruct-4.jsonl');
     const recs = text.trim().split('\n').map((l) => JSON.parse(l) as { name: string; instruction: string; instances: Array<{ input: string; output: string }> });

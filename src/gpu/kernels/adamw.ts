@@ -37,6 +37,12 @@ export interface AdamWArgs {
    * NaN grads) skips the update (p, m, v unchanged; grad still zeroed with zeroGrad).
    */
   clip?: AdamWClip;
+  /**
+   * The update-finiteness guard (needs clip; the flag lives in clip.sumSquares at [flagSlot], zeroed
+   * before the step): run probe() over every parameter, then update() skips the whole step when any
+   * element's new p, m or v would be non-finite.
+   */
+  guard?: { flagSlot: number };
 }
 
 /** AdamW (Loshchilov & Hutter; PyTorch's update order) on a flat f32 parameter buffer. */
@@ -48,8 +54,8 @@ export class AdamW {
       label: 'adamw',
       entry: 'adamw',
       code,
-      params: ['u32', 'u32', 'u32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32'],
-      bindings: ['rw', 'rw', 'rw', 'rw', 'read'],
+      params: ['u32', 'u32', 'u32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'u32'],
+      bindings: ['rw', 'rw', 'rw', 'rw', 'rw'],
       constants: { WG },
     });
     const dummy = kc.gpu.device.createBuffer({ label: 'adamw-dummy', size: 16, usage: GPUBufferUsage.STORAGE });
@@ -57,9 +63,19 @@ export class AdamW {
   }
 
   update(rec: Recorder, a: AdamWArgs): void {
+    this.dispatch(rec, a, (a.zeroGrad ? 1 : 0) | (a.clip ? 2 : 0) | (a.guard ? 8 : 0));
+  }
+
+  /** Flags (no writes to p, m, v or grad) when this update would make any element non-finite. */
+  probe(rec: Recorder, a: AdamWArgs): void {
+    if (!a.guard || !a.clip) throw new Error('AdamW.probe needs clip and guard (the flag lives in the clip buffer).');
+    this.dispatch(rec, a, 2 | 4);
+  }
+
+  private dispatch(rec: Recorder, a: AdamWArgs, flags: number): void {
     if (a.n <= 0) return;
     if (!(a.step >= 1)) throw new Error(`AdamW: step must be ≥ 1 (1-based), got ${a.step}`);
-    const flags = (a.zeroGrad ? 1 : 0) | (a.clip ? 2 : 0);
+    if (a.guard && !a.clip) throw new Error('AdamW: guard needs clip (the flag lives in the clip buffer).');
     const bc1 = 1 - Math.pow(a.beta1, a.step);
     const bc2 = 1 - Math.pow(a.beta2, a.step);
     const params = [
@@ -76,6 +92,7 @@ export class AdamW {
       1 / Math.sqrt(bc2),
       a.gradScale,
       a.clip?.maxNorm ?? 0,
+      a.guard?.flagSlot ?? 0,
     ];
     rec.dispatch(
       this.k,

@@ -7,6 +7,10 @@
 // scaled grads from a GPU-side Σ grad² of the raw ones, so
 // clipping needs no readback; a non-finite Σ skips the step (p, m, v untouched).
 // flags bit 0: zero the gradient afterwards (even when the step is skipped).
+// flags bit 2 (probe): write nothing but flag[flagSlot] = 1 when this element's update would make
+//   p, m or v non-finite (an lr·decay that overflows, say); run over every parameter first, so that
+// flags bit 3 (guard): skips the whole step (as for a non-finite norm) when flag[flagSlot] ≠ 0.
+// The flag shares the sumsq buffer (the trainer's stats), hence read_write.
 
 struct Params {
   n: u32,
@@ -22,6 +26,7 @@ struct Params {
   invSqrtBc2: f32, // 1 / sqrt(1 − β2^t)
   gradScale: f32,
   maxNorm: f32,
+  flagSlot: u32,
 };
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -29,7 +34,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> m1: array<f32>;
 @group(0) @binding(4) var<storage, read_write> m2: array<f32>;
-@group(0) @binding(5) var<storage, read> sumsq: array<f32>; // a dummy when not clipping
+@group(0) @binding(5) var<storage, read_write> sumsq: array<f32>; // a dummy when not clipping
 
 override WG: u32 = 256;
 
@@ -51,14 +56,22 @@ fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
       skip = true;
     }
   }
+  if ((P.flags & 8u) != 0u && sumsq[P.flagSlot] != 0.0) { skip = true; }
+  let probe = (P.flags & 4u) != 0u;
   if (!skip) {
     let g = grad[i] * scale;
     let m = P.beta1 * m1[i] + P.omb1 * g;
     let v = P.beta2 * m2[i] + P.omb2 * g * g;
+    let p = param[i] * P.decay;
+    let next = p - P.stepSize * m / (sqrt(v) * P.invSqrtBc2 + P.eps);
+    if (probe) {
+      if (!(finite(next) && finite(m) && finite(v))) { sumsq[P.flagSlot] = 1.0; }
+      return;
+    }
     m1[i] = m;
     m2[i] = v;
-    let p = param[i] * P.decay;
-    param[i] = p - P.stepSize * m / (sqrt(v) * P.invSqrtBc2 + P.eps);
+    param[i] = next;
   }
+  if (probe) { return; }
   if ((P.flags & 1u) != 0u) { grad[i] = 0.0; }
 }

@@ -1,0 +1,151 @@
+/**
+ * The command line's one validation layer: every option of `generate`, `tokenize`, `train` and
+ * `eval` checked (type, range, enum, file exists) before any model loads, so a bad value is a
+ * one-line error naming the option, the value and what is allowed — never a hang, NaN or empty run.
+ * Options this table does not know (added by other commands) pass through untouched.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { z } from 'zod';
+import { ALL_PROJS } from '../train/graph';
+
+/** A bad command line: main prints the message alone (no stack) and exits 2. */
+export class CliUsageError extends Error {
+  override name = 'CliUsageError';
+}
+
+const isUrl = (s: string) => /^https?:\/\//i.test(s);
+// f32's largest finite value: a learning rate or alpha beyond it is Inf on the GPU.
+const F32_MAX = 3.4028234663852886e38;
+
+/** A whole number in [min, max], written in decimal ("", "1.5", "1e3", "abc" are refused). */
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\s*[+-]?\d+\s*$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be ≥ ${min}`).max(max, `must be ≤ ${max}`));
+
+/** A finite number in a range; `gt` makes the lower bound exclusive. */
+const num = (o: { min?: number; gt?: number; max?: number; what?: string }) => {
+  const allowed = o.what ?? `a number${o.gt !== undefined ? ` > ${o.gt}` : o.min !== undefined ? ` ≥ ${o.min}` : ''}${o.max !== undefined ? ` and ≤ ${o.max}` : ''}`;
+  let n = z.number({ error: `must be ${allowed}` }).refine(Number.isFinite, `must be ${allowed} (finite)`);
+  if (o.min !== undefined) n = n.refine((x) => x >= o.min!, `must be ${allowed}`);
+  if (o.gt !== undefined) n = n.refine((x) => x > o.gt!, `must be ${allowed}`);
+  if (o.max !== undefined) n = n.refine((x) => x <= o.max!, `must be ${allowed}`);
+  return z
+    .string()
+    .refine((s) => s.trim() !== '', `must be ${allowed}, not empty`)
+    .transform(Number)
+    .pipe(n);
+};
+
+const oneOf = (values: readonly string[]) =>
+  z.string().refine((s) => values.includes(s), `must be one of ${values.join(', ')}`);
+
+const existingFile = z.string().refine((s) => s !== '' && existsSync(s) && statSync(s).isFile(), 'is not an existing file');
+const fileOrUrl = z.string().refine((s) => isUrl(s) || (s !== '' && existsSync(s) && statSync(s).isFile()), 'is not an existing file or an http(s) URL');
+const nonEmpty = z.string().refine((s) => s.trim() !== '', 'must not be empty');
+/** A file that will be written: its folder must exist. */
+const outFile = z.string().refine((s) => {
+  if (s.trim() === '') return false;
+  const dir = s.replace(/[\\/][^\\/]*$/, '') || '.';
+  return !/[\\/]/.test(s) || (existsSync(dir) && statSync(dir).isDirectory());
+}, 'must be a file name in an existing folder');
+
+const mapping = z.string().regex(/^[A-Za-z_][\w-]*=.+$/, 'must be field=column (e.g. input=smiles)');
+const loraTargets = z
+  .string()
+  .refine((s) => s.split(',').length > 0 && s.split(',').every((p) => (ALL_PROJS as readonly string[]).includes(p.trim())), `must be a comma-separated list of ${ALL_PROJS.join(', ')}`);
+
+/** Every validated option: its schema, and in words for --help and errors. */
+const OPTION_SCHEMAS: Record<string, z.ZodType> = {
+  model: fileOrUrl,
+  tokenizer: fileOrUrl,
+  config: existingFile,
+  prompt: z.string(),
+  text: z.string(),
+  'text-file': existingFile,
+  'max-tokens': int(1, 1 << 20),
+  temperature: num({ min: 0, max: 100 }),
+  'top-p': num({ gt: 0, max: 1 }),
+  'top-k': int(0, 1 << 24),
+  seed: int(0, 0xffffffff),
+  context: int(16, 1 << 24),
+  stage: oneOf(['1', '2', '3']),
+  method: oneOf(['prompt-tuning', 'lora', 'linear-probe', 'domain-in-text']),
+  template: nonEmpty,
+  data: existingFile,
+  map: mapping,
+  task: oneOf(['text', 'regression', 'classification']),
+  'label-field': nonEmpty,
+  'tags-in': existingFile,
+  out: outFile,
+  steps: int(1, 10_000_000),
+  // Adam's step is ~lr per element: above 1 a tag leaves the embedding scale within a step.
+  lr: num({ gt: 0, max: 1, what: 'a learning rate > 0 and ≤ 1' }),
+  batch: int(1, 4096),
+  accum: int(1, 4096),
+  'eval-fraction': num({ min: 0, max: 0.9 }),
+  'eval-every': int(0, 10_000_000),
+  'tag-length': int(1, 4096),
+  'weight-decay': num({ min: 0, max: 10 }),
+  'max-grad-norm': num({ min: 0, max: F32_MAX }),
+  spaced: nonEmpty,
+  'lora-rank': int(1, 4096),
+  'lora-alpha': num({ gt: 0, max: 1e6 }),
+  'lora-targets': loraTargets,
+  checkpoint: outFile,
+  'checkpoint-every': int(1, 10_000_000),
+  resume: existingFile,
+};
+
+/** Options each command needs. */
+const REQUIRED: Record<string, string[]> = {
+  generate: ['model'],
+  tokenize: ['model'],
+  train: ['model'],
+  eval: ['model', 'tags-in'],
+};
+
+function firstIssue(e: z.ZodError): string {
+  return e.issues[0]?.message ?? 'is not allowed';
+}
+
+function show(v: string): string {
+  return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+}
+
+/**
+ * Checks the parsed options of one command; throws a CliUsageError naming option, value and what
+ * is allowed. Values stay strings (the commands convert them), but every conversion is now safe.
+ */
+export function validateOptions(cmd: string, values: Record<string, unknown>): void {
+  for (const name of REQUIRED[cmd] ?? []) {
+    if (values[name] === undefined) throw new CliUsageError(`--${name} is required for "${cmd}" (see --help)`);
+  }
+  for (const [name, raw] of Object.entries(values)) {
+    const schema = Object.hasOwn(OPTION_SCHEMAS, name) ? OPTION_SCHEMAS[name] : undefined;
+    if (!schema || raw === undefined || typeof raw === 'boolean') continue;
+    for (const v of Array.isArray(raw) ? raw : [raw]) {
+      const r = schema.safeParse(v);
+      if (!r.success) throw new CliUsageError(`--${name} ${show(String(v))}: ${firstIssue(r.error)}`);
+    }
+  }
+  if (cmd === 'tokenize' && (values.text === undefined) === (values['text-file'] === undefined)) {
+    throw new CliUsageError('tokenize needs exactly one of --text "..." or --text-file <path>');
+  }
+  if (cmd === 'generate' && values.prompt === undefined) throw new CliUsageError('--prompt is required for "generate"');
+  if ((cmd === 'train' || cmd === 'eval') && values.stage !== undefined && values.method !== undefined) {
+    throw new CliUsageError('give --stage or --method, not both');
+  }
+  if (cmd === 'train' && values.resume === undefined) {
+    if (values.stage === undefined && values.method === undefined) throw new CliUsageError('train needs --stage 1|2|3 or --method prompt-tuning|lora|linear-probe|domain-in-text');
+    if (!Array.isArray(values.data) || values.data.length === 0) throw new CliUsageError('--data <file> is required for "train"');
+  }
+  if (cmd === 'eval' && (!Array.isArray(values.data) || values.data.length === 0)) throw new CliUsageError('--data <file> is required for "eval"');
+}
+
+/** True when the arguments ask for help (`--help`, `-h`, `help`): main prints usage and exits 0. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.length === 0 || argv[0] === 'help' || argv.includes('--help') || argv.includes('-h');
+}

@@ -1,0 +1,112 @@
+/**
+ * Issue 10 regressions at the command line: every bad option is a one-line error naming option,
+ * value and what is allowed, before any model loads (these once hung, or trained on garbage).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { CliUsageError, validateOptions, wantsHelp } from '../../src/cli/options';
+import { readJsonFile } from '../../src/cli/json-file';
+import { readRows } from '../../src/cli/train';
+
+const MODEL = 'public/models/stories260K/stories260K.bin';
+const TOK = 'public/models/stories260K/tok512.bin';
+const dir = mkdtempSync(join(tmpdir(), 'cli-options-'));
+const csv = join(dir, 'd.csv');
+writeFileSync(csv, 'input,output\nCCO,1.5\nCC,2\n');
+
+const train = (extra: Record<string, unknown>) => ({ model: MODEL, stage: '2', template: '<F> {input} {output}', data: [csv], ...extra });
+function usageError(cmd: string, values: Record<string, unknown>): string {
+  try {
+    validateOptions(cmd, values);
+  } catch (e) {
+    expect(e).toBeInstanceOf(CliUsageError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a CliUsageError');
+}
+
+describe('CLI option schema', () => {
+  it.each([
+    ['batch', '0', /--batch "0": must be ≥ 1/],
+    ['batch', '', /--batch "": must be a whole number from 1 to 4096/],
+    ['batch', '2.5', /--batch "2.5": must be a whole number/],
+    ['tag-length', '100000', /--tag-length "100000": must be ≤ 4096/],
+    ['steps', 'abc', /--steps "abc": must be a whole number/],
+    ['steps', '-3', /--steps "-3": must be ≥ 1/],
+    ['lr', '1e6', /--lr "1e6": must be a learning rate > 0 and ≤ 1/],
+    ['lr', '1e39', /--lr "1e39": must be a learning rate/],
+    ['lr', 'NaN', /--lr "NaN": must be a learning rate/],
+    ['lr', '', /--lr "": must be a learning rate.*not empty/],
+    ['lr', '0', /--lr "0": must be a learning rate > 0/],
+    ['eval-fraction', 'Infinity', /--eval-fraction "Infinity"/],
+    ['lora-targets', 'q,zz', /--lora-targets "q,zz": must be a comma-separated list of q, k, v, o, gate, up, down/],
+    ['stage', '4', /--stage "4": must be one of 1, 2, 3/],
+    ['task', 'poetry', /--task "poetry": must be one of text, regression, classification/],
+    ['map', 'input', /--map "input": must be field=column/],
+    ['tags-in', 'no/such/lib.json', /--tags-in "no\/such\/lib.json": is not an existing file/],
+    ['data', ['no-such.csv'], /--data "no-such.csv": is not an existing file/],
+    ['seed', '-1', /--seed "-1": must be ≥ 0/],
+  ])('train --%s %j is refused', (name, value, re) => {
+    expect(usageError('train', train({ [name]: value }))).toMatch(re);
+  });
+
+  it('accepts a well-formed train command line', () => {
+    expect(() => validateOptions('train', train({ batch: '4', lr: '3e-2', 'tag-length': '10', 'lora-targets': 'q, v', map: ['input=input'] }))).not.toThrow();
+  });
+
+  it('a missing model, prompt or text is named', () => {
+    expect(usageError('generate', { prompt: 'x' })).toMatch(/--model is required/);
+    expect(usageError('generate', { model: MODEL })).toMatch(/--prompt is required/);
+    expect(usageError('tokenize', { model: TOK })).toMatch(/--text .* or --text-file/);
+    expect(usageError('tokenize', { model: 'missing.bin', text: 'x' })).toMatch(/--model "missing.bin": is not an existing file or an http\(s\) URL/);
+  });
+
+  it('--help in any position asks for help', () => {
+    expect(wantsHelp(['--help'])).toBe(true);
+    expect(wantsHelp(['train', '--help'])).toBe(true);
+    expect(wantsHelp([])).toBe(true);
+    expect(wantsHelp(['train', '--model', 'x'])).toBe(false);
+  });
+
+  it('JSON files: a parse error names the file; a byte-order mark is accepted', () => {
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{"format": ');
+    expect(() => readJsonFile(bad, '--tags-in')).toThrow(/--tags-in .*bad\.json: not valid JSON/);
+    const bom = join(dir, 'bom.json');
+    writeFileSync(bom, '\ufeff{"a": 1}');
+    expect(readJsonFile(bom, '--tags-in')).toEqual({ a: 1 });
+  });
+
+  it('--map reads only the file\'s own columns (not Object.prototype members)', () => {
+    expect(() => readRows(csv, false, ['input=toString'])).toThrow(/--map input=toString: d\.csv has no column "toString"/);
+    expect(() => readRows(csv, false, ['input=__proto__'])).toThrow(/has no column "__proto__"/);
+    expect(readRows(csv, false, ['x=input'])[0].x).toBe('CCO');
+  });
+});
+
+describe('CLI end to end (one process each)', () => {
+  const run = promisify(execFile);
+  const cli = (...args: string[]) => run('npx', ['vite-node', 'src/cli/main.ts', '--', ...args], { maxBuffer: 16 << 20, timeout: 120_000 });
+
+  it('--help prints the usage and exits 0', async () => {
+    const { stdout } = await cli('--help');
+    expect(stdout).toMatch(/usage:\n\s+cli generate/);
+  }, 150_000);
+
+  it('train --batch 0 fails at once with exit code 2, before loading the model', async () => {
+    const err = await cli('train', '--model', MODEL, '--stage', '2', '--template', '<F> {input} {output}', '--data', csv, '--batch', '0').catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr.trim().split('\n').pop()).toBe('error: --batch "0": must be ≥ 1');
+  }, 150_000);
+
+  it('tokenize --text-file reads text too long for an argument list', async () => {
+    const big = join(dir, 'big.txt');
+    writeFileSync(big, 'Once upon a time. '.repeat(5_000)); // 90 kB: any size goes through a file
+    const { stdout } = await cli('tokenize', '--model', TOK, '--text-file', big);
+    expect(stdout.trim().split(' ').length).toBeGreaterThan(5_000);
+  }, 150_000);
+});
