@@ -8,6 +8,7 @@ import type { DataFormat, DataReport } from '../data/dataset';
 import type { LibraryFile } from '../tags/library-format';
 import type { CheckpointFile } from '../train/checkpoint';
 import type { Metrics } from '../train/protocol';
+import { done, promisify } from '../worker/idb';
 
 export interface SplitConfig {
   seed: number;
@@ -67,21 +68,6 @@ const META = 'meta';
 const DATASETS = 'datasets';
 const CHECKPOINTS = 'checkpoints';
 const CHECKPOINT_FILES = 'checkpointFiles';
-
-function promisify<T>(req: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error ?? new Error('IndexedDB request failed'));
-  });
-}
-
-function done(tx: IDBTransaction): Promise<void> {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
-    tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction was aborted'));
-  });
-}
 
 export function openDatabase(factory: IDBFactory = globalThis.indexedDB, name = DB_NAME): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {

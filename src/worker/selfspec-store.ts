@@ -8,6 +8,7 @@
  *           to a long responses.jsonl never rewrites the file; a read joins the chunks in order.
  */
 import { MemoryStore, type RunStore } from '../selfspec/store';
+import { done, promisify } from './idb';
 
 export type SelfSpecSourceSpec =
   | { kind: 'builtin'; id: string }
@@ -56,21 +57,6 @@ interface Chunk {
   name: string;
   seq: number;
   text: string;
-}
-
-function promisify<T>(req: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error ?? new Error('IndexedDB request failed'));
-  });
-}
-
-function done(tx: IDBTransaction): Promise<void> {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
-    tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction was aborted (is the disk full?)'));
-  });
 }
 
 /** All keys [run, name, seq] of one file, or of every file of a run. */
