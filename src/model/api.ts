@@ -93,8 +93,11 @@ export interface GenerateResult {
   timings: { prefillTokens: number; prefillMs: number; decodeTokens: number; decodeMs: number };
 }
 
-/** Streaming callback: one call per sequence per new token. */
-export type OnToken = (ev: { seq: number; id: number; text: string }) => void;
+/**
+ * Streaming callback: one call per sequence per new token. `posterior` (mixture decoding only) is this
+ * member's share for this token, the same number that ends up in `outputs[seq].posterior`.
+ */
+export type OnToken = (ev: { seq: number; id: number; text: string; posterior?: number }) => void;
 
 export interface LoadedModel {
   readonly config: ModelConfig;

@@ -170,7 +170,8 @@ export async function generate(
       }
       const piece = s.detok.push(id);
       s.text += piece;
-      for (const m of s.members) onToken?.({ seq: m, id, text: piece });
+      // The shares were read back with the ids, so streaming them costs nothing extra.
+      s.members.forEach((m, j) => onToken?.(s.posterior ? { seq: m, id, text: piece, posterior: s.posterior[j][s.posterior[j].length - 1] } : { seq: m, id, text: piece }));
       const hit = stopStrings.find((ss) => ss && s.text.includes(ss));
       if (hit) {
         s.text = s.text.slice(0, s.text.indexOf(hit));

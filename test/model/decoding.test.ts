@@ -66,7 +66,10 @@ describe('mixture decoding', () => {
     const weights = [0.5, 0.3, 0.2, 2, 1];
     const n = 10;
     for (const o of [{ temperature: 0 }, { temperature: 1, topP: 0.95, seed: 3 }]) {
-      const res = await e.generate({ prompts, maxTokens: n, stopTokens: [], mixture: { group, weights }, ...o });
+      const streamed: Array<Array<number | undefined>> = prompts.map(() => []);
+      const res = await e.generate({ prompts, maxTokens: n, stopTokens: [], mixture: { group, weights }, ...o }, (ev) => streamed[ev.seq].push(ev.posterior));
+      // The live shares are exactly the final posterior, token by token.
+      for (let j = 0; j < prompts.length; j++) expect(streamed[j]).toEqual(res.outputs[j].posterior);
       const greedy = !(o.temperature > 0);
       const common = { kind: 0 as const, greedy, topK: 0, topP: o.topP ?? 1, invT: greedy ? 1 : 1 / o.temperature, logAlpha: 0 };
       const g0 = refDecode(ref, prompts.slice(0, 3), n, { ...common, weights: [0.5, 0.3, 0.2] }, 0, o.seed ?? 0);
