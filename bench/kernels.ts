@@ -33,7 +33,8 @@ import { Reduce } from '../src/gpu/kernels/reduce';
 import { WeightGrad } from '../src/gpu/kernels/weightgrad';
 import { Rows } from '../src/gpu/kernels/rows';
 import { Elementwise } from '../src/gpu/kernels/elementwise';
-import { GgmlType, TYPE_LAYOUT, type GpuTensor } from '../src/model/types';
+import { GgmlType, TYPE_LAYOUT, tensorBytes, type GpuTensor } from '../src/model/types';
+import { measureCeilings, round } from './roofline';
 
 const { values: args } = parseArgs({
   options: {
@@ -76,6 +77,16 @@ const [mm, attn, norm, ce, argmax, swiglu, rope, emb, reduce, wg, rows, ew] = aw
 ]);
 
 const results: Record<string, number> = {};
+/** Per kernel: achieved GB/s and GFLOP/s and their fractions of the adapter's ceilings (bench/roofline.ts). */
+const roofline: Record<string, { gbps: number; bw_fraction: number; gflops: number; fma_fraction: number }> = {};
+const ceilings = await measureCeilings(gpu, { minMs: 50 });
+process.stderr.write(`ceilings: ${JSON.stringify(ceilings)}\n`);
+
+/** Bytes a matmul moves (the matrix in its type, x and y in f32) and its FLOPs. */
+function mmCost(w: GpuTensor, M: number): { bytes: number; flops: number } {
+  const [N, K] = w.shape;
+  return { bytes: tensorBytes(w.type, N * K) + 4 * M * (N + K), flops: 2 * M * N * K };
+}
 
 /** One measurement: `n` dispatches in one submit, awaited; ms per dispatch. */
 async function measure(fn: () => void, n: number): Promise<number> {
@@ -93,13 +104,22 @@ async function measure(fn: () => void, n: number): Promise<number> {
  * Best ms per dispatch. Fast kernels are batched (up to 64 dispatches per submit, aiming at ~20 ms per
  * measurement): completion is only observed every few ms, which would otherwise swamp them.
  */
-async function time(name: string, fn: () => void): Promise<void> {
+async function time(name: string, fn: () => void, cost?: { bytes: number; flops: number }): Promise<void> {
   if (only && !only.some((o) => name.includes(o))) return;
   const first = await measure(fn, 1); // compiles nothing (create() did), but warms caches and bind groups
   const n = Math.max(1, Math.min(64, Math.ceil(20 / Math.max(first, 0.05))));
   const ts: number[] = [];
   for (let i = 0; i < reps; i++) ts.push(await measure(fn, n));
   results[name] = Number(Math.min(...ts).toFixed(3));
+  if (cost) {
+    const s = Math.min(...ts) / 1000;
+    roofline[name] = {
+      gbps: round(cost.bytes / s / 1e9, 3),
+      bw_fraction: round(cost.bytes / s / (ceilings.copy_gbps * 1e9), 4),
+      gflops: round(cost.flops / s / 1e9, 3),
+      fma_fraction: round(cost.flops / s / (ceilings.fma_gflops * 1e9), 4),
+    };
+  }
   process.stderr.write(`${name}: ${results[name]} ms (×${n})\n`);
 }
 
@@ -162,21 +182,21 @@ for (const s of shapes) {
     const Wup = weight(type, ff, d);
     const Wdown = weight(type, d, ff);
     const Wout = weight(type, V, d);
-    await time(p(`mv ${tn} 1x${d}x${d}`), () => mm.forward(rec, { x, w: Wq, y, M: 1 }));
-    await time(p(`mv ${tn} 1x${ff}x${d}`), () => mm.forward(rec, { x, w: Wup, y, M: 1 }));
-    await time(p(`mv ${tn} 1x${d}x${ff}`), () => mm.forward(rec, { x, w: Wdown, y, M: 1 }));
-    await time(p(`mv ${tn} 1x${V}x${d}`), () => mm.forward(rec, { x, w: Wout, y: logits, M: 1 }));
-    await time(p(`mv ${tn} 8x${ff}x${d}`), () => mm.forward(rec, { x, w: Wup, y, M: 8 }));
+    await time(p(`mv ${tn} 1x${d}x${d}`), () => mm.forward(rec, { x, w: Wq, y, M: 1 }), mmCost(Wq, 1));
+    await time(p(`mv ${tn} 1x${ff}x${d}`), () => mm.forward(rec, { x, w: Wup, y, M: 1 }), mmCost(Wup, 1));
+    await time(p(`mv ${tn} 1x${d}x${ff}`), () => mm.forward(rec, { x, w: Wdown, y, M: 1 }), mmCost(Wdown, 1));
+    await time(p(`mv ${tn} 1x${V}x${d}`), () => mm.forward(rec, { x, w: Wout, y: logits, M: 1 }), mmCost(Wout, 1));
+    await time(p(`mv ${tn} 8x${ff}x${d}`), () => mm.forward(rec, { x, w: Wup, y, M: 8 }), mmCost(Wup, 8));
     if (type !== GgmlType.F32 && s.tag === 'real') continue;
-    await time(p(`tile ${tn} ${T}x${d}x${d}`), () => mm.forward(rec, { x, w: Wq, y, M: T }));
-    await time(p(`tile ${tn} ${T}x${ff}x${d}`), () => mm.forward(rec, { x, w: Wup, y, M: T }));
-    await time(p(`tile ${tn} ${T}x${d}x${ff}`), () => mm.forward(rec, { x, w: Wdown, y, M: T }));
+    await time(p(`tile ${tn} ${T}x${d}x${d}`), () => mm.forward(rec, { x, w: Wq, y, M: T }), mmCost(Wq, T));
+    await time(p(`tile ${tn} ${T}x${ff}x${d}`), () => mm.forward(rec, { x, w: Wup, y, M: T }), mmCost(Wup, T));
+    await time(p(`tile ${tn} ${T}x${d}x${ff}`), () => mm.forward(rec, { x, w: Wdown, y, M: T }), mmCost(Wdown, T));
     const lmHead = s.tag !== 'real' || args.full;
-    if (lmHead) await time(p(`tile ${tn} ${R}x${V}x${d}`), () => mm.forward(rec, { x, w: Wout, y: logits, M: R }));
-    await time(p(`bwdIn ${tn} ${T}x${d}<-${d}`), () => mm.backwardInput(rec, { dy: y, w: Wq, dx, M: T }));
-    await time(p(`bwdIn ${tn} ${T}x${d}<-${ff}`), () => mm.backwardInput(rec, { dy: y, w: Wup, dx, M: T }));
-    if (lmHead) await time(p(`bwdIn ${tn} ${R}x${d}<-${V}`), () => mm.backwardInput(rec, { dy: logits, w: Wout, dx, M: R }));
-    await time(p(`bwdIn_mv ${tn} 1x${d}<-${V}`), () => mm.backwardInput(rec, { dy: logits, w: Wout, dx, M: 1 }));
+    if (lmHead) await time(p(`tile ${tn} ${R}x${V}x${d}`), () => mm.forward(rec, { x, w: Wout, y: logits, M: R }), mmCost(Wout, R));
+    await time(p(`bwdIn ${tn} ${T}x${d}<-${d}`), () => mm.backwardInput(rec, { dy: y, w: Wq, dx, M: T }), mmCost(Wq, T));
+    await time(p(`bwdIn ${tn} ${T}x${d}<-${ff}`), () => mm.backwardInput(rec, { dy: y, w: Wup, dx, M: T }), mmCost(Wup, T));
+    if (lmHead) await time(p(`bwdIn ${tn} ${R}x${d}<-${V}`), () => mm.backwardInput(rec, { dy: logits, w: Wout, dx, M: R }), mmCost(Wout, R));
+    await time(p(`bwdIn_mv ${tn} 1x${d}<-${V}`), () => mm.backwardInput(rec, { dy: logits, w: Wout, dx, M: 1 }), mmCost(Wout, 1));
   }
 
   // ---- weight gradients
@@ -223,7 +243,6 @@ for (const s of shapes) {
 const tiny = zeros(1);
 await time('floor: fill n=1', () => ew.fill(rec, tiny, 1));
 
-console.log(
-  JSON.stringify({ device: `${gpu.adapterInfo.vendor} ${gpu.adapterInfo.architecture}`, software: gpu.software, unit: args.cpu ? 'cpu-ms' : 'ms', ...results }, null, 1),
-);
+// One line: tools read the last line of output as the result.
+console.log(JSON.stringify({ device: `${gpu.adapterInfo.vendor} ${gpu.adapterInfo.architecture}`, software: gpu.software, unit: args.cpu ? 'cpu-ms' : 'ms', ceilings, roofline, ...results }));
 process.exit(0);

@@ -15,6 +15,7 @@ import { tokenizerForFile } from './tokenizer-file';
 import { evalCommand, loadLibrary, trainCommand, type TrainArgs } from './train';
 import { experimentCommand, EXPERIMENT_USAGE, qedCommand } from './experiment';
 import { CliUsageError, validateOptions, wantsHelp } from './options';
+import { EXCHANGE_USAGE, exportCommand, importCommand } from './exchange';
 import { retrieveCommand, RETRIEVE_USAGE } from './retrieve';
 import { selfspecCommand, SELFSPEC_USAGE } from './selfspec';
 
@@ -25,10 +26,13 @@ const USAGE = `usage:
   (a safetensors --model takes its config.json with --config <path>)
   cli train --model <path|url> (--stage 1|2|3 | --method prompt-tuning|lora|linear-probe|domain-in-text)
             --template "<Tag> {input}" --data <file> [--data <file> …] [--map field=column …] [--task text|regression|classification]
-            [--tags-in lib.json] [--out lib.json] [--steps N] [--lr X] [--batch N] [--accum N] [--seed N] [--eval-fraction F]
-            [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v]
+            [--tags-in lib.json] [--out lib.json] [--steps N | --epochs E | --epochs paper:<task>] [--lr X] [--batch N] [--accum N] [--seed N] [--eval-fraction F]
+            [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v|all-linear | --continue-adapter <name>]
+            [--peft lora|prompt-tuning|linear-probe (domain-in-text)] [--no-head (baselines: the number as text)]
+            paper epochs (Table 5): translation 1, descriptor 4, qed 2, synergy 2, binding 4; LoRA targets q,v by default
             [--checkpoint ck.json --checkpoint-every N] [--resume ck.json]
   cli eval  --model <path|url> --tags-in lib.json --template "..." --data <file> [--stage 2|--method …]
+${EXCHANGE_USAGE}
 ${EXPERIMENT_USAGE}
 ${RETRIEVE_USAGE}
 ${SELFSPEC_USAGE}`;
@@ -41,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'experiment') return experimentCommand(rest);
   if (cmd === 'qed') return qedCommand(rest);
+  if (cmd === 'export') return exportCommand(rest);
+  if (cmd === 'import') return importCommand(rest);
   if (cmd === 'retrieve') return retrieveCommand(rest);
   if (cmd === 'selfspec') return selfspecCommand(rest);
   const { values: v } = parseArgs({
@@ -72,6 +78,9 @@ async function main(argv: string[]): Promise<number> {
       'tags-in': { type: 'string' },
       out: { type: 'string' },
       steps: { type: 'string' },
+      epochs: { type: 'string' },
+      peft: { type: 'string' },
+      'no-head': { type: 'boolean', default: false },
       lr: { type: 'string' },
       batch: { type: 'string' },
       accum: { type: 'string' },
@@ -87,6 +96,7 @@ async function main(argv: string[]): Promise<number> {
       'lora-rank': { type: 'string' },
       'lora-alpha': { type: 'string' },
       'lora-targets': { type: 'string' },
+      'continue-adapter': { type: 'string' },
       checkpoint: { type: 'string' },
       'checkpoint-every': { type: 'string' },
       resume: { type: 'string' },
@@ -180,6 +190,9 @@ async function main(argv: string[]): Promise<number> {
       tagsIn: v['tags-in'],
       out: v.out,
       steps: v.steps,
+      epochs: v.epochs,
+      peft: v.peft,
+      noHead: v['no-head'],
       lr: v.lr,
       batch: v.batch,
       accum: v.accum,
@@ -196,6 +209,7 @@ async function main(argv: string[]): Promise<number> {
       loraRank: v['lora-rank'],
       loraAlpha: v['lora-alpha'],
       loraTargets: v['lora-targets'],
+      continueAdapter: v['continue-adapter'],
       checkpoint: v.checkpoint,
       checkpointEvery: v['checkpoint-every'],
       resume: v.resume,

@@ -9,8 +9,7 @@ import type { Engine } from '../model/model';
 import { TagLibrary } from '../tags/library';
 import { exportLibrary, importLibrary } from '../tags/library-format';
 import { checkpointOf, resumeRun, snapshotLibrary } from '../train/checkpoint';
-import type { Proj } from '../train/graph';
-import { prepareRun, type Method, type PreparedRun, type RunSpec, type TaskData, type TaskOutput } from '../train/protocol';
+import { PAPER_EPOCHS, parseLoraTargets, PEFT_METHODS, prepareRun, type Method, type PeftMethod, type PreparedRun, type RunSpec, type TaskData, type TaskOutput } from '../train/protocol';
 import type { TrainHyper } from '../train/trainer';
 import { embeddingFingerprint, embeddingTable } from '../tags/tag';
 import { numericLabel } from '../train/labels';
@@ -27,6 +26,10 @@ export interface TrainArgs {
   tagsIn?: string;
   out?: string;
   steps?: string;
+  /** Epochs (a number) or "paper:<task>" for the paper's epochs of a built-in task (Table 5). */
+  epochs?: string;
+  peft?: string;
+  noHead?: boolean;
   lr?: string;
   batch?: string;
   accum?: string;
@@ -43,6 +46,8 @@ export interface TrainArgs {
   loraRank?: string;
   loraAlpha?: string;
   loraTargets?: string;
+  /** LoRA: continue this adapter of --tags-in (e.g. one imported from PEFT). */
+  continueAdapter?: string;
   checkpoint?: string;
   checkpointEvery?: string;
   resume?: string;
@@ -121,12 +126,20 @@ function specOf(a: TrainArgs, library: TagLibrary): RunSpec {
   if (!template) throw new Error('--template is required (e.g. "# # Input: <Protein> {input}.\\n# # Output: <Descriptor> {output}")');
   if (a.data.length === 0) throw new Error('--data is required');
   if (a.data.length > 1 && method !== 'stage3') throw new Error('Several --data files are for stage 3 (multi-task).');
+  const fieldMapping = Object.fromEntries((a.map ?? []).map((m) => m.split('=') as [string, string]));
   const tasks: TaskData[] = a.data.map((path) => {
     const rows = readRows(path, method === 'stage1', a.map);
-    return { name: basename(path), template, rows, output: outputOf(a, method, template, rows) };
+    return { name: basename(path), template, rows, output: outputOf(a, method, template, rows), fieldMapping };
   });
+  const epochs = epochsOf(a.epochs);
+  if (epochs !== undefined && a.steps !== undefined) throw new Error('Give --steps or --epochs, not both.');
+  if (a.peft !== undefined && method !== 'domain-in-text') throw new Error('--peft chooses the PEFT method of --method domain-in-text.');
+  if (a.peft !== undefined && !PEFT_METHODS.includes(a.peft as PeftMethod)) throw new Error(`--peft must be ${PEFT_METHODS.join(', ')} (got "${a.peft}")`);
+  const peft = method === 'domain-in-text' ? ((a.peft as PeftMethod | undefined) ?? 'lora') : undefined;
+  const usesLora = method === 'lora' || peft === 'lora';
   const hyper: Partial<TrainHyper> = {
     steps: num('steps', a.steps, 100),
+    ...(epochs !== undefined ? { epochs } : {}),
     lr: num('lr', a.lr, 1e-4),
     batch: num('batch', a.batch, 4),
     accum: num('accum', a.accum, 1),
@@ -146,8 +159,25 @@ function specOf(a: TrainArgs, library: TagLibrary): RunSpec {
     hyper,
     evalFraction: num('eval-fraction', a.evalFraction, 0.1),
     recompute: a.recompute,
-    lora: method === 'lora' ? { rank: num('lora-rank', a.loraRank, 8), alpha: num('lora-alpha', a.loraAlpha, 16), targets: a.loraTargets?.split(',').map((t) => t.trim()) as Proj[] | undefined } : undefined,
+    lora: usesLora ? { rank: num('lora-rank', a.loraRank, 8), alpha: num('lora-alpha', a.loraAlpha, 16), targets: parseLoraTargets(a.loraTargets) } : undefined,
+    ...(peft ? { peft } : {}),
+    ...(a.noHead ? { head: false } : {}),
+    ...(a.continueAdapter ? { continueAdapter: a.continueAdapter, name: a.continueAdapter } : {}),
   };
+}
+
+/** --epochs: a positive number, or paper:<task> (Table 5). */
+function epochsOf(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const m = /^paper:(.+)$/.exec(s);
+  if (m) {
+    const e = PAPER_EPOCHS[m[1]];
+    if (!e) throw new Error(`--epochs ${s}: the paper gives epochs for ${Object.keys(PAPER_EPOCHS).join(', ')}`);
+    return e;
+  }
+  const x = Number(s);
+  if (!(Number.isFinite(x) && x > 0)) throw new Error(`--epochs must be a positive number or paper:<task>, got "${s}"`);
+  return x;
 }
 
 export async function trainCommand(engine: Engine, a: TrainArgs): Promise<void> {
@@ -213,7 +243,7 @@ export async function trainCommand(engine: Engine, a: TrainArgs): Promise<void> 
 /** Evaluates a tag library on a whole dataset (no training). */
 export async function evalCommand(engine: Engine, a: TrainArgs): Promise<void> {
   const library = await loadLibrary(engine, a.tagsIn, !!a.acceptFingerprint);
-  const spec = specOf({ ...a, steps: '0', evalFraction: '1', stage: a.stage ?? (a.method ? undefined : '2') }, library);
+  const spec = specOf({ ...a, steps: '0', epochs: undefined, evalFraction: '1', stage: a.stage ?? (a.method ? undefined : '2') }, library);
   const run = await prepareRun(engine, spec);
   try {
     console.log(JSON.stringify({ summary: true, examples: run.heldOutCount, eval: await run.evaluate() }));

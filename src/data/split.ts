@@ -40,3 +40,31 @@ export function splitDataset<T>(rows: readonly T[], opts: { seed: number; fracti
   const part = (a: number, b: number) => idx.slice(a, b).sort((x, y) => x - y).map((i) => rows[i]);
   return { test: part(0, nTest), validation: part(nTest, nTest + nVal), train: part(nTest + nVal, n) };
 }
+
+/**
+ * splitDataset over distinct keys instead of rows: every row with the same key (the same input, e.g.
+ * one protein sequence or canonical SMILES) lands in the same part, so no test input is trained on.
+ * Fractions apply to distinct keys; each part keeps the rows' original order.
+ */
+export function splitByKey<T>(rows: readonly T[], key: (row: T) => string, opts: { seed: number; fractions: SplitFractions }): Split<T> {
+  const keys: string[] = [];
+  const seen = new Map<string, number>();
+  const keyIdx = new Int32Array(rows.length);
+  rows.forEach((r, i) => {
+    const k = key(r);
+    let j = seen.get(k);
+    if (j === undefined) {
+      j = keys.length;
+      seen.set(k, j);
+      keys.push(k);
+    }
+    keyIdx[i] = j;
+  });
+  const parts = splitDataset(keys.map((_, j) => j), opts);
+  const where = new Uint8Array(keys.length); // 0 train, 1 validation, 2 test
+  for (const j of parts.validation) where[j] = 1;
+  for (const j of parts.test) where[j] = 2;
+  const out: Split<T> = { train: [], validation: [], test: [] };
+  rows.forEach((r, i) => out[(['train', 'validation', 'test'] as const)[where[keyIdx[i]]]].push(r));
+  return out;
+}

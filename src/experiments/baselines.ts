@@ -2,15 +2,16 @@
  * Baselines beyond the protocol's trained ones, both with 0 trainable parameters:
  *   nearest neighbour  the label of the most similar training example (normalised Levenshtein
  *                      similarity of the input fields, averaged over fields)
- *   direct prompting   the frozen model, greedy generation from the template cut before the output
- *                      (tags removed: it has none), the first number of the answer; an answer
- *                      without one counts as unparsable and predicts the training mean
+ *   direct prompting   the frozen model, greedy generation from a prompt that states the task (the
+ *                      quantity asked, the target language; tags removed: it has none), cut before
+ *                      the output; the first number of the answer; an answer without one counts as
+ *                      unparsable and predicts the training mean
  */
 import { distance } from 'fastest-levenshtein';
 import type { Engine } from '../model/model';
-import { parseTemplate } from '../tags/template';
+import { parseTemplate, type Template, type TemplateSegment } from '../tags/template';
 import { buildPrompt, generateAll, parseClass, parseFirstNumber, removeSegments, templateOf } from './generation';
-import { inputFields, spacedFields, tagFields } from './tasks';
+import { inputFields, LANGUAGE_NAMES, spacedFields, tagFields } from './tasks';
 import type { TaskDefinition } from './types';
 
 type Row = Record<string, string>;
@@ -118,7 +119,8 @@ export function parseAnswers(task: TaskDefinition, texts: readonly string[], tra
   if (task.output.kind === 'classification') {
     const classes = [...new Set(train.map((r) => r[out]))].sort();
     const counts = classes.map((c) => train.filter((r) => r[out] === c).length);
-    const majority = counts.indexOf(Math.max(...counts));
+    let majority = 0;
+    for (let i = 1; i < counts.length; i++) if (counts[i] > counts[majority]) majority = i;
     let unparsable = 0;
     const preds = texts.map((t) => {
       const c = parseClass(t, classes);
@@ -138,15 +140,32 @@ export function parseAnswers(task: TaskDefinition, texts: readonly string[], tra
   return { preds, unparsable };
 }
 
-/** Direct prompting of the frozen model: greedy answers to the task template with its tags removed. */
+/**
+ * The prompt direct prompting gives the frozen model: the task's directTemplate (which states the
+ * quantity asked, or the target language), else its template with the tags removed and each <{field}>
+ * written as the language it names. Rows gain `{field}Name` (FR → French) for every tag field.
+ */
+export function directPrompt(task: TaskDefinition, rows: readonly Row[]): { template: Template; rows: Row[] } {
+  const base = parseTemplate(task.template);
+  const names = tagFields(base);
+  const t = task.directTemplate ? parseTemplate(task.directTemplate) : base;
+  const segs = removeSegments(t.segments, (s) => s.kind === 'tag').map((s): TemplateSegment => (s.kind === 'tagFromField' ? { kind: 'field', name: `${s.field}Name` } : s));
+  const named = rows.map((r) => {
+    const extra: Row = {};
+    for (const f of names) extra[`${f}Name`] = LANGUAGE_NAMES[(r[f] ?? '').toUpperCase()] ?? r[f] ?? '';
+    return { ...r, ...extra };
+  });
+  return { template: templateOf(segs), rows: named };
+}
+
+/** Direct prompting of the frozen model: greedy answers to the prompt that states the task (directPrompt). */
 export async function directPromptTexts(
   engine: Engine,
   task: TaskDefinition,
   queries: readonly Row[],
   o: { maxNewTokens: number; signal?: AbortSignal; onProgress?: (done: number, of: number) => void; isolate?: boolean },
 ): Promise<string[]> {
-  const t = parseTemplate(task.template);
-  const plain = templateOf(removeSegments(t.segments, (s) => s.kind === 'tag' || s.kind === 'tagFromField')); // the frozen model has no tags
-  const prompts = queries.map((r) => buildPrompt(plain, r, new Map(), engine.tokenizer, { omit: task.output.field, spacedFields: spacedFields(task) }));
+  const d = directPrompt(task, queries);
+  const prompts = d.rows.map((r) => buildPrompt(d.template, r, new Map(), engine.tokenizer, { omit: task.output.field, spacedFields: spacedFields(task) }));
   return generateAll(engine, prompts, o);
 }

@@ -7,7 +7,8 @@
 import { blosumDescriptor, parseResidueTable } from '../data/blosum';
 import type { FetchText } from '../data/builtin';
 import { parseDataset } from '../data/parse';
-import { splitDataset } from '../data/split';
+import { splitByKey } from '../data/split';
+import { canonicalSmiles } from '../tasks/smiles';
 import { Rng } from '../model/sampling';
 import { parseTemplate } from '../tags/template';
 import { buildDavis } from '../tasks/davis';
@@ -17,7 +18,7 @@ import type { RDKitModule } from '../tasks/rdkit';
 import { buildSynergy } from '../tasks/synergy';
 import { buildTranslation, TATOEBA_LANGUAGES } from '../tasks/translation';
 import type { SplitName } from '../tasks/types';
-import { tagFields } from './tasks';
+import { inputFields, tagFields } from './tasks';
 import type { DataSource, TaskCaps, TaskDefinition } from './types';
 
 export type Row = Record<string, string>;
@@ -67,11 +68,13 @@ export async function loadTask(task: TaskDefinition, caps: TaskCaps, ctx: DataCo
   const notes = [...built.notes];
   const splitSeed = task.split.kind === 'random' ? (task.split.seed ?? 0) : 0;
 
-  // Split.
+  // Split, by distinct input (keyOf): rows that repeat an input stay on one side.
+  const tpl = parseTemplate(task.template);
+  const keyOf = await inputKey(task, tpl, ctx);
   const split = task.split;
   let items = built.items;
   if (split.kind === 'random') {
-    const parts = splitDataset(items, { seed: splitSeed, fractions: { train: 1 - split.test - (split.validation ?? 0), validation: split.validation ?? 0, test: split.test } });
+    const parts = splitByKey(items, (it) => keyOf(it.row), { seed: splitSeed, fractions: { train: 1 - split.test - (split.validation ?? 0), validation: split.validation ?? 0, test: split.test } });
     items = (['train', 'validation', 'test'] as const).flatMap((s) => parts[s].map((it) => ({ ...it, split: s })));
   } else if (split.kind === 'column') {
     const test = new Set(split.test);
@@ -85,7 +88,6 @@ export async function loadTask(task: TaskDefinition, caps: TaskCaps, ctx: DataCo
   } else if (items.some((it) => !it.split)) throw new Error(`${task.id}: the ${task.data.builder} data has no predefined split.`);
 
   // Over-long fields: cut or drop.
-  const tpl = parseTemplate(task.template);
   const nameFields = new Set(tagFields(tpl));
   const numericOut = task.output.kind !== 'text';
   const checked = tpl.fields.filter((f) => !nameFields.has(f) && !(numericOut && f === task.output.field));
@@ -110,8 +112,17 @@ export async function loadTask(task: TaskDefinition, caps: TaskCaps, ctx: DataCo
       if (!r) overLength++;
       return r ? [r] : [];
     });
-  const trainItems = fitAll(items.filter((it) => it.split === 'train'));
   const testItems = fitAll(items.filter((it) => it.split === 'test'));
+  // No leakage: a training row whose input (after truncation) is also a test input is left out —
+  // predefined folds (Davis pairs of identical sequences, DeepSynergy) and cut sequences can repeat one.
+  const testKeys = new Set(testItems.map((it) => keyOf(it.row)));
+  let leaked = 0;
+  const trainItems = fitAll(items.filter((it) => it.split === 'train')).filter((it) => {
+    const leak = testKeys.has(keyOf(it.row));
+    if (leak) leaked++;
+    return !leak;
+  });
+  if (leaked > 0) notes.push(`${leaked} training rows left out: their input is also a test input.`);
   const unlabeledItems = fitAll(built.unlabeled ?? []);
   if (overLength > 0) notes.push(`${overLength} rows left out: a field longer than maxChars = ${caps.maxChars}.`);
 
@@ -150,6 +161,28 @@ export async function loadTask(task: TaskDefinition, caps: TaskCaps, ctx: DataCo
     unlabeled: unlabeled.map((x) => x.row),
     report: { available: { train: trainItems.length, test: testItems.length }, overLength, notes },
   };
+}
+
+/**
+ * The identity of a row's input: its tag-name fields (translation direction) and input fields, with
+ * SMILES fields (FieldRule.smiles) in RDKit canonical form. Two rows with the same key are the same
+ * question, whatever their labels.
+ */
+async function inputKey(task: TaskDefinition, tpl: ReturnType<typeof parseTemplate>, ctx: DataContext): Promise<(r: Row) => string> {
+  const fields = [...tagFields(tpl), ...inputFields(task, tpl)];
+  const smiles = new Set(Object.entries(task.fields ?? {}).flatMap(([f, r]) => (r.smiles ? [f] : [])));
+  const rdkit = smiles.size ? await ctx.rdkit() : null;
+  const cache = new Map<string, string>();
+  const canon = (s: string) => {
+    let c = cache.get(s);
+    if (c === undefined) {
+      const r = canonicalSmiles(rdkit!, s);
+      c = r.ok ? r.canonical : s;
+      cache.set(s, c);
+    }
+    return c;
+  };
+  return (r) => JSON.stringify(fields.map((f) => (smiles.has(f) ? canon(r[f] ?? '') : (r[f] ?? ''))));
 }
 
 let keyCounter = 0;
@@ -205,14 +238,22 @@ async function build(src: DataSource, ctx: DataContext): Promise<Built> {
       const table = parseResidueTable(await get(src.table ?? 'descriptors/BLOSUM1.csv'));
       const json: unknown = JSON.parse(await get(src.proteins ?? 'binding/davis/proteins.txt'));
       if (!json || typeof json !== 'object' || Array.isArray(json)) throw new Error('descriptor: the proteins file must be a JSON object name → sequence.');
-      const items: Item[] = [];
+      // One row per distinct sequence (Davis lists some under several names: 442 names, 379 sequences),
+      // so a sequence cannot be both trained on and tested.
+      const bySeq = new Map<string, string[]>();
+      let named = 0;
       for (const [name, seq] of Object.entries(json as Record<string, unknown>)) {
         const s = typeof seq === 'string' ? seq.replace(/\s+/g, '') : '';
-        if (s) items.push({ row: { name, input: s } });
+        if (!s) continue;
+        named++;
+        const names = bySeq.get(s);
+        if (names) names.push(name);
+        else bySeq.set(s, [name]);
       }
+      const items: Item[] = [...bySeq].map(([input, names]) => ({ row: { name: names.join(', '), input } }));
       return {
         items,
-        notes: [`${items.length} protein sequences; label = mean BLOSUM1 value of the residues the model sees (after maxChars).`],
+        notes: [`${items.length} distinct protein sequences (${named - items.length} repeats under other names merged); label = mean BLOSUM1 value of the residues the model sees (after maxChars).`],
         // The label is a function of the input: computed on the (possibly truncated) sequence.
         label: async (rows) => ({ rows: rows.map((r) => ({ ...r, output: fmt(blosumDescriptor(r.input, table)) })), notes: [] }),
       };

@@ -2,11 +2,12 @@
  * Experiment definitions from JSON: validation with every problem reported at once ("tasks[1].split.test:
  * must be a fraction in [0, 1)"), defaults filled in, task entries resolved to full definitions.
  */
+import { parseLoraTargets, PEFT_METHODS, type PeftMethod } from '../train/protocol';
 import { DEFAULT_HYPER, type TrainHyper } from '../train/trainer';
 import { checkCaps, isObject, Problems, resolveTaskEntry, unknownKeys } from './tasks';
 import { ABLATIONS, EXPERIMENT_METHODS, type Ablation, type ExperimentDefinition, type ExperimentMethod, type TaskDefinition } from './types';
 
-const TOP_KEYS = ['name', 'model', 'dataDir', 'tasks', 'methods', 'seeds', 'hyper', 'stage1Hyper', 'tagLength', 'caps', 'ablations', 'tagLengths', 'isolate', 'lora', 'evalBefore', '$schema', 'description'];
+const TOP_KEYS = ['name', 'model', 'dataDir', 'tasks', 'methods', 'seeds', 'hyper', 'stage1Hyper', 'tagLength', 'caps', 'ablations', 'tagLengths', 'isolate', 'lora', 'evalBefore', 'domainInTextPeft', 'plainPeft', 'paperEpochs', '$schema', 'description'];
 const show = (x: unknown) => (x === undefined ? 'nothing' : JSON.stringify(x));
 
 export class ExperimentDefinitionError extends Error {
@@ -83,16 +84,28 @@ export function validateExperiment(json: unknown): ValidationResult {
     if (!Array.isArray(x.ablations) || !x.ablations.every((a) => ABLATIONS.includes(a as Ablation))) p.add('ablations', `must be a list of: ${ABLATIONS.join(', ')} (got ${show(x.ablations)})`);
     else ablations = [...new Set(x.ablations as Ablation[])];
   }
-  for (const k of ['isolate', 'evalBefore'] as const) if (x[k] !== undefined && typeof x[k] !== 'boolean') p.add(k, 'must be true or false');
+  for (const k of ['isolate', 'evalBefore', 'plainPeft', 'paperEpochs'] as const) if (x[k] !== undefined && typeof x[k] !== 'boolean') p.add(k, 'must be true or false');
   let lora: ExperimentDefinition['lora'];
   if (x.lora !== undefined) {
     if (!isObject(x.lora)) p.add('lora', 'must be {"rank": 8, "alpha": 16}');
     else {
-      unknownKeys(p, 'lora', x.lora, ['rank', 'alpha']);
+      unknownKeys(p, 'lora', x.lora, ['rank', 'alpha', 'targets']);
+      if (x.lora.targets !== undefined) {
+        try {
+          if (typeof x.lora.targets !== 'string' && !(Array.isArray(x.lora.targets) && x.lora.targets.every((t) => typeof t === 'string'))) throw new Error('must be "all-linear" or a list like ["q", "v"]');
+          parseLoraTargets(x.lora.targets as string | string[]);
+        } catch (e) {
+          p.add('lora.targets', (e as Error).message);
+        }
+      }
       if (x.lora.rank !== undefined && !(Number.isInteger(x.lora.rank) && (x.lora.rank as number) >= 1)) p.add('lora.rank', 'must be a positive integer');
       if (x.lora.alpha !== undefined && !(typeof x.lora.alpha === 'number' && x.lora.alpha > 0)) p.add('lora.alpha', 'must be a positive number');
       lora = x.lora as ExperimentDefinition['lora'];
     }
+  }
+  if (x.domainInTextPeft !== undefined && !PEFT_METHODS.includes(x.domainInTextPeft as PeftMethod)) p.add('domainInTextPeft', `must be one of ${PEFT_METHODS.join(', ')}, got ${show(x.domainInTextPeft)}`);
+  if (x.paperEpochs === true) {
+    for (const t of tasks) if (!(typeof t.epochs === 'number' && t.epochs > 0)) p.add('paperEpochs', `task "${t.id}" has no paper epochs: give it "epochs"`);
   }
   if ((ablations.length > 0 || tagLengths.length > 0) && !methods.includes('tag-llm')) p.add('methods', 'ablations and tagLengths are variants of Tag-LLM: add "tag-llm" to the methods');
 
@@ -113,6 +126,9 @@ export function validateExperiment(json: unknown): ValidationResult {
     ...(x.isolate !== undefined ? { isolate: x.isolate as boolean } : {}),
     ...(lora ? { lora } : {}),
     ...(x.evalBefore !== undefined ? { evalBefore: x.evalBefore as boolean } : {}),
+    ...(x.domainInTextPeft !== undefined ? { domainInTextPeft: x.domainInTextPeft as PeftMethod } : {}),
+    ...(x.plainPeft !== undefined ? { plainPeft: x.plainPeft as boolean } : {}),
+    ...(x.paperEpochs !== undefined ? { paperEpochs: x.paperEpochs as boolean } : {}),
   };
   return { ok: true, definition };
 }
@@ -140,7 +156,7 @@ function checkHyper(p: Problems, path: string, v: unknown): Partial<TrainHyper> 
       else out[k] = val;
       continue;
     }
-    const integer = ['steps', 'batch', 'accum', 'seed', 'evalEvery', 'evalLimit'].includes(k);
+    const integer = ['steps', 'batch', 'accum', 'seed', 'evalEvery', 'evalLimit'].includes(k); // epochs may be fractional
     const okNum = typeof val === 'number' && Number.isFinite(val) && val >= 0 && (!integer || Number.isInteger(val));
     const positive = ['batch', 'accum', 'lr'].includes(k);
     if (!okNum || (positive && val === 0)) p.add(`${path}.${k}`, `must be a ${positive ? 'positive' : 'non-negative'} ${integer ? 'integer' : 'number'}, got ${show(val)}`);

@@ -51,6 +51,8 @@ export function buildPrompt(template: Template, row: Record<string, string>, tag
 
 export interface GenerateAllOptions {
   maxNewTokens: number;
+  /** A resident LoRA adapter (engine.setAdapter) applied to every prompt. */
+  adapter?: string;
   signal?: AbortSignal;
   onProgress?: (done: number, of: number) => void;
 }
@@ -64,8 +66,9 @@ export async function generateAll(engine: Engine, prompts: Array<number[] | Tagg
     if (o.signal?.aborted) throw new TrainingCancelled('The experiment was cancelled.');
     const idx = Array.from({ length: Math.min(slots, prompts.length - i) }, (_, j) => i + j).filter((k) => len(prompts[k]) < maxContext - 1);
     if (idx.length) {
-      const room = Math.min(o.maxNewTokens, ...idx.map((k) => maxContext - 1 - len(prompts[k])));
-      const res = await engine.generate({ prompts: idx.map((k) => prompts[k]), maxTokens: Math.max(1, room), temperature: 0, stopStrings: ['\n'], signal: o.signal });
+      let room = o.maxNewTokens;
+      for (const k of idx) room = Math.min(room, maxContext - 1 - len(prompts[k]));
+      const res = await engine.generate({ prompts: idx.map((k) => prompts[k]), maxTokens: Math.max(1, room), temperature: 0, stopStrings: ['\n'], signal: o.signal, ...(o.adapter ? { adapters: idx.map(() => o.adapter) } : {}) });
       res.outputs.forEach((r, j) => (out[idx[j]] = r.text.split('\n')[0].trim()));
     }
     o.onProgress?.(Math.min(prompts.length, i + slots), prompts.length);

@@ -6,8 +6,12 @@
  *                    task × tag × length × seed and shared by the cells that need it), then stage 2
  *                    (one dataset) or stage 3 (several: translation's language pairs), chaining the
  *                    tags through a TagLibrary
- *   baselines        the protocol's prompt tuning, LoRA, linear probe, domain-in-text
+ *   baselines        the protocol's prompt tuning, LoRA (q, v), linear probe, domain in text (a PEFT
+ *                    method with the domain names written in the prompt); on numeric tasks also
+ *                    the plain PEFT rows (variant no-head: the number generated as text, parsed)
  *   extra baselines  nearest neighbour, direct prompting (baselines.ts)
+ * A task with several domains (binding: <Protein> and <SMILES>) is cross-domain: its function tag
+ * trains in stage 3 and its domain tags stay frozen (the enriched ablation does not apply).
  *
  * Numeric tasks are scored by the head on the task's test rows (placed into the protocol's held-out
  * set); text tasks and the no-head ablation by greedy generation. Results of finished cells are kept
@@ -22,7 +26,7 @@ import { parseTemplate, type Template, type TemplateSegment } from '../tags/temp
 import { corpusBleu, corpusChrf } from '../tasks/textmetrics';
 import { loadRdkit, type RDKitModule } from '../tasks/rdkit';
 import { accuracy, mae, mse, pearson } from '../train/metrics';
-import { methodTemplate, prepareRun, type Method, type Metrics, type RunSpec, type TaskData, type TaskOutput } from '../train/protocol';
+import { methodTemplate, parseLoraTargets, prepareRun, type Method, type Metrics, type PeftMethod, type RunSpec, type TaskData, type TaskOutput } from '../train/protocol';
 import { epochOrder } from '../train/shuffle';
 import { TrainingCancelled, type StepLog, type TrainHyper } from '../train/trainer';
 import { directPromptTexts, nearestNeighbourPredict, parseAnswers } from './baselines';
@@ -77,6 +81,9 @@ export function cellId(task: string, method: ExperimentMethod, variant: Variant,
 }
 
 /** Every cell of an experiment, grouped by task: methods, then ablations, then the tag-length sweep. */
+/** Baselines that have a plain (no-head) row on numeric tasks. */
+const PLAIN_PEFT: readonly ExperimentMethod[] = ['prompt-tuning', 'lora', 'domain-in-text'];
+
 export function planCells(def: ExperimentDefinition): PlannedCell[] {
   const out: PlannedCell[] = [];
   const add = (task: TaskDefinition, method: ExperimentMethod, variant: Variant, p: number, seed: number) => {
@@ -85,7 +92,10 @@ export function planCells(def: ExperimentDefinition): PlannedCell[] {
   };
   for (const task of def.tasks) {
     for (const seed of def.seeds) {
-      for (const m of def.methods) add(task, m, 'full', def.tagLength, seed);
+      for (const m of def.methods) {
+        add(task, m, 'full', def.tagLength, seed);
+        if (PLAIN_PEFT.includes(m) && task.output.kind !== 'text' && def.plainPeft !== false) add(task, m, 'no-head', def.tagLength, seed);
+      }
       if (def.methods.includes('tag-llm')) {
         for (const a of def.ablations) add(task, 'tag-llm', a, def.tagLength, seed);
         for (const p of def.tagLengths) add(task, 'tag-llm', 'full', p, seed);
@@ -135,7 +145,23 @@ export async function runExperiment(engine: Engine, definition: ExperimentDefini
     const base = { cell: p.id, index: i + 1, total: planned.length };
     c.progress = (x) => opts.onProgress?.({ ...base, ...x });
     const caps = capsOf(def, p.task);
-    const configKey = hashOf({ v: 1, model, task: p.task, caps, hyper: def.hyper, stage1Hyper: def.stage1Hyper, method: p.method, variant: p.variant, p: p.tagLength, seed: p.seed, isolate: def.isolate ?? false, lora: def.lora, evalBefore: def.evalBefore ?? false });
+    const configKey = hashOf({
+      v: 2,
+      model,
+      task: p.task,
+      caps,
+      hyper: def.hyper,
+      stage1Hyper: def.stage1Hyper,
+      method: p.method,
+      variant: p.variant,
+      p: p.tagLength,
+      seed: p.seed,
+      isolate: def.isolate ?? false,
+      lora: def.lora,
+      evalBefore: def.evalBefore ?? false,
+      peft: p.method === 'domain-in-text' ? (def.domainInTextPeft ?? 'lora') : undefined,
+      paperEpochs: def.paperEpochs ?? false,
+    });
     const old = previous.get(p.id);
     if (old && old.configKey === configKey && (old.status === 'done' || old.status === 'n/a')) {
       results.cells.push(old);
@@ -248,7 +274,12 @@ async function runCell(c: Ctx, p: PlannedCell, lt: LoadedTask, caps: TaskCaps): 
   }
 }
 
-const hyperOf = (c: Ctx, seed: number, stage1 = false): Partial<TrainHyper> => ({ ...c.def.hyper, ...(stage1 ? (c.def.stage1Hyper ?? {}) : {}), seed });
+/** A run's hyperparameters: the experiment's, stage 1's overrides, or the task's paper epochs (paperEpochs). */
+function hyperOf(c: Ctx, seed: number, stage1 = false, task?: TaskDefinition): Partial<TrainHyper> {
+  const h: Partial<TrainHyper> = { ...c.def.hyper, ...(stage1 ? (c.def.stage1Hyper ?? {}) : {}), seed };
+  if (!stage1 && c.def.paperEpochs && task?.epochs) h.epochs = task.epochs;
+  return h;
+}
 
 function outputOf(task: TaskDefinition, kind = task.output.kind): TaskOutput {
   return { kind, field: task.output.field };
@@ -267,7 +298,7 @@ async function trainRun(c: Ctx, spec: RunSpec, stage: string): Promise<Trained> 
   const run = await prepareRun(c.engine, spec);
   try {
     const before = c.def.evalBefore ? await run.evaluate() : undefined;
-    const steps = run.trainer.hyper.steps;
+    const steps = run.trainer.hyper.steps; // resolved from epochs when the run is given epochs
     await run.run({
       signal: c.signal,
       onStep: (s) => c.progress({ phase: 'train', stage, step: s.step, steps, loss: s.loss }),
@@ -395,6 +426,13 @@ async function tagLlmCell(c: Ctx, p: PlannedCell, lt: LoadedTask, caps: TaskCaps
   const tpl = parseTemplate(task.template);
   const domains = domainTagNames(lt, tpl);
   if ((p.variant === 'no-domain-tags' || p.variant === 'enriched') && domains.length === 0) return { na: 'the task has no domain tags' };
+  const groups = [...new Set(lt.trainGroups)];
+  const multi = groups.length > 1;
+  // Several domains (binding: <Protein> + <SMILES>) or several datasets: a cross-domain, stage-3 function tag.
+  const crossDomain = multi || domains.length > 1;
+  if (p.variant === 'enriched' && crossDomain) {
+    return { na: `a cross-domain task (${domains.map((d) => `<${d}>`).join(', ')}) trains its function tag in stage 3, where domain tags stay frozen (Tag-LLM §3.2): enriching does not apply` };
+  }
   if (p.variant === 'no-function-tag' && task.output.kind === 'text') return { na: 'without a function tag there is nothing to train for a text output' };
 
   const lib = new TagLibrary();
@@ -429,9 +467,7 @@ async function tagLlmCell(c: Ctx, p: PlannedCell, lt: LoadedTask, caps: TaskCaps
   const train = lt.train.map(rowOf);
   const test = lt.test.map(rowOf);
 
-  // Stage 2 (one dataset) or stage 3 (several groups: translation's language pairs).
-  const groups = [...new Set(lt.trainGroups)];
-  const multi = groups.length > 1;
+  // Stage 2 (one dataset, one domain) or stage 3 (several groups: translation's language pairs; or several domains).
   const tasks: TaskData[] = [];
   let evalFraction: number;
   if (multi) {
@@ -447,7 +483,7 @@ async function tagLlmCell(c: Ctx, p: PlannedCell, lt: LoadedTask, caps: TaskCaps
     evalFraction = a.evalFraction;
     tasks.push({ name: task.id, template: template.source, rows: a.rows, output: outputOf(task, kind) });
   }
-  const method: Method = multi ? 'stage3' : 'stage2';
+  const method: Method = crossDomain ? 'stage3' : 'stage2';
   const t = await trainRun(
     c,
     {
@@ -458,7 +494,7 @@ async function tagLlmCell(c: Ctx, p: PlannedCell, lt: LoadedTask, caps: TaskCaps
       enrich: p.variant === 'enriched',
       isolate: c.def.isolate,
       spacedFields: spacedFields(task),
-      hyper: hyperOf(c, p.seed),
+      hyper: hyperOf(c, p.seed, false, task),
       evalFraction,
       name: p.variant === 'no-function-tag' ? `${fn}_probe` : undefined,
     },
@@ -483,36 +519,68 @@ async function tagLlmCell(c: Ctx, p: PlannedCell, lt: LoadedTask, caps: TaskCaps
 async function baselineCell(c: Ctx, p: PlannedCell, lt: LoadedTask): Promise<Outcome> {
   const task = lt.task;
   const method = p.method as Method;
-  const text = task.output.kind === 'text';
-  if (text && method === 'linear-probe') return { na: 'a linear probe needs a numeric or class output' };
-  if (text && method === 'lora') return { na: 'text tasks are scored on generations, and the engine does not generate with LoRA adapters' };
+  const peft: PeftMethod = method === 'domain-in-text' ? (c.def.domainInTextPeft ?? 'lora') : (method as PeftMethod);
+  const plain = p.variant === 'no-head';
+  const generated = task.output.kind === 'text' || plain;
+  if (peft === 'linear-probe' && task.output.kind === 'text') return { na: 'a linear probe needs a numeric or class output' };
+  if (peft === 'linear-probe' && plain) return { na: 'a linear probe is a head: it has no plain (no-head) row' };
+  if (p.variant !== 'full' && !plain) return { na: `the ${p.variant} ablation is a Tag-LLM variant` };
+  const tpl = parseTemplate(task.template);
+  if (method === 'domain-in-text' && tpl.tags.every((n) => n === task.tags.function) && !tpl.segments.some((s) => s.kind === 'tagFromField')) {
+    return { na: 'the task has no domain tags to write as text' };
+  }
+  // Plain rows: the label is text with the task's decimals, as the no-head ablation writes it.
+  const decimals = task.textDecimals ?? 3;
+  const out = task.output.field;
+  const asText = (r: Row): Row => (plain && task.output.kind === 'regression' ? { ...r, [out]: Number(r[out]).toFixed(decimals) } : r);
   const lib = new TagLibrary();
-  const a = arrangeRows(lt.train, lt.test, p.seed, 0);
+  const a = arrangeRows(lt.train.map(asText), lt.test.map(asText), p.seed, 0);
   const t = await trainRun(
     c,
     {
       method,
+      ...(method === 'domain-in-text' ? { peft } : {}),
       tasks: [{ name: task.id, template: task.template, rows: a.rows, output: outputOf(task) }],
       library: lib,
       tagLength: p.tagLength,
       isolate: c.def.isolate,
       spacedFields: spacedFields(task),
-      hyper: hyperOf(c, p.seed),
+      hyper: hyperOf(c, p.seed, false, task),
       evalFraction: a.evalFraction,
-      lora: method === 'lora' ? c.def.lora : undefined,
+      lora: peft === 'lora' ? loraOf(c.def) : undefined,
       name: method,
+      ...(plain ? { head: false } : {}),
     },
     method,
   );
   await c.onLibrary?.(p.id, lib);
   const base = { trainableParams: t.stage.trainableParams, stages: [t.stage], metricsBefore: t.before ? finite(t.before) : undefined };
-  if (!text) return { ...base, metrics: finite(t.after) };
-  const tpl = parseTemplate(task.template);
+  if (!generated) return { ...base, metrics: finite(t.after) };
   const mt = methodTemplate(method, tpl, task.tags.function);
-  const soft = method === 'prompt-tuning' ? lib.getTag('__prompt') : undefined;
-  const texts = await generateFor(c, lt, lt.test, mt, lib.tagMap(), soft);
+  const soft = peft === 'prompt-tuning' ? lib.getTag('__prompt') : undefined;
+  const adapter = peft === 'lora' ? lib.getAdapter(method) : undefined;
+  let texts: string[];
+  if (adapter) {
+    // Generation through the trained adapter: the engine holds it under a name of its own for this cell.
+    const name = `experiment:${p.id}`;
+    try {
+      c.engine.setAdapter(name, adapter);
+    } catch (e) {
+      return { na: `scored on generations, and ${(e as Error).message}` };
+    }
+    try {
+      texts = await generateFor(c, lt, lt.test, mt, lib.tagMap(), undefined, name);
+    } finally {
+      c.engine.removeAdapter(name);
+    }
+  } else texts = await generateFor(c, lt, lt.test, mt, lib.tagMap(), soft);
   const scored = scoreGenerated(lt, texts);
   return { ...base, ...scored, metrics: { ...finite(t.after), ...scored.metrics } };
+}
+
+/** The experiment's LoRA settings with targets resolved (q, v unless "all-linear" or a list). */
+function loraOf(def: ExperimentDefinition): RunSpec['lora'] {
+  return { ...(def.lora?.rank !== undefined ? { rank: def.lora.rank } : {}), ...(def.lora?.alpha !== undefined ? { alpha: def.lora.alpha } : {}), targets: parseLoraTargets(def.lora?.targets) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -540,10 +608,11 @@ async function directCell(c: Ctx, p: PlannedCell, lt: LoadedTask): Promise<Outco
 
 const maxNew = (task: TaskDefinition) => task.maxNewTokens ?? (task.output.kind === 'text' ? 64 : 12);
 
-async function generateFor(c: Ctx, lt: LoadedTask, rows: readonly Row[], template: Template, tags: Map<string, Tag>, softPrompt?: Tag): Promise<string[]> {
+async function generateFor(c: Ctx, lt: LoadedTask, rows: readonly Row[], template: Template, tags: Map<string, Tag>, softPrompt?: Tag, adapter?: string): Promise<string[]> {
   const task = lt.task;
   const prompts = rows.map((r) => buildPrompt(template, r, tags, c.engine.tokenizer, { omit: task.output.field, spacedFields: spacedFields(task), isolate: c.def.isolate, softPrompt }));
   return generateAll(c.engine, prompts, {
+    adapter,
     maxNewTokens: maxNew(task),
     signal: c.signal,
     onProgress: (done, of) => c.progress({ phase: 'generate', done, of }),

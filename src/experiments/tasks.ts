@@ -5,7 +5,7 @@
  */
 import { tagNameProblem } from '../tags/tag';
 import { parseTemplate, type Template } from '../tags/template';
-import { functionTagOf } from '../train/protocol';
+import { functionTagOf, PAPER_EPOCHS } from '../train/protocol';
 import {
   METRIC_INFO,
   type DataBuilder,
@@ -28,6 +28,9 @@ export const BUILTIN_TASKS: readonly TaskDefinition[] = [
     metric: 'mse',
     fields: { input: { overLength: 'drop' } },
     textDecimals: 3,
+    directTemplate:
+      '# # Input: The SMILES of the molecule is {input}.\n# # Output: The quantitative estimate of druglikeness (QED, a number between 0 and 1) of this molecule is {output}',
+    epochs: PAPER_EPOCHS.qed,
   },
   {
     id: 'descriptor',
@@ -40,6 +43,9 @@ export const BUILTIN_TASKS: readonly TaskDefinition[] = [
     metric: 'mse',
     fields: { input: { spaced: true, overLength: 'truncate' } },
     textDecimals: 3,
+    directTemplate:
+      '# # Input: The protein sequence is {input}.\n# # Output: The descriptor value (the mean BLOSUM1 descriptor of its residues, a number) of this protein is {output}',
+    epochs: PAPER_EPOCHS.descriptor,
   },
   {
     id: 'binding',
@@ -51,8 +57,11 @@ export const BUILTIN_TASKS: readonly TaskDefinition[] = [
     tags: { domain: ['Protein', 'SMILES'], function: 'BA' },
     output: { kind: 'regression', field: 'output' },
     metric: 'pearson',
-    fields: { input0: { spaced: true, overLength: 'truncate' }, input1: { overLength: 'truncate' } },
+    fields: { input0: { spaced: true, overLength: 'truncate' }, input1: { overLength: 'truncate', smiles: true } },
     textDecimals: 2,
+    directTemplate:
+      '# # Input: The protein sequence is {input0}.\nThe SMILES of the drug is {input1}.\n# # Output: The binding affinity of the drug to the protein (pKd, a number) is {output}',
+    epochs: PAPER_EPOCHS.binding,
   },
   {
     id: 'synergy',
@@ -64,8 +73,11 @@ export const BUILTIN_TASKS: readonly TaskDefinition[] = [
     tags: { domain: ['SMILES'], function: 'DC' },
     output: { kind: 'regression', field: 'output' },
     metric: 'mae',
-    fields: { smiles1: { overLength: 'truncate' }, smiles2: { overLength: 'truncate' } },
+    fields: { smiles1: { overLength: 'truncate', smiles: true }, smiles2: { overLength: 'truncate', smiles: true } },
     textDecimals: 1,
+    directTemplate:
+      '# # Input: Drug 1 is {name1}. Its SMILES is {smiles1}.\nDrug 2 is {name2}. Its SMILES is {smiles2}.\nThe cell line is {cell}.\n# # Output: The drug combination sensitivity score (Loewe synergy, a number) of the two drugs is {output}',
+    epochs: PAPER_EPOCHS.synergy,
   },
   {
     id: 'translation',
@@ -78,6 +90,8 @@ export const BUILTIN_TASKS: readonly TaskDefinition[] = [
     metric: 'bleu',
     fields: { source: { overLength: 'drop' }, target: { overLength: 'drop' } },
     maxNewTokens: 64,
+    directTemplate: 'Translate the following {srcLangName} sentence into {tgtLangName}.\n# # Input: {source}\n# # Output: {target}',
+    epochs: PAPER_EPOCHS.translation,
   },
 ];
 
@@ -101,7 +115,7 @@ const METRICS_OF: Readonly<Record<OutputKind, readonly MetricName[]>> = {
   classification: ['accuracy'],
   text: ['bleu', 'chrf'],
 };
-const TASK_KEYS = ['id', 'extends', 'title', 'data', 'split', 'template', 'tags', 'output', 'metric', 'fields', 'textDecimals', 'maxNewTokens', 'caps'];
+const TASK_KEYS = ['id', 'extends', 'title', 'data', 'split', 'template', 'tags', 'output', 'metric', 'fields', 'textDecimals', 'maxNewTokens', 'caps', 'directTemplate', 'epochs'];
 const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
 
 /** A checker that collects problems as "path: message". */
@@ -378,8 +392,9 @@ export function checkTask(x: Record<string, unknown>, path: string, p: Problems)
           p.add(fp, `must be an object like {"spaced": true}, got ${show(r)}`);
           continue;
         }
-        unknownKeys(p, fp, r, ['spaced', 'overLength']);
+        unknownKeys(p, fp, r, ['spaced', 'overLength', 'smiles']);
         if (r.spaced !== undefined && typeof r.spaced !== 'boolean') p.add(`${fp}.spaced`, 'must be true or false');
+        if (r.smiles !== undefined && typeof r.smiles !== 'boolean') p.add(`${fp}.smiles`, 'must be true or false');
         if (r.overLength !== undefined && r.overLength !== 'truncate' && r.overLength !== 'drop') p.add(`${fp}.overLength`, `must be "truncate" or "drop", got ${show(r.overLength)}`);
       }
     }
@@ -389,6 +404,19 @@ export function checkTask(x: Record<string, unknown>, path: string, p: Problems)
   }
   if (x.maxNewTokens !== undefined && !(Number.isInteger(x.maxNewTokens) && (x.maxNewTokens as number) >= 1 && (x.maxNewTokens as number) <= 1024)) {
     p.add(`${path}.maxNewTokens`, `must be an integer 1–1024, got ${show(x.maxNewTokens)}`);
+  }
+  if (x.epochs !== undefined && !(typeof x.epochs === 'number' && Number.isFinite(x.epochs) && x.epochs > 0)) p.add(`${path}.epochs`, `must be a positive number of epochs, got ${show(x.epochs)}`);
+  if (x.directTemplate !== undefined) {
+    if (typeof x.directTemplate !== 'string') p.add(`${path}.directTemplate`, `must be a string, got ${show(x.directTemplate)}`);
+    else {
+      try {
+        const dt = parseTemplate(x.directTemplate);
+        if (dt.tags.length || dt.segments.some((g) => g.kind === 'tagFromField')) p.add(`${path}.directTemplate`, 'must not use tags: the frozen model has none');
+        if (o && isObject(o) && typeof o.field === 'string' && !dt.fields.includes(o.field)) p.add(`${path}.directTemplate`, `has no {${o.field}} slot for the output`);
+      } catch (err) {
+        p.add(`${path}.directTemplate`, (err as Error).message);
+      }
+    }
   }
   const caps = checkCaps(p, `${path}.caps`, x.caps);
   return { ...t, caps };
@@ -411,6 +439,12 @@ export function inputFields(task: TaskDefinition, t: Template = parseTemplate(ta
   const tf = new Set(tagFields(t));
   return t.fields.filter((f) => f !== task.output.field && !tf.has(f));
 }
+
+/** English names of the language codes tags use (EN, FR…): direct prompting names the languages. */
+export const LANGUAGE_NAMES: Readonly<Record<string, string>> = {
+  EN: 'English', FR: 'French', RU: 'Russian', DE: 'German', IT: 'Italian', EL: 'Greek', ES: 'Spanish', PT: 'Portuguese',
+  NL: 'Dutch', PL: 'Polish', TR: 'Turkish', JA: 'Japanese', ZH: 'Chinese', AR: 'Arabic', HE: 'Hebrew', FI: 'Finnish', SV: 'Swedish', UK: 'Ukrainian',
+};
 
 export function spacedFields(task: TaskDefinition): string[] {
   return Object.entries(task.fields ?? {}).flatMap(([f, r]) => (r.spaced ? [f] : []));

@@ -102,6 +102,8 @@ export interface FieldRule {
   spaced?: boolean;
   /** A value longer than maxChars is cut to maxChars ('truncate') or its row left out ('drop', default). */
   overLength?: 'truncate' | 'drop';
+  /** The field holds SMILES: rows are split by RDKit canonical SMILES, so one molecule never sits on both sides. */
+  smiles?: boolean;
 }
 
 export interface TaskCaps {
@@ -136,6 +138,15 @@ export interface TaskDefinition {
   textDecimals?: number;
   /** Generation budget for methods evaluated by generating (direct prompting, no-head, translation). */
   maxNewTokens?: number;
+  /**
+   * Direct prompting's prompt: a template without tags that states the task (the quantity asked, the
+   * target language). `{field}` slots as in `template`, plus `{<field>Name}` for a language-code field
+   * (srcLang → srcLangName = "French"). Default: `template` with its tags removed and each <{field}>
+   * written as its language name.
+   */
+  directTemplate?: string;
+  /** The paper's training budget for this task in epochs (Table 5), used when the experiment asks for "paperEpochs". */
+  epochs?: number;
   /** Task-specific caps; they override the experiment's. */
   caps?: TaskCaps;
 }
@@ -168,7 +179,17 @@ export interface ExperimentDefinition {
   tagLengths: number[];
   /** Isolation mask for domain-tagged spans. */
   isolate?: boolean;
-  lora?: { rank?: number; alpha?: number };
+  /** LoRA baseline: rank 8, α 16, targets q and v (PEFT's default) unless "all-linear" or a list. */
+  lora?: { rank?: number; alpha?: number; targets?: 'all-linear' | string[] };
+  /** The PEFT method of the "domain in text" baseline (paper Table 3); default LoRA. */
+  domainInTextPeft?: 'lora' | 'prompt-tuning' | 'linear-probe';
+  /**
+   * Numeric tasks: also run the plain PEFT rows of Table 2 (prompt tuning, LoRA, domain in text
+   * without a head: the number is generated as text and parsed). Default true.
+   */
+  plainPeft?: boolean;
+  /** Train each task for its paper epochs (TaskDefinition.epochs, Table 5) instead of hyper.steps / hyper.epochs. */
+  paperEpochs?: boolean;
   /** Also evaluate before training (costs one more evaluation per cell). */
   evalBefore?: boolean;
 }
@@ -224,7 +245,7 @@ export interface CellResult {
   trainableParams: number;
   trainRows: number;
   evalRows: number;
-  /** Generated answers with no number in them (replaced by the training mean). */
+  /** Generated answers with no number in them (replaced by the training mean), out of evalRows. */
   unparsable?: number;
   stages: StageResult[];
   translation?: TranslationScore[];

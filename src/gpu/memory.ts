@@ -53,6 +53,11 @@ export class GpuMemory {
     for (const [b, rec] of [...this.sizes]) if (!category || rec.category === category) this.destroy(b);
   }
 
+  /** The category a buffer was created in, or null for one this allocator does not own. */
+  categoryOf(buffer: GPUBuffer): MemCategory | null {
+    return this.sizes.get(buffer)?.category ?? null;
+  }
+
   bytes(): Record<MemCategory, number> & { total: number } {
     const t = this.totals;
     return { ...t, total: t.weights + t.kv + t.scratch + t.train };

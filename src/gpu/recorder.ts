@@ -26,6 +26,11 @@ export class Recorder {
   /** Dispatches recorded since creation, for tests that check a step's dispatch count. */
   dispatches = 0;
   submits = 0;
+  /**
+   * Benchmarks set this to see every dispatch (kernel, bindings, grid): how the roofline bench counts
+   * dispatches per kernel and the weight bytes a step reads. Null on every hot path that is not measured.
+   */
+  trace: ((k: Kernel, bindings: readonly Binding[], groups: readonly [number, number, number]) => void) | null = null;
 
   constructor(readonly gpu: Gpu, slots = 8192) {
     this.capacity = slots;
@@ -70,6 +75,7 @@ export class Recorder {
     this.pass.setBindGroup(0, this.bindGroup(k, bindings), [base]);
     this.pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
+    this.trace?.(k, bindings, [x, y, z]);
   }
 
   /** Buffer copy inside the same submit (closes the current pass; a new one opens on the next dispatch). */
@@ -146,6 +152,11 @@ export function grid(groups: number, max = 65535): [number, number] {
   if (groups <= max) return [groups, 1];
   const y = Math.ceil(groups / max);
   return [Math.ceil(groups / y), y];
+}
+
+/** The buffer behind a binding. */
+export function bufferOf(b: Binding): GPUBuffer {
+  return isBuffer(b) ? b : b.buffer;
 }
 
 function isBuffer(b: Binding): b is GPUBuffer {

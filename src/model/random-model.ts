@@ -5,6 +5,7 @@
  * so an engine must produce the same logits from either.
  */
 import { quantize } from './quant';
+import { interleavedToHalfRows } from './rope-layout';
 import { writeGguf } from './gguf-writer';
 import { gv, type GgufValue } from './gguf-values';
 import { hfName, writeSafetensors } from './safetensors';
@@ -25,6 +26,18 @@ export interface RandomModelOptions {
   tied?: boolean;
   /** Embed a small llama-style SentencePiece vocabulary so the model runs end to end. */
   includeTokenizer?: boolean;
+}
+
+export interface RandomGgufOptions extends RandomModelOptions {
+  type: GgmlType;
+  /** Per-matrix type (canonical GGUF name → type), for llama.cpp-style mixes such as Q4_K_M; default `type`. */
+  typeOf?: (name: string) => GgmlType | undefined;
+  /**
+   * Fill each matrix with quantized blocks copied from a small pool quantized once per (type, scale),
+   * instead of drawing and quantizing every value: multi-GB shapes (7B layers, 152k vocabularies) in
+   * seconds. Values keep their distribution, rows repeat blocks; for speed and shape tests only.
+   */
+  fastFill?: boolean;
 }
 
 interface Dims {
@@ -51,6 +64,8 @@ interface F32Tensor {
   values: () => Float32Array;
   /** Matrices take the requested type; vectors (norms, biases) stay F32. */
   matrix: boolean;
+  /** Standard deviation of the values (matrices: gain/√K). */
+  std: number;
 }
 
 // ── deterministic randomness ───────────────────────────────────────────────
@@ -160,9 +175,9 @@ function randomWeights(d: Dims): F32Tensor[] {
   const resid = 1 / Math.sqrt(2 * d.nLayers);
   const out: F32Tensor[] = [];
   const mat = (name: string, shape: [number, number], gain = 1) =>
-    out.push({ name, shape, matrix: true, values: () => normal(tensorSeed(d.seed, name), shape[0] * shape[1], gain / Math.sqrt(shape[1])) });
+    out.push({ name, shape, matrix: true, std: gain / Math.sqrt(shape[1]), values: () => normal(tensorSeed(d.seed, name), shape[0] * shape[1], gain / Math.sqrt(shape[1])) });
   const vec = (name: string, n: number, std: number, mean: number) =>
-    out.push({ name, shape: [n], matrix: false, values: () => normal(tensorSeed(d.seed, name), n, std, mean) });
+    out.push({ name, shape: [n], matrix: false, std, values: () => normal(tensorSeed(d.seed, name), n, std, mean) });
 
   mat(TensorNames.tokEmbd, [d.vocabSize, d.dModel]);
   for (let l = 0; l < d.nLayers; l++) {
@@ -236,33 +251,50 @@ function vocabFor(o: RandomModelOptions): RandomVocab | null {
   return o.includeTokenizer ? randomVocab(o.vocabSize) : null;
 }
 
-/** A tiny random model as GGUF bytes; matrices in `type`, norms and biases F32. */
-export function randomGguf(opts: RandomModelOptions & { type: GgmlType }): Uint8Array {
+/** A random model as GGUF bytes; matrices in `type` (or `typeOf` their name), norms and biases F32. */
+export function randomGguf(opts: RandomGgufOptions): Uint8Array {
   const vocab = vocabFor(opts);
   const kQuant = TYPE_LAYOUT[opts.type].blockElems === 256;
   const d = resolveDims(opts, kQuant, vocab ? vocab.tokens.length : 256);
-  checkDims(d, opts.type);
-  const tensors: HostTensor[] = randomWeights(d).map((t) => {
-    const type = t.matrix ? opts.type : GgmlType.F32;
-    return { name: t.name, type, shape: t.shape, data: quantize(type, t.values()) };
+  const weights = randomWeights(d);
+  const typeOf = (t: F32Tensor) => (t.matrix ? (opts.typeOf?.(t.name) ?? opts.type) : GgmlType.F32);
+  for (const type of new Set(weights.filter((t) => t.matrix).map(typeOf))) checkDims(d, type);
+  const pools = new Map<string, Uint8Array>();
+  const tensors: HostTensor[] = weights.map((t) => {
+    const type = typeOf(t);
+    const data = opts.fastFill && t.matrix ? tiledBlocks(type, t.shape[0]! * t.shape[1]!, t.std, tensorSeed(d.seed, t.name), pools) : quantize(type, t.values());
+    return { name: t.name, type, shape: t.shape, data };
   });
   return writeGguf(ggufMetadata(d, opts.type, vocab), tensors);
 }
 
+/** Elements of the block pool fastFill copies from (a multiple of every block size). */
+const POOL_ELEMS = 1 << 18;
 /**
- * GGUF's llama/mistral q and k rows are interleaved per head (pairs 2i, 2i+1 rotate together);
- * HF keeps them rotate-half (i, i + hd/2). Row h·hd + 2i + j (GGUF) ↔ h·hd + j·hd/2 + i (HF).
+ * Elements copied per draw (whole blocks): long enough that filling costs memcpy, not the generator;
+ * short enough that a row of K elements is one of ~(pool blocks)^(K/256) combinations, so rows are
+ * not copies of one another.
  */
-function toRotateHalfRows(values: Float32Array, rows: number, cols: number, headDim: number): Float32Array {
-  const out = new Float32Array(values.length);
-  const half = headDim / 2;
-  for (let r = 0; r < rows; r++) {
-    const h = Math.floor(r / headDim);
-    const within = r % headDim;
-    const i = within >> 1;
-    const j = within & 1;
-    const dst = h * headDim + j * half + i;
-    out.set(values.subarray(r * cols, (r + 1) * cols), dst * cols);
+const RUN_ELEMS = 256;
+
+/** `count` elements of `type` made of runs of blocks drawn from a pool of N(0, std²) values quantized once. */
+function tiledBlocks(type: GgmlType, count: number, std: number, seed: number, pools: Map<string, Uint8Array>): Uint8Array {
+  const l = TYPE_LAYOUT[type];
+  const key = `${type}:${std}`;
+  let pool = pools.get(key);
+  if (!pool) {
+    pool = quantize(type, normal(tensorSeed(seed, key), POOL_ELEMS, std));
+    pools.set(key, pool);
+  }
+  const blocks = count / l.blockElems;
+  const poolBlocks = POOL_ELEMS / l.blockElems;
+  const out = new Uint8Array(blocks * l.blockBytes);
+  const u = uniform(seed);
+  const run = Math.max(1, RUN_ELEMS / l.blockElems);
+  for (let b = 0; b < blocks; b += run) {
+    const n = Math.min(run, blocks - b);
+    const from = Math.floor(u() * (poolBlocks - n + 1));
+    out.set(pool.subarray(from * l.blockBytes, (from + n) * l.blockBytes), b * l.blockBytes);
   }
   return out;
 }
@@ -281,7 +313,7 @@ export function randomSafetensors(
   const tensors: HostTensor[] = randomWeights(d).map((t) => {
     let values = t.values();
     const isQK = /\.attn_[qk]\.weight$/.test(t.name);
-    if (interleaved && isQK) values = toRotateHalfRows(values, t.shape[0]!, t.shape[1]!, d.headDim);
+    if (interleaved && isQK) values = interleavedToHalfRows(values, t.shape[0]!, t.shape[1]!, d.headDim);
     const type = t.matrix ? dtype : GgmlType.F32;
     return { name: hfName(t.name), type, shape: t.shape, data: quantize(type, values) };
   });

@@ -3,6 +3,7 @@
  * a JSON header {name: {dtype, shape, data_offsets: [begin, end]}} relative to the data that
  * follows it. HF names are mapped onto the canonical (GGUF) ones.
  */
+import { dequantize } from './quant';
 import type { ByteSource } from './source';
 import { checkTensorShapes, checkSpecialIds } from './tensor-check';
 import {
@@ -340,6 +341,46 @@ export function writeSafetensors(tensors: HostTensor[], metadata?: Record<string
   for (const t of tensors) {
     out.set(t.data, off);
     off += t.data.length;
+  }
+  return out;
+}
+
+/** A tensor of a safetensors file decoded to f32. */
+export interface SafetensorsTensor {
+  name: string;
+  /** The stored dtype (F32, F16 or BF16). */
+  dtype: string;
+  shape: number[];
+  data: Float32Array<ArrayBuffer>;
+}
+
+/**
+ * Every tensor of a (small) safetensors file — an adapter, a tag file — decoded to f32, in the
+ * header's order. F32, F16 and BF16 only; anything else, or data outside the file, is refused.
+ */
+export async function readSafetensorsTensors(src: ByteSource, signal?: AbortSignal): Promise<SafetensorsTensor[]> {
+  const header = await readSafetensorsHeader(src, signal);
+  const fileSize = await src.size();
+  const out: SafetensorsTensor[] = [];
+  for (const [name, e] of header.entries) {
+    const dt = Object.hasOwn(DTYPES, e.dtype) ? DTYPES[e.dtype] : undefined;
+    if (!dt) {
+      throw new ModelFormatError(
+        `"${src.name}": tensor "${name}" has dtype ${e.dtype}; supported: ${Object.keys(DTYPES).join(', ')}.`,
+      );
+    }
+    const count = e.shape.reduce((a, b) => a * b, 1);
+    const [begin, stop] = e.data_offsets;
+    if (stop - begin !== count * dt.bytes) {
+      throw new ModelFormatError(
+        `"${src.name}": tensor "${name}" [${e.shape.join(', ')}] ${e.dtype} needs ${count * dt.bytes} bytes but its data_offsets span ${stop - begin}.`,
+      );
+    }
+    if (header.dataOffset + stop > fileSize) {
+      throw new ModelFormatError(`"${src.name}" is truncated: tensor "${name}" ends at byte ${header.dataOffset + stop} of ${fileSize}.`);
+    }
+    const bytes = await src.read(header.dataOffset + begin, stop - begin, signal);
+    out.push({ name, dtype: e.dtype, shape: [...e.shape], data: new Float32Array(dequantize(dt.type, bytes, count)) });
   }
   return out;
 }

@@ -8,6 +8,7 @@ import { resolveUrl } from './catalog';
 import { createComposerStore, type ComposerState } from './composer';
 import { createDataStore, type DataState } from './data';
 import { openWorkbenchDb } from './db';
+import { createEngineStore, type EngineState } from './engine';
 import { createGenerationStore, type GenerationState } from './generation';
 import { createInspectorStore, type InspectorState } from './inspector';
 import { createLibraryStore, type LibraryState } from './library';
@@ -17,7 +18,8 @@ import { createModelCacheStore, type ModelCacheState } from './modelCache';
 import { createNoticesStore, type NoticesState } from './notices';
 import { createTrainStore, type TrainState } from './train';
 
-export const client = new EngineClient(createEngineWorker());
+// A worker that crashes, loses its GPU device or stops answering is replaced (see ./engine.ts).
+export const client = new EngineClient(createEngineWorker(), { spawn: createEngineWorker, pingAfterMs: 5_000, deadAfterMs: 60_000 });
 export const noticesStore = createNoticesStore();
 export const modelStore = createModelStore({
   client,
@@ -46,6 +48,14 @@ export const composerStore = createComposerStore({ client, notices: noticesStore
 export const matrixStore = createMatrixStore({ client, notices: noticesStore, model: modelStore, data: dataStore });
 export const inspectorStore = createInspectorStore({ client, notices: noticesStore, model: modelStore });
 export const modelCacheStore = createModelCacheStore({ notices: noticesStore });
+export const engineStore = createEngineStore({ client, notices: noticesStore, model: modelStore, library: libraryStore, train: trainStore });
+
+// Test hook (e2e/specs/worker-restart.mjs): kills the worker as an out-of-memory kill would. By default
+// the death is declared at once; `{ silently: true }` only terminates it and leaves noticing to the liveness ping.
+if (typeof window !== 'undefined') {
+  (window as unknown as { __twKillWorker?: (o?: { silently?: boolean }) => void }).__twKillWorker = (o = {}) =>
+    o.silently ? client.terminateWorkerOnly() : client.kill('the engine worker was killed by a test');
+}
 
 client.onBroadcast(({ type, error }) => {
   noticesStore.getState().pushError(error, type === 'deviceLost' ? 'GPU' : 'Engine');
@@ -73,6 +83,9 @@ export function restoreSession(): void {
   void modelCacheStore.getState().refresh();
 }
 
+export function useEngine<T>(selector: (s: EngineState) => T): T {
+  return useStore(engineStore, selector);
+}
 export function useModel<T>(selector: (s: ModelState) => T): T {
   return useStore(modelStore, selector);
 }

@@ -7,7 +7,7 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { ExportSelection } from '../tags/library-format';
 import type { EngineClientLike } from '../worker/client';
-import type { LibraryImportReply, LibraryItemKind, LibrarySummary } from '../worker/protocol';
+import type { LibraryExportFilesParams, LibraryImportReply, LibraryItemKind, LibrarySummary } from '../worker/protocol';
 import type { WorkbenchDb } from './db';
 import type { NoticesStore } from './notices';
 
@@ -15,7 +15,9 @@ export const EMPTY_LIBRARY: LibrarySummary = { tags: [], heads: [], adapters: []
 
 export interface PendingImport {
   fileName: string;
-  text: string;
+  /** A library JSON, or the files of a tags.safetensors import. */
+  text?: string;
+  files?: Array<{ name: string; bytes: Uint8Array }>;
   warning: string;
 }
 
@@ -40,6 +42,12 @@ export interface LibraryState {
   /** The library file (all, or a selection) as JSON text and a file name for the download. */
   exportJson(selection?: ExportSelection): Promise<{ json: string; fileName: string } | null>;
   importText(text: string, fileName: string): Promise<LibraryImportReply | null>;
+  /** A PEFT adapter (zip or its two files) or tags.safetensors + sidecar (or their zip). */
+  importFiles(files: Array<{ name: string; bytes: Uint8Array }>): Promise<LibraryImportReply | null>;
+  /** A PEFT adapter from a Hugging Face repository, a folder URL or a .zip URL. */
+  importUrl(url: string): Promise<LibraryImportReply | null>;
+  /** A PEFT adapter zip, or tags.safetensors + sidecar zipped: bytes and a file name for the download. */
+  exportFiles(params: LibraryExportFilesParams): Promise<{ bytes: Uint8Array; fileName: string } | null>;
   confirmImport(): Promise<LibraryImportReply | null>;
   cancelImport(): void;
 }
@@ -145,12 +153,49 @@ export function createLibraryStore({ client, notices, db, now = () => new Date()
       }
     },
 
+    async importFiles(files) {
+      const label = files.map((f) => f.name).join(' + ');
+      set({ importError: null, pendingImport: null });
+      try {
+        const r = await client.request('libraryImportFiles', { files });
+        if (r.status === 'needs-confirmation') set({ pendingImport: { fileName: label, files, warning: r.warning } });
+        else afterImport(r, label);
+        return r;
+      } catch (e) {
+        notices.getState().pushError(e, `Importing ${label}`);
+        return null;
+      }
+    },
+
+    async importUrl(url) {
+      set({ importError: null, pendingImport: null });
+      try {
+        const r = await client.request('libraryImportFiles', { url: url.trim() });
+        afterImport(r, url.trim());
+        return r;
+      } catch (e) {
+        notices.getState().pushError(e, `Importing ${url}`);
+        return null;
+      }
+    },
+
+    async exportFiles(params) {
+      try {
+        return await client.request('libraryExportFiles', params);
+      } catch (e) {
+        notices.getState().pushError(e, params.format === 'peft' ? `Exporting adapter ${params.adapter}` : 'Exporting tags as safetensors');
+        return null;
+      }
+    },
+
     async confirmImport() {
       const p = get().pendingImport;
       if (!p) return null;
       set({ pendingImport: null });
       try {
-        const r = await client.request('libraryImport', { text: p.text, confirm: true });
+        const r = p.files
+          ? await client.request('libraryImportFiles', { files: p.files, confirm: true })
+          : await client.request('libraryImport', { text: p.text ?? '', confirm: true });
         afterImport(r, p.fileName);
         return r;
       } catch (e) {

@@ -122,6 +122,12 @@ export interface ModelState {
   setMemory(memory: MemoryReport): void;
   /** The device went away: the model is gone with it. */
   deviceLost(message: string): void;
+  /**
+   * The engine worker was replaced by a fresh one: forgets the GPU and the model (both died with the
+   * old worker) and loads again what was loaded or loading (same source: catalog entry, URL, or the
+   * file kept as a Blob). Resolves to the label of what was reloaded, or null if nothing was.
+   */
+  reloadAfterRestart(): Promise<string | null>;
 }
 
 export type ModelStore = StoreApi<ModelState>;
@@ -213,6 +219,8 @@ export function createModelStore({ client, notices, now = () => performance.now(
   let loadController: AbortController | null = null;
   let inspectController: AbortController | null = null;
   let gpuQuery: Promise<void> | null = null;
+  /** What load() was last asked for (kept so a restarted engine can load it again). */
+  let lastLoad: { source: ModelSourceSpec; label?: string; opts: { maxContext?: number; slots?: number } } | null = null;
 
   return createStore<ModelState>()((set, get) => ({
     inspection: NO_INSPECTION,
@@ -303,6 +311,7 @@ export function createModelStore({ client, notices, now = () => performance.now(
       }
       const controller = new AbortController();
       loadController = controller;
+      lastLoad = { source, label, opts };
       const t0 = now();
       set({
         status: 'loading',
@@ -353,6 +362,7 @@ export function createModelStore({ client, notices, now = () => performance.now(
       } catch (e) {
         notices.getState().pushError(e, 'Unloading the model');
       }
+      lastLoad = null;
       set({ model: null, status: 'idle', progress: null, error: null });
     },
 
@@ -373,6 +383,20 @@ export function createModelStore({ client, notices, now = () => performance.now(
         progress: null,
         error: get().model ? message : get().error,
       });
+    },
+
+    async reloadAfterRestart() {
+      const again = lastLoad;
+      const { model, status } = get();
+      loadController?.abort();
+      loadController = null;
+      gpuQuery = null;
+      set({ gpuStatus: 'idle', gpu: null, gpuError: null, model: null, status: 'idle', progress: null, error: null });
+      void get().queryGpu();
+      // Only what was loaded or on its way: a failed or cancelled load stays unloaded.
+      if (!again || !(model || status === 'loading' || status === 'error')) return null;
+      await get().load(again.source, again.label, again.opts);
+      return get().status === 'loaded' ? (get().sourceLabel ?? get().model?.name ?? null) : null;
     },
   }));
 }

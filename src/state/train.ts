@@ -111,7 +111,7 @@ export const METHOD_LABELS: Record<Method, string> = {
   'prompt-tuning': 'Baseline — prompt tuning',
   'linear-probe': 'Baseline — linear probe',
   lora: 'Baseline — LoRA (r 8, α 16)',
-  'domain-in-text': 'Baseline — domain tags as text',
+  'domain-in-text': 'Baseline — domain names as text + PEFT (LoRA)',
 };
 
 export const DEFAULT_CONFIG: TrainConfig = {
@@ -142,7 +142,7 @@ export function tryParseTemplate(source: string): { template: Template | null; e
 /** The tag a run trains: stage 1's domain tag, else the function tag before the output field. */
 export function trainedTagOf(method: Method, template: Template, outputField: string): string | null {
   if (method === 'stage1') return template.tags[0] ?? null;
-  if (method === 'prompt-tuning' || method === 'linear-probe' || method === 'lora') return null;
+  if (method === 'prompt-tuning' || method === 'linear-probe' || method === 'lora' || method === 'domain-in-text') return null; // PEFT baselines train no tag of the template
   return functionTagOf(template, outputField);
 }
 

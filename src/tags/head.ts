@@ -5,6 +5,8 @@
  * this file holds the data and the arithmetic shared by training and inference.
  */
 import type { Rng } from '../model/sampling';
+import { projShape } from '../model/adapters';
+import type { ModelConfig } from '../model/types';
 import { newId } from './id';
 
 export type HeadKind = 'regression' | 'classification';
@@ -123,4 +125,18 @@ export interface LoraAdapter {
   targets: LoraTarget[];
   /** Per decoder layer: target name (a LoraTarget) → its pair; every target of `targets` in every layer. */
   layers: Array<Record<string, LoraPair>>;
+  /** Dropout it was trained with (PEFT's lora_dropout), when known. */
+  dropout?: number;
+  /** The base model it was trained on (PEFT's base_model_name_or_path), when known. */
+  baseModel?: string;
+}
+
+/** [in, out] of each adaptable matrix of a model (the engine's projShape, keyed by target). */
+export function loraShapes(cfg: ModelConfig): Record<LoraTarget, { in: number; out: number }> {
+  return Object.fromEntries(
+    LORA_TARGETS.map((t) => {
+      const [out, inFeatures] = projShape(cfg, t);
+      return [t, { in: inFeatures, out }];
+    }),
+  ) as Record<LoraTarget, { in: number; out: number }>;
 }

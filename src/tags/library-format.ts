@@ -12,7 +12,7 @@
 import { base64ToF32, f32ToBase64 } from './f32-base64';
 import { LORA_TARGETS, type Head, type LoraAdapter, type LoraPair, type LoraTarget } from './head';
 import type { LibraryItems, TagLibrary } from './library';
-import { TAG_STAGES, tagNameProblem, type Tag, type TagProvenance } from './tag';
+import { TAG_STAGES, tagNameProblem, type Tag, type TagProvenance, type TrainingRecord } from './tag';
 
 export const LIBRARY_FORMAT = 'tag-workbench/library';
 export const LIBRARY_VERSION = 1;
@@ -47,6 +47,8 @@ export interface AdapterJson {
   targets: LoraTarget[];
   /** Per layer: target → { in, out, A: base64 [rank, in], B: base64 [out, rank] }. */
   layers: Array<Record<string, { in: number; out: number; A: string; B: string }>>;
+  dropout?: number;
+  baseModel?: string;
 }
 export interface LibraryFile {
   format: typeof LIBRARY_FORMAT;
@@ -126,6 +128,8 @@ export function exportLibrary(lib: TagLibrary, selection?: ExportSelection): Lib
           }),
         ),
       ),
+      ...(a.dropout !== undefined ? { dropout: a.dropout } : {}),
+      ...(a.baseModel !== undefined ? { baseModel: a.baseModel } : {}),
     })),
   };
 }
@@ -255,9 +259,35 @@ function readTag(v: unknown, at: string): Tag {
     metrics: metrics(pv.metrics, `${at}.provenance.metrics`),
     created: string(pv.created, `${at}.provenance.created`),
     notes: string(pv.notes, `${at}.provenance.notes`),
+    ...(pv.training !== undefined ? { training: readTraining(pv.training, `${at}.provenance.training`) } : {}),
   };
   if (provenance.dModel !== d) throw new Error(`${at}: d = ${d} but provenance.dModel = ${provenance.dModel}; the file is inconsistent.`);
   return { id: string(o.id, `${at}.id`), name, kind, p, d, data, provenance };
+}
+
+/** The optional training record of a tag's provenance (TrainingRecord). */
+function readTraining(v: unknown, at: string): TrainingRecord {
+  const o = object(v, at);
+  const strMap = (x: unknown, p: string) => Object.fromEntries(Object.entries(object(x, p)).map(([k, y]) => [k, string(y, `${p}.${k}`)]));
+  const hyper = Object.fromEntries(
+    Object.entries(object(o.hyper, `${at}.hyper`)).map(([k, y]) => [k, typeof y === 'string' ? y : finite(y, `${at}.hyper.${k}`)]),
+  );
+  const m = object(o.model, `${at}.model`);
+  return {
+    method: string(o.method, `${at}.method`),
+    ...(o.peft !== undefined ? { peft: string(o.peft, `${at}.peft`) } : {}),
+    templates: list(o.templates, `${at}.templates`, true).map((t, i) => string(t, `${at}.templates[${i}]`)),
+    fieldMapping: strMap(o.fieldMapping, `${at}.fieldMapping`),
+    hyper,
+    seed: int(o.seed, `${at}.seed`, 0),
+    tagLength: posInt(o.tagLength, `${at}.tagLength`),
+    enrich: o.enrich === true,
+    datasets: list(o.datasets, `${at}.datasets`, true).map((x, i) => {
+      const d = object(x, `${at}.datasets[${i}]`);
+      return { name: string(d.name, `${at}.datasets[${i}].name`), rows: int(d.rows, `${at}.datasets[${i}].rows`, 0), hash: string(d.hash, `${at}.datasets[${i}].hash`) };
+    }),
+    model: { name: string(m.name, `${at}.model.name`), arch: string(m.arch, `${at}.model.arch`), weightsFingerprint: string(m.weightsFingerprint, `${at}.model.weightsFingerprint`) },
+  };
 }
 
 function readHead(v: unknown, at: string): Head {
@@ -312,7 +342,14 @@ function readAdapter(v: unknown, at: string): LoraAdapter {
   });
   const name = string(o.name, `${at}.name`);
   if (!name) throw new Error(`${at}.name: an adapter needs a name.`);
-  return { id: string(o.id, `${at}.id`), name, rank, alpha, targets, layers };
+  const adapter: LoraAdapter = { id: string(o.id, `${at}.id`), name, rank, alpha, targets, layers };
+  if (o.dropout !== undefined) {
+    const p = finite(o.dropout, `${at}.dropout`);
+    if (p < 0 || p >= 1) throw new Error(`${at}.dropout: ${p} is not in [0, 1).`);
+    adapter.dropout = p;
+  }
+  if (o.baseModel !== undefined) adapter.baseModel = string(o.baseModel, `${at}.baseModel`);
+  return adapter;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -37,6 +37,29 @@ export interface TagProvenance {
   /** ISO 8601 time the tag was created. */
   created: string;
   notes: string;
+  /** How the tag was last trained (absent for untrained or older tags). */
+  training?: TrainingRecord;
+}
+
+/** Everything needed to say how a tag was trained, and to train it again. */
+export interface TrainingRecord {
+  /** Protocol method: stage1 … stage3, prompt-tuning, lora, linear-probe, domain-in-text. */
+  method: string;
+  /** domain-in-text: the PEFT method that trained. */
+  peft?: string;
+  /** The template(s) as written (one per distinct template of a multi-task run). */
+  templates: string[];
+  /** Template field → data column it was mapped from ({} when the columns already had the field names). */
+  fieldMapping: Record<string, string>;
+  /** Every training hyperparameter (TrainHyper), steps resolved from epochs. */
+  hyper: Record<string, number | string>;
+  seed: number;
+  tagLength: number;
+  enrich: boolean;
+  /** Each data set: its name, row count and datasetHash() of its rows. */
+  datasets: Array<{ name: string; rows: number; hash: string }>;
+  /** The model by name (a file name, never a URL) and the fingerprint of its weights (token embedding table). */
+  model: { name: string; arch: string; weightsFingerprint: string };
 }
 
 export interface Tag {
@@ -65,7 +88,7 @@ export function tagNameProblem(name: string): string | null {
 export function newProvenance(
   model: { arch: string; name: string; dModel: number; vocabSize: number },
   fingerprint: string,
-  rest: Partial<Pick<TagProvenance, 'stage' | 'steps' | 'dataset' | 'metrics' | 'notes'>> = {},
+  rest: Partial<Pick<TagProvenance, 'stage' | 'steps' | 'dataset' | 'metrics' | 'notes' | 'training'>> = {},
 ): TagProvenance {
   return {
     modelArch: model.arch,
@@ -79,6 +102,7 @@ export function newProvenance(
     metrics: { ...(rest.metrics ?? {}) },
     created: new Date().toISOString(),
     notes: rest.notes ?? '',
+    ...(rest.training ? { training: structuredClone(rest.training) } : {}),
   };
 }
 

@@ -7,23 +7,52 @@
  *   stage3          one function tag over several datasets at once; domain tags frozen
  *   prompt-tuning   a random soft prompt of the same total length at the start, tags removed
  *   linear-probe    a head on the last input token, nothing else trains
- *   lora            LoRA (r 8, α 16) on the frozen model, tags removed
- *   domain-in-text  domain tags written as literal text; the function tag and head train
+ *   lora            LoRA (r 8, α 16, on q and v as PEFT's defaults; all-linear optional), tags removed
+ *   domain-in-text  a PEFT method (`peft`: LoRA, prompt tuning or linear probe) with every domain
+ *                   tag written as its name in the text (`<Protein>` as words) and no function tag
+ *                   (paper Table 3)
+ * Baselines with a numeric output train a head unless `head: false` (the paper's plain PEFT rows of
+ * Table 2): then the label is written as text, trained with the LM loss and parsed from a generation.
  */
 import type { Engine } from '../model/model';
 import { Rng } from '../model/sampling';
-import { createHead, standardize, unstandardize, type Head } from '../tags/head';
+import type { ModelConfig } from '../model/types';
+import { createHead, loraShapes, standardize, unstandardize, type Head } from '../tags/head';
 import type { TagLibrary } from '../tags/library';
-import { createTag, embeddingFingerprint, embeddingTable, initTagRows, newProvenance, randomTagRows, type Tag, type TagStage } from '../tags/tag';
+import { createTag, embeddingFingerprint, embeddingTable, initTagRows, newProvenance, randomTagRows, type Tag, type TagStage, type TrainingRecord } from '../tags/tag';
 import { parseTemplate, renderExample, type RenderedExample, type Template, type TemplateSegment } from '../tags/template';
 import { ALL_PROJS, type LoraConfig, type Proj } from './graph';
 import { numericLabel } from './labels';
 import { accuracy, mae, mse, pearson } from './metrics';
 import { epochOrder } from './shuffle';
-import { alignedRows, checkHyper, DEFAULT_HYPER, Trainer, type EvalResult, type Example, type InjectedRange, type StepLog, type TrainHyper } from './trainer';
+import { alignedRows, carriesLoss, checkHyper, DEFAULT_HYPER, Trainer, type EvalResult, type Example, type InjectedRange, type StepLog, type TrainHyper } from './trainer';
 
 export type Method = 'stage1' | 'stage2' | 'stage3' | 'prompt-tuning' | 'linear-probe' | 'lora' | 'domain-in-text';
 export const METHODS: readonly Method[] = ['stage1', 'stage2', 'stage3', 'prompt-tuning', 'linear-probe', 'lora', 'domain-in-text'];
+
+/** The parameter-efficient methods "domain in text" can be paired with. */
+export type PeftMethod = 'lora' | 'prompt-tuning' | 'linear-probe';
+export const PEFT_METHODS: readonly PeftMethod[] = ['lora', 'prompt-tuning', 'linear-probe'];
+
+/** LoRA targets: PEFT's default for Llama (q and v: ~1M parameters at 7B, rank 8) or every linear layer. */
+export const LORA_DEFAULT_TARGETS: readonly Proj[] = ['q', 'v'];
+export const LORA_ALL_LINEAR: readonly Proj[] = ALL_PROJS;
+
+/** `q,v`, `all-linear` or a comma list of projections → targets, with a message naming the known ones. */
+export function parseLoraTargets(s: string | readonly string[] | undefined): Proj[] {
+  if (s === undefined) return [...LORA_DEFAULT_TARGETS];
+  const list = typeof s === 'string' ? s.split(',').map((x) => x.trim()).filter(Boolean) : [...s];
+  if (list.length === 1 && list[0] === 'all-linear') return [...LORA_ALL_LINEAR];
+  const bad = list.filter((x) => !ALL_PROJS.includes(x as Proj));
+  if (bad.length || list.length === 0) throw new Error(`LoRA targets must be "all-linear" or a list of ${ALL_PROJS.join(', ')} (got "${list.join(',')}").`);
+  return [...new Set(list as Proj[])];
+}
+
+/**
+ * The paper's training budget per task in epochs (Tag-LLM Table 5); steps stay available. Keys are
+ * the built-in task ids (src/experiments/tasks.ts).
+ */
+export const PAPER_EPOCHS: Readonly<Record<string, number>> = { translation: 1, descriptor: 4, qed: 2, synergy: 2, binding: 4 };
 
 export type TaskOutput =
   | { kind: 'text'; field?: string } // LM loss on this field (default 'output'; translation: 'target'), or on every field for stage 1
@@ -35,6 +64,8 @@ export interface TaskData {
   template: string;
   rows: Array<Record<string, string>>;
   output: TaskOutput;
+  /** Template field → data column it was mapped from (provenance; the rows already carry the fields). */
+  fieldMapping?: Record<string, string>;
 }
 
 export interface RunSpec {
@@ -54,9 +85,21 @@ export interface RunSpec {
   /** Held-out share of each dataset (default 0.1). */
   evalFraction?: number;
   lora?: Partial<LoraConfig>;
+  /**
+   * LoRA: go on training this library adapter (one trained here or imported from PEFT) instead of a
+   * fresh one; its rank, alpha and targets win over `lora`. The result is saved under `name`.
+   */
+  continueAdapter?: string;
   recompute?: boolean;
   /** Name for the head / adapter of baselines (default: the method's name). */
   name?: string;
+  /** domain-in-text: the PEFT method that trains (default LoRA). */
+  peft?: PeftMethod;
+  /**
+   * Baselines (prompt tuning, LoRA, domain in text) on a numeric output: false = no head, the label
+   * is text under the LM loss (Table 2's plain PEFT rows). Default true.
+   */
+  head?: boolean;
 }
 
 export interface Metrics {
@@ -104,6 +147,9 @@ export class PreparedRun {
       head: Head | null;
       heldOut: Example[];
       heldOutLabels: number[][];
+      /** The rows behind heldOut / train, in the same order (for baselines computed on the same split). */
+      heldOutRows: Array<Record<string, string>>;
+      trainRows: Array<Record<string, string>>;
       kind: TaskOutput['kind'];
       fingerprint: string;
       trainableParams: number;
@@ -116,6 +162,11 @@ export class PreparedRun {
 
   get heldOutCount(): number {
     return this.ctx.heldOut.length;
+  }
+
+  /** The held-out rows the metrics are computed on, and the rows trained on. */
+  get split(): { train: ReadonlyArray<Record<string, string>>; heldOut: ReadonlyArray<Record<string, string>> } {
+    return { train: this.ctx.trainRows, heldOut: this.ctx.heldOutRows };
   }
 
   async evaluate(limit?: number): Promise<Metrics> {
@@ -141,7 +192,7 @@ export class PreparedRun {
         m.pearson = pearson(p, y);
       } else {
         m.accuracy = accuracy(
-          r.preds.map((z) => z.indexOf(Math.max(...z))),
+          r.preds.map(argmax),
           labels.map((l) => l[0]),
         );
       }
@@ -159,13 +210,14 @@ export class PreparedRun {
     const { engine, trainableTags, head } = this.ctx;
     const st = await this.trainer.state();
     const lib = this.spec.library;
-    const stage: TagStage = this.spec.method === 'prompt-tuning' ? 'prompt-tuning' : this.spec.method.startsWith('stage') ? (this.spec.method as TagStage) : 'stage2';
+    const stage: TagStage = this.spec.method === 'prompt-tuning' || (this.spec.method === 'domain-in-text' && this.spec.peft === 'prompt-tuning') ? 'prompt-tuning' : this.spec.method.startsWith('stage') ? (this.spec.method as TagStage) : 'stage2';
     const metrics = Object.fromEntries(Object.entries(final).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) as Record<string, number>;
     const dataset = this.spec.tasks.map((t) => t.name).join(', ');
+    const training = trainingRecord(this.spec, this.trainer.hyper, engine, this.ctx.fingerprint);
     const savedTags: string[] = [];
     for (const t of trainableTags) {
       const data = st.tensors[`tag.${t.name}`];
-      const prov = newProvenance(modelInfo(engine), this.ctx.fingerprint, { stage, steps: t.provenance.steps + this.trainer.step, dataset, metrics });
+      const prov = newProvenance(modelInfo(engine), this.ctx.fingerprint, { stage, steps: t.provenance.steps + this.trainer.step, dataset, metrics, training });
       lib.addTag(createTag({ name: t.name, kind: t.kind, p: t.p, d: t.d, data: Float32Array.from(data), provenance: prov }), { replace: true });
       savedTags.push(t.name);
     }
@@ -179,7 +231,7 @@ export class PreparedRun {
     let adapter: string | null = null;
     const lo = this.trainer.graph.opts.lora;
     if (lo) {
-      adapter = this.spec.name ?? 'lora';
+      adapter = this.spec.name ?? (this.spec.method === 'domain-in-text' ? 'domain-in-text' : 'lora');
       lib.addAdapter(
         {
           id: `lora-${Date.now().toString(36)}`,
@@ -187,6 +239,7 @@ export class PreparedRun {
           rank: lo.rank,
           alpha: lo.alpha,
           targets: [...lo.targets],
+          dropout: lo.dropout ?? 0,
           layers: this.trainer.graph.lora.map((layer, l) =>
             Object.fromEntries(
               Object.keys(layer).map((p) => [p, { A: Float32Array.from(st.tensors[`lora.${l}.${p}.A`]), B: Float32Array.from(st.tensors[`lora.${l}.${p}.B`]) }]),
@@ -250,23 +303,41 @@ export function functionTagOf(t: Template, outField: string): string | null {
 
 /**
  * The template a method renders. Baselines without tags drop every tag; domain-in-text writes each
- * domain tag as its literal name, so the tokenizer sees the text "<Protein>" instead of learned rows.
+ * domain tag as its literal name, so the tokenizer sees the text "<Protein>" instead of learned rows,
+ * and drops the function tag (a PEFT method has none).
  */
 export function methodTemplate(method: Method, t: Template, fnTag: string | null): Template {
   const strip = method === 'prompt-tuning' || method === 'linear-probe' || method === 'lora';
   if (!strip && method !== 'domain-in-text') return t;
-  const segments: TemplateSegment[] = t.segments.flatMap((seg): TemplateSegment[] => {
+  // Removed tags leave a hole: the text around it merges with one space, not two ("is <SMILES> {input}" → "is {input}").
+  const segments: TemplateSegment[] = [];
+  let hole = false;
+  const pushText = (text: string) => {
+    const prev = segments[segments.length - 1];
+    if (prev?.kind === 'text') segments[segments.length - 1] = { kind: 'text', text: prev.text + (hole && /\s$/.test(prev.text) ? text.replace(/^ +/, '') : text) };
+    else segments.push({ kind: 'text', text });
+    hole = false;
+  };
+  for (const seg of t.segments) {
     const isTag = seg.kind === 'tag' || seg.kind === 'tagFromField';
-    if (!isTag || (seg.kind === 'tag' && seg.name === fnTag && !strip)) return [seg];
-    if (strip) return [];
-    return seg.kind === 'tag'
-      ? [{ kind: 'text', text: `<${seg.name}>` }]
-      : [{ kind: 'text', text: '<' }, { kind: 'field', name: seg.field }, { kind: 'text', text: '>' }];
-  });
+    if (!isTag) {
+      if (seg.kind === 'text') pushText(seg.text);
+      else {
+        segments.push(seg);
+        hole = false;
+      }
+    } else if (strip || (seg.kind === 'tag' && seg.name === fnTag)) hole = true;
+    else if (seg.kind === 'tag') pushText(`<${seg.name}>`);
+    else {
+      pushText('<');
+      segments.push({ kind: 'field', name: seg.field });
+      pushText('>');
+    }
+  }
   return {
-    source: t.source,
+    source: segments.map((x) => (x.kind === 'text' ? x.text.replace(/\\/g, '\\\\').replace(/[<{}]/g, (c) => `\\${c}`) : x.kind === 'field' ? `{${x.name}}` : '')).join(''),
     segments,
-    tags: [...new Set(segments.flatMap((x) => (x.kind === 'tag' ? [x.name] : [])))],
+    tags: [],
     fields: t.fields,
   };
 }
@@ -288,10 +359,25 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
   const p = spec.tagLength ?? 10;
   const lib = spec.library;
   const method = spec.method;
+  // What trains: domain-in-text is its PEFT method over a template with the domain names as text.
+  const base: Method = method === 'domain-in-text' ? (spec.peft ?? 'lora') : method;
+  if (method === 'domain-in-text' && !PEFT_METHODS.includes(base as PeftMethod)) throw new Error(`domain-in-text trains with ${PEFT_METHODS.join(', ')}; got "${spec.peft}".`);
+  const isBaseline = method === 'domain-in-text' || PEFT_METHODS.includes(method as PeftMethod);
   if (spec.tasks.length === 0) throw new Error('A run needs at least one dataset.');
   if (method !== 'stage3' && spec.tasks.length > 1) throw new Error(`${method} trains on one dataset; stage 3 takes several.`);
-  const kind = spec.tasks[0].output.kind;
-  if (spec.tasks.some((t) => t.output.kind !== kind)) throw new Error('All datasets of a multi-task run must have the same output kind.');
+  if (spec.enrich && method !== 'stage2') {
+    throw new Error(
+      method === 'stage3'
+        ? 'Enriched domain tags are a stage-2 option: stage 3 (cross-domain) keeps the domain tags frozen (Tag-LLM §3.2). Turn "enrich" off.'
+        : `"enrich" applies to stage 2 only; ${method} does not train domain tags with a function tag.`,
+    );
+  }
+  if (spec.head === false && base === 'linear-probe') throw new Error('A linear probe is a head; it cannot train without one (head: false). Use LoRA or prompt tuning for the plain PEFT rows.');
+  if (spec.head === false && !isBaseline) throw new Error('head: false is for the PEFT baselines; Tag-LLM writes numbers as text with a text output instead.');
+  const declared = spec.tasks[0].output.kind;
+  if (spec.tasks.some((t) => t.output.kind !== declared)) throw new Error('All datasets of a multi-task run must have the same output kind.');
+  // Plain PEFT (no head): the label is text under the LM loss.
+  const kind: TaskOutput['kind'] = spec.head === false ? 'text' : declared;
   const table = await embeddingTable(engine);
   const fingerprint = await embeddingFingerprint(table, cfg.vocabSize, d);
 
@@ -309,6 +395,12 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
     return t;
   };
   for (const [i, task] of spec.tasks.entries()) {
+    const domainNames = tagNamesOf(templates[i], task.rows).filter((n) => n !== fnTags[i]);
+    if (method === 'stage2' && spec.enrich && domainNames.length > 1) {
+      throw new Error(
+        `${task.name}: enriched domain tags would update ${domainNames.map((n) => `<${n}>`).join(' and ')} together: a task across several domains is a cross-domain (stage 3) task, where domain tags stay frozen (Tag-LLM §3.2). Train it as stage 3, or without "enrich".`,
+      );
+    }
     for (const name of tagNamesOf(templates[i], task.rows)) {
       const existing = runTags.get(name);
       if (method === 'stage1') {
@@ -325,7 +417,7 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
     }
   }
   let promptTag: Tag | null = null;
-  if (method === 'prompt-tuning') {
+  if (base === 'prompt-tuning') {
     // Same total length as the tags Tag-LLM would use in this template.
     const rows = tagNamesOf(parsed[0], spec.tasks[0].rows.slice(0, 1)).reduce((s, n) => s + (lib.getTag(n)?.p ?? p), 0) || p;
     promptTag = newTag('__prompt', 'function', rows, true);
@@ -358,7 +450,7 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
   // Head for numeric outputs.
   let head: Head | null = null;
   if (kind !== 'text' && method !== 'stage1') {
-    const fnTag = fnTags[0] && method !== 'linear-probe' && method !== 'lora' && method !== 'prompt-tuning' ? fnTags[0] : (spec.name ?? method);
+    const fnTag = fnTags[0] && !isBaseline ? fnTags[0] : (spec.name ?? method);
     // Label statistics from the training rows only: the held-out rows must not leak into the head.
     const all = spec.tasks.flatMap((t, i) => trainRowsOf(t, i).map((r) => r[outField(t)]));
     const existing = lib.getHead(fnTag);
@@ -421,9 +513,12 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
   const train: Example[] = [];
   const heldOut: Example[] = [];
   const heldOutLabels: number[][] = [];
+  const heldOutRows: Array<Record<string, string>> = [];
+  const trainRows: Array<Record<string, string>> = [];
   const aux: Example[] = [];
   for (const [i, task] of spec.tasks.entries()) {
     const { order, nEval } = splitOf(task, i);
+    const trainedBefore = train.length;
     for (const [j, idx] of order.entries()) {
       const row = task.rows[idx];
       const isEval = j < nEval;
@@ -441,7 +536,11 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
       if (isEval) {
         heldOut.push(ex);
         heldOutLabels.push(rawLabel ?? []);
-      } else train.push(ex);
+        heldOutRows.push(row);
+      } else {
+        train.push(ex);
+        trainRows.push(row);
+      }
       if (!isEval && method === 'stage2' && spec.enrich) {
         // Stage-1 loss on this example's domain spans: `<Domain> {field}` for each domain tag.
         for (const name of ranges.map((r) => r.name).filter((n) => runTags.get(n)!.kind === 'domain')) {
@@ -451,6 +550,9 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
         }
       }
     }
+    let carries = false;
+    for (let j = trainedBefore; j < train.length && !carries; j++) carries = carriesLoss(train[j]);
+    if (!carries && train.length > trainedBefore && (spec.hyper?.steps ?? DEFAULT_HYPER.steps) + (spec.hyper?.epochs ?? 0) > 0) throw new Error(noLossMessage(task, templates[i], method === 'stage1' ? null : outField(task)));
   }
   // Every example, tags and template included, must fit the context the model was loaded with.
   const context = Math.min(engine.transformer.opts.maxContext, cfg.maxSeqLen || Infinity);
@@ -471,20 +573,12 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
     injected,
     trainable: ranges,
     head: head ? { k: head.k, kind: head.kind, W: head.W, b: head.b } : undefined,
-    lora:
-      method === 'lora'
-        ? {
-            rank: spec.lora?.rank ?? 8,
-            alpha: spec.lora?.alpha ?? 16,
-            dropout: spec.lora?.dropout ?? 0.05,
-            targets: spec.lora?.targets ?? (['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as Proj[]),
-          }
-        : undefined,
+    lora: base === 'lora' ? loraSetup(spec, engine.config) : undefined,
     recompute: spec.recompute,
   });
   const trainableParams = trainer.params().reduce((s, x) => s + x.n, 0);
-  const trainableTags = ranges.map((r) => runTags.get(r.name)!).filter((t) => t.name !== '__prompt' || method === 'prompt-tuning');
-  const prepared = new PreparedRun(spec, trainer, { engine, tags: used.map((n) => runTags.get(n)!), offsets, trainableTags, head, heldOut, heldOutLabels, kind, fingerprint, trainableParams });
+  const trainableTags = ranges.map((r) => runTags.get(r.name)!).filter((t) => t.name !== '__prompt' || base === 'prompt-tuning');
+  const prepared = new PreparedRun(spec, trainer, { engine, tags: used.map((n) => runTags.get(n)!), offsets, trainableTags, head, heldOut, heldOutLabels, heldOutRows, trainRows, kind, fingerprint, trainableParams });
   prepared.badRows = badRows;
   return prepared;
 }
@@ -533,6 +627,33 @@ function usableRows(t: TaskData, method: Method, bad: BadRow[]): TaskData {
   return rows.length === t.rows.length ? t : { ...t, rows };
 }
 
+/** The LoRA of a run: fresh, or a library adapter to continue (checked against the model). */
+function loraSetup(spec: RunSpec, cfg: ModelConfig): LoraConfig & { init?: Map<string, Float32Array> } {
+  const fresh = {
+    rank: spec.lora?.rank ?? 8,
+    alpha: spec.lora?.alpha ?? 16,
+    dropout: spec.lora?.dropout ?? 0.05,
+    targets: spec.lora?.targets ?? LORA_DEFAULT_TARGETS,
+  };
+  if (!spec.continueAdapter) return fresh;
+  const a = spec.library.getAdapter(spec.continueAdapter);
+  if (!a) throw new Error(`The library has no adapter "${spec.continueAdapter}" to continue training.`);
+  const shapes = loraShapes(cfg);
+  if (a.layers.length !== cfg.nLayers) throw new Error(`Adapter "${a.name}" has ${a.layers.length} layers; the loaded model has ${cfg.nLayers}.`);
+  const init = new Map<string, Float32Array>();
+  a.layers.forEach((layer, l) => {
+    for (const t of a.targets) {
+      const pair = layer[t];
+      if (!pair || pair.A.length !== a.rank * shapes[t].in || pair.B.length !== shapes[t].out * a.rank) {
+        throw new Error(`Adapter "${a.name}" does not fit the loaded model (layer ${l} ${t}); it was made for another model.`);
+      }
+      init.set(`lora.${l}.${t}.A`, pair.A);
+      init.set(`lora.${l}.${t}.B`, pair.B);
+    }
+  });
+  return { rank: a.rank, alpha: a.alpha, dropout: spec.lora?.dropout ?? a.dropout ?? fresh.dropout, targets: [...a.targets] as Proj[], init };
+}
+
 /** The field right after a tag (`<SMILES> {input}` → input): the tag's data span. */
 function fieldAfterTag(t: Template, tag: string): string | null {
   const i = t.segments.findIndex((s) => s.kind === 'tag' && s.name === tag);
@@ -541,7 +662,74 @@ function fieldAfterTag(t: Template, tag: string): string | null {
 }
 
 function modelInfo(e: Engine) {
-  return { arch: e.config.arch, name: e.name, dModel: e.config.dModel, vocabSize: e.config.vocabSize };
+  return { arch: e.config.arch, name: modelDisplayName(e.name), dModel: e.config.dModel, vocabSize: e.config.vocabSize };
+}
+
+/** A model's name without where it was loaded from: the file name of a URL or path (no localhost address). */
+export function modelDisplayName(name: string): string {
+  const noQuery = name.split(/[?#]/)[0];
+  const last = noQuery.split(/[\\/]/).filter(Boolean).pop();
+  return /^[a-z]+:\/\//i.test(name) || /[\\/]/.test(noQuery) ? (last ?? name) : name;
+}
+
+/** A stable hash (16 hex digits) of a dataset's rows, in order: which data a tag was trained on. */
+export function datasetHash(rows: ReadonlyArray<Record<string, string>>): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x5bd1e995;
+  const feed = (str: string) => {
+    for (let i = 0; i < str.length; i++) {
+      const c = str.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
+      h2 = (h2 ^ (h2 >>> 15)) >>> 0;
+    }
+  };
+  for (const r of rows) {
+    for (const k of Object.keys(r).sort()) {
+      feed(k);
+      feed('\u0001');
+      feed(r[k]);
+      feed('\u0002');
+    }
+    feed('\u0003');
+  }
+  return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
+}
+
+/** What a run's tags were trained with (tag library provenance). */
+function trainingRecord(spec: RunSpec, hyper: TrainHyper, engine: Engine, fingerprint: string): TrainingRecord {
+  const h: Record<string, number | string> = {};
+  for (const [k, v] of Object.entries(hyper)) if (typeof v === 'number' || typeof v === 'string') h[k] = v;
+  return {
+    method: spec.method,
+    ...(spec.method === 'domain-in-text' ? { peft: spec.peft ?? 'lora' } : {}),
+    templates: [...new Set(spec.tasks.map((t) => t.template))],
+    fieldMapping: Object.assign({}, ...spec.tasks.map((t) => t.fieldMapping ?? {})),
+    hyper: h,
+    seed: hyper.seed,
+    tagLength: spec.tagLength ?? 10,
+    enrich: !!spec.enrich,
+    datasets: spec.tasks.map((t) => ({ name: t.name, rows: t.rows.length, hash: datasetHash(t.rows) })),
+    model: { name: modelDisplayName(engine.name), arch: engine.config.arch, weightsFingerprint: fingerprint },
+  };
+}
+
+/** Why a task's examples carry no loss, and how to fix it. */
+function noLossMessage(task: TaskData, t: Template, out: string | null): string {
+  const tpl = JSON.stringify(task.template);
+  if (out === null) {
+    return `${task.name}: no token of the template ${tpl} carries the loss: stage 1 trains on the text of its fields and the rows leave them empty (or the template has none). Use a template like "<Domain> {input}" with a non-empty input column.`;
+  }
+  if (!t.fields.includes(out)) {
+    return `${task.name}: no token of the template ${tpl} carries the loss: the output field {${out}} is not in it, so training would run at loss 0. Add {${out}} where the answer goes, e.g. ${JSON.stringify(`${task.template} {${out}}`)}, or map the label column to "${out}".`;
+  }
+  return `${task.name}: no token carries the loss: every row's {${out}} is empty, or it is written only through tags. Map a column with the answers to "${out}".`;
+}
+
+function argmax(z: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < z.length; i++) if (z[i] > z[best]) best = i;
+  return best;
 }
 
 function rmsOfTable(table: Float32Array): number {

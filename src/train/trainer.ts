@@ -28,7 +28,10 @@ export interface Example {
 }
 
 export interface TrainHyper {
+  /** Optimizer steps; replaced by the epochs' worth of steps when `epochs` > 0. */
   steps: number;
+  /** Passes over the training set (0 = use `steps`): steps = ceil(epochs · trainRows / (batch · accum)). */
+  epochs: number;
   /** Examples per micro-batch. */
   batch: number;
   /** Micro-batches per optimizer step. */
@@ -53,6 +56,7 @@ export interface TrainHyper {
 
 export const DEFAULT_HYPER: TrainHyper = {
   steps: 100,
+  epochs: 0,
   batch: 4,
   accum: 1,
   lr: 1e-4,
@@ -68,6 +72,12 @@ export const DEFAULT_HYPER: TrainHyper = {
   evalLimit: 64,
   auxWeight: 1,
 };
+
+/** Optimizer steps that make `epochs` passes over `rows` training examples (at least 1 when epochs > 0). */
+export function stepsForEpochs(epochs: number, rows: number, batch: number, accum: number): number {
+  if (!(epochs > 0)) return 0;
+  return Math.max(1, Math.ceil((epochs * rows) / (Math.max(1, batch) * Math.max(1, accum))));
+}
 
 /** A trainable range of the injected-row buffer (one tag), in rows. */
 const F32_MAX = 3.4028234663852886e38;
@@ -103,6 +113,7 @@ export function checkHyper(h: TrainHyper): void {
   real('beta2', 0, 1);
   real('eps', 0, 1, true);
   real('auxWeight', 0, 1e6);
+  real('epochs', 0, 1e6);
   if (!['cosine', 'constant', 'linear'].includes(h.schedule)) fail('schedule', 'cosine, constant or linear');
 }
 
@@ -213,13 +224,20 @@ export class Trainer {
   static async create(setup: TrainerSetup): Promise<Trainer> {
     const hyper = { ...DEFAULT_HYPER, ...setup.hyper };
     checkHyper(hyper);
+    if (hyper.epochs > 0) hyper.steps = stepsForEpochs(hyper.epochs, setup.train.length, hyper.batch, hyper.accum);
     const e = setup.engine;
-    const all = [...setup.train, ...(setup.aux ?? []), ...setup.heldOut];
     if (setup.train.length === 0 && hyper.steps > 0) throw new Error('No training examples: check the dataset and the template.');
-    if (all.length === 0) throw new Error('No examples: check the dataset and the template.');
-    // A loop, not Math.max(...): a spread of 128k+ examples overflows the call stack.
+    // A loop, not Math.max(...lengths): a spread of a data-sized array overflows the call stack.
     let maxLen = 0;
-    for (const x of all) maxLen = Math.max(maxLen, x.ids.length);
+    let count = 0;
+    for (const set of [setup.train, setup.aux ?? [], setup.heldOut]) {
+      for (const x of set) if (x.ids.length > maxLen) maxLen = x.ids.length;
+      count += set.length;
+    }
+    if (count === 0) throw new Error('No examples: check the dataset and the template.');
+    if (hyper.steps > 0 && !setup.train.some(carriesLoss)) {
+      throw new Error('No training example has a token that carries loss (no next-token target and no head position): the template must contain the output field after the prompt, e.g. "{input} <Fn> {output}".');
+    }
     const d = e.config.dModel;
     const opts: GraphOptions = {
       maxTokens: maxLen * hyper.batch,
@@ -445,6 +463,11 @@ export class Trainer {
       this.setup.engine.mem.destroy(this.tagMoments.v);
     }
   }
+}
+
+/** Whether an example contributes to the loss: a next-token target or a head position. */
+export function carriesLoss(x: Example): boolean {
+  return x.headPos !== null || x.targets.some((y) => y !== null && y !== undefined);
 }
 
 /** Packs examples into one micro-batch (sequence s = slot s). */

@@ -1,5 +1,6 @@
 import { useEffect } from 'react';
 import { modelStore, restoreSession, useModel } from '../state/app';
+import { EngineRestartBanner } from './EngineRestartBanner';
 import { ErrorBoundary } from './ErrorBoundary';
 import { Notices } from './Notices';
 import { PANELS, useUi } from './panels';
@@ -70,6 +71,7 @@ export function App() {
         </ul>
       </nav>
       <main className="app-main" aria-labelledby="panel-title">
+        <EngineRestartBanner />
         <Notices />
         <div className="panel-head">
           <h1 id="panel-title">{active.label}</h1>

@@ -152,6 +152,9 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
       case 'gpuInfo':
         return gpuInfo(await getGpu());
 
+      case 'ping':
+        return { ok: true };
+
       case 'loadModel': {
         const { source, maxContext, slots } = msg.params;
         const t0 = now();

@@ -1,7 +1,7 @@
 /**
  * The method layer as the worker uses it: training runs, checkpoints, embeddings, prompt rendering
  * and built-in datasets behind one interface, so that the request handlers can be unit-tested with a
- * fake (src/worker/testing.ts) and run for real in the engine worker (`realMethods`).
+ * fake (test/worker/fake-engine.ts) and run for real in the engine worker (`realMethods`).
  */
 import { BUILTIN_DATASETS, fetchFromUrl, type LoadedDataset } from '../data/builtin';
 import { runExperiment, type RunExperimentOptions } from '../experiments/runner';

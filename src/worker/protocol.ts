@@ -171,6 +171,23 @@ export interface LibraryImportParams {
   onConflict?: 'rename' | 'replace';
 }
 
+/** Library items as files other tools read: a PEFT adapter zip, or tags.safetensors + sidecar zipped. */
+export type LibraryExportFilesParams = { format: 'peft'; adapter: string } | { format: 'safetensors'; selection?: ExportSelection };
+
+/**
+ * Files to import besides the JSON library: a PEFT adapter (a zip, or adapter_config.json +
+ * adapter_model.safetensors; or `url`: a Hugging Face repository, folder URL or .zip URL), or tags
+ * (tags.safetensors + its tags.json sidecar, or a zip of them).
+ */
+export interface LibraryImportFilesParams {
+  files?: Array<{ name: string; bytes: Uint8Array }>;
+  url?: string;
+  /** Name of an imported adapter (default: from the file or URL). */
+  name?: string;
+  confirm?: boolean;
+  onConflict?: 'rename' | 'replace';
+}
+
 export type LibraryImportReply =
   | {
       status: 'ok';
@@ -444,6 +461,9 @@ export interface RequestMap {
   datasetImport: { params: DatasetImportParams; result: DatasetReply; event: never };
   datasetBuiltin: { params: BuiltinDatasetParams; result: DatasetReply; event: never };
 
+  /** Liveness check: answered at once, whatever the worker is doing. */
+  ping: { params: Record<string, never>; result: { ok: true }; event: never };
+
   /** Replaces the worker's library with a saved one (page start). */
   libraryRestore: { params: { file: LibraryFile | null }; result: LibrarySummary; event: never };
   libraryList: { params: Record<string, never>; result: LibrarySummary; event: never };
@@ -452,6 +472,8 @@ export interface RequestMap {
   /** Without a selection: everything. Returns the file as JSON text. */
   libraryExport: { params: { selection?: ExportSelection }; result: { json: string; tags: number; heads: number; adapters: number }; event: never };
   libraryImport: { params: LibraryImportParams; result: LibraryImportReply; event: never };
+  libraryExportFiles: { params: LibraryExportFilesParams; result: { fileName: string; bytes: Uint8Array }; event: never };
+  libraryImportFiles: { params: LibraryImportFilesParams; result: LibraryImportReply; event: never };
 
   /** Prepares and runs a training run; events until it ends. Cancel = abort without saving. */
   trainStart: { params: TrainStartParams; result: TrainReply; event: TrainEvent };
@@ -498,12 +520,15 @@ export const REQUEST_TYPES: readonly RequestType[] = [
   'modelFingerprint',
   'datasetImport',
   'datasetBuiltin',
+  'ping',
   'libraryRestore',
   'libraryList',
   'libraryRename',
   'libraryDelete',
   'libraryExport',
   'libraryImport',
+  'libraryExportFiles',
+  'libraryImportFiles',
   'trainStart',
   'trainResume',
   'trainControl',

@@ -90,6 +90,7 @@ const none = z.object({});
 /** Params schema of each request type. */
 export const REQUEST_SCHEMAS: Partial<Record<RequestType, z.ZodType>> = {
   gpuInfo: none,
+  ping: none,
   loadModel: z.object({ source, maxContext: int(16, 1 << 24).optional(), slots: count(64).optional() }),
   inspectModel: z.object({ source, maxContext: int(16, 1 << 24).optional(), slots: count(64).optional(), maxTokens: count(1 << 16).optional() }),
   unloadModel: none,

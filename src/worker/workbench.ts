@@ -19,6 +19,7 @@ import { accuracy, mae, mse, pearson } from '../train/metrics';
 import { tagNamesOf, type Metrics, type RunSpec } from '../train/protocol';
 import type { StepLog } from '../train/trainer';
 import { evenSample, nearestByCosine, normStats, pca2, rowNorms } from './inspect';
+import { exportFiles, readImportFiles } from './library-exchange';
 import { cloneLibrary, restoreLibrary, summarizeLibrary } from './library-io';
 import type { MethodDeps, RunHandle } from './methods';
 import {
@@ -32,6 +33,7 @@ import {
   type HeadPrediction,
   type InspectParams,
   type InspectReply,
+  type LibraryImportFilesParams,
   type LibraryImportParams,
   type LibraryImportReply,
   type MatrixCellParams,
@@ -66,6 +68,8 @@ export const WORKBENCH_REQUESTS = new Set<RequestMessage['type']>([
   'libraryDelete',
   'libraryExport',
   'libraryImport',
+  'libraryExportFiles',
+  'libraryImportFiles',
   'trainStart',
   'trainResume',
   'trainControl',
@@ -516,7 +520,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
   // ---------------------------------------------------------------------------------------------
   // Library
 
-  async function importFile(p: LibraryImportParams): Promise<LibraryImportReply> {
+  async function importFile(p: Omit<LibraryImportParams, 'text'> & { text: string | LibraryFile }): Promise<LibraryImportReply> {
     const m = ctx.model();
     if (!m) {
       return { status: 'refused', error: 'Load a model first: imported tags are checked against the loaded model (its d_model and embedding table).' };
@@ -537,6 +541,23 @@ export function createWorkbench(ctx: WorkbenchContext) {
       },
       summary: summarizeLibrary(library),
     };
+  }
+
+  /** A PEFT adapter or tags.safetensors: anything that is not a library JSON. */
+  async function importOtherFiles(p: LibraryImportFilesParams, signal: AbortSignal): Promise<LibraryImportReply> {
+    const m = ctx.model();
+    if (!m) return { status: 'refused', error: 'Load a model first: imports are checked against the loaded model.' };
+    let got;
+    try {
+      got = await readImportFiles(p, m.config, signal);
+    } catch (e) {
+      if (signal.aborted) throw e;
+      return { status: 'refused', error: (e as Error).message };
+    }
+    if (got.kind === 'tags') return importFile({ text: got.file, confirm: p.confirm, onConflict: p.onConflict });
+    const report = library.merge({ adapters: [got.adapter] }, p.onConflict ?? 'rename');
+    const name = report.renamed.find((x) => x.kind === 'adapter')?.to ?? got.adapter.name;
+    return { status: 'ok', warnings: got.warnings, report, added: { tags: [], heads: [], adapters: [name] }, summary: summarizeLibrary(library) };
   }
 
   async function handle(msg: RequestMessage, signal: AbortSignal): Promise<unknown> {
@@ -583,6 +604,10 @@ export function createWorkbench(ctx: WorkbenchContext) {
       }
       case 'libraryImport':
         return importFile(msg.params);
+      case 'libraryExportFiles':
+        return exportFiles(library, ctx.model()?.config ?? null, msg.params);
+      case 'libraryImportFiles':
+        return importOtherFiles(msg.params, signal);
 
       case 'trainStart': {
         const { spec: trainSpec, ...opts } = msg.params;

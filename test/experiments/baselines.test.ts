@@ -4,12 +4,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { directPromptTexts, nearestNeighbourPredict, nearestNeighbours, parseAnswers, similarity } from '../../src/experiments/baselines';
+import { directPrompt, directPromptTexts, nearestNeighbourPredict, nearestNeighbours, parseAnswers, similarity } from '../../src/experiments/baselines';
 import { loadTask, type LoadedTask } from '../../src/experiments/data';
-import { parseExperiment } from '../../src/experiments/definition';
+import { parseExperiment, validateExperiment } from '../../src/experiments/definition';
 import { buildPrompt, parseClass, parseFirstNumber, removeSegments, templateOf, templateSource } from '../../src/experiments/generation';
 import { arrangeRows, categoryOf, hashOf, planCells, scoreGenerated } from '../../src/experiments/runner';
-import { builtinTask, validateTaskDefinition } from '../../src/experiments/tasks';
+import { BUILTIN_TASKS, builtinTask, validateTaskDefinition } from '../../src/experiments/tasks';
+import { methodTemplate, parseLoraTargets } from '../../src/train/protocol';
+import { stepsForEpochs } from '../../src/train/trainer';
 import type { TaskDefinition } from '../../src/experiments/types';
 import { acquireNodeGpu } from '../../src/gpu/node-gpu';
 import { loadModel, type Engine } from '../../src/model/model';
@@ -200,15 +202,75 @@ describe('experiment plan', () => {
     expect(planCells(def).map((c) => c.id)).toEqual([
       'qed/tag-llm/full/p5/s0',
       'qed/lora/full/s0',
+      'qed/lora/no-head/s0',
       'qed/tag-llm/no-head/p5/s0',
       'qed/tag-llm/full/p1/s0',
       'qed/tag-llm/full/p5/s1',
       'qed/lora/full/s1',
+      'qed/lora/no-head/s1',
       'qed/tag-llm/no-head/p5/s1',
       'qed/tag-llm/full/p1/s1',
     ]);
+    // plainPeft: false drops the no-head rows of the baselines; text tasks never have them.
+    expect(planCells(parseExperiment({ name: 'p', tasks: ['qed'], methods: ['lora'], plainPeft: false })).map((c) => c.id)).toEqual(['qed/lora/full/s0']);
+    expect(planCells(parseExperiment({ name: 'p', tasks: ['translation'], methods: ['prompt-tuning'] })).map((c) => c.id)).toEqual(['translation/prompt-tuning/full/p10/s0']);
+    expect(planCells(parseExperiment({ name: 'p', tasks: ['descriptor'], methods: ['domain-in-text', 'linear-probe'] })).map((c) => c.id)).toEqual([
+      'descriptor/domain-in-text/full/p10/s0',
+      'descriptor/domain-in-text/no-head/p10/s0',
+      'descriptor/linear-probe/full/s0',
+    ]);
     expect(hashOf({ a: 1, b: [1, 2] })).toBe(hashOf({ b: [1, 2], a: 1 }));
     expect(hashOf({ a: 1 })).not.toBe(hashOf({ a: 2 }));
+  });
+});
+
+describe('baselines as the paper defines them', () => {
+  it('direct prompting names the target language of a translation and the quantity of a numeric task', () => {
+    const tr = directPrompt(builtinTask('translation')!, [{ srcLang: 'EN', tgtLang: 'FR', source: 'Hello.', target: 'Bonjour.' }]);
+    expect(tr.template.tags).toEqual([]);
+    expect(tr.template.source).toBe('Translate the following {srcLangName} sentence into {tgtLangName}.\n# # Input: {source}\n# # Output: {target}');
+    expect(tr.rows[0]).toMatchObject({ srcLangName: 'English', tgtLangName: 'French' });
+    // A task without a directTemplate: tags removed, <{field}> written as the language it names.
+    const own = { ...builtinTask('translation')!, directTemplate: undefined };
+    const d = directPrompt(own, [{ srcLang: 'DE', tgtLang: 'IT', source: 'Hallo.', target: 'Ciao.' }]);
+    expect(d.template.source).toBe('# # Input: {srcLangName} {source}\n# # Output: {tgtLangName} {target}');
+    expect(d.rows[0]).toMatchObject({ srcLangName: 'German', tgtLangName: 'Italian' });
+    for (const id of ['qed', 'descriptor', 'binding', 'synergy']) {
+      expect(builtinTask(id)!.directTemplate, id).toMatch(/\(.*(number|QED).*\)/);
+    }
+  });
+
+  it('domain in text writes the domain names as words and has no function tag; LoRA defaults to q and v', () => {
+    const t = parseTemplate(builtinTask('binding')!.template);
+    const mt = methodTemplate('domain-in-text', t, 'BA');
+    expect(mt.tags).toEqual([]);
+    expect(mt.source).toContain('The protein sequence is \\<Protein> {input0}');
+    expect(mt.source).toContain('The SMILES of the drug is \\<SMILES> {input1}');
+    expect(mt.source).not.toContain('BA');
+    expect(mt.source).toContain('The binding affinity is {output}');
+    expect(methodTemplate('lora', t, 'BA').tags).toEqual([]);
+    expect(methodTemplate('stage2', t, 'BA')).toBe(t);
+    expect(parseLoraTargets(undefined)).toEqual(['q', 'v']);
+    expect(parseLoraTargets('all-linear')).toEqual(['q', 'k', 'v', 'o', 'gate', 'up', 'down']);
+    expect(parseLoraTargets('q,o')).toEqual(['q', 'o']);
+    expect(() => parseLoraTargets('q,attn')).toThrow(/all-linear.*q, k, v/);
+  });
+
+  it('budgets in epochs: the paper presets per task, and steps from epochs', () => {
+    expect(Object.fromEntries(BUILTIN_TASKS.map((t) => [t.id, t.epochs]))).toEqual({ qed: 2, descriptor: 4, binding: 4, synergy: 2, translation: 1 });
+    expect(stepsForEpochs(4, 100, 4, 8)).toBe(13); // ceil(400 / 32)
+    expect(stepsForEpochs(1, 3, 4, 1)).toBe(1);
+    expect(stepsForEpochs(0, 100, 4, 1)).toBe(0);
+    const def = parseExperiment({ name: 'e', tasks: ['qed'], methods: ['lora'], paperEpochs: true, hyper: { epochs: 1.5 }, lora: { targets: 'all-linear' }, domainInTextPeft: 'prompt-tuning' });
+    expect(def.paperEpochs).toBe(true);
+    expect(def.hyper.epochs).toBe(1.5);
+    const bad = validateExperiment({ name: 'e', tasks: [{ id: 'mine', extends: 'qed', epochs: undefined }, { id: 'x', extends: 'qed', epochs: -1 }], methods: ['lora'], paperEpochs: true, lora: { targets: ['q', 'w'] }, domainInTextPeft: 'adapter' });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) {
+      expect(bad.errors).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^tasks\[1\]\.epochs: must be a positive number/), expect.stringMatching(/^lora\.targets: .*all-linear/), expect.stringMatching(/^domainInTextPeft: must be one of lora, prompt-tuning, linear-probe/)]),
+      );
+    }
   });
 });
 
@@ -223,13 +285,15 @@ describe('direct prompting on stories260K', () => {
   });
   afterAll(() => engine?.dispose());
 
-  it('generates greedily from the template without tags and parses numbers', async () => {
+  it('generates greedily from a prompt that states the quantity asked, and parses numbers', async () => {
     const task = builtinTask('descriptor')!;
     const rows = [{ input: 'MKVL', output: '0.1' }, { input: 'GGAW', output: '0.2' }, { input: 'CCDE', output: '-0.1' }];
-    const plain = templateOf(removeSegments(parseTemplate(task.template).segments, (s) => s.kind === 'tag'));
-    const prompt = buildPrompt(plain, rows[0], new Map(), engine.tokenizer, { omit: 'output', spacedFields: ['input'] });
+    const d = directPrompt(task, rows);
+    const prompt = buildPrompt(d.template, d.rows[0], new Map(), engine.tokenizer, { omit: 'output', spacedFields: ['input'] });
     expect(Array.isArray(prompt)).toBe(true); // no tags: plain ids
-    expect(engine.tokenizer.decode((prompt as number[]).slice(1))).toBe('# # Input: The protein sequence is M K V L.\n# # Output: The descriptor value is');
+    expect(engine.tokenizer.decode((prompt as number[]).slice(1))).toBe(
+      '# # Input: The protein sequence is M K V L.\n# # Output: The descriptor value (the mean BLOSUM1 descriptor of its residues, a number) of this protein is',
+    );
     const progress: number[] = [];
     const texts = await directPromptTexts(engine, task, rows, { maxNewTokens: 6, onProgress: (done) => progress.push(done) });
     expect(texts).toHaveLength(3);

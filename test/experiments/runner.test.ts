@@ -132,4 +132,50 @@ describe('runExperiment', () => {
     expect(tables.translation).toHaveLength(1);
     expect(tables.ablation!.rows.map((r) => r.cells[0].n)).toEqual([1, 1, 1, 1, 1]);
   }, 300_000);
+
+  it('baselines as the paper defines them: plain PEFT rows, domain in text, a cross-domain task refusing enrichment, paper epochs', async () => {
+    const results = await runExperiment(engine, {
+      name: 'paper-baselines',
+      tasks: [
+        { id: 'descriptor', caps: { maxTrain: 4, maxEval: 2, maxChars: 12 }, maxNewTokens: 4 },
+        { id: 'binding', caps: { maxTrain: 3, maxEval: 2, maxChars: 10 } },
+      ],
+      methods: ['tag-llm', 'prompt-tuning', 'lora', 'domain-in-text'],
+      ablations: ['enriched'],
+      hyper: { steps: 1, batch: 2, lr: 0.01 },
+      stage1Hyper: { steps: 1 },
+      paperEpochs: true,
+      tagLength: 1,
+    });
+    const byId = new Map(results.cells.map((c) => [c.id, c]));
+    const d = engine.config.dModel;
+    // Plain prompt tuning: the number as text, generated and parsed; unparsable answers counted.
+    const plain = byId.get('descriptor/prompt-tuning/no-head/p1/s0')!;
+    expect(plain.status, plain.error).toBe('done');
+    expect(plain.unparsable).toBeGreaterThanOrEqual(0);
+    expect(plain.unparsable).toBeLessThanOrEqual(plain.evalRows);
+    expect(plain.samples!.length).toBe(2);
+    expect(plain.trainableParams).toBe(2 * d); // the soft prompt as long as <Protein> + <Descriptor>, no head
+    // Paper epochs: descriptor 4 epochs over 4 training rows at batch 2 = 8 steps (stage 1 keeps its steps).
+    expect(plain.stages[0].steps).toBe(8);
+    // LoRA on q and v; domain in text = LoRA + the domain names as words.
+    const lora = byId.get('descriptor/lora/full/s0')!;
+    expect(lora.status, lora.error).toBe('done');
+    const r = 8;
+    const loraParams = engine.config.nLayers * (r * (d + d) + r * (d + engine.config.nKvHeads * engine.config.headDim)) + d + 1;
+    expect(lora.trainableParams).toBe(loraParams);
+    expect(byId.get('descriptor/domain-in-text/full/p1/s0')!.trainableParams).toBe(loraParams);
+    // Plain LoRA rows generate through the adapter: done, or n/a with the engine's reason.
+    const plainLora = byId.get('descriptor/lora/no-head/s0')!;
+    expect(['done', 'n/a']).toContain(plainLora.status);
+    if (plainLora.status === 'n/a') expect(plainLora.error).toMatch(/LoRA adapters/);
+    // Binding is cross-domain: stage 3, and the enriched ablation does not apply.
+    const ba = byId.get('binding/tag-llm/full/p1/s0')!;
+    expect(ba.status, ba.error).toBe('done');
+    expect(ba.stages.map((s) => s.stage)).toEqual(['stage1:<Protein>', 'stage1:<SMILES>', 'stage3']);
+    const enriched = byId.get('binding/tag-llm/enriched/p1/s0')!;
+    expect(enriched.status).toBe('n/a');
+    expect(enriched.error).toMatch(/cross-domain.*stage 3.*frozen/);
+    expect(byId.get('descriptor/tag-llm/enriched/p1/s0')!.status).toBe('done');
+  }, 600_000);
 });

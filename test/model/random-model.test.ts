@@ -112,3 +112,26 @@ describe('random models', () => {
     expect(err).toBeLessThan(0.05 * (std(lf) * 10));
   });
 });
+
+describe('random models for shape benchmarks', () => {
+  it('take a per-matrix type mix and fast-filled blocks with the right scale and distinct rows', async () => {
+    const d = 512;
+    const ff = 1024;
+    const typeOf = (n: string) => (n === TensorNames.output || n === TensorNames.wDown(0) ? GgmlType.Q6_K : undefined);
+    const bytes = randomGguf({ arch: 'llama', type: GgmlType.Q4_K, dModel: d, dFF: ff, nHeads: 8, nLayers: 2, vocabSize: 600, typeOf, fastFill: true });
+    const src = new BytesSource(bytes);
+    const desc = await describeGguf(src);
+    expect(desc.tensors.get(TensorNames.output)!.type).toBe(GgmlType.Q6_K);
+    expect(desc.tensors.get(TensorNames.wDown(0))!.type).toBe(GgmlType.Q6_K);
+    expect(desc.tensors.get(TensorNames.wDown(1))!.type).toBe(GgmlType.Q4_K);
+    expect(desc.tensors.get(TensorNames.wq(0))!.type).toBe(GgmlType.Q4_K);
+    expect(desc.tensors.get(TensorNames.attnNorm(0))!.type).toBe(GgmlType.F32);
+    const m = await refModel(desc, src);
+    const wq = m.layers[0]!.wq;
+    // N(0, 1/d) values: the std within quantization error; and no two of the first rows equal.
+    expect(Math.abs(std(wq) * Math.sqrt(d) - 1)).toBeLessThan(0.1);
+    expect(Math.abs(std(m.output) * Math.sqrt(d) - 1)).toBeLessThan(0.1);
+    const rows = new Set(Array.from({ length: 64 }, (_, r) => Array.from(wq.subarray(r * d, (r + 1) * d)).join(',')));
+    expect(rows.size).toBe(64);
+  });
+});

@@ -1,9 +1,9 @@
 /**
  * Plain float64 CPU forward of a Llama-family decoder — the yardstick the GPU engine is checked
- * against. It reads the same ModelDescription + bytes, dequantizes with quant.ts, and composes the
+ * against. It reads the same ModelDescription + bytes, dequantizes with test/reference/dequant.ts (written from the GGML block layouts, not quant.ts), and composes the
  * per-kernel references, so a layout bug in a loader or kernel cannot hide in both paths at once.
  */
-import { dequantize } from '../../src/model/quant';
+import { dequantRef } from './dequant';
 import type { ByteSource } from '../../src/model/source';
 import { TensorNames, type ModelConfig, type ModelDescription } from '../../src/model/types';
 import { dropoutThreshold } from '../../src/gpu/kernels/elementwise';
@@ -33,7 +33,7 @@ export async function refModel(desc: ModelDescription, src: ByteSource): Promise
     const t = desc.tensors.get(name)!;
     const bytes = await src.read(t.offset, t.bytes);
     const n = t.shape.reduce((a, b) => a * b, 1);
-    return Float64Array.from(dequantize(t.type, bytes, n));
+    return dequantRef(t.type, bytes, n);
   };
   const opt = async (name: string) => (desc.tensors.has(name) ? get(name) : undefined);
   const cfg = desc.config;

@@ -4,6 +4,7 @@ import { f32ToBase64 } from '../../src/tags/f32-base64';
 import { createHead, type LoraAdapter } from '../../src/tags/head';
 import { exportLibrary, importLibrary, TagLibrary, type ImportResult, type LibraryFile } from '../../src/tags/library';
 import { createTag, newProvenance, type Tag } from '../../src/tags/tag';
+import { datasetHash, modelDisplayName } from '../../src/train/protocol';
 
 const D = 4;
 const FP = '0123456789abcdef';
@@ -201,5 +202,50 @@ describe('TagLibrary', () => {
     const again = lib.merge({ tags: [r.tags[0]] }, 'replace');
     expect(again.replaced).toEqual([{ kind: 'tag', name: 'SMILES' }]);
     expect(lib.tags.length).toBe(4);
+  });
+});
+
+describe('training provenance', () => {
+  const training = {
+    method: 'stage2',
+    templates: ['<SMILES> {input} <QED> {output}'],
+    fieldMapping: { input: 'smiles', output: 'qed' },
+    hyper: { steps: 6, epochs: 2, lr: 0.0001, schedule: 'cosine' },
+    seed: 3,
+    tagLength: 10,
+    enrich: false,
+    datasets: [{ name: 'mols.csv', rows: 20, hash: '0123456789abcdef' }],
+    model: { name: 'stories260K.bin', arch: 'llama', weightsFingerprint: FP },
+  };
+
+  it('round-trips through the library file', () => {
+    const lib = new TagLibrary();
+    lib.addTag(createTag({ name: 'QED', kind: 'function', p: 1, d: D, data: new Float32Array(D), provenance: newProvenance(MODEL, FP, { stage: 'stage2', training }) }));
+    const file = JSON.parse(JSON.stringify(exportLibrary(lib))) as LibraryFile;
+    expect(file.tags[0].provenance.training).toEqual(training);
+    const back = ok(importLibrary(file, { dModel: D, fingerprint: FP }));
+    expect(back.tags[0].provenance.training).toEqual(training);
+  });
+
+  it('a malformed training record is refused with its path', () => {
+    const lib = new TagLibrary();
+    lib.addTag(createTag({ name: 'QED', kind: 'function', p: 1, d: D, data: new Float32Array(D), provenance: newProvenance(MODEL, FP, { training }) }));
+    const file = JSON.parse(JSON.stringify(exportLibrary(lib)));
+    file.tags[0].provenance.training.datasets[0].rows = 'many';
+    const r = importLibrary(file, { dModel: D, fingerprint: FP });
+    expect(r.status).toBe('refused');
+    if (r.status === 'refused') expect(r.error).toMatch(/tags\[0\]\.provenance\.training\.datasets\[0\]\.rows: expected an integer/);
+  });
+
+  it('names a model by its file, never by the address it was loaded from; hashes data sets by content', () => {
+    expect(modelDisplayName('http://localhost:5173/models/stories260K/stories260K.bin')).toBe('stories260K.bin');
+    expect(modelDisplayName('https://huggingface.co/x/y/resolve/main/qwen2.5-0.5b-q8_0.gguf?download=true')).toBe('qwen2.5-0.5b-q8_0.gguf');
+    expect(modelDisplayName('/home/me/models/m.gguf')).toBe('m.gguf');
+    expect(modelDisplayName('SmolLM2-360M')).toBe('SmolLM2-360M');
+    const rows = [{ a: '1', b: 'x' }, { a: '2', b: 'y' }];
+    expect(datasetHash(rows)).toBe(datasetHash([{ b: 'x', a: '1' }, { b: 'y', a: '2' }]));
+    expect(datasetHash(rows)).not.toBe(datasetHash([rows[1], rows[0]]));
+    expect(datasetHash(rows)).not.toBe(datasetHash([{ a: '1', b: 'x' }, { a: '2', b: 'z' }]));
+    expect(datasetHash(rows)).toMatch(/^[0-9a-f]{16}$/);
   });
 });

@@ -141,6 +141,27 @@ describe('training graph gradients vs finite differences', () => {
     });
   }
 
+  it('tag rows when the batch crosses an LM-loss chunk boundary (64-token chunks, 80 tokens)', async () => {
+    const src = new BytesSource(randomGguf({ arch: 'llama', type: GgmlType.Q8_0, seed: 7, nLayers: 1, includeTokenizer: true }), 'c.gguf');
+    const { e, ref } = await setup(src);
+    const d = e.config.dModel;
+    // Five sequences of 16: tokens 0–63 in chunk 0, 64–79 in chunk 1. Tag rows sit in the first
+    // sequence and in the last one (wholly in chunk 1), and sequence 3 straddles the boundary.
+    const seq = (k: number) => Array.from({ length: 16 }, (_, j) => 1 + ((k * 7 + j * 5) % 29));
+    const c: Case = { seqs: [[1, TAG, ...seq(0).slice(2)], seq(1), seq(2), seq(3), [1, 9, TAG, ...seq(4).slice(3)]], lossFrom: 1 };
+    const tags = randn(rng(11), 2 * d, 0.5);
+    const g = await gpuTagGrad(e, c, tags, { maxTokens: 80, maxSeqs: 5, lmChunk: 64 });
+    expect(g.graph.lmChunkSize).toBe(64);
+    expect(g.bb.batch.ids.length).toBe(80);
+    const f = (x: Float64Array) => cpuLoss(ref, c, x, g.bb);
+    expect(Math.abs(g.loss - f(tags)) / f(tags)).toBeLessThan(1e-4);
+    const fd = fdGrad(f, tags);
+    expect(relErr(g.grad, fd)).toBeLessThan(1e-2);
+    // The second tag (in chunk 1) gets its gradient only through the second chunk's logits.
+    expect(relErr(g.grad.subarray(d), fd.subarray(d))).toBeLessThan(1e-2);
+    e.dispose();
+  });
+
   it('tag rows with the isolation mask and recomputation, through qwen2 (biases, neox rope)', async () => {
     const src = new BytesSource(randomGguf({ arch: 'qwen2', type: GgmlType.F16, seed: 3, nLayers: 2, includeTokenizer: true }), 'q.gguf');
     const { e, ref } = await setup(src);
@@ -159,8 +180,9 @@ describe('training graph gradients vs finite differences', () => {
   // runs over the packed [tokens, K] input, which the CPU reference (one sequence per call)
   // reproduces only for a batch of one.
   for (const dropout of [0, 0.25]) {
-  it(`LoRA A and B on every projection${dropout ? ', with dropout on the adapter inputs' : ''}`, async () => {
-    const src = new BytesSource(randomGguf({ arch: 'mistral', type: GgmlType.Q8_0, seed: 4, nLayers: 1, includeTokenizer: true }), 'l.gguf');
+  it(`LoRA A and B on every projection, every element${dropout ? ', with dropout on the adapter inputs' : ''}`, async () => {
+    // Small tensors (d 64, ff 64, rank 4: the smallest the kernels take) so finite differences cover every element.
+    const src = new BytesSource(randomGguf({ arch: 'mistral', type: GgmlType.Q8_0, seed: 4, nLayers: 1, dFF: 64, includeTokenizer: true }), 'l.gguf');
     const { e, ref } = await setup(src);
     const rank = 4;
     const targets = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
@@ -190,12 +212,12 @@ describe('training graph gradients vs finite differences', () => {
     ];
     const f = () => cpuLoss(ref, c, new Float64Array(0), bb, loraRef());
     expect(Math.abs((await graph.readStats())[STAT.lmLoss] - f()) / f()).toBeLessThan(1e-4);
-    // A few parameters of each kind: FD over every element would be slow on the CPU reference.
-    for (const name of ['lora.0.q.A', 'lora.0.v.B', 'lora.0.o.A', 'lora.0.gate.B', 'lora.0.down.A']) {
-      const p = graph.params().find((x) => x.name === name)!;
+    expect(graph.params().map((p) => p.name).sort()).toEqual(targets.flatMap((t) => [`lora.0.${t}.A`, `lora.0.${t}.B`]).sort());
+    for (const p of graph.params()) {
+      const name = p.name;
       const gpuGrad = await readF32(e.gpu, p.grad, 0, p.n);
       const v = values.get(name)!;
-      const idx = Array.from({ length: 6 }, (_, i) => Math.floor((i * p.n) / 6));
+      const idx = Array.from({ length: p.n }, (_, i) => i);
       const fd = idx.map((i) => {
         const old = v[i];
         v[i] = old + 1e-3;

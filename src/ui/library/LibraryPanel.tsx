@@ -2,7 +2,7 @@ import { Fragment, useMemo, useState } from 'react';
 import { libraryStore, useLibrary, useModel } from '../../state/app';
 import type { HeadSummary, TagSummary } from '../../worker/protocol';
 import { Dialog } from '../common/Dialog';
-import { downloadText } from '../common/download';
+import { downloadBytes, downloadText } from '../common/download';
 import { FileDrop } from '../common/FileDrop';
 import { TagChip } from '../common/TagChip';
 import { formatInt } from '../format';
@@ -25,7 +25,14 @@ export function LibraryPanel() {
   const sel = [...selected].filter((n) => tagNames.has(n));
   const orphanHeads = summary.heads.filter((h) => !tagNames.has(h.name));
 
+  const [format, setFormat] = useState<'json' | 'safetensors'>('json');
+  const [peftUrl, setPeftUrl] = useState('');
   const doExport = async (selection?: { tags: string[] }) => {
+    if (format === 'safetensors') {
+      const r = await lib.exportFiles({ format: 'safetensors', selection });
+      if (r) downloadBytes(r.bytes, r.fileName, 'application/zip');
+      return;
+    }
     const r = await lib.exportJson(selection);
     if (r) downloadText(r.json, r.fileName);
   };
@@ -38,6 +45,10 @@ export function LibraryPanel() {
             Tag library <span className="muted normal">· {summary.tags.length} tags, {summary.heads.length} heads, {summary.adapters.length} adapters</span>
           </h2>
           <div className="actions">
+            <select aria-label="Export format" value={format} onChange={(e) => setFormat(e.target.value as 'json' | 'safetensors')} data-testid="export-format">
+              <option value="json">JSON (workbench library)</option>
+              <option value="safetensors">safetensors (tags + heads, for Python)</option>
+            </select>
             <button type="button" onClick={() => void doExport({ tags: sel })} disabled={sel.length === 0} data-testid="export-selected">
               Export selected ({sel.length})
             </button>
@@ -100,16 +111,42 @@ export function LibraryPanel() {
             <h2 id="import-lib-title">Import</h2>
           </div>
           <FileDrop
-            label="Drop a library file (.json) or choose one"
-            accept=".json,application/json"
+            label="Drop a library file (.json), a PEFT adapter or tags.safetensors, or choose them"
+            accept=".json,.zip,.safetensors,application/json,application/zip"
+            multiple
             onFiles={async (files) => {
               const f = files[0]!;
-              void lib.importText(await f.text(), f.name);
+              if (files.length === 1 && /\.json$/i.test(f.name) && f.name !== 'adapter_config.json' && f.name !== 'tags.json') {
+                void lib.importText(await f.text(), f.name);
+                return;
+              }
+              void lib.importFiles(await Promise.all(files.map(async (x) => ({ name: x.name, bytes: new Uint8Array(await x.arrayBuffer()) }))));
             }}
             testId="library-import"
           >
-            Tags made for another d_model are refused; tags trained on another embedding table ask first.
+            A PEFT adapter is <code>adapter_config.json</code> + <code>adapter_model.safetensors</code> (both at once) or a zip of them;
+            tags come as <code>tags.safetensors</code> + <code>tags.json</code> or their zip. Items made for another d_model are refused;
+            tags trained on another embedding table ask first.
           </FileDrop>
+          <form
+            className="inline-form"
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (peftUrl.trim()) void lib.importUrl(peftUrl);
+            }}
+          >
+            <input
+              type="url"
+              aria-label="PEFT adapter URL"
+              placeholder="https://huggingface.co/<owner>/<adapter>"
+              value={peftUrl}
+              onChange={(e) => setPeftUrl(e.target.value)}
+              data-testid="peft-url"
+            />
+            <button type="submit" className="small" disabled={!model || !peftUrl.trim()}>
+              Import adapter
+            </button>
+          </form>
           {!model && <p className="hint">Load a model first: imports are checked against it.</p>}
           {importError && (
             <p className="inline-error" role="alert" data-testid="import-error">
@@ -336,6 +373,18 @@ function AdapterRow({ name, text }: { name: string; text: string }) {
       <td className="right nowrap">
         <button type="button" className="small" onClick={() => setRenaming(!renaming)}>
           Rename
+        </button>
+        <button
+          type="button"
+          className="small"
+          title="adapter_config.json + adapter_model.safetensors (Hugging Face PEFT, vLLM, TGI), zipped"
+          onClick={async () => {
+            const r = await lib.exportFiles({ format: 'peft', adapter: name });
+            if (r) downloadBytes(r.bytes, r.fileName, 'application/zip');
+          }}
+          data-testid={`export-peft-${name}`}
+        >
+          Export PEFT
         </button>
         <button type="button" className="danger small" onClick={() => void lib.remove('adapter', name)}>
           Delete
