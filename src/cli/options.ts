@@ -1,6 +1,6 @@
 /**
  * The command line's one validation layer: every option of every command (`generate`, `tokenize`,
- * `train`, `eval`, `retrieve`, `selfspec`, `experiment`, `qed`) checked (type, range, enum, file
+ * `train`, `eval`, `retrieve`, `selfspec`, `experiment`, `qed`, `export`, `import`) checked (type, range, enum, file
  * exists) before any model loads, so a bad value is a one-line error naming the option, the value
  * and what is allowed — never a hang, NaN or empty run.
  */
@@ -56,6 +56,7 @@ const existingPath = z.string().refine((s) => s !== '' && existsSync(s), 'is not
 const existingDir = z.string().refine((s) => s !== '' && existsSync(s) && statSync(s).isDirectory(), 'is not an existing folder');
 /** A folder that will be made (or reused): anything but an existing file. */
 const outDir = z.string().refine((s) => s.trim() !== '' && !(existsSync(s) && !statSync(s).isDirectory()), 'must be a folder name (not an existing file)');
+const pathOrUrl = z.string().refine((s) => isUrl(s) || (s !== '' && existsSync(s)), 'is not an existing file or folder or an http(s) URL');
 const wholeList = z.string().regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'must be whole numbers ≥ 0 separated by commas (e.g. 0,1,5)');
 
 const mapping = z.string().regex(/^[A-Za-z_][\w-]*=.+$/, 'must be field=column (e.g. input=smiles)');
@@ -162,6 +163,25 @@ const COMMAND_SCHEMAS: Record<string, Record<string, z.ZodType>> = {
     in: existingFile,
     weights: oneOf(['mean', 'max', 'none']),
   },
+  export: {
+    'tags-in': existingFile,
+    adapter: nonEmpty,
+    format: oneOf(['peft', 'safetensors']),
+    model: fileOrUrl,
+    // A folder, or with --zip a .zip path; folders are made as needed.
+    out: nonEmpty,
+    'base-model': nonEmpty,
+    tag: nonEmpty,
+    template: nonEmpty,
+  },
+  import: {
+    peft: pathOrUrl,
+    tags: existingDir,
+    name: nonEmpty,
+    model: fileOrUrl,
+    'tags-in': existingFile,
+    out: outFile,
+  },
 };
 
 /** Options each command needs. */
@@ -174,6 +194,8 @@ const REQUIRED: Record<string, string[]> = {
   selfspec: ['model', 'seeds', 'out'],
   experiment: ['out'],
   qed: ['in'],
+  export: ['tags-in', 'format', 'out'],
+  import: ['model', 'out'],
 };
 
 function firstIssue(e: z.ZodError): string {
@@ -219,6 +241,10 @@ export function validateOptions(cmd: string, values: Record<string, unknown>, po
     if (!Array.isArray(values.data) || values.data.length === 0) throw new CliUsageError('--data <file> is required for "train"');
   }
   if (cmd === 'eval' && (!Array.isArray(values.data) || values.data.length === 0)) throw new CliUsageError('--data <file> is required for "eval"');
+  if (cmd === 'export' && values.format === 'peft' && (values.adapter === undefined || values.model === undefined)) {
+    throw new CliUsageError('export --format peft needs --adapter <name> and --model <path|url> (for shapes and q/k row order)');
+  }
+  if (cmd === 'import' && (values.peft === undefined) === (values.tags === undefined)) throw new CliUsageError('import needs exactly one of --peft <dir|zip|url> or --tags <dir>');
   if (cmd === 'selfspec') {
     // One slot per passage of a mixture group (round 2's contrastive pair takes two).
     const slots = Number(values.slots ?? 8);

@@ -112,7 +112,7 @@ describe('cli selfspec (stories260K)', () => {
     expect(table.rows[1].cells['0-shot generation'].n).toBe(2);
   });
 
-  it('bad input: a clear message, exit 1, nothing made lost', async () => {
+  it('bad input: a clear message, exit 1 (exit 2 for a bad option), nothing made lost', async () => {
     const fail = (...args: string[]) => cli(...args).then(() => ({ code: 0, stderr: '' }), (e) => e as { code: number; stderr: string });
     const withOut = (name: string, ...over: string[]) => {
       const args = [...base, '--out', join(tmp, name)];

@@ -96,6 +96,16 @@ describe('CLI option schema', () => {
     ['qed', { in: csv, weights: 'median' }, /^--weights "median": must be one of mean, max, none$/],
     ['qed', { in: 'none.smi', weights: 'mean' }, /^--in "none.smi": is not an existing file$/],
     ['qed', { weights: 'mean' }, /^--in is required for "qed"/],
+    ['export', { 'tags-in': csv, format: 'onnx', out: dir }, /^--format "onnx": must be one of peft, safetensors$/],
+    ['export', { 'tags-in': 'no-lib.json', format: 'peft', out: dir }, /^--tags-in "no-lib.json": is not an existing file$/],
+    ['export', { 'tags-in': csv, format: 'peft', out: dir, model: MODEL }, /^export --format peft needs --adapter <name> and --model/],
+    ['export', { 'tags-in': csv, format: 'safetensors', out: '' }, /^--out "": must not be empty$/],
+    ['export', { format: 'peft', out: dir }, /^--tags-in is required for "export"/],
+    ['import', { model: MODEL, out: join(dir, 'lib.json') }, /^import needs exactly one of --peft <dir\|zip\|url> or --tags <dir>$/],
+    ['import', { model: MODEL, out: join(dir, 'lib.json'), peft: dir, tags: dir }, /^import needs exactly one of/],
+    ['import', { model: MODEL, out: join(dir, 'lib.json'), peft: 'no/such/adapter' }, /^--peft "no\/such\/adapter": is not an existing file or folder or an http\(s\) URL$/],
+    ['import', { model: MODEL, out: join(dir, 'lib.json'), tags: csv }, /^--tags ".*d\.csv": is not an existing folder$/],
+    ['import', { model: MODEL, out: 'no/such/dir/lib.json', tags: dir }, /^--out "no\/such\/dir\/lib.json": must be a file name in an existing folder$/],
   ])('%s %j is refused', (cmd, values, re) => {
     const positionals = cmd === 'experiment' ? [csv] : [];
     let msg = '';
@@ -108,13 +118,15 @@ describe('CLI option schema', () => {
     expect(msg).toMatch(re);
   });
 
-  it('accepts well-formed retrieve, selfspec, experiment and qed command lines', () => {
+  it('accepts well-formed retrieve, selfspec, experiment, qed, export and import command lines', () => {
     expect(() => validateOptions('retrieve', retrieve({ corpus: 'test/selfspec/fixtures/corpus-docs', stem: 'none', b: '1', k1: '0' }))).not.toThrow();
     expect(() => validateOptions('selfspec', selfspec({ ablation: '0,1', rounds: '2', lr: '3e-4', epochs: '0.5', context: '512' }))).not.toThrow();
     // Without evaluation the PubMedQA files are never read, so a missing default is no error.
     expect(() => validateOptions('selfspec', selfspec({ 'eval-n': '0', pubmedqa: 'nope.json' }))).not.toThrow();
     expect(() => validateOptions('experiment', { out: join(dir, 'x'), 'data-dir': dir }, [csv])).not.toThrow();
     expect(() => validateOptions('qed', { in: csv, weights: 'max' })).not.toThrow();
+    expect(() => validateOptions('export', { 'tags-in': csv, format: 'peft', adapter: 'lora', model: MODEL, out: join(dir, 'a.zip'), zip: true })).not.toThrow();
+    expect(() => validateOptions('import', { model: MODEL, out: join(dir, 'lib.json'), peft: 'https://example.org/adapter.zip', name: 'x' })).not.toThrow();
   });
 
   it('experiment takes exactly one existing definition file', () => {
