@@ -9,7 +9,8 @@ export default defineConfig({
     environment: 'node',
     // GPU tests run on SwiftShader (a CPU emulation): slow, but speed is never asserted.
     testTimeout: 900_000,
-    hookTimeout: 120_000,
+    // Compiling every matmul pipeline variant in a beforeAll takes minutes on a loaded 2-core machine.
+    hookTimeout: 600_000,
     pool: 'forks',
     setupFiles: ['test/setup.ts'],
     env: { VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? swiftshader },

@@ -7,10 +7,10 @@
 import Papa from 'papaparse';
 import { lineIndex, stripBom, type ParsedDataset, type SkippedRow } from './dataset';
 
-export function parseDelimited(input: string, delimiter: ',' | '\t'): ParsedDataset {
+export function parseDelimited(input: string, delimiter: ',' | ';' | '|' | '\t'): ParsedDataset {
   const text = stripBom(input);
   const lineOf = lineIndex(text);
-  const format = delimiter === ',' ? 'csv' : 'tsv';
+  const format = delimiter === '\t' ? 'tsv' : 'csv';
   let columns: string[] | null = null;
   const rows: Array<Record<string, string>> = [];
   const lines: number[] = [];

@@ -32,8 +32,36 @@ export function detectFormat(text: string, name?: string): DataFormat {
   // A table has a header and rows with the same number of fields (≥ 2) on every line; prose with
   // commas does not (and one line of prose cannot be told from a header, so it stays lines).
   if (sample.length >= 2 && consistentFields(sample, '\t')) return 'tsv';
-  if (sample.length >= 2 && consistentFields(sample, ',')) return 'csv';
+  if (sample.length >= 2 && CSV_DELIMITERS.some((d) => consistentFields(sample, d))) return 'csv';
   return 'lines';
+}
+
+/** Delimiters a "CSV" may use: the comma, and the semicolon / pipe of European spreadsheets and bioinformatics tables. */
+export const CSV_DELIMITERS = [',', ';', '|'] as const;
+export type CsvDelimiter = (typeof CSV_DELIMITERS)[number];
+
+/**
+ * The delimiter of a CSV-like text: of those that give every sampled line the same number of
+ * fields (≥ 2), the one giving the most fields; a comma when none does.
+ */
+export function sniffDelimiter(text: string): CsvDelimiter {
+  const sample = splitLines(stripBom(text).slice(0, 64 << 10))
+    .filter((l) => l.trim() !== '')
+    .slice(0, SAMPLE_LINES);
+  let best: CsvDelimiter = ',';
+  let bestFields = 1;
+  for (const d of CSV_DELIMITERS) {
+    const n = consistentFields(sample, d) ? fieldsOf(sample, d) : 0;
+    if (n > bestFields) {
+      best = d;
+      bestFields = n;
+    }
+  }
+  return best;
+}
+
+function fieldsOf(sample: string[], delimiter: string): number {
+  return Papa.parse<string[]>(sample[0] ?? '', { delimiter }).data[0]?.length ?? 0;
 }
 
 function isJsonObject(line: string): boolean {
@@ -46,6 +74,7 @@ function isJsonObject(line: string): boolean {
 }
 
 function consistentFields(sample: string[], delimiter: string): boolean {
+  if (sample.length === 0) return false;
   // Parse the sample as a table so quoted delimiters do not count; the last line may be cut short.
   const rows = Papa.parse<string[]>(sample.join('\n'), { delimiter, skipEmptyLines: true }).data;
   const n = rows[0]?.length ?? 0;

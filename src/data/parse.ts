@@ -3,23 +3,26 @@
  * report of every record that was skipped and why. Never throws on bad records.
  *
  * Formats: csv / tsv (header row; papaparse), jsonl (one object per line), fasta (name,
- * description, sequence), lines (one record per non-blank line, column "text"). Without `format`
+ * description, sequence), lines (one record per non-blank line, column "text"). CSV's delimiter is
+ * sniffed (`,` `;` `|`). Without `format`
  * the extension of `name` decides, or else the content (see detect.ts).
  */
 import { parseDelimited } from './csv';
 import { splitLines, stripBom, type DataFormat, type ParsedDataset } from './dataset';
-import { detectFormat } from './detect';
+import { detectFormat, sniffDelimiter } from './detect';
 import { parseFasta } from './fasta';
 import { parseJsonl } from './jsonl';
 
 export type { DataFormat, DataReport, ParsedDataset, SkippedRow } from './dataset';
-export { detectFormat } from './detect';
+export { detectFormat, sniffDelimiter } from './detect';
+export { notADataset } from './refuse';
 
 export function parseDataset(text: string, opts: { format?: DataFormat; name?: string } = {}): ParsedDataset {
   const format = opts.format ?? detectFormat(text, opts.name);
   switch (format) {
     case 'csv':
-      return parseDelimited(text, ',');
+      // A ".csv" from a European spreadsheet is often ;-separated; tables from bioinformatics tools |-separated.
+      return parseDelimited(text, sniffDelimiter(text));
     case 'tsv':
       return parseDelimited(text, '\t');
     case 'jsonl':

@@ -11,7 +11,7 @@ import { Rope } from '../gpu/kernels/rope';
 import { Rows } from '../gpu/kernels/rows';
 import { Swiglu } from '../gpu/kernels/swiglu';
 import { bytesOf, readBuffer, type GpuMemory } from '../gpu/memory';
-import { Recorder } from '../gpu/recorder';
+import { Recorder, type Binding } from '../gpu/recorder';
 import type { GpuTensor, ModelConfig } from './types';
 import type { ModelWeights } from './weights';
 import { NO_ADAPTER, ResidentAdapters, type LoraProj } from './adapters';
@@ -25,6 +25,26 @@ export function matrices(w: ModelWeights): GpuTensor[] {
 }
 
 export { NO_INJECT, NO_ADAPTER };
+
+/** A part of a buffer bound on its own. */
+type Part = { buffer: GPUBuffer; offset: number; size: number };
+
+/** One scratch buffer holding f32 parts of `words` each, every part starting at a binding-aligned offset. */
+function planar(mem: GpuMemory, label: string, words: number[], align: number): [GPUBuffer, Part[]] {
+  const offsets: number[] = [];
+  let size = 0;
+  for (const n of words) {
+    offsets.push(size);
+    size = Math.ceil((size + Math.max(n, 1) * 4) / align) * align;
+  }
+  const buffer = mem.create(label, size, 'scratch');
+  return [buffer, words.map((n, i) => ({ buffer, offset: offsets[i], size: Math.max(n, 1) * 4 }))];
+}
+
+/** Whether matrices were uploaded as one stack (uploadWeights) and can be projected in one dispatch. */
+function stacked(ws: GpuTensor[]): boolean {
+  return ws.every((w) => w.buffer === ws[0].buffer && w.offset !== undefined);
+}
 
 /**
  * One forward call: T tokens from any number of sequences, each token placed in a KV-cache slot at a
@@ -94,18 +114,22 @@ export class Transformer {
   private readonly act: {
     x: GPUBuffer; // f32 [maxTokens, d] residual stream
     xn: GPUBuffer; // f32 [maxTokens, d] normed input of a sublayer
-    q: GPUBuffer; // f32 [maxTokens, nHeads·hd]
-    k: GPUBuffer; // f32 [maxTokens, nKv·hd]
-    v: GPUBuffer; // f32 [maxTokens, nKv·hd]
+    qkv: GPUBuffer; // q, k, v below, planar in one buffer so one stacked matmul writes all three
+    q: Part; // f32 [maxTokens, nHeads·hd]
+    k: Part; // f32 [maxTokens, nKv·hd]
+    v: Part; // f32 [maxTokens, nKv·hd]
     att: GPUBuffer; // f32 [maxTokens, nHeads·hd]
-    gate: GPUBuffer; // f32 [maxTokens, ff]
-    up: GPUBuffer; // f32 [maxTokens, ff]
+    gu: GPUBuffer; // gate, up below, planar in one buffer
+    gate: Part; // f32 [maxTokens, ff]
+    up: Part; // f32 [maxTokens, ff]
     ffn: GPUBuffer; // f32 [maxTokens, ff] silu(gate)·up
     hid: GPUBuffer; // f32 [slots, d] hidden state of the rows whose logits are wanted
     hidn: GPUBuffer; // f32 [slots, d]
     logits: GPUBuffer; // f32 [slots, vocab]
     argmax: GPUBuffer; // u32 [slots]
   };
+  /** Per layer f32 [nHeads·hd + 2·nKv·hd]: bq|bk|bv for the stacked projection (null without biases). */
+  private readonly qkvBias: (GPUBuffer | null)[];
   readonly kCache: GPUBuffer[]; // per layer f32 [slots, maxContext, nKv, hd]
   readonly vCache: GPUBuffer[];
   private readonly noInjected: GPUBuffer;
@@ -148,21 +172,36 @@ export class Transformer {
       floats: new Float32Array(words.buffer),
       result: new ArrayBuffer(2 * slots * 4),
     };
+    const align = gpu.limits.minStorageBufferOffsetAlignment;
+    const [qkv, [qP, kP, vP]] = planar(mem, 'qkv', [T * qd, T * kvd, T * kvd], align);
+    const [gu, [gateP, upP]] = planar(mem, 'gate|up', [T * cfg.dFF, T * cfg.dFF], align);
     this.act = {
       x: f('x', T * d),
       xn: f('xn', T * d),
-      q: f('q', T * qd),
-      k: f('k', T * kvd),
-      v: f('v', T * kvd),
+      qkv,
+      q: qP,
+      k: kP,
+      v: vP,
       att: f('att', T * qd),
-      gate: f('gate', T * cfg.dFF),
-      up: f('up', T * cfg.dFF),
+      gu,
+      gate: gateP,
+      up: upP,
       ffn: f('ffn', T * cfg.dFF),
       hid: f('hid', slots * d),
       hidn: f('hidn', slots * d),
       logits: f('logits', slots * cfg.vocabSize),
       argmax: f('argmax', slots),
     };
+    this.qkvBias = w.layers.map((L, l) => {
+      if (!L.bq || !L.bk || !L.bv) return null;
+      const b = mem.create(`qkv-bias.${l}`, (qd + 2 * kvd) * 4, 'weights');
+      const enc = gpu.device.createCommandEncoder();
+      enc.copyBufferToBuffer(L.bq, 0, b, 0, qd * 4);
+      enc.copyBufferToBuffer(L.bk, 0, b, qd * 4, kvd * 4);
+      enc.copyBufferToBuffer(L.bv, 0, b, (qd + kvd) * 4, kvd * 4);
+      gpu.device.queue.submit([enc.finish()]);
+      return b;
+    });
     const kvWords = slots * maxContext * kvd;
     this.kCache = w.layers.map((_, l) => mem.create(`k-cache.${l}`, kvWords * 4, 'kv'));
     this.vCache = w.layers.map((_, l) => mem.create(`v-cache.${l}`, kvWords * 4, 'kv'));
@@ -362,7 +401,7 @@ export class Transformer {
   }
 
   /** y += (α/r)·(x·Aᵀ)·Bᵀ for each token's adapter, when any resident adapter adapts this matrix. */
-  private loraAdd(l: number, p: LoraProj, x: GPUBuffer, y: GPUBuffer, T: number): void {
+  private loraAdd(l: number, p: LoraProj, x: Binding, y: Binding, T: number): void {
     const packed = this.adapters.packed[l]?.[p];
     if (!packed || !this.lora) return;
     const u = this.adapters.u!;
@@ -372,7 +411,7 @@ export class Transformer {
 
   private layers(T: number, injected: GPUBuffer, lora: boolean): void {
     const { cfg, w, k, rec, act, meta } = this;
-    const ad = (l: number, p: LoraProj, x: GPUBuffer, y: GPUBuffer) => {
+    const ad = (l: number, p: LoraProj, x: Binding, y: Binding) => {
       if (lora) this.loraAdd(l, p, x, y, T);
     };
     const d = cfg.dModel;
@@ -381,24 +420,34 @@ export class Transformer {
     for (let l = 0; l < cfg.nLayers; l++) {
       const L = w.layers[l];
       k.norm.forward(rec, { x: act.x, weight: L.attnNorm, out: act.xn, T, d, eps: cfg.normEps });
-      k.mm.forward(rec, { x: act.xn, w: L.wq, y: act.q, M: T, bias: L.bq ?? undefined });
-      k.mm.forward(rec, { x: act.xn, w: L.wk, y: act.k, M: T, bias: L.bk ?? undefined });
-      k.mm.forward(rec, { x: act.xn, w: L.wv, y: act.v, M: T, bias: L.bv ?? undefined });
+      const biased = !!(L.bq || L.bk || L.bv);
+      if (stacked([L.wq, L.wk, L.wv]) && (!biased || this.qkvBias[l])) {
+        const yOffsets = [act.q.offset, act.k.offset, act.v.offset];
+        k.mm.forwardStacked(rec, { x: act.xn, ws: [L.wq, L.wk, L.wv], y: act.qkv, yOffsets, M: T, bias: this.qkvBias[l] ?? undefined });
+      } else {
+        k.mm.forward(rec, { x: act.xn, w: L.wq, y: act.q, M: T, bias: L.bq ?? undefined });
+        k.mm.forward(rec, { x: act.xn, w: L.wk, y: act.k, M: T, bias: L.bk ?? undefined });
+        k.mm.forward(rec, { x: act.xn, w: L.wv, y: act.v, M: T, bias: L.bv ?? undefined });
+      }
       ad(l, 'q', act.xn, act.q);
       ad(l, 'k', act.xn, act.k);
       ad(l, 'v', act.xn, act.v);
       const rope = { pos: meta.pos, T, headDim: hd, theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale };
-      k.rope.forward(rec, { ...rope, x: act.q, nHeads: cfg.nHeads });
-      k.rope.forward(rec, { ...rope, x: act.k, nHeads: cfg.nKvHeads });
-      if (this.captureQ) rec.copy(act.q, 0, this.captureQ, l * T * cfg.nHeads * hd * 4, T * cfg.nHeads * hd * 4);
+      // q and k share the qkv buffer: one dispatch rotates both.
+      k.rope.forward(rec, { ...rope, x: act.qkv, nHeads: cfg.nHeads, second: { nHeads: cfg.nKvHeads, offset: act.k.offset } });
+      if (this.captureQ) rec.copy(act.q.buffer, act.q.offset, this.captureQ, l * T * cfg.nHeads * hd * 4, T * cfg.nHeads * hd * 4);
       const cache = { kCache: this.kCache[l], vCache: this.vCache[l], slot: meta.slot, pos: meta.pos, T, nKv: cfg.nKvHeads, hd, maxSeq: this.opts.maxContext };
       k.attn.kvWrite(rec, { ...cache, k: act.k, v: act.v });
       k.attn.forward(rec, { ...cache, q: act.q, start: meta.start, out: act.att, nHeads: cfg.nHeads, scale: 1 / Math.sqrt(hd) });
       k.mm.forward(rec, { x: act.att, w: L.wo, y: act.x, M: T, accumulate: true });
       ad(l, 'o', act.att, act.x);
       k.norm.forward(rec, { x: act.x, weight: L.ffnNorm, out: act.xn, T, d, eps: cfg.normEps });
-      k.mm.forward(rec, { x: act.xn, w: L.wGate, y: act.gate, M: T });
-      k.mm.forward(rec, { x: act.xn, w: L.wUp, y: act.up, M: T });
+      if (stacked([L.wGate, L.wUp])) {
+        k.mm.forwardStacked(rec, { x: act.xn, ws: [L.wGate, L.wUp], y: act.gu, yOffsets: [act.gate.offset, act.up.offset], M: T });
+      } else {
+        k.mm.forward(rec, { x: act.xn, w: L.wGate, y: act.gate, M: T });
+        k.mm.forward(rec, { x: act.xn, w: L.wUp, y: act.up, M: T });
+      }
       ad(l, 'gate', act.xn, act.gate);
       ad(l, 'up', act.xn, act.up);
       k.swiglu.forward(rec, { gate: act.gate, up: act.up, out: act.ffn, n: T * cfg.dFF });

@@ -106,6 +106,8 @@ export interface GpuTensor {
   type: GgmlType;
   shape: number[];
   buffer: GPUBuffer;
+  /** Byte offset in `buffer` when matrices share one (stacked q|k|v, gate|up); a multiple of 256. */
+  offset?: number;
 }
 
 /** How to build the tokenizer for a model (see src/model/tokenizer). */

@@ -56,6 +56,11 @@ export async function uploadWeights(
   const matrix = async (name: string): Promise<GpuTensor> => {
     const t = info(name);
     const buffer = mem.create(name, t.bytes, 'weights');
+    await fill(name, t, buffer, 0);
+    return { name, type: t.type, shape: t.shape, buffer };
+  };
+
+  const fill = async (name: string, t: TensorInfo, buffer: GPUBuffer, at: number): Promise<void> => {
     for (let off = 0; off < t.bytes; off += CHUNK) {
       opts.signal?.throwIfAborted();
       const n = Math.min(CHUNK, t.bytes - off);
@@ -67,11 +72,34 @@ export async function uploadWeights(
       // would otherwise turn every generated token into garbage without a word.
       const bad = nonFiniteAt(t.type, bytes, off);
       if (bad) throw new ModelFormatError(`${src.name}: tensor "${name}" holds a non-finite ${bad.what} (${bad.value}) at element ${bad.element}; the file is corrupt.`);
-      writeAligned(mem.gpu.device, buffer, off, bytes);
+      writeAligned(mem.gpu.device, buffer, at + off, bytes);
       loaded += n;
       report();
     }
-    return { name, type: t.type, shape: t.shape, buffer };
+  };
+
+  // Matrices that read the same input (q|k|v, gate|up) share one buffer, each part aligned for its own
+  // binding, so the forward projects them in one dispatch (Matmul.forwardStacked). Separate buffers when
+  // types or K differ or the stack would exceed a binding.
+  const stack = async (names: string[]): Promise<GpuTensor[]> => {
+    const ts = names.map(info);
+    const align = mem.gpu.limits.minStorageBufferOffsetAlignment;
+    const offsets: number[] = [];
+    let size = 0;
+    for (const t of ts) {
+      offsets.push(size);
+      size = Math.ceil((size + t.bytes) / align) * align;
+    }
+    const lim = Math.min(mem.gpu.limits.maxStorageBufferBindingSize, mem.gpu.limits.maxBufferSize);
+    const same = ts.every((t) => t.type === ts[0].type && t.shape.length === 2 && t.shape[1] === ts[0].shape[1]);
+    if (!same || size > lim) {
+      const out: GpuTensor[] = [];
+      for (const n of names) out.push(await matrix(n));
+      return out;
+    }
+    const buffer = mem.create(names.join('|'), size, 'weights');
+    for (let i = 0; i < ts.length; i++) await fill(names[i], ts[i], buffer, offsets[i]);
+    return ts.map((t, i) => ({ name: names[i], type: t.type, shape: t.shape, buffer, offset: offsets[i] }));
   };
 
   // Vectors are tiny: convert them to f32 once so no kernel needs a per-type path for them.
@@ -93,18 +121,19 @@ export async function uploadWeights(
   const tokEmbd = await matrix(TensorNames.tokEmbd);
   const layers: LayerWeights[] = [];
   for (let l = 0; l < cfg.nLayers; l++) {
+    const attnNorm = await vector(TensorNames.attnNorm(l));
+    const [wq, wk, wv] = await stack([TensorNames.wq(l), TensorNames.wk(l), TensorNames.wv(l)]);
     layers.push({
-      attnNorm: await vector(TensorNames.attnNorm(l)),
-      wq: await matrix(TensorNames.wq(l)),
-      wk: await matrix(TensorNames.wk(l)),
-      wv: await matrix(TensorNames.wv(l)),
+      attnNorm,
+      wq,
+      wk,
+      wv,
       bq: await optionalVector(TensorNames.bq(l)),
       bk: await optionalVector(TensorNames.bk(l)),
       bv: await optionalVector(TensorNames.bv(l)),
       wo: await matrix(TensorNames.wo(l)),
       ffnNorm: await vector(TensorNames.ffnNorm(l)),
-      wGate: await matrix(TensorNames.wGate(l)),
-      wUp: await matrix(TensorNames.wUp(l)),
+      ...(await stack([TensorNames.wGate(l), TensorNames.wUp(l)]).then(([wGate, wUp]) => ({ wGate, wUp }))),
       wDown: await matrix(TensorNames.wDown(l)),
     });
   }

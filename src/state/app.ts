@@ -16,6 +16,7 @@ import { createMatrixStore, type MatrixState } from './matrix';
 import { createModelStore, type ModelState } from './model';
 import { createModelCacheStore, type ModelCacheState } from './modelCache';
 import { createNoticesStore, type NoticesState } from './notices';
+import { renamer, renameTagsInTemplate, tagRenames } from './tag-renames';
 import { createTrainStore, type TrainState } from './train';
 
 // A worker that crashes, loses its GPU device or stops answering is replaced (see ./engine.ts).
@@ -73,6 +74,20 @@ modelStore.subscribe((s) => {
   lastModel = s.model;
   void libraryStore.getState().refreshFingerprint(s.model?.name ?? null);
   if (s.model || hadModel) void modelCacheStore.getState().refresh();
+});
+
+// Tags are tracked by id: a rename in the library carries over to the Composer's chips and the
+// Train panel's template.
+let lastTags = libraryStore.getState().summary.tags;
+libraryStore.subscribe((s) => {
+  if (s.summary.tags === lastTags) return;
+  const renames = tagRenames(lastTags, s.summary.tags);
+  lastTags = s.summary.tags;
+  if (renames.length === 0) return;
+  composerStore.getState().renameTags(renamer(renames));
+  const t = trainStore.getState();
+  const template = renameTagsInTemplate(t.config.template, renames);
+  if (template !== t.config.template) t.setConfig({ template });
 });
 
 /** Loads what was saved: the tag library into the worker, datasets, checkpoints. */

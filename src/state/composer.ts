@@ -3,6 +3,7 @@
  * prediction, optionally side by side (the same prompt without its tags, or a second variant).
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
+import type { Template } from '../tags/template';
 import type { EngineClientLike } from '../worker/client';
 import { isAbortError, type ComposeReply, type HeadPrediction, type PromptInfo } from '../worker/protocol';
 import { DEFAULT_OPTIONS, validateOptions, type GenerationOptions } from './generation';
@@ -60,6 +61,26 @@ export function insertTagAt(segs: readonly Segment[], name: string, offset: numb
   return normalizeSegments(out);
 }
 
+/**
+ * A training template as a prompt: its tags as chips, its fields filled from `row` (template field ←
+ * row[fieldMap[field] ?? field]), cut before `outputField` so the model (or the head) supplies it.
+ */
+export function prefillSegments(template: Template, row: Record<string, string>, outputField: string, fieldMap: Record<string, string> = {}): Segment[] {
+  const value = (f: string) => row[fieldMap[f] || f] ?? '';
+  const out: Segment[] = [];
+  for (const seg of template.segments) {
+    if (seg.kind === 'field' && seg.name === outputField) break;
+    if (seg.kind === 'text') out.push({ kind: 'text', text: seg.text });
+    else if (seg.kind === 'tag') out.push({ kind: 'tag', name: seg.name });
+    else if (seg.kind === 'tagFromField') out.push({ kind: 'tag', name: value(seg.field) });
+    else out.push({ kind: 'text', text: value(seg.name) });
+  }
+  const segs = normalizeSegments(out);
+  const last = segs[segs.length - 1];
+  if (last?.kind === 'text') segs[segs.length - 1] = { kind: 'text', text: last.text.replace(/\s+$/, '') };
+  return normalizeSegments(segs);
+}
+
 export type CompareMode = 'off' | 'no-tags' | 'variant';
 export type ComposeMode = 'generate' | 'head';
 export type ComposerStatus = 'idle' | 'running' | 'done' | 'cancelled' | 'error';
@@ -84,6 +105,8 @@ export interface ComposerState {
   error: string | null;
 
   setSegments(which: 'a' | 'b', segs: Segment[]): void;
+  /** The library renamed tags: chips follow their tag (`rename(old)` → new name). */
+  renameTags(rename: (name: string) => string): void;
   /** Appends a tag (keyboard insertion without a caret position) or inserts it at `offset`. */
   insertTag(which: 'a' | 'b', name: string, offset?: number): void;
   setCompare(c: CompareMode): void;
@@ -91,6 +114,7 @@ export interface ComposerState {
   setOptions(patch: Partial<GenerationOptions>): void;
   run(): Promise<void>;
   stop(): void;
+  /** Empties the prompt(s) and the outputs. */
   clear(): void;
 }
 
@@ -119,16 +143,22 @@ export function createComposerStore({ client, notices, model, random = Math.rand
     setSegments(which, segs) {
       set({ [which]: normalizeSegments(segs) } as Pick<ComposerState, 'a' | 'b'>);
     },
+    renameTags(rename) {
+      const map = (segs: Segment[]) => segs.map((s) => (s.kind === 'tag' ? { kind: 'tag' as const, name: rename(s.name) } : s));
+      set({ a: map(get().a), b: map(get().b) });
+    },
     insertTag(which, name, offset) {
       const segs = get()[which];
       const total = segs.reduce((s, x) => s + (x.kind === 'text' ? x.text.length : 1), 0);
       set({ [which]: insertTagAt(segs, name, offset ?? total) } as Pick<ComposerState, 'a' | 'b'>);
     },
     setCompare(compare) {
+      if (compare === 'no-tags' && get().mode === 'head') return;
       set({ compare });
     },
     setMode(mode) {
-      set({ mode });
+      // Without its tags a prompt has no function tag, so no head to read: that comparison is generation-only.
+      set(mode === 'head' && get().compare === 'no-tags' ? { mode, compare: 'off' } : { mode });
     },
     setOptions(patch) {
       set({ options: { ...get().options, ...patch } });
@@ -208,7 +238,7 @@ export function createComposerStore({ client, notices, model, random = Math.rand
 
     clear() {
       if (get().status === 'running') get().stop();
-      set({ columns: [], status: 'idle', error: null });
+      set({ a: [], b: [], columns: [], status: 'idle', error: null });
     },
   }));
 }

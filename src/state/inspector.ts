@@ -12,6 +12,8 @@ export interface InspectorState {
   tag: string | null;
   neighbours: number;
   sample: number;
+  /** Other tags shown in the same PCA. */
+  withTags: string[];
   data: InspectReply | null;
   status: 'idle' | 'running' | 'done' | 'error';
   error: string | null;
@@ -25,7 +27,7 @@ export interface InspectorState {
   layer: number;
 
   inspect(tag: string): Promise<void>;
-  setOptions(patch: Partial<Pick<InspectorState, 'neighbours' | 'sample'>>): void;
+  setOptions(patch: Partial<Pick<InspectorState, 'neighbours' | 'sample' | 'withTags'>>): void;
   setPrompt(p: string): void;
   setLayer(l: number): void;
   runAttention(): Promise<void>;
@@ -48,6 +50,7 @@ export function createInspectorStore({ client, notices, model }: { client: Engin
     tag: null,
     neighbours: 5,
     sample: 400,
+    withTags: [],
     data: null,
     status: 'idle',
     error: null,
@@ -65,7 +68,7 @@ export function createInspectorStore({ client, notices, model }: { client: Engin
         return;
       }
       try {
-        const data = await client.request('inspectTag', { name: tag, neighbours: get().neighbours, sample: get().sample });
+        const data = await client.request('inspectTag', { name: tag, neighbours: get().neighbours, sample: get().sample, with: get().withTags.filter((t) => t !== tag) });
         if (my === seq) set({ data, status: 'done' });
       } catch (e) {
         if (my === seq) set({ status: 'error', error: String((e as Error)?.message ?? e), data: null });
@@ -74,6 +77,9 @@ export function createInspectorStore({ client, notices, model }: { client: Engin
 
     setOptions(patch) {
       set(patch);
+      // A different set of tags in the PCA: recompute what is shown.
+      const tag = get().tag;
+      if ('withTags' in patch && tag && get().status !== 'running') void get().inspect(tag);
     },
     setPrompt(prompt) {
       set({ prompt });

@@ -7,7 +7,7 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { ExportSelection } from '../tags/library-format';
 import type { EngineClientLike } from '../worker/client';
-import type { LibraryExportFilesParams, LibraryImportReply, LibraryItemKind, LibrarySummary } from '../worker/protocol';
+import type { ImportConflict, LibraryExportFilesParams, LibraryImportReply, LibraryItemKind, LibrarySummary } from '../worker/protocol';
 import type { WorkbenchDb } from './db';
 import type { NoticesStore } from './notices';
 
@@ -18,7 +18,12 @@ export interface PendingImport {
   /** A library JSON, or the files of a tags.safetensors import. */
   text?: string;
   files?: Array<{ name: string; bytes: Uint8Array }>;
-  warning: string;
+  /** Tags trained against another embedding table: import anyway? */
+  warning?: string;
+  /** Tags that clash with the library (same id or name, other content): keep both or replace? */
+  conflicts?: ImportConflict[];
+  /** The embedding question was answered already. */
+  confirmed?: boolean;
 }
 
 export interface LibraryState {
@@ -31,7 +36,7 @@ export interface LibraryState {
   /** An import waiting for the user's confirmation. */
   pendingImport: PendingImport | null;
   /** What the last import added. */
-  lastImport: { fileName: string; added: string[]; renamed: string[]; warnings: string[] } | null;
+  lastImport: { fileName: string; added: string[]; renamed: string[]; warnings: string[]; alreadyPresent: string[] } | null;
   /** An import that was refused (shown in the panel). */
   importError: string | null;
 
@@ -48,7 +53,8 @@ export interface LibraryState {
   importUrl(url: string): Promise<LibraryImportReply | null>;
   /** A PEFT adapter zip, or tags.safetensors + sidecar zipped: bytes and a file name for the download. */
   exportFiles(params: LibraryExportFilesParams): Promise<{ bytes: Uint8Array; fileName: string } | null>;
-  confirmImport(): Promise<LibraryImportReply | null>;
+  /** Answers the pending question: import despite the embedding warning, or resolve clashes (`rename` keeps both). */
+  confirmImport(onConflict?: 'rename' | 'replace'): Promise<LibraryImportReply | null>;
   cancelImport(): void;
 }
 
@@ -144,8 +150,7 @@ export function createLibraryStore({ client, notices, db, now = () => new Date()
       set({ importError: null, pendingImport: null });
       try {
         const r = await client.request('libraryImport', { text });
-        if (r.status === 'needs-confirmation') set({ pendingImport: { fileName, text, warning: r.warning } });
-        else afterImport(r, fileName);
+        handleReply(r, { fileName, text });
         return r;
       } catch (e) {
         notices.getState().pushError(e, `Importing ${fileName}`);
@@ -159,6 +164,7 @@ export function createLibraryStore({ client, notices, db, now = () => new Date()
       try {
         const r = await client.request('libraryImportFiles', { files });
         if (r.status === 'needs-confirmation') set({ pendingImport: { fileName: label, files, warning: r.warning } });
+        else if (r.status === 'conflicts') set({ pendingImport: { fileName: label, files, conflicts: r.conflicts } });
         else afterImport(r, label);
         return r;
       } catch (e) {
@@ -188,15 +194,21 @@ export function createLibraryStore({ client, notices, db, now = () => new Date()
       }
     },
 
-    async confirmImport() {
+    async confirmImport(onConflict) {
       const p = get().pendingImport;
       if (!p) return null;
       set({ pendingImport: null });
+      const confirmed = p.confirmed || !!p.warning;
       try {
         const r = p.files
-          ? await client.request('libraryImportFiles', { files: p.files, confirm: true })
-          : await client.request('libraryImport', { text: p.text ?? '', confirm: true });
-        afterImport(r, p.fileName);
+          ? await client.request('libraryImportFiles', { files: p.files, confirm: confirmed, onConflict: p.conflicts ? onConflict : undefined })
+          : await client.request('libraryImport', { text: p.text ?? '', confirm: confirmed, onConflict: p.conflicts ? onConflict : undefined });
+        if (p.files) {
+          if (r.status === 'needs-confirmation') set({ pendingImport: { ...p, warning: r.warning, confirmed } });
+          else if (r.status === 'conflicts') set({ pendingImport: { ...p, warning: undefined, conflicts: r.conflicts, confirmed } });
+          else afterImport(r, p.fileName);
+        }
+        else handleReply(r, { fileName: p.fileName, text: p.text ?? '', confirmed });
         return r;
       } catch (e) {
         notices.getState().pushError(e, `Importing ${p.fileName}`);
@@ -208,6 +220,12 @@ export function createLibraryStore({ client, notices, db, now = () => new Date()
       set({ pendingImport: null });
     },
   }));
+
+  function handleReply(r: LibraryImportReply, p: Pick<PendingImport, 'fileName' | 'text' | 'confirmed'>) {
+    if (r.status === 'needs-confirmation') store.setState({ pendingImport: { ...p, warning: r.warning } });
+    else if (r.status === 'conflicts') store.setState({ pendingImport: { ...p, conflicts: r.conflicts } });
+    else afterImport(r, p.fileName);
+  }
 
   function afterImport(r: LibraryImportReply, fileName: string) {
     if (r.status === 'refused') {
@@ -224,6 +242,7 @@ export function createLibraryStore({ client, notices, db, now = () => new Date()
         added: [...r.added.tags.map((n) => `<${n}>`), ...r.added.adapters],
         renamed: r.report.renamed.map((x) => `${x.from} → ${x.to}`),
         warnings: r.warnings,
+        alreadyPresent: r.alreadyPresent.map((n) => `<${n}>`),
       },
     });
   }

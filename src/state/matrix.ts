@@ -4,7 +4,7 @@
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { EngineClientLike } from '../worker/client';
-import { isAbortError, type MatrixCellReply, type TagSummary } from '../worker/protocol';
+import { isAbortError, type MatrixCellReply, type RowPrediction, type TagSummary } from '../worker/protocol';
 import { datasetView, splitView, type DataStore } from './data';
 import type { ModelStore } from './model';
 import type { NoticesStore } from './notices';
@@ -32,12 +32,26 @@ export function combinationOf(domain: Pick<TagSummary, 'name'>, fn: Pick<TagSumm
   return trainedWith(fn).includes(domain.name) ? 'trained' : 'zero-shot';
 }
 
+/**
+ * A training template as a cell template: the function tag becomes <$FUNCTION>, the first domain
+ * tag <$DOMAIN>. Null when the template has no domain tag to swap.
+ */
+export function patternOfTemplate(template: string, fn: string, domains: readonly string[]): string | null {
+  const tagRe = /(^|[^\\])<([A-Za-z_][A-Za-z0-9_-]*)>/g;
+  const names = [...template.matchAll(tagRe)].map((m) => m[2]!);
+  const domain = names.find((n) => domains.includes(n));
+  if (!domain || !names.includes(fn)) return null;
+  return template.replace(tagRe, (all, pre: string, name: string) => (name === fn ? `${pre}<${FUNCTION_SLOT}>` : name === domain ? `${pre}<${DOMAIN_SLOT}>` : all));
+}
+
 export const cellKey = (domain: string, fn: string) => `${domain}\u0000${fn}`;
 
 export interface CellState {
   status: 'running' | 'done' | 'error';
   reply?: MatrixCellReply;
   error?: string;
+  /** The rows sent (reply.predictions index into them). */
+  rows?: Array<Record<string, string>>;
 }
 
 export type RowsChoice = 'test' | 'validation' | 'all';
@@ -48,14 +62,28 @@ export interface MatrixState {
   rows: RowsChoice;
   limit: number;
   outputField: string;
+  /** Template field → dataset field, as the training run mapped them ({} = the dataset's own names). */
+  fieldMap: Record<string, string>;
+  /** Where the settings came from: the run that trained a function tag (null: the user's or the default). */
+  defaultsFrom: string | null;
   cells: Record<string, CellState>;
   running: boolean;
 
-  setConfig(patch: Partial<Pick<MatrixState, 'datasetId' | 'pattern' | 'rows' | 'limit' | 'outputField'>>): void;
+  setConfig(patch: Partial<Pick<MatrixState, 'datasetId' | 'pattern' | 'rows' | 'limit' | 'outputField' | 'fieldMap'>>): void;
+  /**
+   * Takes the template, field mapping, output field and dataset of the run that trained `fn`, with its
+   * tags replaced by the pair slots; does nothing once the user changed the settings.
+   */
+  adoptRun(fn: string, run: { label: string; config: { template: string; fieldMap: Record<string, string>; outputField: string; datasetIds: string[] } }, domains: readonly string[]): void;
   evaluate(domain: string, fn: string): Promise<void>;
   evaluateAll(domains: string[], fns: string[]): Promise<void>;
   stop(): void;
   clearCells(): void;
+  /** The cell whose per-row predictions are shown. */
+  shown: string | null;
+  show(key: string | null): void;
+  /** The head of `fn` on each input (one row each, in `inputField`); labels optional. */
+  predictBatch(p: { fn: string; template: string; inputField: string; outputField: string; inputs: string[] }): Promise<RowPrediction[] | null>;
 }
 
 export type MatrixStore = StoreApi<MatrixState>;
@@ -69,6 +97,8 @@ export interface MatrixStoreDeps {
 
 export function createMatrixStore({ client, notices, model, data }: MatrixStoreDeps): MatrixStore {
   let controller: AbortController | null = null;
+  /** The user changed a setting: run defaults no longer apply. */
+  let touched = false;
 
   return createStore<MatrixState>()((set, get) => {
     const setCell = (key: string, c: CellState) => set({ cells: { ...get().cells, [key]: c } });
@@ -80,7 +110,10 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
       if (view.error) return { error: view.error };
       const split = splitView(view.rows, ds.split);
       const choice = get().rows;
-      const rows = choice === 'all' ? view.rows : split[choice].length ? split[choice] : view.rows;
+      const picked = choice === 'all' ? view.rows : split[choice].length ? split[choice] : view.rows;
+      // The run's mapping: template field ← dataset field.
+      const map = Object.entries(get().fieldMap).filter(([f, src]) => f !== src);
+      const rows = map.length ? picked.map((r) => ({ ...r, ...Object.fromEntries(map.map(([f, src]) => [f, r[src] ?? ''])) })) : picked;
       return { name: ds.name, rows };
     };
 
@@ -98,7 +131,7 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
           { domain, fn, template: cellTemplate(get().pattern, domain, fn), datasetName: src.name, rows: src.rows, outputField: get().outputField, limit: get().limit },
           { signal },
         );
-        setCell(key, { status: 'done', reply });
+        setCell(key, { status: 'done', reply, rows: src.rows });
       } catch (e) {
         if (isAbortError(e) || signal.aborted) {
           const cells = { ...get().cells };
@@ -125,12 +158,23 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
       rows: 'test',
       limit: 16,
       outputField: 'output',
+      fieldMap: {},
+      defaultsFrom: null,
       cells: {},
       running: false,
 
       setConfig(patch) {
-        const changesResult = ['datasetId', 'pattern', 'rows', 'limit', 'outputField'].some((k) => k in patch);
-        set({ ...patch, ...(changesResult ? { cells: {} } : {}) });
+        const changesResult = ['datasetId', 'pattern', 'rows', 'limit', 'outputField', 'fieldMap'].some((k) => k in patch);
+        touched = true;
+        set({ ...patch, defaultsFrom: null, ...(changesResult ? { cells: {} } : {}) });
+      },
+
+      adoptRun(fn, run, domains) {
+        if (touched || get().defaultsFrom) return;
+        const pattern = patternOfTemplate(run.config.template, fn, domains);
+        if (!pattern) return;
+        const datasetId = run.config.datasetIds.find((id) => data.getState().get(id)) ?? get().datasetId;
+        set({ pattern, fieldMap: { ...run.config.fieldMap }, outputField: run.config.outputField, datasetId, defaultsFrom: `${run.label} (the run that trained <${fn}>)`, cells: {} });
       },
 
       async evaluate(domain, fn) {
@@ -168,7 +212,35 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
       },
 
       clearCells() {
-        set({ cells: {} });
+        set({ cells: {}, shown: null });
+      },
+
+      shown: null,
+      show(key) {
+        set({ shown: key });
+      },
+
+      async predictBatch({ fn, template, inputField, outputField, inputs }) {
+        if (!model.getState().model) {
+          notices.getState().push({ kind: 'warning', title: 'No model loaded', message: 'Load a model in the Model panel first.' });
+          return null;
+        }
+        try {
+          const reply = await client.request('matrixCell', {
+            domain: fn,
+            fn,
+            template,
+            datasetName: 'the pasted inputs',
+            rows: inputs.map((x) => ({ [inputField]: x, [outputField]: '' })),
+            outputField,
+            limit: inputs.length,
+            predictOnly: true,
+          });
+          return reply.predictions ?? [];
+        } catch (e) {
+          notices.getState().pushError(e, 'Batch prediction');
+          return null;
+        }
       },
     };
   });

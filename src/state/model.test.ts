@@ -119,6 +119,30 @@ describe('model store', () => {
     expect(notices.getState().notices[0]).toMatchObject({ title: 'The model file could not be read', message: 'm.bin: unknown magic 0x1234' });
   });
 
+  it('keeps showing the loaded model when the worker refuses a load (it still holds the old one)', async () => {
+    const { store, client, notices } = setup({ tokenDelayMs: 5 });
+    await store.getState().load({ kind: 'url', url: 'http://x/a.bin' }, 'model A');
+    const before = store.getState().model;
+    expect(before).not.toBeNull();
+    // A generation in progress: the worker refuses to load before freeing anything.
+    const gen = client.start('generate', { prompts: ['Once'], maxTokens: 40 });
+    await new Promise((r) => setTimeout(r, 10));
+    await store.getState().load({ kind: 'url', url: 'http://x/b.bin' }, 'model B');
+    expect(store.getState()).toMatchObject({ status: 'loaded', error: expect.stringMatching(/generation is running/) });
+    expect(store.getState().model?.name).toBe(before!.name);
+    expect(notices.getState().notices.at(-1)?.message).toMatch(/generation is running/);
+    gen.cancel();
+    await gen.result.catch(() => undefined);
+  });
+
+  it('shows no model after a load that failed once the old one was freed', async () => {
+    const e = new Error('m.bin: unknown magic 0x1234');
+    e.name = 'ModelFormatError';
+    const { store } = setup({ loadError: e });
+    await store.getState().load({ kind: 'url', url: 'http://x/m.bin' });
+    expect(store.getState()).toMatchObject({ status: 'error', model: null });
+  });
+
   it('refuses a second load while loading', async () => {
     const { store, notices, calls } = setup({ loadSteps: 5, stepDelayMs: 2 });
     const p = store.getState().load({ kind: 'url', url: 'http://x/a.bin' });

@@ -338,13 +338,18 @@ export function createModelStore({ client, notices, now = () => performance.now(
         if (get().gpuStatus !== 'ready') void get().queryGpu();
       } catch (e) {
         if (loadController !== controller) return;
+        // A refused load (training in progress, another load) leaves the old model in the worker; a
+        // failure after the worker freed it leaves none. Ask rather than guess.
+        const current = await client.request('currentModel', {}).catch(() => null);
+        if (loadController !== controller) return;
+        const kept = current ? { model: current, status: 'loaded' as const, sourceLabel: current.name } : { model: null };
         if (isAbortError(e) || controller.signal.aborted) {
-          set({ status: 'cancelled', progress: null, error: null });
-          notices.getState().push({ kind: 'info', title: 'Loading cancelled', message: `${get().sourceLabel ?? 'The model'} was not loaded.` });
+          set({ status: 'cancelled', progress: null, error: null, ...kept });
+          notices.getState().push({ kind: 'info', title: 'Loading cancelled', message: `${label ?? sourceLabelOf(source)} was not loaded.` });
         } else {
           const message = String((e as Error)?.message ?? e);
-          set({ status: 'error', progress: null, error: message });
-          notices.getState().pushError(e, 'Loading the model');
+          set({ status: 'error', progress: null, error: message, ...kept });
+          notices.getState().pushError(e, current ? `Loading the model (${current.name} stays loaded)` : 'Loading the model');
         }
       } finally {
         if (loadController === controller) loadController = null;

@@ -146,6 +146,28 @@ export function trainedTagOf(method: Method, template: Template, outputField: st
   return functionTagOf(template, outputField);
 }
 
+/**
+ * What the training loss is, in its units: a regression head trains on standardised labels, so its
+ * MSE is not the validation MSE (in the label's own units).
+ */
+export function lossLabel(kind: OutputKind | undefined): string {
+  if (kind === 'regression') return 'Training loss (MSE on standardised labels)';
+  if (kind === 'classification') return 'Training loss (cross-entropy, nats)';
+  if (kind === 'text') return 'Training loss (next-token NLL, nats)';
+  return 'Training loss';
+}
+
+/** The validation metric's name with its units. */
+export function metricLabel(key: string | null): string {
+  if (!key) return 'Validation metric';
+  if (key === 'mse') return 'Validation MSE (label units²)';
+  if (key === 'mae') return 'Validation MAE (label units)';
+  if (key === 'rmse') return 'Validation RMSE (label units)';
+  if (key === 'perplexity') return 'Validation perplexity';
+  if (key === 'accuracy') return 'Validation accuracy';
+  return `Validation ${key}`;
+}
+
 /** Renames every <from> in a template source to <to> (escaped text is left alone). */
 export function renameTagInTemplate(source: string, from: string, to: string): string {
   const esc = from.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
@@ -244,6 +266,8 @@ export interface RunInfo {
   trainableParams: number | null;
   heldOutCount: number | null;
   resumedFrom: number | null;
+  /** What the loss measures (its units differ: see lossLabel). Unknown for runs resumed from older checkpoints. */
+  outputKind?: OutputKind;
   options: CheckpointMeta['options'];
 }
 
@@ -258,6 +282,8 @@ export interface TrainState {
   error: string | null;
   /** Saved checkpoints of interrupted runs (newest first). */
   checkpoints: CheckpointMeta[];
+  /** Every finished run with its configuration and loss curve, newest last (kept in localStorage). */
+  history: RunRecord[];
   lastCheckpointStep: number | null;
 
   setConfig(patch: Partial<TrainConfig>): void;
@@ -290,6 +316,51 @@ export interface TrainStoreDeps {
 
 const CONFIG_KEY = 'tag-workbench/train-config';
 
+/** A finished run as the Train panel's history keeps it. */
+export interface RunRecord {
+  runId: string;
+  label: string;
+  finished: string;
+  config: TrainConfig;
+  datasetNames: string[];
+  steps: number;
+  saved: TrainReply['saved'];
+  metrics: Record<string, number | null>;
+  /** [step, loss] pairs, at most HISTORY_POINTS (evenly thinned). */
+  loss: Array<[number, number]>;
+}
+
+export const HISTORY_KEY = 'tag-workbench-run-history';
+const HISTORY_RUNS = 50;
+const HISTORY_POINTS = 400;
+
+function loadHistory(storage: TrainStoreDeps['storage']): RunRecord[] {
+  try {
+    const raw = storage?.getItem(HISTORY_KEY);
+    const v: unknown = raw ? JSON.parse(raw) : [];
+    return Array.isArray(v) ? (v as RunRecord[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The loss curve thinned to at most `n` points (first and last kept). */
+export function thinCurve(points: ReadonlyArray<[number, number]>, n = HISTORY_POINTS): Array<[number, number]> {
+  if (points.length <= n) return points.slice();
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < n; i++) out.push(points[Math.round((i * (points.length - 1)) / (n - 1))]!);
+  return out;
+}
+
+/** The latest run that trained `fn` (a function tag: as its head or one of its tags). */
+export function runThatTrained(history: readonly RunRecord[], fn: string): RunRecord | null {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const r = history[i]!;
+    if (r.saved.head === fn || r.saved.tags.includes(fn)) return r;
+  }
+  return null;
+}
+
 function loadConfig(storage: TrainStoreDeps['storage']): TrainConfig {
   try {
     const raw = storage?.getItem(CONFIG_KEY);
@@ -312,7 +383,24 @@ export function primaryMetric(m: Metrics): { key: keyof Metrics; value: number }
 export function createTrainStore({ client, notices, model, data, db, now = () => new Date(), newRunId, storage = null }: TrainStoreDeps): TrainStore {
   let call: PendingCall<TrainReply> | null = null;
   let n = 0;
+  /** The "Check the run" warning on screen, dismissed as soon as the configuration builds. */
+  let checkNotice: number | null = null;
+  let checkMessage: string | null = null;
+  /** The configuration the current run started with (the form may change while it trains). */
+  let runConfig: TrainConfig | null = null;
   const runIdOf = newRunId ?? (() => `run-${Date.now().toString(36)}-${(n++).toString(36)}`);
+
+  /** After a refused start: once the configuration (or the data's mapping) is fixed, the warning goes. */
+  const recheck = () => {
+    if (checkNotice === null) return;
+    const st = store.getState();
+    const datasets = st.config.datasetIds.map((id) => data.getState().get(id)).filter((d): d is StoredDataset => !!d);
+    if ('error' in buildTrainSpec(st.config, datasets)) return;
+    notices.getState().dismiss(checkNotice);
+    checkNotice = null;
+    if (st.error === checkMessage) store.setState({ error: null });
+  };
+  data.subscribe(() => recheck());
 
   const store = createStore<TrainState>()((set, get) => {
     const saveCheckpoint = async (e: Extract<TrainEvent, { kind: 'checkpoint' }>) => {
@@ -370,6 +458,7 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
         const result = await c.result;
         if (call !== c) return;
         set({ status: 'done', phase: null, result });
+        record(result);
         // The run ended and its tags are saved: its checkpoint has served.
         try {
           await (await db).deleteCheckpoint(result.runId);
@@ -394,6 +483,29 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
       }
     };
 
+    const record = (result: TrainReply) => {
+      const { log, run } = get();
+      const config = runConfig ?? get().config;
+      const rec: RunRecord = {
+        runId: result.runId,
+        label: run?.label ?? result.runId,
+        finished: now().toISOString(),
+        config: structuredClone(config),
+        datasetNames: config.datasetIds.map((id) => data.getState().get(id)?.name ?? id),
+        steps: result.steps,
+        saved: result.saved,
+        metrics: Object.fromEntries(Object.entries(result.metrics).map(([k, v]) => [k, typeof v === 'number' && Number.isFinite(v) ? v : null])),
+        loss: thinCurve(log.filter((l) => !l.skipped).map((l) => [l.step, l.loss] as [number, number])),
+      };
+      const history = [...get().history.filter((h) => h.runId !== rec.runId), rec].slice(-HISTORY_RUNS);
+      set({ history });
+      try {
+        storage?.setItem(HISTORY_KEY, JSON.stringify(history));
+      } catch {
+        /* storage full or unavailable: the history lasts for this page */
+      }
+    };
+
     const needModel = (): boolean => {
       if (model.getState().model) return true;
       notices.getState().push({ kind: 'warning', title: 'No model loaded', message: 'Load a model in the Model panel first.' });
@@ -410,13 +522,16 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
       result: null,
       error: null,
       checkpoints: [],
+      history: loadHistory(storage),
       lastCheckpointStep: null,
 
       setConfig(patch) {
         set({ config: { ...get().config, ...patch } });
+        recheck();
       },
       setHyper(patch) {
         set({ config: { ...get().config, hyper: { ...get().config.hyper, ...patch } } });
+        recheck();
       },
       applyPreset(id) {
         const p = TEMPLATE_PRESETS.find((x) => x.id === id);
@@ -442,18 +557,33 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
         const built = buildTrainSpec(config, datasets);
         if ('error' in built) {
           set({ error: built.error });
-          notices.getState().push({ kind: 'warning', title: 'Check the run', message: built.error });
+          checkNotice = notices.getState().push({ kind: 'warning', title: 'Check the run', message: built.error });
+          checkMessage = built.error;
           return;
         }
+        // The configuration is fine now: the warning about the last attempt is stale.
+        if (checkNotice !== null) notices.getState().dismiss(checkNotice);
+        checkNotice = null;
         if (built.dropped) {
           notices.getState().push({ kind: 'info', title: 'Rows left out', message: `${built.dropped} rows have no numeric label and are not used.` });
         }
         const runId = runIdOf();
+        runConfig = structuredClone(config);
         const options = { checkpointEvery: config.checkpointEvery, evalEvery: config.evalEvery, evalLimit: config.evalLimit };
         set({
           status: 'starting',
           phase: 'preparing',
-          run: { runId, label: built.label, method: config.method, totalSteps: config.hyper.steps, trainableParams: null, heldOutCount: null, resumedFrom: null, options },
+          run: {
+            runId,
+            label: built.label,
+            method: config.method,
+            totalSteps: config.hyper.steps,
+            trainableParams: null,
+            heldOutCount: null,
+            resumedFrom: null,
+            options,
+            outputKind: config.method === 'stage1' ? 'text' : config.outputKind,
+          },
           log: [],
           evals: [],
           result: null,

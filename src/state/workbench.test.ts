@@ -5,11 +5,11 @@ import { createDataStore, datasetView, defaultMapping, splitView } from './data'
 import { createMemoryDb } from './db';
 import { createInspectorStore, attentionLayer } from './inspector';
 import { createLibraryStore, exportFileName } from './library';
-import { cellTemplate, combinationOf, createMatrixStore, trainedWith } from './matrix';
+import { cellTemplate, combinationOf, createMatrixStore, patternOfTemplate, trainedWith } from './matrix';
 import { createModelCacheStore } from './modelCache';
 import { createModelStore } from './model';
 import { createNoticesStore } from './notices';
-import { buildTrainSpec, createTrainStore, DEFAULT_CONFIG, renameTagInTemplate, TINY_HYPER, trainedTagOf, tryParseTemplate } from './train';
+import { buildTrainSpec, createTrainStore, DEFAULT_CONFIG, lossLabel, metricLabel, renameTagInTemplate, runThatTrained, thinCurve, TINY_HYPER, trainedTagOf, tryParseTemplate } from './train';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
@@ -139,6 +139,33 @@ describe('train store', () => {
     expect((await s.db.getLibrary())!.tags.map((t) => t.name)).toEqual(['Story']);
     expect(await s.db.listCheckpoints()).toEqual([]);
     expect(s.notices.getState().notices.at(-1)).toMatchObject({ title: 'Training finished' });
+    // The run is kept with its configuration and loss curve.
+    expect(st.history).toHaveLength(1);
+    expect(st.history[0]).toMatchObject({ config: { template: '<Story> {text}', method: 'stage1' }, datasetNames: ['tiny.csv'], saved: { tags: ['Story'] } });
+    expect(st.history[0]!.loss.map(([step]) => step)).toEqual([1, 2, 3, 4]);
+    expect(runThatTrained(st.history, 'Story')?.runId).toBe(st.result?.runId);
+  });
+
+  it('thins curves and turns a training template into a matrix cell template', () => {
+    const pts = Array.from({ length: 1000 }, (_, i) => [i + 1, 1 / (i + 1)] as [number, number]);
+    const thin = thinCurve(pts, 10);
+    expect(thin).toHaveLength(10);
+    expect(thin[0]).toEqual([1, 1]);
+    expect(thin[9]).toEqual([1000, 0.001]);
+    expect(patternOfTemplate('In: <SMILES> {input}. Out: <QED> {output}', 'QED', ['SMILES', 'Protein'])).toBe('In: <$DOMAIN> {input}. Out: <$FUNCTION> {output}');
+    expect(patternOfTemplate('<QED> {output}', 'QED', ['SMILES'])).toBeNull();
+  });
+
+  it('the matrix takes the template, mapping and dataset of the run that trained the function tag, until the user edits', async () => {
+    const s = await setup();
+    const ds = (await s.data.getState().importText('tiny.csv', CSV))!;
+    const run = { label: 'stage2 <Score>', config: { template: '<Story> {text} <Score> {y}', fieldMap: { y: 'score' }, outputField: 'y', datasetIds: [ds.id] } };
+    s.matrix.getState().adoptRun('Score', run, ['Story']);
+    expect(s.matrix.getState()).toMatchObject({ pattern: '<$DOMAIN> {text} <$FUNCTION> {y}', fieldMap: { y: 'score' }, outputField: 'y', datasetId: ds.id });
+    expect(s.matrix.getState().defaultsFrom).toMatch(/trained <Score>/);
+    s.matrix.getState().setConfig({ pattern: 'mine <$DOMAIN> <$FUNCTION> {y}' });
+    s.matrix.getState().adoptRun('Score', run, ['Story']);
+    expect(s.matrix.getState().pattern).toBe('mine <$DOMAIN> <$FUNCTION> {y}');
   });
 
   it('after a "reload", resumes the interrupted run from its last checkpoint', async () => {
@@ -190,6 +217,21 @@ describe('train store', () => {
     s.train.getState().setConfig({ datasetIds: [] });
     await s.train.getState().start();
     expect(s.train.getState().error).toMatch(/Choose a dataset/);
+    expect(s.notices.getState().notices.some((n) => n.title === 'Check the run')).toBe(true);
+    // Fixing the configuration takes the stale warning away without another start.
+    await withStage1(s);
+    expect(s.train.getState().error).toBeNull();
+    expect(s.notices.getState().notices.some((n) => n.title === 'Check the run')).toBe(false);
+  });
+
+  it('labels the loss and the metric with their units (regression loss is on standardised labels)', async () => {
+    expect(lossLabel('regression')).toMatch(/standardised labels/);
+    expect(lossLabel('text')).toMatch(/NLL/);
+    expect(metricLabel('mse')).toMatch(/label units/);
+    const s = await setup();
+    await withStage1(s);
+    await s.train.getState().start();
+    expect(s.train.getState().run?.outputKind).toBe('text');
   });
 
   it('template helpers', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classifyFiles } from './model/files';
-import { formatBytes, formatDuration, formatLimit, formatRate, humanizeKey } from './format';
+import { formatBytes, formatDuration, formatLimit, formatRate, humanizeKey, showToken } from './format';
 
 describe('format', () => {
   it('formats bytes, rates and durations', () => {
@@ -37,5 +37,17 @@ describe('classifyFiles', () => {
     const r = classifyFiles([f('qwen2.5-0.5b-q4_0.gguf')]);
     expect(r.model?.name).toBe('qwen2.5-0.5b-q4_0.gguf');
     expect(r.tokenizer).toBeUndefined();
+  });
+});
+
+describe('showToken', () => {
+  it('makes whitespace and control tokens visible', () => {
+    expect(showToken(' ')).toBe('␣');
+    expect(showToken('\u2581the')).toBe('␣the');
+    expect(showToken('\n\n')).toBe('↵↵');
+    expect(showToken('\t')).toBe('⇥');
+    expect(showToken('\u0001')).toBe('\\u0001');
+    expect(showToken('')).toBe('∅');
+    expect(showToken('CCO')).toBe('CCO');
   });
 });

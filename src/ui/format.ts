@@ -51,3 +51,18 @@ export function humanizeKey(key: string): string {
   const s = key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
+
+/**
+ * A token as text that is visible in any font: spaces (and SentencePiece's ▁) as ␣, newlines as ↵,
+ * tabs as ⇥, other control characters as \uXXXX; the empty token as ∅.
+ */
+export function showToken(text: string): string {
+  if (text === '') return '∅';
+  return text.replace(/[\u0000-\u001f\u007f\u2581 ]/g, (c) => {
+    if (c === ' ' || c === '\u2581') return '␣';
+    if (c === '\n') return '↵';
+    if (c === '\r') return '␍';
+    if (c === '\t') return '⇥';
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}

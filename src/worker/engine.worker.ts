@@ -10,7 +10,7 @@ import { createHandler } from './handler';
 import { realMethods } from './methods';
 import { openSelfSpecDb } from './selfspec-store';
 import { CachedUrlSource, cachedModelBlob } from './model-cache';
-import type { RequestMessage, WorkerMessage } from './protocol';
+import { isAbortError, type RequestMessage, type WorkerMessage } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -41,6 +41,8 @@ self.addEventListener('message', (ev: MessageEvent<RequestMessage>) => {
 
 self.addEventListener('unhandledrejection', (ev: PromiseRejectionEvent) => {
   ev.preventDefault();
+  // Work left over from a cancelled request unwinds with AbortError: a cancellation, not a crash.
+  if (isAbortError(ev.reason)) return;
   handler.fatal(ev.reason);
 });
 

@@ -64,6 +64,8 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
   const controllers = new Map<number, AbortController>();
   let gpuPromise: Promise<Gpu> | null = null;
   let model: LoadedModel | null = null;
+  /** What loadModel answered for `model` (its name as the UI knows it). */
+  let modelInfoOf: ModelInfo | null = null;
   let loading: { id: number; controller: AbortController } | null = null;
   const busy = { generating: false };
   const workbench = deps.methods ? createWorkbench({ methods: deps.methods, model: () => model, post, busy }) : null;
@@ -189,7 +191,8 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
             if (typeof c?.commit === 'function') await c.commit().catch(() => undefined);
           }
           model = m;
-          return modelInfo(m, source, now() - t0);
+          modelInfoOf = modelInfo(m, source, now() - t0);
+          return modelInfoOf;
         } finally {
           loading = null;
         }
@@ -214,6 +217,9 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
         // A stalled host must not keep the request open after a cancel: answer the abort at once.
         return untilAborted(inspectModelSource(src, { tokenizerName, maxContext, slots, maxTokens, signal }), signal);
       }
+
+      case 'currentModel':
+        return model && modelInfoOf ? { ...modelInfoOf, memory: { ...model.memory() } } : null;
 
       case 'unloadModel':
         if (workbench?.training()) throw new Error(`${workbench.busyWith()} is in progress. Finish or cancel it before unloading the model.`);
@@ -302,6 +308,9 @@ function shortName(url: string): string {
 
 /** `p`, or an AbortError as soon as `signal` aborts (whatever `p` does later is ignored). */
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  // `p` is already running and will reject with its own AbortError: that is expected, not an
+  // unhandled rejection (the worker would report it as fatal, a banner in the UI).
+  p.catch(() => undefined);
   if (signal.aborted) return Promise.reject(abortError('Cancelled by the user.'));
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(abortError('Cancelled by the user.'));

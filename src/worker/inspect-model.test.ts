@@ -157,3 +157,33 @@ describe('inspectModel (fake engine)', () => {
     await expect(p).rejects.toMatchObject({ name: 'AbortError' });
   });
 });
+
+describe('inspectModel cancelled while its source opens', () => {
+  it('answers AbortError and leaves no unhandled rejection behind (the worker would report it as fatal)', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const bytes = tiny;
+      const { deps } = fakeEngine();
+      // Opening the source takes a moment (the cache lookup in the browser): the cancel lands first.
+      deps.inspectSource = async (url) => {
+        await new Promise((r) => setTimeout(r, 20));
+        const { BytesSource } = await import('../model/sources');
+        return new BytesSource(bytes, url);
+      };
+      const client = new EngineClient(new InProcessWorker(deps));
+      const fatal: unknown[] = [];
+      client.onBroadcast((m) => fatal.push(m));
+      const controller = new AbortController();
+      const call = client.request('inspectModel', { source: { kind: 'url', url: 'http://x/m.gguf' } }, { signal: controller.signal });
+      controller.abort();
+      await expect(call).rejects.toMatchObject({ name: 'AbortError' });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(unhandled).toEqual([]);
+      expect(fatal).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});

@@ -14,6 +14,7 @@ import type { TagLibrary } from '../tags/library';
 import type { LibraryFile } from '../tags/library-format';
 import { renderPrompt } from '../tags/prompt';
 import type { RenderedExample } from '../tags/template';
+import { loadRdkit, type RDKitModule } from '../tasks/rdkit';
 import { checkpointOf, resumeRun, type CheckpointFile } from '../train/checkpoint';
 import { prepareRun, type Metrics, type PreparedRun, type RunSpec } from '../train/protocol';
 import type { StepLog, TrainState } from '../train/trainer';
@@ -57,6 +58,8 @@ export interface MethodDeps {
   loadBuiltin(id: string, baseUrl: string): Promise<LoadedDataset>;
   /** Runs an experiment (src/experiments/runner.ts); data files are read from `dataBaseUrl`. */
   runExperiment(model: LoadedModel, definition: ExperimentDefinition, opts: ExperimentRunOptions): Promise<ExperimentResults>;
+  /** RDKit (wasm, loaded on first use): imports check SMILES columns with it. Absent: not checked. */
+  rdkit?(): Promise<RDKitModule>;
 }
 
 export type ExperimentRunOptions = Pick<RunExperimentOptions, 'signal' | 'onProgress' | 'onCell' | 'previous'> & { dataBaseUrl: string };
@@ -100,6 +103,7 @@ class PreparedRunHandle implements RunHandle {
 
 /** The real method layer (GPU engine). The model must be an Engine (what loadModel returns). */
 export const realMethods: MethodDeps = {
+  rdkit: () => loadRdkit(),
   async prepareRun(model, spec) {
     return new PreparedRunHandle(await prepareRun(model as Engine, spec));
   },

@@ -168,7 +168,19 @@ export interface LibraryImportParams {
   text: string;
   /** Accept tags trained against another embedding table (the answer was needs-confirmation). */
   confirm?: boolean;
+  /**
+   * What to do with tags that clash with the library (same id or name, other content). Without it a
+   * clash is not resolved silently: the answer is `conflicts` and the UI asks.
+   */
   onConflict?: 'rename' | 'replace';
+}
+
+/** A tag of the file that clashes with one in the library. */
+export interface ImportConflict {
+  name: string;
+  /** Same id (the same tag, changed since) or only the same name (another tag). */
+  sameId: boolean;
+  existing: string;
 }
 
 /** Library items as files other tools read: a PEFT adapter zip, or tags.safetensors + sidecar zipped. */
@@ -194,9 +206,12 @@ export type LibraryImportReply =
       warnings: string[];
       report: MergeReport;
       added: { tags: string[]; heads: string[]; adapters: string[] };
+      /** Tags of the file identical to ones in the library (same id or name, same rows and head): not added again. */
+      alreadyPresent: string[];
       summary: LibrarySummary;
     }
   | { status: 'needs-confirmation'; warning: string }
+  | { status: 'conflicts'; conflicts: ImportConflict[] }
   | { status: 'refused'; error: string };
 
 // ---------------------------------------------------------------------------------------------
@@ -309,6 +324,17 @@ export interface MatrixCellParams {
   /** Examples to evaluate at most. */
   limit: number;
   spacedFields?: string[];
+  /** Batch prediction: rows need no label; every row gets the head's prediction (a head is required). */
+  predictOnly?: boolean;
+}
+
+/** One row's head prediction (row = index into the request's rows). */
+export interface RowPrediction {
+  row: number;
+  /** The label as written in the row ('' when it has none). */
+  label: string;
+  /** Regression: the value; classification: the class name. */
+  prediction: number | string;
 }
 
 export interface MatrixCellReply {
@@ -320,6 +346,8 @@ export interface MatrixCellReply {
   metrics: Metrics;
   n: number;
   skipped: number;
+  /** Head mode: each evaluated row's prediction, for predicted-vs-true plots and downloads. */
+  predictions?: RowPrediction[];
 }
 
 export interface InspectParams {
@@ -328,6 +356,8 @@ export interface InspectParams {
   neighbours?: number;
   /** Vocabulary rows in the PCA (default 400). */
   sample?: number;
+  /** Other tags whose rows join the same PCA (one basis for all, so they can be compared). */
+  with?: string[];
 }
 
 export interface InspectReply {
@@ -339,7 +369,7 @@ export interface InspectReply {
   vocabNorm: { mean: number; min: number; max: number };
   nearest: Array<Array<{ id: number; token: string; cos: number }>>;
   pca: {
-    points: Array<{ x: number; y: number; label: string; tag: boolean; row?: number }>;
+    points: Array<{ x: number; y: number; label: string; tag: boolean; row?: number; /** The tag a row belongs to. */ tagName?: string }>;
     /** Share of the variance along each component. */
     explained: [number, number];
   };
@@ -451,6 +481,8 @@ export interface RequestMap {
   /** Header only (no GPU, no download of the weights): config, memory estimate, largest tensor. */
   inspectModel: { params: InspectModelParams; result: ModelInspection; event: never };
   unloadModel: { params: Record<string, never>; result: { unloaded: boolean }; event: never };
+  /** The model the worker holds now (null: none). After a refused or failed load the UI asks this instead of guessing. */
+  currentModel: { params: Record<string, never>; result: ModelInfo | null; event: never };
   generate: { params: GenerateParams; result: GenerateReply; event: TokenEvent };
   /** Aborts the request `target` (its AbortController in the worker). */
   cancel: { params: { target: number }; result: { cancelled: boolean }; event: never };
@@ -515,6 +547,7 @@ export const REQUEST_TYPES: readonly RequestType[] = [
   'loadModel',
   'inspectModel',
   'unloadModel',
+  'currentModel',
   'generate',
   'cancel',
   'modelFingerprint',

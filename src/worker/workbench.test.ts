@@ -201,9 +201,36 @@ describe('library over the worker protocol', () => {
     expect(again.tags[0]!.name).toBe('Tale');
     await tick(5);
     expect(notes.at(-1)!.tags.map((t) => t.name)).toEqual(['Tale']);
-    // Importing it once more renames the newcomer.
+    // Importing it once more adds nothing: it is already there.
     const dup = await client.request('libraryImport', { text: exp.json, confirm: true });
-    expect(dup).toMatchObject({ status: 'ok', added: { tags: ['Tale_2'] } });
+    expect(dup).toMatchObject({ status: 'ok', added: { tags: [] }, alreadyPresent: ['Tale'] });
+    expect((await client.request('libraryList', {})).tags.map((t) => t.name)).toEqual(['Tale']);
+    // Still the same tag after a rename in the library: matched by id.
+    await client.request('libraryRename', { kind: 'tag', from: 'Tale', to: 'Story' });
+    const renamed = await client.request('libraryImport', { text: exp.json, confirm: true });
+    expect(renamed).toMatchObject({ status: 'ok', added: { tags: [] }, alreadyPresent: ['Story'] });
+  });
+
+  it('asks before importing a tag that clashes with the library, then keeps both or replaces', async () => {
+    const { client } = await setup();
+    await train(client);
+    const exp = JSON.parse((await client.request('libraryExport', {})).json) as LibraryFile;
+    const changed = structuredClone(exp);
+    const raw = Buffer.from(changed.tags[0]!.data, 'base64');
+    const rows = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+    rows[0] += 1;
+    changed.tags[0]!.data = Buffer.from(rows.buffer).toString('base64');
+    const text = JSON.stringify(changed);
+    const ask = await client.request('libraryImport', { text, confirm: true });
+    expect(ask).toEqual({ status: 'conflicts', conflicts: [{ name: 'Story', sameId: true, existing: 'Story' }] });
+    expect((await client.request('libraryList', {})).tags).toHaveLength(1);
+    const both = await client.request('libraryImport', { text, confirm: true, onConflict: 'rename' });
+    expect(both).toMatchObject({ status: 'ok', added: { tags: ['Story_2'] } });
+    await client.request('libraryDelete', { kind: 'tag', name: 'Story_2' });
+    const replaced = await client.request('libraryImport', { text, confirm: true, onConflict: 'replace' });
+    expect(replaced).toMatchObject({ status: 'ok', added: { tags: ['Story'] } });
+    const now = JSON.parse((await client.request('libraryExport', {})).json) as LibraryFile;
+    expect(now.tags.map((t) => [t.name, t.id, t.data])).toEqual([['Story', exp.tags[0]!.id, changed.tags[0]!.data]]);
   });
 
   it('refuses files for another d_model and malformed files', async () => {
@@ -298,6 +325,13 @@ describe('composer, matrix and inspector over the worker protocol', () => {
     const cell = await client.request('matrixCell', { domain: 'Story', fn: 'Size', template: '<Story> {input} <Size> {output}', datasetName: 'd', rows: [...rows, { input: 'x', output: 'n/a' }], limit: 10 });
     expect(cell).toMatchObject({ mode: 'head', metric: 'mse', n: 6, skipped: 1 });
     expect(Number.isFinite(cell.value)).toBe(true);
+    // Per-row predictions for predicted-vs-true: row indices into the request, labels as written.
+    expect(cell.predictions!.map((p) => [p.row, p.label])).toEqual(rows.map((r, i) => [i, r.output]));
+    expect(cell.predictions!.every((p) => typeof p.prediction === 'number' && Number.isFinite(p.prediction))).toBe(true);
+    // Batch prediction: no labels needed, one prediction per input, the same as in the cell.
+    const batch = await client.request('matrixCell', { domain: 'Size', fn: 'Size', template: '<Story> {input} <Size> {output}', datasetName: 'pasted', rows: rows.map((r) => ({ input: r.input, output: '' })), limit: 6, predictOnly: true });
+    expect(batch.predictions!.map((p) => p.prediction)).toEqual(cell.predictions!.map((p) => p.prediction));
+    expect(batch.metric).toBe('predictions');
     // A function tag without a head: evaluated by next-token loss on the output text.
     await client.request('libraryDelete', { kind: 'head', name: 'Size' });
     const lm = await client.request('matrixCell', { domain: 'Story', fn: 'Size', template: '<Story> {input} <Size> {output}', datasetName: 'd', rows, limit: 3 });
@@ -325,6 +359,18 @@ describe('composer, matrix and inspector over the worker protocol', () => {
     expect(r.pca.points.filter((p) => p.tag)).toHaveLength(2);
     expect(r.vocabNorm.max).toBeGreaterThanOrEqual(r.vocabNorm.mean);
   });
+  it('puts several tags in one PCA', async () => {
+    const { client } = await withTags();
+    const one = await client.request('inspectTag', { name: 'Story', sample: 50 });
+    const both = await client.request('inspectTag', { name: 'Story', sample: 50, with: ['Size', 'Story'] });
+    const names = (r: typeof one) => r.pca.points.filter((p) => p.tag).map((p) => p.tagName);
+    const list = await client.request('libraryList', {});
+    const p = (n: string) => list.tags.find((t) => t.name === n)!.p;
+    expect(names(one)).toEqual(Array(p('Story')).fill('Story'));
+    expect(names(both)).toEqual([...Array(p('Story')).fill('Story'), ...Array(p('Size')).fill('Size')]);
+    await expect(client.request('inspectTag', { name: 'Story', with: ['Nope'] })).rejects.toThrow(/Nope/);
+  });
+
 
   it('returns an attention map with token labels', async () => {
     const { client } = await withTags();

@@ -4,7 +4,8 @@
  * cells and the tag inspector. handler.ts routes these request types here; the method layer is
  * reached through `MethodDeps` so all of this runs against a fake in unit tests.
  */
-import { parseDataset } from '../data/parse';
+import { notADataset, parseDataset } from '../data/parse';
+import { dropInvalidSmiles, smilesColumns } from '../tasks/smiles-columns';
 import { ExperimentDefinitionError, validateExperiment } from '../experiments/definition';
 import { planCells } from '../experiments/runner';
 import type { ExperimentResults } from '../experiments/types';
@@ -12,6 +13,7 @@ import type { LoadedModel } from '../model/api';
 import { applyHead, unstandardize, type Head } from '../tags/head';
 import { embeddingFingerprint } from '../tags/embedding';
 import { TagLibrary } from '../tags/library';
+import type { Tag } from '../tags/tag';
 import { exportLibrary, importLibrary, type LibraryFile } from '../tags/library-format';
 import { parseTemplate } from '../tags/template';
 import { snapshotLibrary, type CheckpointFile } from '../train/checkpoint';
@@ -33,6 +35,8 @@ import {
   type HeadPrediction,
   type InspectParams,
   type InspectReply,
+  type RowPrediction,
+  type ImportConflict,
   type LibraryImportFilesParams,
   type LibraryImportParams,
   type LibraryImportReply,
@@ -373,16 +377,21 @@ export function createWorkbench(ctx: WorkbenchContext) {
     const outField = p.outputField ?? 'output';
     const head = library.getHead(p.fn);
     const rows = p.rows.filter((r) => typeof r[outField] === 'string');
+    if (p.predictOnly && !head) throw new Error(`<${p.fn}> has no head: batch prediction needs a function tag trained with a regression or classification head.`);
     if (head) {
       const preds: number[] = [];
       const labels: number[] = [];
+      const predictions: RowPrediction[] = [];
       let skipped = 0;
-      for (const row of rows) {
-        if (preds.length >= p.limit) break;
+      const source = p.predictOnly ? p.rows : rows;
+      for (let i = 0; i < source.length; i++) {
+        const row = source[i]!;
+        if (predictions.length >= p.limit) break;
         if (signal.aborted) throw abortError();
-        const v = row[outField].trim();
+        const v = (row[outField] ?? '').trim();
         const label = head.kind === 'regression' ? Number(v) : (head.classes ?? []).indexOf(v);
-        if (v === '' || !Number.isFinite(label) || label < (head.kind === 'regression' ? -Infinity : 0)) {
+        const labelled = v !== '' && Number.isFinite(label) && label >= (head.kind === 'regression' ? -Infinity : 0);
+        if (!labelled && !p.predictOnly) {
           skipped++;
           continue;
         }
@@ -390,17 +399,26 @@ export function createWorkbench(ctx: WorkbenchContext) {
         const pos = r.rendered.functionTagLastPos;
         if (pos === null) throw new Error(`The cell template has no function tag before {${outField}}: write <${p.fn}> right before it.`);
         const raw = applyHead(head, await m.hiddenAt(r.prompt, [pos]));
-        if (head.kind === 'regression') preds.push(unstandardize(head, raw)[0]);
-        else preds.push(raw.indexOf(Math.max(...raw)));
-        labels.push(label);
+        let best = 0;
+        for (let c = 1; c < raw.length; c++) if (raw[c]! > raw[best]!) best = c;
+        const pred = head.kind === 'regression' ? unstandardize(head, raw)[0]! : best;
+        predictions.push({ row: p.predictOnly ? i : p.rows.indexOf(row), label: v, prediction: head.kind === 'regression' ? pred : (head.classes?.[pred] ?? String(pred)) });
+        if (labelled) {
+          preds.push(pred);
+          labels.push(label);
+        }
+      }
+      if (p.predictOnly) {
+        if (!predictions.length) throw new Error('There is nothing to predict: paste or upload at least one input.');
+        if (!preds.length) return { mode: 'head', metric: 'predictions', value: NaN, metrics: { loss: NaN }, n: predictions.length, skipped, predictions };
       }
       if (!preds.length) throw new Error(`None of the rows of ${p.datasetName} has a usable {${outField}} for the head of <${p.fn}> (${head.kind}${head.classes ? `: ${head.classes.join(', ')}` : ''}).`);
       if (head.kind === 'regression') {
         const metrics: Metrics = { loss: mse(preds, labels), mse: mse(preds, labels), mae: mae(preds, labels), pearson: pearson(preds, labels) };
-        return { mode: 'head', metric: 'mse', value: metrics.mse!, metrics, n: preds.length, skipped };
+        return { mode: 'head', metric: 'mse', value: metrics.mse!, metrics, n: preds.length, skipped, predictions };
       }
       const acc = accuracy(preds, labels);
-      return { mode: 'head', metric: 'accuracy', value: acc, metrics: { loss: NaN, accuracy: acc }, n: preds.length, skipped };
+      return { mode: 'head', metric: 'accuracy', value: acc, metrics: { loss: NaN, accuracy: acc }, n: preds.length, skipped, predictions };
     }
     // No head: next-token loss on the output field, through the training graph (nothing is trained).
     const fnTag = library.getTag(p.fn)!;
@@ -442,13 +460,25 @@ export function createWorkbench(ctx: WorkbenchContext) {
     };
     const nearest = nearestByCosine(tag.data, tag.p, table, V, d, k, tableNorms).map((row) => row.map((x) => ({ ...x, token: label(x.id) })));
     const sample = evenSample(V, p.sample ?? 400);
-    const X = new Float32Array((sample.length + tag.p) * d);
+    const others = [...new Set(p.with ?? [])].filter((n) => n !== tag.name).map((n) => needTag(n, m));
+    const all = [tag, ...others];
+    const tagRows = all.reduce((n, t) => n + t.p, 0);
+    const X = new Float32Array((sample.length + tagRows) * d);
     sample.forEach((id, i) => X.set(table.subarray(id * d, (id + 1) * d), i * d));
-    X.set(tag.data, sample.length * d);
-    const pca = pca2(X, sample.length + tag.p, d, { iterations: 60 });
-    const points = pca.coords.map(([x, y], i) =>
-      i < sample.length ? { x, y, label: label(sample[i]), tag: false } : { x, y, label: `<${tag.name}>[${i - sample.length}]`, tag: true, row: i - sample.length },
-    );
+    // Which tag and row each PCA row after the vocabulary sample is.
+    const owner: Array<{ name: string; row: number }> = [];
+    let at = sample.length;
+    for (const t of all) {
+      X.set(t.data, at * d);
+      for (let r = 0; r < t.p; r++) owner.push({ name: t.name, row: r });
+      at += t.p;
+    }
+    const pca = pca2(X, sample.length + tagRows, d, { iterations: 60 });
+    const points = pca.coords.map(([x, y], i) => {
+      if (i < sample.length) return { x, y, label: label(sample[i]), tag: false };
+      const o = owner[i - sample.length]!;
+      return { x, y, label: `<${o.name}>[${o.row}]`, tag: true, row: o.row, tagName: o.name };
+    });
     return {
       name: tag.name,
       kind: tag.kind,
@@ -528,17 +558,39 @@ export function createWorkbench(ctx: WorkbenchContext) {
     const fingerprint = await fingerprintOf(m);
     const r = importLibrary(p.text, { dModel: m.config.dModel, fingerprint }, { acceptFingerprintMismatch: !!p.confirm });
     if (r.status !== 'ok') return r.status === 'refused' ? { status: 'refused', error: r.error } : { status: 'needs-confirmation', warning: r.warning };
-    const report = library.merge({ tags: r.tags, heads: r.heads, adapters: r.adapters }, p.onConflict ?? 'rename');
+    // Re-importing what is already here adds nothing; a real clash is the user's call.
+    const alreadyPresent: string[] = [];
+    const conflicts: ImportConflict[] = [];
+    const keepTags = r.tags.filter((t) => {
+      const existing = library.tags.find((x) => x.id === t.id) ?? library.getTag(t.name);
+      if (!existing) return true;
+      const head = r.heads.find((h) => h.name === t.name);
+      if (sameTag(existing, t) && sameHead(library.heads.find((h) => h.name === existing.name), head)) {
+        alreadyPresent.push(existing.name);
+        return false;
+      }
+      conflicts.push({ name: t.name, sameId: existing.id === t.id, existing: existing.name });
+      return true;
+    });
+    if (conflicts.length && !p.onConflict) return { status: 'conflicts', conflicts };
+    const skipped = new Set(r.tags.filter((t) => !keepTags.includes(t)).map((t) => t.name));
+    const keepHeads = r.heads.filter((h) => !skipped.has(h.name));
+    const replaceIds = p.onConflict === 'replace' ? keepTags.map((t) => library.tags.find((x) => x.id === t.id)).filter((x): x is NonNullable<typeof x> => !!x) : [];
+    // Replacing a tag of the same id: the old one goes first, so the id stays the tag's (merge gives
+    // an id already in the library a fresh one).
+    for (const old of replaceIds) library.deleteTag(old.name);
+    const report = library.merge({ tags: keepTags, heads: keepHeads, adapters: r.adapters }, p.onConflict ?? 'rename');
     const renamed = (kind: 'tag' | 'head' | 'adapter', name: string) => report.renamed.find((x) => x.kind === kind && x.from === name)?.to ?? name;
     return {
       status: 'ok',
       warnings: r.warnings,
       report,
       added: {
-        tags: r.tags.map((t) => renamed('tag', t.name)),
-        heads: r.heads.map((h) => renamed('head', h.name)),
+        tags: keepTags.map((t) => renamed('tag', t.name)),
+        heads: keepHeads.map((h) => renamed('head', h.name)),
         adapters: r.adapters.map((a) => renamed('adapter', a.name)),
       },
+      alreadyPresent,
       summary: summarizeLibrary(library),
     };
   }
@@ -557,7 +609,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
     if (got.kind === 'tags') return importFile({ text: got.file, confirm: p.confirm, onConflict: p.onConflict });
     const report = library.merge({ adapters: [got.adapter] }, p.onConflict ?? 'rename');
     const name = report.renamed.find((x) => x.kind === 'adapter')?.to ?? got.adapter.name;
-    return { status: 'ok', warnings: got.warnings, report, added: { tags: [], heads: [], adapters: [name] }, summary: summarizeLibrary(library) };
+    return { status: 'ok', warnings: got.warnings, report, added: { tags: [], heads: [], adapters: [name] }, alreadyPresent: [], summary: summarizeLibrary(library) };
   }
 
   async function handle(msg: RequestMessage, signal: AbortSignal): Promise<unknown> {
@@ -568,7 +620,13 @@ export function createWorkbench(ctx: WorkbenchContext) {
       }
       case 'datasetImport': {
         const { text, name, format } = msg.params;
-        const parsed = parseDataset(text, { format, name });
+        const junk = notADataset(text, name || 'The file');
+        if (junk) throw namedError('DatasetError', junk);
+        let parsed = parseDataset(text, { format, name });
+        if (parsed.report.total === 0) {
+          throw namedError('DatasetError', `${name || 'The file'} has no records${parsed.columns.length ? ` (only a header: ${parsed.columns.join(', ')})` : ''}.`);
+        }
+        if (smilesColumns(parsed.columns).length && ctx.methods.rdkit) parsed = dropInvalidSmiles(await ctx.methods.rdkit(), parsed);
         return { name, ...parsed } satisfies DatasetReply;
       }
       case 'datasetBuiltin': {
@@ -675,3 +733,28 @@ export function createWorkbench(ctx: WorkbenchContext) {
 }
 
 export type Workbench = ReturnType<typeof createWorkbench>;
+
+/** An Error with a name the UI maps to a title (DatasetError: "The data could not be used"…). */
+function namedError(name: string, message: string): Error {
+  const e = new Error(message);
+  e.name = name;
+  return e;
+}
+
+/** Same rows (bit for bit), kind and shape: the same tag whatever its provenance's timestamps say. */
+function sameTag(a: Tag, b: Tag): boolean {
+  return a.kind === b.kind && a.p === b.p && a.d === b.d && sameFloats(a.data, b.data);
+}
+
+function sameHead(a: Head | undefined, b: Head | undefined): boolean {
+  if (!a || !b) return !a && !b;
+  return a.kind === b.kind && a.k === b.k && sameFloats(a.W, b.W) && sameFloats(a.b, b.b);
+}
+
+function sameFloats(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}

@@ -91,6 +91,78 @@ for (const profile of PROFILES) {
   }
 }
 
+/**
+ * Matrices stacked in one buffer at 256-byte-aligned parts (as uploadWeights stores q|k|v, gate|up), with
+ * their dequantized values. Part sizes differ, so each part's offset, row count and output stride matter.
+ */
+function stackedWeights(type: GgmlType, rows: number[], K: number, seed: number): { ws: GpuTensor[]; deq: Float32Array[] } {
+  const parts = rows.map((n, i) => quantize(type, Float32Array.from(randn(rng(seed + i), n * K, 0.5))));
+  const offsets: number[] = [];
+  let size = 0;
+  for (const p of parts) {
+    offsets.push(size);
+    size = Math.ceil((size + p.byteLength) / 256) * 256;
+  }
+  const all = new Uint8Array(size).fill(0xff); // padding that would poison any read past a part
+  parts.forEach((p, i) => all.set(p, offsets[i]));
+  const buffer = t.bytes(all);
+  return {
+    ws: rows.map((n, i) => ({ name: `w${i}`, type, shape: [n, K], buffer, offset: offsets[i] })),
+    deq: parts.map((p, i) => dequantize(type, p, rows[i] * K)),
+  };
+}
+
+for (const profile of PROFILES) {
+  describe(`matmul stacked projections (${profile.name} kernels)`, () => {
+    const mm = () => mms.get(profile.software)!;
+    for (const type of MATMUL_TYPES) {
+      const name = TYPE_LAYOUT[type].name;
+      it(`${name}: one dispatch writes each part as its own matmul would`, async () => {
+        const K = kFor(type);
+        for (const rows of [[40 + type, 13, 13], [37, 29]]) {
+          const { ws, deq } = stackedWeights(type, rows, K, 300 + type);
+          for (const path of PATHS) {
+            for (const M of [1, 3, 37]) {
+              const r = rng(M * 7 + type + rows.length);
+              const x = randn(r, M * K);
+              const bias = rows.length === 3 ? randn(r, rows.reduce((a, b) => a + b)) : undefined;
+              // Output parts at 256-byte offsets, every word pre-set so untouched gaps are visible.
+              const yOffsets: number[] = [];
+              let words = 0;
+              for (const n of rows) {
+                yOffsets.push(words * 4);
+                words = Math.ceil((words + M * n) / 64) * 64;
+              }
+              const y = t.f32(new Float32Array(words).fill(7));
+              const before = t.rec.dispatches;
+              mm().forwardStacked(t.rec, { x: t.f32(x), ws, y, yOffsets, M, bias: bias ? t.f32(bias) : undefined, path });
+              expect(t.rec.dispatches - before).toBe(1);
+              const got = await t.read(y, words);
+              const want = new Float32Array(words).fill(7);
+              let b0 = 0;
+              rows.forEach((n, i) => {
+                want.set(matmulRef(x, deq[i], M, n, K, bias?.slice(b0, b0 + n)), yOffsets[i] / 4);
+                b0 += n;
+              });
+              expect(relErr(got, want), `${rows} ${path} M=${M}`).toBeLessThan(1e-3);
+            }
+          }
+          // A part bound on its own (its offset into the stack) works in the plain kernels too.
+          const M = 3;
+          const dy = randn(rng(5), M * rows[1]);
+          const dx = t.f32(M * K);
+          mm().backwardInput(t.rec, { dy: t.f32(dy), w: ws[1], dx, M });
+          expect(relErr(await t.read(dx, M * K), matmulBackwardInputRef(dy, deq[1], M, rows[1], K))).toBeLessThan(1e-3);
+          const x = randn(rng(6), M * K);
+          const y1 = t.f32(M * rows[1]);
+          mm().forward(t.rec, { x: t.f32(x), w: ws[1], y: y1, M });
+          expect(relErr(await t.read(y1, M * rows[1]), matmulRef(x, deq[1], M, rows[1], K))).toBeLessThan(1e-3);
+        }
+      });
+    }
+  });
+}
+
 describe('matmul dispatch', () => {
   // Per-dimension limits that make each dispatch of the test need an x·y grid: [matvec fwd, matvec bwd,
   // tiled fwd, tiled bwd]. GPU: 18 groups → 5×4, 3 → 2×2, 6 tiles → 3×2, 15 → 4×4. Software: 5 → 3×2,

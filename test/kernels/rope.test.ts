@@ -47,6 +47,26 @@ describe('rope', () => {
     expect(relErr(got, wantFull)).toBeLessThan(1e-4);
   });
 
+  it('rotates a second tensor of the same buffer in the same dispatch (q and k of a stacked projection)', async () => {
+    const t = await testGpu();
+    const k = await Rope.create(t.kc);
+    const T = 3, nQ = 4, nK = 2, hd = 16;
+    const pos = [0, 7, 130];
+    const kOff = 256; // words: k starts where the stacked projection puts it, past a gap
+    const x = randn(rng(21), kOff + T * nK * hd + 8);
+    for (const style of ['normal', 'neox'] as const) {
+      const buf = t.f32(x);
+      const before = t.rec.dispatches;
+      k.forward(t.rec, { x: buf, pos: t.u32(pos), T, nHeads: nQ, headDim: hd, theta: 10000, style, scale: 1, second: { nHeads: nK, offset: kOff * 4 } });
+      expect(t.rec.dispatches - before).toBe(1);
+      const got = await t.read(buf, x.length);
+      const want = Float64Array.from(x); // the gap and the tail stay as they were
+      want.set(ropeRef(x.subarray(0, T * nQ * hd), pos, T, nQ, hd, 10000, style), 0);
+      want.set(ropeRef(x.subarray(kOff, kOff + T * nK * hd), pos, T, nK, hd, 10000, style), kOff);
+      expect(relErr(got, want), style).toBeLessThan(1e-4);
+    }
+  });
+
   it('keeps sin/cos accurate at long-context positions (f32 angles up to 32k and 100k)', async () => {
     const t = await testGpu();
     const k = await Rope.create(t.kc);

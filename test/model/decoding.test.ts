@@ -115,6 +115,18 @@ describe('mixture decoding', () => {
 });
 
 describe('decode steps', () => {
+  it('a decode step records 4 + 10·layers dispatches: q|k|v, gate|up and the rotation of q and k are one dispatch each', async () => {
+    const { e } = await load(2);
+    const tr = e.transformer;
+    const d0 = tr.rec.dispatches;
+    // Embedding, then per layer norm, q|k|v, rope of q and k, KV write, attention, o, norm, gate|up, SwiGLU,
+    // down; then the logit-row gather, final norm and LM head.
+    tr.record({ ids: Uint32Array.of(1), slot: Uint32Array.of(0), pos: Uint32Array.of(0), logitRows: Uint32Array.of(0) });
+    expect(tr.rec.dispatches - d0).toBe(4 + 10 * e.config.nLayers);
+    tr.rec.submit();
+    e.dispose();
+  });
+
   it('each decode step is one submit and allocates no GPU buffer, in every mode', async () => {
     const { e } = await load();
     e.setAdapter('a', randomAdapter(e.config, 61, ['q', 'up'], 4, 8));

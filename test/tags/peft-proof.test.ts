@@ -91,7 +91,8 @@ describe('PEFT proof: train on GGUF, run on safetensors', () => {
       tasks: [{ name: 'stories', template: '{input} {output}', rows, output: { kind: 'text' } }],
       library: lib,
       tagLength: 1,
-      lora: { rank: 4, alpha: 8, dropout: 0 },
+      // Every projection, q and k (the RoPE-permuted rows) included: the default is q,v only.
+      lora: { rank: 4, alpha: 8, dropout: 0, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] },
       hyper: { steps: 4, batch: 2, accum: 1, lr: 0.05, seed: 1 },
     });
     expect(run.steps).toBe(4);

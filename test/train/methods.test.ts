@@ -18,7 +18,7 @@ async function stories(): Promise<Engine> {
   engine ??= await loadModel(await acquireNodeGpu(), new NodeFileSource('public/models/stories260K/stories260K.bin'), {
     tokenizer: new NodeFileSource('public/models/stories260K/tok512.bin'),
     slots: 1,
-    maxContext: 64,
+    maxContext: 128, // the two-input binding template runs to 74 tokens
   });
   return engine;
 }

@@ -2,6 +2,7 @@
  * Test doubles for the worker protocol: a fake engine (no GPU) and an in-process "worker" that
  * runs the real handler, with every message passed through structuredClone as postMessage would.
  */
+import { loadRdkit } from '../../src/tasks/rdkit';
 import type { LoadedDataset } from '../../src/data/builtin';
 import { hashOf, planCells } from '../../src/experiments/runner';
 import { RESULTS_FORMAT, type CellResult, type ExperimentDefinition, type ExperimentResults, type TranslationScore } from '../../src/experiments/types';
@@ -473,6 +474,8 @@ export function fakeMethods(opts: FakeMethodsOptions = {}): { methods: MethodDep
   const experiments: FakeExperimentCall[] = [];
   const table = fakeEmbeddingTable();
   const methods: MethodDeps = {
+    // The real RDKit (wasm runs in Node): imports are checked as in the app.
+    rdkit: () => loadRdkit(),
     async prepareRun(model, spec) {
       if (opts.prepareError) throw opts.prepareError;
       if (spec.tasks.every((t) => t.rows.length === 0)) throw new Error('No training examples: check the dataset and the template.');

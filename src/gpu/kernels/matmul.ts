@@ -51,6 +51,24 @@ export interface MatmulForwardArgs {
   path?: MatmulPath;
 }
 
+/**
+ * Several projections of the same x in one dispatch (fused q|k|v, gate|up): the weights are parts of one
+ * buffer (stackMatrices), the outputs planar parts of one buffer.
+ */
+export interface MatmulStackedArgs {
+  /** f32 [M, K] */
+  x: Binding;
+  /** 2 or 3 matrices [N_i, K] of one type, views into the same buffer (GpuTensor.offset). */
+  ws: readonly GpuTensor[];
+  /** The output buffer: part i is f32 [M, N_i] at byte yOffsets[i] (multiples of 4). */
+  y: GPUBuffer;
+  yOffsets: readonly number[];
+  M: number;
+  /** f32 [ΣN_i]: the parts' biases, concatenated. */
+  bias?: Binding;
+  path?: MatmulPath;
+}
+
 export interface MatmulBackwardInputArgs {
   /** f32 [M, N] */
   dy: Binding;
@@ -97,7 +115,7 @@ export class Matmul {
             label: `matmul_${entry}${software ? '_sw' : ''}_${TYPE_LAYOUT[type].name}`,
             code,
             entry: software ? `${base}_sw` : base,
-            params: ['u32', 'u32', 'u32', 'u32'],
+            params: ['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32'],
             bindings: ['read', 'read', 'read', 'rw'],
             constants,
           });
@@ -115,9 +133,37 @@ export class Matmul {
     const { M } = a;
     if (M <= 0 || N === 0) return;
     const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
-    const params = [M, N, K, flags];
-    const bindings = [a.x, a.w.buffer, a.bias ?? this.dummy, a.y];
-    const path = a.path ?? (M <= MATVEC_MAX_M ? 'matvec' : 'tiled');
+    this.dispatchForward(rec, a.w, [a.x, weightBinding(a.w), a.bias ?? this.dummy, a.y], [M, N, K, flags, N, N, 0, 0, 0, 0], a.path);
+  }
+
+  /** Each y part i [M, N_i] = x·W_iᵀ (+ its bias) in one dispatch. */
+  forwardStacked(rec: Recorder, a: MatmulStackedArgs): void {
+    const { ws, M } = a;
+    if (ws.length < 2 || ws.length > 3 || a.yOffsets.length !== ws.length) throw new Error('Matmul.forwardStacked: 2 or 3 matrices, one output offset each');
+    const K = dims(ws[0])[1];
+    const base = ws[0].offset ?? 0;
+    const rows: number[] = [];
+    const wb: number[] = [];
+    for (const w of ws) {
+      const [n, k] = dims(w);
+      if (w.buffer !== ws[0].buffer || w.type !== ws[0].type || k !== K) throw new Error(`Matmul.forwardStacked: "${w.name}" is not stacked with "${ws[0].name}" (one buffer, type and K)`);
+      rows.push(n);
+      wb.push((w.offset ?? 0) - base);
+    }
+    const yo = a.yOffsets.map((o) => o / 4);
+    if (yo[0] !== 0) throw new Error('Matmul.forwardStacked: the first output part starts at offset 0');
+    const N = rows.reduce((s, n) => s + n, 0);
+    if (M <= 0 || N === 0) return;
+    const s1 = rows[0];
+    const s2 = ws.length === 3 ? s1 + rows[1] : N;
+    const params = [M, N, K, a.bias ? 1 : 0, s1, s2, wb[1], wb[2] ?? 0, yo[1], yo[2] ?? 0];
+    this.dispatchForward(rec, ws[0], [a.x, { buffer: ws[0].buffer, offset: base }, a.bias ?? this.dummy, a.y], params, a.path);
+  }
+
+  private dispatchForward(rec: Recorder, w: GpuTensor, bindings: Binding[], params: number[], force?: MatmulPath): void {
+    const [M, N] = params;
+    const a = { w };
+    const path = force ?? (M <= MATVEC_MAX_M ? 'matvec' : 'tiled');
     const maxG = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
     if (path === 'matvec') {
       // GPU: MV_ROWS rows of W per workgroup; software: one row per invocation.
@@ -138,8 +184,8 @@ export class Matmul {
     const [N, K] = dims(a.w);
     const { M } = a;
     if (M <= 0 || K === 0) return;
-    const params = [M, N, K, a.accumulate ? 2 : 0];
-    const bindings = [a.dy, a.w.buffer, this.dummy, a.dx];
+    const params = [M, N, K, a.accumulate ? 2 : 0, N, N, 0, 0, 0, 0];
+    const bindings = [a.dy, weightBinding(a.w), this.dummy, a.dx];
     const path = a.path ?? (M <= MATVEC_MAX_M ? 'matvec' : 'tiled');
     const maxG = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
     if (path === 'matvec') {
@@ -160,6 +206,11 @@ export class Matmul {
     if (!k) throw new Error(`Matmul: weight "${w.name}" has type ${TYPE_LAYOUT[w.type]?.name ?? w.type}, which was not compiled`);
     return k;
   }
+}
+
+/** A matrix's bytes: its whole buffer, or its part of a stacked buffer. */
+function weightBinding(w: GpuTensor): Binding {
+  return w.offset ? { buffer: w.buffer, offset: w.offset } : w.buffer;
 }
 
 /** [N, K] of a weight matrix, checked against its type's block size. */

@@ -23,8 +23,12 @@
 //   tile_bwd_sw one invocation per 4×4 block of dx, whole N.
 // Invocations are numbered gid.x + gid.y·(nx·SWG); workgroup z is the row chunk as above.
 
-struct Params { M: u32, N: u32, K: u32, flags: u32 };
+struct Params { M: u32, N: u32, K: u32, flags: u32, s1: u32, s2: u32, wb1: u32, wb2: u32, o1: u32, o2: u32 };
 // flags bit 0: add bias (forward); bit 1: accumulate into the output instead of overwriting it.
+// Stacked forward (fused projections, e.g. q|k|v or gate|up in one dispatch): W's rows are up to three
+// matrices of the same type and K, rows [0, s1), [s1, s2), [s2, N), starting at bytes 0, wb1, wb2 of W
+// (each part aligned for its own binding), and y is three planar outputs [M, s1], [M, s2 - s1],
+// [M, N - s2] at words 0, o1, o2 of Y. A plain matmul has s1 = s2 = N. Backward kernels ignore these.
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> A: array<f32>;        // x [M, K] (forward) or dy [M, N] (backward)
@@ -44,6 +48,18 @@ fn store(i: u32, v: f32) {
   } else {
     Y[i] = v;
   }
+}
+
+fn w_row(n: u32, rb: u32) -> u32 {
+  if (n < P.s1) { return n * rb; }
+  if (n < P.s2) { return P.wb1 + (n - P.s1) * rb; }
+  return P.wb2 + (n - P.s2) * rb;
+}
+
+fn y_idx(m: u32, n: u32) -> u32 {
+  if (n < P.s1) { return m * P.s1 + n; }
+  if (n < P.s2) { return P.o1 + m * (P.s2 - P.s1) + (n - P.s1); }
+  return P.o2 + m * (P.N - P.s2) + (n - P.s2);
 }
 
 fn x4(i: u32) -> vec4<f32> {
@@ -67,7 +83,7 @@ fn mv_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   let off = pair_off();
   var acc: array<f32, MV_MAX>;
   if (n < N) {
-    let rowByte = n * w_row_bytes(K);
+    let rowByte = w_row(n, w_row_bytes(K));
     let units = K / 8u;
     for (var u = lane; u < units; u += MV_TPR) {
       let k = pair_k(u);
@@ -105,7 +121,7 @@ fn mv_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     if ((P.flags & 1u) != 0u) {
       v += BIAS[n];
     }
-    store((m0 + lane) * N + n, v);
+    store(y_idx(m0 + lane, n), v);
   }
 }
 
@@ -146,7 +162,7 @@ fn tile_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     }
     var wv = vec4<f32>(0.0);
     if (n0 + lr < N && k < K) {
-      wv = dq4((n0 + lr) * rowBytes, k);
+      wv = dq4(w_row(n0 + lr, rowBytes), k);
     }
     for (var i = 0u; i < 4u; i++) {
       ta[(lk + i) * TM + lr] = xv[i];
@@ -170,7 +186,7 @@ fn tile_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
         if ((P.flags & 1u) != 0u) {
           v += BIAS[n];
         }
-        store(m * N + n, v);
+        store(y_idx(m, n), v);
       }
     }
   }
@@ -297,7 +313,7 @@ fn mv_fwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   let m0 = gid.z * MV_M;
   let mc = min(MV_M, P.M - m0);
   let off = pair_off();
-  let rowByte = n * w_row_bytes(K);
+  let rowByte = w_row(n, w_row_bytes(K));
   let units = K / 8u;
   var bias = 0.0;
   if ((P.flags & 1u) != 0u) { bias = BIAS[n]; }
@@ -311,7 +327,7 @@ fn mv_fwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
       acc += p.a * x4(xb + k) + p.b * x4(xb + k + off);
     }
     if ((K & 4u) != 0u) { acc += dq4(rowByte, K - 4u) * x4(xb + K - 4u); }
-    store(m0 * N + n, (acc.x + acc.y) + (acc.z + acc.w) + bias);
+    store(y_idx(m0, n), (acc.x + acc.y) + (acc.z + acc.w) + bias);
     return;
   }
   var acc = array<vec4<f32>, MV_MAX>();
@@ -329,7 +345,7 @@ fn mv_fwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   }
   for (var mi = 0u; mi < mc; mi++) {
     let a = acc[mi];
-    store((m0 + mi) * N + n, (a.x + a.y) + (a.z + a.w) + bias);
+    store(y_idx(m0 + mi, n), (a.x + a.y) + (a.z + a.w) + bias);
   }
 }
 
@@ -345,10 +361,10 @@ fn tile_fwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let m0 = (g / tilesN) * 4u;
   let rowBytes = w_row_bytes(K);
   // Rows past the edge re-read the last row (valid memory) and are not stored.
-  let w0 = min(n0, N - 1u) * rowBytes;
-  let w1 = min(n0 + 1u, N - 1u) * rowBytes;
-  let w2 = min(n0 + 2u, N - 1u) * rowBytes;
-  let w3 = min(n0 + 3u, N - 1u) * rowBytes;
+  let w0 = w_row(min(n0, N - 1u), rowBytes);
+  let w1 = w_row(min(n0 + 1u, N - 1u), rowBytes);
+  let w2 = w_row(min(n0 + 2u, N - 1u), rowBytes);
+  let w3 = w_row(min(n0 + 3u, N - 1u), rowBytes);
   let x0 = min(m0, M - 1u) * K;
   let x1 = min(m0 + 1u, M - 1u) * K;
   let x2 = min(m0 + 2u, M - 1u) * K;
@@ -381,7 +397,7 @@ fn tile_fwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     if (m >= M) { break; }
     for (var j = 0u; j < 4u; j++) {
       let n = n0 + j;
-      if (n < N) { store(m * N + n, acc[i][j] + bias[j]); }
+      if (n < N) { store(y_idx(m, n), acc[i][j] + bias[j]); }
     }
   }
 }

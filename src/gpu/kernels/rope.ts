@@ -19,6 +19,8 @@ export interface RopeArgs {
   scale: number;
   /** Floats between consecutive tokens in x (default nHeads·headDim), e.g. for a fused QKV row. */
   rowStride?: number;
+  /** A second tensor in the same binding rotated in the same dispatch (k beside q): f32 [T, nHeads, headDim] at byte `offset` of x. */
+  second?: { nHeads: number; offset: number; rowStride?: number };
 }
 
 /**
@@ -34,7 +36,7 @@ export class Rope {
       label: 'rope',
       entry: 'rope',
       code,
-      params: ['u32', 'u32', 'u32', 'u32', 'f32', 'f32', 'f32', 'u32', 'f32'],
+      params: ['u32', 'u32', 'u32', 'u32', 'f32', 'f32', 'f32', 'u32', 'f32', 'u32', 'u32', 'u32'],
       bindings: ['rw', 'read'],
       constants: { WG },
     });
@@ -53,11 +55,14 @@ export class Rope {
   private run(rec: Recorder, a: RopeArgs, dir: 1 | -1): void {
     if (a.headDim % 2 !== 0) throw new Error(`rope: headDim ${a.headDim} must be even`);
     const [cHi, cLo] = freqExponent(a.theta, a.headDim);
-    const pairs = a.T * a.nHeads * (a.headDim / 2);
+    const s = a.second;
+    if (s && s.offset % 4 !== 0) throw new Error(`rope: second tensor offset ${s.offset} must be a multiple of 4 bytes`);
+    const pairs = a.T * (a.nHeads + (s?.nHeads ?? 0)) * (a.headDim / 2);
+    const second = s ? [s.nHeads, s.offset / 4, s.rowStride ?? s.nHeads * a.headDim] : [0, 0, 0];
     rec.dispatch(
       this.k,
       [a.x, a.pos],
-      [a.T, a.nHeads, a.headDim, a.rowStride ?? a.nHeads * a.headDim, 1 / a.scale, cHi, cLo, a.style === 'neox' ? 1 : 0, dir],
+      [a.T, a.nHeads, a.headDim, a.rowStride ?? a.nHeads * a.headDim, 1 / a.scale, cHi, cLo, a.style === 'neox' ? 1 : 0, dir, ...second],
       grid(Math.ceil(pairs / WG)),
     );
   }

@@ -16,7 +16,10 @@
 struct Params {
   T: u32, nHeads: u32, headDim: u32, rowStride: u32,
   invScale: f32, cHi: f32, cLo: f32, neox: u32, dir: f32,
+  nHeads2: u32, off2: u32, rowStride2: u32,
 };
+// A second tensor rotated in the same dispatch (q and k of one stacked projection): nHeads2 heads of
+// [T, nHeads2, headDim] at word off2 of x, row stride rowStride2. nHeads2 = 0 when there is none.
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -48,11 +51,12 @@ fn sincos(a: f32) -> vec2<f32> {
 fn rope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let half = P.headDim / 2u;
   let e = gid.x + gid.y * nwg.x * WG;
-  if (e >= P.T * P.nHeads * half) { return; }
+  let H = P.nHeads + P.nHeads2;
+  if (e >= P.T * H * half) { return; }
   let i = e % half;
   let th = e / half;
-  let h = th % P.nHeads;
-  let t = th / P.nHeads;
+  let h = th % H;
+  let t = th / H;
 
   let eh = f32(i) * P.cHi;               // exact
   let n = floor(eh);
@@ -63,7 +67,10 @@ fn rope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let sn = sc.x * P.dir;
   let cs = sc.y;
 
-  let base = t * P.rowStride + h * P.headDim;
+  var base = t * P.rowStride + h * P.headDim;
+  if (h >= P.nHeads) {
+    base = P.off2 + t * P.rowStride2 + (h - P.nHeads) * P.headDim;
+  }
   var i0 = base + 2u * i;
   var i1 = i0 + 1u;
   if (P.neox != 0u) {

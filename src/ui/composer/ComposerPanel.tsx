@@ -1,6 +1,8 @@
 import { useMemo, useRef, useState } from 'react';
-import { composerStore, useComposer, useLibrary, useModel } from '../../state/app';
-import type { ComposerColumn, CompareMode, ComposeMode } from '../../state/composer';
+import { composerStore, dataStore, useComposer, useLibrary, useModel, useTrain } from '../../state/app';
+import { datasetView, splitView, validateSplit } from '../../state/data';
+import { parseTemplate } from '../../tags/template';
+import { prefillSegments, segmentsToTemplate, type ComposerColumn, type CompareMode, type ComposeMode, type Segment } from '../../state/composer';
 import type { TagKind } from '../../tags/tag';
 import type { TagSummary } from '../../worker/protocol';
 import { TagChip } from '../common/TagChip';
@@ -67,6 +69,7 @@ export function ComposerPanel() {
             onFocus={() => setTarget('a')}
             testId="prompt-editor-a"
           />
+          <SentLine segs={a} testId="prompt-sent-a" />
           {compare === 'variant' && (
             <>
               <label className="editor-label" htmlFor="prompt-b">
@@ -83,6 +86,7 @@ export function ComposerPanel() {
                 onFocus={() => setTarget('b')}
                 testId="prompt-editor-b"
               />
+              <SentLine segs={b} testId="prompt-sent-b" />
             </>
           )}
           <div className="actions">
@@ -91,11 +95,13 @@ export function ComposerPanel() {
             </label>
             <select id="compare-mode" value={compare} onChange={(e) => c.setCompare(e.target.value as CompareMode)} disabled={running}>
               <option value="off">Off</option>
-              <option value="no-tags">Same prompt without its tags</option>
+              <option value="no-tags" disabled={mode === 'head'} title={mode === 'head' ? 'Without its tags the prompt has no function tag, so no head to read' : undefined}>
+                Same prompt without its tags{mode === 'head' ? ' (generation only)' : ''}
+              </option>
               <option value="variant">A second prompt (B)</option>
             </select>
             <span className="hint">Ctrl+Enter to run</span>
-            <button type="button" onClick={() => c.clear()} disabled={running}>
+            <button type="button" onClick={() => c.clear()} disabled={running} title="Empty the prompt and the outputs" data-testid="compose-clear">
               Clear
             </button>
             {running ? (
@@ -113,9 +119,21 @@ export function ComposerPanel() {
       </div>
       <div className="col col-side">
         <Palette tags={tags} onInsert={insert} />
+        <PrefillCard />
         <OptionsCard />
       </div>
     </div>
+  );
+}
+
+/** The template the engine will get, exactly (tags as <Name>): the editor's chips, read back. */
+function SentLine({ segs, testId }: { segs: Segment[]; testId: string }) {
+  const t = segmentsToTemplate(segs);
+  return (
+    <p className="sent-line small">
+      <span className="muted">Sends: </span>
+      <code data-testid={testId}>{t || '(empty)'}</code>
+    </p>
   );
 }
 
@@ -159,6 +177,67 @@ function Palette({ tags, onInsert }: { tags: TagSummary[]; onInsert(name: string
         )
       )}
       <p className="hint">Drag a chip into the prompt, or focus it (Tab) and press Enter to insert it at the cursor. ƒ = has a head.</p>
+    </section>
+  );
+}
+
+/** Starts the prompt from the template a tag was trained with, its fields filled from a held-out row. */
+function PrefillCard() {
+  const history = useTrain((s) => s.history);
+  const tags = useLibrary((s) => s.summary.tags);
+  const runs = useMemo(() => {
+    const names = new Set(tags.map((t) => t.name));
+    return [...history].reverse().filter((r) => r.saved.tags.some((n) => names.has(n)) || (r.saved.head && names.has(r.saved.head)));
+  }, [history, tags]);
+  const [runId, setRunId] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  if (runs.length === 0) return null;
+  const chosen = runs.find((r) => r.runId === runId) ?? runs[0]!;
+  const use = () => {
+    setError(null);
+    let template;
+    try {
+      template = parseTemplate(chosen.config.template);
+    } catch (e) {
+      setError((e as Error).message);
+      return;
+    }
+    const ds = dataStore.getState().get(chosen.config.datasetIds[0] ?? null);
+    let row: Record<string, string> = {};
+    if (ds) {
+      const view = datasetView(ds);
+      const split = validateSplit(ds.split) ? null : splitView(view.rows, ds.split);
+      row = split?.test[0] ?? view.rows[0] ?? {};
+    }
+    const segs = prefillSegments(template, row, chosen.config.outputField, chosen.config.fieldMap);
+    composerStore.getState().setSegments('a', segs);
+    if (chosen.config.outputKind !== 'text' && chosen.saved.head) composerStore.getState().setMode('head');
+  };
+  return (
+    <section className="card" aria-labelledby="prefill-title">
+      <div className="card-head">
+        <h2 id="prefill-title">Start from a training template</h2>
+      </div>
+      <div className="inline-form">
+        <select aria-label="Run" value={chosen.runId} onChange={(e) => setRunId(e.target.value)}>
+          {runs.map((r) => (
+            <option key={r.runId} value={r.runId}>
+              {r.label}
+            </option>
+          ))}
+        </select>
+        <button type="button" onClick={use} data-testid="compose-prefill">
+          Use
+        </button>
+      </div>
+      <p className="hint">
+        <span className="mono">{chosen.config.template}</span>, filled from a test row of {chosen.datasetNames[0] ?? 'its data set'} and cut before {`{${chosen.config.outputField}}`}.
+      </p>
+      {error && (
+        <p className="inline-error" role="alert">
+          {error}
+        </p>
+      )}
     </section>
   );
 }

@@ -31,18 +31,47 @@ function chipNode(name: string, kind: TagKind | 'unknown'): HTMLElement {
   return span;
 }
 
-/** Reads the editor's DOM back into segments: text nodes, chips, line breaks. */
+/** Chrome cannot put a caret after a non-editable chip that ends a line: a zero-width space follows it (never read back). */
+const ZWSP = '\u200b';
+
+/** The outermost chip that contains `node` inside `root`, if any. */
+function chipAround(node: Node | null, root: HTMLElement): HTMLElement | null {
+  let found: HTMLElement | null = null;
+  for (let n: Node | null = node; n && n !== root; n = n.parentNode) {
+    if (n instanceof HTMLElement && n.dataset.tag) found = n;
+  }
+  return found;
+}
+
+/**
+ * A caret position that is not inside a chip: a position inside one (Chrome puts the caret in a
+ * trailing chip's text on a click after it) moves to just after the chip, so insertion and typing
+ * land between chips and a chip is never nested in another.
+ */
+export function outsideChips(range: Range, root: HTMLElement): Range {
+  const chip = chipAround(range.startContainer, root) ?? chipAround(range.endContainer, root);
+  if (!chip) return range;
+  const r = document.createRange();
+  r.setStartAfter(chip);
+  r.collapse(true);
+  return r;
+}
+
+/** Reads the editor's DOM back into segments: text nodes, chips, line breaks. Chips are atomic: their label is not text. */
 function readDom(root: HTMLElement): Segment[] {
   const segs: Segment[] = [];
   const walk = (node: Node) => {
-    node.childNodes.forEach((child, i) => {
+    node.childNodes.forEach((child) => {
       if (child.nodeType === Node.TEXT_NODE) {
-        segs.push({ kind: 'text', text: (child.nodeValue ?? '').replace(/\u200b/g, '') });
+        segs.push({ kind: 'text', text: (child.nodeValue ?? '').replaceAll(ZWSP, '') });
       } else if (child instanceof HTMLElement) {
-        if (child.dataset.tag) segs.push({ kind: 'tag', name: child.dataset.tag });
-        else if (child.tagName === 'BR') {
+        if (child.dataset.tag) {
+          segs.push({ kind: 'tag', name: child.dataset.tag });
+          // A chip that ended up inside another (never built by us) is still a chip of the prompt.
+          child.querySelectorAll<HTMLElement>('[data-tag]').forEach((inner) => segs.push({ kind: 'tag', name: inner.dataset.tag! }));
+        } else if (child.tagName === 'BR') {
           // Chrome keeps a trailing <br> so an empty last line shows; it is not text.
-          if (!(i === node.childNodes.length - 1 && node === root)) segs.push({ kind: 'text', text: '\n' });
+          if (!(node === root && onlySpacersAfter(child))) segs.push({ kind: 'text', text: '\n' });
         } else if (child.tagName === 'DIV' || child.tagName === 'P') {
           if (segs.length) segs.push({ kind: 'text', text: '\n' });
           walk(child);
@@ -52,6 +81,71 @@ function readDom(root: HTMLElement): Segment[] {
   };
   walk(root);
   return normalizeSegments(segs);
+}
+
+/** Nothing but empty or zero-width-space text follows `node` among its siblings. */
+function onlySpacersAfter(node: Node): boolean {
+  for (let n = node.nextSibling; n; n = n.nextSibling) {
+    if (n.nodeType !== Node.TEXT_NODE || (n.nodeValue ?? '').replaceAll(ZWSP, '') !== '') return false;
+  }
+  return true;
+}
+
+/** The DOM of a prompt: text, <br> for newlines, one non-editable chip per tag. */
+function renderInto(root: HTMLElement, segments: readonly Segment[], kinds: ReadonlyMap<string, TagKind>): void {
+  const nodes: Node[] = [];
+  for (const s of segments) {
+    if (s.kind === 'tag') nodes.push(chipNode(s.name, kinds.get(s.name) ?? 'unknown'));
+    else {
+      const lines = s.text.split('\n');
+      lines.forEach((line, i) => {
+        if (i > 0) nodes.push(document.createElement('br'));
+        if (line) nodes.push(document.createTextNode(line));
+      });
+    }
+  }
+  root.replaceChildren(...nodes);
+  padChips(root);
+}
+
+/**
+ * The chip right before (Backspace) or after (Delete) a collapsed caret, looking past the
+ * zero-width spacers, so one key press removes a whole chip.
+ */
+function chipBesideCaret(range: Range, root: HTMLElement, backwards: boolean): HTMLElement | null {
+  let node: Node | null;
+  const c = range.startContainer;
+  if (c.nodeType === Node.TEXT_NODE) {
+    const text = c.nodeValue ?? '';
+    const side = backwards ? text.slice(0, range.startOffset) : text.slice(range.startOffset);
+    if (side.replaceAll(ZWSP, '') !== '') return null;
+    node = backwards ? c.previousSibling : c.nextSibling;
+  } else if (c === root) {
+    node = backwards ? (root.childNodes[range.startOffset - 1] ?? null) : (root.childNodes[range.startOffset] ?? null);
+  } else return null;
+  while (node && node.nodeType === Node.TEXT_NODE && (node.nodeValue ?? '').replaceAll(ZWSP, '') === '') node = backwards ? node.previousSibling : node.nextSibling;
+  return node instanceof HTMLElement && node.dataset.tag ? node : null;
+}
+
+function placeCaretAtEnd(root: HTMLElement): void {
+  const sel = document.getSelection();
+  if (!sel || document.activeElement !== root) return;
+  const r = document.createRange();
+  r.selectNodeContents(root);
+  r.collapse(false);
+  sel.removeAllRanges();
+  sel.addRange(r);
+}
+
+/** A zero-width space after every chip not followed by text, so the caret has a place between and after chips. */
+function padChips(root: HTMLElement): void {
+  root.querySelectorAll<HTMLElement>('[data-tag]').forEach((chip) => {
+    if (chip.parentNode !== root) return;
+    const next = chip.nextSibling;
+    if (!next || next.nodeType !== Node.TEXT_NODE) chip.after(document.createTextNode(ZWSP));
+    // An empty text node left after deleting the text that followed a chip is no place for a caret either.
+    else if (next.nodeValue === '') next.nodeValue = ZWSP;
+  });
 }
 
 /**
@@ -76,18 +170,7 @@ export const PromptEditor = forwardRef<PromptEditorHandle, Props>(function Promp
     const json = JSON.stringify(segments);
     if (json === emitted.current) return;
     emitted.current = json;
-    const nodes: Node[] = [];
-    for (const s of segments) {
-      if (s.kind === 'tag') nodes.push(chipNode(s.name, kindsRef.current.get(s.name) ?? 'unknown'));
-      else {
-        const lines = s.text.split('\n');
-        lines.forEach((line, i) => {
-          if (i > 0) nodes.push(document.createElement('br'));
-          if (line) nodes.push(document.createTextNode(line));
-        });
-      }
-    }
-    root.replaceChildren(...nodes);
+    renderInto(root, segments, kindsRef.current);
   }, [segments]);
 
   // Chip colours follow the library (a tag renamed/deleted elsewhere).
@@ -100,7 +183,18 @@ export const PromptEditor = forwardRef<PromptEditorHandle, Props>(function Promp
   useEffect(() => {
     const onSel = () => {
       const sel = document.getSelection();
-      if (sel && sel.rangeCount && el.current?.contains(sel.anchorNode)) saved.current = sel.getRangeAt(0).cloneRange();
+      const root = el.current;
+      if (!root || !sel || !sel.rangeCount || !root.contains(sel.anchorNode)) return;
+      const r = sel.getRangeAt(0);
+      if (r.collapsed) {
+        const out = outsideChips(r, root);
+        if (out !== r) {
+          // Typing, Backspace and Delete work from here; inside the chip they do nothing.
+          sel.removeAllRanges();
+          sel.addRange(out);
+        }
+        saved.current = out.cloneRange();
+      } else saved.current = r.cloneRange();
     };
     document.addEventListener('selectionchange', onSel);
     return () => document.removeEventListener('selectionchange', onSel);
@@ -110,6 +204,12 @@ export const PromptEditor = forwardRef<PromptEditorHandle, Props>(function Promp
     const root = el.current;
     if (!root) return;
     const segs = readDom(root);
+    // What is shown is what is sent: a DOM that does not read back as it renders (a nested chip,
+    // a chip's label edited) is rebuilt from the segments.
+    if (root.querySelector('[data-tag] [data-tag]') || [...root.querySelectorAll<HTMLElement>('[data-tag]')].some((c) => c.textContent !== `‹${c.dataset.tag}›`)) {
+      renderInto(root, segs, kindsRef.current);
+      placeCaretAtEnd(root);
+    } else padChips(root);
     emitted.current = JSON.stringify(segs);
     onChange(segs);
   };
@@ -117,7 +217,7 @@ export const PromptEditor = forwardRef<PromptEditorHandle, Props>(function Promp
   const insertAt = (name: string, range: Range | null) => {
     const root = el.current;
     if (!root) return;
-    let r = range && root.contains(range.startContainer) ? range : null;
+    let r = range && root.contains(range.startContainer) ? outsideChips(range, root) : null;
     if (!r) {
       r = document.createRange();
       r.selectNodeContents(root);
@@ -129,6 +229,7 @@ export const PromptEditor = forwardRef<PromptEditorHandle, Props>(function Promp
     r.deleteContents();
     const chip = chipNode(name, kindsRef.current.get(name) ?? 'unknown');
     r.insertNode(chip);
+    if (!chip.nextSibling || chip.nextSibling.nodeType !== Node.TEXT_NODE) chip.after(document.createTextNode(ZWSP));
     const after = document.createRange();
     after.setStartAfter(chip);
     after.collapse(true);
@@ -167,6 +268,39 @@ export const PromptEditor = forwardRef<PromptEditorHandle, Props>(function Promp
         } else if (e.key === 'Enter') {
           e.preventDefault();
           document.execCommand('insertLineBreak');
+        } else if ((e.key === 'a' || e.key === 'A') && (e.ctrlKey || e.metaKey) && el.current) {
+          // Select the prompt, whatever node the caret is in (Chrome's own select-all can stall next to a non-editable chip).
+          e.preventDefault();
+          const sel = document.getSelection();
+          const all = document.createRange();
+          all.selectNodeContents(el.current);
+          sel?.removeAllRanges();
+          sel?.addRange(all);
+        } else if ((e.key === 'Backspace' || e.key === 'Delete') && el.current) {
+          const sel = document.getSelection();
+          if (!sel?.rangeCount) return;
+          if (!sel.isCollapsed) {
+            // A selection (Ctrl+A, a drag) goes as a whole, chips included.
+            const r = sel.getRangeAt(0);
+            if (!el.current.contains(r.commonAncestorContainer)) return;
+            e.preventDefault();
+            r.deleteContents();
+            r.collapse(true);
+            emit();
+            return;
+          }
+          const chip = chipBesideCaret(sel.getRangeAt(0), el.current, e.key === 'Backspace');
+          if (!chip) return;
+          e.preventDefault();
+          const at = document.createRange();
+          at.setStartBefore(chip);
+          at.collapse(true);
+          const next = chip.nextSibling;
+          if (next?.nodeType === Node.TEXT_NODE && next.nodeValue === ZWSP) next.remove();
+          chip.remove();
+          sel.removeAllRanges();
+          sel.addRange(at);
+          emit();
         }
       }}
       onPaste={(e) => {

@@ -77,7 +77,7 @@ function DatasetsCard() {
                 <span className="pick-name">{d.name}</span>
                 <span className="pick-meta">
                   {formatInt(d.rows.length)} rows · {d.format}
-                  {d.report.skipped.length ? ` · ${d.report.skipped.length} skipped` : ''}
+                  {skippedCount(d) ? ` · ${formatInt(skippedCount(d))} skipped` : ''}
                 </span>
               </button>
             </li>
@@ -86,6 +86,17 @@ function DatasetsCard() {
       )}
     </section>
   );
+}
+
+const skippedCache = new WeakMap<StoredDataset, number>();
+/** Rows skipped at import plus rows the field mapping leaves out: the same count the details show. */
+function skippedCount(ds: StoredDataset): number {
+  let n = skippedCache.get(ds);
+  if (n === undefined) {
+    n = ds.report.skipped.length + datasetView(ds).skipped.length;
+    skippedCache.set(ds, n);
+  }
+  return n;
 }
 
 function BuiltinsCard() {
@@ -121,6 +132,7 @@ function DatasetDetails({ ds }: { ds: StoredDataset }) {
   const splitError = validateSplit(ds.split);
   const split = useMemo(() => (splitError ? null : splitView(view.rows, ds.split)), [view, ds.split, splitError]);
   const [name, setName] = useState(ds.name);
+  const [confirmDelete, setConfirmDelete] = useState(false);
   const skipped = [...ds.report.skipped.map((s) => ({ ...s, stage: 'parse' as const })), ...view.skipped.map((s) => ({ ...s, stage: 'mapping' as const }))];
 
   return (
@@ -138,9 +150,20 @@ function DatasetDetails({ ds }: { ds: StoredDataset }) {
           </h2>
           <div className="actions">
             <span className="tag">{ds.format}</span>
-            <button type="button" className="danger" onClick={() => void dataStore.getState().remove(ds.id)}>
-              Delete
-            </button>
+            {confirmDelete ? (
+              <>
+                <button type="button" className="danger" onClick={() => void dataStore.getState().remove(ds.id)} data-testid="confirm-delete-dataset">
+                  Delete {ds.name}
+                </button>
+                <button type="button" onClick={() => setConfirmDelete(false)}>
+                  Keep
+                </button>
+              </>
+            ) : (
+              <button type="button" className="danger" onClick={() => setConfirmDelete(true)} data-testid="delete-dataset">
+                Delete
+              </button>
+            )}
           </div>
         </div>
         <dl className="stats" data-testid="dataset-stats">

@@ -1,10 +1,13 @@
-import { useEffect, useMemo, useRef } from 'react';
-import { Bar, BarChart, CartesianGrid, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
+import { useEffect, useMemo, useRef, useState, type MouseEvent } from 'react';
+import { showToken } from '../format';
+import { Bar, BarChart, CartesianGrid, Legend, ReferenceLine, ResponsiveContainer, Scatter, ScatterChart, Tooltip, XAxis, YAxis, ZAxis } from 'recharts';
 import { inspectorStore, useInspector, useLibrary, useModel } from '../../state/app';
 import { attentionLayer } from '../../state/inspector';
 import type { AttentionReply, InspectReply } from '../../worker/protocol';
 import { TagChip } from '../common/TagChip';
 import { NumberField } from '../NumberField';
+
+const PCA_COLORS = ['#0f766e', '#6d28d9', '#c2410c', '#be123c', '#0369a1', '#4d7c0f'];
 
 export function InspectorPanel() {
   const tags = useLibrary((s) => s.summary.tags);
@@ -68,7 +71,7 @@ export function InspectorPanel() {
                 ))}
               </ul>
             )}
-            <div className="options">
+            <div className="options inspector-options">
               <NumberField label="Nearest tokens" value={neighbours} min={1} max={50} step={1} integer onChange={(v) => v !== null && ins.setOptions({ neighbours: v })} />
               <NumberField label="Vocabulary sample" value={sample} min={10} max={5000} step={50} integer hint="points in the PCA" onChange={(v) => v !== null && ins.setOptions({ sample: v })} />
             </div>
@@ -108,7 +111,13 @@ function NormsCard({ data }: { data: InspectReply }) {
 
 function PcaCard({ data }: { data: InspectReply }) {
   const vocab = useMemo(() => data.pca.points.filter((p) => !p.tag), [data]);
-  const tagPts = useMemo(() => data.pca.points.filter((p) => p.tag), [data]);
+  const allTags = useLibrary((s) => s.summary.tags);
+  const withTags = useInspector((s) => s.withTags);
+  const groups = useMemo(() => {
+    const by = new Map<string, typeof data.pca.points>();
+    for (const p of data.pca.points) if (p.tag) by.set(p.tagName ?? data.name, [...(by.get(p.tagName ?? data.name) ?? []), p]);
+    return [...by.entries()];
+  }, [data]);
   return (
     <section className="card" aria-labelledby="pca-title" data-testid="inspector-pca">
       <div className="card-head">
@@ -136,10 +145,30 @@ function PcaCard({ data }: { data: InspectReply }) {
             }}
           />
           <Scatter name="vocabulary" data={vocab} fill="#9aa4b2" fillOpacity={0.55} isAnimationActive={false} />
-          <Scatter name={`<${data.name}>`} data={tagPts} fill={data.kind === 'domain' ? '#0f766e' : '#6d28d9'} shape="diamond" isAnimationActive={false} />
+          {groups.map(([name, pts], i) => (
+            <Scatter key={name} name={`<${name}>`} data={pts} fill={PCA_COLORS[i % PCA_COLORS.length]} shape={i === 0 ? 'diamond' : 'triangle'} isAnimationActive={false} />
+          ))}
+          {groups.length > 1 && <Legend />}
         </ScatterChart>
       </ResponsiveContainer>
-      <p className="hint">Grey: {vocab.length} vocabulary embeddings (evenly spaced ids). Coloured: the tag's {tagPts.length} rows.</p>
+      <div className="pca-with" role="group" aria-label="Tags in the PCA">
+        <span className="muted small">Also in this PCA:</span>
+        {allTags
+          .filter((t) => t.name !== data.name)
+          .map((t) => (
+            <label key={t.id} className="chart-toggle">
+              <input
+                type="checkbox"
+                checked={withTags.includes(t.name)}
+                onChange={(e) => inspectorStore.getState().setOptions({ withTags: e.target.checked ? [...withTags, t.name] : withTags.filter((x) => x !== t.name) })}
+              />
+              ‹{t.name}›
+            </label>
+          ))}
+      </div>
+      <p className="hint">
+        Grey: {vocab.length} vocabulary embeddings (evenly spaced ids). Coloured: the rows of {groups.map(([n, pts]) => `<${n}> (${pts.length})`).join(', ')}, in one basis.
+      </p>
     </section>
   );
 }
@@ -174,7 +203,7 @@ function NearestCard({ data }: { data: InspectReply }) {
                 <td className="num">{data.rowNorms[r]?.toFixed(3)}</td>
                 {row.map((n) => (
                   <td key={n.id}>
-                    <span className="token">{JSON.stringify(n.token).slice(1, -1) || '∅'}</span> <span className="muted small">{n.cos.toFixed(3)}</span>
+                    <span className="token" title={JSON.stringify(n.token)}>{showToken(n.token)}</span> <span className="muted small">{n.cos.toFixed(3)}</span>
                   </td>
                 ))}
               </tr>
@@ -226,7 +255,7 @@ function AttentionCard() {
           {status === 'running' ? 'Running…' : 'Show attention'}
         </button>
       </form>
-      <p className="hint tight">Write tags as {'<Name>'}. Each row is a query token, each column a key; the map is averaged over heads.</p>
+      <p className="hint">Write tags as {'<Name>'}. Each row is a query token, each column a key; the map is averaged over heads.</p>
       {error && (
         <p className="inline-error" role="alert">
           {error}
@@ -237,14 +266,31 @@ function AttentionCard() {
   );
 }
 
+/** White → deep blue for a weight in [0, 1] of the row's maximum. */
+function heat(v: number): string {
+  const r = Math.round(255 - v * (255 - 30));
+  const g = Math.round(255 - v * (255 - 64));
+  const b = Math.round(255 - v * (255 - 175));
+  return `rgb(${r},${g},${b})`;
+}
+
 function Heatmap({ a, layer }: { a: AttentionReply; layer: number }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const m = useMemo(() => attentionLayer(a, layer), [a, layer]);
+  const [hover, setHover] = useState<{ i: number; j: number; x: number; y: number } | null>(null);
   const cell = Math.max(6, Math.min(34, Math.floor(640 / Math.max(1, a.T))));
-  const labelW = 110;
-  const labelH = 90;
+  const fontPx = Math.min(12, Math.max(8, cell));
+  const labels = useMemo(() => a.tokens.map((t) => showToken(t.text)).map((s) => (s.length > 16 ? `${s.slice(0, 15)}…` : s)), [a]);
+  // Room for the longest label (monospace: ~0.62 em per character), so none is cut off.
+  const labelW = Math.min(220, 12 + Math.ceil(Math.max(1, ...labels.map((l) => l.length)) * fontPx * 0.62));
+  const labelH = labelW;
   const W = labelW + a.T * cell;
   const H = labelH + a.T * cell;
+  const max = useMemo(() => {
+    let mx = 0;
+    for (let i = 0; i < m.length; i++) mx = Math.max(mx, m[i]);
+    return mx;
+  }, [m]);
   useEffect(() => {
     const c = canvas.current;
     if (!c) return;
@@ -255,39 +301,59 @@ function Heatmap({ a, layer }: { a: AttentionReply; layer: number }) {
     if (!g) return;
     g.scale(dpr, dpr);
     g.clearRect(0, 0, W, H);
-    let max = 0;
-    for (let i = 0; i < m.length; i++) max = Math.max(max, m[i]);
     for (let i = 0; i < a.T; i++)
       for (let j = 0; j < a.T; j++) {
-        const v = max > 0 ? m[i * a.T + j] / max : 0;
-        // white → deep blue
-        const r = Math.round(255 - v * (255 - 30));
-        const gg = Math.round(255 - v * (255 - 64));
-        const b = Math.round(255 - v * (255 - 175));
-        g.fillStyle = `rgb(${r},${gg},${b})`;
+        g.fillStyle = heat(max > 0 ? m[i * a.T + j] / max : 0);
         g.fillRect(labelW + j * cell, labelH + i * cell, cell, cell);
       }
-    g.font = `${Math.min(12, cell)}px ui-monospace, monospace`;
+    g.font = `${fontPx}px ui-monospace, monospace`;
     g.textBaseline = 'middle';
-    const text = (t: { text: string }) => {
-      const s = JSON.stringify(t.text).slice(1, -1);
-      return s.length > 12 ? `${s.slice(0, 11)}…` : s;
-    };
     a.tokens.forEach((t, i) => {
       g.fillStyle = t.tag ? '#6d28d9' : '#344054';
       g.textAlign = 'right';
-      g.fillText(text(t), labelW - 4, labelH + i * cell + cell / 2);
+      g.fillText(labels[i], labelW - 4, labelH + i * cell + cell / 2);
       g.save();
       g.translate(labelW + i * cell + cell / 2, labelH - 4);
       g.rotate(-Math.PI / 2);
       g.textAlign = 'left';
-      g.fillText(text(t), 0, 0);
+      g.fillText(labels[i], 0, 0);
       g.restore();
     });
-  }, [a, m, cell, W, H]);
+  }, [a, m, max, cell, W, H, labelW, labelH, labels, fontPx]);
+  const at = (e: MouseEvent<HTMLCanvasElement>) => {
+    const r = e.currentTarget.getBoundingClientRect();
+    const x = e.clientX - r.left;
+    const y = e.clientY - r.top;
+    const j = Math.floor((x - labelW) / cell);
+    const i = Math.floor((y - labelH) / cell);
+    setHover(i >= 0 && j >= 0 && i < a.T && j < a.T ? { i, j, x, y } : null);
+  };
   return (
     <div className="heatmap-wrap">
-      <canvas ref={canvas} style={{ width: W, height: H }} role="img" aria-label={`Attention map over ${a.T} tokens`} data-testid="attention-heatmap" />
+      <div className="heatmap-scale" data-testid="attention-scale" aria-label="Colour scale">
+        <span className="muted small">0</span>
+        <span className="heatmap-gradient" style={{ background: `linear-gradient(to right, ${heat(0)}, ${heat(0.5)}, ${heat(1)})` }} />
+        <span className="muted small">{max.toPrecision(3)} (max weight)</span>
+      </div>
+      <div className="heatmap-canvas">
+        <canvas
+          ref={canvas}
+          style={{ width: W, height: H }}
+          role="img"
+          aria-label={`Attention map over ${a.T} tokens`}
+          data-testid="attention-heatmap"
+          onMouseMove={at}
+          onMouseLeave={() => setHover(null)}
+        />
+        {hover && (
+          <div className="heatmap-tip" style={{ left: hover.x + 12, top: Math.max(0, hover.y - 48) }} data-testid="attention-tip">
+            <span className="mono">{labels[hover.i]}</span> → <span className="mono">{labels[hover.j]}</span>: <strong>{m[hover.i * a.T + hover.j]!.toFixed(4)}</strong>
+            <div className="muted small">
+              query {hover.i}, key {hover.j}
+            </div>
+          </div>
+        )}
+      </div>
     </div>
   );
 }

@@ -156,6 +156,7 @@ export function LibraryPanel() {
           {lastImport && (
             <div className="callout ok" data-testid="import-result">
               Imported {lastImport.fileName}: {lastImport.added.join(', ') || 'nothing new'}.
+              {lastImport.alreadyPresent.length > 0 && <> Already in the library (not added again): {lastImport.alreadyPresent.join(', ')}.</>}
               {lastImport.renamed.length > 0 && <> Renamed to avoid clashes: {lastImport.renamed.join(', ')}.</>}
               {lastImport.warnings.map((w) => (
                 <p key={w} className="muted small">
@@ -202,17 +203,44 @@ export function LibraryPanel() {
           tone="warning"
           onClose={() => lib.cancelImport()}
           actions={
-            <>
-              <button type="button" onClick={() => lib.cancelImport()}>
-                Cancel
-              </button>
-              <button type="button" className="primary" onClick={() => void lib.confirmImport()} data-testid="confirm-import">
-                Import anyway
-              </button>
-            </>
+            pending.conflicts ? (
+              <>
+                <button type="button" onClick={() => lib.cancelImport()}>
+                  Cancel
+                </button>
+                <button type="button" onClick={() => void lib.confirmImport('rename')} data-testid="import-keep-both">
+                  Keep both (rename the imported)
+                </button>
+                <button type="button" className="danger" onClick={() => void lib.confirmImport('replace')} data-testid="import-replace">
+                  Replace
+                </button>
+              </>
+            ) : (
+              <>
+                <button type="button" onClick={() => lib.cancelImport()}>
+                  Cancel
+                </button>
+                <button type="button" className="primary" onClick={() => void lib.confirmImport()} data-testid="confirm-import">
+                  Import anyway
+                </button>
+              </>
+            )
           }
         >
-          <p>{pending.warning}</p>
+          {pending.conflicts ? (
+            <div data-testid="import-conflicts">
+              <p>These tags differ from the library's tag of the same {pending.conflicts.every((c) => c.sameId) ? 'id' : 'id or name'}:</p>
+              <ul>
+                {pending.conflicts.map((c) => (
+                  <li key={c.name}>
+                    &lt;{c.name}&gt; {c.sameId ? `is a changed version of <${c.existing}> (same id)` : `has the name of another tag <${c.existing}>`}
+                  </li>
+                ))}
+              </ul>
+            </div>
+          ) : (
+            <p>{pending.warning}</p>
+          )}
         </Dialog>
       )}
     </div>

@@ -1,5 +1,7 @@
-import { useMemo } from 'react';
-import { matrixStore, useData, useLibrary, useMatrix, useModel } from '../../state/app';
+import { useEffect, useMemo } from 'react';
+import { matrixStore, useData, useLibrary, useMatrix, useModel, useTrain } from '../../state/app';
+import { runThatTrained } from '../../state/train';
+import { BatchCard, PredictionsCard } from './Predictions';
 import { cellKey, combinationOf, type CellState, type RowsChoice } from '../../state/matrix';
 import type { TagSummary } from '../../worker/protocol';
 import { Select } from '../common/Select';
@@ -21,7 +23,18 @@ export function MatrixPanel() {
   const cells = useMatrix((s) => s.cells);
   const running = useMatrix((s) => s.running);
   const model = useModel((s) => s.model);
+  const history = useTrain((s) => s.history);
   const m = matrixStore.getState();
+  // Default to the training template and field mapping of the newest function tag's run.
+  useEffect(() => {
+    for (let i = fns.length - 1; i >= 0; i--) {
+      const run = runThatTrained(history, fns[i]!.name);
+      if (run) {
+        matrixStore.getState().adoptRun(fns[i]!.name, run, domains.map((d) => d.name));
+        return;
+      }
+    }
+  }, [fns, domains, history]);
 
   return (
     <div className="stack">
@@ -101,8 +114,10 @@ export function MatrixPanel() {
         </div>
         <div className="col col-side">
           <ConfigCard />
+          <BatchCard />
         </div>
       </div>
+      <PredictionsCard />
     </div>
   );
 }
@@ -133,6 +148,11 @@ function Cell({ domain, fn, cell, disabled }: { domain: TagSummary; fn: TagSumma
         <span className="cell-combo">{combo}</span>
       </button>
       {cell?.status === 'error' && <div className="cell-error-text">{cell.error}</div>}
+      {r?.predictions && (
+        <button type="button" className="link small" onClick={() => matrixStore.getState().show(cellKey(domain.name, fn.name))} data-testid={`cell-rows-${domain.name}-${fn.name}`}>
+          rows
+        </button>
+      )}
     </td>
   );
 }
@@ -144,6 +164,8 @@ function ConfigCard() {
   const rows = useMatrix((s) => s.rows);
   const limit = useMatrix((s) => s.limit);
   const outputField = useMatrix((s) => s.outputField);
+  const fieldMap = useMatrix((s) => s.fieldMap);
+  const defaultsFrom = useMatrix((s) => s.defaultsFrom);
   const running = useMatrix((s) => s.running);
   const m = matrixStore.getState();
   return (
@@ -174,7 +196,15 @@ function ConfigCard() {
         <div className="field">
           <label htmlFor="cell-template">Cell template</label>
           <textarea id="cell-template" rows={3} value={pattern} spellCheck={false} onChange={(e) => m.setConfig({ pattern: e.target.value })} />
-          <span className="field-hint">{'<$DOMAIN>'} and {'<$FUNCTION>'} are replaced by each pair; fields come from the dataset's mapping.</span>
+          <span className="field-hint">
+            {'<$DOMAIN>'} and {'<$FUNCTION>'} are replaced by each pair; fields come from the dataset's mapping
+            {Object.keys(fieldMap).length ? ` (${Object.entries(fieldMap).map(([f, src]) => `{${f}} ← ${src}`).join(', ')})` : ''}.
+          </span>
+          {defaultsFrom && (
+            <span className="field-hint" data-testid="matrix-defaults">
+              From {defaultsFrom}.
+            </span>
+          )}
         </div>
         <div className="field">
           <label htmlFor="cell-output">Output field</label>

@@ -14,6 +14,9 @@ export function useRefused(source: ModelSourceSpec | null): boolean {
   const budgetBytes = useModel((s) => s.budgetBytes);
   return useMemo(() => {
     if (!source || inspection.key !== sourceKey(source)) return false;
+    // The header says the file is not a model we can read: loading it would fail the same way
+    // (after freeing the current model). A network failure is not a refusal: the cache may have it.
+    if (inspection.status === 'error' && inspection.errorName === 'ModelFormatError') return true;
     const v = fitOf({ inspection, gpu, budgetBytes });
     return v !== null && !v.ok;
   }, [source, inspection, gpu, budgetBytes]);

@@ -134,7 +134,7 @@ function CatalogTab({ busy }: { busy: boolean }) {
         ))}
       </fieldset>
       <div className="actions">
-        <button type="submit" className="primary" disabled={busy || refused} title={refused ? 'It does not fit this GPU: see below.' : undefined}>
+        <button type="submit" className="primary" disabled={busy || refused} title={refused ? 'It cannot be loaded here: see below.' : undefined}>
           Load {entry.name}
         </button>
       </div>
@@ -213,7 +213,7 @@ function UrlTab({ busy }: { busy: boolean }) {
         >
           Inspect
         </button>
-        <button type="submit" className="primary" disabled={busy || !url.trim() || refused}>
+        <button type="submit" className="primary" disabled={busy || !url.trim() || refused} title={refused ? 'It cannot be loaded here: see below.' : undefined}>
           Load from URL
         </button>
       </div>
@@ -295,7 +295,7 @@ function FilesTab({
         >
           Clear
         </button>
-        <button type="submit" className="primary" disabled={busy || !files.model || refused}>
+        <button type="submit" className="primary" disabled={busy || !files.model || refused} title={refused ? 'It cannot be loaded here: see below.' : undefined}>
           Load file
         </button>
       </div>

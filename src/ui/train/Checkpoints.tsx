@@ -4,6 +4,7 @@ export function Checkpoints() {
   const checkpoints = useTrain((s) => s.checkpoints);
   const active = useTrain((s) => s.status === 'running' || s.status === 'starting');
   const currentRun = useTrain((s) => s.run?.runId ?? null);
+  const paused = useTrain((s) => s.phase === 'paused');
   const model = useModel((s) => s.model?.name ?? null);
   const t = trainStore.getState();
   return (
@@ -34,7 +35,7 @@ export function Checkpoints() {
                     title={!model ? 'Load the model it was trained on first' : active ? 'A run is in progress' : 'Continue this run exactly where it stopped'}
                     onClick={() => void t.resumeCheckpoint(c.runId)}
                   >
-                    {isCurrent ? 'Running' : 'Resume'}
+                    {isCurrent ? (paused ? 'Paused' : 'Running') : 'Resume'}
                   </button>
                   <button type="button" className="icon-button" aria-label={`Delete checkpoint of ${c.label}`} title="Delete" disabled={isCurrent} onClick={() => void t.deleteCheckpoint(c.runId)}>
                     ×

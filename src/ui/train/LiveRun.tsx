@@ -1,6 +1,6 @@
 import { useMemo } from 'react';
 import { trainStore, useTrain } from '../../state/app';
-import { primaryMetric } from '../../state/train';
+import { lossLabel, metricLabel, primaryMetric } from '../../state/train';
 import { fmt, MiniChart } from '../common/LiveChart';
 import { formatInt } from '../format';
 
@@ -136,13 +136,14 @@ export function LiveRun() {
             </div>
           )}
           <div className="charts">
-            <MiniChart title="Training loss" data={series} dataKey="loss" color="#2f5bd3" testId="chart-loss" />
+            <MiniChart title={lossLabel(run.outputKind)} data={series} dataKey="loss" color="#2f5bd3" testId="chart-loss" scaleOptions />
             <MiniChart
-              title={`Validation ${metricKey ?? 'metric'}`}
+              title={metricLabel(metricKey)}
               data={evalSeries}
               dataKey="value"
               color="#1f8a4c"
               testId="chart-eval"
+              scaleOptions
               empty="Measured at the start and the end (and every N steps if set)"
             />
             <MiniChart title="Learning rate" data={series} dataKey="lr" color="#8e44ad" testId="chart-lr" />

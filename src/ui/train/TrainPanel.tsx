@@ -19,6 +19,7 @@ import { formatInt } from '../format';
 import { NumberField } from '../NumberField';
 import { Checkpoints } from './Checkpoints';
 import { LiveRun } from './LiveRun';
+import { RunHistory } from './RunHistory';
 
 export function TrainPanel() {
   return (
@@ -33,6 +34,7 @@ export function TrainPanel() {
         </div>
       </div>
       <LiveRun />
+      <RunHistory />
     </div>
   );
 }
