@@ -17,6 +17,7 @@ import { exportLibrary, importLibrary, TagLibrary } from '../tags/library';
 import { exportPeft, importPeft, PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE } from '../tags/peft';
 import { fetchPeft, unzipPeft, zipPeft } from '../tags/peft-files';
 import { exportTagsSafetensors, tagsSafetensorsToLibrary, TAGS_FILE, TAGS_SIDECAR_FILE } from '../tags/tags-safetensors';
+import { validateOptions } from './options';
 import { openSource } from './sources';
 
 export const EXCHANGE_USAGE = `  cli export --tags-in lib.json (--adapter <name> --format peft --model <path|url> [--zip] [--base-model <hf id>]
@@ -67,7 +68,8 @@ export async function exportCommand(argv: string[]): Promise<number> {
       template: { type: 'string', multiple: true },
     },
   });
-  if (!v['tags-in'] || !v.out || !v.format) throw new Error(`--tags-in, --format and --out are required\n${EXCHANGE_USAGE}`);
+  validateOptions('export', v);
+  if (!v['tags-in'] || !v.out || !v.format) throw new Error('unreachable: validateOptions requires --tags-in, --format and --out');
   if (v.format === 'peft') {
     if (!v.adapter || !v.model) throw new Error(`--format peft needs --adapter <name> and --model (for shapes and q/k row order)\n${EXCHANGE_USAGE}`);
     const { desc } = await describe(v.model);
@@ -115,7 +117,8 @@ export async function importCommand(argv: string[]): Promise<number> {
       'accept-fingerprint': { type: 'boolean', default: false },
     },
   });
-  if (!v.model || !v.out || (!v.peft === !v.tags)) throw new Error(`one of --peft / --tags, and --model and --out, are required\n${EXCHANGE_USAGE}`);
+  validateOptions('import', v);
+  if (!v.model || !v.out) throw new Error('unreachable: validateOptions requires --model and --out');
   const { desc, src } = await describe(v.model);
   const lib = readLibrary(v['tags-in'], desc.config.dModel);
   if (v.peft) {

@@ -18,6 +18,7 @@ import { buildTables, formatCellsCsv, formatCsv, formatMarkdown, tableCsv } from
 import { runExperiment } from '../experiments/runner';
 import { RESULTS_FORMAT, type ExperimentResults } from '../experiments/types';
 import { isQedError, loadRdkit, qedOf, WEIGHT_MAX, WEIGHT_MEAN, WEIGHT_NONE } from '../tasks/qed';
+import { validateOptions } from './options';
 import { openSource, siblingTokenizer } from './sources';
 
 export const EXPERIMENT_USAGE = `  cli experiment <definition.json> --out <dir> [--resume] [--model <path>] [--tokenizer <path>] [--data-dir <dir>] [--save-tags]
@@ -42,8 +43,8 @@ export async function experimentCommand(argv: string[]): Promise<number> {
     },
     allowPositionals: true,
   });
-  if (positionals.length !== 1) throw new Error(`give one experiment definition file\nusage:\n${EXPERIMENT_USAGE}`);
-  if (!v.out) throw new Error(`--out <dir> is required\nusage:\n${EXPERIMENT_USAGE}`);
+  validateOptions('experiment', v, positionals);
+  if (!v.out) throw new Error('unreachable: validateOptions requires --out');
   const defPath = positionals[0];
   let json: unknown;
   try {
@@ -134,9 +135,9 @@ export async function qedCommand(argv: string[]): Promise<number> {
     options: { in: { type: 'string' }, weights: { type: 'string', default: 'mean' } },
     allowPositionals: false,
   });
-  if (!v.in) throw new Error(`--in <file> is required\nusage:\n${EXPERIMENT_USAGE}`);
-  const weights = { mean: WEIGHT_MEAN, max: WEIGHT_MAX, none: WEIGHT_NONE }[v.weights!];
-  if (!weights) throw new Error(`--weights must be mean, max or none (got ${v.weights})`);
+  validateOptions('qed', v);
+  if (!v.in) throw new Error('unreachable: validateOptions requires --in');
+  const weights = { mean: WEIGHT_MEAN, max: WEIGHT_MAX, none: WEIGHT_NONE }[v.weights as 'mean' | 'max' | 'none'];
   const text = readFileSync(v.in, 'utf8').replace(/^\uFEFF/, '');
   const rdkit = await loadRdkit();
   const lines = text.split(/\r?\n/);

@@ -1,8 +1,8 @@
 /**
- * The command line's one validation layer: every option of `generate`, `tokenize`, `train` and
- * `eval` checked (type, range, enum, file exists) before any model loads, so a bad value is a
- * one-line error naming the option, the value and what is allowed — never a hang, NaN or empty run.
- * Options this table does not know (added by other commands) pass through untouched.
+ * The command line's one validation layer: every option of every command (`generate`, `tokenize`,
+ * `train`, `eval`, `retrieve`, `selfspec`, `experiment`, `qed`, `export`, `import`) checked (type, range, enum, file
+ * exists) before any model loads, so a bad value is a one-line error naming the option, the value
+ * and what is allowed — never a hang, NaN or empty run.
  */
 import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
@@ -52,6 +52,13 @@ const outFile = z.string().refine((s) => {
   return !/[\\/]/.test(s) || (existsSync(dir) && statSync(dir).isDirectory());
 }, 'must be a file name in an existing folder');
 
+const existingPath = z.string().refine((s) => s !== '' && existsSync(s), 'is not an existing file or folder');
+const existingDir = z.string().refine((s) => s !== '' && existsSync(s) && statSync(s).isDirectory(), 'is not an existing folder');
+/** A folder that will be made (or reused): anything but an existing file. */
+const outDir = z.string().refine((s) => s.trim() !== '' && !(existsSync(s) && !statSync(s).isDirectory()), 'must be a folder name (not an existing file)');
+const pathOrUrl = z.string().refine((s) => isUrl(s) || (s !== '' && existsSync(s)), 'is not an existing file or folder or an http(s) URL');
+const wholeList = z.string().regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'must be whole numbers ≥ 0 separated by commas (e.g. 0,1,5)');
+
 const mapping = z.string().regex(/^[A-Za-z_][\w-]*=.+$/, 'must be field=column (e.g. input=smiles)');
 const loraTargets = z
   .string()
@@ -99,12 +106,96 @@ const OPTION_SCHEMAS: Record<string, z.ZodType> = {
   resume: existingFile,
 };
 
+const learningRate = num({ gt: 0, max: 1, what: 'a learning rate > 0 and ≤ 1' });
+const seed = int(0, 0xffffffff);
+
+/**
+ * Commands whose options mean something of their own (selfspec's --out is a folder, its --method
+ * lora|tag|both|all): their table replaces the shared one above.
+ */
+const COMMAND_SCHEMAS: Record<string, Record<string, z.ZodType>> = {
+  retrieve: {
+    corpus: existingPath,
+    query: z.string(),
+    k: int(1, 1 << 20),
+    stem: oneOf(['porter', 'none']),
+    k1: num({ min: 0, max: 1000 }),
+    b: num({ min: 0, max: 1 }),
+  },
+  selfspec: {
+    model: fileOrUrl,
+    tokenizer: fileOrUrl,
+    seeds: existingFile,
+    corpus: existingPath,
+    out: outDir,
+    instructions: int(1, 1_000_000),
+    k: int(0, 4096),
+    method: oneOf(['lora', 'tag', 'both', 'all']),
+    epochs: num({ gt: 0, max: 10_000 }),
+    'eval-n': int(0, 1_000_000),
+    rounds: int(1, 100),
+    seed,
+    slots: int(1, 4096),
+    context: int(16, 1 << 24),
+    ablation: wholeList,
+    shots: wholeList,
+    batch: int(1, 4096),
+    accum: int(1, 4096),
+    lr: learningRate,
+    'tag-length': int(1, 4096),
+    'domain-tag': nonEmpty,
+    'function-tag': nonEmpty,
+    domain: nonEmpty,
+    'response-tokens': int(1, 1 << 20),
+    'instruction-tokens': int(1, 1 << 20),
+    'instructions-from': existingFile,
+    'rouge-n': int(0, 1_000_000),
+    pubmedqa: existingFile,
+    'pubmedqa-truth': existingFile,
+  },
+  experiment: {
+    out: outDir,
+    model: fileOrUrl,
+    tokenizer: fileOrUrl,
+    'data-dir': existingDir,
+  },
+  qed: {
+    in: existingFile,
+    weights: oneOf(['mean', 'max', 'none']),
+  },
+  export: {
+    'tags-in': existingFile,
+    adapter: nonEmpty,
+    format: oneOf(['peft', 'safetensors']),
+    model: fileOrUrl,
+    // A folder, or with --zip a .zip path; folders are made as needed.
+    out: nonEmpty,
+    'base-model': nonEmpty,
+    tag: nonEmpty,
+    template: nonEmpty,
+  },
+  import: {
+    peft: pathOrUrl,
+    tags: existingDir,
+    name: nonEmpty,
+    model: fileOrUrl,
+    'tags-in': existingFile,
+    out: outFile,
+  },
+};
+
 /** Options each command needs. */
 const REQUIRED: Record<string, string[]> = {
   generate: ['model'],
   tokenize: ['model'],
   train: ['model'],
   eval: ['model', 'tags-in'],
+  retrieve: ['corpus', 'query'],
+  selfspec: ['model', 'seeds', 'out'],
+  experiment: ['out'],
+  qed: ['in'],
+  export: ['tags-in', 'format', 'out'],
+  import: ['model', 'out'],
 };
 
 function firstIssue(e: z.ZodError): string {
@@ -119,13 +210,20 @@ function show(v: string): string {
  * Checks the parsed options of one command; throws a CliUsageError naming option, value and what
  * is allowed. Values stay strings (the commands convert them), but every conversion is now safe.
  */
-export function validateOptions(cmd: string, values: Record<string, unknown>): void {
+export function validateOptions(cmd: string, values: Record<string, unknown>, positionals: readonly string[] = []): void {
   for (const name of REQUIRED[cmd] ?? []) {
     if (values[name] === undefined) throw new CliUsageError(`--${name} is required for "${cmd}" (see --help)`);
   }
+  if (cmd === 'experiment') {
+    if (positionals.length !== 1) throw new CliUsageError(`experiment takes one definition file, got ${positionals.length}: cli experiment <definition.json> --out <dir>`);
+    if (!existingFile.safeParse(positionals[0]).success) throw new CliUsageError(`experiment definition ${show(positionals[0])}: is not an existing file`);
+  }
+  const table = COMMAND_SCHEMAS[cmd] ?? OPTION_SCHEMAS;
+  // Without evaluation the PubMedQA files (defaults inside the repository) are never read.
+  const unused = cmd === 'selfspec' && values['eval-n'] === '0' ? new Set(['pubmedqa', 'pubmedqa-truth']) : new Set<string>();
   for (const [name, raw] of Object.entries(values)) {
-    const schema = Object.hasOwn(OPTION_SCHEMAS, name) ? OPTION_SCHEMAS[name] : undefined;
-    if (!schema || raw === undefined || typeof raw === 'boolean') continue;
+    const schema = Object.hasOwn(table, name) ? table[name] : undefined;
+    if (!schema || raw === undefined || typeof raw === 'boolean' || unused.has(name)) continue;
     for (const v of Array.isArray(raw) ? raw : [raw]) {
       const r = schema.safeParse(v);
       if (!r.success) throw new CliUsageError(`--${name} ${show(String(v))}: ${firstIssue(r.error)}`);
@@ -143,6 +241,17 @@ export function validateOptions(cmd: string, values: Record<string, unknown>): v
     if (!Array.isArray(values.data) || values.data.length === 0) throw new CliUsageError('--data <file> is required for "train"');
   }
   if (cmd === 'eval' && (!Array.isArray(values.data) || values.data.length === 0)) throw new CliUsageError('--data <file> is required for "eval"');
+  if (cmd === 'export' && values.format === 'peft' && (values.adapter === undefined || values.model === undefined)) {
+    throw new CliUsageError('export --format peft needs --adapter <name> and --model <path|url> (for shapes and q/k row order)');
+  }
+  if (cmd === 'import' && (values.peft === undefined) === (values.tags === undefined)) throw new CliUsageError('import needs exactly one of --peft <dir|zip|url> or --tags <dir>');
+  if (cmd === 'selfspec') {
+    // One slot per passage of a mixture group (round 2's contrastive pair takes two).
+    const slots = Number(values.slots ?? 8);
+    const ks = [values.k, ...(typeof values.ablation === 'string' ? values.ablation.split(',') : [])].filter((x) => x !== undefined).map(Number);
+    const width = Math.max(1, ...ks, Number(values.rounds ?? 1) > 1 ? 2 : 1);
+    if (width > slots) throw new CliUsageError(`--slots ${show(String(values.slots ?? 8))}: must be ≥ ${width} (one slot per passage: --k/--ablation up to ${Math.max(0, ...ks)}${Number(values.rounds ?? 1) > 1 ? ', and 2 for round 2' : ''})`);
+  }
 }
 
 /** True when the arguments ask for help (`--help`, `-h`, `help`): main prints usage and exits 0. */

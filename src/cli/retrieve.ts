@@ -10,6 +10,7 @@ import type { StemMode } from '../selfspec/analyzer';
 import { Bm25Index } from '../selfspec/bm25';
 import { parseCorpus, splitDocuments, type ParsedCorpus } from '../selfspec/corpus';
 import { decodeUtf8 } from '../selfspec/text';
+import { validateOptions } from './options';
 
 export const RETRIEVE_USAGE = `  cli retrieve --corpus <file|folder of .txt> --query "..." [--k 5] [--stem porter|none] [--k1 0.9] [--b 0.4] [--json]`;
 
@@ -46,21 +47,13 @@ export async function retrieveCommand(argv: string[]): Promise<number> {
     },
     allowPositionals: false,
   });
-  if (!v.corpus) throw new Error(`--corpus is required\nusage:\n${RETRIEVE_USAGE}`);
-  if (v.query === undefined) throw new Error(`--query is required\nusage:\n${RETRIEVE_USAGE}`);
-  if (v.stem !== 'porter' && v.stem !== 'none') throw new Error(`--stem must be porter or none, got "${v.stem}"`);
-  const num = (name: string, s: string) => {
-    const x = Number(s);
-    if (s.trim() === '' || !Number.isFinite(x)) throw new Error(`--${name} must be a number, got "${s}"`);
-    return x;
-  };
-  const k = num('k', v.k);
-  if (!Number.isInteger(k) || k < 1) throw new Error(`--k must be a positive integer, got "${v.k}"`);
-  const corpus = readCorpus(v.corpus);
-  for (const r of corpus.rejected.slice(0, 20)) process.stderr.write(`skipped ${r.file ?? basename(v.corpus)} line ${r.line}: ${r.reason}\n`);
+  validateOptions('retrieve', v);
+  const k = Number(v.k);
+  const corpus = readCorpus(v.corpus!);
+  for (const r of corpus.rejected.slice(0, 20)) process.stderr.write(`skipped ${r.file ?? basename(v.corpus!)} line ${r.line}: ${r.reason}\n`);
   if (corpus.rejected.length > 20) process.stderr.write(`… ${corpus.rejected.length - 20} more skipped\n`);
-  const index = Bm25Index.build(corpus.passages, { stem: v.stem as StemMode, k1: num('k1', v.k1), b: num('b', v.b) });
-  const { hits, note } = index.query(v.query, k);
+  const index = Bm25Index.build(corpus.passages, { stem: v.stem as StemMode, k1: Number(v.k1), b: Number(v.b) });
+  const { hits, note } = index.query(v.query!, k);
   if (note) process.stderr.write(`note: ${note}\n`);
   if (v.json) {
     console.log(JSON.stringify(hits.map((h) => ({ id: h.id, score: h.score, text: h.text }))));

@@ -18,6 +18,7 @@ import { specialise, SPEC_METHODS, type SpecMethod } from '../selfspec/specialis
 import { DirectoryStore } from '../selfspec/store-node';
 import { parseJsonl } from '../selfspec/store';
 import { decodeUtf8 } from '../selfspec/text';
+import { validateOptions } from './options';
 import { readCorpus } from './retrieve';
 import { openSource, siblingTokenizer } from './sources';
 
@@ -79,10 +80,9 @@ export async function selfspecCommand(argv: string[]): Promise<number> {
     },
     allowPositionals: false,
   });
-  const usage = `usage:\n${SELFSPEC_USAGE}`;
-  if (!v.model) throw new Error(`--model is required\n${usage}`);
-  if (!v.seeds) throw new Error(`--seeds is required\n${usage}`);
-  if (!v.out) throw new Error(`--out is required\n${usage}`);
+  // Every value checked before any file is read or the model loads; the conversions below are then safe.
+  validateOptions('selfspec', v);
+  if (!v.model || !v.seeds || !v.out) throw new Error('unreachable: validateOptions requires --model, --seeds and --out');
   const int = (name: string, s: string, min = 0) => {
     const x = Number(s);
     if (s.trim() === '' || !Number.isInteger(x) || x < min) throw new Error(`--${name} must be a whole number ≥ ${min}, got "${s}"`);
@@ -95,7 +95,6 @@ export async function selfspecCommand(argv: string[]): Promise<number> {
   };
   const list = (name: string, s: string | undefined) => (s ? s.split(',').map((x) => int(name, x.trim())) : []);
   const methods: SpecMethod[] = v.method === 'all' ? [...SPEC_METHODS] : [v.method as SpecMethod];
-  if (!methods.every((m) => SPEC_METHODS.includes(m))) throw new Error(`--method must be lora, tag, both or all, got "${v.method}"`);
 
   // Inputs first: a bad seed or corpus file fails before the model is loaded.
   const seeds = parseSeeds(readText(v.seeds, 'seeds'), basename(v.seeds));

@@ -67,6 +67,9 @@ export interface GenerateRequest extends SamplingOptions {
    * share one continuation; the next token maximises log p_exp − log p_ama over {t : p_exp(t) ≥ alpha · max p_exp}
    * (greedy when temperature is 0, else sampled from softmax((log p_exp − log p_ama)/T) over that set).
    * Usually expert = adapter/tags on, amateur = base. alpha defaults to 0.1.
+   * With `mixture` too, expert[i] and amateur[i] are mixture GROUP ids of equal size: p_exp and p_ama are
+   * then those groups' mixtures (each at T = 1), and every member's `posterior` is its share within its
+   * own group (e.g. the same k passage prompts with the specialised adapter vs the base).
    */
   contrastive?: { expert: number[]; amateur: number[]; alpha?: number };
 }
@@ -93,8 +96,11 @@ export interface GenerateResult {
   timings: { prefillTokens: number; prefillMs: number; decodeTokens: number; decodeMs: number };
 }
 
-/** Streaming callback: one call per sequence per new token. */
-export type OnToken = (ev: { seq: number; id: number; text: string }) => void;
+/**
+ * Streaming callback: one call per sequence per new token. `posterior` (mixture decoding only) is this
+ * member's share for this token, the same number that ends up in `outputs[seq].posterior`.
+ */
+export type OnToken = (ev: { seq: number; id: number; text: string; posterior?: number }) => void;
 
 export interface LoadedModel {
   readonly config: ModelConfig;

@@ -164,13 +164,18 @@ export async function generate(
       }
       s.ids.push(id);
       if (s.posterior) {
-        let z = 0;
-        for (let j = 0; j < s.members.length; j++) z += s.weights[j] * picked.p[p0 + j];
-        for (let j = 0; j < s.members.length; j++) s.posterior[j].push(z > 0 ? (s.weights[j] * picked.p[p0 + j]) / z : 1 / s.members.length);
+        // A contrastive mixture's shares are within each half (expert group, amateur group).
+        const h = s.kind === GroupKind.Contrastive ? s.members.length / 2 : s.members.length;
+        for (let a = 0; a < s.members.length; a += h) {
+          let z = 0;
+          for (let j = a; j < a + h; j++) z += s.weights[j] * picked.p[p0 + j];
+          for (let j = a; j < a + h; j++) s.posterior[j].push(z > 0 ? (s.weights[j] * picked.p[p0 + j]) / z : 1 / h);
+        }
       }
       const piece = s.detok.push(id);
       s.text += piece;
-      for (const m of s.members) onToken?.({ seq: m, id, text: piece });
+      // The shares were read back with the ids, so streaming them costs nothing extra.
+      s.members.forEach((m, j) => onToken?.(s.posterior ? { seq: m, id, text: piece, posterior: s.posterior[j][s.posterior[j].length - 1] } : { seq: m, id, text: piece }));
       const hit = stopStrings.find((ss) => ss && s.text.includes(ss));
       if (hit) {
         s.text = s.text.slice(0, s.text.indexOf(hit));
@@ -221,7 +226,6 @@ function adapterSlots(req: GenerateRequest, B: number, slotOf: (name: string) =>
 
 /** The continuations of a request: mixture groups, contrastive pairs, or one per prompt. */
 function streamsOf(req: GenerateRequest, B: number): Array<{ members: number[]; kind: GroupKind; weights: number[] }> {
-  if (req.mixture && req.contrastive) throw new Error('A request takes mixture or contrastive decoding, not both.');
   if (req.mixture) {
     const { group, weights } = req.mixture;
     if (group.length !== B || weights.length !== B) throw new Error(`mixture needs one group and one weight per prompt (${B}); got ${group.length} groups and ${weights.length} weights.`);
@@ -231,11 +235,30 @@ function streamsOf(req: GenerateRequest, B: number): Array<{ members: number[]; 
       if (!(weights[i] >= 0) || !Number.isFinite(weights[i])) throw new Error(`mixture.weights[${i}] must be a finite number ≥ 0, got ${weights[i]}.`);
       byGroup.set(g, [...(byGroup.get(g) ?? []), i]);
     });
-    return [...byGroup.entries()].map(([g, members]) => {
-      const z = members.reduce((a, i) => a + weights[i], 0);
-      if (!(z > 0)) throw new Error(`mixture group ${g}: its weights sum to 0; give at least one member a positive weight.`);
-      return { members, kind: GroupKind.Mixture, weights: members.map((i) => weights[i] / z) };
+    const groups = new Map(
+      [...byGroup.entries()].map(([g, members]) => {
+        const z = members.reduce((a, i) => a + weights[i], 0);
+        if (!(z > 0)) throw new Error(`mixture group ${g}: its weights sum to 0; give at least one member a positive weight.`);
+        return [g, { members, kind: GroupKind.Mixture as GroupKind, weights: members.map((i) => weights[i] / z) }];
+      }),
+    );
+    if (!req.contrastive) return [...groups.values()];
+    // Contrastive over mixtures: pairs of group ids; the expert group's members, then the amateur's.
+    const { expert, amateur } = req.contrastive;
+    if (expert.length !== amateur.length || expert.length === 0) throw new Error(`contrastive needs as many expert groups as amateur groups (≥ 1); got ${expert.length} and ${amateur.length}.`);
+    const used = new Set<number>();
+    const pairs = expert.map((e, i) => {
+      const a = amateur[i];
+      for (const x of [e, a]) {
+        if (!groups.has(x)) throw new Error(`contrastive pair ${i} names mixture group ${x}, which no prompt is in (with mixture, expert and amateur are group ids).`);
+        if (used.has(x)) throw new Error(`contrastive: mixture group ${x} appears in more than one role or pair.`);
+        used.add(x);
+      }
+      const [ge, ga] = [groups.get(e)!, groups.get(a)!];
+      if (ge.members.length !== ga.members.length) throw new Error(`contrastive pair ${i}: expert group ${e} has ${ge.members.length} prompts, amateur group ${a} has ${ga.members.length}; give both the same number.`);
+      return { members: [...ge.members, ...ga.members], kind: GroupKind.Contrastive as GroupKind, weights: [...ge.weights, ...ga.weights] };
     });
+    return [...pairs, ...[...groups.entries()].filter(([g]) => !used.has(g)).map(([, s]) => s)];
   }
   if (req.contrastive) {
     const { expert, amateur } = req.contrastive;

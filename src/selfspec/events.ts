@@ -25,7 +25,7 @@ export type SelfSpecEvent =
   | { type: 'instruction'; round: number; accepted: true; index: number; instruction: string; input: string }
   | { type: 'instruction'; round: number; accepted: false; instruction: string; input: string; reason: string; duplicateOf?: string }
   | { type: 'response-start'; round: number; index: number; instruction: string; input: string; passages: PassageRef[] }
-  /** One generated token of response `index`; `posterior[j]` = share of passage j (absent without mixture). */
+  /** One generated token of response `index`; `posterior[j]` = share of passage j (null unless the item is mixture-decoded over k ≥ 2 passages). */
   | { type: 'response-token'; round: number; index: number; id: number; text: string; posterior: number[] | null }
   /** The finished response as written to responses.jsonl, with its per-token posterior shares. */
   | { type: 'response-done'; round: number; record: ResponseRecord }

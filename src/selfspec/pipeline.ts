@@ -417,7 +417,7 @@ export class Pipeline {
       stopStrings: previous ? ALPACA_STOP : ['\nInstruction:', '\n\n\n'],
       signal: this.signal,
       onStart: (item, passages) => this.emit({ type: 'response-start', round, index: item.index, instruction: item.instruction, input: item.input, passages }),
-      onToken: (item, id, text) => this.emit({ type: 'response-token', round, index: item.index, id, text, posterior: null }),
+      onToken: (item, id, text, posterior) => this.emit({ type: 'response-token', round, index: item.index, id, text, posterior }),
       onResponse: async (rec) => {
         await this.store.append(file, jsonl([rec]));
         done.set(rec.index, rec);

@@ -88,7 +88,11 @@ export interface ResponseOptions {
    */
   skip?: (item: ResponseItem) => boolean;
   onStart?: (item: ResponseItem, passages: PassageRef[]) => void;
-  onToken?: (item: ResponseItem, id: number, text: string) => void;
+  /**
+   * One generated token of `item`. `posterior[j]` is passage j's share for this token (k ≥ 2 mixture
+   * only, rounded like the record's), else null; the live shares equal the record's `posterior[t]`.
+   */
+  onToken?: (item: ResponseItem, id: number, text: string, posterior: number[] | null) => void;
   /** After each response (in batch order); awaited, so the caller can write it to disk first. */
   onResponse: (rec: ResponseRecord, item: ResponseItem) => void | Promise<void>;
 }
@@ -214,10 +218,27 @@ export async function generateResponses(model: LoadedModel, items: ResponseItem[
     if (prompts.some((p) => p.adapter)) req.adapters = prompts.map((p) => p.adapter ?? null);
     if (mixed) req.mixture = { group, weights };
     if (contrastive) req.contrastive = { expert, amateur, alpha: o.contrastive!.alpha ?? 0.1 };
-    const slotItem = new Map(first.map((s, g) => [s, batch[g]]));
+    // The engine streams one event per member; a mixed item's token is reported once all k shares are in.
+    const memberOf = new Map<number, { g: number; j: number }>();
+    first.forEach((s, g) => {
+      const n = !contrastive && passagesOf[g].length >= 2 ? passagesOf[g].length : 1;
+      for (let j = 0; j < n; j++) memberOf.set(s + j, { g, j });
+    });
+    const shares = passagesOf.map((p) => new Array<number>(p.length).fill(0));
+    const seen = passagesOf.map(() => 0);
     const res = await model.generate(req, (ev) => {
-      const item = slotItem.get(ev.seq);
-      if (item) o.onToken?.(item, ev.id, ev.text);
+      const m = memberOf.get(ev.seq);
+      if (!m) return;
+      const k = passagesOf[m.g].length;
+      if (contrastive || k < 2) {
+        o.onToken?.(batch[m.g], ev.id, ev.text, null);
+        return;
+      }
+      shares[m.g][m.j] = round4(ev.posterior ?? Number.NaN);
+      if (++seen[m.g] < k) return;
+      seen[m.g] = 0;
+      const live = shares[m.g].slice();
+      o.onToken?.(batch[m.g], ev.id, ev.text, live.every(Number.isFinite) ? live : null);
     });
     if (o.signal?.aborted) throw abortError();
     for (const [g, item] of batch.entries()) {

@@ -50,6 +50,33 @@ describe('selfspec view reducer', () => {
     expect(v.responsesDone).toBe(1);
   });
 
+  it('takes the live shares of a mixture response token by token, before it finishes', () => {
+    const passages = [
+      { id: 'a', score: 3, weight: 0.7, text: 'A' },
+      { id: 'b', score: 2, weight: 0.3, text: 'B' },
+    ];
+    let v = run([
+      { type: 'response-start', round: 1, index: 2, instruction: 'Q', input: '', passages },
+      { type: 'response-token', round: 1, index: 2, id: 10, text: 'He', posterior: [0.9, 0.1] },
+    ]);
+    expect(v.responses[0]).toMatchObject({ done: false, posterior: [[0.9, 0.1]] });
+    v = reduceEvent(v, { type: 'response-token', round: 1, index: 2, id: 11, text: 'llo', posterior: [0.2, 0.8] });
+    expect(v.responses[0].posterior).toEqual([[0.9, 0.1], [0.2, 0.8]]);
+    expect(v.responses[0].tokens).toHaveLength(2);
+    // Another response's tokens leave this one alone.
+    v = reduceEvent(v, { type: 'response-start', round: 1, index: 3, instruction: 'R', input: '', passages });
+    v = reduceEvent(v, { type: 'response-token', round: 1, index: 3, id: 12, text: 'X', posterior: [0.4, 0.6] });
+    expect(v.responses.find((r) => r.index === 2)!.posterior).toEqual([[0.9, 0.1], [0.2, 0.8]]);
+    expect(v.responses.find((r) => r.index === 3)!.posterior).toEqual([[0.4, 0.6]]);
+    // The record's posterior is the one kept once the response finishes.
+    v = reduceEvent(v, {
+      type: 'response-done',
+      round: 1,
+      record: { index: 2, instruction: 'Q', input: '', output: 'Hello', round: 1, decoding: 'mixture', k: 2, passages: passages.map(({ text: _t, ...p }) => p), posterior: [[0.9, 0.1], [0.2, 0.8]], tokens: 2, finish: 'stop' },
+    });
+    expect(v.responses.find((r) => r.index === 2)).toMatchObject({ done: true, posterior: [[0.9, 0.1], [0.2, 0.8]] });
+  });
+
   it('tracks stage counts and ETA per round; rounds ≥ 2 drive Iterate', () => {
     let v = run([
       { type: 'stage', stage: 'instructions', round: 1, status: 'start' },

@@ -62,7 +62,7 @@ export interface ResponseView {
   input: string;
   passages: PassageRef[];
   tokens: Array<{ id: number; text: string }>;
-  /** Per token, each passage's posterior share (mixture decoding; arrives with the finished response). */
+  /** Per token, each passage's posterior share (mixture decoding; streams with the tokens, then the record's). */
   posterior: number[][] | null;
   output: string | null;
   decoding: ResponseRecord['decoding'] | null;

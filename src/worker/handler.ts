@@ -233,7 +233,7 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
         try {
           const m = model;
           const res = await m.generate({ ...msg.params, signal }, (ev) =>
-            post({ id: msg.id, type: 'event', event: { seq: ev.seq, id: ev.id, text: ev.text } }),
+            post({ id: msg.id, type: 'event', event: { seq: ev.seq, id: ev.id, text: ev.text, ...(ev.posterior !== undefined ? { posterior: ev.posterior } : {}) } }),
           );
           return { ...res, memory: { ...m.memory() } };
         } finally {

@@ -90,7 +90,7 @@ describe('cli export / import', () => {
     expect(back.tags[0]!.data).toEqual(lib.getTag('Story')!.data);
     expect(back.heads[0]!.W).toEqual(lib.getHead('Story')!.W);
 
-    await expect(cli('import', '--peft', join(dir, 'nothing'), '--model', MODEL, '--out', join(dir, 'x.json'))).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/No such file or folder/) });
+    await expect(cli('import', '--peft', join(dir, 'nothing'), '--model', MODEL, '--out', join(dir, 'x.json'))).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/--peft ".*nothing": is not an existing file or folder or an http\(s\) URL/) });
     await expect(cli('export', '--tags-in', libPath, '--adapter', 'nope', '--format', 'peft', '--model', MODEL, '--out', dir)).rejects.toMatchObject({ stderr: expect.stringMatching(/has no adapter "nope" \(it has: lora\)/) });
   });
 

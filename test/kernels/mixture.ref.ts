@@ -6,7 +6,7 @@ import type { PlanGroup } from '../../src/gpu/kernels/mixture';
 
 export interface ChoiceRef {
   id: number;
-  /** Per member: p_e(id) (1 for a lone greedy sequence and for contrastive pairs). */
+  /** Per member: p_e(id) (1 for a lone greedy sequence and for contrastive pairs; contrastive mixtures report it). */
   p: number[];
   /** The group's final weights over the vocabulary before top-k/top-p (tests use it for margins). */
   q: Float64Array;
@@ -25,7 +25,19 @@ export function chooseRef(logits: ArrayLike<number>, V: number, g: PlanGroup): C
   const rows = g.members.map((m) => row(m.row));
   const st = g.members.map((m, i) => rowStats(rows[i], m.invT));
   let q = new Float64Array(V);
-  if (g.kind === 1) {
+  const mixtureContrast = g.kind === 1 && g.members.length > 2;
+  if (mixtureContrast) {
+    // Expert = mixture of the first half, amateur = mixture of the second, each softmax at T = 1.
+    const h = g.members.length / 2;
+    const mixOf = (from: number, t: number) => {
+      let s = 0;
+      for (let i = from; i < from + h; i++) s += g.members[i].weight * Math.exp(st[i].logp(t));
+      return s;
+    };
+    let top = 0;
+    for (let t = 0; t < V; t++) top = Math.max(top, mixOf(0, t));
+    for (let t = 0; t < V; t++) q[t] = Math.log(mixOf(0, t)) < Math.log(top) + g.logAlpha ? -Infinity : Math.log(mixOf(0, t)) - Math.log(mixOf(h, t));
+  } else if (g.kind === 1) {
     const [e, a] = [rowStats(rows[0], 1), rowStats(rows[1], 1)];
     for (let t = 0; t < V; t++) q[t] = e.logp(t) + Math.log(e.z) < g.logAlpha ? -Infinity : e.logp(t) - a.logp(t);
   } else if (g.greedy && g.members.length === 1) {
@@ -33,7 +45,7 @@ export function chooseRef(logits: ArrayLike<number>, V: number, g: PlanGroup): C
   } else {
     for (let t = 0; t < V; t++) for (const [i, m] of g.members.entries()) q[t] += m.weight * Math.exp(st[i].logp(t));
   }
-  const pOf = (id: number) => g.members.map((m, i) => (g.kind === 0 && !(g.greedy && g.members.length === 1) ? Math.exp(st[i].logp(id)) : 1));
+  const pOf = (id: number) => g.members.map((m, i) => ((g.kind === 0 && !(g.greedy && g.members.length === 1)) || mixtureContrast ? Math.exp(st[i].logp(id)) : 1));
   if (g.greedy) {
     let best = 0;
     for (let t = 1; t < V; t++) if (q[t] > q[best]) best = t;

@@ -97,4 +97,28 @@ describe.each(PROFILES)('mixture sampler ($name)', ({ software }) => {
     });
     expect(got.ids.slice(0, 3)).not.toEqual(expertArgmax.slice(0, 3));
   });
+
+  it('contrastive mixtures (expert mixture over h rows vs amateur mixture over h rows) match the reference, with each member\'s p', async () => {
+    const r = rng(29);
+    const rows = 6;
+    const logits = randn(r, rows * V, 2.5);
+    const groups: PlanGroup[] = [];
+    for (let i = 0; i < 8; i++) {
+      const h = 2 + (i % 2);
+      const w = Array.from({ length: h }, () => 0.2 + r());
+      const z = w.reduce((a, b) => a + b, 0);
+      const members = [...w.map((x, j) => member(j, x / z)), ...w.map((x, j) => member((j + 3) % rows, x / z))];
+      groups.push(group({ kind: 1, members, greedy: i < 3, u: r(), invT: 1 / [1, 0.7][i % 2], logAlpha: Math.log([0.1, 0.02][i % 2]), topP: i === 6 ? 0.9 : 1 }));
+    }
+    const got = await runGroups(software, logits, V, groups);
+    expect(got.ids).toEqual(groups.map((g) => chooseRef(logits, V, g).id));
+    let e = 0;
+    for (const g of groups) for (const p of chooseRef(logits, V, g).p) expect(Math.abs(got.p[e++] - p)).toBeLessThan(1e-5 + 1e-4 * p);
+    // The cut matters: without it some greedy group would pick another token.
+    const noCut = groups.slice(0, 3).map((g) => chooseRef(logits, V, { ...g, logAlpha: -Infinity }).id);
+    expect(noCut).not.toEqual(got.ids.slice(0, 3));
+    // A contrastive mixture of one row each is the plain contrastive pair.
+    const pair = group({ kind: 1, members: [member(0), member(1)], greedy: true });
+    expect(chooseRef(logits, V, pair).id).toBe(chooseRef(logits, V, { ...pair, members: [member(0, 0.5), member(0, 0.5), member(1, 0.5), member(1, 0.5)] }).id);
+  });
 });

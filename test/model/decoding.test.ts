@@ -38,8 +38,12 @@ function refDecode(m: RefModel, prompts: number[][], n: number, plan: Omit<PlanG
     const logits = memberLogits(m, prompts, cont, lora);
     const members = prompts.map((_, j) => ({ row: j, weight: plan.weights[j], invT: plan.kind === 1 ? 1 : plan.invT }));
     const c = chooseRef(logits, m.cfg.vocabSize, { ...plan, members, u: plan.greedy ? 0 : rngs.next() });
-    const z = c.p.reduce((a, p, j) => a + plan.weights[j] * p, 0);
-    c.p.forEach((p, j) => posterior[j].push((plan.weights[j] * p) / z));
+    // Shares within the group; a contrastive mixture's within each half (expert, amateur).
+    const h = plan.kind === 1 && prompts.length > 2 ? prompts.length / 2 : prompts.length;
+    for (let a = 0; a < prompts.length; a += h) {
+      const z = c.p.slice(a, a + h).reduce((acc, p, j) => acc + plan.weights[a + j] * p, 0);
+      for (let j = a; j < a + h; j++) posterior[j].push((plan.weights[j] * c.p[j]) / z);
+    }
     cont.push(c.id);
   }
   return { ids: cont, posterior };
@@ -66,7 +70,10 @@ describe('mixture decoding', () => {
     const weights = [0.5, 0.3, 0.2, 2, 1];
     const n = 10;
     for (const o of [{ temperature: 0 }, { temperature: 1, topP: 0.95, seed: 3 }]) {
-      const res = await e.generate({ prompts, maxTokens: n, stopTokens: [], mixture: { group, weights }, ...o });
+      const streamed: Array<Array<number | undefined>> = prompts.map(() => []);
+      const res = await e.generate({ prompts, maxTokens: n, stopTokens: [], mixture: { group, weights }, ...o }, (ev) => streamed[ev.seq].push(ev.posterior));
+      // The live shares are exactly the final posterior, token by token.
+      for (let j = 0; j < prompts.length; j++) expect(streamed[j]).toEqual(res.outputs[j].posterior);
       const greedy = !(o.temperature > 0);
       const common = { kind: 0 as const, greedy, topK: 0, topP: o.topP ?? 1, invT: greedy ? 1 : 1 / o.temperature, logAlpha: 0 };
       const g0 = refDecode(ref, prompts.slice(0, 3), n, { ...common, weights: [0.5, 0.3, 0.2] }, 0, o.seed ?? 0);
@@ -97,7 +104,8 @@ describe('mixture decoding', () => {
     const p = ['a', 'b'];
     await expect(e.generate({ prompts: p, mixture: { group: [0], weights: [1, 1] } })).rejects.toThrow(/one group and one weight per prompt/);
     await expect(e.generate({ prompts: p, mixture: { group: [0, 0], weights: [0, 0] } })).rejects.toThrow(/weights sum to 0/);
-    await expect(e.generate({ prompts: p, mixture: { group: [0, 0], weights: [1, 1] }, contrastive: { expert: [0], amateur: [1] } })).rejects.toThrow(/not both/);
+    await expect(e.generate({ prompts: p, mixture: { group: [0, 0], weights: [1, 1] }, contrastive: { expert: [0], amateur: [1] } })).rejects.toThrow(/names mixture group 1, which no prompt is in/);
+    await expect(e.generate({ prompts: [...p, 'x'], mixture: { group: [0, 0, 1], weights: [1, 1, 1] }, contrastive: { expert: [0], amateur: [1] } })).rejects.toThrow(/expert group 0 has 2 prompts, amateur group 1 has 1/);
     await expect(e.generate({ prompts: p, contrastive: { expert: [0], amateur: [0] } })).rejects.toThrow(/more than one role/);
     await expect(e.generate({ prompts: p, contrastive: { expert: [0], amateur: [5] } })).rejects.toThrow(/names prompt 5/);
     await expect(e.generate({ prompts: p, contrastive: { expert: [0], amateur: [1], alpha: 2 } })).rejects.toThrow(/alpha must be in/);
@@ -161,6 +169,45 @@ describe('contrastive decoding', () => {
       if (greedy) {
         const expertOnly = await e.generate({ prompts: [text], adapters: ['expert'], maxTokens: n, stopTokens: [] });
         expect(expertOnly.outputs[0].ids).not.toEqual(res.outputs[0].ids);
+      }
+    }
+    e.dispose();
+  });
+
+  it('contrastive over mixtures: expert = k prompts with the adapter, amateur = the same k with the base, matches the reference', async () => {
+    const { e, ref } = await load();
+    const a = randomAdapter(e.config, 61, ['q', 'v', 'down'], 8, 16, 0.15);
+    e.setAdapter('expert', a);
+    const texts = ['Once upon a time', 'The little dog'];
+    const ps = texts.map((t) => e.tokenizer.encode(t, { bos: true }));
+    const w = [0.7, 0.3];
+    const n = 8;
+    for (const o of [{ temperature: 0 }, { temperature: 1, seed: 5 }]) {
+      const streamed: Array<Array<number | undefined>> = [[], [], [], [], []];
+      const res = await e.generate(
+        {
+          prompts: [...texts, ...texts, 'The cat'],
+          adapters: ['expert', 'expert', null, null, null],
+          maxTokens: n,
+          stopTokens: [],
+          mixture: { group: [3, 3, 4, 4, 9], weights: [...w, ...w, 1] },
+          contrastive: { expert: [3], amateur: [4], alpha: 0.05 },
+          ...o,
+        },
+        (ev) => streamed[ev.seq].push(ev.posterior),
+      );
+      const greedy = !(o.temperature > 0);
+      const want = refDecode(ref, [...ps, ...ps], n, { kind: 1, greedy, topK: 0, topP: 1, invT: greedy ? 1 : 1 / o.temperature, logAlpha: Math.log(0.05), weights: [...w, ...w] }, 0, o.seed ?? 0, [refLora(a), refLora(a), undefined, undefined]);
+      for (const j of [0, 1, 2, 3]) expect(res.outputs[j].ids).toEqual(want.ids);
+      for (const j of [0, 1, 2, 3]) res.outputs[j].posterior!.forEach((p, t) => expect(Math.abs(p - want.posterior[j][t])).toBeLessThan(1e-3));
+      for (const j of [0, 1, 2, 3]) expect(streamed[j]).toEqual(res.outputs[j].posterior);
+      // The group outside the pair decodes as a plain mixture of one.
+      const plain = await e.generate({ prompts: ['The cat'], maxTokens: n, stopTokens: [], ...o });
+      if (greedy) expect(res.outputs[4].ids).toEqual(plain.outputs[0].ids);
+      // It is not the expert mixture's own continuation.
+      if (greedy) {
+        const expertMix = await e.generate({ prompts: texts, adapters: ['expert', 'expert'], maxTokens: n, stopTokens: [], mixture: { group: [0, 0], weights: w } });
+        expect(expertMix.outputs[0].ids).not.toEqual(res.outputs[0].ids);
       }
     }
     e.dispose();

@@ -3,7 +3,8 @@
  * `reply(promptText, slot)`, one character per token (the fake tokenizer is one char per id). It
  * honours the engine contract's mixture (members of a group share member 0's continuation; member
  * j's posterior share is its normalised weight), contrastive pairs (the amateur gets the expert's
- * continuation), stop strings, maxTokens, adapters (recorded) and cancellation.
+ * continuation), stop strings, maxTokens, adapters (recorded) and cancellation. Like the engine, a
+ * mixture member's streamed token carries its share.
  */
 import type { AdapterWeights, GenerateRequest, GenerateResult, LoadedModel, MemoryReport, OnToken, TaggedPrompt } from '../../src/model/api';
 import { FAKE_CONFIG, fakeTokenizer } from '../worker/fake-engine';
@@ -71,7 +72,7 @@ export class ScriptModel implements LoadedModel {
       return out;
     });
     const T = Math.max(0, ...outputs.map((o) => o.ids.length));
-    for (let t = 0; t < T; t++) for (let s = 0; s < n; s++) if (t < outputs[s].ids.length) onToken?.({ seq: s, id: outputs[s].ids[t], text: outputs[s].text[t] });
+    for (let t = 0; t < T; t++) for (let s = 0; s < n; s++) if (t < outputs[s].ids.length) onToken?.({ seq: s, id: outputs[s].ids[t], text: outputs[s].text[t], ...(outputs[s].posterior ? { posterior: outputs[s].posterior![t] } : {}) });
     this.afterGenerate?.(req);
     if (req.signal?.aborted) for (const o of outputs) o.finish = 'cancelled';
     return { outputs, timings: { prefillTokens: 0, prefillMs: 0, decodeTokens: T, decodeMs: 1 } };

@@ -198,6 +198,13 @@ describe('self-specialization pipeline (fake engine)', () => {
     expect(prog).toMatchObject({ etaSeconds: 0 });
     expect(events.some((e) => e.type === 'train-step')).toBe(true);
     expect(events.some((e) => e.type === 'response-token' && e.round === 1)).toBe(true);
+    // Round-1 mixture tokens stream their k shares live: the same as the stored posterior (the k = 0
+    // ablation's tokens for the same item follow, without shares).
+    const live0 = events.filter((e) => e.type === 'response-token' && e.round === 1 && e.index === 0).map((e) => (e as { posterior: number[] | null }).posterior);
+    const n0 = res[0].posterior!.length;
+    expect(live0.slice(0, n0)).toEqual(res[0].posterior);
+    expect(live0[0]).toHaveLength(2);
+    expect(live0.slice(n0).every((p) => p === null)).toBe(true);
   });
 
   it('a cancelled run resumes where it stopped and ends with the same files as an uninterrupted one', async () => {

@@ -74,6 +74,7 @@ describe('generateResponses', () => {
     const model = new ScriptModel((p) => (p.includes('insulin') ? ' Insulin lowers blood glucose.' : ' It inhibits platelets.'));
     const recs: ResponseRecord[] = [];
     const tokens: Array<[number, string]> = [];
+    const live: Array<Array<number[] | null>> = [];
     await generateResponses(model, items, {
       round: 1,
       k: 2,
@@ -84,7 +85,10 @@ describe('generateResponses', () => {
       temperature: 1,
       topP: 0.9,
       seed: 3,
-      onToken: (item, _id, text) => tokens.push([item.index, text]),
+      onToken: (item, _id, text, post) => {
+        tokens.push([item.index, text]);
+        (live[item.index] ??= []).push(post);
+      },
       onResponse: (r) => void recs.push(r),
     });
     // Up to 2 slots per group, 5 slots → 2 groups per batch → 2 batches; item 1 has one hit only.
@@ -106,6 +110,10 @@ describe('generateResponses', () => {
     expect(recs[1].posterior).toBeUndefined();
     // Streaming reports each response once (member 0), not once per passage.
     expect(tokens.filter(([i]) => i === 0).map(([, t]) => t).join('')).toBe(' It inhibits platelets.');
+    // The live shares while streaming are the record's posterior, token for token; a group of one has none.
+    expect(live[0]).toEqual(recs[0].posterior);
+    expect(live[1].every((p) => p === null)).toBe(true);
+    expect(live[1]).toHaveLength(recs[1].tokens);
   });
 
   it('k = 0 sends one plain prompt per instruction and no mixture', async () => {

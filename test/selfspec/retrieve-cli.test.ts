@@ -28,11 +28,12 @@ describe('cli retrieve', () => {
     expect(none.stderr).toMatch(/note: no query word occurs in the corpus/);
   });
 
-  it('bad arguments fail with a message and exit code 1', async () => {
+  it('bad arguments fail with a one-line message and exit code 2 (the CLI option schema)', async () => {
     const err = await cli('--corpus', fixture('nope.jsonl'), '--query', 'x').catch((e) => e);
-    expect(err.code).toBe(1);
-    expect(err.stderr).toMatch(/error: --corpus .*nope.jsonl: no such file or folder/);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toMatch(/error: --corpus ".*nope.jsonl": is not an existing file or folder/);
     const err2 = await cli('--corpus', fixture('corpus.jsonl'), '--query', 'x', '--k', '0').catch((e) => e);
-    expect(err2.stderr).toMatch(/error: --k must be a positive integer/);
+    expect(err2.code).toBe(2);
+    expect(err2.stderr).toMatch(/error: --k "0": must be ≥ 1/);
   });
 });

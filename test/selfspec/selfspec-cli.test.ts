@@ -112,7 +112,7 @@ describe('cli selfspec (stories260K)', () => {
     expect(table.rows[1].cells['0-shot generation'].n).toBe(2);
   });
 
-  it('bad input: a clear message, exit 1, nothing made lost', async () => {
+  it('bad input: a clear message, exit 1 (exit 2 for a bad option), nothing made lost', async () => {
     const fail = (...args: string[]) => cli(...args).then(() => ({ code: 0, stderr: '' }), (e) => e as { code: number; stderr: string });
     const withOut = (name: string, ...over: string[]) => {
       const args = [...base, '--out', join(tmp, name)];
@@ -130,10 +130,11 @@ describe('cli selfspec (stories260K)', () => {
     expect(r.stderr).toMatch(/not valid UTF-8/);
     r = await withOut('blank', '--corpus', here('./fixtures/blank-corpus.txt'));
     expect(r.stderr).toMatch(/corpus has no text/);
-    r = await withOut('bigk', '--k', '9');
+    r = await withOut('bigk', '--k', '9', '--slots', '9');
     expect(r.stderr).toMatch(/corpus has only 4.*--k 4/);
     r = await withOut('method', '--method', 'magic');
-    expect(r.stderr).toMatch(/--method must be lora, tag, both or all/);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--method "magic": must be one of lora, tag, both, all/);
     // An existing run is never overwritten without --resume.
     r = await fail(...base, '--out', join(tmp, 'tag'), '--method', 'tag', '--rounds', '2', '--reuse-instructions', '--ablation', '0');
     expect(r.stderr).toMatch(/already holds a run.*--resume/);

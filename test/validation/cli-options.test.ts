@@ -65,6 +65,76 @@ describe('CLI option schema', () => {
     expect(usageError('tokenize', { model: 'missing.bin', text: 'x' })).toMatch(/--model "missing.bin": is not an existing file or an http\(s\) URL/);
   });
 
+  const CORPUS = 'test/selfspec/fixtures/corpus.jsonl';
+  const SEEDS = 'test/selfspec/fixtures/box-3tasks.json';
+  const retrieve = (extra: Record<string, unknown>) => ({ corpus: CORPUS, query: 'aspirin', k: '5', stem: 'porter', k1: '0.9', b: '0.4', ...extra });
+  const selfspec = (extra: Record<string, unknown>) => ({ model: MODEL, seeds: SEEDS, out: join(dir, 'run'), k: '5', slots: '8', rounds: '1', method: 'lora', shots: '0,1,5', 'eval-n': '100', ...extra });
+  it.each([
+    ['retrieve', retrieve({ k: '0' }), /^--k "0": must be ≥ 1$/],
+    ['retrieve', retrieve({ k: '2.5' }), /^--k "2.5": must be a whole number from 1/],
+    ['retrieve', retrieve({ stem: 'snowball' }), /^--stem "snowball": must be one of porter, none$/],
+    ['retrieve', retrieve({ b: '1.5' }), /^--b "1.5": must be a number ≥ 0 and ≤ 1$/],
+    ['retrieve', retrieve({ k1: 'NaN' }), /^--k1 "NaN": must be a number ≥ 0/],
+    ['retrieve', retrieve({ corpus: 'no/such/corpus' }), /^--corpus "no\/such\/corpus": is not an existing file or folder$/],
+    ['retrieve', { corpus: CORPUS }, /^--query is required for "retrieve"/],
+    ['selfspec', selfspec({ method: 'magic' }), /^--method "magic": must be one of lora, tag, both, all$/],
+    ['selfspec', selfspec({ k: '-1' }), /^--k "-1": must be ≥ 0$/],
+    ['selfspec', selfspec({ epochs: '0' }), /^--epochs "0": must be a number > 0/],
+    ['selfspec', selfspec({ lr: '5' }), /^--lr "5": must be a learning rate > 0 and ≤ 1$/],
+    ['selfspec', selfspec({ shots: '0,one' }), /^--shots "0,one": must be whole numbers ≥ 0 separated by commas/],
+    ['selfspec', selfspec({ ablation: '' }), /^--ablation "": must be whole numbers/],
+    ['selfspec', selfspec({ rounds: '0' }), /^--rounds "0": must be ≥ 1$/],
+    ['selfspec', selfspec({ seeds: 'missing-seeds.json' }), /^--seeds "missing-seeds.json": is not an existing file$/],
+    ['selfspec', selfspec({ out: SEEDS }), /^--out ".*box-3tasks.json": must be a folder name \(not an existing file\)$/],
+    ['selfspec', selfspec({ 'domain-tag': ' ' }), /^--domain-tag " ": must not be empty$/],
+    ['selfspec', selfspec({ pubmedqa: 'nope.json' }), /^--pubmedqa "nope.json": is not an existing file$/],
+    ['selfspec', selfspec({ k: '9' }), /^--slots "8": must be ≥ 9 \(one slot per passage/],
+    ['selfspec', selfspec({ k: '1', slots: '1', rounds: '2' }), /^--slots "1": must be ≥ 2 .*round 2/],
+    ['selfspec', selfspec({ k: '2', ablation: '0,12' }), /^--slots "8": must be ≥ 12/],
+    ['selfspec', { model: MODEL, seeds: SEEDS }, /^--out is required for "selfspec"/],
+    ['experiment', { out: join(dir, 'x'), 'data-dir': 'no-such-dir' }, /^--data-dir "no-such-dir": is not an existing folder$/],
+    ['qed', { in: csv, weights: 'median' }, /^--weights "median": must be one of mean, max, none$/],
+    ['qed', { in: 'none.smi', weights: 'mean' }, /^--in "none.smi": is not an existing file$/],
+    ['qed', { weights: 'mean' }, /^--in is required for "qed"/],
+    ['export', { 'tags-in': csv, format: 'onnx', out: dir }, /^--format "onnx": must be one of peft, safetensors$/],
+    ['export', { 'tags-in': 'no-lib.json', format: 'peft', out: dir }, /^--tags-in "no-lib.json": is not an existing file$/],
+    ['export', { 'tags-in': csv, format: 'peft', out: dir, model: MODEL }, /^export --format peft needs --adapter <name> and --model/],
+    ['export', { 'tags-in': csv, format: 'safetensors', out: '' }, /^--out "": must not be empty$/],
+    ['export', { format: 'peft', out: dir }, /^--tags-in is required for "export"/],
+    ['import', { model: MODEL, out: join(dir, 'lib.json') }, /^import needs exactly one of --peft <dir\|zip\|url> or --tags <dir>$/],
+    ['import', { model: MODEL, out: join(dir, 'lib.json'), peft: dir, tags: dir }, /^import needs exactly one of/],
+    ['import', { model: MODEL, out: join(dir, 'lib.json'), peft: 'no/such/adapter' }, /^--peft "no\/such\/adapter": is not an existing file or folder or an http\(s\) URL$/],
+    ['import', { model: MODEL, out: join(dir, 'lib.json'), tags: csv }, /^--tags ".*d\.csv": is not an existing folder$/],
+    ['import', { model: MODEL, out: 'no/such/dir/lib.json', tags: dir }, /^--out "no\/such\/dir\/lib.json": must be a file name in an existing folder$/],
+  ])('%s %j is refused', (cmd, values, re) => {
+    const positionals = cmd === 'experiment' ? [csv] : [];
+    let msg = '';
+    try {
+      validateOptions(cmd, values, positionals);
+    } catch (e) {
+      expect(e).toBeInstanceOf(CliUsageError);
+      msg = (e as Error).message;
+    }
+    expect(msg).toMatch(re);
+  });
+
+  it('accepts well-formed retrieve, selfspec, experiment, qed, export and import command lines', () => {
+    expect(() => validateOptions('retrieve', retrieve({ corpus: 'test/selfspec/fixtures/corpus-docs', stem: 'none', b: '1', k1: '0' }))).not.toThrow();
+    expect(() => validateOptions('selfspec', selfspec({ ablation: '0,1', rounds: '2', lr: '3e-4', epochs: '0.5', context: '512' }))).not.toThrow();
+    // Without evaluation the PubMedQA files are never read, so a missing default is no error.
+    expect(() => validateOptions('selfspec', selfspec({ 'eval-n': '0', pubmedqa: 'nope.json' }))).not.toThrow();
+    expect(() => validateOptions('experiment', { out: join(dir, 'x'), 'data-dir': dir }, [csv])).not.toThrow();
+    expect(() => validateOptions('qed', { in: csv, weights: 'max' })).not.toThrow();
+    expect(() => validateOptions('export', { 'tags-in': csv, format: 'peft', adapter: 'lora', model: MODEL, out: join(dir, 'a.zip'), zip: true })).not.toThrow();
+    expect(() => validateOptions('import', { model: MODEL, out: join(dir, 'lib.json'), peft: 'https://example.org/adapter.zip', name: 'x' })).not.toThrow();
+  });
+
+  it('experiment takes exactly one existing definition file', () => {
+    expect(() => validateOptions('experiment', { out: dir }, [])).toThrow(/experiment takes one definition file, got 0/);
+    expect(() => validateOptions('experiment', { out: dir }, ['a.json', 'b.json'])).toThrow(/got 2/);
+    expect(() => validateOptions('experiment', { out: dir }, ['missing.json'])).toThrow(/^experiment definition "missing.json": is not an existing file$/);
+  });
+
   it('--help in any position asks for help', () => {
     expect(wantsHelp(['--help'])).toBe(true);
     expect(wantsHelp(['train', '--help'])).toBe(true);
@@ -102,6 +172,18 @@ describe('CLI end to end (one process each)', () => {
     expect(err.code).toBe(2);
     expect(err.stderr.trim().split('\n').pop()).toBe('error: --batch "0": must be ≥ 1');
   }, 150_000);
+
+  it('selfspec, retrieve and qed refuse a bad option with exit code 2 before reading data or loading a model', async () => {
+    const a = await cli('selfspec', '--model', MODEL, '--seeds', 'test/selfspec/fixtures/box-3tasks.json', '--out', join(dir, 'ss'), '--k', '3', '--slots', '2').catch((e) => e);
+    expect(a.code).toBe(2);
+    expect(a.stderr.trim().split('\n').pop()).toMatch(/^error: --slots "2": must be ≥ 3/);
+    const b = await cli('retrieve', '--corpus', 'test/selfspec/fixtures/corpus.jsonl', '--query', 'x', '--b', '2').catch((e) => e);
+    expect(b.code).toBe(2);
+    expect(b.stderr.trim().split('\n').pop()).toBe('error: --b "2": must be a number ≥ 0 and ≤ 1');
+    const c = await cli('qed', '--in', csv, '--weights', 'median').catch((e) => e);
+    expect(c.code).toBe(2);
+    expect(c.stderr.trim().split('\n').pop()).toBe('error: --weights "median": must be one of mean, max, none');
+  }, 300_000);
 
   it('tokenize --text-file reads text too long for an argument list', async () => {
     const big = join(dir, 'big.txt');

@@ -6,6 +6,9 @@
 //   0 mixture:     q(t) = Σ_e w_e · softmax(l_e · invT_e)(t)   (a plain sequence is a group of one)
 //   1 contrastive: entry 0 = expert, entry 1 = amateur, both at T = 1;
 //                  q(t) = log p_exp(t) − log p_ama(t) on {t : log p_exp(t) ≥ log α + max log p_exp}
+//                  With 2h entries (h > 1) the first h are the expert's mixture and the last h the
+//                  amateur's: p_exp = Σ_{e<h} w_e·softmax(l_e), p_ama = Σ_{e≥h} w_e·softmax(l_e); the
+//                  cut then needs max p_exp over the vocabulary, so select applies it.
 // Then top-k, top-p and an inverse-CDF draw (in token-index order, with a uniform number u given per
 // group) pick the id; greedy takes the first index of the largest q.
 //
@@ -95,6 +98,15 @@ fn stats_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   }
 }
 
+// Σ over entries first … first+n−1 of w_e · softmax(l_e · invT_e)(t).
+fn mixAt(first: u32, n: u32, t: u32) -> f32 {
+  var acc = 0.0;
+  for (var e = first; e < first + n; e++) {
+    acc += memberW(e) * exp((logits[memberRow(e) * P.V + t] - stats[2u * e]) * memberInvT(e)) / stats[2u * e + 1u];
+  }
+  return acc;
+}
+
 @compute @workgroup_size(WG)
 fn mix(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
@@ -105,6 +117,11 @@ fn mix(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
   let greedy = (plan[8u * g] >> 4u) != 0u;
   let first = plan[8u * g + 1u];
   let count = plan[8u * g + 2u];
+  if (kind == 1u && count > 2u) {
+    let h = count / 2u;
+    q[i] = log(mixAt(first, h, t)) - log(mixAt(first + h, h, t));
+    return;
+  }
   if (kind == 1u) {
     let ex = first;
     let am = first + 1u;
@@ -122,11 +139,7 @@ fn mix(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) n
     q[i] = logits[memberRow(first) * P.V + t];
     return;
   }
-  var acc = 0.0;
-  for (var e = first; e < first + count; e++) {
-    acc += memberW(e) * exp((logits[memberRow(e) * P.V + t] - stats[2u * e]) * memberInvT(e)) / stats[2u * e + 1u];
-  }
-  q[i] = acc;
+  q[i] = mixAt(first, count, t);
 }
 
 // Σ of q over the thread's chunk where bits(q) ≥ b (q ≥ 0 here, so bit order is value order).
@@ -157,6 +170,19 @@ fn select_token(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   let C = (P.V + WG - 1u) / WG;
   let c0 = min(P.V, lid * C);
   let c1 = min(P.V, c0 + C);
+
+  if (kind == 1u && count > 2u) {
+    // Contrastive mixtures: the plausibility cut against the expert mixture's largest probability.
+    let h = count / 2u;
+    var m = 0.0;
+    for (var t = c0; t < c1; t++) { m = max(m, mixAt(first, h, t)); }
+    m = maxAll(lid, m);
+    let cut = log(m) + bitcast<f32>(plan[8u * g + 7u]);
+    for (var t = c0; t < c1; t++) {
+      if (log(mixAt(first, h, t)) < cut) { q[base + t] = NEG; }
+    }
+    workgroupBarrier();
+  }
 
   if (greedy) {
     var bv = NEG;
@@ -261,10 +287,11 @@ fn select_token(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     var id = chosen;
     if (id == NONE) { id = 0u; }
     out[g] = id;
-    // Each member's probability of the chosen token (mixture kind), for the posterior shares.
+    // Each member's probability of the chosen token (mixtures, contrastive ones too), for the
+    // posterior shares.
     for (var e = first; e < first + count; e++) {
       var p = 1.0;
-      if (kind == 0u && !(greedy && count == 1u)) {
+      if ((kind == 0u && !(greedy && count == 1u)) || (kind == 1u && count > 2u)) {
         p = exp((logits[memberRow(e) * P.V + id] - stats[2u * e]) * memberInvT(e)) / stats[2u * e + 1u];
       }
       out[P.G + e] = bitcast<u32>(p);

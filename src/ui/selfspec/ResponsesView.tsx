@@ -6,8 +6,7 @@ import { useSelfSpec } from './store';
 /**
  * Responses token by token beside their k passages (BM25 score, weight p_ret). Each token is
  * coloured by the passage that dominates its posterior share; hovering shows all k shares. The
- * engine reports the shares with the finished response, so a response still streaming is drawn
- * uncoloured.
+ * shares stream with the tokens, so a response is coloured as it is generated.
  */
 export function ResponsesView({ minRound = 1 }: { minRound?: number }) {
   const responses = useSelfSpec((s) => s.view.responses);
@@ -63,7 +62,7 @@ function Response({ r }: { r: ResponseView }) {
         <p className="muted small">
           {r.decoding ? `${r.decoding} decoding` : 'decoding…'}
           {k > 1 && !mixed && r.done ? ' · no per-token posterior came back (the engine decodes without mixture)' : ''}
-          {k > 1 && !r.done ? ' · colours appear when the response is finished' : ''}
+          {k > 1 && !mixed && !r.done && r.tokens.length > 0 ? ' · no live shares (not mixture decoding)' : ''}
           {k <= 1 ? ` · ${k === 0 ? 'no retrieval' : 'one passage'}: nothing to colour` : ''}
         </p>
       </div>
