@@ -36,9 +36,13 @@ export async function run({ page, baseUrl, log }) {
     mimeType: 'application/octet-stream',
     buffer: Buffer.from('this is not a model file at all, just text padding '.repeat(20)),
   });
-  await page.getByRole('button', { name: 'Load file' }).click();
-  const fileBanner = await waitForBanner('loading a garbage file');
-  log(`garbage file: ${fileBanner.slice(0, 200)}`);
+  // The header is read as soon as the file is picked: the card says what is wrong and Load stays
+  // disabled, so the refusal is shown before any load is attempted.
+  await page.getByTestId('fit-error').waitFor({ timeout: 30_000 });
+  const fileError = (await page.getByTestId('fit-error').innerText()).replace(/\s+/g, ' ');
+  log(`garbage file: ${fileError.slice(0, 200)}`);
+  assert(/garbage\.gguf|GGUF|model/i.test(fileError), `the card should say why the file is refused: ${fileError}`);
+  assert(await page.getByRole('button', { name: 'Load file' }).isDisabled(), 'Load file should be disabled for a refused file');
   assert((await page.getByTestId('model-status').innerText()).includes('No model loaded'), 'status should say no model is loaded');
 
   // The app still navigates and renders.

@@ -113,7 +113,8 @@ export async function run({ page, baseUrl, artifacts, log }) {
   await curve.waitFor({ timeout: 10_000 });
   assert((await curve.getAttribute('data-cell')) === 'descriptor/tag-llm/full/p2/s0', 'the Tag-LLM cell is shown');
   assert(Number(await curve.getAttribute('data-points')) === 2, 'two steps on the curve');
-  assert((await curve.locator('path.recharts-line-curve').count()) === 2, 'a line per stage (stage 1 <Protein>, stage 2)');
+  // recharts draws its lines after the container is measured: wait for them rather than count once.
+  await waitUntil(page, async () => (await curve.locator('path.recharts-line-curve').count()) === 2, { what: 'a line per stage (stage 1 <Protein>, stage 2)', timeoutMs: 10_000 });
 
   // ---- Downloads.
   const got = {};

@@ -65,6 +65,9 @@ async function body({ page, baseUrl, artifacts, log }) {
   const status = page.getByTestId('compose-status');
   await waitUntil(page, async () => ['done', 'error', 'cancelled'].includes(await status.innerText()), { timeoutMs: 60_000, what: 'the composer run' });
   const template = await page.getByTestId('compose-column-0').locator('.column-template').innerText();
+  // Read what the prompt shows now (nothing edits it during the run): right after the Backspaces the
+  // line can lag the editor by a render on a loaded machine.
+  line = await sent.innerText();
   assert(template === line, `sent ${JSON.stringify(template)} but showed ${JSON.stringify(line)}`);
 
   // Ctrl+A, Delete empties it.

@@ -26,7 +26,7 @@ async function body({ page, baseUrl, artifacts, log }) {
   await page.keyboard.type('Once ');
   await page.getByTestId('palette-tag-Story').focus();
   await page.keyboard.press('Enter');
-  await waitUntil(page, async () => (await page.getByTestId('prompt-sent-a').innerText()) === 'Once <Story>', { what: 'the chip in the prompt' });
+  await waitUntil(page, async () => (await page.getByTestId('prompt-sent-a').innerText()) === 'Once <Story>', { what: 'the chip in the prompt', describe: async () => `editor ${JSON.stringify(await editor.innerHTML())} sends ${JSON.stringify(await page.getByTestId('prompt-sent-a').innerText())}` });
   await gotoPanel(page, 'Train');
   await page.getByTestId('train-method').selectOption('stage1');
   await page.getByTestId('train-template').fill('<Story> {text}');
