@@ -62,6 +62,18 @@ async function setNumber(page, label, value) {
   await input.fill(String(value));
 }
 
+/** Sets a field and checks it held: a preset's state update can land after the fill on a busy machine. */
+async function setNumberChecked(page, label, value) {
+  const input = page.getByLabel(label, { exact: true });
+  const t0 = Date.now();
+  for (;;) {
+    await input.fill(String(value));
+    await page.waitForTimeout(200);
+    if ((await input.inputValue()) === String(value)) return;
+    if (Date.now() - t0 > 10_000) throw new Error(`${label} does not keep the value ${value} (shows ${await input.inputValue()})`);
+  }
+}
+
 /**
  * Configures a run in the Train panel: stage 1 on the fixture with the tiny-model preset
  * (or `opts.method`, `opts.template`, …).
@@ -75,6 +87,8 @@ export async function configureRun(page, { method = 'stage1', template = '<Story
   await setNumber(page, 'Tag length (rows)', tagLength);
   await setNumber(page, 'Checkpoint every', checkpointEvery);
   await selectDataset(page, 'train-dataset', 'tiny-stories.csv');
+  // The run length matters to the specs that resume: make sure the preset did not overwrite it.
+  await setNumberChecked(page, 'Steps', steps);
   if (outputKind) await page.getByLabel('Output', { exact: true }).selectOption(outputKind);
   if (outputField) await page.getByLabel('Output field', { exact: true }).selectOption(outputField);
 }

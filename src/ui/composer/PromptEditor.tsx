@@ -180,24 +180,28 @@ export const PromptEditor = forwardRef<PromptEditorHandle, Props>(function Promp
     });
   }, [kinds]);
 
+  /** Keeps the caret (out of any chip) as where the next palette insertion lands. */
+  const rememberCaret = () => {
+    const sel = document.getSelection();
+    const root = el.current;
+    if (!root || !sel || !sel.rangeCount || !root.contains(sel.anchorNode)) return;
+    const r = sel.getRangeAt(0);
+    if (r.collapsed) {
+      const out = outsideChips(r, root);
+      if (out !== r) {
+        // Typing, Backspace and Delete work from here; inside the chip they do nothing.
+        sel.removeAllRanges();
+        sel.addRange(out);
+      }
+      saved.current = out.cloneRange();
+    } else saved.current = r.cloneRange();
+  };
+
   useEffect(() => {
-    const onSel = () => {
-      const sel = document.getSelection();
-      const root = el.current;
-      if (!root || !sel || !sel.rangeCount || !root.contains(sel.anchorNode)) return;
-      const r = sel.getRangeAt(0);
-      if (r.collapsed) {
-        const out = outsideChips(r, root);
-        if (out !== r) {
-          // Typing, Backspace and Delete work from here; inside the chip they do nothing.
-          sel.removeAllRanges();
-          sel.addRange(out);
-        }
-        saved.current = out.cloneRange();
-      } else saved.current = r.cloneRange();
-    };
-    document.addEventListener('selectionchange', onSel);
-    return () => document.removeEventListener('selectionchange', onSel);
+    // selectionchange is queued and coalesced: on a busy page the last one can arrive after focus has
+    // left the editor, so blur (below) records the caret too.
+    document.addEventListener('selectionchange', rememberCaret);
+    return () => document.removeEventListener('selectionchange', rememberCaret);
   }, []);
 
   const emit = () => {
@@ -261,6 +265,7 @@ export const PromptEditor = forwardRef<PromptEditorHandle, Props>(function Promp
       data-testid={testId}
       onInput={emit}
       onFocus={onFocus}
+      onBlur={rememberCaret}
       onKeyDown={(e) => {
         if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
           e.preventDefault();
