@@ -18,7 +18,8 @@ import { exportPeft, importPeft } from '../../src/tags/peft';
 import type { Proj } from '../../src/train/graph';
 import { runProtocol } from '../../src/train/protocol';
 import { Trainer, type Example } from '../../src/train/trainer';
-import { refForward, refModel, type RefInput, type RefModel } from '../reference/forward';
+import { refModel } from '../reference/forward';
+import { refGreedy, refLora } from '../reference/greedy';
 
 const OPTS = { arch: 'llama' as const, seed: 9, nLayers: 2, dModel: 64, nHeads: 4, nKvHeads: 2, dFF: 96, includeTokenizer: true };
 const TEXTS = ['once upon a time there was a little girl', 'the dog saw a big red ball in the park', 'she loved to play with her friend tim'];
@@ -50,22 +51,6 @@ async function gpuNll(e: Engine, adapter: LoraAdapter, texts: string[]): Promise
   } finally {
     trainer.graph.dispose();
   }
-}
-
-function refLora(a: LoraAdapter): RefInput['lora'] {
-  return a.layers.map((layer) => Object.fromEntries(a.targets.map((t) => [t, { A: layer[t]!.A, B: layer[t]!.B, rank: a.rank, scale: a.alpha / a.rank }])));
-}
-
-function greedy(m: RefModel, ids: number[], n: number, lora: RefInput['lora']): { ids: number[]; logits: Float64Array<ArrayBufferLike> } {
-  const seq = [...ids];
-  let logits: Float64Array<ArrayBufferLike> = new Float64Array(0);
-  for (let i = 0; i < n; i++) {
-    logits = refForward(m, { ids: seq, lora }).logits;
-    const V = m.cfg.vocabSize;
-    const last = logits.subarray((seq.length - 1) * V, seq.length * V);
-    seq.push(last.indexOf(Math.max(...last)));
-  }
-  return { ids: seq.slice(ids.length), logits };
 }
 
 describe('PEFT proof: train on GGUF, run on safetensors', () => {
@@ -116,8 +101,8 @@ describe('PEFT proof: train on GGUF, run on safetensors', () => {
     const refG = await refModel(onGguf.desc, new BytesSource(gg));
     const refS = await refModel(onSt.desc, new BytesSource(st.bytes));
     const prompt = onGguf.tokenizer.encode('once upon a time', { bos: true });
-    const a = greedy(refG, prompt, 8, refLora(trained));
-    const b = greedy(refS, prompt, 8, refLora(imported));
+    const a = refGreedy(refG, prompt, 8, refLora(trained));
+    const b = refGreedy(refS, prompt, 8, refLora(imported));
     expect(b.ids).toEqual(a.ids);
     let maxDiff = 0;
     for (let i = 0; i < a.logits.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a.logits[i]! - b.logits[i]!));

@@ -16,7 +16,8 @@ import { GgmlType, type Arch, type HostTensor, type ModelConfig } from '../../sr
 import { LORA_TARGETS, type LoraAdapter, type LoraTarget } from '../../src/tags/head';
 import { exportPeft, importPeft, loraShapes, peftKey, type PeftFiles } from '../../src/tags/peft';
 import { fetchPeft, peftUrls, unzipPeft, zipPeft } from '../../src/tags/peft-files';
-import { refForward, refModel, type RefInput, type RefModel } from '../reference/forward';
+import { refForward, refModel } from '../reference/forward';
+import { refGreedy, refLora } from '../reference/greedy';
 
 const ARCHS: Arch[] = ['llama', 'mistral', 'qwen2'];
 const MODEL = { seed: 3, nLayers: 2, dModel: 64, nHeads: 4, nKvHeads: 2, dFF: 96, vocabSize: 200 };
@@ -47,22 +48,6 @@ function randomAdapter(cfg: ModelConfig, targets: readonly LoraTarget[] = LORA_T
       Object.fromEntries(targets.map((t) => [t, { A: Float32Array.from({ length: rank * shapes[t].in }, rnd), B: Float32Array.from({ length: shapes[t].out * rank }, rnd) }])),
     ),
   };
-}
-
-function refLora(a: LoraAdapter): RefInput['lora'] {
-  return a.layers.map((layer) => Object.fromEntries(a.targets.map((t) => [t, { A: layer[t]!.A, B: layer[t]!.B, rank: a.rank, scale: a.alpha / a.rank }])));
-}
-
-function greedy(m: RefModel, ids: number[], n: number, lora: RefInput['lora']): { ids: number[]; logits: Float64Array<ArrayBufferLike> } {
-  const seq = [...ids];
-  let logits: Float64Array<ArrayBufferLike> = new Float64Array(0);
-  for (let i = 0; i < n; i++) {
-    logits = refForward(m, { ids: seq, lora }).logits;
-    const V = m.cfg.vocabSize;
-    const last = logits.subarray((seq.length - 1) * V, seq.length * V);
-    seq.push(last.indexOf(Math.max(...last)));
-  }
-  return { ids: seq.slice(ids.length), logits };
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -121,9 +106,9 @@ describe('PEFT layouts: an adapter moved between GGUF and Hugging Face twins com
       const files = exportPeft(adapter, gguf.cfg);
       const onSt = (await importPeft(files, st.cfg)).adapter;
       const prompt = [1, 17, 42, 99, 3];
-      const a = greedy(gguf.ref, prompt, 5, refLora(adapter));
-      const b = greedy(st.ref, prompt, 5, refLora(onSt));
-      const base = greedy(gguf.ref, prompt, 5, undefined);
+      const a = refGreedy(gguf.ref, prompt, 5, refLora(adapter));
+      const b = refGreedy(st.ref, prompt, 5, refLora(onSt));
+      const base = refGreedy(gguf.ref, prompt, 5, undefined);
       expect(maxAbsDiff(a.logits, base.logits)).toBeGreaterThan(0.05); // the adapter changes something
       expect(b.ids).toEqual(a.ids);
       expect(maxAbsDiff(a.logits, b.logits)).toBeLessThan(1e-4);
