@@ -253,6 +253,8 @@ export type TrainEvent =
     }
   | { kind: 'phase'; phase: TrainPhase }
   | { kind: 'step'; log: StepLog }
+  /** A greedy sample from the run's sample prompt after `step` (RunSpec.sample), decoded. */
+  | { kind: 'sample'; step: number; text: string }
   | { kind: 'eval'; step: number; metrics: Metrics }
   | { kind: 'checkpoint'; runId: string; step: number; file: CheckpointFile };
 

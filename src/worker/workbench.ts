@@ -154,8 +154,10 @@ export function createWorkbench(ctx: WorkbenchContext) {
   }
 
   function stripEval(s: StepLog): StepLog {
-    const { eval: _e, ...rest } = s;
+    // Samples travel decoded, as their own events.
+    const { eval: _e, sample: _s, ...rest } = s;
     void _e;
+    void _s;
     return rest;
   }
 
@@ -209,6 +211,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
         }
         const log = await run.trainStep(signal);
         emit({ kind: 'step', log: stripEval(log) });
+        if (log.sample) emit({ kind: 'sample', step: log.step, text: model.tokenizer.decode(log.sample, { skipSpecial: true }) });
         const step = run.step;
         if (opts.evalEvery > 0 && step % opts.evalEvery === 0 && step < run.totalSteps && run.heldOutCount > 0) {
           setPhase(me, 'evaluating');

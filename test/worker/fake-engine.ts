@@ -404,6 +404,9 @@ export class FakeRun implements RunHandle {
     this.step++;
     const loss = 3 / (1 + this.step);
     const s: StepLog = { step: this.step, loss, lmLoss: loss, headLoss: 0, gradNorm: 1 / this.step, lr: 0.01, tokensPerSec: 1000, skipped: false };
+    // Samples as the real trainer takes them (every N-th step); the fake tokenizer decodes char codes.
+    const sm = this.spec.sample;
+    if (sm && sm.every > 0 && this.step % sm.every === 0) s.sample = [...`${sm.prompt ?? 'default'}@${this.step}`].slice(0, sm.tokens ?? 16).map((c) => c.charCodeAt(0));
     this.log.push(s);
     return s;
   }
