@@ -103,9 +103,10 @@ export interface RunSpec {
   /**
    * Sample generations while training: after every `every`-th step (0 = off), `tokens` greedy tokens
    * (default 16) from `prompt`, a template of text and <Tag>s without {fields}. Without a prompt: the
-   * training template filled with the first held-out row (or training row), cut before the output.
+   * training template filled with `row` (default: the first held-out row, or training row), cut
+   * before the output, rendered exactly as the training examples are.
    */
-  sample?: { every: number; tokens?: number; prompt?: string };
+  sample?: { every: number; tokens?: number; prompt?: string; row?: Record<string, string> };
 }
 
 export const DEFAULT_SAMPLE_TOKENS = 16;
@@ -594,7 +595,7 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
         'Use a shorter --tag-length, shorter examples, or load the model with a larger context.',
     );
   }
-  const sample = sampleSetup(spec, templates[0], heldOutRows[0] ?? trainRows[0], renderCtx, toExample, outField(spec.tasks[0]), new Set(used));
+  const sample = sampleSetup(spec, templates[0], spec.sample?.row ?? heldOutRows[0] ?? trainRows[0], renderCtx, toExample, outField(spec.tasks[0]), new Set(used));
   const trainer = await Trainer.create({
     engine,
     sample,
@@ -646,6 +647,7 @@ function sampleSetup(
     if (unused) throw new Error(`The sample prompt uses <${unused.tag}>, which this run does not use; use the run's tags (${[...usedTags].map((n) => `<${n}>`).join(' ') || 'none'}).`);
   } else {
     if (!row) return undefined;
+    for (const f of template.fields) if (typeof row[f] !== 'string' && f !== outField) throw new Error(`The sample row has no value for {${f}}; it has ${Object.keys(row).map((k) => `{${k}}`).join(', ') || 'no fields'}.`);
     const omit = template.fields.includes(outField) ? outField : (template.fields[0] ?? null);
     r = renderExample(template, row, { ...renderCtx(omit), eos: false });
   }
@@ -678,6 +680,7 @@ export function checkRunSpec(spec: RunSpec): void {
     const n = sm.tokens ?? DEFAULT_SAMPLE_TOKENS;
     if (!Number.isSafeInteger(n) || n < 1 || n > 4096) throw bad('sample.tokens', n, 'a whole number from 1 to 4096');
     if (sm.prompt !== undefined && typeof sm.prompt !== 'string') throw bad('sample.prompt', sm.prompt, 'text');
+    if (sm.row !== undefined && (typeof sm.row !== 'object' || sm.row === null || Object.values(sm.row).some((v) => typeof v !== 'string'))) throw bad('sample.row', sm.row, 'a row of text fields');
   }
   checkHyper({ ...DEFAULT_HYPER, ...(spec.hyper ?? {}) });
 }

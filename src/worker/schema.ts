@@ -81,7 +81,7 @@ const trainSpec = z.object({
     .optional(),
   recompute: z.boolean().optional(),
   name: z.string().optional(),
-  sample: z.object({ every: int(0, 10_000_000), tokens: count(4096).optional(), prompt: z.string().optional() }).optional(),
+  sample: z.object({ every: int(0, 10_000_000), tokens: count(4096).optional(), prompt: z.string().optional(), row: row.optional() }).optional(),
 });
 
 const trainOptions = { runId: name, checkpointEvery: int(0, 10_000_000), evalEvery: int(0, 10_000_000), evalLimit: count() };
