@@ -20,6 +20,7 @@ import { NumberField } from '../NumberField';
 import { Checkpoints } from './Checkpoints';
 import { LiveRun } from './LiveRun';
 import { RunHistory } from './RunHistory';
+import { SampleSettings } from './Samples';
 
 export function TrainPanel() {
   return (
@@ -30,6 +31,7 @@ export function TrainPanel() {
         </div>
         <div className="col col-side">
           <HyperCard />
+          <SampleSettings />
           <Checkpoints />
         </div>
       </div>
