@@ -275,6 +275,8 @@ export function buildTrainSpec(config: TrainConfig, datasets: StoredDataset[]): 
       template: config.template,
       rows,
       output: config.method === 'stage1' ? { kind: 'text' } : { kind: config.outputKind, field: config.outputField },
+      // Provenance: each template field's source column in the file (through the Data panel's mapping).
+      fieldMapping: Object.fromEntries(template.fields.map((f) => [f, ds.mapping[config.fieldMap[f] || f] ?? (config.fieldMap[f] || f)])),
     });
   }
   const evalFraction = nVal > 0 ? Math.min(0.5, nVal / Math.max(1, nTrain + nVal)) : 0.1;

@@ -112,6 +112,8 @@ describe('train store', () => {
     expect(built.spec.tasks[0]!.rows[0]).toEqual({ text: expect.any(String) });
     expect(built.spec.tasks[0]!.rows.length).toBeGreaterThan(4);
     expect(built.spec.tagLength).toBe(2);
+    // Provenance: the template field's source column.
+    expect(built.spec.tasks[0]!.fieldMapping).toEqual({ text: 'text' });
     const bad = buildTrainSpec({ ...s.train.getState().config, template: '<Story> {txt}' }, [s.data.getState().get(ds.id)!]);
     expect('error' in bad && bad.error).toMatch(/\{txt\}/);
     const noFn = buildTrainSpec({ ...s.train.getState().config, method: 'stage2', template: 'Text: {text} {score}', outputField: 'score', outputKind: 'regression' }, [

@@ -6,6 +6,7 @@ import { downloadBytes, downloadText } from '../common/download';
 import { FileDrop } from '../common/FileDrop';
 import { TagChip } from '../common/TagChip';
 import { formatInt } from '../format';
+import { TrainingDetails } from './Provenance';
 
 function fmtMetric(v: number): string {
   const a = Math.abs(v);
@@ -285,7 +286,7 @@ function TagRow({ t, checked, onCheck, fingerprint, modelD }: { t: TagSummary; c
               </button>
             </form>
           ) : (
-            <button type="button" className="plain" onClick={() => setOpen(!open)} aria-expanded={open} title="Show provenance">
+            <button type="button" className="plain" onClick={() => setOpen(!open)} aria-expanded={open} title="Show provenance" data-testid={`library-details-${t.name}`}>
               <TagChip name={t.name} kind={t.kind} badge={t.head ? 'ƒ' : undefined} /> <span className="muted small">{t.kind}</span>
             </button>
           )}
@@ -317,6 +318,9 @@ function TagRow({ t, checked, onCheck, fingerprint, modelD }: { t: TagSummary; c
             </>
           ) : (
             <>
+              <button type="button" className="small" onClick={() => setOpen(!open)} aria-expanded={open} data-testid={`provenance-toggle-${t.name}`}>
+                {open ? 'Hide details' : 'Details'}
+              </button>
               <button
                 type="button"
                 className="small"
@@ -363,7 +367,15 @@ function TagRow({ t, checked, onCheck, fingerprint, modelD }: { t: TagSummary; c
                   <dd className="pre">{p.notes}</dd>
                 </>
               )}
+              {t.head && (
+                <>
+                  <dt>Head</dt>
+                  <dd>{headText(t.head)}</dd>
+                </>
+              )}
             </dl>
+            <h4 className="prov-title">How it was trained{t.head ? ' (tag and head)' : ''}</h4>
+            <TrainingDetails training={p.training} testId={`provenance-${t.name}`} />
           </td>
         </tr>
       )}
