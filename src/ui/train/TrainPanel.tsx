@@ -163,7 +163,7 @@ function RunCard() {
           </p>
         )}
 
-        <div className="options run-row">
+        <div className="options run-row data-row">
           {config.method === 'stage3' ? (
             <div className="field span-2">
               <span className="label">Datasets (batches mix them)</span>
