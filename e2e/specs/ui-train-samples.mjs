@@ -12,11 +12,11 @@ export const timeoutMs = 420_000;
  * Library shows the trained tag's full provenance; the Inspector's charts export PNG/SVG/CSV.
  */
 
-/** Whether the Output / Output field selects lie inside the Run card with their longest option readable. */
+/** Whether the Method / Output / Output field selects lie inside the Run card with their longest option readable. */
 async function outputSelectsFit(page) {
   return page.evaluate(() => {
     const out = [];
-    for (const name of ['Output', 'Output field']) {
+    for (const name of ['Method', 'Output', 'Output field']) {
       const label = [...document.querySelectorAll('label')].find((l) => l.textContent === name);
       const sel = label?.control;
       if (!(sel instanceof HTMLSelectElement)) {
@@ -94,7 +94,7 @@ async function body({ page, baseUrl, artifacts, log }) {
   log(`samples: ${steps.map((s, i) => `${s}: ${JSON.stringify(texts[i])}`).join(' | ')}`);
   assert(JSON.stringify(steps) === JSON.stringify([8, 6, 4, 2]), `a sample after every 2nd step, newest first: ${steps}`);
   assert(texts.every((t) => t.length > 0 && t !== '(empty)'), `every sample has text: ${texts}`);
-  await shot(page, join(artifacts, 'ui-train-samples.png'));
+  await shot(page, join(artifacts, 'ui-train-samples-run.png'));
 
   // Item 21: the Library shows how the tag was trained.
   await gotoPanel(page, 'Library');
@@ -107,7 +107,7 @@ async function body({ page, baseUrl, artifacts, log }) {
     ['the method', /stage1, tag length 2/],
     ['the template', /<Story> \{text\}/],
     ['the field mapping', /\{text\} ← text/],
-    ['the hyperparameters', /lr 0\.03 · .*batch 2/],
+    ['the hyperparameters', /batch 2 · .*lr 0\.03 · /],
     ['the seed', /Seed\s+0/],
     ['the dataset with its hash', /tiny-stories\.csv · \d+ rows · hash [0-9a-f]{8,}/],
     ['the model with its weights fingerprint', /stories260K\S* \(llama\) · weights fingerprint [0-9a-f]{8,}/],
@@ -139,6 +139,7 @@ async function body({ page, baseUrl, artifacts, log }) {
   await page.getByRole('button', { name: 'Show attention' }).click();
   const attn = page.getByTestId('inspector-attention');
   await page.getByTestId('attention-heatmap').waitFor({ timeout: 60_000 });
+  assert((await attn.getByRole('button', { name: 'SVG', exact: true }).count()) === 0, 'the attention map is a canvas: no SVG button');
   const heatPng = await grab(attn, 'PNG');
   assert(heatPng.subarray(1, 4).toString() === 'PNG', 'a PNG of the attention map');
   const attnCsv = (await grab(attn, 'CSV')).toString().trim().split('\n');

@@ -351,7 +351,7 @@ function Heatmap({ a, layer }: { a: AttentionReply; layer: number }) {
         <span className="muted small">0</span>
         <span className="heatmap-gradient" style={{ background: `linear-gradient(to right, ${heat(0)}, ${heat(0.5)}, ${heat(1)})` }} />
         <span className="muted small">{max.toPrecision(3)} (max weight)</span>
-        <ChartExport target={heatRef} title={`Attention ${layer < 0 ? 'mean of layers' : `layer ${layer}`}`} rows={csvRows} />
+        <ChartExport target={heatRef} title={`Attention ${layer < 0 ? 'mean of layers' : `layer ${layer}`}`} rows={csvRows} raster />
       </div>
       <div className="heatmap-canvas" ref={heatRef}>
         <canvas
