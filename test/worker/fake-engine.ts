@@ -8,6 +8,7 @@ import { hashOf, planCells } from '../../src/experiments/runner';
 import { RESULTS_FORMAT, type CellResult, type ExperimentDefinition, type ExperimentResults, type TranslationScore } from '../../src/experiments/types';
 import type { Gpu } from '../../src/gpu/device';
 import type { AdapterWeights, GenerateRequest, GenerateResult, LoadedModel, LoadProgress, MemoryReport, OnToken, TaggedPrompt } from '../../src/model/api';
+import { checkAdapter } from '../../src/model/adapters';
 import type { Engine } from '../../src/model/model';
 import type { ByteSource } from '../../src/model/source';
 import { BytesSource } from '../../src/model/sources';
@@ -96,6 +97,8 @@ export class FakeModel implements LoadedModel {
 
   readonly resident = new Map<string, AdapterWeights>();
   setAdapter(name: string, w: AdapterWeights): void {
+    // The engine's own check: a wrong adapter throws here, naming what does not fit.
+    checkAdapter(name, w, this.config);
     this.resident.set(name, w);
   }
   removeAdapter(name: string): void {
