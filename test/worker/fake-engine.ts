@@ -464,6 +464,14 @@ export class FakeRun implements RunHandle {
       }
     }
     this.saved = true;
+    // LoRA: the adapter it started from (or none), saved under the run's name with the step count in B.
+    if (this.spec.method === 'lora') {
+      const from = this.spec.continueAdapter ? lib.getAdapter(this.spec.continueAdapter) : undefined;
+      const name = this.spec.name ?? 'lora';
+      const layers = (from?.layers ?? []).map((L) => Object.fromEntries(Object.entries(L).map(([t, pr]) => [t, { A: Float32Array.from(pr.A), B: pr.B.map((x) => x + this.step) }])));
+      lib.addAdapter({ id: `lora-${name}`, name, rank: from?.rank ?? 8, alpha: from?.alpha ?? 16, targets: from?.targets ?? ['q', 'v'], layers }, { replace: true });
+      return { tags, head, adapter: name };
+    }
     return { tags, head, adapter: null };
   }
 
@@ -482,6 +490,8 @@ export function fakeMethods(opts: FakeMethodsOptions = {}): { methods: MethodDep
     async prepareRun(model, spec) {
       if (opts.prepareError) throw opts.prepareError;
       if (spec.tasks.every((t) => t.rows.length === 0)) throw new Error('No training examples: check the dataset and the template.');
+      // As the real method layer: LoRA continues a library adapter only when the library has it.
+      if (spec.continueAdapter && !spec.library.getAdapter(spec.continueAdapter)) throw new Error(`The library has no adapter "${spec.continueAdapter}" to continue training.`);
       const run = new FakeRun(spec, model, opts.stepDelayMs);
       runs.push(run);
       return run;
