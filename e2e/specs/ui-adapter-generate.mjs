@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { assert, expectNoErrorBanner, openApp, waitUntil } from '../lib.mjs';
-import { gotoPanel, loadModel, shot } from '../workbench-lib.mjs';
+import { configureRun, ensureDataset, gotoPanel, loadModel, shot, waitTrainingDone } from '../workbench-lib.mjs';
 
 export const name = 'ui-adapter-generate';
 export const timeoutMs = 240_000;
@@ -34,7 +34,7 @@ function safetensors(tensors) {
  */
 function peftZip() {
   let s = 11;
-  const rnd = (n) => Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.8);
+  const rnd = (n) => Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.4);
   const r = 4;
   const shapes = { q_proj: [64, 64], k_proj: [64, 32], v_proj: [64, 32], o_proj: [64, 64] }; // [in, out]
   const tensors = {};
@@ -60,7 +60,8 @@ async function generated(page) {
 /**
  * An adapter imported from PEFT generates in the browser: the Generate panel's Adapter menu lists
  * it, greedy output with it differs from the base model's and says which adapter made it; the
- * Composer puts the same prompt with the adapter beside the base model.
+ * Composer puts the same prompt with the adapter beside the base model; the Train panel trains
+ * LoRA further from it, and the result is another adapter to generate with.
  */
 export async function run({ page, baseUrl, artifacts, log }) {
   await openApp(page, baseUrl);
@@ -116,5 +117,20 @@ export async function run({ page, baseUrl, artifacts, log }) {
   // The same greedy decoding as the Generate panel, column by column.
   assert(withAdapter.trim() === adapted.trim() && withBase.trim() === base.trim(), 'the composer columns match the Generate panel outputs');
   await shot(page, join(artifacts, 'panel-composer-adapter.png'));
+
+  // Further training from the imported adapter.
+  await ensureDataset(page);
+  await configureRun(page, { method: 'lora', template: 'Story: {text}', steps: 2, outputKind: 'text', outputField: 'text' });
+  const init = page.getByTestId('train-init-adapter');
+  await init.selectOption('storyteller');
+  await shot(page, join(artifacts, 'panel-train-init-adapter.png'));
+  await page.getByTestId('train-start').click();
+  await waitTrainingDone(page);
+  const result = await page.getByTestId('train-result').innerText();
+  log(`train: ${result.replace(/\s+/g, ' ').slice(0, 160)}`);
+  assert(/storyteller-continued/.test(result), `the run saves storyteller-continued: ${result}`);
+  await gotoPanel(page, 'Generate');
+  const names = await page.getByTestId('generate-adapter').locator('option').allInnerTexts();
+  assert(names.some((n) => /^storyteller-continued \(r 4, α 8, q k v o\)/.test(n)), `the continued adapter is offered for generation: ${JSON.stringify(names)}`);
   await expectNoErrorBanner(page);
 }

@@ -196,7 +196,7 @@ export function createComposerStore({ client, notices, model, random = Math.rand
       }
       const gen = mode === 'generate';
       const adapterA = gen ? adapters.a : null;
-      const firstTitle = compare === 'variant' ? 'Prompt A' : compare === 'no-tags' ? 'With tags' : compare === 'adapter' ? `Adapter ${adapterA}` : 'Output';
+      const firstTitle = compare === 'variant' ? 'Prompt A' : compare === 'no-tags' ? 'With tags' : compare === 'adapter' ? 'With the adapter' : 'Output';
       const variants: Array<{ title: string; segs: Segment[]; adapter: string | null }> = [{ title: firstTitle, segs: a, adapter: adapterA }];
       if (compare === 'no-tags') variants.push({ title: 'Without tags', segs: withoutTags(a), adapter: adapterA });
       if (compare === 'variant') variants.push({ title: 'Prompt B', segs: b, adapter: gen ? adapters.b : null });

@@ -116,7 +116,7 @@ describe('composer with adapters', () => {
     const s = composer.getState();
     expect(s.status).toBe('done');
     expect(s.columns.map((col) => [col.title, col.adapter])).toEqual([
-      ['Adapter bio', 'bio'],
+      ['With the adapter', 'bio'],
       ['Base model', null],
     ]);
     const req = fake().requests.at(-1)!;

@@ -11,6 +11,7 @@ export function AdapterSelect({
   disabled,
   hint,
   testId,
+  wide = true,
 }: {
   label?: string;
   value: string | null;
@@ -19,6 +20,8 @@ export function AdapterSelect({
   disabled?: boolean;
   hint?: ReactNode;
   testId?: string;
+  /** The whole row of a two-column options grid (names and shapes are long). */
+  wide?: boolean;
 }) {
   const adapters = useLibrary((s) => s.summary.adapters);
   // A chosen adapter the list lacks (restore pending) stays visible rather than silently showing "none".
@@ -36,6 +39,7 @@ export function AdapterSelect({
       disabled={disabled}
       hint={hint ?? (adapters.length ? undefined : 'Train a LoRA or import a PEFT adapter in the Library panel.')}
       testId={testId}
+      className={wide ? 'span-2' : undefined}
     />
   );
 }

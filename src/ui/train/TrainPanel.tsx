@@ -145,6 +145,7 @@ function RunCard() {
               noneLabel="none (fresh adapter)"
               hint={config.initAdapter ? `its rank, α and targets; saved as ${continuedAdapterName(config.initAdapter)}` : undefined}
               testId="train-init-adapter"
+              wide={false}
             />
           )}
         </div>
