@@ -33,7 +33,8 @@ export function createResidentAdapters(library: TagLibrary) {
       const a = library.getAdapter(name);
       if (!a) throw new Error(`The library has no adapter "${name}". Pick another one (or none) in the Adapter menu.`);
       const key = PREFIX + name;
-      if (held.get(key) !== a) {
+      // A queued upload that failed (reported by the generate() that followed) left it off the GPU: retry.
+      if (held.get(key) !== a || !m.adapterNames().includes(key)) {
         try {
           m.setAdapter(key, a);
         } catch (e) {
