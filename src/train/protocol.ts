@@ -256,6 +256,7 @@ export class PreparedRun {
     if (head) {
       head.W = Float32Array.from(st.tensors['head.W']);
       head.b = Float32Array.from(st.tensors['head.b']);
+      head.training = training;
       lib.setHead(head);
       headName = head.name;
     }
@@ -271,6 +272,7 @@ export class PreparedRun {
           alpha: lo.alpha,
           targets: [...lo.targets],
           dropout: lo.dropout ?? 0,
+          training,
           layers: this.trainer.graph.lora.map((layer, l) =>
             Object.fromEntries(
               Object.keys(layer).map((p) => [p, { A: Float32Array.from(st.tensors[`lora.${l}.${p}.A`]), B: Float32Array.from(st.tensors[`lora.${l}.${p}.B`]) }]),

@@ -19,7 +19,7 @@ import type { SelfSpecRunMeta } from './selfspec-store';
 import type { Scoring } from '../selfspec/evaluate';
 import type { SpecMethod } from '../selfspec/specialise';
 import type { ExportSelection, LibraryFile } from '../tags/library-format';
-import type { TagKind, TagProvenance } from '../tags/tag';
+import type { TagKind, TagProvenance, TrainingRecord } from '../tags/tag';
 import type { CheckpointFile } from '../train/checkpoint';
 import type { Metrics, RunSpec } from '../train/protocol';
 import type { StepLog } from '../train/trainer';
@@ -136,6 +136,8 @@ export interface HeadSummary {
   classes?: string[];
   labelMean: number[];
   labelStd: number[];
+  /** How it was trained (absent for imported or older heads). */
+  training?: TrainingRecord;
 }
 
 export interface TagSummary {
@@ -159,6 +161,8 @@ export interface AdapterSummary {
   targets: string[];
   layers: number;
   params: number;
+  /** How it was trained here (absent for PEFT imports and older adapters). */
+  training?: TrainingRecord;
 }
 
 export interface LibrarySummary {

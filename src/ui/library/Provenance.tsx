@@ -5,7 +5,7 @@ export function TrainingDetails({ training, testId }: { training: TrainingRecord
   if (!training) {
     return (
       <p className="muted small" data-testid={testId}>
-        No training record (an untrained, imported or older tag).
+        No training record (untrained, imported, or saved by an older version).
       </p>
     );
   }
