@@ -694,7 +694,11 @@ export function categoryOf(src: string, tgt: string, trainPairs: readonly string
 
 // ---------------------------------------------------------------------------------------------
 
-/** A stable 64-bit hash (hex) of a JSON value with sorted keys. */
+/**
+ * A stable 64-bit hash of a JSON value with sorted keys: always 16 lower-case hex digits. Both halves
+ * are kept unsigned (`>>> 0`): a bare `^=` leaves a signed int32, which printed as "-1a2b…". The
+ * bits are the same as before that fix, so keys that printed correctly then still match.
+ */
 export function hashOf(x: unknown): string {
   const s = stableJson(x);
   let h1 = 0x811c9dc5;
@@ -703,7 +707,7 @@ export function hashOf(x: unknown): string {
     const ch = s.charCodeAt(i);
     h1 = Math.imul(h1 ^ ch, 0x01000193) >>> 0;
     h2 = Math.imul(h2 ^ ch, 0x5bd1e995) >>> 0;
-    h2 ^= h2 >>> 15;
+    h2 = (h2 ^ (h2 >>> 15)) >>> 0;
   }
   return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
 }
