@@ -4,7 +4,7 @@
  * cells and the tag inspector. handler.ts routes these request types here; the method layer is
  * reached through `MethodDeps` so all of this runs against a fake in unit tests.
  */
-import { notADataset, parseDataset } from '../data/parse';
+import { noRecords, notADataset, parseDataset } from '../data/parse';
 import { dropInvalidSmiles, smilesColumns } from '../tasks/smiles-columns';
 import { ExperimentDefinitionError, validateExperiment } from '../experiments/definition';
 import { planCells } from '../experiments/runner';
@@ -624,7 +624,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
         if (junk) throw namedError('DatasetError', junk);
         let parsed = parseDataset(text, { format, name });
         if (parsed.report.total === 0) {
-          throw namedError('DatasetError', `${name || 'The file'} has no records${parsed.columns.length ? ` (only a header: ${parsed.columns.join(', ')})` : ''}.`);
+          throw namedError('DatasetError', noRecords(name || 'The file', parsed.columns));
         }
         if (smilesColumns(parsed.columns).length && ctx.methods.rdkit) parsed = dropInvalidSmiles(await ctx.methods.rdkit(), parsed);
         return { name, ...parsed } satisfies DatasetReply;
