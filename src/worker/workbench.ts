@@ -522,7 +522,8 @@ export function createWorkbench(ctx: WorkbenchContext) {
     if (active) throw new Error('A training run is in progress. Finish or cancel it before running an experiment.');
     if (experiment !== null) throw new Error('An experiment is already running. Cancel it or wait for it to finish.');
     if (ctx.busy.generating) throw new Error('A generation is running. Stop it before running an experiment.');
-    const v = validateExperiment(p.definition);
+    // Data-set tasks are checked against the rows sent with them: a bad mapping is refused before the plan.
+    const v = validateExperiment(p.definition, { datasets: p.datasets ?? [] });
     if (!v.ok) throw new ExperimentDefinitionError(v.errors);
     const def = v.definition;
     const emit = (event: ExperimentEvent) => ctx.post({ id, type: 'event', event });
@@ -539,6 +540,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
         signal,
         previous: p.previous,
         dataBaseUrl: p.dataBaseUrl,
+        datasets: p.datasets ?? [],
         onProgress: (progress) => emit({ kind: 'progress', progress }),
         onCell: (cell, results) => emit({ kind: 'cell', cell, updated: results.updated }),
       });
