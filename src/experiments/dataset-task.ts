@@ -41,6 +41,18 @@ export const MIN_TRAIN_ROWS = 2;
 /** A regression target may have at most this share of values that are not numbers (those rows are left out). */
 export const MAX_NON_NUMERIC = 0.1;
 
+const hashes = new WeakMap<readonly Row[], string>();
+
+/** datasetHash of a data set's rows, computed once per rows array (the form re-checks on every edit). */
+export function rowsHash(rows: readonly Row[]): string {
+  let h = hashes.get(rows);
+  if (h === undefined) {
+    h = datasetHash(rows);
+    hashes.set(rows, h);
+  }
+  return h;
+}
+
 export const isNumber = (v: string): boolean => v.trim() !== '' && Number.isFinite(Number(v));
 
 /**
@@ -134,7 +146,7 @@ export function datasetTask(ds: ExperimentDataset, m: DatasetMapping): TaskDefin
   return {
     id: m.id ?? taskIdOf(ds.name),
     title: `${ds.name}: ${m.target}`,
-    data: { builder: 'dataset', name: ds.name, hash: datasetHash(ds.rows), columns },
+    data: { builder: 'dataset', name: ds.name, hash: rowsHash(ds.rows), columns },
     split,
     template,
     tags: { domain, function: fn },
@@ -177,8 +189,8 @@ export function checkDatasetTask(task: TaskDefinition, datasets: readonly Experi
     p.add(`${path}.data.columns.${field}`, `the data set ${JSON.stringify(ds.name)} has no column ${JSON.stringify(col)} (its columns: ${ds.columns.join(', ')})`);
   }
   if (missing.length) return;
-  if (src.hash !== undefined && src.hash !== datasetHash(ds.rows)) {
-    p.add(`${path}.data.hash`, `the data set ${JSON.stringify(ds.name)} has changed since this definition was written (hash ${src.hash}, now ${datasetHash(ds.rows)}): pick it again in the form, or remove "hash"`);
+  if (src.hash !== undefined && src.hash !== rowsHash(ds.rows)) {
+    p.add(`${path}.data.hash`, `the data set ${JSON.stringify(ds.name)} has changed since this definition was written (hash ${src.hash}, now ${rowsHash(ds.rows)}): pick it again in the form, or remove "hash"`);
   }
   const u = usableRows(task, ds);
   const target = src.columns[task.output.field];
