@@ -105,25 +105,48 @@ export function usableRows(task: TaskDefinition, ds: ExperimentDataset): { rows:
   let empty = 0;
   let nonNumeric = 0;
   let nonNumericExample: { row: number; value: string } | undefined;
-  ds.rows.forEach((r, i) => {
-    const row: Row = { ...r };
-    for (const [field, col] of Object.entries(src.columns)) row[field] = (r[col] ?? '').trim();
-    if (Object.keys(src.columns).some((f) => row[f] === '')) {
-      empty++;
-      return;
+  const map = Object.entries(src.columns);
+  const splitColumn = task.split.kind === 'column' ? task.split.column : null;
+  const vals: string[] = new Array(map.length);
+  // Plain loops: this reads every row of data sets with hundreds of thousands of them.
+  rowLoop: for (let i = 0; i < ds.rows.length; i++) {
+    const r = ds.rows[i];
+    for (let j = 0; j < map.length; j++) {
+      const v = (r[map[j][1]] ?? '').trim();
+      if (v === '') {
+        empty++;
+        continue rowLoop;
+      }
+      vals[j] = v;
     }
+    // Only what the task reads: its fields, and the split's column (a copy of every column costs too much on large data).
+    const row: Row = {};
+    if (splitColumn !== null) row[splitColumn] = r[splitColumn] ?? '';
+    for (let j = 0; j < map.length; j++) row[map[j][0]] = vals[j];
     if (regression && !isNumber(row[out])) {
       nonNumeric++;
       nonNumericExample ??= { row: i + 1, value: row[out] };
-      return;
+      continue;
     }
     rows.push(row);
-  });
+  }
   return { rows, empty, nonNumeric, nonNumericExample };
 }
 
+const tasks = new WeakMap<readonly Row[], Map<string, TaskDefinition>>();
+
 /** A task definition over a data set: a Tag-LLM-style template with a domain tag per input column and a function tag for the target. */
 export function datasetTask(ds: ExperimentDataset, m: DatasetMapping): TaskDefinition {
+  // Remembered per rows array and mapping (the form asks again on every edit; the kind and labels read every row).
+  const key = JSON.stringify([ds.name, ds.columns, m]);
+  let byMapping = tasks.get(ds.rows);
+  if (!byMapping) tasks.set(ds.rows, (byMapping = new Map()));
+  let t = byMapping.get(key);
+  if (!t) byMapping.set(key, (t = makeDatasetTask(ds, m)));
+  return structuredClone(t);
+}
+
+function makeDatasetTask(ds: ExperimentDataset, m: DatasetMapping): TaskDefinition {
   const kind: OutputKind = !m.kind || m.kind === 'auto' ? inferKind(ds.rows.map((r) => r[m.target] ?? '')) : m.kind;
   const n = m.inputs.length;
   const columns: Record<string, string> = {};
@@ -141,7 +164,13 @@ export function datasetTask(ds: ExperimentDataset, m: DatasetMapping): TaskDefin
   const fields: NonNullable<TaskDefinition['fields']> = {};
   m.inputs.forEach((c, i) => (fields[inputField(i, n)] = { overLength: 'truncate', ...(isSmiles(c) ? { smiles: true } : {}) }));
   if (kind === 'text') fields.output = { overLength: 'truncate' };
-  const decimals = kind === 'regression' ? Math.min(3, Math.max(0, ...ds.rows.map((r) => (/\.(\d+)/.exec(r[m.target] ?? '')?.[1].length ?? 0)))) : undefined;
+  // A loop, not Math.max(...rows): a data set can have more rows than a call takes arguments.
+  let decimals: number | undefined;
+  if (kind === 'regression') {
+    decimals = 0;
+    for (const r of ds.rows) decimals = Math.max(decimals, /\.(\d+)/.exec(r[m.target] ?? '')?.[1].length ?? 0);
+    decimals = Math.min(3, decimals);
+  }
   const split: SplitRule = { kind: 'random', seed: m.seed ?? 0, test: m.test ?? 0.2, ...(m.validation ? { validation: m.validation } : {}) };
   return {
     id: m.id ?? taskIdOf(ds.name),
@@ -192,12 +221,37 @@ export function checkDatasetTask(task: TaskDefinition, datasets: readonly Experi
   if (src.hash !== undefined && src.hash !== rowsHash(ds.rows)) {
     p.add(`${path}.data.hash`, `the data set ${JSON.stringify(ds.name)} has changed since this definition was written (hash ${src.hash}, now ${rowsHash(ds.rows)}): pick it again in the form, or remove "hash"`);
   }
+  for (const [suffix, msg] of rowProblems(task, ds)) p.add(`${path}${suffix}`, msg);
+}
+
+/**
+ * The checks that read every row (numeric target, rows per side), remembered per rows array and
+ * task: the form re-checks on every edit, and a large data set must not be re-read each time.
+ */
+const rowChecks = new WeakMap<readonly Row[], Map<string, Array<[string, string]>>>();
+
+function rowProblems(task: TaskDefinition, ds: ExperimentDataset): Array<[string, string]> {
+  const key = JSON.stringify([ds.name, task.data, task.output, task.split]);
+  let byTask = rowChecks.get(ds.rows);
+  if (!byTask) rowChecks.set(ds.rows, (byTask = new Map()));
+  let out = byTask.get(key);
+  if (!out) {
+    const found: Array<[string, string]> = [];
+    checkRows(task, ds, (suffix, msg) => found.push([suffix, msg]));
+    byTask.set(key, (out = found));
+  }
+  return out;
+}
+
+/** The row checks' problems, with paths relative to the task ("" or ".output.kind"). */
+function checkRows(task: TaskDefinition, ds: ExperimentDataset, add: (suffix: string, msg: string) => void): void {
+  const src = task.data as Extract<TaskDefinition['data'], { builder: 'dataset' }>;
   const u = usableRows(task, ds);
   const target = src.columns[task.output.field];
   if (task.output.kind === 'regression' && u.nonNumeric > (u.rows.length + u.nonNumeric) * MAX_NON_NUMERIC) {
     const ex = u.nonNumericExample!;
-    p.add(
-      `${path}.output.kind`,
+    add(
+      '.output.kind',
       `the target column ${JSON.stringify(target)} is not numeric (${u.nonNumeric} of ${u.rows.length + u.nonNumeric} values are not numbers, e.g. ${JSON.stringify(ex.value.slice(0, 40))} in row ${ex.row}): a regression needs numbers — choose classification or generation, or another target column`,
     );
     return;
@@ -205,8 +259,8 @@ export function checkDatasetTask(task: TaskDefinition, datasets: readonly Experi
   const { train, test } = splitCounts(task, u.rows);
   if (train < MIN_TRAIN_ROWS || test < 1) {
     const why = [u.empty ? `${u.empty} with an empty mapped column` : '', u.nonNumeric ? `${u.nonNumeric} with a target that is not a number` : ''].filter(Boolean).join(', ');
-    p.add(
-      path,
+    add(
+      '',
       `too few rows: ${ds.name} has ${u.rows.length} usable row${u.rows.length === 1 ? '' : 's'}${why ? ` (${ds.rows.length - u.rows.length} left out: ${why})` : ''}, which split into ${train} training and ${test} test row${test === 1 ? '' : 's'}; an experiment needs at least ${MIN_TRAIN_ROWS} training rows and 1 test row — add rows or change the test fraction`,
     );
   }
@@ -222,7 +276,7 @@ function splitCounts(task: TaskDefinition, rows: readonly Row[]): { train: numbe
   }
   if (s.kind !== 'random') return { train: rows.length, test: 0 };
   const inputs = Object.keys(task.data.builder === 'dataset' ? task.data.columns : {}).filter((f) => f !== task.output.field);
-  const parts = splitByKey(rows, (r) => JSON.stringify(inputs.map((f) => r[f])), {
+  const parts = splitByKey(rows, (r) => (inputs.length === 1 ? r[inputs[0]] : inputs.map((f) => r[f]).join('\u0000')), {
     seed: s.seed ?? 0,
     fractions: { train: 1 - s.test - (s.validation ?? 0), validation: s.validation ?? 0, test: s.test },
   });

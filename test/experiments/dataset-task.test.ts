@@ -215,3 +215,15 @@ describe('runExperiment on a data set (fake engine)', () => {
     await expect(runExperiment(engine, experiment(t), { datasets: [ds] })).rejects.toThrow(/The experiment definition has 1 problem:\n {2}- tasks\[0\]\.output\.kind: the target column "note" is not numeric/);
   });
 });
+
+describe('large data sets', () => {
+  it('a 500k-row data set becomes a task and is checked without argument-list limits', () => {
+    const rows = Array.from({ length: 500_000 }, (_, i) => ({ id: `m${i}`, v: String((i % 997) / 8) }));
+    const ds: ExperimentDataset = { name: 'big.csv', columns: ['id', 'v'], rows };
+    const t = datasetTask(ds, { inputs: ['id'], target: 'v' });
+    expect(t.output.kind).toBe('regression');
+    expect(t.textDecimals).toBe(3);
+    const r = validateExperiment(experiment(t), { datasets: [ds] });
+    expect(r.ok ? [] : r.errors).toEqual([]);
+  }, 120_000);
+});
