@@ -115,6 +115,9 @@ async function body({ page, baseUrl, artifacts, log }) {
     assert(re.test(text), `the provenance shows ${what}: ${text.replace(/\s+/g, ' ')}`);
   }
   assert(!/https?:|localhost/.test(text), `the model is named, not a URL: ${text}`);
+  await page.getByTestId('provenance-toggle-Story').click();
+  assert((await prov.count()) === 0, 'Hide details closes the record');
+  await page.getByTestId('provenance-toggle-Story').click();
   await shot(page, join(artifacts, 'ui-train-samples-library.png'));
 
   // Item 19: the Inspector's charts export like the others.
