@@ -1,9 +1,9 @@
 /**
  * The ONNX oracle on the bench's 100M model (bench/bench.ts `llama-100M-Q4_0`: d 768, 12 layers, 12
  * heads, ff 2048, vocab 32000, tied, random Q4_0 weights): onnxruntime-web (wasm EP, in Node) on our
- * export must give our WebGPU engine's logits within 1e-3. The full shape, not a reduced one: on
- * SwiftShader here it takes about TIME_NOTE (model build, our prefill of 8 tokens, the f32 export and
- * ORT's run), inside the suite's 3-minute budget.
+ * export must give our WebGPU engine's logits within 1e-3. The full shape, not a reduced one: on this
+ * 2-core SwiftShader machine it took 56 s (our prefill of 8 tokens 34 s with the model build, the
+ * 440 MB f32 export and ORT's run 22 s; 2 GB resident), inside the suite's 3-minute budget.
  */
 import { describe, expect, it } from 'vitest';
 import { acquireNodeGpu } from '../../src/gpu/node-gpu';
@@ -20,7 +20,7 @@ describe('ONNX oracle on the 100M model', () => {
       randomGguf({ arch: 'llama', type: GgmlType.Q4_0, dModel: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, dFF: 2048, vocabSize: 32000, seed: 1, tied: true, includeTokenizer: true }),
       'llama-100M-Q4_0.gguf',
     );
-    const e = await loadModel(await acquireNodeGpu(), src, { slots: 1, maxContext: 16 });
+    const e = await loadModel(await acquireNodeGpu(), src, { slots: 2, maxContext: 16 });
     try {
       const T = 8;
       const ids = Array.from({ length: T }, (_, i) => 3 + ((i * 7919) % 31990));
