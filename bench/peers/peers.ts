@@ -27,6 +27,8 @@ interface PeerResult {
   prefill_tok_s?: number;
   decode_tok_s?: number;
   decode_mode?: 'kv-cache' | 'recompute';
+  /** Prompt tokens the peer itself counted, where its API takes text (wllama). */
+  prompt_tokens?: number;
 }
 
 /** Random GGUF models: 'small' runs in seconds on SwiftShader; '100M' is bench/bench.ts's llama-100M-Q4_0. */
@@ -62,7 +64,12 @@ async function main() {
   }
   const e = await loadModel(gpu, src, { tokenizer: !random && tokUrl ? new UrlSource(new URL(tokUrl, location.href).href) : undefined, slots: 1, maxContext: P + N + 8 });
   const V = e.config.vocabSize;
-  const ids = Array.from({ length: P }, (_, i) => 3 + ((i * 7919) % (V - 3)));
+  // The same prompt for every engine: story text tokenized by the model's tokenizer (BOS first) and cut
+  // to P tokens; wllama, whose completion API takes text only, gets those tokens decoded back to text.
+  const story = 'Once upon a time there was a little girl named Lily. She loved to play with her friend Tim in the park. ';
+  const ids = e.tokenizer.encode(story.repeat(Math.ceil(P / 8) + 1), { bos: true }).slice(0, P);
+  if (ids.length < P) throw new Error(`the story tokenized to ${ids.length} tokens, fewer than --prompt ${P}`);
+  const promptText = e.tokenizer.decode(ids.slice(1));
   await e.generate({ prompts: [ids.slice(0, 4)], maxTokens: 2, stopTokens: [] });
   const res = await e.generate({ prompts: [ids], maxTokens: N + 1, stopTokens: [] });
   const t = res.timings;
@@ -135,15 +142,20 @@ async function main() {
       const w = new Wllama({ default: base + 'wasm/wllama.wasm' }, { suppressNativeLog: true });
       // n_gpu_layers 0: wllama is the peer a user WITHOUT WebGPU picks (llama.cpp on wasm).
       await w.loadModel([new Blob([bytes as Uint8Array<ArrayBuffer>])], { n_ctx: P + N + 8, n_gpu_layers: 0, n_batch: Math.max(64, P) });
-      // llama.cpp's server takes a prompt of token ids as an array of numbers.
-      const run = (prompt: number[], n: number) =>
-        w.createCompletion({ prompt: prompt as unknown as string, max_tokens: n, temperature: 0, ignore_eos: true, cache_prompt: false } as Parameters<typeof w.createCompletion>[0] & { stream?: false });
-      await run(ids.slice(0, 4), 2);
-      const r = (await run(ids, N)) as { timings?: { prompt_n: number; prompt_ms: number; predicted_n: number; predicted_ms: number } };
+      // Its reply is JSON text, which fails on invalid UTF-8: a random model left free would emit lone
+      // byte tokens (<0x80>…), so every byte token (GGUF token type 6) is banned; real text is unaffected.
+      const tok = e.desc.tokenizer;
+      const types = (tok.kind === 'gguf' ? (tok.metadata['tokenizer.ggml.token_type'] as ArrayLike<number> | undefined) : undefined) ?? [];
+      const banned = Object.fromEntries(Array.from(types).flatMap((ty, id) => (ty === 6 ? [[String(id), -1e9]] : [])));
+      const run = (prompt: string, n: number) =>
+        w.createCompletion({ prompt, max_tokens: n, temperature: 0, ignore_eos: true, cache_prompt: false, logit_bias: banned } as Parameters<typeof w.createCompletion>[0] & { stream?: false });
+      await run('Once upon a time', 2);
+      const r = (await run(promptText, N)) as { timings?: { prompt_n: number; prompt_ms: number; predicted_n: number; predicted_ms: number } };
       const tm = r.timings;
       if (!tm) throw new Error('wllama returned no timings');
-      if (tm.prompt_n !== P || tm.predicted_n !== N) throw new Error(`wllama ran ${tm.prompt_n} prompt / ${tm.predicted_n} decoded tokens, expected ${P} / ${N}`);
-      peers.push({ name: 'wllama', status: 'ok', prefill_tok_s: r2(tm.prompt_n / (tm.prompt_ms / 1000)), decode_tok_s: r2(tm.predicted_n / (tm.predicted_ms / 1000)), decode_mode: 'kv-cache' });
+      // llama.cpp's SPM tokenizer may cut the decoded text a token differently at the end.
+      if (Math.abs(tm.prompt_n - P) > 2 || tm.predicted_n !== N) throw new Error(`wllama ran ${tm.prompt_n} prompt / ${tm.predicted_n} decoded tokens, expected ${P} / ${N}`);
+      peers.push({ name: 'wllama', status: 'ok', prefill_tok_s: r2(tm.prompt_n / (tm.prompt_ms / 1000)), decode_tok_s: r2(tm.predicted_n / (tm.predicted_ms / 1000)), decode_mode: 'kv-cache', prompt_tokens: tm.prompt_n });
       await w.exit();
     }
   } catch (err) {
