@@ -4,7 +4,8 @@
  *  - onnxruntime-web on the ONNX export of the same loaded model (src/model/onnx), WebGPU and wasm
  *    execution providers: a prefill graph that returns the KV cache and a one-token step graph that
  *    takes it back, so its decode is incremental like ours (decode_mode 'kv-cache');
- *  - wllama (@wllama/wllama: llama.cpp's server compiled to wasm, n_gpu_layers 0) on the same GGUF.
+ *  - wllama (@wllama/wllama: llama.cpp's server compiled to wasm, n_gpu_layers 0) on the same GGUF
+ *    (a llama2.c model such as stories260K is rewritten as GGUF for it: ./llama2c-gguf.ts).
  * Every peer appears in the result: one that cannot run here has status 'failed' or 'unsupported' and
  * its reason, and its ratio entry carries that reason instead of numbers.
  * Result: window.__peers = { ours, peers: [...], ratios } (ours ÷ peer tokens/s), also shown in #out.
@@ -19,6 +20,7 @@ import { randomGguf, type RandomGgufOptions } from '../../src/model/random-model
 import type { ByteSource } from '../../src/model/source';
 import { BytesSource, UrlSource } from '../../src/model/sources';
 import { GgmlType } from '../../src/model/types';
+import { llama2cAsGguf } from './llama2c-gguf';
 
 interface PeerResult {
   name: string;
@@ -133,9 +135,13 @@ async function main() {
 
   // wllama: GGUF only, CPU (wasm) only. Its own timings (llama.cpp's prompt/predicted per second).
   try {
-    const bytes = gguf ?? (modelUrl.endsWith('.gguf') ? new Uint8Array(await (await fetch(modelUrl)).arrayBuffer()) : null);
+    const fetchBytes = async (url: string) => new Uint8Array(await (await fetch(url)).arrayBuffer());
+    // A llama2.c model is handed over rewritten as GGUF (same F32 weights and vocabulary).
+    const bytes =
+      gguf ??
+      (e.desc.format === 'gguf' ? await fetchBytes(modelUrl) : e.desc.format === 'llama2c' && tokUrl ? await llama2cAsGguf(e.desc, src, await fetchBytes(tokUrl)) : null);
     if (!bytes) {
-      peers.push({ name: 'wllama', status: 'unsupported', error: `wllama reads GGUF only; ${modelUrl} is not one (pass --model <url>.gguf or --random small)` });
+      peers.push({ name: 'wllama', status: 'unsupported', error: `wllama reads GGUF only; ${modelUrl} is ${e.desc.format} (pass --model <url>.gguf or --random small)` });
     } else {
       const { Wllama } = await import('@wllama/wllama');
       const base = new URL('/node_modules/@wllama/wllama/esm/', location.href).href;
