@@ -7,7 +7,8 @@
 #   bash bench/device.sh               # both, on one machine
 #   bash bench/device.sh local [args…] # here, no GPU needed: pack, copy only what a GPU machine gets
 #                                      # (bench/device.sh, bench/.device, public/models) into a temp
-#                                      # dir and run it there, --quick, on SwiftShader: proves the pack
+#                                      # dir and run it there, --quick, small cases, on SwiftShader:
+#                                      # proves the pack
 #
 # pack builds bench/.device/app/{bench,train,kernels}.mjs with Vite (every dependency inlined but the
 # `webgpu` package), copies the Dawn binding for linux-x64 (node_modules/webgpu) beside it, and packs
@@ -16,8 +17,9 @@
 #
 # run writes bench-infer.json, bench-train.json and bench-kernels.json (each the bench's last output
 # line) and a log into $OUT when it is set, else into bench/results/; with --write-docs the benches also
-# rewrite their tables in docs/perf.md with the date and the device. KERNELS_ARGS holds the kernel
-# bench's own arguments (it takes none of the others'; e.g. KERNELS_ARGS="--no-real --reps 1").
+# rewrite their tables in docs/perf.md with the date and the device. INFER_ARGS and TRAIN_ARGS add
+# arguments for one bench only (e.g. INFER_ARGS="--only stories260K"); KERNELS_ARGS holds the kernel
+# bench's own (it takes none of the others'; e.g. KERNELS_ARGS="--no-real --reps 1").
 # Not included: bench:peers, which needs Chromium (run `PEERS_GPU=1 npm run -s bench:peers` there).
 # A machine without a Vulkan loader needs one: put libvulkan1's .deb files in .gl/ (carried too); run
 # unpacks them first.
@@ -66,12 +68,12 @@ run() {
   for b in bench train kernels; do
     echo "== $b $*" | tee -a "$out/device-log.txt"
     local extra=()
-    if [ "$b" = kernels ]; then
-      # shellcheck disable=SC2206 # word splitting of the argument string is wanted
-      extra=(${KERNELS_ARGS:-})
-    else
-      extra=("$@")
-    fi
+    # shellcheck disable=SC2206 # word splitting of the argument strings is wanted
+    case "$b" in
+      bench) extra=("$@" ${INFER_ARGS:-}) ;;
+      train) extra=("$@" ${TRAIN_ARGS:-}) ;;
+      kernels) extra=(${KERNELS_ARGS:-}) ;;
+    esac
     if "$NODE" "$PACK/app/$b.mjs" "${extra[@]}" > "$out/.$b.stdout" 2> >(tee -a "$out/device-log.txt" >&2); then
       tail -n 1 "$out/.$b.stdout" > "$out/bench-$b.json"
     else
@@ -98,10 +100,10 @@ local_check() {
   mkdir -p "$out"
   echo "device.sh local: running the pack from $dir (no node_modules, no npm), results in $out" >&2
   # run uses the packed Node (it logs which); SwiftShader is picked by the engine without /dev/dri.
-  local status=0
-  (cd "$dir" && env OUT="$out" KERNELS_ARGS="${KERNELS_ARGS:---no-real --reps 1}" /bin/bash bench/device.sh run --quick "$@") || status=$?
-  rm -rf "$dir"
-  return $status
+  # Small cases only: the point is the pack, and the 100M mixture comparison alone takes many minutes
+  # on a shared SwiftShader.
+  trap "rm -rf '$dir'" EXIT
+  (cd "$dir" && env OUT="$out" INFER_ARGS="${INFER_ARGS:---only stories260K}" KERNELS_ARGS="${KERNELS_ARGS:---no-real --reps 1}" /bin/bash bench/device.sh run --quick "$@")
 }
 
 case "$mode" in
