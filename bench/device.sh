@@ -66,7 +66,6 @@ run() {
   ln -sfn ../../node_modules/webgpu "$PACK/app/node_modules/webgpu"
   local status=0
   for b in bench train kernels; do
-    echo "== $b $*" | tee -a "$out/device-log.txt"
     local extra=()
     # shellcheck disable=SC2206 # word splitting of the argument strings is wanted
     case "$b" in
@@ -74,6 +73,7 @@ run() {
       train) extra=("$@" ${TRAIN_ARGS:-}) ;;
       kernels) extra=(${KERNELS_ARGS:-}) ;;
     esac
+    echo "== $b ${extra[*]}" | tee -a "$out/device-log.txt"
     if "$NODE" "$PACK/app/$b.mjs" "${extra[@]}" > "$out/.$b.stdout" 2> >(tee -a "$out/device-log.txt" >&2); then
       tail -n 1 "$out/.$b.stdout" > "$out/bench-$b.json"
     else
