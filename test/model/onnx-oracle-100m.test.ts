@@ -2,8 +2,8 @@
  * The ONNX oracle on the bench's 100M model (bench/bench.ts `llama-100M-Q4_0`: d 768, 12 layers, 12
  * heads, ff 2048, vocab 32000, tied, random Q4_0 weights): onnxruntime-web (wasm EP, in Node) on our
  * export must give our WebGPU engine's logits within 1e-3. The full shape, not a reduced one: on this
- * 2-core SwiftShader machine it took 56 s (our prefill of 8 tokens 34 s with the model build, the
- * 440 MB f32 export and ORT's run 22 s; 2 GB resident), inside the suite's 3-minute budget.
+ * 2-core SwiftShader machine it took 24–56 s (our prefill of 8 tokens 17–34 s with the model build, the
+ * 440 MB f32 export and ORT's run 7–22 s; 2 GB resident), inside the suite's 3-minute budget.
  */
 import { describe, expect, it } from 'vitest';
 import { acquireNodeGpu } from '../../src/gpu/node-gpu';
