@@ -328,6 +328,30 @@ export interface RunInfo {
   options: CheckpointMeta['options'];
 }
 
+/**
+ * Clock of a run in this page: when its first step here began (ms) and the step it began from, the
+ * last step's end, and the time spent paused (pauses that ended, plus the start of the current one)
+ * so that rates count training time only.
+ */
+export interface TrainClock {
+  startMs: number;
+  fromStep: number;
+  lastMs: number;
+  lastStep: number;
+  /** Total ms of pauses that have ended. */
+  pausedMs: number;
+  /** When the current pause began; null while not paused. */
+  pausedSince: number | null;
+}
+
+/** A clock after a phase change at `ms`: a pause starts on 'paused' and ends on any other phase. */
+export function clockOnPhase(clock: TrainClock | null, phase: TrainPhase | null, ms: number): TrainClock | null {
+  if (!clock) return clock;
+  if (phase === 'paused') return clock.pausedSince === null ? { ...clock, pausedSince: ms } : clock;
+  if (clock.pausedSince === null) return clock;
+  return { ...clock, pausedMs: clock.pausedMs + Math.max(0, ms - clock.pausedSince), pausedSince: null };
+}
+
 export interface TrainState {
   config: TrainConfig;
   status: TrainStatus;
@@ -337,8 +361,8 @@ export interface TrainState {
   evals: Array<{ step: number; metrics: Metrics }>;
   /** Sample generations of the current run (RunSpec.sample), oldest first. */
   samples: Array<{ step: number; text: string }>;
-  /** Clock of the current run: when its first step here began (ms) and the step it began from. */
-  clock: { startMs: number; fromStep: number; lastMs: number; lastStep: number } | null;
+  /** Clock of the current run (TrainClock). */
+  clock: TrainClock | null;
   result: TrainReply | null;
   error: string | null;
   /** Saved checkpoints of interrupted runs (newest first). */
@@ -434,15 +458,18 @@ function loadConfig(storage: TrainStoreDeps['storage']): TrainConfig {
 }
 
 /**
- * Elapsed seconds since the run's first step here, and the estimated seconds left: the mean time of
- * the steps taken so far (pauses included) times the steps still to go; null before the first step.
+ * Elapsed seconds since the run's first step here (wall clock, pauses included), and the estimated
+ * seconds left: the mean time of the steps taken so far, time spent paused excluded (a pause says
+ * nothing about the speed of the steps to come), times the steps still to go; null before the first step.
  */
-export function runTimes(clock: TrainState['clock'], totalSteps: number, nowMs: number): { elapsed: number; eta: number | null } | null {
+export function runTimes(clock: TrainClock | null, totalSteps: number, nowMs: number): { elapsed: number; eta: number | null } | null {
   if (!clock) return null;
   const elapsed = Math.max(0, (nowMs - clock.startMs) / 1000);
   const done = clock.lastStep - clock.fromStep;
   if (done <= 0) return { elapsed, eta: null };
-  const perStep = (clock.lastMs - clock.startMs) / 1000 / done;
+  // Only pauses that ended before the last step lie inside [startMs, lastMs]; one going on now began after it.
+  const pausedBeforeLast = clock.pausedMs + (clock.pausedSince !== null && clock.pausedSince < clock.lastMs ? clock.lastMs - clock.pausedSince : 0);
+  const perStep = Math.max(0, clock.lastMs - clock.startMs - pausedBeforeLast) / 1000 / done;
   return { elapsed, eta: Math.max(0, perStep * (totalSteps - clock.lastStep)) };
 }
 
@@ -505,7 +532,7 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
       if (call !== c()) return;
       switch (e.kind) {
         case 'phase':
-          set({ phase: e.phase });
+          set({ phase: e.phase, clock: clockOnPhase(get().clock, e.phase, clockNow()) });
           break;
         case 'prepared': {
           const run = get().run;
@@ -513,7 +540,7 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
           set({
             status: 'running',
             log: e.log,
-            clock: { startMs: ms, fromStep: e.step, lastMs: ms, lastStep: e.step },
+            clock: { startMs: ms, fromStep: e.step, lastMs: ms, lastStep: e.step, pausedMs: 0, pausedSince: null },
             run: run && { ...run, totalSteps: e.totalSteps, trainableParams: e.trainableParams, heldOutCount: e.heldOutCount },
           });
           break;

@@ -9,7 +9,7 @@ import { cellTemplate, combinationOf, createMatrixStore, patternOfTemplate, trai
 import { createModelCacheStore } from './modelCache';
 import { createModelStore } from './model';
 import { createNoticesStore } from './notices';
-import { buildTrainSpec, createTrainStore, DEFAULT_CONFIG, defaultSamplePromptOf, lossLabel, runTimes, metricLabel, renameTagInTemplate, runThatTrained, thinCurve, TINY_HYPER, trainedTagOf, tryParseTemplate } from './train';
+import { buildTrainSpec, clockOnPhase, createTrainStore, DEFAULT_CONFIG, defaultSamplePromptOf, lossLabel, runTimes, metricLabel, renameTagInTemplate, runThatTrained, thinCurve, TINY_HYPER, trainedTagOf, tryParseTemplate } from './train';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
@@ -148,11 +148,46 @@ describe('train store', () => {
 
   it('elapsed time and ETA from the run clock', () => {
     expect(runTimes(null, 10, 0)).toBeNull();
-    expect(runTimes({ startMs: 0, fromStep: 0, lastMs: 0, lastStep: 0 }, 10, 3000)).toEqual({ elapsed: 3, eta: null });
+    const c = { pausedMs: 0, pausedSince: null };
+    expect(runTimes({ startMs: 0, fromStep: 0, lastMs: 0, lastStep: 0, ...c }, 10, 3000)).toEqual({ elapsed: 3, eta: null });
     // 4 steps in 8 s: 2 s a step, 6 steps to go.
-    expect(runTimes({ startMs: 0, fromStep: 0, lastMs: 8000, lastStep: 4 }, 10, 9000)).toEqual({ elapsed: 9, eta: 12 });
+    expect(runTimes({ startMs: 0, fromStep: 0, lastMs: 8000, lastStep: 4, ...c }, 10, 9000)).toEqual({ elapsed: 9, eta: 12 });
     // A resumed run counts only the steps taken since it resumed.
-    expect(runTimes({ startMs: 0, fromStep: 5, lastMs: 2000, lastStep: 6 }, 10, 2000)).toEqual({ elapsed: 2, eta: 8 });
+    expect(runTimes({ startMs: 0, fromStep: 5, lastMs: 2000, lastStep: 6, ...c }, 10, 2000)).toEqual({ elapsed: 2, eta: 8 });
+  });
+
+  it('the ETA leaves out time spent paused (elapsed is wall-clock time)', () => {
+    // 4 steps by 14 s, 10 s of which paused: 1 s a step, 6 steps to go (not 3.5 s a step → 21 s).
+    expect(runTimes({ startMs: 0, fromStep: 0, lastMs: 14_000, lastStep: 4, pausedMs: 10_000, pausedSince: null }, 10, 14_000)).toEqual({ elapsed: 14, eta: 6 });
+    // Paused now, since after the last step: the rate is that of the steps taken.
+    expect(runTimes({ startMs: 0, fromStep: 0, lastMs: 4000, lastStep: 4, pausedMs: 0, pausedSince: 5000 }, 10, 65_000)).toEqual({ elapsed: 65, eta: 6 });
+    // A pause going on that began before the last step (a step finishing as the pause lands) counts up to it.
+    expect(runTimes({ startMs: 0, fromStep: 0, lastMs: 6000, lastStep: 4, pausedMs: 0, pausedSince: 4000 }, 10, 9000)).toEqual({ elapsed: 9, eta: 6 });
+    // A pause is opened by 'paused' and closed by any other phase, once.
+    let clock = clockOnPhase({ startMs: 0, fromStep: 0, lastMs: 0, lastStep: 0, pausedMs: 0, pausedSince: null }, 'paused', 1000);
+    expect(clockOnPhase(clock, 'paused', 3000)).toBe(clock);
+    clock = clockOnPhase(clock, 'running', 4000);
+    expect(clock).toMatchObject({ pausedMs: 3000, pausedSince: null });
+    expect(clockOnPhase(clock, 'evaluating', 5000)).toBe(clock);
+    expect(clockOnPhase(null, 'paused', 0)).toBeNull();
+  });
+
+  it('the run clock counts a pause between Pause and Resume', async () => {
+    const s = await setup({ stepDelayMs: 3 });
+    let ms = 0;
+    const train = createTrainStore({ client: s.client, notices: s.notices, model: s.model, data: s.data, db: Promise.resolve(s.db), now: () => new Date(ms) });
+    await withStage1({ ...s, train }, { hyper: { ...TINY_HYPER, steps: 12 }, checkpointEvery: 0 });
+    const p = train.getState().start();
+    await until(() => train.getState().log.length >= 2);
+    await train.getState().pause();
+    await until(() => train.getState().phase === 'paused');
+    expect(train.getState().clock?.pausedSince).toBe(0);
+    ms = 60_000;
+    await train.getState().resume();
+    await p;
+    expect(train.getState().clock).toMatchObject({ pausedMs: 60_000, pausedSince: null, lastMs: 60_000, lastStep: 12 });
+    // All steps took no time on this clock: the minute paused is not spread over them.
+    expect(runTimes(train.getState().clock, 12, 60_000)?.eta).toBe(0);
   });
 
   it('trains, streams the loss, saves checkpoints to the db and the tag to the library', async () => {
