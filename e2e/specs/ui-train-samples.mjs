@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert, waitUntil } from '../lib.mjs';
-import { configureRun, ensureDataset, gotoPanel, liveCard, loadModel, openApp, resetStorage, shot } from '../workbench-lib.mjs';
+import { chartInkInShot, chartLinePoints, configureRun, ensureDataset, gotoPanel, liveCard, loadModel, openApp, resetStorage, shot } from '../workbench-lib.mjs';
 
 export const name = 'ui-train-samples';
 export const timeoutMs = 420_000;
@@ -94,7 +94,20 @@ async function body({ page, baseUrl, artifacts, log }) {
   log(`samples: ${steps.map((s, i) => `${s}: ${JSON.stringify(texts[i])}`).join(' | ')}`);
   assert(JSON.stringify(steps) === JSON.stringify([8, 6, 4, 2]), `a sample after every 2nd step, newest first: ${steps}`);
   assert(texts.every((t) => t.length > 0 && t !== '(empty)'), `every sample has text: ${texts}`);
-  await shot(page, join(artifacts, 'ui-train-samples-run.png'));
+  // The finished run's loss chart draws its line (one point a step), in the DOM and in the screenshot:
+  // the first capture after a run has come out with the loss and validation plots empty while their
+  // SVG was complete (see shot). The screenshot first: any page access before it lets the page render.
+  const runShot = join(artifacts, 'ui-train-samples-run.png');
+  await shot(page, runShot);
+  const lossPoints = await chartLinePoints(page, 'chart-loss');
+  const evalPoints = await chartLinePoints(page, 'chart-eval');
+  log(`chart lines: loss ${lossPoints} points, validation ${evalPoints} points`);
+  assert(lossPoints === 8, `the loss chart draws a line through its 8 steps: ${lossPoints} points`);
+  assert(evalPoints === 2, `the validation chart draws a line through start and end: ${evalPoints} points`);
+  const lossInk = await chartInkInShot(page, runShot, 'chart-loss', '#2f5bd3');
+  const evalInk = await chartInkInShot(page, runShot, 'chart-eval', '#1f8a4c');
+  log(`line pixels in the screenshot: loss ${lossInk}, validation ${evalInk}`);
+  assert(lossInk >= 100 && evalInk >= 50, `the screenshot shows the loss and validation lines (line-coloured pixels: loss ${lossInk}, validation ${evalInk})`);
 
   // Item 21: the Library shows how the tag was trained.
   await gotoPanel(page, 'Library');
