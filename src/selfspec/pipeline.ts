@@ -198,6 +198,10 @@ export class Pipeline {
   private async runStages(): Promise<{ table: ReturnType<typeof makeTable> }> {
     const c = this.cfg;
     validateConfig(c, this.inputs);
+    // Round ≥ 2 decodes expert and amateur side by side: refuse before round 1's work, not after it.
+    if (c.rounds >= 2 && 2 * Math.max(1, c.k) > this.deps.slots) {
+      throw new Error(`Round 2 decodes each response with ${2 * Math.max(1, c.k)} slots (k = ${c.k} passages, expert and amateur) but the model has ${this.deps.slots}; load it with more slots, lower k, or run 1 round.`);
+    }
     await this.checkConfig();
     const { train: seeds, heldOut } = await this.seedSplit();
     let previous: { library: TagLibrary; method: SpecMethod } | null = null;
@@ -378,7 +382,43 @@ export class Pipeline {
     return { prompt: ids };
   }
 
-  /** Round ≥ 2: the Alpaca prompt of the specialised model (expert) or of the base (amateur). */
+  /**
+   * Round ≥ 2 with retrieval (k ≥ 1): the round-1 response prompt for one passage, for the expert
+   * (`on`: the specialised adapter and tags) or the amateur (the base). The response prompt has no tag
+   * slot, so the tags go where the method's training template (alpaca.ts) puts them: the domain tag
+   * right before the instruction (the span of domain data it was trained in front of), the function tag
+   * (if any) at the end, right before the response. A method with tags renders both roles through the
+   * tag template (piece by piece), so expert and amateur tokens differ only by the tags; a LoRA-only
+   * method sends the expert and the amateur the very same ids.
+   */
+  private retrievalPrompt(item: ResponseItem, passage: string | null, previous: { library: TagLibrary; method: SpecMethod }, on: boolean): SlotPrompt {
+    const adapter = on && previous.method !== 'tag' ? (previous.library.adapters[0]?.name ?? null) : null;
+    const tags = tagsOf(previous.method, this.cfg.specialise);
+    if (!tags.domainTag && !tags.functionTag) return { ...this.responsePrompt(item, passage), adapter };
+    const c = this.cfg;
+    const tok = this.deps.model.tokenizer;
+    const lib = on ? previous.library : new TagLibrary();
+    const names = [tags.domainTag, tags.functionTag].filter((x): x is string => !!x);
+    const tagTokens = on ? names.reduce((a, n) => a + (previous.library.getTag(n)?.p ?? 0), 0) : 0;
+    const budget = this.deps.maxContext - c.responseMaxTokens - 1;
+    const mark = '\u0001';
+    const render = (p: string | null) => {
+      const text = fillResponseTemplate(c.responseTemplate, { domain: c.domain, instruction: mark, input: item.input, passage: p });
+      const esc = text.replace(/[\\<{}]/g, (ch) => `\\${ch}`);
+      const d = on && tags.domainTag ? `<${tags.domainTag}> ` : '';
+      const f = on && tags.functionTag ? ` <${tags.functionTag}>` : '';
+      const tpl = esc.includes(mark) ? esc.replace(mark, `${d}{instruction}`) : `${d}{instruction}\n${esc}`;
+      return tpl + f;
+    };
+    const plain = (p: string | null) => fillResponseTemplate(c.responseTemplate, { domain: c.domain, instruction: item.instruction, input: item.input, passage: p });
+    const fitted = passage === null ? null : fitPassage(tok, plain, passage, budget - tagTokens);
+    const prompt = renderFor(this.deps.model, render(fitted), { instruction: item.instruction }, lib);
+    const n = Array.isArray(prompt) ? prompt.length : prompt.ids.length;
+    if (n > budget) throw new Error(`Instruction ${item.index}: its response prompt has ${n} tokens, more than the ${budget} the context leaves.`);
+    return { prompt, adapter };
+  }
+
+  /** Round ≥ 2 without retrieval (k = 0): the Alpaca prompt of the specialised model (expert) or of the base (amateur). */
   private alpacaPrompt(item: ResponseItem, lib: TagLibrary | null, method: SpecMethod | null): SlotPrompt {
     const tags: AlpacaTags = lib && method ? tagsOf(method, this.cfg.specialise) : {};
     const v = { instruction: item.instruction, input: item.input, output: '' };
@@ -392,7 +432,7 @@ export class Pipeline {
     const c = this.cfg;
     const done = new Map(parseJsonl<ResponseRecord>(await this.store.read(file)).map((r) => [r.index, r]));
     const todo = instructions.filter((x) => !done.has(x.index));
-    const label = previous ? 'contrastive, specialised vs base' : `k = ${k}`;
+    const label = previous ? `contrastive, specialised vs base, k = ${k}` : `k = ${k}`;
     if (todo.length === 0) {
       this.emit({ type: 'stage', stage: 'responses', round, status: 'skipped', detail: `${done.size} responses (${label})` });
       return instructions.map((x) => done.get(x.index)!);
@@ -404,17 +444,21 @@ export class Pipeline {
     await generateResponses(this.deps.model, instructions, {
       skip: (item) => done.has(item.index),
       round,
-      k: previous ? 0 : k,
+      k,
       retriever: this.inputs.retriever,
       retrievalTemperature: c.retrievalTemperature,
       slots: this.deps.slots,
-      promptOf: previous ? (item) => this.alpacaPrompt(item, previous.library, previous.method) : (item, p) => this.responsePrompt(item, p),
-      contrastive: previous ? { amateurOf: (item) => this.alpacaPrompt(item, null, null), alpha: c.contrastiveAlpha } : undefined,
+      // Round ≥ 2: with retrieval, the round-1 passage prompts (expert with the specialised adapter/tags,
+      // amateur on the base: 2k slots per item); without, the Alpaca prompt pair the model was trained on.
+      promptOf: !previous ? (item, p) => this.responsePrompt(item, p) : k > 0 ? (item, p) => this.retrievalPrompt(item, p, previous, true) : (item) => this.alpacaPrompt(item, previous.library, previous.method),
+      contrastive: !previous
+        ? undefined
+        : { amateurOf: k > 0 ? (item, p) => this.retrievalPrompt(item, p, previous, false) : (item) => this.alpacaPrompt(item, null, null), alpha: c.contrastiveAlpha },
       maxTokens: c.responseMaxTokens,
       temperature: c.responseTemperature,
       topP: c.responseTopP,
       seed: c.seed * 7 + round * 1000 + k,
-      stopStrings: previous ? ALPACA_STOP : ['\nInstruction:', '\n\n\n'],
+      stopStrings: previous && k === 0 ? ALPACA_STOP : ['\nInstruction:', '\n\n\n'],
       signal: this.signal,
       onStart: (item, passages) => this.emit({ type: 'response-start', round, index: item.index, instruction: item.instruction, input: item.input, passages }),
       onToken: (item, id, text, posterior) => this.emit({ type: 'response-token', round, index: item.index, id, text, posterior }),

@@ -174,11 +174,26 @@ describe('self-specialization pipeline (fake engine)', () => {
     // Round 2: fresh instructions, contrastive responses from the round-1 LoRA model against the base.
     const r2 = read<{ instruction: string }>(store, 'round2/instructions.jsonl');
     expect(r2.some((x) => ins.some((y) => y.instruction === x.instruction))).toBe(false);
-    const res2 = read<{ decoding: string; output: string }>(store, 'round2/responses.jsonl');
-    expect(res2.every((r) => r.decoding === 'contrastive' && r.output === 'Round two answer.')).toBe(true);
-    const creq = model.requests.find((r) => r.contrastive)!;
-    expect(creq.adapters![creq.contrastive!.expert[0]]).toBe('selfspec-round1-lora');
-    expect(creq.adapters![creq.contrastive!.amateur[0]]).toBeNull();
+    // With retrieval (k = 2) AND contrastive: per item an expert group (the 2 passage prompts with the
+    // round-1 adapter) and an amateur group (the same 2 prompts on the base), width 2k = 4 slots.
+    const res2 = read<{ decoding: string; output: string; k: number; passages: unknown[]; posterior?: number[][] }>(store, 'round2/responses.jsonl');
+    expect(res2).toHaveLength(6);
+    expect(res2.every((r) => r.decoding === 'contrastive' && r.output === 'A grounded response.' && r.k === 2 && r.passages.length === 2)).toBe(true);
+    expect(res2[0].posterior![0]).toHaveLength(2);
+    const creqs = model.requests.filter((r) => r.contrastive);
+    expect(creqs).toHaveLength(6);
+    for (const creq of creqs) {
+      expect(creq.prompts).toHaveLength(4);
+      expect(creq.mixture!.group).toEqual([0, 0, 1, 1]);
+      expect(creq.contrastive).toMatchObject({ expert: [0], amateur: [1], alpha: 0.1 });
+      expect(creq.adapters).toEqual(['selfspec-round1-lora', 'selfspec-round1-lora', null, null]);
+      expect(creq.mixture!.weights.slice(0, 2)).toEqual(creq.mixture!.weights.slice(2));
+      const texts = creq.prompts.map((p) => ScriptModel.textOf(p));
+      // The same k passage prompts for both roles, one per passage.
+      expect(texts.slice(0, 2)).toEqual(texts.slice(2));
+      expect(texts[0]).not.toEqual(texts[1]);
+      expect(texts.every((t) => t.includes('Background document:'))).toBe(true);
+    }
     expect(trainLog).toEqual(['lora:selfspec-round1-lora:from0', 'tag:selfspec-round1-tag:from0', 'lora:selfspec-round1-lora-k0:from0', 'lora:selfspec-round2-lora:from0', 'tag:selfspec-round2-tag:from0']);
 
     // The table: base, the round-1 variants, the k = 0 ablation, round 2.
@@ -205,6 +220,44 @@ describe('self-specialization pipeline (fake engine)', () => {
     expect(live0.slice(0, n0)).toEqual(res[0].posterior);
     expect(live0[0]).toHaveLength(2);
     expect(live0.slice(n0).every((p) => p === null)).toBe(true);
+  });
+
+  it('round 2 of the tag method: the domain tag goes before the instruction of the expert passage prompts only', async () => {
+    const { pipeline, model, store } = setup(config({ methods: ['tag'], ablationK: [], eval: { ...config().eval, n: 0, rougeN: 0 } }));
+    await pipeline.run();
+    const creqs = model.requests.filter((r) => r.contrastive);
+    expect(creqs.length).toBeGreaterThan(0);
+    for (const creq of creqs) {
+      expect(creq.mixture!.group).toEqual([0, 0, 1, 1]);
+      expect(creq.adapters).toBeUndefined();
+      const [e0, , a0] = creq.prompts;
+      // Expert: a tagged prompt whose 2 tag rows sit right after "Instruction:" (the training template's place).
+      expect(typeof e0 === 'object' && !Array.isArray(e0)).toBe(true);
+      const tagged = e0 as { ids: number[]; inject: number[] };
+      const at = tagged.inject.findIndex((x) => x >= 0);
+      expect(tagged.inject.filter((x) => x >= 0)).toEqual([0, 1]);
+      const before = ScriptModel.textOf(tagged.ids.slice(0, at));
+      expect(before.endsWith('Instruction:')).toBe(true);
+      expect(before).toContain('Background document:');
+      // Amateur: the same text without the tag (the base model).
+      expect(Array.isArray(a0)).toBe(true);
+      expect(ScriptModel.textOf(a0)).toBe(ScriptModel.textOf(e0));
+    }
+    expect(read<{ decoding: string; k: number }>(store, 'round2/responses.jsonl').every((r) => r.decoding === 'contrastive' && r.k === 2)).toBe(true);
+  });
+
+  it('round 2 with k = 0 stays a plain contrastive pair on the Alpaca prompt; too few slots are refused before round 1', async () => {
+    const { pipeline, model, store } = setup(config({ k: 0, methods: ['lora'], ablationK: [], eval: { ...config().eval, n: 0, rougeN: 0 } }));
+    await pipeline.run();
+    const creq = model.requests.find((r) => r.contrastive)!;
+    expect(creq.mixture).toBeUndefined();
+    expect(creq.contrastive).toMatchObject({ expert: [0, 2], amateur: [1, 3] });
+    expect(creq.adapters).toEqual(['selfspec-round1-lora', null, 'selfspec-round1-lora', null]);
+    expect(read<{ decoding: string; output: string; k: number }>(store, 'round2/responses.jsonl').every((r) => r.decoding === 'contrastive' && r.output === 'Round two answer.' && r.k === 0)).toBe(true);
+    const few = setup(config({ k: 3 }));
+    (few.pipeline as unknown as { deps: PipelineDeps }).deps.slots = 4;
+    await expect(few.pipeline.run()).rejects.toThrow(/Round 2 decodes each response with 6 slots/);
+    expect(few.model.requests).toHaveLength(0);
   });
 
   it('a cancelled run resumes where it stopped and ends with the same files as an uninterrupted one', async () => {
