@@ -8,7 +8,9 @@ import type { Seed } from '../../src/selfspec/seeds';
 import { stepsFor, type SpecialiseOptions } from '../../src/selfspec/specialise';
 import { MemoryStore, parseJsonl } from '../../src/selfspec/store';
 import { createTag, newProvenance } from '../../src/tags/tag';
-import type { TagLibrary } from '../../src/tags/library';
+import { TagLibrary } from '../../src/tags/library';
+import { projShape } from '../../src/model/adapters';
+import type { LoraAdapter, LoraTarget } from '../../src/tags/head';
 import { TrainingCancelled, type TrainState } from '../../src/train/trainer';
 import { FAKE_CONFIG } from '../worker/fake-engine';
 import { ScriptModel } from './fake-model';
@@ -70,7 +72,7 @@ function fakeSpecialise(log: string[], failAt?: { step: number; times: number })
   return async (records: Array<{ output: string }>, library: TagLibrary, o: SpecialiseOptions, h: Parameters<PipelineDeps['specialise']>[3]) => {
     const total = stepsFor(records.length, o.epochs, o.batch, o.accum);
     let step = h.resume?.step ?? 0;
-    log.push(`${o.method}:${o.adapterName}:from${step}`);
+    log.push(`${o.method}:${o.adapterName}:from${step}${o.init ? `:init=${o.init.name}` : ''}`);
     while (step < total) {
       // As the real Trainer does: its own error type, which the pipeline reports as an AbortError.
       if (h.signal?.aborted) throw new TrainingCancelled('Training was cancelled.');
@@ -260,6 +262,48 @@ describe('self-specialization pipeline (fake engine)', () => {
     expect(few.model.requests).toHaveLength(0);
   });
 
+  it('starts every LoRA specialisation from a library adapter, evaluates it as the start row and uses it as round 2\'s amateur', async () => {
+    const lora = DEFAULT_CONFIG.specialise.lora;
+    const imported = adapterFor(lora.rank, lora.alpha, [...lora.targets]);
+    const library = new TagLibrary();
+    library.addAdapter({ id: 'peft-1', name: 'imported', ...imported });
+    const cfg = config({ methods: ['lora', 'tag'], ablationK: [], initAdapter: 'imported', eval: { ...config().eval, rougeN: 0 } });
+    const { pipeline, model, store, trainLog } = setup(cfg, { inputs: { library } });
+    const { table } = await pipeline.run();
+    // LoRA trains from the adapter; the tag method (no LoRA) from the base.
+    expect(trainLog).toEqual(['lora:selfspec-round1-lora:from0:init=imported', 'tag:selfspec-round1-tag:from0', 'lora:selfspec-round2-lora:from0:init=imported', 'tag:selfspec-round2-tag:from0']);
+    expect(table.rows.map((r) => r.label)).toEqual(['base', 'start (imported)', 'LoRA (round 1, k = 2)', 'tag (round 1, k = 2)', 'LoRA (round 2, k = 2)', 'tag (round 2, k = 2)']);
+    // fakeRunner answers "yes" with an adapter: the start row is evaluated with the imported adapter on.
+    expect(table.rows[1].cells['0-shot likelihood'].confusion).toEqual(table.rows[2].cells['0-shot likelihood'].confusion);
+    expect(model.resident.has('imported')).toBe(true);
+    const creq = model.requests.find((r) => r.contrastive)!;
+    expect(creq.adapters).toEqual(['selfspec-round1-lora', 'selfspec-round1-lora', 'imported', 'imported']);
+    expect(JSON.parse(store.files.get('config.json')!).initAdapter).toBe('imported');
+  });
+
+  it('refuses a start adapter that is missing, does not fit the run, or has no LoRA to start', async () => {
+    const lora = DEFAULT_CONFIG.specialise.lora;
+    const library = new TagLibrary();
+    library.addAdapter({ id: 'p', name: 'small', ...adapterFor(4, lora.alpha, ['q', 'v']) });
+    library.addAdapter({ id: 'w', name: 'wrong', ...adapterFor(lora.rank, lora.alpha, [...lora.targets], 3) });
+    const run = (initAdapter: string, over: Partial<PipelineConfig> = {}, lib: TagLibrary | null = library) => {
+      const s = setup(config({ initAdapter, ...over }), { inputs: { library: lib } });
+      return { s, p: s.pipeline.run() };
+    };
+    let r = run('nope');
+    await expect(r.p).rejects.toThrow(/start adapter "nope" is not in the library; it has "small", "wrong"/);
+    expect(r.s.model.requests).toHaveLength(0);
+    expect(r.s.store.files.size).toBe(0);
+    r = run('small');
+    await expect(r.p).rejects.toThrow(/"small" has rank 4, alpha 16 on q,v; this run trains LoRA rank 8.*--lora-rank 4 --lora-alpha 16 --lora-targets q,v/);
+    r = run('wrong');
+    await expect(r.p).rejects.toThrow(/Adapter "wrong": it has 3 layers but the model has 5/);
+    r = run('small', { methods: ['tag'] });
+    await expect(r.p).rejects.toThrow(/tag method trains no LoRA/);
+    r = run('small', {}, null);
+    await expect(r.p).rejects.toThrow(/no library was given/);
+  });
+
   it('a cancelled run resumes where it stopped and ends with the same files as an uninterrupted one', async () => {
     const cfg = config({ rounds: 1, ablationK: [] });
     const full = setup(cfg);
@@ -381,3 +425,20 @@ describe('self-specialization pipeline (fake engine)', () => {
     expect(model.requests.some((r) => ScriptModel.textOf(r.prompts[0]).includes('List of tasks'))).toBe(false);
   });
 });
+
+/** A LoRA adapter shaped for the fake model (A = 0.01, B = 0). */
+function adapterFor(rank: number, alpha: number, targets: LoraTarget[], nLayers = FAKE_CONFIG.nLayers): Omit<LoraAdapter, 'id' | 'name'> {
+  return {
+    rank,
+    alpha,
+    targets,
+    layers: Array.from({ length: nLayers }, () =>
+      Object.fromEntries(
+        targets.map((t) => {
+          const [out, inp] = projShape(FAKE_CONFIG, t);
+          return [t, { A: new Float32Array(rank * inp).fill(0.01), B: new Float32Array(out * rank) }];
+        }),
+      ),
+    ),
+  };
+}
