@@ -446,10 +446,16 @@ export interface SelfSpecSettings {
   maxBarrenBatches?: number;
   /** Rounds ≥ 2 generate a fresh instruction set (default) or reuse round 1's. */
   freshInstructions?: boolean;
+  /** An adapter of the library (e.g. an imported PEFT adapter) that LoRA specialisation starts from; copied into the run at start. */
+  initAdapter?: string | null;
 }
 
 /** Seeds or corpus: a built-in file under public/data/biomed, or an upload (bytes: decoded in the worker, UTF-8 checked). */
-export type SelfSpecSource = { kind: 'builtin'; id: string } | { kind: 'file'; name: string; bytes: ArrayBuffer };
+export type SelfSpecSource =
+  | { kind: 'builtin'; id: string }
+  | { kind: 'file'; name: string; bytes: ArrayBuffer }
+  /** A corpus folder: .txt documents, split into passages `<file>#<n>` (corpus.ts splitDocuments) in the worker. */
+  | { kind: 'folder'; name: string; files: Array<{ name: string; bytes: ArrayBuffer }> };
 
 export interface SelfSpecStartParams {
   runId: string;
