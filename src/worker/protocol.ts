@@ -448,6 +448,8 @@ export interface SelfSpecSettings {
   freshInstructions?: boolean;
   /** An adapter of the library (e.g. an imported PEFT adapter) that LoRA specialisation starts from; copied into the run at start. */
   initAdapter?: string | null;
+  /** LoRA shape of the specialisation (default r 8, α 16, all projections); the panel sets the start adapter's. */
+  lora?: { rank: number; alpha: number; targets: string[] };
 }
 
 /** Seeds or corpus: a built-in file under public/data/biomed, or an upload (bytes: decoded in the worker, UTF-8 checked). */

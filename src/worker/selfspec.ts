@@ -11,6 +11,7 @@ import type { Engine } from '../model/model';
 import { Bm25Index } from '../selfspec/bm25';
 import { checkCorpusSize, parseCorpus, parsePubmedqaCorpus, splitDocuments, type ParsedCorpus } from '../selfspec/corpus';
 import { TagLibrary } from '../tags/library';
+import type { Proj } from '../train/graph';
 import { exportLibrary, importLibrary } from '../tags/library-format';
 import type { OnEvent } from '../selfspec/events';
 import { parsePubmedqa } from '../selfspec/evaluate';
@@ -71,7 +72,16 @@ export function configOf(s: SelfSpecSettings): PipelineConfig {
     responseMaxTokens: s.responseTokens,
     methods: [...s.methods],
     rounds: s.rounds,
-    specialise: { ...DEFAULT_CONFIG.specialise, epochs: s.epochs, batch: s.batch, accum: s.accum, lr: s.lr, tagLength: s.tagLength, domainTag: s.domainTag },
+    specialise: {
+      ...DEFAULT_CONFIG.specialise,
+      epochs: s.epochs,
+      batch: s.batch,
+      accum: s.accum,
+      lr: s.lr,
+      tagLength: s.tagLength,
+      domainTag: s.domainTag,
+      ...(s.lora ? { lora: { ...DEFAULT_CONFIG.specialise.lora, rank: s.lora.rank, alpha: s.lora.alpha, targets: s.lora.targets as Proj[] } } : {}),
+    },
     eval: { ...DEFAULT_CONFIG.eval, n: s.evalN, shots: [...s.shots], scorings: [...s.scorings], rougeN: s.rougeN },
     ...(s.instructionTemplate ? { instructionTemplate: s.instructionTemplate } : {}),
     ...(s.seedsPerPrompt ? { seedsPerPrompt: s.seedsPerPrompt } : {}),
