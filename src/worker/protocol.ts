@@ -525,7 +525,8 @@ export interface RequestMap {
   compose: { params: ComposeParams; result: ComposeReply; event: TokenEvent };
   matrixCell: { params: MatrixCellParams; result: MatrixCellReply; event: never };
   inspectTag: { params: InspectParams; result: InspectReply; event: never };
-  attention: { params: { template: string }; result: AttentionReply; event: never };
+  /** `adapter`: a library adapter applied to every token of the prompt (none = the base model). */
+  attention: { params: { template: string; adapter?: string | null }; result: AttentionReply; event: never };
 
   /**
    * Runs an experiment on the loaded model, cell by cell. The result has status "complete", or

@@ -491,8 +491,13 @@ export function createWorkbench(ctx: WorkbenchContext) {
     };
   }
 
-  async function attention(template: string): Promise<AttentionReply> {
+  async function attention(template: string, adapterName: string | null = null): Promise<AttentionReply> {
     const m = needModel();
+    if (adapterName) {
+      const a = library.adapters.find((x) => x.name === adapterName);
+      if (!a) throw new Error(`The library has no adapter "${adapterName}"; choose another, or none.`);
+      m.setAdapter(a.name, a);
+    }
     const r = ctx.methods.renderPrompt(template, {}, library, m.tokenizer);
     for (const a of r.rendered.tagAt) needTag(a.tag, m);
     const T = r.prompt.ids.length;
@@ -510,7 +515,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
       }
       return { text, tag: null };
     });
-    const res = await m.attentionMap(r.prompt);
+    const res = await m.attentionMap(r.prompt, { adapter: adapterName });
     return { tokens, T: res.T, layers: res.layers };
   }
 
@@ -714,7 +719,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
       case 'inspectTag':
         return inspectTag(msg.params);
       case 'attention':
-        return attention(msg.params.template);
+        return attention(msg.params.template, msg.params.adapter ?? null);
       case 'experimentRun':
         return runExperimentRequest(msg.id, msg.params, signal);
       default:
