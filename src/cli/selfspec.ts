@@ -29,7 +29,7 @@ export const SELFSPEC_USAGE = `  cli selfspec --model <m> --seeds <file> [--corp
             [--batch 4 --accum 8 --lr 3e-4] [--tag-length 10] [--domain-tag BioMed] [--function-tag Expert] [--domain biomedicine]
             [--response-tokens 256] [--instruction-tokens 256] [--instructions-from file.jsonl] [--reuse-instructions] [--rouge-n 50]
             [--pubmedqa <pqal.json> --pubmedqa-truth <truth.json>] [--tags-in <lib.json> --init-adapter <name>]
-            [--lora-rank 8 --lora-alpha 16 --lora-targets q,k,v,o,gate,up,down] [--json]`;
+            [--lora-rank 8 --lora-alpha 16 --lora-targets q,k,v,o,gate,up,down (default: the start adapter's)] [--json]`;
 
 const PUBMEDQA = 'public/data/biomed/pubmedqa_ori_pqal.json';
 const PUBMEDQA_TRUTH = 'public/data/biomed/pubmedqa_test_ground_truth.json';
@@ -115,6 +115,8 @@ export async function selfspecCommand(argv: string[]): Promise<number> {
   }
   // The start adapter's library (e.g. from `cli import --peft`); its shapes are checked once the model is loaded.
   const library = v['tags-in'] ? readLibrary(v['tags-in'], null) : null;
+  const start = v['init-adapter'] ? library?.adapters.find((a) => a.name === v['init-adapter']) : undefined;
+  const startShape = start ? { rank: start.rank, alpha: start.alpha, targets: [...start.targets] as Proj[] } : null;
   const evalN = int('eval-n', v['eval-n']);
   const pubmedqa = evalN > 0 ? parsePubmedqa(readText(v.pubmedqa, 'pubmedqa'), readText(v['pubmedqa-truth'], 'pubmedqa-truth')) : null;
   let given: PipelineInputs['instructions'];
@@ -147,6 +149,8 @@ export async function selfspecCommand(argv: string[]): Promise<number> {
       functionTag: v['function-tag'] ?? null,
       lora: {
         ...DEFAULT_CONFIG.specialise.lora,
+        // A start adapter's own shape unless given: training continues it (a contradicting shape is refused by the pipeline).
+        ...(startShape ?? {}),
         ...(v['lora-rank'] ? { rank: int('lora-rank', v['lora-rank'], 1) } : {}),
         ...(v['lora-alpha'] ? { alpha: real('lora-alpha', v['lora-alpha']) } : {}),
         ...(v['lora-targets'] ? { targets: v['lora-targets'].split(',').map((t) => t.trim()) as Proj[] } : {}),

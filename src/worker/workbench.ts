@@ -497,11 +497,8 @@ export function createWorkbench(ctx: WorkbenchContext) {
 
   async function attention(template: string, adapterName: string | null = null): Promise<AttentionReply> {
     const m = needModel();
-    if (adapterName) {
-      const a = library.adapters.find((x) => x.name === adapterName);
-      if (!a) throw new Error(`The library has no adapter "${adapterName}"; choose another, or none.`);
-      m.setAdapter(a.name, a);
-    }
+    // The library adapter made resident under its engine name (uploaded once, as for generation).
+    const engineName = adapterName ? resident.resolve(m, [adapterName])[0] : null;
     const r = ctx.methods.renderPrompt(template, {}, library, m.tokenizer);
     for (const a of r.rendered.tagAt) needTag(a.tag, m);
     const T = r.prompt.ids.length;
@@ -519,7 +516,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
       }
       return { text, tag: null };
     });
-    const res = await m.attentionMap(r.prompt, { adapter: adapterName });
+    const res = await m.attentionMap(r.prompt, { adapter: engineName });
     return { tokens, T: res.T, layers: res.layers };
   }
 
