@@ -28,8 +28,7 @@ const label = (c: InputChoice, builtins: Array<{ id: string; label: string }>) =
       : c.kind === 'folder'
         ? `${c.name}: ${c.files.length} .txt documents (${(c.files.reduce((a, f) => a + f.bytes.byteLength, 0) / 1024).toFixed(1)} KB)`
         : 'none';
-// The folder picker's attribute is not in React's input props; spread so TypeScript lets it through.
-const FOLDER_PICKER = { webkitdirectory: '', directory: '' } as Record<string, string>;
+
 
 async function choiceOf(files: File[]): Promise<InputChoice> {
   const f = files[0];
@@ -119,24 +118,9 @@ export function SetupCard() {
           <FileDrop label="Upload a corpus" accept=".jsonl,.json,.txt" multiple disabled={busy} onFiles={(f) => pickCorpus(f)} testId="ss-corpus-file">
             JSONL with id and text, or plain text with one passage per line; several .txt files are documents
           </FileDrop>
-          <label className="filedrop-label ss-folder" data-testid="ss-corpus-folder">
-            <span>
-              <strong>Choose a folder of .txt documents</strong>
-              <span className="filedrop-hint">split at blank lines into passages, ids &lt;file&gt;#&lt;n&gt;; up to {MAX_CORPUS_BYTES / 1024 / 1024} MB in all</span>
-            </span>
-            <input
-              type="file"
-              className="filedrop-input"
-              multiple
-              disabled={busy}
-              {...FOLDER_PICKER}
-              onChange={(e) => {
-                const files = Array.from(e.target.files ?? []);
-                if (files.length) pickCorpus(files, true);
-                e.target.value = '';
-              }}
-            />
-          </label>
+          <FileDrop label="Choose a folder of .txt documents" directory disabled={busy} onFiles={(f) => pickCorpus(f, true)} testId="ss-corpus-folder">
+            split at blank lines into passages, ids &lt;file&gt;#&lt;n&gt;; up to {MAX_CORPUS_BYTES / 1024 / 1024} MB in all
+          </FileDrop>
           {corpusError && (
             <p className="inline-error" role="alert" data-testid="ss-corpus-error">
               {corpusError}
