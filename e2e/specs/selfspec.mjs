@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assert, expectNoErrorBanner, openApp, waitUntil } from '../lib.mjs';
@@ -81,12 +82,13 @@ export async function run({ page, baseUrl, artifacts, log }) {
 
   // ---- Corpus from .txt documents (a folder picker, or several files), and one over the size limit:
   // refused before it is read, with what to do, and the corpus chosen before stays.
-  const docs = [
-    { name: 'lace.txt', mimeType: 'text/plain', buffer: Buffer.from('Lace plants shed leaf cells by programmed death.\n\nWindows form in the leaves.') },
-    { name: 'liver.txt', mimeType: 'text/plain', buffer: Buffer.from('The liver makes bile.') },
-  ];
+  // A folder picker takes a directory path.
+  const docs = await mkdtemp(join(tmpdir(), 'selfspec-docs-'));
+  await writeFile(join(docs, 'lace.txt'), 'Lace plants shed leaf cells by programmed death.\n\nWindows form in the leaves.');
+  await writeFile(join(docs, 'liver.txt'), 'The liver makes bile.');
   await page.getByTestId('ss-corpus-folder').locator('input[type=file]').setInputFiles(docs);
   await waitUntil(page, async () => /2 \.txt documents/.test(await page.getByTestId('ss-corpus').innerText()), { timeoutMs: 10_000, what: 'the folder corpus to be chosen' });
+  await rm(docs, { recursive: true, force: true });
   await page.getByTestId('ss-corpus-file').locator('input[type=file]').setInputFiles({ name: 'huge.txt', mimeType: 'text/plain', buffer: Buffer.alloc(32 * 1024 * 1024 + 1, 0x61) });
   const corpusErr = page.getByTestId('ss-corpus-error');
   await corpusErr.waitFor({ timeout: 20_000 });
