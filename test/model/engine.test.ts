@@ -91,7 +91,7 @@ describe('random fixture models vs the CPU reference', () => {
       const bytes = randomGguf({ arch: 'llama', type, seed: 5, nLayers: 2, nHeads: 4, nKvHeads: 2, tied: false, includeTokenizer: true });
       const src = new BytesSource(bytes, 'llama.gguf');
       const desc = await describeModel(src);
-      const e = await loadModel(gpu, src, { slots: 8, maxContext: 64 });
+      const e = await loadModel(gpu, src, { slots: 20, maxContext: 64 }); // a logit row per token: one per slot
       const ids20 = Array.from({ length: 20 }, (_, i) => 1 + ((i * 37) % 200));
       const ref = refForward(await refModel(desc, src), { ids: ids20 });
       expect(relErr(await gpuLogits(e, ids20), ref.logits)).toBeLessThan(1e-3);
