@@ -12,6 +12,7 @@ import { loadModel } from '../model/model';
 import { openSource, siblingTokenizer } from './sources';
 import { readJsonFile } from './json-file';
 import { tokenizerForFile } from './tokenizer-file';
+import { readDatasetText } from './dataset-file';
 import { evalCommand, loadLibrary, trainCommand, type TrainArgs } from './train';
 import { experimentCommand, EXPERIMENT_USAGE, qedCommand } from './experiment';
 import { CliUsageError, validateOptions, wantsHelp } from './options';
@@ -31,6 +32,8 @@ const USAGE = `usage:
             [--peft lora|prompt-tuning|linear-probe (domain-in-text)] [--no-head (baselines: the number as text)]
             paper epochs (Table 5): translation 1, descriptor 4, qed 2, synergy 2, binding 4; LoRA targets q,v by default
             [--checkpoint ck.json --checkpoint-every N] [--resume ck.json]
+            [--sample-every N [--sample-prompt "<Tag> text"] [--sample-tokens T]] greedy samples while training
+            (default prompt: the template filled with the first held-out row, cut before the output)
   cli eval  --model <path|url> --tags-in lib.json --template "..." --data <file> [--stage 2|--method …]
 ${EXCHANGE_USAGE}
 ${EXPERIMENT_USAGE}
@@ -100,6 +103,9 @@ async function main(argv: string[]): Promise<number> {
       'continue-adapter': { type: 'string' },
       checkpoint: { type: 'string' },
       'checkpoint-every': { type: 'string' },
+      'sample-every': { type: 'string' },
+      'sample-prompt': { type: 'string' },
+      'sample-tokens': { type: 'string' },
       resume: { type: 'string' },
       'accept-fingerprint': { type: 'boolean', default: false },
     },
@@ -177,6 +183,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'train' || cmd === 'eval') {
+    // What is not a dataset is refused before the model loads, with the Data panel's message.
+    for (const path of v.data ?? []) readDatasetText(path);
     const gpu = await acquireNodeGpu();
     const tokPath = v.tokenizer ?? siblingTokenizer(v.model);
     const model = await loadModel(gpu, openSource(v.model), { tokenizer: tokPath ? openSource(tokPath) : undefined, configJson, slots: 1, maxContext: v.context ? num('context', v.context) : 512 });
@@ -213,6 +221,9 @@ async function main(argv: string[]): Promise<number> {
       continueAdapter: v['init-adapter'] ?? v['continue-adapter'],
       checkpoint: v.checkpoint,
       checkpointEvery: v['checkpoint-every'],
+      sampleEvery: v['sample-every'],
+      samplePrompt: v['sample-prompt'],
+      sampleTokens: v['sample-tokens'],
       resume: v.resume,
       acceptFingerprint: v['accept-fingerprint'],
     };

@@ -9,6 +9,7 @@
  * Everything here must survive structuredClone: plain data, Files, no functions, no class instances.
  */
 import type { DataFormat, DataReport } from '../data/dataset';
+import type { ExperimentDataset } from '../experiments/dataset-task';
 import type { CellResult, ExperimentMethod, ExperimentProgress, ExperimentResults, Variant } from '../experiments/types';
 import type { GenerateResult, LoadProgress, MemoryReport, SamplingOptions, TaggedPrompt } from '../model/api';
 import type { ModelInspection } from '../model/preflight';
@@ -19,7 +20,7 @@ import type { SelfSpecRunMeta } from './selfspec-store';
 import type { Scoring } from '../selfspec/evaluate';
 import type { SpecMethod } from '../selfspec/specialise';
 import type { ExportSelection, LibraryFile } from '../tags/library-format';
-import type { TagKind, TagProvenance } from '../tags/tag';
+import type { TagKind, TagProvenance, TrainingRecord } from '../tags/tag';
 import type { CheckpointFile } from '../train/checkpoint';
 import type { Metrics, RunSpec } from '../train/protocol';
 import type { StepLog } from '../train/trainer';
@@ -136,6 +137,8 @@ export interface HeadSummary {
   classes?: string[];
   labelMean: number[];
   labelStd: number[];
+  /** How it was trained (absent for imported or older heads). */
+  training?: TrainingRecord;
 }
 
 export interface TagSummary {
@@ -159,6 +162,8 @@ export interface AdapterSummary {
   targets: string[];
   layers: number;
   params: number;
+  /** How it was trained here (absent for PEFT imports and older adapters). */
+  training?: TrainingRecord;
 }
 
 export interface LibrarySummary {
@@ -259,6 +264,8 @@ export type TrainEvent =
     }
   | { kind: 'phase'; phase: TrainPhase }
   | { kind: 'step'; log: StepLog }
+  /** A greedy sample from the run's sample prompt after `step` (RunSpec.sample), decoded. */
+  | { kind: 'sample'; step: number; text: string }
   | { kind: 'eval'; step: number; metrics: Metrics }
   | { kind: 'checkpoint'; runId: string; step: number; file: CheckpointFile };
 
@@ -400,6 +407,8 @@ export interface ExperimentRunParams {
   previous?: ExperimentResults;
   /** Absolute URL of the data folder (public/data is served at <base>/data/). */
   dataBaseUrl: string;
+  /** Workbench data sets (Data panel) that the definition's "dataset" tasks name, with their rows. */
+  datasets?: ExperimentDataset[];
 }
 
 /** One planned cell (what the progress view lists before the cell runs). */

@@ -82,6 +82,7 @@ const trainSpec = z.object({
   continueAdapter: z.string().min(1).optional(),
   recompute: z.boolean().optional(),
   name: z.string().optional(),
+  sample: z.object({ every: int(0, 10_000_000), tokens: count(4096).optional(), prompt: z.string().optional(), row: row.optional() }).optional(),
 });
 
 const trainOptions = { runId: name, checkpointEvery: int(0, 10_000_000), evalEvery: int(0, 10_000_000), evalLimit: count() };
@@ -136,7 +137,12 @@ export const REQUEST_SCHEMAS: Partial<Record<RequestType, z.ZodType>> = {
   }),
   inspectTag: z.object({ name, neighbours: count(1000).optional(), sample: count(1 << 20).optional() }),
   attention: z.object({ template: z.string() }),
-  experimentRun: z.object({ definition: z.unknown(), previous: z.unknown().optional(), dataBaseUrl: z.string() }),
+  experimentRun: z.object({
+    definition: z.unknown(),
+    previous: z.unknown().optional(),
+    dataBaseUrl: z.string(),
+    datasets: z.array(z.object({ name: z.string().min(1), columns: z.array(z.string()), rows: z.array(row) })).optional(),
+  }),
 };
 
 function shown(v: unknown): string {

@@ -4,7 +4,7 @@
  */
 import { loadRdkit } from '../../src/tasks/rdkit';
 import type { LoadedDataset } from '../../src/data/builtin';
-import { hashOf, planCells } from '../../src/experiments/runner';
+import { hashOf, planCells, type RunExperimentOptions } from '../../src/experiments/runner';
 import { RESULTS_FORMAT, type CellResult, type ExperimentDefinition, type ExperimentResults, type TranslationScore } from '../../src/experiments/types';
 import type { Gpu } from '../../src/gpu/device';
 import type { AdapterWeights, GenerateRequest, GenerateResult, LoadedModel, LoadProgress, MemoryReport, OnToken, TaggedPrompt } from '../../src/model/api';
@@ -408,6 +408,9 @@ export class FakeRun implements RunHandle {
     this.step++;
     const loss = 3 / (1 + this.step);
     const s: StepLog = { step: this.step, loss, lmLoss: loss, headLoss: 0, gradNorm: 1 / this.step, lr: 0.01, tokensPerSec: 1000, skipped: false };
+    // Samples as the real trainer takes them (every N-th step); the fake tokenizer decodes char codes.
+    const sm = this.spec.sample;
+    if (sm && sm.every > 0 && this.step % sm.every === 0) s.sample = [...`${sm.prompt ?? 'default'}@${this.step}`].slice(0, sm.tokens ?? 16).map((c) => c.charCodeAt(0));
     this.log.push(s);
     return s;
   }
@@ -529,7 +532,7 @@ export function fakeMethods(opts: FakeMethodsOptions = {}): { methods: MethodDep
       };
     },
     runExperiment(model, definition, o) {
-      experiments.push({ definition, previous: o.previous, ran: [], dataBaseUrl: o.dataBaseUrl });
+      experiments.push({ definition, previous: o.previous, ran: [], dataBaseUrl: o.dataBaseUrl, datasets: o.datasets });
       return fakeExperiment(model, definition, o, experiments[experiments.length - 1], opts);
     },
   };
@@ -544,6 +547,8 @@ export interface FakeExperimentCall {
   definition: ExperimentDefinition;
   previous?: ExperimentResults;
   dataBaseUrl: string;
+  /** The data sets sent with the request (Data panel rows for "dataset" tasks). */
+  datasets?: RunExperimentOptions['datasets'];
   /** Ids of the cells that were run (not reused). */
   ran: string[];
 }
