@@ -85,8 +85,10 @@ export interface MatmulBackwardInputArgs {
 
 export interface MatmulOptions {
   /**
-   * Stage tiles and multiply in f16 (accumulating in f32) in the tiled forward kernel (prefill). Default:
-   * on where the device has shader-f16 and the adapter is a GPU. Forcing it on without shader-f16 throws.
+   * Stage tiles and multiply in f16 (accumulating in f32) in the tiled forward kernel (prefill). Default
+   * off: the f16 module has never been compiled on a device with shader-f16 (SwiftShader lacks it), and a
+   * shader that fails to compile there would break every prefill — turn it on once a real-GPU run of
+   * test/kernels/matmul-tiles.test.ts has passed. Forcing it on without shader-f16 throws.
    * The backward kernels always stay f32: gradients underflow f16 without loss scaling.
    */
   f16?: boolean;
@@ -120,7 +122,7 @@ export class Matmul {
     if (opts.f16 && !kc.gpu.features.shaderF16) {
       throw new Error('Matmul: f16 tiles were requested but this device has no shader-f16; leave `f16` unset to use it only where available.');
     }
-    const f16 = opts.f16 ?? (kc.gpu.features.shaderF16 && !software);
+    const f16 = opts.f16 ?? false;
     const plans = {
       forward: opts.plan ?? tilePlan(kc.gpu.limits, f16 ? 2 : 4),
       backward: opts.plan ?? tilePlan(kc.gpu.limits, 4),
