@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assert, expectNoErrorBanner, openApp, waitUntil } from '../lib.mjs';
@@ -78,6 +79,24 @@ export async function run({ page, baseUrl, artifacts, log }) {
   assert(/empty-seeds\.jsonl: the seed file is empty/.test(msg), `clear message for empty seeds, got: ${msg}`);
   assert((await page.getByTestId('ss-run').count()) === 0, 'no run stored for refused input');
   await shot(page, join(artifacts, 'selfspec-0-empty-seeds.png'));
+
+  // ---- Corpus from .txt documents (a folder picker, or several files), and one over the size limit:
+  // refused before it is read, with what to do, and the corpus chosen before stays.
+  // A folder picker takes a directory path.
+  const docs = await mkdtemp(join(tmpdir(), 'selfspec-docs-'));
+  await writeFile(join(docs, 'lace.txt'), 'Lace plants shed leaf cells by programmed death.\n\nWindows form in the leaves.');
+  await writeFile(join(docs, 'liver.txt'), 'The liver makes bile.');
+  await page.getByTestId('ss-corpus-folder').locator('input[type=file]').setInputFiles(docs);
+  await waitUntil(page, async () => /2 \.txt documents/.test(await page.getByTestId('ss-corpus').innerText()), { timeoutMs: 10_000, what: 'the folder corpus to be chosen' });
+  await rm(docs, { recursive: true, force: true });
+  await page.getByTestId('ss-corpus-file').locator('input[type=file]').setInputFiles({ name: 'huge.txt', mimeType: 'text/plain', buffer: Buffer.alloc(32 * 1024 * 1024 + 1, 0x61) });
+  const corpusErr = page.getByTestId('ss-corpus-error');
+  await corpusErr.waitFor({ timeout: 20_000 });
+  const corpusMsg = await corpusErr.innerText();
+  log(`oversized corpus: ${corpusMsg}`);
+  assert(/huge\.txt is 32\.0 MB; a corpus may be at most 32\.0 MB.*split the corpus/.test(corpusMsg), `a clear size refusal: ${corpusMsg}`);
+  assert(/2 \.txt documents/.test(await page.getByTestId('ss-corpus').innerText()), 'the folder corpus chosen before stays');
+  await shot(page, join(artifacts, 'selfspec-0b-corpus-folder.png'));
 
   // ---- Tiny settings shared by both runs.
   await upload(page, 'ss-seeds-file', 'selfspec-seeds.jsonl');
@@ -165,7 +184,7 @@ export async function run({ page, baseUrl, artifacts, log }) {
   assert(Number(await page.getByTestId('ss-verb-rings').getAttribute('data-total')) === 3, 'the rings count the accepted instructions');
   // Responses: tokens and passages with scores and weights.
   await page.getByTestId('ss-step-responses').getByRole('button').first().click();
-  // Round 1 (retrieval; round 2 decodes contrastively without passages): the instruction BM25 finds a passage for.
+  // Round 1 (retrieval): the instruction BM25 finds a passage for.
   await page.getByTestId('ss-resp-item').filter({ hasText: 'r1 Which organ' }).click();
   const resp = page.getByTestId('ss-response');
   assert(Number(await resp.getAttribute('data-tokens')) > 0 || (await resp.getByTestId('ss-tokens').innerText()).length > 0, 'a response has tokens');

@@ -376,13 +376,19 @@ export function checkSettings(s: SelfSpecSettings, corpus: boolean): Record<stri
   if (s.k > 0 && !corpus) e.k = 'k > 0 needs a corpus (or set k to 0)';
   if (s.evalN > 0 && s.shots.length === 0) e.shots = 'give at least one shot count, e.g. 0';
   if (!s.name.trim()) e.name = 'give the run a name';
+  if (s.initAdapter && !s.methods.some((m) => m !== 'tag')) e.methods = 'a start adapter needs a method that trains LoRA (LoRA or LoRA + tag)';
   return e;
 }
 
 // ---------------------------------------------------------------------------------------------
 // The store
 
-export type InputChoice = { kind: 'builtin'; id: string } | { kind: 'file'; name: string; bytes: ArrayBuffer } | { kind: 'none' };
+export type InputChoice =
+  | { kind: 'builtin'; id: string }
+  | { kind: 'file'; name: string; bytes: ArrayBuffer }
+  /** Corpus only: .txt documents (a folder or several files), split into passages `<file>#<n>` by the worker. */
+  | { kind: 'folder'; name: string; files: Array<{ name: string; bytes: ArrayBuffer }> }
+  | { kind: 'none' };
 
 export type RunState = 'idle' | 'starting' | 'running' | 'pausing' | 'paused' | 'cancelled' | 'done' | 'error';
 
@@ -431,7 +437,8 @@ export interface SelfSpecStoreDeps {
   newId?: () => string;
 }
 
-const sourceOf = (c: InputChoice): SelfSpecSource | null => (c.kind === 'none' ? null : c.kind === 'builtin' ? { kind: 'builtin', id: c.id } : { kind: 'file', name: c.name, bytes: c.bytes });
+const sourceOf = (c: InputChoice): SelfSpecSource | null =>
+  c.kind === 'none' ? null : c.kind === 'builtin' ? { kind: 'builtin', id: c.id } : c.kind === 'folder' ? { kind: 'folder', name: c.name, files: c.files } : { kind: 'file', name: c.name, bytes: c.bytes };
 
 export function createSelfSpecStore({ client, notices, model, dataBaseUrl, newId }: SelfSpecStoreDeps): SelfSpecStore {
   const makeId = newId ?? (() => `ss-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`);

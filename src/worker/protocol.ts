@@ -463,10 +463,18 @@ export interface SelfSpecSettings {
   maxBarrenBatches?: number;
   /** Rounds ≥ 2 generate a fresh instruction set (default) or reuse round 1's. */
   freshInstructions?: boolean;
+  /** An adapter of the library (e.g. an imported PEFT adapter) that LoRA specialisation starts from; copied into the run at start. */
+  initAdapter?: string | null;
+  /** LoRA shape of the specialisation (default r 8, α 16, all projections); the panel sets the start adapter's. */
+  lora?: { rank: number; alpha: number; targets: string[] };
 }
 
 /** Seeds or corpus: a built-in file under public/data/biomed, or an upload (bytes: decoded in the worker, UTF-8 checked). */
-export type SelfSpecSource = { kind: 'builtin'; id: string } | { kind: 'file'; name: string; bytes: ArrayBuffer };
+export type SelfSpecSource =
+  | { kind: 'builtin'; id: string }
+  | { kind: 'file'; name: string; bytes: ArrayBuffer }
+  /** A corpus folder: .txt documents, split into passages `<file>#<n>` (corpus.ts splitDocuments) in the worker. */
+  | { kind: 'folder'; name: string; files: Array<{ name: string; bytes: ArrayBuffer }> };
 
 export interface SelfSpecStartParams {
   runId: string;
@@ -534,7 +542,8 @@ export interface RequestMap {
   compose: { params: ComposeParams; result: ComposeReply; event: TokenEvent };
   matrixCell: { params: MatrixCellParams; result: MatrixCellReply; event: never };
   inspectTag: { params: InspectParams; result: InspectReply; event: never };
-  attention: { params: { template: string }; result: AttentionReply; event: never };
+  /** `adapter`: a library adapter applied to every token of the prompt (none = the base model). */
+  attention: { params: { template: string; adapter?: string | null }; result: AttentionReply; event: never };
 
   /**
    * Runs an experiment on the loaded model, cell by cell. The result has status "complete", or

@@ -136,7 +136,7 @@ export const REQUEST_SCHEMAS: Partial<Record<RequestType, z.ZodType>> = {
     spacedFields: z.array(name).optional(),
   }),
   inspectTag: z.object({ name, neighbours: count(1000).optional(), sample: count(1 << 20).optional() }),
-  attention: z.object({ template: z.string() }),
+  attention: z.object({ template: z.string(), adapter: z.string().nullable().optional() }),
   experimentRun: z.object({
     definition: z.unknown(),
     previous: z.unknown().optional(),

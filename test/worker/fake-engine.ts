@@ -167,8 +167,14 @@ export class FakeModel implements LoadedModel {
     return out;
   }
 
+  /** The adapter of each attentionMap call (null = base). */
+  readonly attentionAdapters: Array<string | null> = [];
+
   /** Uniform causal attention in every layer. */
-  async attentionMap(prompt: TaggedPrompt | number[]): Promise<{ T: number; layers: Float32Array[] }> {
+  async attentionMap(prompt: TaggedPrompt | number[], opts: { adapter?: string | null } = {}): Promise<{ T: number; layers: Float32Array[] }> {
+    // As the engine: a named adapter must be resident.
+    if (opts.adapter && !this.resident.has(opts.adapter)) throw new Error(`Adapter "${opts.adapter}" is not loaded; call setAdapter first.`);
+    this.attentionAdapters.push(opts.adapter ?? null);
     const T = Array.isArray(prompt) ? prompt.length : prompt.ids.length;
     const layers = Array.from({ length: this.config.nLayers }, () => {
       const a = new Float32Array(T * T);
@@ -192,6 +198,7 @@ export const fakeGpu = (limits: Partial<Gpu['limits']> = {}): Gpu =>
       maxStorageBufferBindingSize: 2 ** 30,
       maxComputeWorkgroupStorageSize: 32768,
       maxComputeInvocationsPerWorkgroup: 256,
+      maxComputeWorkgroupSizeX: 256,
       maxComputeWorkgroupsPerDimension: 65535,
       maxStorageBuffersPerShaderStage: 10,
       minStorageBufferOffsetAlignment: 256,

@@ -234,6 +234,10 @@ function AttentionCard() {
   const layer = useInspector((s) => s.layer);
   const model = useModel((s) => s.model);
   const ins = inspectorStore.getState();
+  const adapters = useLibrary((s) => s.summary.adapters);
+  const chosen = useInspector((s) => s.adapter);
+  // An adapter deleted from the library since it was chosen falls back to the base model.
+  const adapter = adapters.some((a) => a.name === chosen) ? chosen : null;
   return (
     <section className="card" aria-labelledby="attn-title" data-testid="inspector-attention">
       <div className="card-head">
@@ -262,6 +266,16 @@ function AttentionCard() {
         }}
       >
         <input type="text" className="mono" aria-label="Prompt (tags written <Name>)" value={prompt} onChange={(e) => ins.setPrompt(e.target.value)} placeholder="<SMILES> CCO is" />
+        {adapters.length > 0 && (
+          <select aria-label="Adapter" value={adapter ?? ''} onChange={(e) => ins.setAdapter(e.target.value || null)} data-testid="attn-adapter">
+            <option value="">base model</option>
+            {adapters.map((a) => (
+              <option key={a.id} value={a.name}>
+                with {a.name}
+              </option>
+            ))}
+          </select>
+        )}
         <button type="submit" className="primary" disabled={!model || status === 'running'}>
           {status === 'running' ? 'Running…' : 'Show attention'}
         </button>

@@ -1,5 +1,8 @@
 import { useState } from 'react';
-import { useModel } from '../../state/app';
+import { useLibrary, useModel } from '../../state/app';
+import { MAX_CORPUS_BYTES } from '../../selfspec/corpus';
+import { DEFAULT_SPECIALISE } from '../../selfspec/specialise';
+import { corpusChoice } from './corpus-choice';
 import type { InputChoice } from '../../state/selfspec';
 import type { SpecMethod } from '../../selfspec/specialise';
 import type { Scoring } from '../../selfspec/evaluate';
@@ -18,7 +21,14 @@ const METHODS: Array<{ id: SpecMethod; label: string }> = [
 ];
 
 const label = (c: InputChoice, builtins: Array<{ id: string; label: string }>) =>
-  c.kind === 'builtin' ? (builtins.find((b) => b.id === c.id)?.label ?? c.id) : c.kind === 'file' ? `${c.name} (${(c.bytes.byteLength / 1024).toFixed(1)} KB)` : 'none';
+  c.kind === 'builtin'
+    ? (builtins.find((b) => b.id === c.id)?.label ?? c.id)
+    : c.kind === 'file'
+      ? `${c.name} (${(c.bytes.byteLength / 1024).toFixed(1)} KB)`
+      : c.kind === 'folder'
+        ? `${c.name}: ${c.files.length} .txt documents (${(c.files.reduce((a, f) => a + f.bytes.byteLength, 0) / 1024).toFixed(1)} KB)`
+        : 'none';
+
 
 async function choiceOf(files: File[]): Promise<InputChoice> {
   const f = files[0];
@@ -35,6 +45,14 @@ export function SetupCard() {
   const status = useSelfSpec((s) => s.status);
   const error = useSelfSpec((s) => s.error);
   const model = useModel((s) => s.model);
+  const adapters = useLibrary((s) => s.summary.adapters);
+  // A refused corpus pick (too big, no .txt) is said here; the corpus chosen before stays.
+  const [corpusError, setCorpusError] = useState<string | null>(null);
+  const pickCorpus = (files: File[], folder = false) => {
+    setCorpusError(null);
+    corpusChoice(files, { folder }).then(st.setCorpus, (e: Error) => setCorpusError(e.message));
+  };
+  const start = adapters.find((a) => a.name === settings.initAdapter) ?? null;
   const st = selfspecStore.getState();
   const runId = useSelfSpec((s) => s.runId);
   const busy = status === 'running' || status === 'pausing' || status === 'starting';
@@ -91,16 +109,51 @@ export function SetupCard() {
             data-testid="ss-corpus"
             disabled={busy}
             value={corpus.kind === 'builtin' ? corpus.id : corpus.kind}
-            onChange={(e) => (e.target.value === 'none' ? st.setCorpus({ kind: 'none' }) : e.target.value !== 'file' && st.setCorpus({ kind: 'builtin', id: e.target.value }))}
+            onChange={(e) => (e.target.value === 'none' ? st.setCorpus({ kind: 'none' }) : e.target.value !== 'file' && e.target.value !== 'folder' && st.setCorpus({ kind: 'builtin', id: e.target.value }))}
           >
             <option value="pubmedqa">PubMedQA abstracts (1,000)</option>
             <option value="none">None (k = 0)</option>
-            {corpus.kind === 'file' && <option value="file">{label(corpus, [])}</option>}
+            {(corpus.kind === 'file' || corpus.kind === 'folder') && <option value={corpus.kind}>{label(corpus, [])}</option>}
           </select>
-          <FileDrop label="Upload a corpus" accept=".jsonl,.json,.txt" disabled={busy} onFiles={(f) => void choiceOf(f).then(st.setCorpus)} testId="ss-corpus-file">
-            JSONL with id and text, or plain text with one passage per line
+          <FileDrop label="Upload a corpus" accept=".jsonl,.json,.txt" multiple disabled={busy} onFiles={(f) => pickCorpus(f)} testId="ss-corpus-file">
+            JSONL with id and text, or plain text with one passage per line; several .txt files are documents
           </FileDrop>
+          <FileDrop label="Choose a folder of .txt documents" directory disabled={busy} onFiles={(f) => pickCorpus(f, true)} testId="ss-corpus-folder">
+            split at blank lines into passages, ids &lt;file&gt;#&lt;n&gt;; up to {MAX_CORPUS_BYTES / 1024 / 1024} MB in all
+          </FileDrop>
+          {corpusError && (
+            <p className="inline-error" role="alert" data-testid="ss-corpus-error">
+              {corpusError}
+            </p>
+          )}
         </div>
+      </div>
+      <div className="field">
+        <label htmlFor="ss-init-adapter">Start LoRA from</label>
+        <select
+          id="ss-init-adapter"
+          data-testid="ss-init-adapter"
+          disabled={busy}
+          value={settings.initAdapter ?? ''}
+          onChange={(e) => {
+            const a = adapters.find((x) => x.name === e.target.value);
+            // The specialisation takes the start adapter's shape (rank, α, targets) so that training continues it.
+            set(a ? { initAdapter: a.name, lora: { rank: a.rank, alpha: a.alpha, targets: [...a.targets] } } : { initAdapter: null, lora: undefined });
+          }}
+        >
+          <option value="">
+            a fresh LoRA (r {DEFAULT_SPECIALISE.lora.rank}, α {DEFAULT_SPECIALISE.lora.alpha}, all layers)
+          </option>
+          {adapters.map((a) => (
+            <option key={a.id} value={a.name}>
+              {a.name} (r {a.rank}, α {a.alpha}, {a.targets.join(' ')})
+            </option>
+          ))}
+        </select>
+        <span className="field-hint">
+          {start ? 'LoRA training continues this library adapter (e.g. an imported PEFT adapter); the table adds its row as the start.' : adapters.length ? 'or continue an adapter of the library' : 'import a PEFT adapter in the Library panel to continue it here'}
+        </span>
+        {settings.initAdapter && !start && <span className="field-hint">“{settings.initAdapter}” is no longer in the library: choose another.</span>}
       </div>
       <details className="ss-advanced" data-testid="ss-advanced">
         <summary>Instruction prompt, given instructions, iteration</summary>
