@@ -276,7 +276,8 @@ export function SetupCard() {
       {errors.methods && <p className="field-hint">{errors.methods}</p>}
       </>
       )}
-      {!model && <p className="hint">Load a model in the Model panel first: the run generates, trains and evaluates on it.</p>}
+      {modelLoading && <p className="hint" data-testid="ss-model-loading">The model is loading: Start waits for it.</p>}
+      {!model && !modelLoading && <p className="hint">Load a model in the Model panel first: the run generates, trains and evaluates on it.</p>}
       {error && !busy && !runId && (
         <p className="inline-error" role="alert" data-testid="ss-error">
           {error}
