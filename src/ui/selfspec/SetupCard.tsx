@@ -88,7 +88,7 @@ export function SetupCard() {
       {!fit.ok && (
         <div className="inline-error ss-slots" role="alert" data-testid="ss-slots" data-need={fit.need} data-have={fit.have ?? ''}>
           <p>
-            These settings need <strong>{fit.need} decoding slots</strong> ({fit.reason}); the loaded model has {fit.have}.
+            These settings need <strong>{fit.need} decoding slots</strong>: {fit.reason}. The loaded model has {fit.have}.
           </p>
           <div className="actions">
             <button type="button" className="primary" disabled={busy || modelLoading} onClick={() => void st.reloadForSlots()} data-testid="ss-reload-slots">
