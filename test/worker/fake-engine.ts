@@ -203,6 +203,7 @@ export const fakeGpu = (limits: Partial<Gpu['limits']> = {}): Gpu =>
       maxStorageBufferBindingSize: 2 ** 30,
       maxComputeWorkgroupStorageSize: 32768,
       maxComputeInvocationsPerWorkgroup: 256,
+      maxComputeWorkgroupSizeX: 256,
       maxComputeWorkgroupsPerDimension: 65535,
       maxStorageBuffersPerShaderStage: 10,
       minStorageBufferOffsetAlignment: 256,
