@@ -69,6 +69,27 @@ export async function run({ page, baseUrl, artifacts, log }) {
   await loadModel(page);
   await gotoPanel(page, PANEL);
 
+  // ---- The default settings (k = 5, 2 rounds) need 10 decoding slots; the model loaded with 4. The
+  // panel says so, Start waits, and one click reloads the same model with 10 slots.
+  const slots = page.getByTestId('ss-slots');
+  await slots.waitFor({ timeout: 10_000 });
+  assert((await slots.getAttribute('data-need')) === '10' && (await slots.getAttribute('data-have')) === '4', `need 10, have 4: ${await slots.innerText()}`);
+  assert(await page.getByTestId('ss-start').isDisabled(), 'Start is disabled while the settings do not fit');
+  assert(/Use k = 2/.test(await slots.innerText()), 'a lower k that fits is offered');
+  await shot(page, join(artifacts, 'selfspec-00-slots-needed.png'));
+  await page.getByTestId('ss-reload-slots').click();
+  // While the model reloads there is none to check against: Start stays disabled until it is back.
+  await waitUntil(page, async () => await page.getByTestId('ss-start').isEnabled(), { timeoutMs: 120_000, what: 'the model to reload with 10 slots and Start to be enabled' });
+  assert((await slots.count()) === 0, 'no slot problem once the model has 10 slots');
+  await expectNoErrorBanner(page, 'after the reload with more slots');
+  await gotoPanel(page, 'Model');
+  assert((await page.getByLabel('Parallel slots', { exact: true }).inputValue()) === '10', 'the Model panel shows the new slots setting');
+  const loadedShape = await page.getByTestId('load-settings-loaded').innerText();
+  assert(/Loaded with 10 slots/.test(loadedShape), `the loaded model has 10 slots: ${loadedShape}`);
+  await waitUntil(page, async () => /for 10 slots/.test(await page.getByTestId('fit-estimate').innerText().catch(() => '')), { timeoutMs: 20_000, what: 'the estimate for 10 slots' });
+  await shot(page, join(artifacts, 'selfspec-00b-model-slots.png'));
+  await gotoPanel(page, PANEL);
+
   // ---- Unhappy path: an empty seed file is refused with a message, and nothing is stored.
   await upload(page, 'ss-seeds-file', 'empty-seeds.jsonl', Buffer.alloc(0));
   await page.getByTestId('ss-start').click();

@@ -106,6 +106,8 @@ export interface LoadedModel {
   readonly config: ModelConfig;
   readonly tokenizer: Tokenizer;
   readonly name: string;
+  /** What it was loaded for: decoding slots (prompts per generate()), KV positions per slot, tokens per forward chunk. */
+  readonly shape: { slots: number; maxContext: number; maxTokens: number };
   memory(): MemoryReport;
   generate(req: GenerateRequest, onToken?: OnToken): Promise<GenerateResult>;
   /** Makes an adapter resident on the GPU under `name` (replacing one of that name); the base weights are untouched. */

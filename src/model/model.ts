@@ -122,6 +122,7 @@ function makeEngine(
     desc,
     weights,
     transformer,
+    shape: { slots: transformer.opts.slots, maxContext: transformer.opts.maxContext, maxTokens: transformer.opts.maxTokens },
     tokenizer,
     name,
     config: desc.config,

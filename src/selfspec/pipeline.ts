@@ -36,6 +36,7 @@ import type { Seed } from './seeds';
 import { DEFAULT_SPECIALISE, initLora, stateFromJson, stateToJson, tagsOf, type AlpacaRecord, type SpecialiseHooks, type SpecialiseOptions, type SpecialiseResult, type SpecMethod } from './specialise';
 import type { Variant } from './runner';
 import { jsonl, parseJsonl, type RunStore } from './store';
+import { slotsNeeded } from './slots';
 
 /** What the pipeline needs from the engine; the CLI and the worker build it over a real model, tests over a fake. */
 export interface PipelineDeps {
@@ -207,9 +208,12 @@ export class Pipeline {
   private async runStages(): Promise<{ table: ReturnType<typeof makeTable> }> {
     const c = this.cfg;
     validateConfig(c, this.inputs);
-    // Round ≥ 2 decodes expert and amateur side by side: refuse before round 1's work, not after it.
-    if (c.rounds >= 2 && 2 * Math.max(1, c.k) > this.deps.slots) {
-      throw new Error(`Round 2 decodes each response with ${2 * Math.max(1, c.k)} slots (k = ${c.k} passages, expert and amateur) but the model has ${this.deps.slots}; load it with more slots, lower k, or run 1 round.`);
+    // A response's mixture group (round 1) and its expert + amateur groups (rounds ≥ 2) cannot be split
+    // across batches: refuse before any work, not after the instructions were generated.
+    const need = slotsNeeded(c);
+    if (need.slots > this.deps.slots) {
+      const fix = c.rounds >= 2 && need.slots === 2 * Math.max(1, c.k) ? 'load it with more slots, lower k, or run 1 round' : 'load it with more slots or lower k';
+      throw new Error(`${need.reason[0].toUpperCase()}${need.reason.slice(1)} but the model has ${this.deps.slots}; ${fix}.`);
     }
     this.init = this.startAdapter();
     await this.checkConfig();

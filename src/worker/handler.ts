@@ -138,6 +138,7 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
       config: { ...m.config },
       memory: { ...m.memory() },
       tokenizer: { vocabSize: m.tokenizer.vocabSize, bosId: m.tokenizer.bosId, eosId: m.tokenizer.eosId },
+      shape: { ...m.shape },
       loadMs,
     };
   }

@@ -44,6 +44,8 @@ export interface ModelInfo {
   config: ModelConfig;
   memory: MemoryReport;
   tokenizer: { vocabSize: number; bosId: number | null; eosId: number | null };
+  /** Decoding slots (prompts decoded side by side), KV positions per slot and tokens per chunk it was loaded with. */
+  shape: { slots: number; maxContext: number; maxTokens: number };
   /** Wall time of the whole load in ms, measured in the worker. */
   loadMs: number;
 }

@@ -15,6 +15,7 @@ export class ScriptModel implements LoadedModel {
   readonly config = FAKE_CONFIG;
   readonly tokenizer = fakeTokenizer;
   readonly name = 'script';
+  readonly shape = { slots: 4, maxContext: FAKE_CONFIG.maxSeqLen, maxTokens: 256 };
   readonly requests: GenerateRequest[] = [];
   readonly resident = new Map<string, AdapterWeights>();
   /** Called before each generate() returns (tests abort from here). */

@@ -260,6 +260,11 @@ describe('self-specialization pipeline (fake engine)', () => {
     (few.pipeline as unknown as { deps: PipelineDeps }).deps.slots = 4;
     await expect(few.pipeline.run()).rejects.toThrow(/Round 2 decodes each response with 6 slots/);
     expect(few.model.requests).toHaveLength(0);
+    // Round 1's mixture (an ablation k included) is refused up front too, not after the instructions were generated.
+    const wide = setup(config({ k: 2, rounds: 1, ablationK: [3] }));
+    (wide.pipeline as unknown as { deps: PipelineDeps }).deps.slots = 2;
+    await expect(wide.pipeline.run()).rejects.toThrow(/Round 1 decodes each response as a mixture of 3 passage prompts.*model has 2; load it with more slots or lower k/);
+    expect(wide.model.requests).toHaveLength(0);
   });
 
   it('starts every LoRA specialisation from a library adapter, evaluates it as the start row and uses it as round 2\'s amateur', async () => {

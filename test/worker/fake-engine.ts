@@ -14,6 +14,7 @@ import type { ByteSource } from '../../src/model/source';
 import { BytesSource } from '../../src/model/sources';
 import type { Tokenizer } from '../../src/model/tokenizer-api';
 import type { ModelConfig } from '../../src/model/types';
+import { loadShape } from '../../src/model/weights';
 import { createHead } from '../../src/tags/head';
 import { Rng } from '../../src/model/sampling';
 import { importLibrary } from '../../src/tags/library-format';
@@ -77,6 +78,8 @@ export interface FakeModelOptions {
   /** Delay per token (ms). */
   tokenDelayMs?: number;
   name?: string;
+  /** What it was loaded for (default: loadShape of FAKE_CONFIG with the defaults: 4 slots). */
+  shape?: { slots: number; maxContext: number; maxTokens: number };
 }
 
 /** A LoadedModel that streams `text` one character per token. */
@@ -84,6 +87,7 @@ export class FakeModel implements LoadedModel {
   readonly config = FAKE_CONFIG;
   readonly tokenizer = fakeTokenizer;
   readonly name: string;
+  readonly shape: { slots: number; maxContext: number; maxTokens: number };
   disposed = false;
   requests: GenerateRequest[] = [];
   private readonly text: string;
@@ -93,6 +97,7 @@ export class FakeModel implements LoadedModel {
     this.text = opts.text ?? ', there was a fake model.';
     this.delay = opts.tokenDelayMs ?? 0;
     this.name = opts.name ?? 'fake';
+    this.shape = opts.shape ?? loadShape(FAKE_CONFIG);
   }
 
   readonly resident = new Map<string, AdapterWeights>();
@@ -275,7 +280,8 @@ export function fakeEngine(opts: FakeEngineOptions = {}) {
       }
       if (opts.loadError) throw opts.loadError;
       o.onProgress?.({ phase: 'ready', loaded: 1, total: 1 });
-      const m = new FakeModel(opts);
+      // The engine's shape rule (defaults, the KV cap): the worker reports what the load really got.
+      const m = new FakeModel({ ...opts, shape: loadShape(FAKE_CONFIG, { maxContext: o.maxContext, slots: o.slots }) });
       calls.models.push(m);
       return m;
     },

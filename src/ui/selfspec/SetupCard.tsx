@@ -3,7 +3,7 @@ import { useLibrary, useModel } from '../../state/app';
 import { MAX_CORPUS_BYTES } from '../../selfspec/corpus';
 import { DEFAULT_SPECIALISE } from '../../selfspec/specialise';
 import { corpusChoice } from './corpus-choice';
-import type { InputChoice } from '../../state/selfspec';
+import { slotFit, type InputChoice } from '../../state/selfspec';
 import type { SpecMethod } from '../../selfspec/specialise';
 import type { Scoring } from '../../selfspec/evaluate';
 import { FileDrop } from '../common/FileDrop';
@@ -45,6 +45,8 @@ export function SetupCard() {
   const status = useSelfSpec((s) => s.status);
   const error = useSelfSpec((s) => s.error);
   const model = useModel((s) => s.model);
+  const modelLoading = useModel((s) => s.status === 'loading');
+  const fit = slotFit(settings, model);
   const adapters = useLibrary((s) => s.summary.adapters);
   // A refused corpus pick (too big, no .txt) is said here; the corpus chosen before stays.
   const [corpusError, setCorpusError] = useState<string | null>(null);
@@ -74,11 +76,38 @@ export function SetupCard() {
               {folded ? 'Show settings' : 'Hide settings'}
             </button>
           )}
-          <button type="button" className="primary" disabled={busy || !model || Object.keys(errors).length > 0} onClick={() => void st.start()} data-testid="ss-start">
+          <button type="button" className="primary" disabled={busy || !model || modelLoading || !fit.ok || Object.keys(errors).length > 0}
+            title={!fit.ok ? `The loaded model has ${fit.have} slots; these settings need ${fit.need}.` : undefined}
+            onClick={() => void st.start()}
+            data-testid="ss-start"
+          >
             Start
           </button>
         </div>
       </div>
+      {!fit.ok && (
+        <div className="inline-error ss-slots" role="alert" data-testid="ss-slots" data-need={fit.need} data-have={fit.have ?? ''}>
+          <p>
+            These settings need <strong>{fit.need} decoding slots</strong>: {fit.reason}. The loaded model has {fit.have}.
+          </p>
+          <div className="actions">
+            <button type="button" className="primary" disabled={busy || modelLoading} onClick={() => void st.reloadForSlots()} data-testid="ss-reload-slots">
+              {modelLoading ? 'Reloading…' : `Reload with ${fit.need} slots`}
+            </button>
+            {fit.fittingK !== null && (
+              <button type="button" disabled={busy} onClick={() => set({ k: fit.fittingK! })} data-testid="ss-fit-k">
+                Use k = {fit.fittingK}
+              </button>
+            )}
+            {fit.oneRoundFits && (
+              <button type="button" disabled={busy} onClick={() => set({ rounds: 1 })} data-testid="ss-fit-rounds">
+                Run 1 round
+              </button>
+            )}
+          </div>
+          <p className="hint tight">Reloading keeps the model and its context setting; more slots take more KV memory (the context may be halved to stay under the KV cap unless set in the Model panel).</p>
+        </div>
+      )}
       {!folded && (
       <>
       <div className="ss-inputs">
@@ -247,7 +276,8 @@ export function SetupCard() {
       {errors.methods && <p className="field-hint">{errors.methods}</p>}
       </>
       )}
-      {!model && <p className="hint">Load a model in the Model panel first: the run generates, trains and evaluates on it.</p>}
+      {modelLoading && <p className="hint" data-testid="ss-model-loading">The model is loading: Start waits for it.</p>}
+      {!model && !modelLoading && <p className="hint">Load a model in the Model panel first: the run generates, trains and evaluates on it.</p>}
       {error && !busy && !runId && (
         <p className="inline-error" role="alert" data-testid="ss-error">
           {error}
