@@ -13,12 +13,11 @@ import { BUILTIN_TASKS, builtinTask, validateTaskDefinition } from '../../src/ex
 import { methodTemplate, parseLoraTargets } from '../../src/train/protocol';
 import { stepsForEpochs } from '../../src/train/trainer';
 import type { TaskDefinition } from '../../src/experiments/types';
-import { acquireNodeGpu } from '../../src/gpu/node-gpu';
-import { loadModel, type Engine } from '../../src/model/model';
-import { NodeFileSource } from '../../src/model/source-node';
+import type { Engine } from '../../src/model/model';
 import { parseTemplate } from '../../src/tags/template';
 import { loadRdkit } from '../../src/tasks/rdkit';
 import { epochOrder } from '../../src/train/shuffle';
+import { loadStories } from '../helpers/stories';
 
 const regressionTask = (over: Partial<TaskDefinition> = {}): TaskDefinition => {
   const r = validateTaskDefinition({
@@ -277,11 +276,7 @@ describe('baselines as the paper defines them', () => {
 describe('direct prompting on stories260K', () => {
   let engine: Engine;
   beforeAll(async () => {
-    engine = await loadModel(await acquireNodeGpu(), new NodeFileSource('public/models/stories260K/stories260K.bin'), {
-      tokenizer: new NodeFileSource('public/models/stories260K/tok512.bin'),
-      slots: 2,
-      maxContext: 128,
-    });
+    engine = await loadStories({ slots: 2, maxContext: 128 });
   });
   afterAll(() => engine?.dispose());
 

@@ -9,18 +9,13 @@ import { validateExperiment } from '../../src/experiments/definition';
 import { buildTables } from '../../src/experiments/report';
 import { runExperiment } from '../../src/experiments/runner';
 import type { ExperimentProgress } from '../../src/experiments/types';
-import { acquireNodeGpu } from '../../src/gpu/node-gpu';
-import { loadModel, type Engine } from '../../src/model/model';
-import { NodeFileSource } from '../../src/model/source-node';
+import type { Engine } from '../../src/model/model';
 import type { TagLibrary } from '../../src/tags/library';
+import { loadStories } from '../helpers/stories';
 
 let engine: Engine;
 beforeAll(async () => {
-  engine = await loadModel(await acquireNodeGpu(), new NodeFileSource('public/models/stories260K/stories260K.bin'), {
-    tokenizer: new NodeFileSource('public/models/stories260K/tok512.bin'),
-    slots: 4,
-    maxContext: 256,
-  });
+  engine = await loadStories({ slots: 4, maxContext: 256 });
 });
 afterAll(() => engine?.dispose());
 

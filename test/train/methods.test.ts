@@ -4,22 +4,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { acquireNodeGpu } from '../../src/gpu/node-gpu';
-import { loadModel, type Engine } from '../../src/model/model';
-import { NodeFileSource } from '../../src/model/source-node';
+import type { Engine } from '../../src/model/model';
 import { TagLibrary } from '../../src/tags/library';
 import { createTag, initTagRows, newProvenance } from '../../src/tags/tag';
 import { embeddingTable } from '../../src/tags/embedding';
 import { exportLibrary, importLibrary } from '../../src/tags/library-format';
 import { datasetHash, parseLoraTargets, prepareRun, runProtocol, type TaskData } from '../../src/train/protocol';
+import { loadStories } from '../helpers/stories';
 
 let engine: Engine | null = null;
 async function stories(): Promise<Engine> {
-  engine ??= await loadModel(await acquireNodeGpu(), new NodeFileSource('public/models/stories260K/stories260K.bin'), {
-    tokenizer: new NodeFileSource('public/models/stories260K/tok512.bin'),
-    slots: 1,
-    maxContext: 128, // the two-input binding template runs to 74 tokens
-  });
+  engine ??= await loadStories({ slots: 1, maxContext: 128 /* the two-input binding template runs to 74 tokens */ });
   return engine;
 }
 

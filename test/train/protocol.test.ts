@@ -6,20 +6,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { acquireNodeGpu } from '../../src/gpu/node-gpu';
 import { blosumDescriptor, parseResidueTable } from '../../src/data/blosum';
 import { parseDataset } from '../../src/data/parse';
-import { loadModel, type Engine } from '../../src/model/model';
-import { NodeFileSource } from '../../src/model/source-node';
+import type { Engine } from '../../src/model/model';
 import { TagLibrary } from '../../src/tags/library';
 import { prepareRun, runProtocol } from '../../src/train/protocol';
+import { loadStories } from '../helpers/stories';
 
 async function stories(): Promise<Engine> {
-  return loadModel(await acquireNodeGpu(), new NodeFileSource('public/models/stories260K/stories260K.bin'), {
-    tokenizer: new NodeFileSource('public/models/stories260K/tok512.bin'),
-    slots: 1,
-    maxContext: 128,
-  });
+  return loadStories({ slots: 1, maxContext: 128 });
 }
 
 function smiles(n: number): Array<Record<string, string>> {

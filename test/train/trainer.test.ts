@@ -1,20 +1,15 @@
 /** Checkpoints resume the same loss curve; a NaN step is skipped without touching the parameters. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { acquireNodeGpu } from '../../src/gpu/node-gpu';
-import { loadModel, type Engine } from '../../src/model/model';
-import { NodeFileSource } from '../../src/model/source-node';
+import type { Engine } from '../../src/model/model';
 import { TagLibrary } from '../../src/tags/library';
 import { checkpointOf, resumeRun, snapshotLibrary } from '../../src/train/checkpoint';
 import { prepareRun, type RunSpec } from '../../src/train/protocol';
+import { loadStories } from '../helpers/stories';
 
 let engine: Engine | null = null;
 async function stories(): Promise<Engine> {
-  engine ??= await loadModel(await acquireNodeGpu(), new NodeFileSource('public/models/stories260K/stories260K.bin'), {
-    tokenizer: new NodeFileSource('public/models/stories260K/tok512.bin'),
-    slots: 1,
-    maxContext: 64,
-  });
+  engine ??= await loadStories({ slots: 1, maxContext: 64 });
   return engine;
 }
 

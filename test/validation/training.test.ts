@@ -4,21 +4,16 @@
  * fit the context, and an update that would overflow is skipped so the last good state survives.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { acquireNodeGpu } from '../../src/gpu/node-gpu';
-import { loadModel, type Engine } from '../../src/model/model';
-import { NodeFileSource } from '../../src/model/source-node';
+import type { Engine } from '../../src/model/model';
 import { TagLibrary } from '../../src/tags/library';
 import { checkpointOf, resumeRun, snapshotLibrary } from '../../src/train/checkpoint';
 import { prepareRun, type RunSpec } from '../../src/train/protocol';
 import { Trainer, type Example } from '../../src/train/trainer';
+import { loadStories } from '../helpers/stories';
 
 let e: Engine;
 beforeAll(async () => {
-  e = await loadModel(await acquireNodeGpu(), new NodeFileSource('public/models/stories260K/stories260K.bin'), {
-    tokenizer: new NodeFileSource('public/models/stories260K/tok512.bin'),
-    slots: 1,
-    maxContext: 64,
-  });
+  e = await loadStories({ slots: 1, maxContext: 64 });
 }, 120_000);
 
 const rows = (labels: string[]) => labels.map((output, i) => ({ input: `Tom had ${i} cats.`, output }));
