@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Gpu } from '../../src/gpu/device';
 import { tilePlan } from '../../src/gpu/tiles';
+import { TYPICAL_LIMITS } from '../helpers/limits';
 
-const LIMITS: Gpu['limits'] = {
-  maxBufferSize: 2 ** 31,
-  maxStorageBufferBindingSize: 2 ** 30,
-  maxComputeWorkgroupStorageSize: 32768,
-  maxComputeInvocationsPerWorkgroup: 256,
-  maxComputeWorkgroupSizeX: 256,
-  maxComputeWorkgroupsPerDimension: 65535,
-  maxStorageBuffersPerShaderStage: 10,
-  minStorageBufferOffsetAlignment: 256,
-  minUniformBufferOffsetAlignment: 256,
-};
+const LIMITS = TYPICAL_LIMITS;
 
 describe('tilePlan', () => {
   it('takes 64×64 tiles with 32-element steps on a typical adapter (256 invocations, 32 KiB)', () => {

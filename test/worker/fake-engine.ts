@@ -25,6 +25,7 @@ import { checkpointOf, type CheckpointFile } from '../../src/train/checkpoint';
 import { functionTagOf, tagNamesOf, type Metrics, type RunSpec } from '../../src/train/protocol';
 import type { StepLog, TrainState } from '../../src/train/trainer';
 import { EngineClient, type WorkerLike } from '../../src/worker/client';
+import { TYPICAL_LIMITS } from '../helpers/limits';
 import { createHandler, type EngineDeps, type LoadOptions } from '../../src/worker/handler';
 import type { ExperimentRunOptions, MethodDeps, RunHandle } from '../../src/worker/methods';
 import { abortError, type RequestMessage, type WorkerMessage } from '../../src/worker/protocol';
@@ -199,15 +200,7 @@ export const fakeGpu = (limits: Partial<Gpu['limits']> = {}): Gpu =>
     device: {} as GPUDevice,
     features: { shaderF16: false, subgroups: true, timestampQuery: false },
     limits: {
-      maxBufferSize: 2 ** 31,
-      maxStorageBufferBindingSize: 2 ** 30,
-      maxComputeWorkgroupStorageSize: 32768,
-      maxComputeInvocationsPerWorkgroup: 256,
-      maxComputeWorkgroupSizeX: 256,
-      maxComputeWorkgroupsPerDimension: 65535,
-      maxStorageBuffersPerShaderStage: 10,
-      minStorageBufferOffsetAlignment: 256,
-      minUniformBufferOffsetAlignment: 256,
+      ...TYPICAL_LIMITS,
       ...limits,
     },
     adapterInfo: { vendor: 'fake', architecture: 'test', device: 'fake device', description: 'Fake GPU' },
