@@ -13,6 +13,11 @@ export interface Gpu {
     maxStorageBuffersPerShaderStage: number;
     minStorageBufferOffsetAlignment: number;
     minUniformBufferOffsetAlignment: number;
+    /** Optional where a Gpu is built by hand (tests); matvecShape assumes 256 / no subgroup size. */
+    maxComputeWorkgroupSizeX?: number;
+    /** The adapter's subgroup sizes (adapter.info; 0 when it has no subgroups). */
+    subgroupMinSize?: number;
+    subgroupMaxSize?: number;
   };
   adapterInfo: { vendor: string; architecture: string; device: string; description: string };
   /**
@@ -105,6 +110,9 @@ export async function acquireGpu(gpu: GPU | undefined, opts: AcquireOptions = {}
       maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
       minStorageBufferOffsetAlignment: device.limits.minStorageBufferOffsetAlignment,
       minUniformBufferOffsetAlignment: device.limits.minUniformBufferOffsetAlignment,
+      maxComputeWorkgroupSizeX: device.limits.maxComputeWorkgroupSizeX,
+      subgroupMinSize: (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0,
+      subgroupMaxSize: (info as { subgroupMaxSize?: number }).subgroupMaxSize ?? 0,
     },
     adapterInfo: {
       vendor: info.vendor ?? '',
