@@ -27,7 +27,7 @@ const USAGE = `usage:
   cli train --model <path|url> (--stage 1|2|3 | --method prompt-tuning|lora|linear-probe|domain-in-text)
             --template "<Tag> {input}" --data <file> [--data <file> …] [--map field=column …] [--task text|regression|classification]
             [--tags-in lib.json] [--out lib.json] [--steps N | --epochs E | --epochs paper:<task>] [--lr X] [--batch N] [--accum N] [--seed N] [--eval-fraction F]
-            [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v|all-linear | --continue-adapter <name>]
+            [--tag-length P] [--enrich] [--isolate] [--spaced input] [--recompute] [--lora-rank R --lora-alpha A --lora-targets q,v|all-linear | --init-adapter <name in --tags-in>]
             [--peft lora|prompt-tuning|linear-probe (domain-in-text)] [--no-head (baselines: the number as text)]
             paper epochs (Table 5): translation 1, descriptor 4, qed 2, synergy 2, binding 4; LoRA targets q,v by default
             [--checkpoint ck.json --checkpoint-every N] [--resume ck.json]
@@ -96,6 +96,7 @@ async function main(argv: string[]): Promise<number> {
       'lora-rank': { type: 'string' },
       'lora-alpha': { type: 'string' },
       'lora-targets': { type: 'string' },
+      'init-adapter': { type: 'string' },
       'continue-adapter': { type: 'string' },
       checkpoint: { type: 'string' },
       'checkpoint-every': { type: 'string' },
@@ -209,7 +210,7 @@ async function main(argv: string[]): Promise<number> {
       loraRank: v['lora-rank'],
       loraAlpha: v['lora-alpha'],
       loraTargets: v['lora-targets'],
-      continueAdapter: v['continue-adapter'],
+      continueAdapter: v['init-adapter'] ?? v['continue-adapter'],
       checkpoint: v.checkpoint,
       checkpointEvery: v['checkpoint-every'],
       resume: v.resume,

@@ -101,6 +101,8 @@ const OPTION_SCHEMAS: Record<string, z.ZodType> = {
   'lora-rank': int(1, 4096),
   'lora-alpha': num({ gt: 0, max: 1e6 }),
   'lora-targets': loraTargets,
+  'init-adapter': nonEmpty,
+  'continue-adapter': nonEmpty,
   checkpoint: outFile,
   'checkpoint-every': int(1, 10_000_000),
   resume: existingFile,
@@ -240,6 +242,7 @@ export function validateOptions(cmd: string, values: Record<string, unknown>, po
     if (values.stage === undefined && values.method === undefined) throw new CliUsageError('train needs --stage 1|2|3 or --method prompt-tuning|lora|linear-probe|domain-in-text');
     if (!Array.isArray(values.data) || values.data.length === 0) throw new CliUsageError('--data <file> is required for "train"');
   }
+  if (cmd === 'train' || cmd === 'eval') checkInitAdapter(values);
   if (cmd === 'eval' && (!Array.isArray(values.data) || values.data.length === 0)) throw new CliUsageError('--data <file> is required for "eval"');
   if (cmd === 'export' && values.format === 'peft' && (values.adapter === undefined || values.model === undefined)) {
     throw new CliUsageError('export --format peft needs --adapter <name> and --model <path|url> (for shapes and q/k row order)');
@@ -251,6 +254,25 @@ export function validateOptions(cmd: string, values: Record<string, unknown>, po
     const ks = [values.k, ...(typeof values.ablation === 'string' ? values.ablation.split(',') : [])].filter((x) => x !== undefined).map(Number);
     const width = Math.max(1, ...ks, Number(values.rounds ?? 1) > 1 ? 2 : 1);
     if (width > slots) throw new CliUsageError(`--slots ${show(String(values.slots ?? 8))}: must be ≥ ${width} (one slot per passage: --k/--ablation up to ${Math.max(0, ...ks)}${Number(values.rounds ?? 1) > 1 ? ', and 2 for round 2' : ''})`);
+  }
+}
+
+/**
+ * --init-adapter <name> (alias --continue-adapter): LoRA starts from that adapter of --tags-in, whose
+ * rank, alpha and targets it keeps, so a shape of its own given beside it is a contradiction.
+ */
+function checkInitAdapter(values: Record<string, unknown>): void {
+  const init = values['init-adapter'];
+  const cont = values['continue-adapter'];
+  if (init !== undefined && cont !== undefined && init !== cont) throw new CliUsageError('--init-adapter and --continue-adapter name the same thing: give one');
+  const name = (init ?? cont) as string | undefined;
+  if (name === undefined || values.resume !== undefined) return;
+  const flag = init !== undefined ? '--init-adapter' : '--continue-adapter';
+  const lora = values.method === 'lora' || (values.method === 'domain-in-text' && (values.peft === undefined || values.peft === 'lora'));
+  if (!lora) throw new CliUsageError(`${flag} ${show(name)}: starts a LoRA run from a library adapter: use it with --method lora (or domain-in-text with LoRA)`);
+  if (values['tags-in'] === undefined) throw new CliUsageError(`${flag} ${show(name)}: needs --tags-in <lib.json> holding that adapter`);
+  for (const o of ['lora-rank', 'lora-alpha', 'lora-targets']) {
+    if (values[o] !== undefined) throw new CliUsageError(`--${o} with ${flag}: the run keeps the adapter's own rank, alpha and targets; drop --${o}`);
   }
 }
 

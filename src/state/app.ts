@@ -16,7 +16,7 @@ import { createMatrixStore, type MatrixState } from './matrix';
 import { createModelStore, type ModelState } from './model';
 import { createModelCacheStore, type ModelCacheState } from './modelCache';
 import { createNoticesStore, type NoticesState } from './notices';
-import { renamer, renameTagsInTemplate, tagRenames } from './tag-renames';
+import { followAdapter, renamer, renameTagsInTemplate, tagRenames } from './tag-renames';
 import { createTrainStore, type TrainState } from './train';
 
 // A worker that crashes, loses its GPU device or stops answering is replaced (see ./engine.ts).
@@ -88,6 +88,22 @@ libraryStore.subscribe((s) => {
   const t = trainStore.getState();
   const template = renameTagsInTemplate(t.config.template, renames);
   if (template !== t.config.template) t.setConfig({ template });
+});
+
+// A chosen adapter follows a rename and is dropped when deleted (Generate, Composer, Train panels).
+let lastAdapters = libraryStore.getState().summary.adapters;
+libraryStore.subscribe((s) => {
+  if (s.summary.adapters === lastAdapters) return;
+  const prev = lastAdapters;
+  lastAdapters = s.summary.adapters;
+  const follow = (name: string | null) => followAdapter(prev, s.summary.adapters, name);
+  const g = generationStore.getState();
+  if (follow(g.adapter) !== g.adapter) g.setAdapter(follow(g.adapter));
+  const c = composerStore.getState();
+  for (const which of ['a', 'b'] as const) if (follow(c.adapters[which]) !== c.adapters[which]) c.setAdapter(which, follow(c.adapters[which]));
+  const t = trainStore.getState();
+  const from = t.config.initAdapter ?? null;
+  if (follow(from) !== from) t.setConfig({ initAdapter: follow(from) });
 });
 
 /** Loads what was saved: the tag library into the worker, datasets, checkpoints. */

@@ -81,7 +81,8 @@ export function prefillSegments(template: Template, row: Record<string, string>,
   return normalizeSegments(segs);
 }
 
-export type CompareMode = 'off' | 'no-tags' | 'variant';
+/** Side by side: off, the prompt without its tags, a second prompt, or the prompt's adapter vs the base model. */
+export type CompareMode = 'off' | 'no-tags' | 'variant' | 'adapter';
 export type ComposeMode = 'generate' | 'head';
 export type ComposerStatus = 'idle' | 'running' | 'done' | 'cancelled' | 'error';
 
@@ -92,6 +93,8 @@ export interface ComposerColumn {
   info: PromptInfo | null;
   prediction: HeadPrediction | null;
   finish: string | null;
+  /** The library LoRA adapter this column generated with (null = the base model). */
+  adapter: string | null;
 }
 
 export interface ComposerState {
@@ -100,6 +103,8 @@ export interface ComposerState {
   compare: CompareMode;
   mode: ComposeMode;
   options: GenerationOptions;
+  /** Library LoRA adapter per prompt (null = base); generation only (heads read the base model). */
+  adapters: { a: string | null; b: string | null };
   status: ComposerStatus;
   columns: ComposerColumn[];
   error: string | null;
@@ -111,6 +116,7 @@ export interface ComposerState {
   insertTag(which: 'a' | 'b', name: string, offset?: number): void;
   setCompare(c: CompareMode): void;
   setMode(m: ComposeMode): void;
+  setAdapter(which: 'a' | 'b', name: string | null): void;
   setOptions(patch: Partial<GenerationOptions>): void;
   run(): Promise<void>;
   stop(): void;
@@ -136,6 +142,7 @@ export function createComposerStore({ client, notices, model, random = Math.rand
     compare: 'off',
     mode: 'generate',
     options: { ...DEFAULT_OPTIONS, maxTokens: 48, temperature: 0, seed: 0 },
+    adapters: { a: null, b: null },
     status: 'idle',
     columns: [],
     error: null,
@@ -153,12 +160,17 @@ export function createComposerStore({ client, notices, model, random = Math.rand
       set({ [which]: insertTagAt(segs, name, offset ?? total) } as Pick<ComposerState, 'a' | 'b'>);
     },
     setCompare(compare) {
-      if (compare === 'no-tags' && get().mode === 'head') return;
+      if ((compare === 'no-tags' || compare === 'adapter') && get().mode === 'head') return;
       set({ compare });
     },
     setMode(mode) {
-      // Without its tags a prompt has no function tag, so no head to read: that comparison is generation-only.
-      set(mode === 'head' && get().compare === 'no-tags' ? { mode, compare: 'off' } : { mode });
+      // Without its tags a prompt has no function tag, so no head to read, and heads read the base
+      // model's hidden states: both comparisons are generation-only.
+      const c = get().compare;
+      set(mode === 'head' && (c === 'no-tags' || c === 'adapter') ? { mode, compare: 'off' } : { mode });
+    },
+    setAdapter(which, name) {
+      set({ adapters: { ...get().adapters, [which]: name || null } });
     },
     setOptions(patch) {
       set({ options: { ...get().options, ...patch } });
@@ -171,20 +183,29 @@ export function createComposerStore({ client, notices, model, random = Math.rand
         notices.getState().push({ kind: 'warning', title: 'No model loaded', message: 'Load a model in the Model panel first.' });
         return;
       }
-      const { a, b, compare, mode, options } = get();
+      const { a, b, compare, mode, options, adapters } = get();
       const invalid = validateOptions(options, loaded.config.maxSeqLen);
       if (invalid) {
         set({ error: invalid });
         notices.getState().push({ kind: 'warning', title: 'Check the options', message: invalid });
         return;
       }
-      const variants: Array<{ title: string; segs: Segment[] }> = [{ title: compare === 'variant' ? 'Prompt A' : compare === 'no-tags' ? 'With tags' : 'Output', segs: a }];
-      if (compare === 'no-tags') variants.push({ title: 'Without tags', segs: withoutTags(a) });
-      if (compare === 'variant') variants.push({ title: 'Prompt B', segs: b });
+      if (compare === 'adapter' && !adapters.a) {
+        set({ error: 'Choose an adapter to compare with the base model.' });
+        return;
+      }
+      const gen = mode === 'generate';
+      const adapterA = gen ? adapters.a : null;
+      const firstTitle = compare === 'variant' ? 'Prompt A' : compare === 'no-tags' ? 'With tags' : compare === 'adapter' ? 'With the adapter' : 'Output';
+      const variants: Array<{ title: string; segs: Segment[]; adapter: string | null }> = [{ title: firstTitle, segs: a, adapter: adapterA }];
+      if (compare === 'no-tags') variants.push({ title: 'Without tags', segs: withoutTags(a), adapter: adapterA });
+      if (compare === 'variant') variants.push({ title: 'Prompt B', segs: b, adapter: gen ? adapters.b : null });
+      if (compare === 'adapter') variants.push({ title: 'Base model', segs: a, adapter: null });
       if (variants.some((v) => v.segs.length === 0)) {
         set({ error: 'A prompt is empty.' });
         return;
       }
+      const useAdapters = variants.some((v) => v.adapter);
       const templates = variants.map((v) => segmentsToTemplate(v.segs));
       const seed = options.seed ?? Math.floor(random() * 0x7fffffff);
       const c = new AbortController();
@@ -192,12 +213,21 @@ export function createComposerStore({ client, notices, model, random = Math.rand
       set({
         status: 'running',
         error: null,
-        columns: variants.map((v, i) => ({ title: v.title, template: templates[i], output: '', info: null, prediction: null, finish: null })),
+        columns: variants.map((v, i) => ({ title: v.title, template: templates[i], output: '', info: null, prediction: null, finish: null, adapter: v.adapter })),
       });
       try {
         const res: ComposeReply = await client.request(
           'compose',
-          { variants: templates, mode, maxTokens: options.maxTokens, temperature: options.temperature, topK: options.topK, topP: options.topP, seed },
+          {
+            variants: templates,
+            mode,
+            maxTokens: options.maxTokens,
+            temperature: options.temperature,
+            topK: options.topK,
+            topP: options.topP,
+            seed,
+            ...(useAdapters ? { adapters: variants.map((v) => v.adapter) } : {}),
+          },
           {
             signal: c.signal,
             onEvent: (ev) => {

@@ -44,6 +44,10 @@ export interface GenerationStats {
 export interface GenerationState {
   prompt: string;
   options: GenerationOptions;
+  /** The library LoRA adapter to generate with (null = the base model). */
+  adapter: string | null;
+  /** The adapter of the current/last run (null = base), shown with its output. */
+  runAdapter: string | null;
   status: GenerationStatus;
   /** The prompt of the current/last run, shown before the output. */
   runPrompt: string;
@@ -55,6 +59,7 @@ export interface GenerationState {
   error: string | null;
 
   setPrompt(prompt: string): void;
+  setAdapter(name: string | null): void;
   setOptions(patch: Partial<GenerationOptions>): void;
   resetOptions(): void;
   /** Starts a run with the current prompt and options; resolves when it ends. */
@@ -99,6 +104,8 @@ export function createGenerationStore({
   return createStore<GenerationState>()((set, get) => ({
     prompt: 'Once upon a time',
     options: { ...DEFAULT_OPTIONS },
+    adapter: null,
+    runAdapter: null,
     status: 'idle',
     runPrompt: '',
     output: '',
@@ -109,6 +116,9 @@ export function createGenerationStore({
     setPrompt(prompt) {
       set({ prompt });
     },
+    setAdapter(adapter) {
+      set({ adapter: adapter || null });
+    },
     setOptions(patch) {
       set({ options: { ...get().options, ...patch } });
     },
@@ -117,7 +127,7 @@ export function createGenerationStore({
     },
 
     async generate() {
-      const { prompt, options, status } = get();
+      const { prompt, options, status, adapter } = get();
       if (status === 'running') return;
       const loaded = model.getState().model;
       if (!loaded) {
@@ -138,13 +148,14 @@ export function createGenerationStore({
         topP: options.topP,
         topK: options.topK,
         seed,
+        ...(adapter ? { adapters: [adapter] } : {}),
       };
       const c = new AbortController();
       controller = c;
       const t0 = now();
       let firstAt: number | null = null;
       let tokens = 0;
-      set({ status: 'running', runPrompt: prompt, output: '', seedUsed: seed, stats: { ...EMPTY_STATS }, error: null });
+      set({ status: 'running', runPrompt: prompt, runAdapter: adapter, output: '', seedUsed: seed, stats: { ...EMPTY_STATS }, error: null });
       try {
         const res = await client.request('generate', params, {
           signal: c.signal,
@@ -198,7 +209,7 @@ export function createGenerationStore({
 
     clear() {
       if (get().status === 'running') get().stop();
-      set({ runPrompt: '', output: '', stats: { ...EMPTY_STATS }, status: 'idle', error: null, seedUsed: null });
+      set({ runPrompt: '', runAdapter: null, output: '', stats: { ...EMPTY_STATS }, status: 'idle', error: null, seedUsed: null });
     },
   }));
 }

@@ -54,6 +54,11 @@ export interface TrainConfig {
   checkpointEvery: number;
   evalEvery: number;
   evalLimit: number;
+  /**
+   * LoRA: start from this library adapter (trained here or imported from PEFT) instead of a fresh
+   * one; the result is saved as `<name>-continued`. null / absent = a fresh adapter.
+   */
+  initAdapter?: string | null;
 }
 
 export interface TemplatePreset {
@@ -251,9 +256,16 @@ export function buildTrainSpec(config: TrainConfig, datasets: StoredDataset[]): 
     hyper: { ...config.hyper, evalLimit: config.evalLimit },
     evalFraction,
   };
+  const from = config.method === 'lora' && config.initAdapter ? config.initAdapter : null;
+  if (from) Object.assign(spec, { continueAdapter: from, name: continuedAdapterName(from) });
   const tag = trainedTagOf(config.method, template, config.outputField);
-  const label = `${config.method}${tag ? ` <${tag}>` : ''} · ${used.map((d) => d.name).join(' + ')}`;
+  const label = `${config.method}${tag ? ` <${tag}>` : ''}${from ? ` from ${from}` : ''} · ${used.map((d) => d.name).join(' + ')}`;
   return { spec, label, dropped };
+}
+
+/** The library name of an adapter trained further from `from` (the original is kept). */
+export function continuedAdapterName(from: string): string {
+  return `${from}-continued`;
 }
 
 export type TrainStatus = 'idle' | 'starting' | 'running' | 'done' | 'cancelled' | 'error';

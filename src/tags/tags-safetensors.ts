@@ -27,9 +27,13 @@ export interface TagsSidecar {
   exported: string;
   /** The safetensors file the tensor names refer to. */
   tensors: string;
-  /** Templates the tags were trained or are meant to be used with (e.g. "<SMILES> {input}"). */
+  /**
+   * Templates the tags were trained or are meant to be used with (e.g. "<SMILES> {input}"): those
+   * given at export, then each tag's training templates, without repeats.
+   */
   templates: string[];
-  tags: Array<Omit<TagJson, 'data'> & { tensor: string }>;
+  /** `templates`: the templates the tag was last trained with (its provenance.training), [] when untrained. */
+  tags: Array<Omit<TagJson, 'data'> & { tensor: string; templates: string[] }>;
   heads: Array<Omit<HeadJson, 'W' | 'b'> & { weight: string; bias: string }>;
 }
 
@@ -50,7 +54,7 @@ export function exportTagsSafetensors(
   };
   const tags = file.tags.map(({ data, ...t }) => {
     f32(tagTensorName(t.name), [t.p, t.d], data);
-    return { ...t, tensor: tagTensorName(t.name) };
+    return { ...t, tensor: tagTensorName(t.name), templates: [...(t.provenance.training?.templates ?? [])] };
   });
   const heads = file.heads.map(({ W, b, ...h }) => {
     const n = headTensorNames(h.name);
@@ -65,7 +69,7 @@ export function exportTagsSafetensors(
       version: TAGS_SIDECAR_VERSION,
       exported: file.exported,
       tensors: TAGS_FILE,
-      templates: opts.templates ?? [],
+      templates: [...new Set([...(opts.templates ?? []), ...tags.flatMap((t) => t.templates)])],
       tags,
       heads,
     },
@@ -105,7 +109,10 @@ export async function tagsSafetensorsToLibrary(weights: Uint8Array | ByteSource,
     used.add(t.name);
     return f32ToBase64(t.data);
   };
-  const tags: TagJson[] = s.tags.map(({ tensor: name, ...t }) => ({ ...t, data: tensor(name, [t.p, t.d], `tag <${t.name}>`) }));
+  const tags: TagJson[] = s.tags.map(({ tensor: name, templates, ...t }) => ({
+    ...withTemplates(t, templates, `tag <${t.name}>`),
+    data: tensor(name, [t.p, t.d], `tag <${t.name}>`),
+  }));
   const heads: HeadJson[] = s.heads.map(({ weight, bias, ...h }) => ({
     ...h,
     W: tensor(weight, [h.k, h.d], `head ${h.name}`),
@@ -114,4 +121,21 @@ export async function tagsSafetensorsToLibrary(weights: Uint8Array | ByteSource,
   const extra = [...byName.keys()].filter((n) => !used.has(n));
   if (extra.length) throw new Error(`${TAGS_FILE} holds tensors the sidecar does not describe: ${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''}.`);
   return { format: LIBRARY_FORMAT, version: LIBRARY_VERSION, exported: s.exported ?? '', tags, heads, adapters: [] };
+}
+
+/**
+ * A sidecar tag's own `templates` (the field a Python user edits) back into its provenance: they
+ * become its training record's templates; a tag without a training record keeps them in its notes,
+ * so nothing the sidecar says is dropped. Absent (older sidecars): the provenance as it is.
+ */
+function withTemplates<T extends Omit<TagJson, 'data'>>(t: T, templates: unknown, what: string): T {
+  if (templates === undefined) return t;
+  if (!Array.isArray(templates) || templates.some((x) => typeof x !== 'string')) throw new Error(`The tags sidecar: "templates" of ${what} should be a list of strings.`);
+  const list = templates as string[];
+  const pv = t.provenance;
+  if (!pv || typeof pv !== 'object') return t;
+  if (pv.training) return { ...t, provenance: { ...pv, training: { ...pv.training, templates: [...list] } } };
+  if (!list.length) return t;
+  const note = `Templates: ${list.join(' | ')}`;
+  return { ...t, provenance: { ...pv, notes: pv.notes ? (pv.notes.includes(note) ? pv.notes : `${pv.notes}\n${note}`) : note } };
 }

@@ -232,7 +232,13 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
         busy.generating = true;
         try {
           const m = model;
-          const res = await m.generate({ ...msg.params, signal }, (ev) =>
+          const { adapters: names, ...params } = msg.params;
+          let adapters: Array<string | null> | undefined;
+          if (names?.some((a) => a)) {
+            if (!workbench) throw new Error('This engine has no tag library, so it has no adapters to apply.');
+            adapters = workbench.residentAdapters(m, names);
+          }
+          const res = await m.generate({ ...params, ...(adapters ? { adapters } : {}), signal }, (ev) =>
             post({ id: msg.id, type: 'event', event: { seq: ev.seq, id: ev.id, text: ev.text, ...(ev.posterior !== undefined ? { posterior: ev.posterior } : {}) } }),
           );
           return { ...res, memory: { ...m.memory() } };

@@ -72,6 +72,12 @@ export interface GenerateParams extends SamplingOptions {
   maxTokens?: number;
   stopTokens?: number[];
   stopStrings?: string[];
+  /**
+   * Per prompt: the name of a library LoRA adapter to apply (null / absent = the base model). The
+   * worker makes it resident on the loaded model (and refuses a name the library lacks or an adapter
+   * that does not fit it).
+   */
+  adapters?: Array<string | null>;
 }
 
 export interface TokenEvent {
@@ -279,6 +285,8 @@ export interface ComposeParams extends SamplingOptions {
   variants: string[];
   mode: 'generate' | 'head';
   maxTokens?: number;
+  /** Per variant: a library LoRA adapter (null / absent = the base model), as GenerateParams.adapters. */
+  adapters?: Array<string | null>;
 }
 
 export interface PromptInfo {

@@ -79,6 +79,7 @@ const trainSpec = z.object({
     .object({ rank: count(4096), alpha: z.number().gt(0).max(1e6), dropout: z.number().min(0).lt(1), targets: z.array(z.enum(ALL_PROJS as unknown as [string, ...string[]])).min(1) })
     .partial()
     .optional(),
+  continueAdapter: z.string().min(1).optional(),
   recompute: z.boolean().optional(),
   name: z.string().optional(),
 });
@@ -99,6 +100,7 @@ export const REQUEST_SCHEMAS: Partial<Record<RequestType, z.ZodType>> = {
     maxTokens: count(1 << 20).optional(),
     stopTokens: ids.optional(),
     stopStrings: z.array(z.string()).optional(),
+    adapters: z.array(z.string().nullable()).max(256).optional(),
     ...sampling,
   }),
   cancel: z.object({ target: z.number().int() }),
@@ -115,7 +117,13 @@ export const REQUEST_SCHEMAS: Partial<Record<RequestType, z.ZodType>> = {
   // The checkpoint file itself is checked field by field by train/checkpoint.ts (messages name the path).
   trainResume: z.object({ ...trainOptions, file: z.unknown() }),
   trainControl: z.object({ action: z.enum(['pause', 'resume', 'finish']) }),
-  compose: z.object({ variants: z.array(z.string()).min(1).max(2), mode: z.enum(['generate', 'head']), maxTokens: count(1 << 20).optional(), ...sampling }),
+  compose: z.object({
+    variants: z.array(z.string()).min(1).max(2),
+    mode: z.enum(['generate', 'head']),
+    maxTokens: count(1 << 20).optional(),
+    adapters: z.array(z.string().nullable()).max(2).optional(),
+    ...sampling,
+  }),
   matrixCell: z.object({
     domain: z.string(),
     fn: z.string(),

@@ -23,6 +23,7 @@ import type { StepLog } from '../train/trainer';
 import { evenSample, nearestByCosine, normStats, pca2, rowNorms } from './inspect';
 import { exportFiles, readImportFiles } from './library-exchange';
 import { cloneLibrary, restoreLibrary, summarizeLibrary } from './library-io';
+import { createResidentAdapters } from './resident-adapters';
 import type { MethodDeps, RunHandle } from './methods';
 import {
   abortError,
@@ -103,6 +104,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
   let experiment: number | null = null;
   let notifyQueued = false;
   const fingerprints = new WeakMap<LoadedModel, Promise<string>>();
+  const resident = createResidentAdapters(library);
 
   // Every change of the library reaches the UI once per turn (summary + file to persist).
   library.onChange(() => {
@@ -345,11 +347,13 @@ export function createWorkbench(ctx: WorkbenchContext) {
       return { mode: 'head', predictions, prompts };
     }
     if (ctx.busy.generating) throw new Error('A generation is already running. Stop it or wait for it to finish.');
+    const adapters = p.adapters?.some((a) => a) ? resident.resolve(m, rendered.map((_, i) => p.adapters?.[i] ?? null)) : undefined;
     ctx.busy.generating = true;
     try {
       const res = await m.generate(
         {
           prompts: rendered.map((r) => r.prompt),
+          ...(adapters ? { adapters } : {}),
           maxTokens: p.maxTokens,
           temperature: p.temperature,
           topK: p.topK,
@@ -725,6 +729,8 @@ export function createWorkbench(ctx: WorkbenchContext) {
   return {
     library,
     handle,
+    /** Library adapter names (null = base) → the engine names generate() takes, uploading as needed. */
+    residentAdapters: (m: LoadedModel, names: ReadonlyArray<string | null | undefined>) => resident.resolve(m, names),
     /** True while a run is preparing, training or paused, or an experiment runs. */
     training: () => active !== null || experiment !== null,
     /** What keeps the model busy, for messages ("A training run", "An experiment"). */

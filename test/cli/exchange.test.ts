@@ -117,4 +117,43 @@ describe('cli export / import', () => {
     expect(out.ids.length).toBeGreaterThan(0);
     expect(out.ids).toEqual(ids.slice(ids.length - out.ids.length));
   });
+
+  it('cli train --method lora --init-adapter <name> --tags-in: LoRA starts from an imported adapter (first step at its loss) and is saved under its name', async () => {
+    const lib = library();
+    lib.addAdapter({ ...lib.getAdapter('lora')!, dropout: 0 }, { replace: true });
+    const libPath = join(dir, 'lib4.json');
+    writeFileSync(libPath, JSON.stringify(exportLibrary(lib)));
+    await cli('export', '--tags-in', libPath, '--adapter', 'lora', '--format', 'peft', '--model', MODEL, '--out', join(dir, 'peft4'));
+    const imported = join(dir, 'imported4.json');
+    await cli('import', '--peft', join(dir, 'peft4'), '--model', MODEL, '--name', 'hub', '--out', imported);
+    // Every row the same: the first training batch and the held-out rows are one example.
+    const data = join(dir, 'same.csv');
+    writeFileSync(data, 'input,output\n' + 'Once upon a time,there was a little girl\n'.repeat(8));
+    const common = ['--model', MODEL, '--method', 'lora', '--template', '{input} {output}', '--task', 'text', '--data', data, '--steps', '1', '--batch', '1', '--lr', '0.001'];
+    const outPath = join(dir, 'continued.json');
+    const lines = (await cli('train', ...common, '--tags-in', imported, '--init-adapter', 'hub', '--out', outPath)).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const step1 = lines.find((l) => l.step === 1)!;
+    const summary = lines.find((l) => l.summary)!;
+    expect(step1.loss).toBeCloseTo(summary.eval_before.nll, 3);
+    expect(summary.saved.adapter).toBe('hub');
+    const fresh = (await cli('train', ...common, '--lora-rank', '4', '--lora-alpha', '8')).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const freshStep1 = fresh.find((l) => l.step === 1)!;
+    // A fresh adapter (B = 0) starts at the base model's loss, far from the adapter's.
+    expect(freshStep1.loss).toBeCloseTo(fresh.find((l) => l.summary)!.eval_before.nll, 3);
+    expect(Math.abs(freshStep1.loss - step1.loss)).toBeGreaterThan(0.05);
+
+    const res = importLibrary(JSON.parse(readFileSync(outPath, 'utf8')), { dModel: 64, fingerprint: '' }, { acceptFingerprintMismatch: true });
+    if (res.status !== 'ok') throw new Error(JSON.stringify(res));
+    const after = res.adapters.find((a) => a.name === 'hub')!;
+    const before = lib.getAdapter('lora')!;
+    expect(after).toMatchObject({ rank: 4, alpha: 8, targets: before.targets });
+    expect(after.layers[0]!.q!.B).not.toEqual(before.layers[0]!.q!.B);
+
+    // cli eval with the adapter measures it (not a fresh one): the same loss as before training.
+    const ev = lastJson((await cli('eval', '--model', MODEL, '--method', 'lora', '--template', '{input} {output}', '--task', 'text', '--data', data, '--tags-in', imported, '--init-adapter', 'hub')).stdout);
+    expect(ev.eval.nll).toBeCloseTo(summary.eval_before.nll, 3);
+
+    await expect(cli('train', ...common, '--tags-in', imported, '--init-adapter', 'nope')).rejects.toMatchObject({ stderr: expect.stringMatching(/no adapter "nope" to continue/) });
+    await expect(cli('train', ...common, '--init-adapter', 'hub')).rejects.toMatchObject({ stderr: expect.stringMatching(/--init-adapter "hub": needs --tags-in/) });
+  });
 });

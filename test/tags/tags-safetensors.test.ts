@@ -4,7 +4,7 @@ import { BytesSource } from '../../src/model/sources';
 import { Rng } from '../../src/model/sampling';
 import { createHead } from '../../src/tags/head';
 import { exportLibrary, importLibrary, TagLibrary } from '../../src/tags/library';
-import { createTag, newProvenance } from '../../src/tags/tag';
+import { createTag, newProvenance, type TrainingRecord } from '../../src/tags/tag';
 import { exportTagsSafetensors, tagsSafetensorsToLibrary } from '../../src/tags/tags-safetensors';
 
 const D = 4;
@@ -59,5 +59,41 @@ describe('tags as safetensors + sidecar', () => {
     await expect(tagsSafetensorsToLibrary(safetensors, other.sidecar)).rejects.toThrow(/holds tensors the sidecar does not describe: tags\.QED, heads\.QED\.weight/);
     await expect(tagsSafetensorsToLibrary(safetensors, { ...sidecar, tags: [{ ...sidecar.tags[0], p: 3 }] })).rejects.toThrow(/"tags\.SMILES" for tag <SMILES> has shape \[2, 4\], the sidecar says \[3, 4\]/);
     await expect(tagsSafetensorsToLibrary(safetensors, '{"format":"x"}')).rejects.toThrow(/not a tags sidecar/);
+  });
+
+  it("carries each tag's training templates from its provenance, and imports them back", async () => {
+    const lib = sampleTagLibrary();
+    const training = (templates: string[]): TrainingRecord => ({
+      method: 'stage2', templates, fieldMapping: { input: 'smiles' }, hyper: { lr: 0.0001 }, seed: 0, tagLength: 1, enrich: false,
+      datasets: [{ name: 'QED', rows: 10, hash: 'abcd' }], model: { name: 'stories260K', arch: 'llama', weightsFingerprint: FP },
+    });
+    const qedTemplate = '# # Input: The SMILES of the molecule is <SMILES> {input}.\n# # Output: QED <QED> {output}';
+    const qed = lib.getTag('QED')!;
+    lib.addTag({ ...qed, provenance: { ...qed.provenance, training: training([qedTemplate]) } }, { replace: true });
+
+    // Nothing passed at export: the templates come from the tags themselves.
+    const { safetensors, sidecar } = exportTagsSafetensors(lib);
+    expect(sidecar.tags.map((t) => [t.name, t.templates])).toEqual([
+      ['SMILES', []],
+      ['QED', [qedTemplate]],
+    ]);
+    expect(sidecar.templates).toEqual([qedTemplate]);
+    // Given ones come first; none repeats.
+    expect(exportTagsSafetensors(lib, undefined, { templates: ['<SMILES> {input}', qedTemplate] }).sidecar.templates).toEqual(['<SMILES> {input}', qedTemplate]);
+
+    // Round trip: the library gets the same tags, templates included, as from its own JSON.
+    const back = importLibrary(await tagsSafetensorsToLibrary(safetensors, JSON.stringify(sidecar)), { dModel: D, fingerprint: FP });
+    if (back.status !== 'ok') throw new Error(JSON.stringify(back));
+    expect(back.tags.find((t) => t.name === 'QED')!.provenance.training!.templates).toEqual([qedTemplate]);
+    const again = exportTagsSafetensors(new TagLibrary({ tags: back.tags, heads: back.heads }));
+    expect({ ...again.sidecar, exported: '' }).toEqual({ ...sidecar, exported: '' });
+
+    // The sidecar's per-tag templates win (edited outside the workbench); an untrained tag keeps them in its notes.
+    const edited = { ...sidecar, tags: [{ ...sidecar.tags[0]!, templates: ['<SMILES> {smiles}'] }, { ...sidecar.tags[1]!, templates: ['<SMILES> {s} <QED> {y}'] }] };
+    const r = importLibrary(await tagsSafetensorsToLibrary(safetensors, edited), { dModel: D, fingerprint: FP });
+    if (r.status !== 'ok') throw new Error(JSON.stringify(r));
+    expect(r.tags.find((t) => t.name === 'QED')!.provenance.training!.templates).toEqual(['<SMILES> {s} <QED> {y}']);
+    expect(r.tags.find((t) => t.name === 'SMILES')!.provenance.notes).toBe('Templates: <SMILES> {smiles}');
+    await expect(tagsSafetensorsToLibrary(safetensors, { ...sidecar, tags: [{ ...sidecar.tags[0]!, templates: 'x' }, sidecar.tags[1]] })).rejects.toThrow(/"templates" of tag <SMILES> should be a list of strings/);
   });
 });

@@ -54,6 +54,19 @@ describe('CLI option schema', () => {
     expect(usageError('train', train({ [name]: value }))).toMatch(re);
   });
 
+  it('--init-adapter (alias --continue-adapter) is for LoRA from an adapter of --tags-in, with its own shape', () => {
+    const lora = (extra: Record<string, unknown>) => train({ stage: undefined, method: 'lora', 'tags-in': csv, ...extra });
+    expect(() => validateOptions('train', lora({ 'init-adapter': 'hub' }))).not.toThrow();
+    expect(() => validateOptions('train', lora({ 'continue-adapter': 'hub' }))).not.toThrow();
+    expect(() => validateOptions('train', lora({ method: 'domain-in-text', 'init-adapter': 'hub' }))).not.toThrow();
+    expect(usageError('train', lora({ 'init-adapter': '' }))).toMatch(/--init-adapter "": must not be empty/);
+    expect(usageError('train', lora({ method: 'prompt-tuning', 'init-adapter': 'hub' }))).toMatch(/--init-adapter "hub": starts a LoRA run .* --method lora/);
+    expect(usageError('train', lora({ method: 'domain-in-text', peft: 'prompt-tuning', 'init-adapter': 'hub' }))).toMatch(/--method lora/);
+    expect(usageError('train', lora({ 'tags-in': undefined, 'init-adapter': 'hub' }))).toMatch(/--init-adapter "hub": needs --tags-in/);
+    expect(usageError('train', lora({ 'init-adapter': 'hub', 'lora-rank': '8' }))).toMatch(/--lora-rank with --init-adapter: the run keeps the adapter's own rank/);
+    expect(usageError('train', lora({ 'init-adapter': 'hub', 'continue-adapter': 'other' }))).toMatch(/give one/);
+  });
+
   it('accepts a well-formed train command line', () => {
     expect(() => validateOptions('train', train({ batch: '4', lr: '3e-2', 'tag-length': '10', 'lora-targets': 'q, v', map: ['input=input'] }))).not.toThrow();
   });

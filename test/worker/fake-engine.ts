@@ -8,6 +8,7 @@ import { hashOf, planCells } from '../../src/experiments/runner';
 import { RESULTS_FORMAT, type CellResult, type ExperimentDefinition, type ExperimentResults, type TranslationScore } from '../../src/experiments/types';
 import type { Gpu } from '../../src/gpu/device';
 import type { AdapterWeights, GenerateRequest, GenerateResult, LoadedModel, LoadProgress, MemoryReport, OnToken, TaggedPrompt } from '../../src/model/api';
+import { checkAdapter } from '../../src/model/adapters';
 import type { Engine } from '../../src/model/model';
 import type { ByteSource } from '../../src/model/source';
 import { BytesSource } from '../../src/model/sources';
@@ -96,6 +97,8 @@ export class FakeModel implements LoadedModel {
 
   readonly resident = new Map<string, AdapterWeights>();
   setAdapter(name: string, w: AdapterWeights): void {
+    // The engine's own check: a wrong adapter throws here, naming what does not fit.
+    checkAdapter(name, w, this.config);
     this.resident.set(name, w);
   }
   removeAdapter(name: string): void {
@@ -461,6 +464,14 @@ export class FakeRun implements RunHandle {
       }
     }
     this.saved = true;
+    // LoRA: the adapter it started from (or none), saved under the run's name with the step count in B.
+    if (this.spec.method === 'lora') {
+      const from = this.spec.continueAdapter ? lib.getAdapter(this.spec.continueAdapter) : undefined;
+      const name = this.spec.name ?? 'lora';
+      const layers = (from?.layers ?? []).map((L) => Object.fromEntries(Object.entries(L).map(([t, pr]) => [t, { A: Float32Array.from(pr.A), B: pr.B.map((x) => x + this.step) }])));
+      lib.addAdapter({ id: `lora-${name}`, name, rank: from?.rank ?? 8, alpha: from?.alpha ?? 16, targets: from?.targets ?? ['q', 'v'], layers }, { replace: true });
+      return { tags, head, adapter: name };
+    }
     return { tags, head, adapter: null };
   }
 
@@ -479,6 +490,8 @@ export function fakeMethods(opts: FakeMethodsOptions = {}): { methods: MethodDep
     async prepareRun(model, spec) {
       if (opts.prepareError) throw opts.prepareError;
       if (spec.tasks.every((t) => t.rows.length === 0)) throw new Error('No training examples: check the dataset and the template.');
+      // As the real method layer: LoRA continues a library adapter only when the library has it.
+      if (spec.continueAdapter && !spec.library.getAdapter(spec.continueAdapter)) throw new Error(`The library has no adapter "${spec.continueAdapter}" to continue training.`);
       const run = new FakeRun(spec, model, opts.stepDelayMs);
       runs.push(run);
       return run;

@@ -8,12 +8,14 @@ interface Props<T extends string> {
   disabled?: boolean;
   hint?: ReactNode;
   testId?: string;
+  /** Extra class of the field (e.g. span-2: the whole row of an options grid). */
+  className?: string;
 }
 
-export function Select<T extends string>({ label, value, options, onChange, disabled, hint, testId }: Props<T>) {
+export function Select<T extends string>({ label, value, options, onChange, disabled, hint, testId, className }: Props<T>) {
   const id = useId();
   return (
-    <div className="field">
+    <div className={className ? `field ${className}` : 'field'}>
       <label htmlFor={id}>{label}</label>
       <select id={id} value={value} onChange={(e) => onChange(e.target.value as T)} disabled={disabled} data-testid={testId}>
         {options.map((o) => (

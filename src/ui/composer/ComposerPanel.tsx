@@ -5,6 +5,7 @@ import { parseTemplate } from '../../tags/template';
 import { prefillSegments, segmentsToTemplate, type ComposerColumn, type CompareMode, type ComposeMode, type Segment } from '../../state/composer';
 import type { TagKind } from '../../tags/tag';
 import type { TagSummary } from '../../worker/protocol';
+import { AdapterSelect } from '../common/AdapterSelect';
 import { TagChip } from '../common/TagChip';
 import { NumberField } from '../NumberField';
 import { PromptEditor, type PromptEditorHandle } from './PromptEditor';
@@ -99,6 +100,9 @@ export function ComposerPanel() {
                 Same prompt without its tags{mode === 'head' ? ' (generation only)' : ''}
               </option>
               <option value="variant">A second prompt (B)</option>
+              <option value="adapter" disabled={mode === 'head'} title={mode === 'head' ? 'Heads read the base model' : 'The prompt with the chosen adapter and with the base model'}>
+                Same prompt: adapter vs base model{mode === 'head' ? ' (generation only)' : ''}
+              </option>
             </select>
             <span className="hint">Ctrl+Enter to run</span>
             <button type="button" onClick={() => c.clear()} disabled={running} title="Empty the prompt and the outputs" data-testid="compose-clear">
@@ -245,6 +249,8 @@ function PrefillCard() {
 function OptionsCard() {
   const o = useComposer((s) => s.options);
   const mode = useComposer((s) => s.mode);
+  const compare = useComposer((s) => s.compare);
+  const adapters = useComposer((s) => s.adapters);
   const c = composerStore.getState();
   return (
     <section className="card" aria-labelledby="copts-title">
@@ -253,13 +259,15 @@ function OptionsCard() {
       </div>
       <fieldset disabled={mode === 'head'}>
         <div className="options">
+          <AdapterSelect label={compare === 'variant' ? 'Adapter (prompt A)' : 'Adapter'} value={adapters.a} onChange={(n) => c.setAdapter('a', n)} testId="compose-adapter-a" />
+          {compare === 'variant' && <AdapterSelect label="Adapter (prompt B)" value={adapters.b} onChange={(n) => c.setAdapter('b', n)} testId="compose-adapter-b" />}
           <NumberField label="Max tokens" value={o.maxTokens} min={1} step={1} integer onChange={(v) => v !== null && c.setOptions({ maxTokens: v })} />
           <NumberField label="Temperature" value={o.temperature} min={0} step={0.05} hint="0 = greedy" onChange={(v) => v !== null && c.setOptions({ temperature: v })} />
           <NumberField label="Top-p" value={o.topP} min={0} max={1} step={0.05} onChange={(v) => v !== null && c.setOptions({ topP: v })} />
           <NumberField label="Seed" value={o.seed} min={0} step={1} integer allowEmpty placeholder="random" onChange={(v) => c.setOptions({ seed: v })} />
         </div>
       </fieldset>
-      {mode === 'head' && <p className="hint">Head prediction reads the final hidden state at the last row of the prompt's function tag.</p>}
+      {mode === 'head' && <p className="hint">Head prediction reads the final hidden state (of the base model) at the last row of the prompt's function tag.</p>}
     </section>
   );
 }
@@ -299,6 +307,11 @@ function Column({ col, running, index }: { col: ComposerColumn; running: boolean
     <div className="column" data-testid={`compose-column-${index}`}>
       <div className="column-head">
         <strong>{col.title}</strong>
+        {!col.prediction && (
+          <span className="pill pill-idle" data-testid={`compose-adapter-${index}`} title="The LoRA adapter this column generated with">
+            {col.adapter ? `adapter ${col.adapter}` : 'base'}
+          </span>
+        )}
         {col.info && (
           <span className="muted">
             {col.info.tokens} tokens · {col.info.tagRows} tag rows

@@ -1,5 +1,6 @@
 import { generationStore, useGeneration, useModel } from '../../state/app';
 import { formatInt, formatMs } from '../format';
+import { AdapterSelect } from '../common/AdapterSelect';
 import { NumberField } from '../NumberField';
 
 export function GeneratePanel() {
@@ -7,6 +8,7 @@ export function GeneratePanel() {
   const prompt = useGeneration((s) => s.prompt);
   const options = useGeneration((s) => s.options);
   const status = useGeneration((s) => s.status);
+  const adapter = useGeneration((s) => s.adapter);
   const running = status === 'running';
   const g = generationStore.getState();
 
@@ -74,6 +76,7 @@ export function GeneratePanel() {
             </button>
           </div>
           <div className="options">
+            <AdapterSelect value={adapter} onChange={(a) => g.setAdapter(a)} disabled={running} testId="generate-adapter" />
             <NumberField
               label="Max tokens"
               value={options.maxTokens}
@@ -125,6 +128,7 @@ function OutputCard() {
   const status = useGeneration((s) => s.status);
   const stats = useGeneration((s) => s.stats);
   const seed = useGeneration((s) => s.seedUsed);
+  const runAdapter = useGeneration((s) => s.runAdapter);
   const error = useGeneration((s) => s.error);
   const empty = !runPrompt && !output;
 
@@ -176,6 +180,10 @@ function OutputCard() {
         <div>
           <dt>Seed</dt>
           <dd>{seed ?? '—'}</dd>
+        </div>
+        <div>
+          <dt>Adapter</dt>
+          <dd data-testid="output-adapter">{empty ? '—' : (runAdapter ?? 'none (base)')}</dd>
         </div>
       </dl>
     </section>

@@ -7,12 +7,14 @@ import {
   renameTagInTemplate,
   TEMPLATE_PRESETS,
   TINY_HYPER,
+  continuedAdapterName,
   trainedTagOf,
   tryParseTemplate,
   type OutputKind,
 } from '../../state/train';
 import type { TagKind } from '../../tags/tag';
 import type { Template } from '../../tags/template';
+import { AdapterSelect } from '../common/AdapterSelect';
 import { Select } from '../common/Select';
 import { TagChip } from '../common/TagChip';
 import { formatInt } from '../format';
@@ -135,6 +137,17 @@ function RunCard() {
             </span>
           </div>
           <NumberField label="Tag length (rows)" value={config.tagLength} min={1} max={256} step={1} integer hint="paper: 10" onChange={(v) => v !== null && t.setConfig({ tagLength: v })} />
+          {config.method === 'lora' && (
+            <AdapterSelect
+              label="Start from adapter"
+              value={config.initAdapter ?? null}
+              onChange={(initAdapter) => t.setConfig({ initAdapter })}
+              noneLabel="none (fresh adapter)"
+              hint={config.initAdapter ? `its rank, α and targets; saved as ${continuedAdapterName(config.initAdapter)}` : undefined}
+              testId="train-init-adapter"
+              wide={false}
+            />
+          )}
         </div>
 
         <div className="field">
