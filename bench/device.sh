@@ -5,6 +5,10 @@
 #   bash bench/device.sh pack          # here: bundle into bench/.device/ (ignored by git; ~50 MB)
 #   bash bench/device.sh run [args…]   # there: run it; args go to every bench (e.g. --quick)
 #   bash bench/device.sh               # both, on one machine
+#   bash bench/device.sh local [args…] # here, no GPU needed: pack, copy only what a GPU machine gets
+#                                      # (bench/device.sh, bench/.device, public/models) into a temp
+#                                      # dir and run it there, --quick, small cases, on SwiftShader:
+#                                      # proves the pack
 #
 # pack builds bench/.device/app/{bench,train,kernels}.mjs with Vite (every dependency inlined but the
 # `webgpu` package), copies the Dawn binding for linux-x64 (node_modules/webgpu) beside it, and packs
@@ -13,7 +17,10 @@
 #
 # run writes bench-infer.json, bench-train.json and bench-kernels.json (each the bench's last output
 # line) and a log into $OUT when it is set, else into bench/results/; with --write-docs the benches also
-# rewrite their tables in docs/perf.md with the date and the device.
+# rewrite their tables in docs/perf.md with the date and the device. INFER_ARGS and TRAIN_ARGS add
+# arguments for one bench only (e.g. INFER_ARGS="--only stories260K"); KERNELS_ARGS holds the kernel
+# bench's own (it takes none of the others'; e.g. KERNELS_ARGS="--no-real --reps 1").
+# Not included: bench:peers, which needs Chromium (run `PEERS_GPU=1 npm run -s bench:peers` there).
 # A machine without a Vulkan loader needs one: put libvulkan1's .deb files in .gl/ (carried too); run
 # unpacks them first.
 set -euo pipefail
@@ -53,14 +60,20 @@ run() {
   fi
   local out=${OUT:-bench/results}
   mkdir -p "$out"
+  echo "device.sh: node $NODE $("$NODE" --version)" | tee -a "$out/device-log.txt" >&2
   # The bundles sit in $PACK/app: symlink the webgpu package where Node's resolver looks from there.
   mkdir -p "$PACK/app/node_modules"
   ln -sfn ../../node_modules/webgpu "$PACK/app/node_modules/webgpu"
   local status=0
   for b in bench train kernels; do
-    echo "== $b $*" | tee -a "$out/device-log.txt"
     local extra=()
-    [ "$b" = kernels ] || extra=("$@")
+    # shellcheck disable=SC2206 # word splitting of the argument strings is wanted
+    case "$b" in
+      bench) extra=("$@" ${INFER_ARGS:-}) ;;
+      train) extra=("$@" ${TRAIN_ARGS:-}) ;;
+      kernels) extra=(${KERNELS_ARGS:-}) ;;
+    esac
+    echo "== $b ${extra[*]}" | tee -a "$out/device-log.txt"
     if "$NODE" "$PACK/app/$b.mjs" "${extra[@]}" > "$out/.$b.stdout" 2> >(tee -a "$out/device-log.txt" >&2); then
       tail -n 1 "$out/.$b.stdout" > "$out/bench-$b.json"
     else
@@ -74,9 +87,29 @@ run() {
   return $status
 }
 
+local_check() {
+  pack
+  local dir
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/twb-device-XXXXXX")
+  mkdir -p "$dir/bench" "$dir/public"
+  cp bench/device.sh "$dir/bench/"
+  cp -r "$PACK" "$dir/bench/"
+  cp -r public/models "$dir/public/"
+  rm -f "$dir/$PACK/node" # unpacked from node.xz by run, as on a GPU machine
+  local out=${OUT:-$PWD/bench/results/local}
+  mkdir -p "$out"
+  echo "device.sh local: running the pack from $dir (no node_modules, no npm), results in $out" >&2
+  # run uses the packed Node (it logs which); SwiftShader is picked by the engine without /dev/dri.
+  # Small cases only: the point is the pack, and the 100M mixture comparison alone takes many minutes
+  # on a shared SwiftShader.
+  trap "rm -rf '$dir'" EXIT
+  (cd "$dir" && env OUT="$out" INFER_ARGS="${INFER_ARGS:---only stories260K}" KERNELS_ARGS="${KERNELS_ARGS:---no-real --reps 1}" /bin/bash bench/device.sh run --quick "$@")
+}
+
 case "$mode" in
   pack) pack ;;
   run) run "$@" ;;
   all) pack && run "$@" ;;
-  *) echo "usage: bash bench/device.sh [pack|run|all] [bench args…]" >&2; exit 2 ;;
+  local) local_check "$@" ;;
+  *) echo "usage: bash bench/device.sh [pack|run|all|local] [bench args…]" >&2; exit 2 ;;
 esac

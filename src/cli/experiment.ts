@@ -4,16 +4,22 @@
  * cell, so a stopped run can --resume), results.csv, results.md, cells.csv and the ablation /
  * tag-length / translation tables when present.
  *
+ * `cli experiment --data <file> --input <col> --target <col> [--kind …] --out <dir>`: the same grid
+ * on any data file (dataset-task.ts turns the mapping into a task); `--data` beside a definition
+ * file supplies the data sets its "dataset" tasks name (by file name).
+ *
  * `cli qed --in <file>`: QED of each SMILES (first column of each line) as `smiles,qed` CSV lines,
  * `smiles,error` for molecules RDKit cannot read (the reason goes to stderr).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { acquireNodeGpu } from '../gpu/node-gpu';
 import { loadModel } from '../model/model';
 import { exportLibrary } from '../tags/library-format';
+import { datasetTask, mappingProblems, type ExperimentDataset } from '../experiments/dataset-task';
 import { validateExperiment } from '../experiments/definition';
+import { readDatasetFile } from './dataset-file';
 import { buildTables, formatCellsCsv, formatCsv, formatMarkdown, tableCsv } from '../experiments/report';
 import { runExperiment } from '../experiments/runner';
 import { RESULTS_FORMAT, type ExperimentResults } from '../experiments/types';
@@ -21,7 +27,10 @@ import { isQedError, loadRdkit, qedOf, WEIGHT_MAX, WEIGHT_MEAN, WEIGHT_NONE } fr
 import { validateOptions } from './options';
 import { openSource, siblingTokenizer } from './sources';
 
-export const EXPERIMENT_USAGE = `  cli experiment <definition.json> --out <dir> [--resume] [--model <path>] [--tokenizer <path>] [--data-dir <dir>] [--save-tags]
+export const EXPERIMENT_USAGE = `  cli experiment <definition.json> --out <dir> [--resume] [--model <path>] [--tokenizer <path>] [--data-dir <dir>] [--save-tags] [--data <file> …]
+  cli experiment --data <csv|tsv|jsonl> --input <col> [--input <col2>] --target <col> [--kind regression|classification|generation] --model <path> --out <dir>
+      [--methods tag-llm,lora,linear-probe,…] [--seeds 0,1] [--steps N | --epochs E] [--batch B] [--lr X] [--tag-length P]
+      [--test 0.2] [--split-seed 0] [--max-train N] [--max-eval N] [--max-chars N] [--name <name>] [--resume] [--save-tags]
   cli qed --in <file: one SMILES per line, optional ",extra" columns> [--weights mean|max|none]`;
 
 function writeAtomic(path: string, text: string): void {
@@ -40,19 +49,45 @@ export async function experimentCommand(argv: string[]): Promise<number> {
       tokenizer: { type: 'string' },
       'data-dir': { type: 'string' },
       'save-tags': { type: 'boolean', default: false },
+      data: { type: 'string', multiple: true },
+      input: { type: 'string', multiple: true },
+      target: { type: 'string' },
+      kind: { type: 'string' },
+      methods: { type: 'string' },
+      seeds: { type: 'string' },
+      steps: { type: 'string' },
+      epochs: { type: 'string' },
+      batch: { type: 'string' },
+      lr: { type: 'string' },
+      'tag-length': { type: 'string' },
+      test: { type: 'string' },
+      'split-seed': { type: 'string' },
+      'max-train': { type: 'string' },
+      'max-eval': { type: 'string' },
+      'max-chars': { type: 'string' },
+      name: { type: 'string' },
     },
     allowPositionals: true,
   });
   validateOptions('experiment', v, positionals);
   if (!v.out) throw new Error('unreachable: validateOptions requires --out');
-  const defPath = positionals[0];
+  // Data files are refused as the Data panel refuses them (empty, binary, a header without rows).
+  const datasets: ExperimentDataset[] = (v.data ?? []).map((path) => {
+    const ds = readDatasetFile(path);
+    for (const s of ds.report.skipped.slice(0, 20)) process.stderr.write(`${basename(path)}:${s.line}: skipped: ${s.reason}\n`);
+    return { name: basename(path), columns: ds.columns, rows: ds.rows };
+  });
+  const defPath = positionals[0] ?? v.data![0];
   let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(defPath, 'utf8'));
-  } catch (e) {
-    throw new Error(`${defPath}: ${(e as Error).message}`);
+  if (positionals[0] === undefined) json = definitionOnData(datasets[0], v);
+  else {
+    try {
+      json = JSON.parse(readFileSync(defPath, 'utf8'));
+    } catch (e) {
+      throw new Error(`${defPath}: ${(e as Error).message}`);
+    }
   }
-  const checked = validateExperiment(json);
+  const checked = validateExperiment(json, { datasets });
   if (!checked.ok) throw new Error(`${defPath}: ${checked.errors.length} problem${checked.errors.length === 1 ? '' : 's'}:\n  - ${checked.errors.join('\n  - ')}`);
   const def = checked.definition;
   // Paths in the definition are relative to the working directory (the repository root for `npm run cli`).
@@ -88,6 +123,7 @@ export async function experimentCommand(argv: string[]): Promise<number> {
     const results = await runExperiment(engine, def, {
       signal: ac.signal,
       previous,
+      datasets,
       onProgress: (p) => emit({ progress: true, ...p }),
       onCell: (cell, r) => {
         writeAtomic(resultsPath, JSON.stringify(r, null, 1));
@@ -108,6 +144,35 @@ export async function experimentCommand(argv: string[]): Promise<number> {
     process.off('SIGINT', onSigint);
     engine.dispose();
   }
+}
+
+const DEFAULT_METHODS = 'tag-llm,prompt-tuning,lora,linear-probe,nearest-neighbour,direct-prompting';
+
+/** The definition of `cli experiment --data f --input a --target b …`: one task over the file, the grid of the options. */
+function definitionOnData(ds: ExperimentDataset, v: Record<string, string | string[] | boolean | undefined>): Record<string, unknown> {
+  const str = (k: string) => v[k] as string | undefined;
+  const kind = str('kind') === 'generation' ? 'text' : ((str('kind') ?? 'auto') as 'regression' | 'classification' | 'text' | 'auto');
+  const mapping = {
+    inputs: v.input as string[],
+    target: str('target')!,
+    kind,
+    test: str('test') !== undefined ? Number(str('test')) : 0.2,
+    seed: str('split-seed') !== undefined ? Number(str('split-seed')) : 0,
+  };
+  const problems = mappingProblems(ds, mapping);
+  if (problems.length) throw new Error(`${ds.name}: ${problems.join('; ')}`);
+  const task = datasetTask(ds, mapping);
+  const n = (k: string) => (str(k) !== undefined ? Number(str(k)) : undefined);
+  const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined));
+  return {
+    name: str('name') ?? task.id,
+    tasks: [task],
+    methods: (str('methods') ?? DEFAULT_METHODS).split(',').map((m) => m.trim()),
+    seeds: (str('seeds') ?? '0').split(',').map(Number),
+    hyper: defined({ steps: n('steps'), epochs: n('epochs'), batch: n('batch'), lr: n('lr') }),
+    ...(n('tag-length') !== undefined ? { tagLength: n('tag-length') } : {}),
+    caps: defined({ maxTrain: n('max-train'), maxEval: n('max-eval'), maxChars: n('max-chars') }),
+  };
 }
 
 /** Writes results.json and every table; returns the paths written. */

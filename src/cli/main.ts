@@ -12,6 +12,7 @@ import { loadModel } from '../model/model';
 import { openSource, siblingTokenizer } from './sources';
 import { readJsonFile } from './json-file';
 import { tokenizerForFile } from './tokenizer-file';
+import { readDatasetText } from './dataset-file';
 import { evalCommand, loadLibrary, trainCommand, type TrainArgs } from './train';
 import { experimentCommand, EXPERIMENT_USAGE, qedCommand } from './experiment';
 import { CliUsageError, validateOptions, wantsHelp } from './options';
@@ -177,6 +178,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'train' || cmd === 'eval') {
+    // What is not a dataset is refused before the model loads, with the Data panel's message.
+    for (const path of v.data ?? []) readDatasetText(path);
     const gpu = await acquireNodeGpu();
     const tokPath = v.tokenizer ?? siblingTokenizer(v.model);
     const model = await loadModel(gpu, openSource(v.model), { tokenizer: tokPath ? openSource(tokPath) : undefined, configJson, slots: 1, maxContext: v.context ? num('context', v.context) : 512 });

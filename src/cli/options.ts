@@ -160,6 +160,24 @@ const COMMAND_SCHEMAS: Record<string, Record<string, z.ZodType>> = {
     model: fileOrUrl,
     tokenizer: fileOrUrl,
     'data-dir': existingDir,
+    // An experiment on a data file (instead of, or beside, a definition).
+    data: existingFile,
+    input: nonEmpty,
+    target: nonEmpty,
+    kind: oneOf(['regression', 'classification', 'generation', 'text', 'auto']),
+    methods: z.string().regex(/^\s*[a-z-]+(\s*,\s*[a-z-]+)*\s*$/, 'must be method names separated by commas (e.g. tag-llm,linear-probe)'),
+    seeds: wholeList,
+    steps: int(1, 1 << 24),
+    epochs: num({ gt: 0, max: 1e6 }),
+    batch: int(1, 4096),
+    lr: learningRate,
+    'tag-length': int(1, 256),
+    test: num({ gt: 0, max: 0.9 }),
+    'split-seed': int(0, 0x7fffffff),
+    'max-train': int(1, 1 << 24),
+    'max-eval': int(1, 1 << 24),
+    'max-chars': int(1, 1 << 20),
+    name: nonEmpty,
   },
   qed: {
     in: existingFile,
@@ -217,8 +235,21 @@ export function validateOptions(cmd: string, values: Record<string, unknown>, po
     if (values[name] === undefined) throw new CliUsageError(`--${name} is required for "${cmd}" (see --help)`);
   }
   if (cmd === 'experiment') {
-    if (positionals.length !== 1) throw new CliUsageError(`experiment takes one definition file, got ${positionals.length}: cli experiment <definition.json> --out <dir>`);
-    if (!existingFile.safeParse(positionals[0]).success) throw new CliUsageError(`experiment definition ${show(positionals[0])}: is not an existing file`);
+    // A definition file, or a data file with its mapping (--data --input --target), or both (then the definition names the --data files).
+    const mapped = values.input !== undefined || values.target !== undefined;
+    if (mapped) {
+      if (positionals.length > 0) throw new CliUsageError(`--input/--target describe an experiment on --data; give them without a definition file (got ${show(positionals[0])})`);
+      const data = values.data as string[] | undefined;
+      if (!data || data.length !== 1) throw new CliUsageError('--input/--target need exactly one --data <csv|tsv|jsonl> file');
+      if (values.input === undefined) throw new CliUsageError('--input <column> is required with --data (repeat it for several input columns)');
+      if (values.target === undefined) throw new CliUsageError('--target <column> is required with --data');
+    } else {
+      if (positionals.length !== 1) throw new CliUsageError(`experiment takes one definition file, got ${positionals.length}: cli experiment <definition.json> --out <dir>, or cli experiment --data <file> --input <col> --target <col> --out <dir>`);
+      if (!existingFile.safeParse(positionals[0]).success) throw new CliUsageError(`experiment definition ${show(positionals[0])}: is not an existing file`);
+      const only = ['kind', 'methods', 'seeds', 'steps', 'epochs', 'batch', 'lr', 'tag-length', 'test', 'split-seed', 'max-train', 'max-eval', 'max-chars', 'name'].filter((k) => values[k] !== undefined);
+      if (only.length) throw new CliUsageError(`--${only[0]} belongs to an experiment on --data with --input/--target; a definition file sets it itself`);
+    }
+    if (values.steps !== undefined && values.epochs !== undefined) throw new CliUsageError('Give --steps or --epochs, not both.');
   }
   const table = COMMAND_SCHEMAS[cmd] ?? OPTION_SCHEMAS;
   // Without evaluation the PubMedQA files (defaults inside the repository) are never read.

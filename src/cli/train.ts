@@ -2,9 +2,9 @@
  * `cli train` and `cli eval`: the method layer from the command line. One JSON line per logged step on
  * stdout, then a final JSON summary with the held-out metrics before and after training.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { readDatasetFile } from './dataset-file';
 import { basename } from 'node:path';
-import { parseDataset } from '../data/parse';
 import type { Engine } from '../model/model';
 import { TagLibrary } from '../tags/library';
 import { exportLibrary, importLibrary } from '../tags/library-format';
@@ -63,8 +63,7 @@ const num = (name: string, s: string | undefined, fallback?: number): number | u
 
 /** Reads a dataset file: plain text (one example per line → {input}) or CSV/TSV/JSONL/FASTA. */
 export function readRows(path: string, plainLines: boolean, map: string[] = []): Array<Record<string, string>> {
-  const text = readFileSync(path, 'utf8');
-  const ds = parseDataset(text, { name: basename(path), format: plainLines && /\.(txt|smi|lines?)$/i.test(path) ? 'lines' : undefined });
+  const ds = readDatasetFile(path, plainLines && /\.(txt|smi|lines?)$/i.test(path) ? 'lines' : undefined);
   for (const s of ds.report.skipped.slice(0, 20)) process.stderr.write(`${basename(path)}:${s.line}: skipped: ${s.reason}\n`);
   if (ds.report.skipped.length > 20) process.stderr.write(`${basename(path)}: … ${ds.report.skipped.length - 20} more rows skipped\n`);
   const mapping = new Map(map.map((m) => [m.slice(0, m.indexOf('=')), m.slice(m.indexOf('=') + 1)] as [string, string]));

@@ -15,7 +15,7 @@ import { parseJsonl } from './jsonl';
 
 export type { DataFormat, DataReport, ParsedDataset, SkippedRow } from './dataset';
 export { detectFormat, sniffDelimiter } from './detect';
-export { notADataset } from './refuse';
+export { noRecords, notADataset } from './refuse';
 
 export function parseDataset(text: string, opts: { format?: DataFormat; name?: string } = {}): ParsedDataset {
   const format = opts.format ?? detectFormat(text, opts.name);

@@ -40,3 +40,8 @@ export function notADataset(text: string, name = 'The file'): string | null {
   }
   return null;
 }
+
+/** Why a file that parsed to no record at all is not a dataset (only a header, or nothing usable). */
+export function noRecords(name: string, columns: readonly string[]): string {
+  return `${name} has no records${columns.length ? ` (only a header: ${columns.join(', ')})` : ''}.`;
+}

@@ -18,7 +18,8 @@ import type { RDKitModule } from '../tasks/rdkit';
 import { buildSynergy } from '../tasks/synergy';
 import { buildTranslation, TATOEBA_LANGUAGES } from '../tasks/translation';
 import type { SplitName } from '../tasks/types';
-import { inputFields, tagFields } from './tasks';
+import { checkDatasetTask, findDataset, usableRows, type ExperimentDataset } from './dataset-task';
+import { inputFields, Problems, tagFields } from './tasks';
 import type { DataSource, TaskCaps, TaskDefinition } from './types';
 
 export type Row = Record<string, string>;
@@ -45,6 +46,8 @@ export interface DataContext {
   fetchText: FetchText;
   /** RDKit, loaded on first use (QED labels). */
   rdkit: () => Promise<RDKitModule>;
+  /** Data sets of the workbench that "dataset" tasks name (Data panel, CLI --data). */
+  datasets?: readonly ExperimentDataset[];
 }
 
 interface Item {
@@ -64,7 +67,7 @@ interface Built {
 const MOLECULE_FILES = ['BBBP.csv', 'bace.csv', 'clintox.csv', 'delaney.csv', 'freesolv.csv', 'lipo.csv', 'tox21.csv'].map((f) => `molecules/${f}`);
 
 export async function loadTask(task: TaskDefinition, caps: TaskCaps, ctx: DataContext): Promise<LoadedTask> {
-  const built = await build(task.data, ctx);
+  const built = task.data.builder === 'dataset' ? buildFromDataset(task, ctx) : await build(task.data, ctx);
   const notes = [...built.notes];
   const splitSeed = task.split.kind === 'random' ? (task.split.seed ?? 0) : 0;
 
@@ -284,6 +287,8 @@ async function build(src: DataSource, ctx: DataContext): Promise<Built> {
     }
     case 'tatoeba':
       return buildTatoeba(src, get);
+    case 'dataset':
+      throw new Error('unreachable: dataset tasks are built by buildFromDataset');
     case 'table': {
       const text = await get(src.file);
       const ds = parseDataset(text, { format: src.format, name: src.file });
@@ -300,6 +305,17 @@ async function build(src: DataSource, ctx: DataContext): Promise<Built> {
       return { items, notes: [`${src.file}: ${items.length} rows${empty ? `, ${empty} with an empty mapped column left out` : ''}.`] };
     }
   }
+}
+
+/** A workbench data set's rows through the task's column mapping (rows with an empty mapped value, or a regression target that is not a number, left out). */
+function buildFromDataset(task: TaskDefinition, ctx: DataContext): Built {
+  const src = task.data as Extract<DataSource, { builder: 'dataset' }>;
+  const p = new Problems();
+  checkDatasetTask(task, ctx.datasets ?? [], task.id, p);
+  if (!p.ok) throw new Error(p.list.join('; '));
+  const u = usableRows(task, findDataset(ctx.datasets ?? [], src.name)!);
+  const left = [u.empty ? `${u.empty} with an empty mapped column` : '', u.nonNumeric ? `${u.nonNumeric} whose target is not a number` : ''].filter(Boolean);
+  return { items: u.rows.map((row) => ({ row })), notes: [`${src.name}: ${u.rows.length} rows${left.length ? `; left out: ${left.join(', ')}` : ''}.`] };
 }
 
 const THREE_LETTER = Object.fromEntries(Object.entries(TATOEBA_LANGUAGES).map(([three, two]) => [two, three]));

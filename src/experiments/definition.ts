@@ -4,6 +4,7 @@
  */
 import { parseLoraTargets, PEFT_METHODS, type PeftMethod } from '../train/protocol';
 import { DEFAULT_HYPER, type TrainHyper } from '../train/trainer';
+import { checkDatasetTask, type ExperimentDataset } from './dataset-task';
 import { checkCaps, isObject, Problems, resolveTaskEntry, unknownKeys } from './tasks';
 import { ABLATIONS, EXPERIMENT_METHODS, type Ablation, type ExperimentDefinition, type ExperimentMethod, type TaskDefinition } from './types';
 
@@ -19,8 +20,17 @@ export class ExperimentDefinitionError extends Error {
 
 export type ValidationResult = { ok: true; definition: ExperimentDefinition } | { ok: false; errors: string[] };
 
+export interface ValidateOptions {
+  /**
+   * The data sets "dataset" tasks may name. Given, each such task is checked against its data (the
+   * data set exists and is unchanged, its mapped columns exist, a regression target is numeric, the
+   * split leaves training and test rows); absent, those checks wait until the run loads the data.
+   */
+  datasets?: readonly ExperimentDataset[];
+}
+
 /** Checks an experiment definition (parsed JSON) and returns it normalised, or every problem found. */
-export function validateExperiment(json: unknown): ValidationResult {
+export function validateExperiment(json: unknown, opts: ValidateOptions = {}): ValidationResult {
   const p = new Problems();
   if (!isObject(json)) return { ok: false, errors: [`An experiment definition must be a JSON object, got ${show(json)}`] };
   const x = json;
@@ -41,11 +51,12 @@ export function validateExperiment(json: unknown): ValidationResult {
   if (x.dataDir !== undefined && typeof x.dataDir !== 'string') p.add('dataDir', 'must be a folder path');
 
   const tasks: TaskDefinition[] = [];
-  if (!Array.isArray(x.tasks) || x.tasks.length === 0) p.add('tasks', 'must be a non-empty list of task ids (qed, descriptor, binding, synergy, translation) or task definitions');
+  if (!Array.isArray(x.tasks) || x.tasks.length === 0) p.add('tasks', 'must be a non-empty list of task ids (qed, descriptor, binding, synergy, translation) or task definitions (e.g. over a workbench data set: docs/experiments.md)');
   else {
     x.tasks.forEach((e, i) => {
       const t = resolveTaskEntry(e, `tasks[${i}]`, p);
       if (t) tasks.push(t);
+      if (t && opts.datasets) checkDatasetTask(t, opts.datasets, `tasks[${i}]`, p);
     });
     const ids = tasks.map((t) => t.id);
     for (const id of new Set(ids)) if (ids.filter((i) => i === id).length > 1) p.add('tasks', `task id "${id}" appears twice; give each an "id" of its own`);
@@ -134,8 +145,8 @@ export function validateExperiment(json: unknown): ValidationResult {
 }
 
 /** validateExperiment that throws an ExperimentDefinitionError listing every problem. */
-export function parseExperiment(json: unknown): ExperimentDefinition {
-  const r = validateExperiment(json);
+export function parseExperiment(json: unknown, opts: ValidateOptions = {}): ExperimentDefinition {
+  const r = validateExperiment(json, opts);
   if (!r.ok) throw new ExperimentDefinitionError(r.errors);
   return r.definition;
 }

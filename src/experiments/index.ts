@@ -7,7 +7,8 @@
  *   buildTables(results) / formatMarkdown / formatCsv → the paper-shaped tables
  */
 export { BUILTIN_TASKS, builtinTask, validateTaskDefinition } from './tasks';
-export { ExperimentDefinitionError, parseExperiment, validateExperiment, type ValidationResult } from './definition';
+export { ExperimentDefinitionError, parseExperiment, validateExperiment, type ValidateOptions, type ValidationResult } from './definition';
+export { checkDatasetTask, datasetTask, inferKind, mappingOf, mappingProblems, type DatasetMapping, type ExperimentDataset } from './dataset-task';
 export { cellId, planCells, runExperiment, type PlannedCell, type RunExperimentOptions } from './runner';
 export { buildTables, fmtNum, formatCellsCsv, formatCsv, formatMarkdown, tableCsv, tableMarkdown, type ResultTable, type ResultTables, type TableCell, type TableRow } from './report';
 export { nearestNeighbours, similarity, parseAnswers } from './baselines';

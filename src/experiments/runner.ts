@@ -30,6 +30,7 @@ import { methodTemplate, parseLoraTargets, prepareRun, type Method, type Metrics
 import { epochOrder } from '../train/shuffle';
 import { TrainingCancelled, type StepLog, type TrainHyper } from '../train/trainer';
 import { directPromptTexts, nearestNeighbourPredict, parseAnswers } from './baselines';
+import type { ExperimentDataset } from './dataset-task';
 import { loadTask, sample, type DataContext, type LoadedTask, type Row } from './data';
 import { parseExperiment } from './definition';
 import { buildPrompt, generateAll, removeSegments, templateOf } from './generation';
@@ -62,6 +63,8 @@ export interface RunExperimentOptions {
   fetchText?: FetchText;
   /** RDKit for QED labels (default: loadRdkit()). */
   rdkit?: () => Promise<RDKitModule>;
+  /** Data sets that the definition's "dataset" tasks name (Data panel uploads and built-ins, CLI --data). */
+  datasets?: readonly ExperimentDataset[];
 }
 
 export interface PlannedCell {
@@ -106,7 +109,8 @@ export function planCells(def: ExperimentDefinition): PlannedCell[] {
 }
 
 export async function runExperiment(engine: Engine, definition: ExperimentDefinition | unknown, opts: RunExperimentOptions = {}): Promise<ExperimentResults> {
-  const def = parseExperiment(definition);
+  // Data-set tasks are checked against their data before any cell runs (a bad mapping is one clear error).
+  const def = parseExperiment(definition, { datasets: opts.datasets ?? [] });
   const model = { name: engine.name, arch: engine.config.arch, dModel: engine.config.dModel, vocabSize: engine.config.vocabSize };
   const now = () => new Date().toISOString();
   const planned = planCells(def);
@@ -130,6 +134,7 @@ export async function runExperiment(engine: Engine, definition: ExperimentDefini
     data: {
       fetchText: opts.fetchText ?? (await defaultFetchText(def.dataDir)),
       rdkit: opts.rdkit ?? (() => (rdkit ??= loadRdkit())),
+      datasets: opts.datasets ?? [],
     },
     tasks: new Map(),
     stage1: new Map(),
@@ -694,7 +699,11 @@ export function categoryOf(src: string, tgt: string, trainPairs: readonly string
 
 // ---------------------------------------------------------------------------------------------
 
-/** A stable 64-bit hash (hex) of a JSON value with sorted keys. */
+/**
+ * A stable 64-bit hash of a JSON value with sorted keys: always 16 lower-case hex digits. Both halves
+ * are kept unsigned (`>>> 0`): a bare `^=` leaves a signed int32, which printed as "-1a2b…". The
+ * bits are the same as before that fix, so keys that printed correctly then still match.
+ */
 export function hashOf(x: unknown): string {
   const s = stableJson(x);
   let h1 = 0x811c9dc5;
@@ -703,7 +712,7 @@ export function hashOf(x: unknown): string {
     const ch = s.charCodeAt(i);
     h1 = Math.imul(h1 ^ ch, 0x01000193) >>> 0;
     h2 = Math.imul(h2 ^ ch, 0x5bd1e995) >>> 0;
-    h2 ^= h2 >>> 15;
+    h2 = (h2 ^ (h2 >>> 15)) >>> 0;
   }
   return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
 }

@@ -101,7 +101,7 @@ export function builtinTask(id: string): TaskDefinition | undefined {
 }
 
 /** Fields each builder writes into a row. */
-export const BUILDER_FIELDS: Readonly<Record<Exclude<DataBuilder, 'table'>, readonly string[]>> = {
+export const BUILDER_FIELDS: Readonly<Record<Exclude<DataBuilder, 'table' | 'dataset'>, readonly string[]>> = {
   qed: ['input', 'output'],
   descriptor: ['name', 'input', 'output'],
   davis: ['input0', 'input1', 'output'],
@@ -224,8 +224,8 @@ export function checkTask(x: Record<string, unknown>, path: string, p: Problems)
   let builderFields: readonly string[] | null = null;
   const d = x.data;
   if (d !== undefined) {
-    if (!isObject(d) || typeof d.builder !== 'string' || !['qed', 'descriptor', 'davis', 'synergy', 'tatoeba', 'table'].includes(d.builder)) {
-      p.add(`${path}.data`, `must be an object with "builder": one of qed, descriptor, davis, synergy, tatoeba, table (got ${show(d)})`);
+    if (!isObject(d) || typeof d.builder !== 'string' || !['qed', 'descriptor', 'davis', 'synergy', 'tatoeba', 'table', 'dataset'].includes(d.builder)) {
+      p.add(`${path}.data`, `must be an object with "builder": one of qed, descriptor, davis, synergy, tatoeba, table, dataset (got ${show(d)})`);
     } else {
       builder = d.builder as DataBuilder;
       const dp = `${path}.data`;
@@ -276,8 +276,16 @@ export function checkTask(x: Record<string, unknown>, path: string, p: Problems)
             p.add(`${dp}.columns`, 'must map template fields to file columns, e.g. {"input": "smiles", "output": "logp"}');
           } else builderFields = Object.keys(d.columns);
           break;
+        case 'dataset':
+          unknownKeys(p, dp, d, ['builder', 'name', 'hash', 'columns']);
+          if (typeof d.name !== 'string' || d.name === '') p.add(`${dp}.name`, 'is required: the name of a data set in the workbench (Data panel) or given with --data');
+          if (d.hash !== undefined && (typeof d.hash !== 'string' || !/^[0-9a-f]{16}$/.test(d.hash))) p.add(`${dp}.hash`, `must be the data set's 16-digit hex hash, got ${show(d.hash)}`);
+          if (!isObject(d.columns) || !Object.values(d.columns).every((c) => typeof c === 'string') || Object.keys(d.columns).length === 0) {
+            p.add(`${dp}.columns`, 'must map template fields to the data set\'s columns, e.g. {"input": "smiles", "output": "logp"}');
+          } else builderFields = Object.keys(d.columns);
+          break;
       }
-      if (builder !== 'table') builderFields = BUILDER_FIELDS[builder];
+      if (builder !== 'table' && builder !== 'dataset') builderFields = BUILDER_FIELDS[builder];
     }
   }
 
@@ -311,7 +319,7 @@ export function checkTask(x: Record<string, unknown>, path: string, p: Problems)
       if (typeof s.column !== 'string' || s.column === '') p.add(`${sp}.column`, 'must name a column of the data file');
       if (!strings(s.test) || s.test.length === 0) p.add(`${sp}.test`, 'must be a non-empty list of column values, e.g. ["0"]');
       if (s.validation !== undefined && !strings(s.validation)) p.add(`${sp}.validation`, 'must be a list of column values');
-      if (builder && builder !== 'table') p.add(sp, `a column split needs "builder": "table" (the ${builder} builder keeps no extra columns)`);
+      if (builder && builder !== 'table' && builder !== 'dataset') p.add(sp, `a column split needs "builder": "table" or "dataset" (the ${builder} builder keeps no extra columns)`);
     }
   }
 

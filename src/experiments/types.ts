@@ -84,7 +84,13 @@ export type DataSource =
    */
   | { builder: 'tatoeba'; dir?: string; trainPairs?: string[]; pivots?: Array<[string, string]>; seed?: number; testFraction?: number }
   /** Any CSV/TSV/JSONL file: `columns` maps template fields to file columns (other columns are kept for split rules). */
-  | { builder: 'table'; file: string; format?: 'csv' | 'tsv' | 'jsonl'; columns: Record<string, string> };
+  | { builder: 'table'; file: string; format?: 'csv' | 'tsv' | 'jsonl'; columns: Record<string, string> }
+  /**
+   * A data set of the workbench (Data panel, built-in or uploaded; CLI --data), given to the runner
+   * beside the definition (RunExperimentOptions.datasets) and found by `name`. `columns` maps template
+   * fields to its columns; `hash` (datasetHash of its rows) ties the definition and results to that data.
+   */
+  | { builder: 'dataset'; name: string; hash?: string; columns: Record<string, string> };
 
 export type DataBuilder = DataSource['builder'];
 

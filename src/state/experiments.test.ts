@@ -17,6 +17,8 @@ import {
   resultsFile,
   type ExperimentsDb,
 } from './experiments';
+import { createDataStore } from './data';
+import { createMemoryDb } from './db';
 import { createModelStore } from './model';
 import { createNoticesStore } from './notices';
 
@@ -267,3 +269,65 @@ describe('result views', () => {
     expect(md.text).toMatch(/\| Method \| Params \| Descriptor \(MSE ↓\) \| QED \(MSE ↓\) \|/);
   });
 });
+
+describe('experiments on the Data panel\'s data sets', () => {
+  const CSV = ['word,score,big', ...Array.from({ length: 20 }, (_, i) => `w${i},${i / 2},${i % 3 === 0 ? 'yes' : 'no'}`)].join('\n');
+
+  async function withData() {
+    const f = fakeClient();
+    const notices = createNoticesStore();
+    const model = createModelStore({ client: f.client, notices });
+    let n = 0;
+    const data = createDataStore({ client: f.client, notices, db: Promise.resolve(createMemoryDb()), dataBaseUrl: 'http://x/data/', newId: () => `ds-${++n}` });
+    const store = createExperimentsStore({ client: f.client, notices, model, db: Promise.resolve(createMemoryExperimentsDb()), dataBaseUrl: 'http://x/data/', data });
+    await model.getState().load({ kind: 'url', url: 'http://x/m.bin' });
+    return { ...f, data, store };
+  }
+
+  it('a data entry becomes a task (kind inferred), is checked against the rows, round-trips through JSON, and its rows go with the run', async () => {
+    const { data, store, experiments } = await withData();
+    const ds = await data.getState().importText('words.csv', CSV);
+    expect(ds).not.toBeNull();
+    store.getState().setForm({ tasks: [], methods: ['tag-llm', 'nearest-neighbour'], epochs: 2 });
+    store.getState().addDataTask('ds-1');
+    // The first column is the input, the last the target (a yes/no column: classification).
+    expect(store.getState().form.data).toEqual([{ datasetId: 'ds-1', inputs: ['word'], target: 'big', kind: 'auto', test: 0.2, seed: 0 }]);
+    let c = store.getState().check;
+    expect(c.validation?.ok).toBe(true);
+    const task = (c.json as { tasks: Array<{ id: string; output: { kind: string }; data: unknown }> }).tasks[0];
+    expect(task.id).toBe('words');
+    expect(task.output.kind).toBe('classification');
+    expect((c.json as { hyper: unknown }).hyper).toEqual({ epochs: 2, batch: 2, lr: 0.01 });
+
+    // A regression on a yes/no column is refused with the reason; picking the numeric target fixes it.
+    store.getState().setDataTask(0, { kind: 'regression' });
+    c = store.getState().check;
+    expect(c.validation?.ok).toBe(false);
+    expect(c.validation && !c.validation.ok && c.validation.errors).toEqual([expect.stringMatching(/^tasks\[0\]\.output\.kind: the target column "big" is not numeric/)]);
+    store.getState().setDataTask(0, { target: 'score' });
+    expect(store.getState().check.validation?.ok).toBe(true);
+    store.getState().setDataTask(0, { inputs: [] });
+    c = store.getState().check;
+    expect(c.validation && !c.validation.ok && c.validation.errors).toEqual(['data[0] (words.csv): pick at least one input column']);
+    store.getState().setDataTask(0, { inputs: ['word'] });
+
+    // JSON and back to the form.
+    store.getState().setMode('json');
+    store.getState().setMode('form');
+    expect(store.getState().formNote).toBeNull();
+    expect(store.getState().form.data).toEqual([{ datasetId: 'ds-1', inputs: ['word'], target: 'score', kind: 'regression', test: 0.2, seed: 0 }]);
+
+    await store.getState().run();
+    expect(store.getState().status).toBe('done');
+    const call = experiments.at(-1)!;
+    expect(call.datasets?.map((d) => [d.name, d.rows.length])).toEqual([['words.csv', 20]]);
+    expect(store.getState().results?.cells.map((x) => x.id)).toEqual(['words/tag-llm/full/p2/s0', 'words/nearest-neighbour/full/s0']);
+
+    // Deleting the data set in the Data panel: the entry says so.
+    await data.getState().remove('ds-1');
+    await until(() => store.getState().check.validation?.ok === false);
+    const v = store.getState().check.validation;
+    expect(v && !v.ok && v.errors[0]).toBe('data[0]: the data set is no longer in the workbench; pick another (Data panel)');
+  });
+});
+

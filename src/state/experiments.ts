@@ -1,14 +1,16 @@
 /**
- * Experiments store: the definition being edited (a form over the built-in tasks, or JSON pasted /
- * uploaded, validated on every edit with every problem listed), the run in the worker (plan, progress
+ * Experiments store: the definition being edited (a form over the built-in tasks and the Data
+ * panel's data sets — input column(s), target, kind, split — or JSON pasted / uploaded, validated on
+ * every edit with every problem listed), the run in the worker (plan, progress
  * per cell and step, cancel), and the results. Results are kept in IndexedDB per experiment name, after
  * every finished cell, so a re-run (or a run after a reload) skips the cells that are already done
  * with the same configuration (the runner's `previous`).
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
+import { datasetTask, findDataset, mappingOf, mappingProblems, rowsHash, taskIdOf, type ExperimentDataset } from '../experiments/dataset-task';
 import { validateExperiment, type ValidationResult } from '../experiments/definition';
 import { formatCellsCsv, formatCsv, formatMarkdown, type ResultTable } from '../experiments/report';
-import { planCells } from '../experiments/runner';
+import { hashOf, planCells } from '../experiments/runner';
 import { BUILTIN_TASKS, builtinTask } from '../experiments/tasks';
 import {
   ABLATIONS,
@@ -20,23 +22,48 @@ import {
   type ExperimentMethod,
   type ExperimentProgress,
   type ExperimentResults,
+  type OutputKind,
+  type TaskDefinition,
 } from '../experiments/types';
 import type { EngineClientLike } from '../worker/client';
 import { isAbortError, type ExperimentCellPlan, type ExperimentEvent } from '../worker/protocol';
+import type { DataStore } from './data';
 import type { ModelStore } from './model';
 import type { NoticesStore } from './notices';
 
 // ---------------------------------------------------------------------------------------------
 // The form (a subset of the definition schema: built-in tasks, the shared budget, caps, variants)
 
+/** A task over a workbench data set, as the form edits it (dataset-task.ts makes the task). */
+export interface DataTaskForm {
+  /** The Data panel's id of the data set. */
+  datasetId: string;
+  inputs: string[];
+  target: string;
+  /** 'auto': inferred from the target column. */
+  kind: OutputKind | 'auto';
+  /** Fraction of the distinct inputs held out for test, and the split's seed. */
+  test: number;
+  seed: number;
+}
+
+/** A data set of the workbench as experiments see it (the Data panel's id, name, columns, rows). */
+export interface WorkbenchDataset extends ExperimentDataset {
+  id: string;
+}
+
 export interface ExperimentForm {
   name: string;
   /** Built-in task ids. */
   tasks: string[];
+  /** Tasks over the workbench's data sets (built-in or uploaded in the Data panel). */
+  data: DataTaskForm[];
   methods: ExperimentMethod[];
   /** As typed: "0, 1, 2". */
   seeds: string;
   steps: number;
+  /** Budget in epochs instead of steps (null: steps). */
+  epochs: number | null;
   batch: number;
   lr: number;
   tagLength: number;
@@ -52,9 +79,11 @@ export interface ExperimentForm {
 export const DEFAULT_FORM: ExperimentForm = {
   name: 'my-experiment',
   tasks: ['descriptor'],
+  data: [],
   methods: ['tag-llm', 'linear-probe'],
   seeds: '0',
   steps: 10,
+  epochs: null,
   batch: 2,
   lr: 0.01,
   tagLength: 2,
@@ -73,8 +102,39 @@ export function parseList(text: string): Array<number | string> {
     .map((t) => (/^-?\d+(\.\d+)?$/.test(t) ? Number(t) : t));
 }
 
-/** The definition JSON the form describes. */
-export function formToJson(f: ExperimentForm): Record<string, unknown> {
+/** A new data task for a data set: the first column as input, the last as target, kind inferred. */
+export function newDataTask(ds: WorkbenchDataset): DataTaskForm {
+  const cols = ds.columns;
+  return { datasetId: ds.id, inputs: cols.length > 1 ? [cols[0]] : [], target: cols.length > 1 ? cols[cols.length - 1] : (cols[0] ?? ''), kind: 'auto', test: 0.2, seed: 0 };
+}
+
+/** The tasks of the form's data entries, and what keeps an entry from being a task. */
+export function dataTasksOf(f: ExperimentForm, datasets: readonly WorkbenchDataset[]): { tasks: TaskDefinition[]; problems: string[] } {
+  const tasks: TaskDefinition[] = [];
+  const problems: string[] = [];
+  const used = new Set(f.tasks);
+  f.data.forEach((d, i) => {
+    const ds = datasets.find((x) => x.id === d.datasetId);
+    if (!ds) {
+      problems.push(`data[${i}]: the data set is no longer in the workbench; pick another (Data panel)`);
+      return;
+    }
+    const mp = mappingProblems(ds, d);
+    if (mp.length) {
+      for (const m of mp) problems.push(`data[${i}] (${ds.name}): ${m}`);
+      return;
+    }
+    const base = taskIdOf(ds.name);
+    let id = base;
+    for (let k = 2; used.has(id); k++) id = `${base}-${k}`;
+    used.add(id);
+    tasks.push(datasetTask(ds, { inputs: d.inputs, target: d.target, kind: d.kind, test: d.test, seed: d.seed, id }));
+  });
+  return { tasks, problems };
+}
+
+/** The definition JSON the form describes (data entries that are not complete yet are left out). */
+export function formToJson(f: ExperimentForm, datasets: readonly WorkbenchDataset[] = []): Record<string, unknown> {
   const caps: Record<string, number> = {};
   if (f.maxTrain !== null) caps.maxTrain = f.maxTrain;
   if (f.maxEval !== null) caps.maxEval = f.maxEval;
@@ -82,10 +142,10 @@ export function formToJson(f: ExperimentForm): Record<string, unknown> {
   const tagLengths = parseList(f.tagLengths);
   return {
     name: f.name,
-    tasks: [...f.tasks],
+    tasks: [...f.tasks, ...dataTasksOf(f, datasets).tasks],
     methods: [...f.methods],
     seeds: parseList(f.seeds),
-    hyper: { steps: f.steps, batch: f.batch, lr: f.lr },
+    hyper: f.epochs !== null ? { epochs: f.epochs, batch: f.batch, lr: f.lr } : { steps: f.steps, batch: f.batch, lr: f.lr },
     tagLength: f.tagLength,
     caps,
     ...(f.ablations.length ? { ablations: [...f.ablations] } : {}),
@@ -96,15 +156,31 @@ export function formToJson(f: ExperimentForm): Record<string, unknown> {
 const FORM_KEYS = new Set(['name', 'tasks', 'methods', 'seeds', 'hyper', 'tagLength', 'caps', 'ablations', 'tagLengths', 'description', 'model', 'dataDir', '$schema']);
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
+/** The form entry a data-set task came from, when the form would write exactly that task again. */
+function dataTaskFromJson(t: unknown, datasets: readonly WorkbenchDataset[]): DataTaskForm | null {
+  if (!isObj(t) || !isObj(t.data) || t.data.builder !== 'dataset') return null;
+  const task = t as unknown as TaskDefinition;
+  const m = mappingOf(task);
+  const src = task.data.builder === 'dataset' ? task.data : null;
+  if (!m || !src) return null;
+  const named = datasets.filter((d) => d.name === src.name);
+  const ds = named.find((d) => rowsHash(d.rows) === src.hash) ?? named.at(-1);
+  if (!ds || mappingProblems(ds, m).length) return null;
+  const entry: DataTaskForm = { datasetId: ds.id, inputs: m.inputs, target: m.target, kind: m.kind ?? 'auto', test: m.test ?? 0.2, seed: m.seed ?? 0 };
+  return hashOf(datasetTask(ds, { ...entry, id: task.id })) === hashOf(t) ? entry : null;
+}
+
 /** The form for a definition, or why the form cannot show it (custom tasks, other settings). */
-export function formFromJson(json: unknown): { form: ExperimentForm } | { reason: string } {
+export function formFromJson(json: unknown, datasets: readonly WorkbenchDataset[] = []): { form: ExperimentForm } | { reason: string } {
   if (!isObj(json)) return { reason: 'the definition is not a JSON object' };
   const other = Object.keys(json).filter((k) => !FORM_KEYS.has(k));
   if (other.length) return { reason: `the form has no place for ${other.map((k) => `"${k}"`).join(', ')}` };
-  const tasks = Array.isArray(json.tasks) ? json.tasks : [];
-  if (!tasks.every((t) => typeof t === 'string' && BUILTIN_TASKS.some((b) => b.id === t))) return { reason: 'it has tasks that are not plain built-in ids' };
+  const all = Array.isArray(json.tasks) ? json.tasks : [];
+  const tasks = all.filter((t) => typeof t === 'string');
+  const data = all.filter((t) => typeof t !== 'string').map((t) => dataTaskFromJson(t, datasets));
+  if (!tasks.every((t) => BUILTIN_TASKS.some((b) => b.id === t)) || data.some((d) => d === null)) return { reason: 'it has tasks that are neither built-in ids nor data sets of the workbench as the form writes them' };
   const hyper = isObj(json.hyper) ? json.hyper : {};
-  const extraHyper = Object.keys(hyper).filter((k) => !['steps', 'batch', 'lr'].includes(k));
+  const extraHyper = Object.keys(hyper).filter((k) => !['steps', 'epochs', 'batch', 'lr'].includes(k));
   if (extraHyper.length) return { reason: `the form has no place for hyper.${extraHyper.join(', hyper.')}` };
   const caps = isObj(json.caps) ? json.caps : {};
   const num = (v: unknown, d: number) => (typeof v === 'number' ? v : d);
@@ -114,9 +190,11 @@ export function formFromJson(json: unknown): { form: ExperimentForm } | { reason
     form: {
       name: typeof json.name === 'string' ? json.name : '',
       tasks: tasks as string[],
+      data: data as DataTaskForm[],
       methods: (Array.isArray(json.methods) ? json.methods : []).filter((m): m is ExperimentMethod => EXPERIMENT_METHODS.includes(m as ExperimentMethod)),
       seeds: json.seeds === undefined ? '0' : list(json.seeds),
       steps: num(hyper.steps, DEFAULT_FORM.steps),
+      epochs: typeof hyper.epochs === 'number' ? hyper.epochs : null,
       batch: num(hyper.batch, DEFAULT_FORM.batch),
       lr: num(hyper.lr, DEFAULT_FORM.lr),
       tagLength: num(json.tagLength, 10),
@@ -150,10 +228,18 @@ export interface DefinitionCheck {
   cells: number;
 }
 
-export function checkDefinition(mode: 'form' | 'json', form: ExperimentForm, text: string): DefinitionCheck {
+export function checkDefinition(mode: 'form' | 'json', form: ExperimentForm, text: string, datasets: readonly WorkbenchDataset[] = []): DefinitionCheck {
   let json: unknown;
-  if (mode === 'form') json = formToJson(form);
-  else {
+  if (mode === 'form') {
+    json = formToJson(form, datasets);
+    const { problems } = dataTasksOf(form, datasets);
+    if (problems.length) {
+      // An unfinished data entry: say what it lacks (and not that the task list is empty because of it).
+      const v = validateExperiment(json, { datasets });
+      const rest = v.ok ? [] : v.errors.filter((e) => !(e.startsWith('tasks: must be a non-empty list') && form.data.length > 0));
+      return { json, parseError: null, validation: { ok: false, errors: [...problems, ...rest] }, cells: 0 };
+    }
+  } else {
     if (text.trim() === '') return { json: null, parseError: 'Paste or upload an experiment definition (JSON).', validation: null, cells: 0 };
     try {
       json = JSON.parse(text);
@@ -161,8 +247,21 @@ export function checkDefinition(mode: 'form' | 'json', form: ExperimentForm, tex
       return { json: null, parseError: `Not valid JSON: ${(e as Error).message}`, validation: null, cells: 0 };
     }
   }
-  const validation = validateExperiment(json);
+  const validation = validateExperiment(json, { datasets });
   return { json, parseError: null, validation, cells: validation.ok ? planCells(validation.definition).length : 0 };
+}
+
+/** The data sets a definition's "dataset" tasks name (the one with the task's hash when names repeat), to send with the run. */
+export function datasetsFor(def: ExperimentDefinition, all: readonly WorkbenchDataset[]): ExperimentDataset[] {
+  const out: ExperimentDataset[] = [];
+  for (const t of def.tasks) {
+    if (t.data.builder !== 'dataset') continue;
+    const src = t.data;
+    const named = all.filter((d) => d.name === src.name);
+    const ds = named.find((d) => rowsHash(d.rows) === src.hash) ?? findDataset(named, src.name);
+    if (ds && !out.some((x) => x.name === ds.name)) out.push({ name: ds.name, columns: ds.columns, rows: ds.rows });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,6 +434,12 @@ export interface ExperimentsState {
   setForm(patch: Partial<ExperimentForm>): void;
   setJsonText(text: string, fileName?: string | null): void;
   setFresh(fresh: boolean): void;
+  /** Adds a task over a workbench data set (the Data panel's id). */
+  addDataTask(datasetId: string): void;
+  setDataTask(index: number, patch: Partial<DataTaskForm>): void;
+  removeDataTask(index: number): void;
+  /** Re-checks the definition (the workbench's data sets changed). */
+  recheck(): void;
   run(): Promise<void>;
   cancel(): void;
   select(cellId: string | null): void;
@@ -353,6 +458,8 @@ export interface ExperimentsStoreDeps {
   db: Promise<ExperimentsDb>;
   /** Absolute URL of the data folder, for the worker. */
   dataBaseUrl: string;
+  /** The Data panel's data sets (built-in and uploaded): tasks over them, checked as they change. */
+  data?: DataStore;
 }
 
 /** Cell status from results (plan order), for a view of saved results. */
@@ -371,7 +478,8 @@ function planOf(def: ExperimentDefinition): ExperimentCellPlan[] {
   }
 }
 
-export function createExperimentsStore({ client, notices, model, db, dataBaseUrl }: ExperimentsStoreDeps): ExperimentsStore {
+export function createExperimentsStore({ client, notices, model, db, dataBaseUrl, data }: ExperimentsStoreDeps): ExperimentsStore {
+  const datasets = (): WorkbenchDataset[] => (data?.getState().datasets ?? []).map((d) => ({ id: d.id, name: d.name, columns: d.columns, rows: d.rows }));
   let controller: AbortController | null = null;
   // Saves are serialized so an older partial result never overwrites a newer one.
   let saving: Promise<unknown> = Promise.resolve();
@@ -381,10 +489,10 @@ export function createExperimentsStore({ client, notices, model, db, dataBaseUrl
     return saving;
   };
 
-  return createStore<ExperimentsState>()((set, get) => {
+  const store = createStore<ExperimentsState>()((set, get) => {
     const recheck = (patch: Partial<ExperimentsState>) => {
       const s = { ...get(), ...patch };
-      set({ ...patch, check: checkDefinition(s.mode, s.form, s.jsonText) });
+      set({ ...patch, check: checkDefinition(s.mode, s.form, s.jsonText, datasets()) });
     };
 
     const refreshSaved = async () => {
@@ -438,7 +546,7 @@ export function createExperimentsStore({ client, notices, model, db, dataBaseUrl
       jsonText: '',
       fileName: null,
       formNote: null,
-      check: checkDefinition('form', DEFAULT_FORM, ''),
+      check: checkDefinition('form', DEFAULT_FORM, '', datasets()),
       fresh: false,
 
       status: 'idle',
@@ -456,7 +564,7 @@ export function createExperimentsStore({ client, notices, model, db, dataBaseUrl
         if (mode === s.mode) return;
         if (mode === 'json') {
           // The form's definition, to edit further.
-          recheck({ mode, jsonText: JSON.stringify(formToJson(s.form), null, 2), fileName: null, formNote: null });
+          recheck({ mode, jsonText: JSON.stringify(formToJson(s.form, datasets()), null, 2), fileName: null, formNote: null });
           return;
         }
         const c = s.check;
@@ -468,7 +576,7 @@ export function createExperimentsStore({ client, notices, model, db, dataBaseUrl
           recheck({ mode, formNote: null });
           return;
         }
-        const f = formFromJson(c.json);
+        const f = formFromJson(c.json, datasets());
         if ('reason' in f) {
           set({ formNote: `This definition cannot be shown as a form: ${f.reason}. Edit it as JSON.` });
           return;
@@ -486,6 +594,35 @@ export function createExperimentsStore({ client, notices, model, db, dataBaseUrl
 
       setFresh(fresh) {
         set({ fresh });
+      },
+
+      addDataTask(datasetId) {
+        const ds = datasets().find((d) => d.id === datasetId);
+        if (!ds) return;
+        const f = get().form;
+        recheck({ form: { ...f, data: [...f.data, newDataTask(ds)] } });
+      },
+
+      setDataTask(index, patch) {
+        const f = get().form;
+        const cur = f.data[index];
+        if (!cur) return;
+        let next = { ...cur, ...patch };
+        // Another data set: its own columns.
+        if (patch.datasetId && patch.datasetId !== cur.datasetId) {
+          const ds = datasets().find((d) => d.id === patch.datasetId);
+          if (ds) next = { ...newDataTask(ds), test: next.test, seed: next.seed };
+        }
+        recheck({ form: { ...f, data: f.data.map((d, i) => (i === index ? next : d)) } });
+      },
+
+      removeDataTask(index) {
+        const f = get().form;
+        recheck({ form: { ...f, data: f.data.filter((_, i) => i !== index) } });
+      },
+
+      recheck() {
+        recheck({});
       },
 
       async run() {
@@ -513,7 +650,8 @@ export function createExperimentsStore({ client, notices, model, db, dataBaseUrl
         controller = ac;
         set({ status: 'running', error: null, plan: [], cellStatus: {}, progress: null, live: null, results: null, selected: null });
         try {
-          const res = await client.request('experimentRun', { definition: c.json, previous, dataBaseUrl }, { signal: ac.signal, onEvent: (e) => onEvent(e, def) });
+          const sets = datasetsFor(def, datasets());
+          const res = await client.request('experimentRun', { definition: c.json, previous, dataBaseUrl, ...(sets.length ? { datasets: sets } : {}) }, { signal: ac.signal, onEvent: (e) => onEvent(e, def) });
           const s = get();
           // Cells reported as reused keep that mark; the rest follow the final results.
           const cellStatus = { ...statusesOf(s.plan, res.cells) };
@@ -558,7 +696,7 @@ export function createExperimentsStore({ client, notices, model, db, dataBaseUrl
         }
         const plan = planOf(r.definition);
         const compact = compactDefinition(r.definition);
-        const f = formFromJson(compact);
+        const f = formFromJson(compact, datasets());
         const editor: Partial<ExperimentsState> =
           'form' in f ? { mode: 'form', form: f.form } : { mode: 'json', jsonText: JSON.stringify(compact, null, 2), fileName: null };
         recheck({
@@ -582,4 +720,9 @@ export function createExperimentsStore({ client, notices, model, db, dataBaseUrl
       },
     };
   });
+  // A data set imported, renamed or deleted in the Data panel changes what the definition can use.
+  data?.subscribe((s, prev) => {
+    if (s.datasets !== prev.datasets) store.getState().recheck();
+  });
+  return store;
 }

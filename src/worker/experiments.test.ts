@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planCells } from '../experiments/runner';
+import { datasetTask } from '../experiments/dataset-task';
 import { parseExperiment } from '../experiments/definition';
 import type { ExperimentEvent, ExperimentRunParams } from './protocol';
 import { fakeClient, type FakeEngineOptions } from '../../test/worker/fake-engine';
@@ -130,5 +131,27 @@ describe('experimentRun over the worker protocol', () => {
     expect((await p).status).toBe('cancelled');
     // Free again afterwards.
     expect((await client.request('experimentRun', { ...PARAMS, definition: { ...DEF, tasks: ['qed'], seeds: [0] } })).status).toBe('complete');
+  });
+
+  it('runs a task over a Data-panel data set sent with the request, and refuses a bad mapping before the plan', async () => {
+    const { client, experiments } = await setup();
+    const ds = { name: 'my.csv', columns: ['text', 'y'], rows: Array.from({ length: 20 }, (_, i) => ({ text: `row ${i}`, y: String(i / 4) })) };
+    const task = datasetTask(ds, { inputs: ['text'], target: 'y' });
+    const def = { name: 'mine', tasks: [task], methods: ['tag-llm', 'linear-probe'], hyper: { steps: 2 }, caps: {} };
+    const events: ExperimentEvent[] = [];
+    const res = await client.request('experimentRun', { definition: def, dataBaseUrl: 'http://x/data/', datasets: [ds] }, { onEvent: (e) => events.push(e) });
+    expect(res.status).toBe('complete');
+    expect(res.cells.map((c) => c.id)).toEqual(['my/tag-llm/full/p10/s0', 'my/linear-probe/full/s0']);
+    expect(experiments[0]!.datasets).toEqual([ds]);
+    expect(experiments[0]!.definition.tasks[0]!.data).toEqual({ builder: 'dataset', name: 'my.csv', hash: task.data.builder === 'dataset' ? task.data.hash : '', columns: { input: 'text', output: 'y' } });
+
+    const calls = experiments.length;
+    const bad = { ...def, tasks: [{ ...task, data: { ...task.data, columns: { input: 'text', output: 'label' } } }] };
+    const err = await client.request('experimentRun', { definition: bad, dataBaseUrl: 'http://x/data/', datasets: [ds] }).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: 'ExperimentDefinitionError' });
+    expect((err as Error).message).toContain('tasks[0].data.columns.output: the data set "my.csv" has no column "label" (its columns: text, y)');
+    const missing = await client.request('experimentRun', { definition: def, dataBaseUrl: 'http://x/data/' }).catch((e: Error) => e);
+    expect((missing as Error).message).toContain('tasks[0].data.name: no data set named "my.csv" in the workbench');
+    expect(experiments.length).toBe(calls);
   });
 });

@@ -62,7 +62,7 @@ export interface MethodDeps {
   rdkit?(): Promise<RDKitModule>;
 }
 
-export type ExperimentRunOptions = Pick<RunExperimentOptions, 'signal' | 'onProgress' | 'onCell' | 'previous'> & { dataBaseUrl: string };
+export type ExperimentRunOptions = Pick<RunExperimentOptions, 'signal' | 'onProgress' | 'onCell' | 'previous' | 'datasets'> & { dataBaseUrl: string };
 
 class PreparedRunHandle implements RunHandle {
   constructor(readonly run: PreparedRun) {}

@@ -9,6 +9,7 @@
  * Everything here must survive structuredClone: plain data, Files, no functions, no class instances.
  */
 import type { DataFormat, DataReport } from '../data/dataset';
+import type { ExperimentDataset } from '../experiments/dataset-task';
 import type { CellResult, ExperimentMethod, ExperimentProgress, ExperimentResults, Variant } from '../experiments/types';
 import type { GenerateResult, LoadProgress, MemoryReport, SamplingOptions, TaggedPrompt } from '../model/api';
 import type { ModelInspection } from '../model/preflight';
@@ -400,6 +401,8 @@ export interface ExperimentRunParams {
   previous?: ExperimentResults;
   /** Absolute URL of the data folder (public/data is served at <base>/data/). */
   dataBaseUrl: string;
+  /** Workbench data sets (Data panel) that the definition's "dataset" tasks name, with their rows. */
+  datasets?: ExperimentDataset[];
 }
 
 /** One planned cell (what the progress view lists before the cell runs). */

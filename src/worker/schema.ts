@@ -136,7 +136,12 @@ export const REQUEST_SCHEMAS: Partial<Record<RequestType, z.ZodType>> = {
   }),
   inspectTag: z.object({ name, neighbours: count(1000).optional(), sample: count(1 << 20).optional() }),
   attention: z.object({ template: z.string() }),
-  experimentRun: z.object({ definition: z.unknown(), previous: z.unknown().optional(), dataBaseUrl: z.string() }),
+  experimentRun: z.object({
+    definition: z.unknown(),
+    previous: z.unknown().optional(),
+    dataBaseUrl: z.string(),
+    datasets: z.array(z.object({ name: z.string().min(1), columns: z.array(z.string()), rows: z.array(row) })).optional(),
+  }),
 };
 
 function shown(v: unknown): string {

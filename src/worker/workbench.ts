@@ -4,7 +4,7 @@
  * cells and the tag inspector. handler.ts routes these request types here; the method layer is
  * reached through `MethodDeps` so all of this runs against a fake in unit tests.
  */
-import { notADataset, parseDataset } from '../data/parse';
+import { noRecords, notADataset, parseDataset } from '../data/parse';
 import { dropInvalidSmiles, smilesColumns } from '../tasks/smiles-columns';
 import { ExperimentDefinitionError, validateExperiment } from '../experiments/definition';
 import { planCells } from '../experiments/runner';
@@ -526,7 +526,8 @@ export function createWorkbench(ctx: WorkbenchContext) {
     if (active) throw new Error('A training run is in progress. Finish or cancel it before running an experiment.');
     if (experiment !== null) throw new Error('An experiment is already running. Cancel it or wait for it to finish.');
     if (ctx.busy.generating) throw new Error('A generation is running. Stop it before running an experiment.');
-    const v = validateExperiment(p.definition);
+    // Data-set tasks are checked against the rows sent with them: a bad mapping is refused before the plan.
+    const v = validateExperiment(p.definition, { datasets: p.datasets ?? [] });
     if (!v.ok) throw new ExperimentDefinitionError(v.errors);
     const def = v.definition;
     const emit = (event: ExperimentEvent) => ctx.post({ id, type: 'event', event });
@@ -543,6 +544,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
         signal,
         previous: p.previous,
         dataBaseUrl: p.dataBaseUrl,
+        datasets: p.datasets ?? [],
         onProgress: (progress) => emit({ kind: 'progress', progress }),
         onCell: (cell, results) => emit({ kind: 'cell', cell, updated: results.updated }),
       });
@@ -628,7 +630,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
         if (junk) throw namedError('DatasetError', junk);
         let parsed = parseDataset(text, { format, name });
         if (parsed.report.total === 0) {
-          throw namedError('DatasetError', `${name || 'The file'} has no records${parsed.columns.length ? ` (only a header: ${parsed.columns.join(', ')})` : ''}.`);
+          throw namedError('DatasetError', noRecords(name || 'The file', parsed.columns));
         }
         if (smilesColumns(parsed.columns).length && ctx.methods.rdkit) parsed = dropInvalidSmiles(await ctx.methods.rdkit(), parsed);
         return { name, ...parsed } satisfies DatasetReply;

@@ -4,7 +4,7 @@
  */
 import { loadRdkit } from '../../src/tasks/rdkit';
 import type { LoadedDataset } from '../../src/data/builtin';
-import { hashOf, planCells } from '../../src/experiments/runner';
+import { hashOf, planCells, type RunExperimentOptions } from '../../src/experiments/runner';
 import { RESULTS_FORMAT, type CellResult, type ExperimentDefinition, type ExperimentResults, type TranslationScore } from '../../src/experiments/types';
 import type { Gpu } from '../../src/gpu/device';
 import type { AdapterWeights, GenerateRequest, GenerateResult, LoadedModel, LoadProgress, MemoryReport, OnToken, TaggedPrompt } from '../../src/model/api';
@@ -528,7 +528,7 @@ export function fakeMethods(opts: FakeMethodsOptions = {}): { methods: MethodDep
       };
     },
     runExperiment(model, definition, o) {
-      experiments.push({ definition, previous: o.previous, ran: [], dataBaseUrl: o.dataBaseUrl });
+      experiments.push({ definition, previous: o.previous, ran: [], dataBaseUrl: o.dataBaseUrl, datasets: o.datasets });
       return fakeExperiment(model, definition, o, experiments[experiments.length - 1], opts);
     },
   };
@@ -543,6 +543,8 @@ export interface FakeExperimentCall {
   definition: ExperimentDefinition;
   previous?: ExperimentResults;
   dataBaseUrl: string;
+  /** The data sets sent with the request (Data panel rows for "dataset" tasks). */
+  datasets?: RunExperimentOptions['datasets'];
   /** Ids of the cells that were run (not reused). */
   ran: string[];
 }

@@ -1,19 +1,44 @@
 /**
  * Exports a model to an ONNX graph of standard operators (opset 17: Gather, Gemm, MatMul, Softmax,
- * ReduceMean, …) with every weight dequantized to f32: an independent implementation of the same
- * forward, for onnxruntime-web as an oracle (logits against ours) and as a speed peer. The graph is
- * for one sequence of exactly T tokens at positions 0..T−1 (no KV cache): input `ids` int64 [T],
- * output `logits` f32 [T, vocab].
+ * ReduceMean, Range, Where, …) with every weight dequantized to f32: an independent implementation of
+ * the same forward, for onnxruntime-web as an oracle (logits against ours) and as a speed peer.
+ *
+ * Input `ids` int64 [T] (T symbolic), output `logits` f32 [T, vocab]. Without a cache the tokens sit at
+ * positions 0..T−1. With `past`, inputs `past_key_values.{l}.key|value` f32 [nKvHeads, P, headDim]
+ * hold the keys (after RoPE) and values of positions 0..P−1 and the new tokens sit at P..P+T−1; with
+ * `present`, outputs `present.{l}.key|value` f32 [nKvHeads, P+T, headDim] are the cache to feed back.
+ * A prefill graph is `{ present: true }`, a decode step `{ past: true, present: true }` (two graphs
+ * rather than one fed an empty past: zero-length tensors are not handled alike by every execution
+ * provider).
  */
 import { dequantize } from '../quant';
 import type { ByteSource } from '../source';
 import { TensorNames, type ModelDescription } from '../types';
-import { DT, encodeModel, type OnnxNode, type OnnxTensor } from './proto';
+import { DT, encodeModel, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './proto';
 
-export async function exportOnnx(desc: ModelDescription, src: ByteSource, T: number): Promise<Uint8Array> {
+export interface OnnxExportOptions {
+  /** Longest sequence (past + new tokens) the graph serves: the length of its RoPE tables. */
+  maxContext: number;
+  /** Inputs `past_key_values.{l}.key|value` (see the file comment). */
+  past?: boolean;
+  /** Outputs `present.{l}.key|value`. */
+  present?: boolean;
+}
+
+/** Names of the cache inputs and outputs of layer `l`. */
+export const onnxCacheNames = (l: number) => ({
+  pastKey: `past_key_values.${l}.key`,
+  pastValue: `past_key_values.${l}.value`,
+  presentKey: `present.${l}.key`,
+  presentValue: `present.${l}.value`,
+});
+
+/** `opts` as a number: a graph without cache for sequences of up to that many tokens. */
+export async function exportOnnx(desc: ModelDescription, src: ByteSource, opts: number | OnnxExportOptions): Promise<Uint8Array> {
+  const { maxContext, past = false, present = false } = typeof opts === 'number' ? { maxContext: opts } : opts;
   const cfg = desc.config;
-  const { dModel: d, nHeads: H, nKvHeads: KV, headDim: hd, vocabSize: V } = cfg;
-  if (!Number.isInteger(T) || T < 1) throw new Error(`ONNX export: T must be a positive integer, got ${T}.`);
+  const { nHeads: H, nKvHeads: KV, headDim: hd, vocabSize: V } = cfg;
+  if (!Number.isInteger(maxContext) || maxContext < 1) throw new Error(`ONNX export: maxContext must be a positive integer, got ${maxContext}.`);
   const nodes: OnnxNode[] = [];
   const inits: OnnxTensor[] = [];
   let uid = 0;
@@ -26,8 +51,8 @@ export async function exportOnnx(desc: ModelDescription, src: ByteSource, T: num
     inits.push({ name, dims, dataType: DT.FLOAT, raw: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });
     return name;
   };
-  const i64 = (name: string, v: number[]) => {
-    inits.push({ name, dims: [v.length], dataType: DT.INT64, raw: new Uint8Array(BigInt64Array.from(v.map(BigInt)).buffer) });
+  const i64 = (name: string, v: number[], dims = [v.length]) => {
+    inits.push({ name, dims, dataType: DT.INT64, raw: new Uint8Array(BigInt64Array.from(v.map(BigInt)).buffer) });
     return name;
   };
   const weight = async (name: string): Promise<string> => {
@@ -45,11 +70,32 @@ export async function exportOnnx(desc: ModelDescription, src: ByteSource, T: num
   // y = x·Wᵀ (+ b): W stays [N, K] as in the file.
   const linear = (x: string, w: string, b?: string) => op('Gemm', b ? [x, w, b] : [x, w], { transB: 1 });
 
-  // RoPE tables: angle = (pos / scale) · theta^(−2i/hd), as src/gpu/kernels/rope.wgsl.
+  // Scalars (dims []) for Range and Gather-to-scalar; 1-D constants for Slice and Unsqueeze.
+  const s0 = i64('s_0', [0], []);
+  const s1 = i64('s_1', [1], []);
+  const zero = i64('c_0', [0]);
+  const one = i64('c_1', [1]);
+  const two = i64('c_2', [2]);
+
+  // Positions: the new tokens sit at P..P+T−1 (P = the past's length, 0 without one), keys at 0..P+T−1.
+  const T = op('Gather', [op('Shape', ['ids']), s0], { axis: 0 }); // int64 scalar
+  const P = past ? op('Gather', [op('Shape', [onnxCacheNames(0).pastKey]), s1], { axis: 0 }) : s0;
+  const end = op('Add', [P, T]);
+  const qPos = op('Range', [P, end, s1]); // int64 [T]
+  const kPos = op('Range', [s0, end, s1]); // int64 [S = P+T]
+  // Causal mask added to the scores: 0 where key position ≤ query position, a large negative number after.
+  const maskN = op('Where', [
+    op('Greater', [op('Unsqueeze', [kPos, zero]), op('Unsqueeze', [qPos, one])]),
+    f32('mask_neg', [], Float32Array.of(-1e30)),
+    f32('mask_zero', [], Float32Array.of(0)),
+  ]); // f32 [T, S]
+
+  // RoPE tables over the whole context, gathered at the query positions: angle = (pos / scale) ·
+  // theta^(−2i/hd), as src/gpu/kernels/rope.wgsl.
   const half = hd / 2;
-  const cos = new Float32Array(T * half);
-  const sin = new Float32Array(T * half);
-  for (let t = 0; t < T; t++) {
+  const cos = new Float32Array(maxContext * half);
+  const sin = new Float32Array(maxContext * half);
+  for (let t = 0; t < maxContext; t++) {
     for (let i = 0; i < half; i++) {
       const a = (t / cfg.ropeScale) * Math.pow(cfg.ropeTheta, (-2 * i) / hd);
       cos[t * half + i] = Math.cos(a);
@@ -59,43 +105,50 @@ export async function exportOnnx(desc: ModelDescription, src: ByteSource, T: num
   const neox = cfg.ropeStyle === 'neox';
   // 'normal' pairs (2i, 2i+1): view [T, n, half, 2]; 'neox' pairs (i, i+half): view [T, n, 2, half].
   const pairAxis = neox ? 2 : 3;
-  const tableDims = neox ? [T, 1, 1, half] : [T, 1, half, 1];
-  const cosN = f32('rope_cos', tableDims, cos);
-  const sinN = f32('rope_sin', tableDims, sin);
-  const zero = i64('c_0', [0]);
-  const one = i64('c_1', [1]);
-  const two = i64('c_2', [2]);
+  const tableShape = i64('rope_table_shape', neox ? [-1, 1, 1, half] : [-1, 1, half, 1]);
+  const cosN = op('Reshape', [op('Gather', [f32('rope_cos', [maxContext, half], cos), qPos], { axis: 0 }), tableShape]);
+  const sinN = op('Reshape', [op('Gather', [f32('rope_sin', [maxContext, half], sin), qPos], { axis: 0 }), tableShape]);
   const pairAx = i64('c_pair_axis', [pairAxis]);
   const rope = (x: string, n: number) => {
-    const v = op('Reshape', [x, i64(tmp('shape'), neox ? [T, n, 2, half] : [T, n, half, 2])]);
+    const v = op('Reshape', [x, i64(tmp('shape'), neox ? [-1, n, 2, half] : [-1, n, half, 2])]);
     const x0 = op('Slice', [v, zero, one, pairAx]);
     const x1 = op('Slice', [v, one, two, pairAx]);
     const r0 = op('Sub', [op('Mul', [x0, cosN]), op('Mul', [x1, sinN])]);
     const r1 = op('Add', [op('Mul', [x0, sinN]), op('Mul', [x1, cosN])]);
-    return op('Reshape', [op('Concat', [r0, r1], { axis: pairAxis }), i64(tmp('shape'), [T, n * hd])]);
+    return op('Reshape', [op('Concat', [r0, r1], { axis: pairAxis }), i64(tmp('shape'), [-1, n * hd])]);
   };
-  // Causal mask added to the scores: 0 on and below the diagonal, a large negative number above.
-  const mask = new Float32Array(T * T);
-  for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) mask[i * T + j] = -1e30;
-  const maskN = f32('causal_mask', [T, T], mask);
   const scale = f32('attn_scale', [], Float32Array.of(1 / Math.sqrt(hd)));
   const kvOfHead = i64('kv_of_head', Array.from({ length: H }, (_, h) => Math.floor(h / (H / KV))));
-  const heads = (x: string, n: number) => op('Reshape', [x, i64(tmp('shape'), [T, n, hd])]);
+  // [T, n·hd] → [n, T, hd]: the cache's layout, one row of positions per head.
+  const byHead = (x: string, n: number) => op('Transpose', [op('Reshape', [x, i64(tmp('shape'), [-1, n, hd])])], { perm: [1, 0, 2] });
+  const cacheInputs: OnnxValueInfo[] = [];
+  const cacheOutputs: OnnxValueInfo[] = [];
+  // The new rows [KV, T, hd] after the past ones → [KV, S, hd]; named as an output when `present`.
+  const cache = (x: string, pastName: string, presentName: string) => {
+    if (past) cacheInputs.push({ name: pastName, dataType: DT.FLOAT, shape: [KV, 'P', hd] });
+    const all = past ? op('Concat', [pastName, x], { axis: 1 }) : x;
+    if (!present) return all;
+    cacheOutputs.push({ name: presentName, dataType: DT.FLOAT, shape: [KV, 'S', hd] });
+    return op('Identity', [all], undefined, presentName);
+  };
 
   let x = op('Gather', [await weight(TensorNames.tokEmbd), 'ids'], { axis: 0 });
   const has = (n: string) => desc.tensors.has(n);
   for (let l = 0; l < cfg.nLayers; l++) {
+    const names = onnxCacheNames(l);
     const xn = rms(x, await weight(TensorNames.attnNorm(l)));
     const bias = async (n: string) => (has(n) ? weight(n) : undefined);
     const q = rope(linear(xn, await weight(TensorNames.wq(l)), await bias(TensorNames.bq(l))), H);
     const k = rope(linear(xn, await weight(TensorNames.wk(l)), await bias(TensorNames.bk(l))), KV);
     const v = linear(xn, await weight(TensorNames.wv(l)), await bias(TensorNames.bv(l)));
-    // [T, n, hd] → per head [H, T, hd]; GQA: each query head gathers its KV head.
-    const qh = op('Transpose', [heads(q, H)], { perm: [1, 0, 2] });
-    const kh = op('Transpose', [op('Gather', [heads(k, KV), kvOfHead], { axis: 1 })], { perm: [1, 2, 0] });
-    const vh = op('Transpose', [op('Gather', [heads(v, KV), kvOfHead], { axis: 1 })], { perm: [1, 0, 2] });
-    const p = op('Softmax', [op('Add', [op('Mul', [op('MatMul', [qh, kh]), scale]), maskN])], { axis: -1 });
-    const att = op('Reshape', [op('Transpose', [op('MatMul', [p, vh])], { perm: [1, 0, 2] }), i64(tmp('shape'), [T, H * hd])]);
+    const kAll = cache(byHead(k, KV), names.pastKey, names.presentKey); // f32 [KV, S, hd]
+    const vAll = cache(byHead(v, KV), names.pastValue, names.presentValue);
+    // GQA: each query head gathers its KV head. qh [H, T, hd], kh [H, hd, S], vh [H, S, hd].
+    const qh = byHead(q, H);
+    const kh = op('Transpose', [op('Gather', [kAll, kvOfHead], { axis: 0 })], { perm: [0, 2, 1] });
+    const vh = op('Gather', [vAll, kvOfHead], { axis: 0 });
+    const p = op('Softmax', [op('Add', [op('Mul', [op('MatMul', [qh, kh]), scale]), maskN])], { axis: -1 }); // [H, T, S]
+    const att = op('Reshape', [op('Transpose', [op('MatMul', [p, vh])], { perm: [1, 0, 2] }), i64(tmp('shape'), [-1, H * hd])]);
     x = op('Add', [x, linear(att, await weight(TensorNames.wo(l)))]);
     const fn = rms(x, await weight(TensorNames.ffnNorm(l)));
     const g = linear(fn, await weight(TensorNames.wGate(l)));
@@ -109,7 +162,7 @@ export async function exportOnnx(desc: ModelDescription, src: ByteSource, T: num
     name: cfg.name || 'model',
     nodes,
     initializers: inits,
-    inputs: [{ name: 'ids', dataType: DT.INT64, shape: [T] }],
-    outputs: [{ name: 'logits', dataType: DT.FLOAT, shape: [T, V] }],
+    inputs: [{ name: 'ids', dataType: DT.INT64, shape: ['T'] }, ...cacheInputs],
+    outputs: [{ name: 'logits', dataType: DT.FLOAT, shape: ['T', V] }, ...cacheOutputs],
   });
 }

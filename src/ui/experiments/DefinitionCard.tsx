@@ -1,5 +1,7 @@
-import { useId } from 'react';
-import { DEFAULT_FORM, type ExperimentForm } from '../../state/experiments';
+import { useId, useState } from 'react';
+import { useData } from '../../state/app';
+import { DEFAULT_FORM, type DataTaskForm, type ExperimentForm } from '../../state/experiments';
+import { inferKind } from '../../experiments/dataset-task';
 import { BUILTIN_TASKS } from '../../experiments/tasks';
 import { ABLATIONS, EXPERIMENT_METHODS, METHOD_LABELS, METRIC_INFO, VARIANT_LABELS } from '../../experiments/types';
 import { FileDrop } from '../common/FileDrop';
@@ -15,9 +17,11 @@ const PRESETS: Array<{ id: string; label: string; title: string; form: Experimen
     form: {
       name: 'paper',
       tasks: BUILTIN_TASKS.map((t) => t.id),
+      data: [],
       methods: [...EXPERIMENT_METHODS],
       seeds: '0, 1, 2',
       steps: 100,
+      epochs: null,
       batch: 4,
       lr: 1e-4,
       tagLength: 10,
@@ -85,7 +89,7 @@ function FormEditor() {
       <div className="exp-presets">
         <span className="muted small">Presets</span>
         {PRESETS.map((p) => (
-          <button key={p.id} type="button" className="small" title={p.title} onClick={() => set({ ...p.form })}>
+          <button key={p.id} type="button" className="small" title={p.title} onClick={() => set({ ...p.form, data: form.data })}>
             {p.label}
           </button>
         ))}
@@ -112,6 +116,7 @@ function FormEditor() {
           })}
         </div>
       </div>
+      <DataTasks />
       <div className="field">
         <span className="label">Methods</span>
         <div className="checks">
@@ -128,7 +133,8 @@ function FormEditor() {
           <label htmlFor={seedsId}>Seeds</label>
           <input id={seedsId} type="text" className="mono" value={form.seeds} onChange={(ev) => set({ seeds: ev.target.value })} placeholder="0, 1, 2" />
         </div>
-        <NumberField label="Steps" value={form.steps} min={1} step={1} integer onChange={(v) => v !== null && set({ steps: v })} />
+        <NumberField label="Steps" value={form.steps} min={1} step={1} integer disabled={form.epochs !== null} hint={form.epochs !== null ? 'epochs set' : undefined} onChange={(v) => v !== null && set({ steps: v })} />
+        <NumberField label="Epochs" value={form.epochs} min={0.01} step={1} allowEmpty placeholder="use steps" onChange={(v) => set({ epochs: v === null || v <= 0 ? null : v })} />
         <NumberField label="Batch" value={form.batch} min={1} step={1} integer onChange={(v) => v !== null && set({ batch: v })} />
         <NumberField label="Learning rate" value={form.lr} min={0} step={0.001} onChange={(v) => v !== null && set({ lr: v })} />
         <NumberField label="Tag length" value={form.tagLength} min={1} max={256} step={1} integer onChange={(v) => v !== null && set({ tagLength: v })} />
@@ -154,6 +160,109 @@ function FormEditor() {
         </div>
       </details>
     </>
+  );
+}
+
+const KIND_LABELS = { regression: 'Regression', classification: 'Classification', text: 'Generation' } as const;
+
+/** Tasks over the Data panel's data sets: which columns are read, which is predicted, how, and the split. */
+function DataTasks() {
+  const entries = useExperiments((s) => s.form.data);
+  const datasets = useData((s) => s.datasets);
+  const [pick, setPick] = useState('');
+  const e = experimentsStore.getState();
+  const chosen = datasets.some((d) => d.id === pick) ? pick : (datasets[0]?.id ?? '');
+  return (
+    <div className="field" data-testid="exp-data">
+      <span className="label">Your data sets</span>
+      {entries.map((d, i) => (
+        <DataTaskEditor key={i} index={i} entry={d} />
+      ))}
+      {datasets.length === 0 ? (
+        <span className="field-hint">Import a file or load a built-in data set in the Data panel to run experiments on it.</span>
+      ) : (
+        <div className="row exp-add-data">
+          <select aria-label="Data set to add" value={chosen} onChange={(ev) => setPick(ev.target.value)} data-testid="exp-data-pick">
+            {datasets.map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.name} ({d.rows.length.toLocaleString('en-US')} rows)
+              </option>
+            ))}
+          </select>
+          <button type="button" className="small" onClick={() => chosen && e.addDataTask(chosen)} data-testid="exp-add-data">
+            Add as a task
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function DataTaskEditor({ index, entry }: { index: number; entry: DataTaskForm }) {
+  const datasets = useData((s) => s.datasets);
+  const e = experimentsStore.getState();
+  const ds = datasets.find((d) => d.id === entry.datasetId);
+  const set = (patch: Partial<DataTaskForm>) => e.setDataTask(index, patch);
+  const targetId = useId();
+  const kindId = useId();
+  const inferred = ds && entry.target ? inferKind(ds.rows.map((r) => r[entry.target] ?? '')) : null;
+  return (
+    <fieldset className="exp-data-task stack-sm" data-testid="exp-data-task" data-dataset={ds?.name ?? ''}>
+      <legend>
+        {ds ? ds.name : 'a data set no longer in the workbench'} <span className="muted small">{ds ? `${ds.rows.length.toLocaleString('en-US')} rows` : ''}</span>
+        <button type="button" className="small link" onClick={() => e.removeDataTask(index)} aria-label={`Remove the task on ${ds?.name ?? 'this data set'}`}>
+          Remove
+        </button>
+      </legend>
+      {ds && (
+        <>
+          <div className="field">
+            <span className="label">Input column(s)</span>
+            <div className="checks" data-testid="exp-data-inputs">
+              {ds.columns.map((c) => (
+                <label key={c} className="check">
+                  <input
+                    type="checkbox"
+                    checked={entry.inputs.includes(c)}
+                    disabled={c === entry.target}
+                    onChange={(ev) => set({ inputs: ds.columns.filter((x) => (x === c ? ev.target.checked : entry.inputs.includes(x))) })}
+                  />
+                  {c}
+                </label>
+              ))}
+            </div>
+          </div>
+          <div className="options exp-options">
+            <div className="field">
+              <label htmlFor={targetId}>Target column</label>
+              <select
+                id={targetId}
+                value={entry.target}
+                onChange={(ev) => set({ target: ev.target.value, inputs: entry.inputs.filter((x) => x !== ev.target.value) })}
+                data-testid="exp-data-target"
+              >
+                {ds.columns.map((c) => (
+                  <option key={c} value={c}>
+                    {c}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <div className="field">
+              <label htmlFor={kindId}>Task</label>
+              <select id={kindId} value={entry.kind} onChange={(ev) => set({ kind: ev.target.value as DataTaskForm['kind'] })} data-testid="exp-data-kind">
+                <option value="auto">Auto{inferred ? ` (${KIND_LABELS[inferred].toLowerCase()})` : ''}</option>
+                <option value="regression">Regression</option>
+                <option value="classification">Classification</option>
+                <option value="text">Generation</option>
+              </select>
+            </div>
+            <NumberField label="Test fraction" value={entry.test} min={0.01} max={0.9} step={0.05} onChange={(v) => v !== null && set({ test: v })} hint="of the distinct inputs" />
+            <NumberField label="Split seed" value={entry.seed} min={0} step={1} integer onChange={(v) => v !== null && set({ seed: v })} />
+          </div>
+        </>
+      )}
+    </fieldset>
   );
 }
 
@@ -227,7 +336,7 @@ function Validation() {
   if (d.tagLengths.length) parts.push(`tag lengths ${d.tagLengths.join(', ')}`);
   return (
     <div className="exp-validation ok" data-testid="exp-validation" data-ok="true">
-      ✓ Valid: <strong>{check.cells}</strong> cell{check.cells === 1 ? '' : 's'} ({parts.join(' × ')}), {d.hyper.steps ?? 100} steps × batch {d.hyper.batch ?? 4} each.
+      ✓ Valid: <strong>{check.cells}</strong> cell{check.cells === 1 ? '' : 's'} ({parts.join(' × ')}), {d.hyper.epochs ? `${d.hyper.epochs} epoch${d.hyper.epochs === 1 ? '' : 's'}` : `${d.hyper.steps ?? 100} steps`} × batch {d.hyper.batch ?? 4} each.
     </div>
   );
 }

@@ -4,7 +4,7 @@
  * with createExperimentsStore and a fake client.)
  */
 import { useStore } from 'zustand';
-import { client, modelStore, noticesStore } from '../../state/app';
+import { client, dataStore, modelStore, noticesStore } from '../../state/app';
 import { resolveUrl } from '../../state/catalog';
 import { createExperimentsStore, openExperimentsDb, type ExperimentsState } from '../../state/experiments';
 
@@ -14,6 +14,7 @@ export const experimentsStore = createExperimentsStore({
   model: modelStore,
   db: openExperimentsDb(),
   dataBaseUrl: resolveUrl('data/'),
+  data: dataStore,
 });
 
 void experimentsStore.getState().loadSaved();
