@@ -86,8 +86,9 @@ type Kernels = {
   rows: Rows;
   argmax: Argmax;
   sampler: MixtureSampler;
-  /** The fused decode projections; null when some layer's q|k|v or gate|up is not one stack. */
+  /** The fused decode projections, and which layers' q|k|v and gate|up can use them (one stack each). */
   mv: DecodeMatvec | null;
+  fuse: { qkv: boolean; gu: boolean }[];
 };
 
 /**
@@ -227,9 +228,10 @@ export class Transformer {
       Rows.create(kc),
       Argmax.create(kc),
       MixtureSampler.create(kc),
-      decodeNeeds(w) ? DecodeMatvec.create(kc, decodeNeeds(w)!) : null,
+      DecodeMatvec.create(kc, decodeNeeds(w).needs),
     ]);
-    const tr = new Transformer(gpu, cfg, w, { embed, norm, mm, rope, attn, swiglu, rows, argmax, sampler, mv }, opts, mem);
+    const { fuse } = decodeNeeds(w);
+    const tr = new Transformer(gpu, cfg, w, { embed, norm, mm, rope, attn, swiglu, rows, argmax, sampler, mv, fuse }, opts, mem);
     tr.kernelCache = kc;
     return tr;
   }
@@ -424,6 +426,33 @@ export class Transformer {
     this.lora.up.forward(this.rec, { u, b: packed.b, adapter: this.meta.adapter, table: this.adapters.tables[p]!, y, T, N: packed.out, R: packed.R });
   }
 
+  /** q, k, v [T, ·] = xn·W{q,k,v}ᵀ (+ biases): one stacked dispatch when the layer has one stack. */
+  private projectQkv(l: number, T: number): void {
+    const { k, rec, act } = this;
+    const L = this.w.layers[l];
+    const biased = !!(L.bq || L.bk || L.bv);
+    if (stacked([L.wq, L.wk, L.wv]) && (!biased || this.qkvBias[l])) {
+      const yOffsets = [act.q.offset, act.k.offset, act.v.offset];
+      k.mm.forwardStacked(rec, { x: act.xn, ws: [L.wq, L.wk, L.wv], y: act.qkv, yOffsets, M: T, bias: this.qkvBias[l] ?? undefined });
+    } else {
+      k.mm.forward(rec, { x: act.xn, w: L.wq, y: act.q, M: T, bias: L.bq ?? undefined });
+      k.mm.forward(rec, { x: act.xn, w: L.wk, y: act.k, M: T, bias: L.bk ?? undefined });
+      k.mm.forward(rec, { x: act.xn, w: L.wv, y: act.v, M: T, bias: L.bv ?? undefined });
+    }
+  }
+
+  /** gate, up [T, ff] = xn·W{gate,up}ᵀ. */
+  private projectGateUp(l: number, T: number): void {
+    const { k, rec, act } = this;
+    const L = this.w.layers[l];
+    if (stacked([L.wGate, L.wUp])) {
+      k.mm.forwardStacked(rec, { x: act.xn, ws: [L.wGate, L.wUp], y: act.gu, yOffsets: [act.gate.offset, act.up.offset], M: T });
+    } else {
+      k.mm.forward(rec, { x: act.xn, w: L.wGate, y: act.gate, M: T });
+      k.mm.forward(rec, { x: act.xn, w: L.wUp, y: act.up, M: T });
+    }
+  }
+
   private layers(T: number, injected: GPUBuffer, lora: boolean): void {
     const { cfg, w, k, rec, act, meta } = this;
     const ad = (l: number, p: LoraProj, x: Binding, y: Binding) => {
@@ -435,15 +464,7 @@ export class Transformer {
     for (let l = 0; l < cfg.nLayers; l++) {
       const L = w.layers[l];
       k.norm.forward(rec, { x: act.x, weight: L.attnNorm, out: act.xn, T, d, eps: cfg.normEps });
-      const biased = !!(L.bq || L.bk || L.bv);
-      if (stacked([L.wq, L.wk, L.wv]) && (!biased || this.qkvBias[l])) {
-        const yOffsets = [act.q.offset, act.k.offset, act.v.offset];
-        k.mm.forwardStacked(rec, { x: act.xn, ws: [L.wq, L.wk, L.wv], y: act.qkv, yOffsets, M: T, bias: this.qkvBias[l] ?? undefined });
-      } else {
-        k.mm.forward(rec, { x: act.xn, w: L.wq, y: act.q, M: T, bias: L.bq ?? undefined });
-        k.mm.forward(rec, { x: act.xn, w: L.wk, y: act.k, M: T, bias: L.bk ?? undefined });
-        k.mm.forward(rec, { x: act.xn, w: L.wv, y: act.v, M: T, bias: L.bv ?? undefined });
-      }
+      this.projectQkv(l, T);
       ad(l, 'q', act.xn, act.q);
       ad(l, 'k', act.xn, act.k);
       ad(l, 'v', act.xn, act.v);
@@ -457,12 +478,7 @@ export class Transformer {
       k.mm.forward(rec, { x: act.att, w: L.wo, y: act.x, M: T, accumulate: true });
       ad(l, 'o', act.att, act.x);
       k.norm.forward(rec, { x: act.x, weight: L.ffnNorm, out: act.xn, T, d, eps: cfg.normEps });
-      if (stacked([L.wGate, L.wUp])) {
-        k.mm.forwardStacked(rec, { x: act.xn, ws: [L.wGate, L.wUp], y: act.gu, yOffsets: [act.gate.offset, act.up.offset], M: T });
-      } else {
-        k.mm.forward(rec, { x: act.xn, w: L.wGate, y: act.gate, M: T });
-        k.mm.forward(rec, { x: act.xn, w: L.wUp, y: act.up, M: T });
-      }
+      this.projectGateUp(l, T);
       ad(l, 'gate', act.xn, act.gate);
       ad(l, 'up', act.xn, act.up);
       k.swiglu.forward(rec, { gate: act.gate, up: act.up, out: act.ffn, n: T * cfg.dFF });
@@ -484,16 +500,30 @@ export class Transformer {
     k.embed.gather(rec, { ids: meta.ids, inject: meta.inject, injected, table: w.tokEmbd, out: act.x, T });
     for (let l = 0; l < cfg.nLayers; l++) {
       const L = w.layers[l];
-      mv.rope(rec, {
-        x: act.x, M: T, weight: L.attnNorm, eps, ws: [L.wq, L.wk, L.wv], bias: this.qkvBias[l] ?? undefined, q: act.q,
-        kCache: this.kCache[l], vCache: this.vCache[l], slotPos: { buffer: meta.slot.buffer, offset: 0 }, posOffset: meta.pos.offset / 4,
-        headDim: hd, theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale, maxSeq: this.opts.maxContext,
-      });
-      if (this.captureQ) rec.copy(act.q.buffer, act.q.offset, this.captureQ, l * T * cfg.nHeads * hd * 4, T * cfg.nHeads * hd * 4);
       const cache = { kCache: this.kCache[l], vCache: this.vCache[l], slot: meta.slot, pos: meta.pos, T, nKv: cfg.nKvHeads, hd, maxSeq: this.opts.maxContext };
+      if (k.fuse[l].qkv) {
+        mv.rope(rec, {
+          x: act.x, M: T, weight: L.attnNorm, eps, ws: [L.wq, L.wk, L.wv], bias: this.qkvBias[l] ?? undefined, q: act.q,
+          kCache: this.kCache[l], vCache: this.vCache[l], slotPos: { buffer: meta.slot.buffer, offset: 0 }, posOffset: meta.pos.offset / 4,
+          headDim: hd, theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale, maxSeq: this.opts.maxContext,
+        });
+      } else {
+        // q, k, v of different types (llama.cpp's Q4_K_M gives some attn_v Q6_K): the separate kernels.
+        k.norm.forward(rec, { x: act.x, weight: L.attnNorm, out: act.xn, T, d: cfg.dModel, eps });
+        this.projectQkv(l, T);
+        k.rope.forward(rec, { pos: meta.pos, T, headDim: hd, theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale, x: act.qkv, nHeads: cfg.nHeads, second: { nHeads: cfg.nKvHeads, offset: act.k.offset } });
+        k.attn.kvWrite(rec, { ...cache, k: act.k, v: act.v });
+      }
+      if (this.captureQ) rec.copy(act.q.buffer, act.q.offset, this.captureQ, l * T * cfg.nHeads * hd * 4, T * cfg.nHeads * hd * 4);
       k.attn.forward(rec, { ...cache, q: act.q, start: meta.start, out: act.att, nHeads: cfg.nHeads, scale: 1 / Math.sqrt(hd) });
       mv.plain(rec, { x: act.att, w: L.wo, y: act.x, M: T, accumulate: true });
-      mv.glu(rec, { x: act.x, M: T, weight: L.ffnNorm, eps, gate: L.wGate, up: L.wUp, y: act.ffn });
+      if (k.fuse[l].gu) {
+        mv.glu(rec, { x: act.x, M: T, weight: L.ffnNorm, eps, gate: L.wGate, up: L.wUp, y: act.ffn });
+      } else {
+        k.norm.forward(rec, { x: act.x, weight: L.ffnNorm, out: act.xn, T, d: cfg.dModel, eps });
+        this.projectGateUp(l, T);
+        k.swiglu.forward(rec, { gate: act.gate, up: act.up, out: act.ffn, n: T * cfg.dFF });
+      }
       mv.plain(rec, { x: act.ffn, w: L.wDown, y: act.x, M: T, accumulate: true });
     }
   }
@@ -513,17 +543,21 @@ export class Transformer {
 }
 
 /**
- * The (weight type, fused mode) pairs the decode path needs, or null when it cannot run fused: every
- * layer's q|k|v and gate|up must be one stack (uploadWeights), with biases only on all of q, k, v.
+ * The (weight type, fused mode) pairs the decode path needs, and per layer whether q|k|v and gate|up can
+ * be fused: each must be one stack of one type (uploadWeights), with biases on all of q, k, v or none.
+ * Layers that cannot keep the separate norm, projection, rope and SwiGLU kernels for that part.
  */
-function decodeNeeds(w: ModelWeights): Array<[GgmlType, MatvecMode]> | null {
+function decodeNeeds(w: ModelWeights): { needs: Array<[GgmlType, MatvecMode]>; fuse: { qkv: boolean; gu: boolean }[] } {
   const needs: Array<[GgmlType, MatvecMode]> = [[w.output.type, 'norm']];
-  for (const L of w.layers) {
+  const ordered = (ws: GpuTensor[]) => stacked(ws) && ws.every((t, i) => t.type === ws[0].type && (i === 0 || t.offset! > ws[i - 1].offset!));
+  const fuse = w.layers.map((L) => {
     const someBias = !!(L.bq || L.bk || L.bv);
-    const oneType = L.wk.type === L.wq.type && L.wv.type === L.wq.type && L.wUp.type === L.wGate.type;
-    if (!oneType || !stacked([L.wq, L.wk, L.wv]) || !stacked([L.wGate, L.wUp]) || (someBias && !(L.bq && L.bk && L.bv))) return null;
-    if (L.wk.offset! < L.wq.offset! || L.wv.offset! < L.wk.offset! || L.wUp.offset! < L.wGate.offset!) return null;
-    needs.push([L.wq.type, 'rope'], [L.wGate.type, 'glu'], [L.wo.type, 'plain'], [L.wDown.type, 'plain']);
-  }
-  return needs;
+    const qkv = ordered([L.wq, L.wk, L.wv]) && (!someBias || !!(L.bq && L.bk && L.bv));
+    const gu = ordered([L.wGate, L.wUp]);
+    if (qkv) needs.push([L.wq.type, 'rope']);
+    if (gu) needs.push([L.wGate.type, 'glu']);
+    needs.push([L.wo.type, 'plain'], [L.wDown.type, 'plain']);
+    return { qkv, gu };
+  });
+  return { needs, fuse };
 }

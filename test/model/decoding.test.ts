@@ -3,6 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { acquireNodeGpu } from '../../src/gpu/node-gpu';
 import type { PlanGroup } from '../../src/gpu/kernels/mixture';
 import { loadModel } from '../../src/model/model';
+import { describeModel } from '../../src/model/describe';
+import { randomGguf } from '../../src/model/random-model';
+import { BytesSource } from '../../src/model/sources';
+import { GgmlType } from '../../src/model/types';
+import { relErr } from '../helpers/gpu';
 import { Rng } from '../../src/model/sampling';
 import { NodeFileSource } from '../../src/model/source-node';
 import { refForward, refModel, type RefInput, type RefModel } from '../reference/forward';
@@ -133,6 +138,24 @@ describe('decode steps', () => {
     tr.record({ ids: Uint32Array.of(1, 2), slot: Uint32Array.of(0, 0), pos: Uint32Array.of(0, 1), logitRows: Uint32Array.of(1) });
     expect(tr.rec.dispatches - d0).toBe(4 + 5 * L);
     tr.rec.submit();
+    e.dispose();
+  });
+
+  it('a layer whose q|k|v or gate|up mix types (Q4_K_M-style) keeps the separate kernels for that part; logits match the reference', async () => {
+    // Layer 0: attn_v and ffn_up in Q8_0 beside Q4_0 (not stackable); layer 1 uniform (fused).
+    const typeOf = (name: string) => (name === 'blk.0.attn_v.weight' || name === 'blk.0.ffn_up.weight' ? GgmlType.Q8_0 : undefined);
+    const bytes = randomGguf({ arch: 'qwen2', type: GgmlType.Q4_0, typeOf, seed: 9, nLayers: 2, nHeads: 4, nKvHeads: 2, includeTokenizer: true });
+    const src = new BytesSource(bytes, 'mixed.gguf');
+    const e = await loadModel(await acquireNodeGpu(), src, { slots: 8, maxContext: 64 });
+    const ids = [1, 7, 42, 3, 99];
+    const T = ids.length;
+    const tr = e.transformer;
+    const d0 = tr.rec.dispatches;
+    tr.run({ ids: Uint32Array.from(ids), slot: new Uint32Array(T), pos: Uint32Array.from(ids, (_, i) => i), logitRows: Uint32Array.from(ids, (_, i) => i) });
+    // Fused: 2 + 5·2; layer 0 adds norm, 3 projections, rope, kv write (q|k|v) and norm, 2 projections, SwiGLU (gate|up) for 2 fused.
+    expect(tr.rec.dispatches - d0).toBe(2 + 5 * 2 + (6 - 1) + (4 - 1));
+    const ref = refForward(await refModel(await describeModel(src), src), { ids });
+    expect(relErr(await tr.logits(T), ref.logits)).toBeLessThan(1e-3);
     e.dispose();
   });
 
