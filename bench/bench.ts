@@ -8,6 +8,7 @@
  * --quick: short prompts, 100M models only in Q4_0 (+ stories260K); --shapes7b adds the 2-layer 7B
  * shapes (bench/shapes7b.ts) to a --quick run (the full run has them); --write-docs rewrites the
  * inference table in docs/perf.md with the date and adapter.
+ * `tile_variants`: each variant of the tiled prefill/backward kernels on one layer (bench/tiles.ts).
  * `mixture` compares k = 5 marginalised decoding (one continuation from 5 prompts, self-specialization's
  * retrieval mixture) with plain decoding of the same 5 prompts as independent slots: same forward
  * rows, so `ratio` isolates the cost of the mixture (target ≤ 1.15).
@@ -22,6 +23,7 @@ import type { ByteSource } from '../src/model/source';
 import { GgmlType } from '../src/model/types';
 import { adapterName, decodeFlops, embeddingRowBytes, mdTable, measureCeilings, prefillFlops, round, traced, weightBytes, writePerfSection, type CeilingResult, type TraceCounts } from './roofline';
 import { SHAPES_7B, shape7bGguf } from './shapes7b';
+import { measureTileVariants } from './tiles';
 
 interface Case {
   name: string;
@@ -140,6 +142,9 @@ async function main() {
   const gpu = await acquireNodeGpu();
   const ceilings = await measureCeilings(gpu);
   process.stderr.write(`ceilings: ${JSON.stringify(ceilings)}\n`);
+  // Each tiled-kernel variant (bench/tiles.ts): whole prefills run only the variant this adapter picks.
+  const tile_variants = await measureTileVariants(gpu, ceilings);
+  process.stderr.write(`tile_variants: ${JSON.stringify(tile_variants)}\n`);
   const results = [];
   for (const c of cases) {
     if (args.only && c.name !== args.only) continue;
@@ -175,7 +180,7 @@ async function main() {
     mixture.push(row);
     model.dispose();
   }
-    const out = { bench: 'inference', date: new Date().toISOString(), adapter: gpu.adapterInfo, software: gpu.software, features: gpu.features, quick: args.quick, ceilings, results, mixture };
+    const out = { bench: 'inference', date: new Date().toISOString(), adapter: gpu.adapterInfo, software: gpu.software, features: gpu.features, quick: args.quick, ceilings, tile_variants, results, mixture };
   if (args['write-docs']) {
     writePerfSection(
       'bench:infer',

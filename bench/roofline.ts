@@ -24,7 +24,7 @@ export interface CeilingResult {
 }
 
 /** Best seconds per run of `record` (recorded `n` times in one submit), doubling n until a run takes ≥ minMs. */
-async function bestSeconds(gpu: Gpu, rec: Recorder, record: () => void, minMs: number, reps = 3): Promise<{ s: number; n: number }> {
+export async function bestSeconds(gpu: Gpu, rec: Recorder, record: () => void, minMs: number, reps = 3): Promise<{ s: number; n: number }> {
   let n = 1;
   const run = async () => {
     const t0 = performance.now();

@@ -19,6 +19,7 @@ import { trainGraphBytes } from '../src/train/memory';
 import { alignedRows } from '../src/train/trainer';
 import { adapterName, mdTable, writePerfSection, measureCeilings, round, trainStepFlops, traced, type CeilingResult } from './roofline';
 import { SHAPES_7B, shape7bGguf } from './shapes7b';
+import { measureTileVariants } from './tiles';
 
 const { values: args } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, shapes7b: { type: 'boolean', default: false }, 'write-docs': { type: 'boolean', default: false } },
@@ -109,6 +110,9 @@ async function main() {
   const gpu = await acquireNodeGpu();
   ceilings = await measureCeilings(gpu);
   process.stderr.write(`ceilings: ${JSON.stringify(ceilings)}\n`);
+  // Each tiled-kernel variant on one layer, with its backward (dx + dW) ÷ forward (bench/tiles.ts).
+  const tile_variants = await measureTileVariants(gpu, ceilings);
+  process.stderr.write(`tile_variants: ${JSON.stringify(tile_variants)}\n`);
   const results = [];
   const stories = await loadModel(gpu, new NodeFileSource('public/models/stories260K/stories260K.bin'), {
     tokenizer: new NodeFileSource('public/models/stories260K/tok512.bin'),
@@ -136,7 +140,7 @@ async function main() {
       }
     }
   }
-  const out = { bench: 'training', date: new Date().toISOString(), adapter: gpu.adapterInfo, software: gpu.software, quick: args.quick, ceilings, results, memory_7b: [sevenBAccounting(false), sevenBAccounting(true)] };
+  const out = { bench: 'training', date: new Date().toISOString(), adapter: gpu.adapterInfo, software: gpu.software, quick: args.quick, ceilings, tile_variants, results, memory_7b: [sevenBAccounting(false), sevenBAccounting(true)] };
   if (args['write-docs']) {
     writePerfSection(
       'bench:train',

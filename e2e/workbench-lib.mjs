@@ -128,5 +128,46 @@ export async function shot(page, path) {
   for (const b of await page.getByTestId('notice').all()) await b.getByRole('button').first().click().catch(() => {});
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(150);
+  // A full-page capture draws what lies below the viewport from the last rendered frame: after
+  // changes there with no frame since (a run that just finished) a chart came out blank although
+  // its SVG was complete. Two animation frames make the page render its current DOM first.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   await page.screenshot({ path, fullPage: true });
+}
+
+/** Points of the first line a recharts chart (by test id) draws: 1 + the segments of its path's `d`. */
+export async function chartLinePoints(page, testId) {
+  const d = await page.getByTestId(testId).locator('path.recharts-line-curve').first().getAttribute('d', { timeout: 5000 }).catch(() => null);
+  if (!d || !/^M/.test(d)) return 0;
+  return 1 + (d.match(/[LC]/g) ?? []).length;
+}
+
+/**
+ * Pixels of colour `hex` (± tolerance per channel) inside a chart's plot area in a full-page
+ * screenshot at `pngPath`, taken at scroll 0: whether the picture shows the line, not only the DOM.
+ */
+export async function chartInkInShot(page, pngPath, testId, hex, tolerance = 40) {
+  const { readFile } = await import('node:fs/promises');
+  const url = `data:image/png;base64,${(await readFile(pngPath)).toString('base64')}`;
+  return page.getByTestId(testId).evaluate(
+    async (fig, { url, hex, tolerance }) => {
+      const img = new Image();
+      img.src = url;
+      await img.decode();
+      const r = fig.querySelector('.recharts-responsive-container').getBoundingClientRect();
+      const k = img.naturalWidth / document.documentElement.clientWidth;
+      const box = { x: Math.round((r.left + scrollX) * k), y: Math.round((r.top + scrollY) * k), w: Math.round(r.width * k), h: Math.round(r.height * k) };
+      const c = document.createElement('canvas');
+      c.width = box.w;
+      c.height = box.h;
+      const g = c.getContext('2d');
+      g.drawImage(img, box.x, box.y, box.w, box.h, 0, 0, box.w, box.h);
+      const px = g.getImageData(0, 0, box.w, box.h).data;
+      const want = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+      let n = 0;
+      for (let i = 0; i < px.length; i += 4) if (want.every((v, j) => Math.abs(px[i + j] - v) <= tolerance)) n++;
+      return n;
+    },
+    { url, hex, tolerance },
+  );
 }

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assert, expectNoErrorBanner, openApp, waitUntil } from '../lib.mjs';
@@ -68,6 +69,27 @@ export async function run({ page, baseUrl, artifacts, log }) {
   await loadModel(page);
   await gotoPanel(page, PANEL);
 
+  // ---- The default settings (k = 5, 2 rounds) need 10 decoding slots; the model loaded with 4. The
+  // panel says so, Start waits, and one click reloads the same model with 10 slots.
+  const slots = page.getByTestId('ss-slots');
+  await slots.waitFor({ timeout: 10_000 });
+  assert((await slots.getAttribute('data-need')) === '10' && (await slots.getAttribute('data-have')) === '4', `need 10, have 4: ${await slots.innerText()}`);
+  assert(await page.getByTestId('ss-start').isDisabled(), 'Start is disabled while the settings do not fit');
+  assert(/Use k = 2/.test(await slots.innerText()), 'a lower k that fits is offered');
+  await shot(page, join(artifacts, 'selfspec-00-slots-needed.png'));
+  await page.getByTestId('ss-reload-slots').click();
+  // While the model reloads there is none to check against: Start stays disabled until it is back.
+  await waitUntil(page, async () => await page.getByTestId('ss-start').isEnabled(), { timeoutMs: 120_000, what: 'the model to reload with 10 slots and Start to be enabled' });
+  assert((await slots.count()) === 0, 'no slot problem once the model has 10 slots');
+  await expectNoErrorBanner(page, 'after the reload with more slots');
+  await gotoPanel(page, 'Model');
+  assert((await page.getByLabel('Parallel slots', { exact: true }).inputValue()) === '10', 'the Model panel shows the new slots setting');
+  const loadedShape = await page.getByTestId('load-settings-loaded').innerText();
+  assert(/Loaded with 10 slots/.test(loadedShape), `the loaded model has 10 slots: ${loadedShape}`);
+  await waitUntil(page, async () => /for 10 slots/.test(await page.getByTestId('fit-estimate').innerText().catch(() => '')), { timeoutMs: 20_000, what: 'the estimate for 10 slots' });
+  await shot(page, join(artifacts, 'selfspec-00b-model-slots.png'));
+  await gotoPanel(page, PANEL);
+
   // ---- Unhappy path: an empty seed file is refused with a message, and nothing is stored.
   await upload(page, 'ss-seeds-file', 'empty-seeds.jsonl', Buffer.alloc(0));
   await page.getByTestId('ss-start').click();
@@ -78,6 +100,24 @@ export async function run({ page, baseUrl, artifacts, log }) {
   assert(/empty-seeds\.jsonl: the seed file is empty/.test(msg), `clear message for empty seeds, got: ${msg}`);
   assert((await page.getByTestId('ss-run').count()) === 0, 'no run stored for refused input');
   await shot(page, join(artifacts, 'selfspec-0-empty-seeds.png'));
+
+  // ---- Corpus from .txt documents (a folder picker, or several files), and one over the size limit:
+  // refused before it is read, with what to do, and the corpus chosen before stays.
+  // A folder picker takes a directory path.
+  const docs = await mkdtemp(join(tmpdir(), 'selfspec-docs-'));
+  await writeFile(join(docs, 'lace.txt'), 'Lace plants shed leaf cells by programmed death.\n\nWindows form in the leaves.');
+  await writeFile(join(docs, 'liver.txt'), 'The liver makes bile.');
+  await page.getByTestId('ss-corpus-folder').locator('input[type=file]').setInputFiles(docs);
+  await waitUntil(page, async () => /2 \.txt documents/.test(await page.getByTestId('ss-corpus').innerText()), { timeoutMs: 10_000, what: 'the folder corpus to be chosen' });
+  await rm(docs, { recursive: true, force: true });
+  await page.getByTestId('ss-corpus-file').locator('input[type=file]').setInputFiles({ name: 'huge.txt', mimeType: 'text/plain', buffer: Buffer.alloc(32 * 1024 * 1024 + 1, 0x61) });
+  const corpusErr = page.getByTestId('ss-corpus-error');
+  await corpusErr.waitFor({ timeout: 20_000 });
+  const corpusMsg = await corpusErr.innerText();
+  log(`oversized corpus: ${corpusMsg}`);
+  assert(/huge\.txt is 32\.0 MB; a corpus may be at most 32\.0 MB.*split the corpus/.test(corpusMsg), `a clear size refusal: ${corpusMsg}`);
+  assert(/2 \.txt documents/.test(await page.getByTestId('ss-corpus').innerText()), 'the folder corpus chosen before stays');
+  await shot(page, join(artifacts, 'selfspec-0b-corpus-folder.png'));
 
   // ---- Tiny settings shared by both runs.
   await upload(page, 'ss-seeds-file', 'selfspec-seeds.jsonl');
@@ -165,7 +205,7 @@ export async function run({ page, baseUrl, artifacts, log }) {
   assert(Number(await page.getByTestId('ss-verb-rings').getAttribute('data-total')) === 3, 'the rings count the accepted instructions');
   // Responses: tokens and passages with scores and weights.
   await page.getByTestId('ss-step-responses').getByRole('button').first().click();
-  // Round 1 (retrieval; round 2 decodes contrastively without passages): the instruction BM25 finds a passage for.
+  // Round 1 (retrieval): the instruction BM25 finds a passage for.
   await page.getByTestId('ss-resp-item').filter({ hasText: 'r1 Which organ' }).click();
   const resp = page.getByTestId('ss-response');
   assert(Number(await resp.getAttribute('data-tokens')) > 0 || (await resp.getByTestId('ss-tokens').innerText()).length > 0, 'a response has tokens');

@@ -36,7 +36,8 @@ async function describe(pathOrUrl: string): Promise<{ desc: ModelDescription; sr
   return { desc: await describeModel(src, { configJson }), src };
 }
 
-function readLibrary(path: string | undefined, dModel: number | null): TagLibrary {
+/** A tag-library JSON file (empty library without a path); widths checked against dModel when given. */
+export function readLibrary(path: string | undefined, dModel: number | null): TagLibrary {
   const lib = new TagLibrary();
   if (!path) return lib;
   const json = JSON.parse(readFileSync(path, 'utf8')) as unknown;

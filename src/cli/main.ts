@@ -32,6 +32,8 @@ const USAGE = `usage:
             [--peft lora|prompt-tuning|linear-probe (domain-in-text)] [--no-head (baselines: the number as text)]
             paper epochs (Table 5): translation 1, descriptor 4, qed 2, synergy 2, binding 4; LoRA targets q,v by default
             [--checkpoint ck.json --checkpoint-every N] [--resume ck.json]
+            [--sample-every N [--sample-prompt "<Tag> text"] [--sample-tokens T]] greedy samples while training
+            (default prompt: the template filled with the first held-out row, cut before the output)
   cli eval  --model <path|url> --tags-in lib.json --template "..." --data <file> [--stage 2|--method …]
 ${EXCHANGE_USAGE}
 ${EXPERIMENT_USAGE}
@@ -101,6 +103,9 @@ async function main(argv: string[]): Promise<number> {
       'continue-adapter': { type: 'string' },
       checkpoint: { type: 'string' },
       'checkpoint-every': { type: 'string' },
+      'sample-every': { type: 'string' },
+      'sample-prompt': { type: 'string' },
+      'sample-tokens': { type: 'string' },
       resume: { type: 'string' },
       'accept-fingerprint': { type: 'boolean', default: false },
     },
@@ -216,6 +221,9 @@ async function main(argv: string[]): Promise<number> {
       continueAdapter: v['init-adapter'] ?? v['continue-adapter'],
       checkpoint: v.checkpoint,
       checkpointEvery: v['checkpoint-every'],
+      sampleEvery: v['sample-every'],
+      samplePrompt: v['sample-prompt'],
+      sampleTokens: v['sample-tokens'],
       resume: v.resume,
       acceptFingerprint: v['accept-fingerprint'],
     };

@@ -106,6 +106,9 @@ const OPTION_SCHEMAS: Record<string, z.ZodType> = {
   checkpoint: outFile,
   'checkpoint-every': int(1, 10_000_000),
   resume: existingFile,
+  'sample-every': int(0, 10_000_000),
+  'sample-prompt': z.string(),
+  'sample-tokens': int(1, 4096),
 };
 
 const learningRate = num({ gt: 0, max: 1, what: 'a learning rate > 0 and ≤ 1' });
@@ -154,6 +157,11 @@ const COMMAND_SCHEMAS: Record<string, Record<string, z.ZodType>> = {
     'rouge-n': int(0, 1_000_000),
     pubmedqa: existingFile,
     'pubmedqa-truth': existingFile,
+    'tags-in': existingFile,
+    'init-adapter': nonEmpty,
+    'lora-rank': int(1, 4096),
+    'lora-alpha': num({ gt: 0, max: 1e6 }),
+    'lora-targets': loraTargets,
   },
   experiment: {
     out: outDir,
@@ -280,11 +288,13 @@ export function validateOptions(cmd: string, values: Record<string, unknown>, po
   }
   if (cmd === 'import' && (values.peft === undefined) === (values.tags === undefined)) throw new CliUsageError('import needs exactly one of --peft <dir|zip|url> or --tags <dir>');
   if (cmd === 'selfspec') {
-    // One slot per passage of a mixture group (round 2's contrastive pair takes two).
+    // One slot per passage of a mixture group; round 2 decodes expert and amateur: 2 × max(1, k).
     const slots = Number(values.slots ?? 8);
     const ks = [values.k, ...(typeof values.ablation === 'string' ? values.ablation.split(',') : [])].filter((x) => x !== undefined).map(Number);
-    const width = Math.max(1, ...ks, Number(values.rounds ?? 1) > 1 ? 2 : 1);
-    if (width > slots) throw new CliUsageError(`--slots ${show(String(values.slots ?? 8))}: must be ≥ ${width} (one slot per passage: --k/--ablation up to ${Math.max(0, ...ks)}${Number(values.rounds ?? 1) > 1 ? ', and 2 for round 2' : ''})`);
+    const round2 = Number(values.rounds ?? 1) > 1 ? 2 * Math.max(1, Number(values.k ?? 5)) : 1;
+    const width = Math.max(1, ...ks, round2);
+    if (width > slots) throw new CliUsageError(`--slots ${show(String(values.slots ?? 8))}: must be ≥ ${width} (one slot per passage: --k/--ablation up to ${Math.max(0, ...ks)}${round2 > 1 ? `, and 2 × k = ${round2} for round 2 (expert and amateur)` : ''})`);
+    if (values['init-adapter'] !== undefined && values['tags-in'] === undefined) throw new CliUsageError('--init-adapter needs --tags-in <lib.json>: the library that holds the adapter (e.g. made by "cli import --peft")');
   }
 }
 

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { StemMode } from '../selfspec/analyzer';
 import { Bm25Index } from '../selfspec/bm25';
-import { parseCorpus, splitDocuments, type ParsedCorpus } from '../selfspec/corpus';
+import { checkCorpusSize, parseCorpus, splitDocuments, type ParsedCorpus } from '../selfspec/corpus';
 import { decodeUtf8 } from '../selfspec/text';
 import { validateOptions } from './options';
 
@@ -23,13 +23,15 @@ export function readCorpus(path: string): ParsedCorpus {
     throw new Error(`--corpus ${path}: no such file or folder`);
   }
   if (st.isDirectory()) {
-    const files = readdirSync(path)
+    const names = readdirSync(path)
       .filter((f) => f.toLowerCase().endsWith('.txt'))
-      .sort()
-      .map((f) => ({ name: f, text: decodeUtf8(readFileSync(join(path, f)), f) }));
-    if (files.length === 0) throw new Error(`--corpus ${path}: the folder has no .txt documents`);
-    return splitDocuments(files);
+      .sort();
+    if (names.length === 0) throw new Error(`--corpus ${path}: the folder has no .txt documents`);
+    // Sizes first: an oversized corpus is refused before anything is read.
+    checkCorpusSize(names.reduce((a, f) => a + statSync(join(path, f)).size, 0), `--corpus ${path} (${names.length} .txt files)`);
+    return splitDocuments(names.map((f) => ({ name: f, text: decodeUtf8(readFileSync(join(path, f)), f) })));
   }
+  checkCorpusSize(st.size, `--corpus ${path}`);
   return parseCorpus(decodeUtf8(readFileSync(path), basename(path)), basename(path));
 }
 

@@ -18,6 +18,8 @@ import { specialise, SPEC_METHODS, type SpecMethod } from '../selfspec/specialis
 import { DirectoryStore } from '../selfspec/store-node';
 import { parseJsonl } from '../selfspec/store';
 import { decodeUtf8 } from '../selfspec/text';
+import type { Proj } from '../train/graph';
+import { readLibrary } from './exchange';
 import { validateOptions } from './options';
 import { readCorpus } from './retrieve';
 import { openSource, siblingTokenizer } from './sources';
@@ -26,7 +28,8 @@ export const SELFSPEC_USAGE = `  cli selfspec --model <m> --seeds <file> [--corp
             [--epochs E] [--eval-n N] [--rounds 2] [--resume] [--seed S] [--slots 8] [--context 512] [--ablation 0,1] [--shots 0,1,5]
             [--batch 4 --accum 8 --lr 3e-4] [--tag-length 10] [--domain-tag BioMed] [--function-tag Expert] [--domain biomedicine]
             [--response-tokens 256] [--instruction-tokens 256] [--instructions-from file.jsonl] [--reuse-instructions] [--rouge-n 50]
-            [--pubmedqa <pqal.json> --pubmedqa-truth <truth.json>] [--json]`;
+            [--pubmedqa <pqal.json> --pubmedqa-truth <truth.json>] [--tags-in <lib.json> --init-adapter <name>]
+            [--lora-rank 8 --lora-alpha 16 --lora-targets q,k,v,o,gate,up,down (default: the start adapter's)] [--json]`;
 
 const PUBMEDQA = 'public/data/biomed/pubmedqa_ori_pqal.json';
 const PUBMEDQA_TRUTH = 'public/data/biomed/pubmedqa_test_ground_truth.json';
@@ -76,6 +79,11 @@ export async function selfspecCommand(argv: string[]): Promise<number> {
       'rouge-n': { type: 'string', default: '50' },
       pubmedqa: { type: 'string', default: PUBMEDQA },
       'pubmedqa-truth': { type: 'string', default: PUBMEDQA_TRUTH },
+      'tags-in': { type: 'string' },
+      'init-adapter': { type: 'string' },
+      'lora-rank': { type: 'string' },
+      'lora-alpha': { type: 'string' },
+      'lora-targets': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
     allowPositionals: false,
@@ -105,6 +113,10 @@ export async function selfspecCommand(argv: string[]): Promise<number> {
     for (const r of corpus.rejected.slice(0, 20)) process.stderr.write(`${r.file ?? basename(v.corpus)}:${r.line}: skipped passage: ${r.reason}\n`);
     retriever = Bm25Index.build(corpus.passages);
   }
+  // The start adapter's library (e.g. from `cli import --peft`); its shapes are checked once the model is loaded.
+  const library = v['tags-in'] ? readLibrary(v['tags-in'], null) : null;
+  const start = v['init-adapter'] ? library?.adapters.find((a) => a.name === v['init-adapter']) : undefined;
+  const startShape = start ? { rank: start.rank, alpha: start.alpha, targets: [...start.targets] as Proj[] } : null;
   const evalN = int('eval-n', v['eval-n']);
   const pubmedqa = evalN > 0 ? parsePubmedqa(readText(v.pubmedqa, 'pubmedqa'), readText(v['pubmedqa-truth'], 'pubmedqa-truth')) : null;
   let given: PipelineInputs['instructions'];
@@ -135,7 +147,16 @@ export async function selfspecCommand(argv: string[]): Promise<number> {
       tagLength: int('tag-length', v['tag-length']!, 1),
       domainTag: v['domain-tag']!,
       functionTag: v['function-tag'] ?? null,
+      lora: {
+        ...DEFAULT_CONFIG.specialise.lora,
+        // A start adapter's own shape unless given: training continues it (a contradicting shape is refused by the pipeline).
+        ...(startShape ?? {}),
+        ...(v['lora-rank'] ? { rank: int('lora-rank', v['lora-rank'], 1) } : {}),
+        ...(v['lora-alpha'] ? { alpha: real('lora-alpha', v['lora-alpha']) } : {}),
+        ...(v['lora-targets'] ? { targets: v['lora-targets'].split(',').map((t) => t.trim()) as Proj[] } : {}),
+      },
     },
+    initAdapter: v['init-adapter'] ?? null,
     eval: { ...DEFAULT_CONFIG.eval, n: evalN, shots: list('shots', v.shots), rougeN: int('rouge-n', v['rouge-n']!) },
   };
 
@@ -164,7 +185,7 @@ export async function selfspecCommand(argv: string[]): Promise<number> {
       runner: (variant) => new EngineRunner(model, variant, { slots, batch: cfg.specialise.batch }),
     },
     cfg,
-    { seeds: seeds.seeds, retriever, pubmedqa, instructions: given },
+    { seeds: seeds.seeds, retriever, pubmedqa, instructions: given, library },
     { store: new DirectoryStore(v.out), resume: v.resume, signal: ac.signal, onEvent: v.json ? printJson : printHuman },
   );
   try {

@@ -9,7 +9,7 @@ import type { Engine } from '../model/model';
 import { TagLibrary } from '../tags/library';
 import { exportLibrary, importLibrary } from '../tags/library-format';
 import { checkpointOf, resumeRun, snapshotLibrary } from '../train/checkpoint';
-import { PAPER_EPOCHS, parseLoraTargets, PEFT_METHODS, prepareRun, type Method, type PeftMethod, type PreparedRun, type RunSpec, type TaskData, type TaskOutput } from '../train/protocol';
+import { DEFAULT_SAMPLE_TOKENS, PAPER_EPOCHS, parseLoraTargets, PEFT_METHODS, prepareRun, type Method, type PeftMethod, type PreparedRun, type RunSpec, type TaskData, type TaskOutput } from '../train/protocol';
 import type { TrainHyper } from '../train/trainer';
 import { embeddingFingerprint, embeddingTable } from '../tags/tag';
 import { numericLabel } from '../train/labels';
@@ -50,6 +50,10 @@ export interface TrainArgs {
   continueAdapter?: string;
   checkpoint?: string;
   checkpointEvery?: string;
+  /** Greedy samples every N steps (0 = off) of --sample-tokens tokens from --sample-prompt. */
+  sampleEvery?: string;
+  samplePrompt?: string;
+  sampleTokens?: string;
   resume?: string;
   acceptFingerprint?: boolean;
 }
@@ -162,7 +166,24 @@ function specOf(a: TrainArgs, library: TagLibrary): RunSpec {
     ...(peft ? { peft } : {}),
     ...(a.noHead ? { head: false } : {}),
     ...(a.continueAdapter ? { continueAdapter: a.continueAdapter, name: a.continueAdapter } : {}),
+    ...sampleOf(a),
   };
+}
+
+/** --sample-every / --sample-prompt / --sample-tokens as RunSpec.sample (absent when off). */
+function sampleOf(a: TrainArgs): Pick<RunSpec, 'sample'> {
+  const every = num('sample-every', a.sampleEvery, 0)!;
+  if (!(every > 0)) {
+    if (a.samplePrompt !== undefined || a.sampleTokens !== undefined) throw new Error('--sample-prompt and --sample-tokens need --sample-every N (N ≥ 1).');
+    return {};
+  }
+  return { sample: { every, tokens: num('sample-tokens', a.sampleTokens, DEFAULT_SAMPLE_TOKENS), ...(a.samplePrompt !== undefined ? { prompt: a.samplePrompt } : {}) } };
+}
+
+/** Seconds elapsed and the estimated seconds left, from the steps taken in this process. */
+export function progressTimes(startMs: number, nowMs: number, stepsDone: number, stepsLeft: number): { elapsed_s: number; eta_s: number | null } {
+  const elapsed = (nowMs - startMs) / 1000;
+  return { elapsed_s: Math.round(elapsed * 10) / 10, eta_s: stepsDone > 0 ? Math.round((elapsed / stepsDone) * stepsLeft * 10) / 10 : null };
 }
 
 /** --epochs: a positive number, or paper:<task> (Table 5). */
@@ -196,9 +217,13 @@ export async function trainCommand(engine: Engine, a: TrainArgs): Promise<void> 
   try {
     const evalBefore = await run.evaluate();
     const every = num('checkpoint-every', a.checkpointEvery, 0)!;
+    const t0 = performance.now();
+    const step0 = run.trainer.step;
     await run.run({
       onStep: async (s) => {
-        console.log(JSON.stringify({ step: s.step, loss: s.loss, lm_loss: s.lmLoss, head_loss: s.headLoss, grad_norm: s.gradNorm, lr: s.lr, tokens_per_s: s.tokensPerSec, skipped: s.skipped }));
+        const times = progressTimes(t0, performance.now(), s.step - step0, run.trainer.hyper.steps - s.step);
+        console.log(JSON.stringify({ step: s.step, loss: s.loss, lm_loss: s.lmLoss, head_loss: s.headLoss, grad_norm: s.gradNorm, lr: s.lr, tokens_per_s: s.tokensPerSec, skipped: s.skipped, ...times }));
+        if (s.sample) console.log(JSON.stringify({ sample: true, step: s.step, text: engine.tokenizer.decode(s.sample, { skipSpecial: true }) }));
         if (a.checkpoint && every > 0 && s.step % every === 0) {
           writeFileSync(a.checkpoint, JSON.stringify(checkpointOf(engine, spec, snapshot, await run.trainer.state())));
         }

@@ -9,6 +9,7 @@ export interface Gpu {
     maxStorageBufferBindingSize: number;
     maxComputeWorkgroupStorageSize: number;
     maxComputeInvocationsPerWorkgroup: number;
+    maxComputeWorkgroupSizeX: number;
     maxComputeWorkgroupsPerDimension: number;
     maxStorageBuffersPerShaderStage: number;
     minStorageBufferOffsetAlignment: number;
@@ -106,6 +107,7 @@ export async function acquireGpu(gpu: GPU | undefined, opts: AcquireOptions = {}
       maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
       maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
       maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: device.limits.maxComputeWorkgroupSizeX,
       maxComputeWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
       maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
       minStorageBufferOffsetAlignment: device.limits.minStorageBufferOffsetAlignment,

@@ -106,15 +106,20 @@ export interface LoadedModel {
   readonly config: ModelConfig;
   readonly tokenizer: Tokenizer;
   readonly name: string;
+  /** What it was loaded for: decoding slots (prompts per generate()), KV positions per slot, tokens per forward chunk. */
+  readonly shape: { slots: number; maxContext: number; maxTokens: number };
   memory(): MemoryReport;
   generate(req: GenerateRequest, onToken?: OnToken): Promise<GenerateResult>;
   /** Makes an adapter resident on the GPU under `name` (replacing one of that name); the base weights are untouched. */
   setAdapter(name: string, weights: AdapterWeights): void;
   removeAdapter(name: string): void;
   adapterNames(): string[];
-  /** Final hidden states (after the last norm) at `positions` of a prompt, f32 [P, d]: what heads read. */
-  hiddenAt(prompt: TaggedPrompt | number[], positions: number[]): Promise<Float32Array>;
-  /** Head-averaged attention probabilities per layer, each f32 [T, T] (row = query, column = key). */
-  attentionMap(prompt: TaggedPrompt | number[]): Promise<{ T: number; layers: Float32Array[] }>;
+  /**
+   * Final hidden states (after the last norm) at `positions` of a prompt, f32 [P, d]: what heads read.
+   * `adapter`: a resident adapter (setAdapter) applied to every token, as generate() does; none = base.
+   */
+  hiddenAt(prompt: TaggedPrompt | number[], positions: number[], opts?: { adapter?: string | null }): Promise<Float32Array>;
+  /** Head-averaged attention probabilities per layer, each f32 [T, T] (row = query, column = key), with `adapter` applied as hiddenAt. */
+  attentionMap(prompt: TaggedPrompt | number[], opts?: { adapter?: string | null }): Promise<{ T: number; layers: Float32Array[] }>;
   dispose(): void;
 }

@@ -102,6 +102,19 @@ function makeEngine(
   const pending = new Set<string>();
   // A queued adapter change that failed (e.g. out of GPU memory) is reported by the next generate().
   let adapterFailure: Error | null = null;
+  /** Every token of a T-token prompt on the named resident adapter (undefined = base), kernels ready; inside exclusive(). */
+  const adapterOf = async (adapterName: string | null | undefined, T: number): Promise<Uint32Array | undefined> => {
+    if (!adapterName) return undefined;
+    if (adapterFailure) {
+      const e = adapterFailure;
+      adapterFailure = null;
+      throw e;
+    }
+    const slot = slotOf.get(adapterName);
+    if (slot === undefined) throw new Error(`Adapter "${adapterName}" is not loaded; call setAdapter first.`);
+    await transformer.prepareAdapters();
+    return new Uint32Array(T).fill(slot);
+  };
   return {
     gpu,
     kernels,
@@ -109,6 +122,7 @@ function makeEngine(
     desc,
     weights,
     transformer,
+    shape: { slots: transformer.opts.slots, maxContext: transformer.opts.maxContext, maxTokens: transformer.opts.maxTokens },
     tokenizer,
     name,
     config: desc.config,
@@ -149,16 +163,17 @@ function makeEngine(
       });
     },
     adapterNames: () => [...pending],
-    hiddenAt(prompt: TaggedPrompt | number[], positions: number[]) {
+    hiddenAt(prompt: TaggedPrompt | number[], positions: number[], opts: { adapter?: string | null } = {}) {
       return exclusive(async () => {
         const p = asTagged(prompt);
+        const adapter = await adapterOf(opts.adapter, p.ids.length);
         const out = new Float32Array(positions.length * desc.config.dModel);
         // The LM-head buffers hold `slots` rows: take the positions in groups of that size.
         for (let i = 0; i < positions.length; i += transformer.opts.slots) {
           const group = positions.slice(i, i + transformer.opts.slots);
           const injected = p.injected.length ? transformer.uploadInjected(p.injected) : undefined;
           try {
-            transformer.run({ ...forwardOf(p), injected, logitRows: Uint32Array.from(group) });
+            transformer.run({ ...forwardOf(p), injected, adapter, logitRows: Uint32Array.from(group) });
           } finally {
             if (injected) transformer.releaseInjected(injected);
           }
@@ -167,15 +182,16 @@ function makeEngine(
         return out;
       });
     },
-    attentionMap(prompt: TaggedPrompt | number[]) {
+    attentionMap(prompt: TaggedPrompt | number[], opts: { adapter?: string | null } = {}) {
       return exclusive(async () => {
         const p = asTagged(prompt);
+        const adapter = await adapterOf(opts.adapter, p.ids.length);
         const injected = p.injected.length ? transformer.uploadInjected(p.injected) : undefined;
         try {
           const { slot: _s, pos: _p, ...f } = forwardOf(p);
           void _s;
           void _p;
-          return { T: p.ids.length, layers: await transformer.attentionMap({ ...f, injected }) };
+          return { T: p.ids.length, layers: await transformer.attentionMap({ ...f, injected, adapter }) };
         } finally {
           if (injected) transformer.releaseInjected(injected);
         }

@@ -6,7 +6,8 @@
  *  - plain text, one passage per line, id = line number from 1;
  *  - a folder of .txt documents (`{name, text}[]`, so browser File lists and Node reads both fit),
  *    cut at blank lines into paragraphs (long ones into windows of words), ids `<file>#<n>`.
- * Bad records are reported with their line and skipped; a corpus with no passage is an error.
+ * Bad records are reported with their line and skipped; a corpus with no passage is an error, and so
+ * is one over MAX_CORPUS_BYTES.
  */
 import { assertUtf8Text, stripBom } from './text';
 
@@ -29,6 +30,23 @@ export interface ParsedCorpus {
 
 /** Path of the built-in corpus under public/data/ (see src/data/builtin.ts for how paths are fetched). */
 export const PUBMEDQA_PATH = 'biomed/pubmedqa_ori_pqal.json';
+
+/**
+ * The largest corpus (bytes of text, all files together) the workbench indexes, in the CLI and the
+ * panel alike. The BM25 index, the passages and their text all stay in memory (in a browser tab's
+ * worker too), so a bigger corpus is refused up front with what to do instead of running the tab out
+ * of memory halfway through a run.
+ */
+export const MAX_CORPUS_BYTES = 32 * 1024 * 1024;
+
+/** Refuses a corpus of `bytes` bytes over MAX_CORPUS_BYTES, naming `what` and what to do. */
+export function checkCorpusSize(bytes: number, what: string): void {
+  if (bytes <= MAX_CORPUS_BYTES) return;
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+  throw new Error(
+    `${what} is ${mb(bytes)}; a corpus may be at most ${mb(MAX_CORPUS_BYTES)} (its index stays in memory). Keep the documents closest to your domain, or split the corpus and use one part per run.`,
+  );
+}
 
 /** Passages longer than this many words are cut into windows of this size (folder import). */
 export const DEFAULT_MAX_PASSAGE_WORDS = 200;

@@ -20,7 +20,7 @@
  *   eval-cells.jsonl              every evaluated cell (resume skips them)
  *   eval.json, eval.md            the table (rewritten after each evaluation)
  */
-import type { LoadedModel } from '../model/api';
+import type { AdapterWeights, LoadedModel } from '../model/api';
 import { Rng } from '../model/sampling';
 import { TagLibrary } from '../tags/library';
 import { renderPrompt } from '../tags/prompt';
@@ -33,9 +33,10 @@ import { abortError, fillResponseTemplate, fitPassage, generateResponses, RESPON
 import { buildInstructionPrompt, DEFAULT_FILTER, DEFAULT_INSTRUCTION_TEMPLATE, extractInstructions, sampleSeeds, type FilterOptions } from './instructions';
 import { DedupPool, rougeL } from './rouge';
 import type { Seed } from './seeds';
-import { DEFAULT_SPECIALISE, stateFromJson, stateToJson, tagsOf, type AlpacaRecord, type SpecialiseHooks, type SpecialiseOptions, type SpecialiseResult, type SpecMethod } from './specialise';
+import { DEFAULT_SPECIALISE, initLora, stateFromJson, stateToJson, tagsOf, type AlpacaRecord, type SpecialiseHooks, type SpecialiseOptions, type SpecialiseResult, type SpecMethod } from './specialise';
 import type { Variant } from './runner';
 import { jsonl, parseJsonl, type RunStore } from './store';
+import { slotsNeeded } from './slots';
 
 /** What the pipeline needs from the engine; the CLI and the worker build it over a real model, tests over a fake. */
 export interface PipelineDeps {
@@ -77,6 +78,12 @@ export interface PipelineConfig {
   /** Round ≥ 2: a fresh instruction set (default) or the previous round's instructions again. */
   freshInstructions: boolean;
   contrastiveAlpha: number;
+  /**
+   * Name of an adapter in the input library (PipelineInputs.library, e.g. an imported PEFT adapter)
+   * that every LoRA specialisation starts from instead of a fresh LoRA; null = fresh. With it the
+   * "start" is base + that adapter: round 1 evaluates it as an extra row, and round 2's amateur uses it.
+   */
+  initAdapter: string | null;
   eval: {
     /** PubMedQA test questions (0 = skip PubMedQA). */
     n: number;
@@ -113,6 +120,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   rounds: 1,
   freshInstructions: true,
   contrastiveAlpha: 0.1,
+  initAdapter: null,
   eval: { n: 100, shots: [0, 1, 5], scorings: ['likelihood', 'generation'], heldOutSeedTasks: 0.1, rougeN: 50, maxTokens: 64 },
 };
 
@@ -122,6 +130,8 @@ export interface PipelineInputs {
   instructions?: Array<{ instruction: string; input: string }>;
   retriever: Retriever | null;
   pubmedqa: { test: PubmedqaItem[]; demos: PubmedqaItem[] } | null;
+  /** A tag library to take `initAdapter` from. */
+  library?: TagLibrary | null;
 }
 
 export interface PipelineOptions {
@@ -198,6 +208,14 @@ export class Pipeline {
   private async runStages(): Promise<{ table: ReturnType<typeof makeTable> }> {
     const c = this.cfg;
     validateConfig(c, this.inputs);
+    // A response's mixture group (round 1) and its expert + amateur groups (rounds ≥ 2) cannot be split
+    // across batches: refuse before any work, not after the instructions were generated.
+    const need = slotsNeeded(c);
+    if (need.slots > this.deps.slots) {
+      const fix = c.rounds >= 2 && need.slots === 2 * Math.max(1, c.k) ? 'load it with more slots, lower k, or run 1 round' : 'load it with more slots or lower k';
+      throw new Error(`${need.reason[0].toUpperCase()}${need.reason.slice(1)} but the model has ${this.deps.slots}; ${fix}.`);
+    }
+    this.init = this.startAdapter();
     await this.checkConfig();
     const { train: seeds, heldOut } = await this.seedSplit();
     let previous: { library: TagLibrary; method: SpecMethod } | null = null;
@@ -224,6 +242,24 @@ export class Pipeline {
     return { table };
   }
 
+  private init: { name: string; weights: AdapterWeights } | null = null;
+
+  /** The adapter every LoRA specialisation starts from (checked against the run and the model before any work), made resident. */
+  private startAdapter(): { name: string; weights: AdapterWeights } | null {
+    const c = this.cfg;
+    if (!c.initAdapter) return null;
+    const lib = this.inputs.library;
+    const ad = lib?.adapters.find((a) => a.name === c.initAdapter);
+    if (!ad) {
+      const names = lib?.adapters.map((a) => `"${a.name}"`) ?? [];
+      throw new Error(`The start adapter "${c.initAdapter}" is not in the ${lib ? 'library' : 'run (no library was given)'}${names.length ? `; it has ${names.join(', ')}` : lib ? '; it has no adapter' : ''}. Give a library (--tags-in) that holds it, or start without one.`);
+    }
+    const init = { name: ad.name, weights: ad };
+    initLora(init, c.specialise.lora, this.deps.model.config);
+    this.deps.model.setAdapter(ad.name, ad);
+    return init;
+  }
+
   private async checkConfig(): Promise<void> {
     const existing = await this.store.list();
     const saved = await this.readJson<PipelineConfig>('config.json');
@@ -232,7 +268,8 @@ export class Pipeline {
     }
     if (saved) {
       const keys = [...new Set([...Object.keys(saved), ...Object.keys(this.cfg)])] as Array<keyof PipelineConfig>;
-      const diff = keys.filter((f) => !RESUMABLE.has(f) && JSON.stringify(saved[f]) !== JSON.stringify(this.cfg[f]));
+      // A setting added after the run was made counts as its default there.
+      const diff = keys.filter((f) => !RESUMABLE.has(f) && JSON.stringify(f in saved ? saved[f] : DEFAULT_CONFIG[f]) !== JSON.stringify(this.cfg[f]));
       if (diff.length) {
         throw new Error(`The run in this directory was made with other settings (${diff.join(', ')}). Resume with the same settings, or use a new directory.`);
       }
@@ -378,7 +415,51 @@ export class Pipeline {
     return { prompt: ids };
   }
 
-  /** Round ≥ 2: the Alpaca prompt of the specialised model (expert) or of the base (amateur). */
+  /**
+   * Round ≥ 2 with retrieval (k ≥ 1): the round-1 response prompt for one passage, for the expert
+   * (`on`: the specialised adapter and tags) or the amateur (the base). The response prompt has no tag
+   * slot, so the tags go where the method's training template (alpaca.ts) puts them: the domain tag
+   * right before the instruction (the span of domain data it was trained in front of), the function tag
+   * (if any) at the end, right before the response. A method with tags renders both roles through the
+   * tag template (piece by piece), so expert and amateur tokens differ only by the tags; a LoRA-only
+   * method sends the expert and the amateur the very same ids.
+   */
+  private retrievalPrompt(item: ResponseItem, passage: string | null, previous: { library: TagLibrary; method: SpecMethod }, on: boolean): SlotPrompt {
+    const adapter = on ? (previous.method !== 'tag' ? (previous.library.adapters[0]?.name ?? null) : null) : this.amateurAdapter(previous);
+    const tags = tagsOf(previous.method, this.cfg.specialise);
+    if (!tags.domainTag && !tags.functionTag) return { ...this.responsePrompt(item, passage), adapter };
+    const c = this.cfg;
+    const tok = this.deps.model.tokenizer;
+    const lib = on ? previous.library : new TagLibrary();
+    const names = [tags.domainTag, tags.functionTag].filter((x): x is string => !!x);
+    const tagTokens = on ? names.reduce((a, n) => a + (previous.library.getTag(n)?.p ?? 0), 0) : 0;
+    const budget = this.deps.maxContext - c.responseMaxTokens - 1;
+    const mark = '\u0001';
+    const render = (p: string | null) => {
+      const text = fillResponseTemplate(c.responseTemplate, { domain: c.domain, instruction: mark, input: item.input, passage: p });
+      const esc = text.replace(/[\\<{}]/g, (ch) => `\\${ch}`);
+      const d = on && tags.domainTag ? `<${tags.domainTag}> ` : '';
+      const f = on && tags.functionTag ? ` <${tags.functionTag}>` : '';
+      const tpl = esc.includes(mark) ? esc.replace(mark, `${d}{instruction}`) : `${d}{instruction}\n${esc}`;
+      return tpl + f;
+    };
+    const plain = (p: string | null) => fillResponseTemplate(c.responseTemplate, { domain: c.domain, instruction: item.instruction, input: item.input, passage: p });
+    const fitted = passage === null ? null : fitPassage(tok, plain, passage, budget - tagTokens);
+    const prompt = renderFor(this.deps.model, render(fitted), { instruction: item.instruction }, lib);
+    const n = Array.isArray(prompt) ? prompt.length : prompt.ids.length;
+    if (n > budget) throw new Error(`Instruction ${item.index}: its response prompt has ${n} tokens, more than the ${budget} the context leaves.`);
+    return { prompt, adapter };
+  }
+
+  /**
+   * The amateur's adapter in round ≥ 2: the model the specialisation started from — the base, or base +
+   * the start adapter when the previous round's LoRA was trained from it.
+   */
+  private amateurAdapter(previous: { method: SpecMethod }): string | null {
+    return this.init && previous.method !== 'tag' ? this.init.name : null;
+  }
+
+  /** Round ≥ 2 without retrieval (k = 0): the Alpaca prompt of the specialised model (expert) or of the base (amateur). */
   private alpacaPrompt(item: ResponseItem, lib: TagLibrary | null, method: SpecMethod | null): SlotPrompt {
     const tags: AlpacaTags = lib && method ? tagsOf(method, this.cfg.specialise) : {};
     const v = { instruction: item.instruction, input: item.input, output: '' };
@@ -392,7 +473,7 @@ export class Pipeline {
     const c = this.cfg;
     const done = new Map(parseJsonl<ResponseRecord>(await this.store.read(file)).map((r) => [r.index, r]));
     const todo = instructions.filter((x) => !done.has(x.index));
-    const label = previous ? 'contrastive, specialised vs base' : `k = ${k}`;
+    const label = previous ? `contrastive, specialised vs base, k = ${k}` : `k = ${k}`;
     if (todo.length === 0) {
       this.emit({ type: 'stage', stage: 'responses', round, status: 'skipped', detail: `${done.size} responses (${label})` });
       return instructions.map((x) => done.get(x.index)!);
@@ -404,17 +485,21 @@ export class Pipeline {
     await generateResponses(this.deps.model, instructions, {
       skip: (item) => done.has(item.index),
       round,
-      k: previous ? 0 : k,
+      k,
       retriever: this.inputs.retriever,
       retrievalTemperature: c.retrievalTemperature,
       slots: this.deps.slots,
-      promptOf: previous ? (item) => this.alpacaPrompt(item, previous.library, previous.method) : (item, p) => this.responsePrompt(item, p),
-      contrastive: previous ? { amateurOf: (item) => this.alpacaPrompt(item, null, null), alpha: c.contrastiveAlpha } : undefined,
+      // Round ≥ 2: with retrieval, the round-1 passage prompts (expert with the specialised adapter/tags,
+      // amateur on the base: 2k slots per item); without, the Alpaca prompt pair the model was trained on.
+      promptOf: !previous ? (item, p) => this.responsePrompt(item, p) : k > 0 ? (item, p) => this.retrievalPrompt(item, p, previous, true) : (item) => this.alpacaPrompt(item, previous.library, previous.method),
+      contrastive: !previous
+        ? undefined
+        : { amateurOf: k > 0 ? (item, p) => this.retrievalPrompt(item, p, previous, false) : (item) => ({ ...this.alpacaPrompt(item, null, null), adapter: this.amateurAdapter(previous) }), alpha: c.contrastiveAlpha },
       maxTokens: c.responseMaxTokens,
       temperature: c.responseTemperature,
       topP: c.responseTopP,
       seed: c.seed * 7 + round * 1000 + k,
-      stopStrings: previous ? ALPACA_STOP : ['\nInstruction:', '\n\n\n'],
+      stopStrings: previous && k === 0 ? ALPACA_STOP : ['\nInstruction:', '\n\n\n'],
       signal: this.signal,
       onStart: (item, passages) => this.emit({ type: 'response-start', round, index: item.index, instruction: item.instruction, input: item.input, passages }),
       onToken: (item, id, text, posterior) => this.emit({ type: 'response-token', round, index: item.index, id, text, posterior }),
@@ -454,7 +539,7 @@ export class Pipeline {
       records,
       library,
       // The adapter's name is unique per run directory entry, so variants never shadow each other in the engine.
-      { ...c.specialise, method, adapterName: `selfspec-${dir.replace(/\//g, '-')}`, seed: c.seed },
+      { ...c.specialise, method, adapterName: `selfspec-${dir.replace(/\//g, '-')}`, seed: c.seed, init: method !== 'tag' ? this.init : null },
       {
         signal: this.signal,
         resume,
@@ -489,6 +574,10 @@ export class Pipeline {
     const c = this.cfg;
     const variants: Array<{ row: Omit<EvalRow, 'cells' | 'rougeL'>; variant: Variant }> = [];
     if (round === 1) variants.push({ row: { label: 'base', round: 0, method: 'base', k: null }, variant: { library: new TagLibrary(), tags: {}, adapter: null } });
+    // Starting from an adapter, the specialisation's own effect is the LoRA rows against this one.
+    if (round === 1 && this.init) {
+      variants.push({ row: { label: `start (${this.init.name})`, round: 0, method: 'base', k: null }, variant: { library: this.inputs.library!, tags: {}, adapter: this.init.name } });
+    }
     for (const t of trained) {
       const name = { lora: 'LoRA', tag: 'tag', both: 'LoRA + tag' }[t.method];
       variants.push({
@@ -579,6 +668,7 @@ export function validateConfig(c: PipelineConfig, inputs: PipelineInputs): void 
     if (k > 0 && inputs.retriever && k > inputs.retriever.size) bad(`k = ${k} passages were asked for, but the corpus has only ${inputs.retriever.size}. Use --k ${inputs.retriever.size} or fewer.`);
   }
   if (c.methods.length === 0) bad('Give at least one method (lora, tag or both).');
+  if (c.initAdapter && !c.methods.some((m) => m !== 'tag')) bad(`A start adapter ("${c.initAdapter}") starts LoRA training, but the tag method trains no LoRA: use --method lora or both, or start without it.`);
   if (!(Number.isInteger(c.rounds) && c.rounds >= 1)) bad(`--rounds must be 1 or more (got ${c.rounds}).`);
   if (!(c.specialise.epochs > 0)) bad(`--epochs must be > 0 (got ${c.specialise.epochs}).`);
   if (c.eval.shots.some((s) => !(Number.isInteger(s) && s >= 0))) bad('Shots must be whole numbers ≥ 0.');

@@ -6,9 +6,11 @@
  * model's slots. Every response keeps its passages, their weights and, per token, the posterior share
  * of each passage that the engine reports.
  *
- * Round 2 (iteration, §2.5) decodes contrastively instead: the specialised model (adapter / tags) as
- * expert against the base as amateur. The engine decodes a contrastive pair or a mixture group, not
- * both at once, so a contrastive response is conditioned on the best passage only (weight 1).
+ * Round 2 (iteration, §2.5) decodes contrastively: the specialised model (adapter / tags) as expert
+ * against the base as amateur, each over the same k passage prompts. With k ≥ 2 the request holds two
+ * mixture groups per item (expert group = the k prompts with the specialised adapter/tags, amateur
+ * group = the same k prompts on the base, both weighted by p_ret) paired by `contrastive`, so an item
+ * takes 2k slots; with k ≤ 1 it is a plain contrastive pair (2 slots).
  */
 import type { GenerateRequest, LoadedModel, TaggedPrompt } from '../model/api';
 import type { Tokenizer } from '../model/tokenizer-api';
@@ -164,8 +166,10 @@ export async function generateResponses(model: LoadedModel, items: ResponseItem[
     throw new Error(`k = ${o.k} passages were asked for, but the corpus has only ${o.retriever.size}. Use --k ${o.retriever.size} or fewer.`);
   }
   const contrastive = !!o.contrastive;
-  const width = contrastive ? 2 : Math.max(1, o.k);
-  if (width > o.slots) throw new Error(`Each response needs ${width} slots (k = ${o.k}) but the model was loaded with ${o.slots}; load it with more slots or lower k.`);
+  const width = (contrastive ? 2 : 1) * Math.max(1, o.k);
+  if (width > o.slots) {
+    throw new Error(`Each response needs ${width} slots (k = ${o.k}${contrastive ? ', expert and amateur' : ''}) but the model was loaded with ${o.slots}; load it with more slots or lower k.`);
+  }
   const perBatch = Math.floor(o.slots / width);
   for (let b0 = 0; b0 < items.length; b0 += perBatch) {
     if (o.signal?.aborted) throw abortError();
@@ -176,36 +180,46 @@ export async function generateResponses(model: LoadedModel, items: ResponseItem[
     const weights: number[] = [];
     const expert: number[] = [];
     const amateur: number[] = [];
-    const first: number[] = []; // first slot of each item
-    const passagesOf: PassageRef[][] = [];
+    const passagesOf = batch.map((item) => retrieve(o.retriever, item, o.k, o.retrievalTemperature ?? 1));
+    // An item with ≥ 2 passages is a mixture group (contrastive: a pair of them); groups of one (k ≤ 1, or
+    // fewer hits than k) decode plainly. A request is in mixture form as soon as one item needs it.
+    const mixed = passagesOf.some((p) => p.length >= 2);
+    const first: number[] = []; // first slot of each item (the expert's first member when contrastive)
     for (const [g, item] of batch.entries()) {
-      let passages = retrieve(o.retriever, item, o.k, o.retrievalTemperature ?? 1);
-      if (contrastive && passages.length > 1) passages = [{ ...passages[0], weight: 1 }];
-      passagesOf.push(passages);
+      const passages = passagesOf[g];
       o.onStart?.(item, passages);
       first.push(prompts.length);
-      if (contrastive) {
-        const p = passages[0]?.text ?? null;
+      const texts: Array<string | null> = passages.length ? passages.map((p) => p.text) : [null];
+      const w = passages.length ? passages.map((p) => p.weight) : [1];
+      if (contrastive && mixed) {
+        // Group ids 2g (expert) and 2g + 1 (amateur): the engine's contrastive-over-mixtures form.
+        for (const [j, t] of texts.entries()) {
+          prompts.push(o.promptOf(item, t));
+          group.push(2 * g);
+          weights.push(w[j]);
+        }
+        for (const [j, t] of texts.entries()) {
+          prompts.push(o.contrastive!.amateurOf(item, t));
+          group.push(2 * g + 1);
+          weights.push(w[j]);
+        }
+        expert.push(2 * g);
+        amateur.push(2 * g + 1);
+      } else if (contrastive) {
         expert.push(prompts.length);
-        prompts.push(o.promptOf(item, p));
+        prompts.push(o.promptOf(item, texts[0]));
         amateur.push(prompts.length);
-        prompts.push(o.contrastive!.amateurOf(item, p));
+        prompts.push(o.contrastive!.amateurOf(item, texts[0]));
         group.push(g, g);
         weights.push(1, 1);
-      } else if (passages.length === 0) {
-        prompts.push(o.promptOf(item, null));
-        group.push(g);
-        weights.push(1);
       } else {
-        for (const ps of passages) {
-          prompts.push(o.promptOf(item, ps.text));
+        for (const [j, t] of texts.entries()) {
+          prompts.push(o.promptOf(item, t));
           group.push(g);
-          weights.push(ps.weight);
+          weights.push(w[j]);
         }
       }
     }
-    // Groups of one (k ≤ 1, or fewer hits than k) decode plainly; the engine mixes only groups of ≥ 2.
-    const mixed = !contrastive && passagesOf.some((p) => p.length >= 2);
     const req: GenerateRequest = {
       prompts: prompts.map((p) => p.prompt),
       maxTokens: o.maxTokens,
@@ -219,9 +233,10 @@ export async function generateResponses(model: LoadedModel, items: ResponseItem[
     if (mixed) req.mixture = { group, weights };
     if (contrastive) req.contrastive = { expert, amateur, alpha: o.contrastive!.alpha ?? 0.1 };
     // The engine streams one event per member; a mixed item's token is reported once all k shares are in.
+    // Contrastive: only the expert members (the first k) are listened to; their shares are within the expert group.
     const memberOf = new Map<number, { g: number; j: number }>();
     first.forEach((s, g) => {
-      const n = !contrastive && passagesOf[g].length >= 2 ? passagesOf[g].length : 1;
+      const n = passagesOf[g].length >= 2 ? passagesOf[g].length : 1;
       for (let j = 0; j < n; j++) memberOf.set(s + j, { g, j });
     });
     const shares = passagesOf.map((p) => new Array<number>(p.length).fill(0));
@@ -230,7 +245,7 @@ export async function generateResponses(model: LoadedModel, items: ResponseItem[
       const m = memberOf.get(ev.seq);
       if (!m) return;
       const k = passagesOf[m.g].length;
-      if (contrastive || k < 2) {
+      if (k < 2) {
         o.onToken?.(batch[m.g], ev.id, ev.text, null);
         return;
       }
@@ -245,7 +260,7 @@ export async function generateResponses(model: LoadedModel, items: ResponseItem[
       const out = res.outputs[first[g]];
       const passages = passagesOf[g];
       let posterior: number[][] | undefined;
-      const itemMixed = !contrastive && passages.length >= 2;
+      const itemMixed = passages.length >= 2;
       if (itemMixed) {
         const members = passages.map((_, j) => res.outputs[first[g] + j].posterior);
         if (members.every((m) => m && m.length === out.ids.length)) {

@@ -9,6 +9,9 @@
  * is checkpointed through a caller-supplied sink, so a stopped run continues at the same step with
  * the same data order and optimizer moments.
  */
+import type { AdapterWeights } from '../model/api';
+import { checkAdapter } from '../model/adapters';
+import type { ModelConfig } from '../model/types';
 import type { Engine } from '../model/model';
 import { base64ToF32, f32ToBase64 } from '../tags/f32-base64';
 import type { LoraTarget } from '../tags/head';
@@ -44,6 +47,28 @@ export interface SpecialiseOptions {
   /** Name of the adapter in the library. */
   adapterName: string;
   recompute?: boolean;
+  /**
+   * LoRA to start from (e.g. an imported PEFT adapter) instead of LoRA's usual A random / B zero; used
+   * by the methods that train LoRA. Its rank and targets must be the run's (initLora refuses others).
+   */
+  init?: { name: string; weights: AdapterWeights } | null;
+}
+
+/**
+ * The Trainer's initial LoRA tensors from an existing adapter, after checking that it fits the run:
+ * same rank and targets (the trained adapter has the run's shape), and shapes of this model.
+ */
+export function initLora(init: { name: string; weights: AdapterWeights }, lora: SpecialiseOptions['lora'], cfg: ModelConfig): Map<string, Float32Array> {
+  const w = init.weights;
+  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
+  // α too: with another α/r scale the start would not be the adapter's model.
+  if (w.rank !== lora.rank || w.alpha !== lora.alpha || !same(w.targets, lora.targets)) {
+    throw new Error(
+      `Adapter "${init.name}" has rank ${w.rank}, alpha ${w.alpha} on ${w.targets.join(',')}; this run trains LoRA rank ${lora.rank}, alpha ${lora.alpha} on ${lora.targets.join(',')}. Set the LoRA rank, alpha and targets to the adapter's (CLI: --lora-rank ${w.rank} --lora-alpha ${w.alpha} --lora-targets ${w.targets.join(',')}) or start without it.`,
+    );
+  }
+  checkAdapter(init.name, w, cfg);
+  return new Map(w.layers.flatMap((layer, l) => w.targets.flatMap((p) => [[`lora.${l}.${p}.A`, layer[p].A] as const, [`lora.${l}.${p}.B`, layer[p].B] as const])));
 }
 
 export const DEFAULT_SPECIALISE: Omit<SpecialiseOptions, 'method'> = {
@@ -126,6 +151,8 @@ export interface SpecialiseResult {
 export async function specialise(engine: Engine, records: AlpacaRecord[], library: TagLibrary, o: SpecialiseOptions, hooks: SpecialiseHooks = {}): Promise<SpecialiseResult> {
   const cfg = engine.config;
   const d = cfg.dModel;
+  // Checked first: a misfit start adapter is refused before anything is uploaded or trained.
+  const loraInit = o.init && o.method !== 'tag' ? initLora(o.init, o.lora, cfg) : undefined;
   const useTags = o.method !== 'lora';
   const table = useTags ? await embeddingTable(engine) : null;
   const fingerprint = table ? await embeddingFingerprint(table, cfg.vocabSize, d) : '';
@@ -165,7 +192,7 @@ export async function specialise(engine: Engine, records: AlpacaRecord[], librar
     hyper: { steps, batch: o.batch, accum: o.accum, lr: o.lr, seed: o.seed, weightDecay: 0, warmupFraction: 0.03, schedule: 'cosine', maxGradNorm: 1 },
     injected,
     trainable,
-    lora: o.method === 'tag' ? undefined : { rank: o.lora.rank, alpha: o.lora.alpha, dropout: o.lora.dropout, targets: o.lora.targets },
+    lora: o.method === 'tag' ? undefined : { rank: o.lora.rank, alpha: o.lora.alpha, dropout: o.lora.dropout, targets: o.lora.targets, init: loraInit },
     recompute: o.recompute,
   });
   try {

@@ -20,6 +20,8 @@ export interface InspectorState {
 
   /** Attention prompt (a template: tags as <Name>). */
   prompt: string;
+  /** Library adapter applied to the attention prompt (null = the base model). */
+  adapter: string | null;
   attention: AttentionReply | null;
   attentionStatus: 'idle' | 'running' | 'done' | 'error';
   attentionError: string | null;
@@ -29,6 +31,7 @@ export interface InspectorState {
   inspect(tag: string): Promise<void>;
   setOptions(patch: Partial<Pick<InspectorState, 'neighbours' | 'sample' | 'withTags'>>): void;
   setPrompt(p: string): void;
+  setAdapter(a: string | null): void;
   setLayer(l: number): void;
   runAttention(): Promise<void>;
 }
@@ -55,6 +58,7 @@ export function createInspectorStore({ client, notices, model }: { client: Engin
     status: 'idle',
     error: null,
     prompt: 'Once upon a time',
+    adapter: null,
     attention: null,
     attentionStatus: 'idle',
     attentionError: null,
@@ -84,6 +88,9 @@ export function createInspectorStore({ client, notices, model }: { client: Engin
     setPrompt(prompt) {
       set({ prompt });
     },
+    setAdapter(adapter) {
+      set({ adapter });
+    },
     setLayer(layer) {
       set({ layer });
     },
@@ -96,7 +103,7 @@ export function createInspectorStore({ client, notices, model }: { client: Engin
       }
       set({ attentionStatus: 'running', attentionError: null });
       try {
-        const attention = await client.request('attention', { template: get().prompt });
+        const attention = await client.request('attention', { template: get().prompt, adapter: get().adapter });
         if (my === attnSeq) set({ attention, attentionStatus: 'done', layer: Math.min(get().layer, attention.layers.length - 1) });
       } catch (e) {
         if (my === attnSeq) set({ attentionStatus: 'error', attentionError: String((e as Error)?.message ?? e) });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { headerOnlyGguf, REAL_SHAPES, SparseSource } from '../model/header-only';
 import { randomGguf } from '../model/random-model';
 import { GgmlType } from '../model/types';
@@ -9,6 +9,7 @@ import {
   BUDGET_STORAGE_KEY,
   createModelStore,
   DEFAULT_BUDGET_BYTES,
+  LOAD_SETTINGS_STORAGE_KEY,
   explainInspectError,
   fitOf,
   sourceKey,
@@ -240,6 +241,49 @@ describe('pre-load inspection', () => {
     // A new store reads the remembered budget.
     storage.map.set(BUDGET_STORAGE_KEY, String(3 * GiB));
     expect(setupInspect({}, storage).store.getState().budgetBytes).toBe(3 * GiB);
+  });
+
+  it('loads and estimates with the Parallel slots / context settings, remembers them and refuses bad ones', async () => {
+    const storage = memoryStorage();
+    const { store, notices, calls } = setupInspect({}, storage);
+    await store.getState().inspect({ kind: 'url', url: 'http://app/tiny.gguf' }, 'tiny');
+    expect(store.getState().inspection.result!.shape.slots).toBe(4);
+    const kv4 = store.getState().inspection.result!.estimate.kv;
+    // A change inspects the shown source again: the estimate is for the new slots × context.
+    store.getState().setLoadSettings({ slots: 8, maxContext: 64 });
+    await vi.waitFor(() => expect(store.getState().inspection.result?.shape).toMatchObject({ slots: 8, maxContext: 64 }));
+    expect(store.getState().inspection.result!.estimate.kv).not.toBe(kv4);
+    expect(JSON.parse(storage.map.get(LOAD_SETTINGS_STORAGE_KEY)!)).toEqual({ slots: 8, maxContext: 64 });
+    await store.getState().load({ kind: 'url', url: 'http://app/m.bin' }, 'm');
+    expect(calls.load[0]!.opts).toMatchObject({ slots: 8, maxContext: 64 });
+    expect(store.getState().model!.shape).toMatchObject({ slots: 8, maxContext: 64 });
+    // A new store reads them back; stored junk falls back to the defaults.
+    expect(setupInspect({}, storage).store.getState().loadSettings).toEqual({ slots: 8, maxContext: 64 });
+    expect(setupInspect({}, memoryStorage({ [LOAD_SETTINGS_STORAGE_KEY]: '{"slots":0,"maxContext":"x"}' })).store.getState().loadSettings).toEqual({ slots: null, maxContext: null });
+    // Out of bounds: no load, a notice saying what is allowed.
+    store.getState().setLoadSettings({ slots: 65 });
+    await store.getState().load({ kind: 'url', url: 'http://app/m.bin' }, 'm');
+    expect(calls.load).toHaveLength(1);
+    expect(notices.getState().notices.at(-1)).toMatchObject({ kind: 'warning', title: 'Not loading: check the load settings' });
+    expect(notices.getState().notices.at(-1)!.message).toMatch(/from 1 to 64/);
+  });
+
+  it('reloadWithSlots loads the same source again with N slots and the same context setting', async () => {
+    const { store, calls } = setupInspect();
+    await store.getState().load({ kind: 'url', url: 'http://app/m.bin' }, 'my model', { maxContext: 128 });
+    expect(store.getState().model!.shape).toMatchObject({ slots: 4, maxContext: 128 });
+    await store.getState().reloadWithSlots(10);
+    expect(calls.load).toHaveLength(2);
+    expect(calls.load[1]).toMatchObject({ source: calls.load[0]!.source, opts: { slots: 10, maxContext: 128 } });
+    expect(store.getState()).toMatchObject({ status: 'loaded', sourceLabel: 'my model' });
+    expect(store.getState().model!.shape).toMatchObject({ slots: 10, maxContext: 128 });
+    // The setting follows, so the next load from the Model panel keeps the slots.
+    expect(store.getState().loadSettings.slots).toBe(10);
+    // Nothing loaded: nothing to reload, said plainly.
+    const fresh = setupInspect();
+    await fresh.store.getState().reloadWithSlots(10);
+    expect(fresh.calls.load).toHaveLength(0);
+    expect(fresh.notices.getState().notices[0]).toMatchObject({ title: 'Nothing to reload' });
   });
 
   it('an unreachable hub is a clear message on the card, not a crash or a banner', async () => {

@@ -82,12 +82,36 @@ const NO_INSPECTION: InspectionState = { status: 'idle', key: null, label: null,
 /** WebGPU does not say how much memory the GPU has: the estimate is held against this budget, which the user sets. */
 export const DEFAULT_BUDGET_BYTES = 8 * 2 ** 30;
 export const BUDGET_STORAGE_KEY = 'tag-workbench-memory-budget';
+export const LOAD_SETTINGS_STORAGE_KEY = 'tag-workbench-load-settings';
+
+/** What a load allocates for: decoding slots and KV positions per slot; null = the engine's default (4 slots; the model's context, halved under the KV cap). */
+export interface LoadSettings {
+  slots: number | null;
+  maxContext: number | null;
+}
+export const DEFAULT_LOAD_SETTINGS: LoadSettings = { slots: null, maxContext: null };
+/** The worker's bounds (src/worker/schema.ts). */
+export const MAX_SLOTS = 64;
+export const MIN_CONTEXT = 16;
+export const MAX_CONTEXT = 1 << 24;
+
+/** What is wrong with the load settings, by field (empty when they are usable). */
+export function checkLoadSettings(s: LoadSettings): Partial<Record<keyof LoadSettings, string>> {
+  const e: Partial<Record<keyof LoadSettings, string>> = {};
+  if (s.slots !== null && !(Number.isInteger(s.slots) && s.slots >= 1 && s.slots <= MAX_SLOTS)) e.slots = `Parallel slots must be a whole number from 1 to ${MAX_SLOTS} (or empty for the default, 4).`;
+  if (s.maxContext !== null && !(Number.isInteger(s.maxContext) && s.maxContext >= MIN_CONTEXT && s.maxContext <= MAX_CONTEXT)) {
+    e.maxContext = `The context must be a whole number of tokens from ${MIN_CONTEXT} to ${MAX_CONTEXT} (or empty for the model's own, capped).`;
+  }
+  return e;
+}
 
 export interface ModelState {
   /** The pre-load inspection of the selected source. */
   inspection: InspectionState;
   /** GPU memory budget in bytes for a model's estimate (0 = no budget). */
   budgetBytes: number;
+  /** Slots and context the next load (and the inspection's estimate) uses; remembered. */
+  loadSettings: LoadSettings;
 
   gpuStatus: GpuStatus;
   gpu: GpuInfo | null;
@@ -112,8 +136,19 @@ export interface ModelState {
   /** Sets the memory budget (bytes; 0 = none) and remembers it. */
   setBudget(bytes: number): void;
   /**
+   * Changes the load settings (remembered) and, when they are valid, inspects the shown source again
+   * so that its estimate is for the new slots × context.
+   */
+  setLoadSettings(patch: Partial<LoadSettings>): void;
+  /**
+   * Loads the model that was last loaded again, from the same source, with `slots` decoding slots
+   * (also made the setting) and the same context setting. Resolves when done, failed or refused.
+   */
+  reloadWithSlots(slots: number): Promise<void>;
+  /**
    * Loads a model, replacing the current one. Resolves when done, failed or cancelled. Refused
-   * (with a notice) when the source's inspection says it cannot fit.
+   * (with a notice) when the source's inspection says it cannot fit. Options not given come from
+   * `loadSettings`.
    */
   load(source: ModelSourceSpec, label?: string, opts?: { maxContext?: number; slots?: number }): Promise<void>;
   cancelLoad(): void;
@@ -191,6 +226,24 @@ export function explainInspectError(message: string, source?: ModelSourceSpec): 
   return message;
 }
 
+function readLoadSettings(storage: ModelStoreDeps['storage']): LoadSettings {
+  try {
+    const v = storage?.getItem(LOAD_SETTINGS_STORAGE_KEY);
+    if (v) {
+      const o = JSON.parse(v) as Partial<LoadSettings>;
+      const s: LoadSettings = {
+        slots: typeof o.slots === 'number' ? o.slots : null,
+        maxContext: typeof o.maxContext === 'number' ? o.maxContext : null,
+      };
+      const bad = checkLoadSettings(s);
+      return { slots: bad.slots ? null : s.slots, maxContext: bad.maxContext ? null : s.maxContext };
+    }
+  } catch {
+    /* storage unavailable or not ours */
+  }
+  return DEFAULT_LOAD_SETTINGS;
+}
+
 function readBudget(storage: ModelStoreDeps['storage']): number {
   try {
     const v = storage?.getItem(BUDGET_STORAGE_KEY);
@@ -221,10 +274,18 @@ export function createModelStore({ client, notices, now = () => performance.now(
   let gpuQuery: Promise<void> | null = null;
   /** What load() was last asked for (kept so a restarted engine can load it again). */
   let lastLoad: { source: ModelSourceSpec; label?: string; opts: { maxContext?: number; slots?: number } } | null = null;
+  /** What inspect() was last asked for (the settings inspect it again). */
+  let lastInspect: { source: ModelSourceSpec; label?: string } | null = null;
+  /** Explicit options win; the others come from the settings (null = the engine's default). */
+  const withSettings = (s: LoadSettings, opts: { maxContext?: number; slots?: number }) => ({
+    maxContext: opts.maxContext ?? s.maxContext ?? undefined,
+    slots: opts.slots ?? s.slots ?? undefined,
+  });
 
   return createStore<ModelState>()((set, get) => ({
     inspection: NO_INSPECTION,
     budgetBytes: readBudget(storage),
+    loadSettings: readLoadSettings(storage),
     gpuStatus: 'idle',
     gpu: null,
     gpuError: null,
@@ -255,10 +316,18 @@ export function createModelStore({ client, notices, now = () => performance.now(
       inspectController?.abort();
       const controller = new AbortController();
       inspectController = controller;
+      lastInspect = { source, label };
       const key = sourceKey(source);
       set({ inspection: { status: 'pending', key, label: label ?? sourceLabelOf(source), result: null, error: null, errorName: null } });
+      const bad = Object.values(checkLoadSettings(get().loadSettings));
+      if (bad.length && opts.slots === undefined && opts.maxContext === undefined) {
+        inspectController = null;
+        set({ inspection: { ...get().inspection, status: 'error', error: `No estimate: ${bad.join(' ')}`, errorName: 'LoadSettingsError' } });
+        return;
+      }
+      const eff = withSettings(get().loadSettings, opts);
       try {
-        const result = await client.request('inspectModel', { source, maxContext: opts.maxContext, slots: opts.slots }, { signal: controller.signal });
+        const result = await client.request('inspectModel', { source, maxContext: eff.maxContext, slots: eff.slots }, { signal: controller.signal });
         if (inspectController !== controller) return;
         set({ inspection: { ...get().inspection, status: 'ready', result } });
       } catch (e) {
@@ -278,6 +347,7 @@ export function createModelStore({ client, notices, now = () => performance.now(
     clearInspection() {
       inspectController?.abort();
       inspectController = null;
+      lastInspect = null;
       set({ inspection: NO_INSPECTION });
     },
 
@@ -291,11 +361,43 @@ export function createModelStore({ client, notices, now = () => performance.now(
       }
     },
 
-    async load(source, label, opts = {}) {
+    setLoadSettings(patch) {
+      const next = { ...get().loadSettings, ...patch };
+      set({ loadSettings: next });
+      try {
+        storage?.setItem(LOAD_SETTINGS_STORAGE_KEY, JSON.stringify(next));
+      } catch {
+        /* storage unavailable: the settings last for this page */
+      }
+      if (lastInspect && get().inspection.status !== 'idle') void get().inspect(lastInspect.source, lastInspect.label);
+    },
+
+    async reloadWithSlots(slots) {
+      const again = lastLoad;
+      if (!again) {
+        notices.getState().push({ kind: 'warning', title: 'Nothing to reload', message: 'Load a model in the Model panel first.' });
+        return;
+      }
+      const bad = checkLoadSettings({ slots, maxContext: null }).slots;
+      if (bad) {
+        notices.getState().push({ kind: 'warning', title: 'Not reloading', message: bad });
+        return;
+      }
+      get().setLoadSettings({ slots });
+      await get().load(again.source, again.label, { ...again.opts, slots });
+    },
+
+    async load(source, label, explicit = {}) {
       if (get().status === 'loading') {
         notices.getState().push({ kind: 'warning', title: 'Already loading', message: 'Cancel the current load first.' });
         return;
       }
+      const bad = checkLoadSettings({ slots: explicit.slots ?? get().loadSettings.slots, maxContext: explicit.maxContext ?? get().loadSettings.maxContext });
+      if (Object.keys(bad).length) {
+        notices.getState().push({ kind: 'warning', title: 'Not loading: check the load settings', message: Object.values(bad).join(' ') });
+        return;
+      }
+      const opts = withSettings(get().loadSettings, explicit);
       // The button is disabled for a refused model; this also covers other callers.
       const s = get();
       if (s.inspection.key === sourceKey(source)) {

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { SelfSpecEvent } from '../selfspec/events';
 import type { EvalTable } from '../selfspec/evaluate';
-import { checkSettings, DEFAULT_SETTINGS, emptyView, exportableFiles, MAX_INSTRUCTIONS, reduceEvent, tableCsv } from './selfspec';
+import { slotsNeeded } from '../selfspec/slots';
+import { fakeClient } from '../../test/worker/fake-engine';
+import { createModelStore } from './model';
+import { createNoticesStore } from './notices';
+import { checkSettings, createSelfSpecStore, DEFAULT_SETTINGS, emptyView, exportableFiles, MAX_INSTRUCTIONS, reduceEvent, slotFit, tableCsv } from './selfspec';
 
 const run = (events: SelfSpecEvent[], rounds = 2) => events.reduce(reduceEvent, emptyView(rounds));
 
@@ -123,5 +127,52 @@ describe('selfspec exports and settings', () => {
     expect(checkSettings(DEFAULT_SETTINGS, true)).toEqual({});
     const e = checkSettings({ ...DEFAULT_SETTINGS, instructions: 0, k: 2, epochs: 0, methods: [], name: ' ' }, false);
     expect(Object.keys(e).sort()).toEqual(['epochs', 'instructions', 'k', 'methods', 'name']);
+  });
+});
+
+describe('decoding slots the settings need', () => {
+  const withSlots = (slots: number) => ({ shape: { slots, maxContext: 256, maxTokens: 256 } });
+
+  it('round 1 needs k (a mixture group per response, every ablation k too); rounds ≥ 2 need 2k (expert + amateur)', () => {
+    expect(slotsNeeded({ k: 5, rounds: 1 }).slots).toBe(5);
+    expect(slotsNeeded({ k: 5, rounds: 2 })).toMatchObject({ slots: 10, reason: expect.stringMatching(/round 2.*10 slots.*expert and amateur/) });
+    expect(slotsNeeded({ k: 0, rounds: 1 }).slots).toBe(1); // plain decoding; instruction generation fills whatever slots there are
+    expect(slotsNeeded({ k: 0, rounds: 3 }).slots).toBe(2); // the Alpaca expert/amateur pair
+    expect(slotsNeeded({ k: 1, rounds: 2 }).slots).toBe(2);
+    expect(slotsNeeded({ k: 2, rounds: 1, ablationK: [0, 6] })).toMatchObject({ slots: 6, reason: expect.stringMatching(/round 1.*mixture of 6/) });
+    expect(slotsNeeded({ k: 2, rounds: 2, ablationK: [6] }).slots).toBe(6);
+  });
+
+  it('the default settings do not fit the default 4 slots; the fit offers a reload, a lower k or one round', () => {
+    expect([DEFAULT_SETTINGS.k, DEFAULT_SETTINGS.rounds]).toEqual([5, 2]);
+    expect(slotFit(DEFAULT_SETTINGS, withSlots(4))).toEqual({ need: 10, have: 4, ok: false, reason: expect.any(String), fittingK: 2, oneRoundFits: false });
+    expect(slotFit(DEFAULT_SETTINGS, withSlots(10)).ok).toBe(true);
+    expect(slotFit({ k: 5, rounds: 2 }, withSlots(6))).toMatchObject({ ok: false, fittingK: 3, oneRoundFits: true });
+    expect(slotFit({ k: 5, rounds: 1 }, withSlots(4))).toMatchObject({ need: 5, ok: false, fittingK: 4, oneRoundFits: false });
+    expect(slotFit({ k: 2, rounds: 2 }, withSlots(1))).toMatchObject({ need: 4, ok: false, fittingK: null });
+    // No model: nothing to hold the settings against (Start is disabled for that reason instead).
+    expect(slotFit(DEFAULT_SETTINGS, null)).toMatchObject({ ok: true, have: null });
+  });
+
+  it('Start refuses settings that need more slots; "reload for slots" reloads the same model with them and then it fits', async () => {
+    const { client, calls } = fakeClient();
+    const notices = createNoticesStore();
+    const model = createModelStore({ client, notices });
+    const ss = createSelfSpecStore({ client, notices, model, dataBaseUrl: 'http://app/data/' });
+    await model.getState().load({ kind: 'url', url: 'http://app/m.bin' }, 'm', { maxContext: 128 });
+    expect(slotFit(ss.getState().settings, model.getState().model)).toMatchObject({ ok: false, need: 10, have: 4 });
+    await ss.getState().start();
+    expect(ss.getState()).toMatchObject({ status: 'idle', runId: null });
+    expect(ss.getState().error).toMatch(/has 4 decoding slots but round 2 decodes each response with 10 slots.*reload it with 10 slots/);
+    await ss.getState().reloadForSlots();
+    expect(calls.load.map((l) => [l.source, l.opts.slots, l.opts.maxContext])).toEqual([
+      ['http://app/m.bin', undefined, 128],
+      ['http://app/m.bin', 10, 128],
+    ]);
+    expect(model.getState().model!.shape.slots).toBe(10);
+    expect(slotFit(ss.getState().settings, model.getState().model).ok).toBe(true);
+    // Fitting settings reload nothing.
+    await ss.getState().reloadForSlots();
+    expect(calls.load).toHaveLength(2);
   });
 });

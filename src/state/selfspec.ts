@@ -9,9 +9,10 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { PassageRef, SelfSpecEvent, Stage } from '../selfspec/events';
 import type { EvalTable } from '../selfspec/evaluate';
 import type { ResponseRecord } from '../selfspec/responses';
+import { slotsNeeded } from '../selfspec/slots';
 import { parseJsonl } from '../selfspec/store';
 import type { EngineClientLike } from '../worker/client';
-import { isAbortError, type SelfSpecRunMeta, type SelfSpecSettings, type SelfSpecSource } from '../worker/protocol';
+import { isAbortError, type ModelInfo, type SelfSpecRunMeta, type SelfSpecSettings, type SelfSpecSource } from '../worker/protocol';
 import type { ModelStore } from './model';
 import type { NoticesStore } from './notices';
 
@@ -376,13 +377,49 @@ export function checkSettings(s: SelfSpecSettings, corpus: boolean): Record<stri
   if (s.k > 0 && !corpus) e.k = 'k > 0 needs a corpus (or set k to 0)';
   if (s.evalN > 0 && s.shots.length === 0) e.shots = 'give at least one shot count, e.g. 0';
   if (!s.name.trim()) e.name = 'give the run a name';
+  if (s.initAdapter && !s.methods.some((m) => m !== 'tag')) e.methods = 'a start adapter needs a method that trains LoRA (LoRA or LoRA + tag)';
   return e;
+}
+
+/** Whether the loaded model has the decoding slots the settings need, and the ways to make it fit. */
+export interface SlotFit {
+  need: number;
+  /** The loaded model's slots (null: no model). */
+  have: number | null;
+  ok: boolean;
+  /** Why that many, in words. */
+  reason: string;
+  /** The largest k that fits the loaded slots with these rounds (null when none does or it already fits). */
+  fittingK: number | null;
+  /** Whether 1 round (same k) would fit. */
+  oneRoundFits: boolean;
+}
+
+export function slotFit(s: Pick<SelfSpecSettings, 'k' | 'rounds'>, model: Pick<ModelInfo, 'shape'> | null): SlotFit {
+  const need = slotsNeeded({ k: s.k, rounds: s.rounds });
+  const have = model?.shape?.slots ?? null;
+  const ok = have === null || need.slots <= have;
+  const perResponse = s.rounds >= 2 ? 2 : 1;
+  const maxK = have === null ? 0 : Math.floor(have / perResponse);
+  return {
+    need: need.slots,
+    have,
+    ok,
+    reason: need.reason,
+    fittingK: !ok && maxK >= 1 && maxK < s.k ? maxK : null,
+    oneRoundFits: !ok && s.rounds >= 2 && have !== null && slotsNeeded({ k: s.k, rounds: 1 }).slots <= have,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
 // The store
 
-export type InputChoice = { kind: 'builtin'; id: string } | { kind: 'file'; name: string; bytes: ArrayBuffer } | { kind: 'none' };
+export type InputChoice =
+  | { kind: 'builtin'; id: string }
+  | { kind: 'file'; name: string; bytes: ArrayBuffer }
+  /** Corpus only: .txt documents (a folder or several files), split into passages `<file>#<n>` by the worker. */
+  | { kind: 'folder'; name: string; files: Array<{ name: string; bytes: ArrayBuffer }> }
+  | { kind: 'none' };
 
 export type RunState = 'idle' | 'starting' | 'running' | 'pausing' | 'paused' | 'cancelled' | 'done' | 'error';
 
@@ -409,6 +446,8 @@ export interface SelfSpecState {
   setCorpus(choice: InputChoice): void;
   setInstructions(choice: InputChoice): void;
   select(step: StepId): void;
+  /** Reloads the loaded model (same source and context setting) with the slots the settings need. */
+  reloadForSlots(): Promise<void>;
   start(): Promise<void>;
   resume(runId?: string): Promise<void>;
   pause(): Promise<void>;
@@ -431,7 +470,8 @@ export interface SelfSpecStoreDeps {
   newId?: () => string;
 }
 
-const sourceOf = (c: InputChoice): SelfSpecSource | null => (c.kind === 'none' ? null : c.kind === 'builtin' ? { kind: 'builtin', id: c.id } : { kind: 'file', name: c.name, bytes: c.bytes });
+const sourceOf = (c: InputChoice): SelfSpecSource | null =>
+  c.kind === 'none' ? null : c.kind === 'builtin' ? { kind: 'builtin', id: c.id } : c.kind === 'folder' ? { kind: 'folder', name: c.name, files: c.files } : { kind: 'file', name: c.name, bytes: c.bytes };
 
 export function createSelfSpecStore({ client, notices, model, dataBaseUrl, newId }: SelfSpecStoreDeps): SelfSpecStore {
   const makeId = newId ?? (() => `ss-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`);
@@ -550,6 +590,14 @@ export function createSelfSpecStore({ client, notices, model, dataBaseUrl, newId
         set({ selected: step });
       },
 
+      async reloadForSlots() {
+        const st = get().status;
+        if (st === 'running' || st === 'pausing' || st === 'starting') return;
+        const fit = slotFit(get().settings, model.getState().model);
+        if (fit.ok) return;
+        await model.getState().reloadWithSlots(fit.need);
+      },
+
       async start() {
         const s = get();
         if (s.status === 'running' || s.status === 'starting' || s.status === 'pausing') return;
@@ -559,6 +607,11 @@ export function createSelfSpecStore({ client, notices, model, dataBaseUrl, newId
         }
         if (Object.keys(s.errors).length) {
           set({ error: `Fix the settings first: ${Object.entries(s.errors).map(([k, v]) => `${k}: ${v}`).join('; ')}.` });
+          return;
+        }
+        const fit = slotFit(s.settings, model.getState().model);
+        if (!fit.ok) {
+          set({ error: `The loaded model has ${fit.have} decoding slots but ${fit.reason}: reload it with ${fit.need} slots, lower k, or run fewer rounds.` });
           return;
         }
         const seeds = sourceOf(s.seeds);

@@ -7,7 +7,7 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { parseTemplate, type Template } from '../tags/template';
 import type { Method, Metrics, TaskData } from '../train/protocol';
-import { functionTagOf } from '../train/protocol';
+import { DEFAULT_SAMPLE_TOKENS, defaultSamplePrompt, functionTagOf } from '../train/protocol';
 import type { StepLog, TrainHyper } from '../train/trainer';
 import type { EngineClientLike, PendingCall } from '../worker/client';
 import { isAbortError, type TrainEvent, type TrainPhase, type TrainReply, type TrainSpec } from '../worker/protocol';
@@ -54,6 +54,11 @@ export interface TrainConfig {
   checkpointEvery: number;
   evalEvery: number;
   evalLimit: number;
+  /** Greedy sample generations every N steps (0 = off), `sampleTokens` tokens each. */
+  sampleEvery: number;
+  sampleTokens: number;
+  /** The sample prompt as template text; '' = the default (defaultSamplePromptOf). */
+  samplePrompt: string;
   /**
    * LoRA: start from this library adapter (trained here or imported from PEFT) instead of a fresh
    * one; the result is saved as `<name>-continued`. null / absent = a fresh adapter.
@@ -134,6 +139,9 @@ export const DEFAULT_CONFIG: TrainConfig = {
   checkpointEvery: 10,
   evalEvery: 0,
   evalLimit: 32,
+  sampleEvery: 0,
+  sampleTokens: DEFAULT_SAMPLE_TOKENS,
+  samplePrompt: '',
 };
 
 export function tryParseTemplate(source: string): { template: Template | null; error: string | null } {
@@ -191,6 +199,31 @@ export function validateHyper(h: HyperConfig): string | null {
   return null;
 }
 
+/**
+ * The row the default sample prompt fills the template with: the first validation row of the first
+ * dataset (the first training row without a validation split), its fields mapped as for training.
+ */
+export function sampleRowOf(config: TrainConfig, ds: StoredDataset | undefined): Record<string, string> | null {
+  const { template } = tryParseTemplate(config.template);
+  if (!template || !ds) return null;
+  const view = datasetView(ds);
+  if (view.error) return null;
+  const split = splitView(view.rows, ds.split);
+  const r = split.validation[0] ?? split.train[0];
+  return r ? Object.fromEntries(template.fields.map((f) => [f, r[config.fieldMap[f] || f] ?? ''])) : null;
+}
+
+/** The default sample prompt (the template filled with sampleRowOf, cut before the output), or ''. */
+export function defaultSamplePromptOf(config: TrainConfig, ds: StoredDataset | undefined): string {
+  const row = sampleRowOf(config, ds);
+  if (!row) return '';
+  try {
+    return defaultSamplePrompt(config.template, row, config.method === 'stage1' ? '' : config.outputField);
+  } catch {
+    return '';
+  }
+}
+
 export interface BuiltSpec {
   spec: TrainSpec;
   label: string;
@@ -205,6 +238,10 @@ export function buildTrainSpec(config: TrainConfig, datasets: StoredDataset[]): 
   const bad = validateHyper(config.hyper);
   if (bad) return { error: bad };
   if (!Number.isInteger(config.tagLength) || config.tagLength < 1 || config.tagLength > 256) return { error: 'Tag length must be a whole number from 1 to 256.' };
+  const sampleEvery = config.sampleEvery ?? 0;
+  const sampleTokens = config.sampleTokens ?? DEFAULT_SAMPLE_TOKENS;
+  if (!Number.isInteger(sampleEvery) || sampleEvery < 0) return { error: 'Sample every must be a whole number of steps ≥ 0 (0 = off).' };
+  if (sampleEvery > 0 && (!Number.isInteger(sampleTokens) || sampleTokens < 1 || sampleTokens > 4096)) return { error: 'Sample tokens must be a whole number from 1 to 4096.' };
   if (!datasets.length) return { error: 'Choose a dataset (import one in the Data panel).' };
   const used = config.method === 'stage3' ? datasets : datasets.slice(0, 1);
   if (config.method !== 'stage1' && !template.fields.includes(config.outputField)) {
@@ -243,6 +280,8 @@ export function buildTrainSpec(config: TrainConfig, datasets: StoredDataset[]): 
       template: config.template,
       rows,
       output: config.method === 'stage1' ? { kind: 'text' } : { kind: config.outputKind, field: config.outputField },
+      // Provenance: each template field's source column in the file (through the Data panel's mapping).
+      fieldMapping: Object.fromEntries(template.fields.map((f) => [f, ds.mapping[config.fieldMap[f] || f] ?? (config.fieldMap[f] || f)])),
     });
   }
   const evalFraction = nVal > 0 ? Math.min(0.5, nVal / Math.max(1, nTrain + nVal)) : 0.1;
@@ -256,6 +295,12 @@ export function buildTrainSpec(config: TrainConfig, datasets: StoredDataset[]): 
     hyper: { ...config.hyper, evalLimit: config.evalLimit },
     evalFraction,
   };
+  if (sampleEvery > 0) {
+    // The default prompt renders the training template with the row the panel shows (exactly as the
+    // training examples are tokenized); an edited prompt is sent as written.
+    const row = sampleRowOf(config, used[0]);
+    spec.sample = { every: sampleEvery, tokens: sampleTokens, ...(config.samplePrompt?.trim() ? { prompt: config.samplePrompt } : row ? { row } : {}) };
+  }
   const from = config.method === 'lora' && config.initAdapter ? config.initAdapter : null;
   if (from) Object.assign(spec, { continueAdapter: from, name: continuedAdapterName(from) });
   const tag = trainedTagOf(config.method, template, config.outputField);
@@ -283,6 +328,30 @@ export interface RunInfo {
   options: CheckpointMeta['options'];
 }
 
+/**
+ * Clock of a run in this page: when its first step here began (ms) and the step it began from, the
+ * last step's end, and the time spent paused (pauses that ended, plus the start of the current one)
+ * so that rates count training time only.
+ */
+export interface TrainClock {
+  startMs: number;
+  fromStep: number;
+  lastMs: number;
+  lastStep: number;
+  /** Total ms of pauses that have ended. */
+  pausedMs: number;
+  /** When the current pause began; null while not paused. */
+  pausedSince: number | null;
+}
+
+/** A clock after a phase change at `ms`: a pause starts on 'paused' and ends on any other phase. */
+export function clockOnPhase(clock: TrainClock | null, phase: TrainPhase | null, ms: number): TrainClock | null {
+  if (!clock) return clock;
+  if (phase === 'paused') return clock.pausedSince === null ? { ...clock, pausedSince: ms } : clock;
+  if (clock.pausedSince === null) return clock;
+  return { ...clock, pausedMs: clock.pausedMs + Math.max(0, ms - clock.pausedSince), pausedSince: null };
+}
+
 export interface TrainState {
   config: TrainConfig;
   status: TrainStatus;
@@ -290,6 +359,10 @@ export interface TrainState {
   run: RunInfo | null;
   log: StepLog[];
   evals: Array<{ step: number; metrics: Metrics }>;
+  /** Sample generations of the current run (RunSpec.sample), oldest first. */
+  samples: Array<{ step: number; text: string }>;
+  /** Clock of the current run (TrainClock). */
+  clock: TrainClock | null;
   result: TrainReply | null;
   error: string | null;
   /** Saved checkpoints of interrupted runs (newest first). */
@@ -384,6 +457,22 @@ function loadConfig(storage: TrainStoreDeps['storage']): TrainConfig {
   }
 }
 
+/**
+ * Elapsed seconds since the run's first step here (wall clock, pauses included), and the estimated
+ * seconds left: the mean time of the steps taken so far, time spent paused excluded (a pause says
+ * nothing about the speed of the steps to come), times the steps still to go; null before the first step.
+ */
+export function runTimes(clock: TrainClock | null, totalSteps: number, nowMs: number): { elapsed: number; eta: number | null } | null {
+  if (!clock) return null;
+  const elapsed = Math.max(0, (nowMs - clock.startMs) / 1000);
+  const done = clock.lastStep - clock.fromStep;
+  if (done <= 0) return { elapsed, eta: null };
+  // Only pauses that ended before the last step lie inside [startMs, lastMs]; one going on now began after it.
+  const pausedBeforeLast = clock.pausedMs + (clock.pausedSince !== null && clock.pausedSince < clock.lastMs ? clock.lastMs - clock.pausedSince : 0);
+  const perStep = Math.max(0, clock.lastMs - clock.startMs - pausedBeforeLast) / 1000 / done;
+  return { elapsed, eta: Math.max(0, perStep * (totalSteps - clock.lastStep)) };
+}
+
 export function primaryMetric(m: Metrics): { key: keyof Metrics; value: number } | null {
   for (const key of ['mse', 'accuracy', 'perplexity', 'loss'] as const) {
     const v = m[key];
@@ -393,6 +482,7 @@ export function primaryMetric(m: Metrics): { key: keyof Metrics; value: number }
 }
 
 export function createTrainStore({ client, notices, model, data, db, now = () => new Date(), newRunId, storage = null }: TrainStoreDeps): TrainStore {
+  const clockNow = () => now().getTime();
   let call: PendingCall<TrainReply> | null = null;
   let n = 0;
   /** The "Check the run" warning on screen, dismissed as soon as the configuration builds. */
@@ -442,19 +532,26 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
       if (call !== c()) return;
       switch (e.kind) {
         case 'phase':
-          set({ phase: e.phase });
+          set({ phase: e.phase, clock: clockOnPhase(get().clock, e.phase, clockNow()) });
           break;
         case 'prepared': {
           const run = get().run;
+          const ms = clockNow();
           set({
             status: 'running',
             log: e.log,
+            clock: { startMs: ms, fromStep: e.step, lastMs: ms, lastStep: e.step, pausedMs: 0, pausedSince: null },
             run: run && { ...run, totalSteps: e.totalSteps, trainableParams: e.trainableParams, heldOutCount: e.heldOutCount },
           });
           break;
         }
-        case 'step':
-          set({ log: [...get().log, e.log] });
+        case 'step': {
+          const clock = get().clock;
+          set({ log: [...get().log, e.log], clock: clock && { ...clock, lastMs: clockNow(), lastStep: e.log.step } });
+          break;
+        }
+        case 'sample':
+          set({ samples: [...get().samples, { step: e.step, text: e.text }] });
           break;
         case 'eval':
           set({ evals: [...get().evals.filter((x) => x.step !== e.step), { step: e.step, metrics: e.metrics }].sort((a, b) => a.step - b.step) });
@@ -531,6 +628,8 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
       run: null,
       log: [],
       evals: [],
+      samples: [],
+      clock: null,
       result: null,
       error: null,
       checkpoints: [],
@@ -598,6 +697,8 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
           },
           log: [],
           evals: [],
+          samples: [],
+          clock: null,
           result: null,
           error: null,
           lastCheckpointStep: null,
@@ -667,6 +768,8 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
           phase: 'preparing',
           run: { runId, label: meta.label, method: meta.method as Method, totalSteps: meta.totalSteps, trainableParams: null, heldOutCount: null, resumedFrom: meta.step, options },
           log: [],
+          samples: [],
+          clock: null,
           evals: meta.evals,
           result: null,
           error: null,
@@ -688,7 +791,7 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
 
       reset() {
         if (call) return;
-        set({ status: 'idle', phase: null, run: null, log: [], evals: [], result: null, error: null, lastCheckpointStep: null });
+        set({ status: 'idle', phase: null, run: null, log: [], evals: [], samples: [], clock: null, result: null, error: null, lastCheckpointStep: null });
       },
     };
   });

@@ -9,7 +9,7 @@ import { cellTemplate, combinationOf, createMatrixStore, patternOfTemplate, trai
 import { createModelCacheStore } from './modelCache';
 import { createModelStore } from './model';
 import { createNoticesStore } from './notices';
-import { buildTrainSpec, createTrainStore, DEFAULT_CONFIG, lossLabel, metricLabel, renameTagInTemplate, runThatTrained, thinCurve, TINY_HYPER, trainedTagOf, tryParseTemplate } from './train';
+import { buildTrainSpec, clockOnPhase, createTrainStore, DEFAULT_CONFIG, defaultSamplePromptOf, lossLabel, runTimes, metricLabel, renameTagInTemplate, runThatTrained, thinCurve, TINY_HYPER, trainedTagOf, tryParseTemplate } from './train';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
@@ -112,6 +112,8 @@ describe('train store', () => {
     expect(built.spec.tasks[0]!.rows[0]).toEqual({ text: expect.any(String) });
     expect(built.spec.tasks[0]!.rows.length).toBeGreaterThan(4);
     expect(built.spec.tagLength).toBe(2);
+    // Provenance: the template field's source column.
+    expect(built.spec.tasks[0]!.fieldMapping).toEqual({ text: 'text' });
     const bad = buildTrainSpec({ ...s.train.getState().config, template: '<Story> {txt}' }, [s.data.getState().get(ds.id)!]);
     expect('error' in bad && bad.error).toMatch(/\{txt\}/);
     const noFn = buildTrainSpec({ ...s.train.getState().config, method: 'stage2', template: 'Text: {text} {score}', outputField: 'score', outputKind: 'regression' }, [
@@ -119,6 +121,73 @@ describe('train store', () => {
     ]);
     expect('error' in noFn && noFn.error).toMatch(/function tag/);
     expect(buildTrainSpec({ ...s.train.getState().config, template: '<Story {text}' }, [])).toMatchObject({ error: expect.stringMatching(/Template, line 1/) });
+  });
+
+  it('samples while training: the spec carries the default row or the edited prompt; samples and the clock arrive live', async () => {
+    const s = await setup();
+    const ds = await withStage1(s, { method: 'stage2', template: 'Say {text} <Score> {score}', outputField: 'score', outputKind: 'text', sampleEvery: 2, sampleTokens: 12 });
+    const cur = s.data.getState().get(ds.id)!;
+    const prompt = defaultSamplePromptOf(s.train.getState().config, cur);
+    expect(prompt).toMatch(/^Say .+ <Score>$/);
+    const built = buildTrainSpec(s.train.getState().config, [cur]);
+    if ('error' in built) throw new Error(built.error);
+    expect(built.spec.sample).toEqual({ every: 2, tokens: 12, row: { text: expect.any(String), score: expect.any(String) } });
+    expect(`Say ${built.spec.sample!.row!.text} <Score>`).toBe(prompt);
+    const edited = buildTrainSpec({ ...s.train.getState().config, samplePrompt: '<Score> hi' }, [cur]);
+    expect('spec' in edited && edited.spec.sample).toEqual({ every: 2, tokens: 12, prompt: '<Score> hi' });
+    const off = buildTrainSpec({ ...s.train.getState().config, sampleEvery: 0 }, [cur]);
+    expect('spec' in off && off.spec.sample).toBeUndefined();
+    expect(buildTrainSpec({ ...s.train.getState().config, sampleEvery: 1.5 }, [cur])).toMatchObject({ error: expect.stringMatching(/Sample every/) });
+    await s.train.getState().start();
+    const st = s.train.getState();
+    expect(st.status).toBe('done');
+    expect(st.samples.map((x) => x.step)).toEqual([2, 4]);
+    expect(st.samples[0]!.text).toBe('default@2');
+    expect(st.clock).toMatchObject({ fromStep: 0, lastStep: 4 });
+  });
+
+  it('elapsed time and ETA from the run clock', () => {
+    expect(runTimes(null, 10, 0)).toBeNull();
+    const c = { pausedMs: 0, pausedSince: null };
+    expect(runTimes({ startMs: 0, fromStep: 0, lastMs: 0, lastStep: 0, ...c }, 10, 3000)).toEqual({ elapsed: 3, eta: null });
+    // 4 steps in 8 s: 2 s a step, 6 steps to go.
+    expect(runTimes({ startMs: 0, fromStep: 0, lastMs: 8000, lastStep: 4, ...c }, 10, 9000)).toEqual({ elapsed: 9, eta: 12 });
+    // A resumed run counts only the steps taken since it resumed.
+    expect(runTimes({ startMs: 0, fromStep: 5, lastMs: 2000, lastStep: 6, ...c }, 10, 2000)).toEqual({ elapsed: 2, eta: 8 });
+  });
+
+  it('the ETA leaves out time spent paused (elapsed is wall-clock time)', () => {
+    // 4 steps by 14 s, 10 s of which paused: 1 s a step, 6 steps to go (not 3.5 s a step → 21 s).
+    expect(runTimes({ startMs: 0, fromStep: 0, lastMs: 14_000, lastStep: 4, pausedMs: 10_000, pausedSince: null }, 10, 14_000)).toEqual({ elapsed: 14, eta: 6 });
+    // Paused now, since after the last step: the rate is that of the steps taken.
+    expect(runTimes({ startMs: 0, fromStep: 0, lastMs: 4000, lastStep: 4, pausedMs: 0, pausedSince: 5000 }, 10, 65_000)).toEqual({ elapsed: 65, eta: 6 });
+    // A pause going on that began before the last step (a step finishing as the pause lands) counts up to it.
+    expect(runTimes({ startMs: 0, fromStep: 0, lastMs: 6000, lastStep: 4, pausedMs: 0, pausedSince: 4000 }, 10, 9000)).toEqual({ elapsed: 9, eta: 6 });
+    // A pause is opened by 'paused' and closed by any other phase, once.
+    let clock = clockOnPhase({ startMs: 0, fromStep: 0, lastMs: 0, lastStep: 0, pausedMs: 0, pausedSince: null }, 'paused', 1000);
+    expect(clockOnPhase(clock, 'paused', 3000)).toBe(clock);
+    clock = clockOnPhase(clock, 'running', 4000);
+    expect(clock).toMatchObject({ pausedMs: 3000, pausedSince: null });
+    expect(clockOnPhase(clock, 'evaluating', 5000)).toBe(clock);
+    expect(clockOnPhase(null, 'paused', 0)).toBeNull();
+  });
+
+  it('the run clock counts a pause between Pause and Resume', async () => {
+    const s = await setup({ stepDelayMs: 3 });
+    let ms = 0;
+    const train = createTrainStore({ client: s.client, notices: s.notices, model: s.model, data: s.data, db: Promise.resolve(s.db), now: () => new Date(ms) });
+    await withStage1({ ...s, train }, { hyper: { ...TINY_HYPER, steps: 12 }, checkpointEvery: 0 });
+    const p = train.getState().start();
+    await until(() => train.getState().log.length >= 2);
+    await train.getState().pause();
+    await until(() => train.getState().phase === 'paused');
+    expect(train.getState().clock?.pausedSince).toBe(0);
+    ms = 60_000;
+    await train.getState().resume();
+    await p;
+    expect(train.getState().clock).toMatchObject({ pausedMs: 60_000, pausedSince: null, lastMs: 60_000, lastStep: 12 });
+    // All steps took no time on this clock: the minute paused is not spread over them.
+    expect(runTimes(train.getState().clock, 12, 60_000)?.eta).toBe(0);
   });
 
   it('trains, streams the loss, saves checkpoints to the db and the tag to the library', async () => {

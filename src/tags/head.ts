@@ -8,6 +8,7 @@ import type { Rng } from '../model/sampling';
 import { projShape } from '../model/adapters';
 import type { ModelConfig } from '../model/types';
 import { newId } from './id';
+import type { TrainingRecord } from './tag';
 
 export type HeadKind = 'regression' | 'classification';
 
@@ -30,6 +31,8 @@ export interface Head {
   labelStd: number[];
   /** Classification: class names, index = output. */
   classes?: string[];
+  /** How it was trained (absent for imported or older heads). */
+  training?: TrainingRecord;
 }
 
 /** Training labels: numbers (k = 1), number vectors of length k, or class names. */
@@ -129,6 +132,8 @@ export interface LoraAdapter {
   dropout?: number;
   /** The base model it was trained on (PEFT's base_model_name_or_path), when known. */
   baseModel?: string;
+  /** How it was trained here (absent for PEFT imports and older adapters). */
+  training?: TrainingRecord;
 }
 
 /** [in, out] of each adaptable matrix of a model (the engine's projShape, keyed by target). */

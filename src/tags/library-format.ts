@@ -38,6 +38,7 @@ export interface HeadJson {
   labelMean: number[];
   labelStd: number[];
   classes?: string[];
+  training?: TrainingRecord;
 }
 export interface AdapterJson {
   id: string;
@@ -49,6 +50,7 @@ export interface AdapterJson {
   layers: Array<Record<string, { in: number; out: number; A: string; B: string }>>;
   dropout?: number;
   baseModel?: string;
+  training?: TrainingRecord;
 }
 export interface LibraryFile {
   format: typeof LIBRARY_FORMAT;
@@ -111,6 +113,7 @@ export function exportLibrary(lib: TagLibrary, selection?: ExportSelection): Lib
       labelMean: [...h.labelMean],
       labelStd: [...h.labelStd],
       ...(h.classes ? { classes: [...h.classes] } : {}),
+      ...(h.training ? { training: structuredClone(h.training) } : {}),
     })),
     adapters: adapters.map((a) => ({
       id: a.id,
@@ -130,6 +133,7 @@ export function exportLibrary(lib: TagLibrary, selection?: ExportSelection): Lib
       ),
       ...(a.dropout !== undefined ? { dropout: a.dropout } : {}),
       ...(a.baseModel !== undefined ? { baseModel: a.baseModel } : {}),
+      ...(a.training ? { training: structuredClone(a.training) } : {}),
     })),
   };
 }
@@ -317,6 +321,7 @@ function readHead(v: unknown, at: string): Head {
     if (classes.length !== k) throw new Error(`${at}.classes: ${classes.length} names for k = ${k} outputs.`);
     head.classes = classes;
   }
+  if (o.training !== undefined) head.training = readTraining(o.training, `${at}.training`);
   return head;
 }
 
@@ -349,6 +354,7 @@ function readAdapter(v: unknown, at: string): LoraAdapter {
     adapter.dropout = p;
   }
   if (o.baseModel !== undefined) adapter.baseModel = string(o.baseModel, `${at}.baseModel`);
+  if (o.training !== undefined) adapter.training = readTraining(o.training, `${at}.training`);
   return adapter;
 }
 

@@ -13,6 +13,7 @@ import { AdamW } from '../gpu/kernels/adamw';
 import { Attention } from '../gpu/kernels/attention';
 import { Elementwise } from '../gpu/kernels/elementwise';
 import { Embedding } from '../gpu/kernels/embedding';
+import { Argmax } from '../gpu/kernels/logits';
 import { CrossEntropy, Mse } from '../gpu/kernels/loss';
 import { Matmul } from '../gpu/kernels/matmul';
 import { Reduce, SumSquares } from '../gpu/kernels/reduce';
@@ -62,6 +63,17 @@ export interface GraphOptions {
   headKind?: 'regression' | 'classification';
   /** Tokens per LM-loss chunk (multiple of 64): bounds the [chunk, vocab] logits buffer. */
   lmChunk?: number;
+  /** Greedy samples of up to this many tokens (sampleGreedy); 0 = none, nothing extra is built. */
+  sampleTokens?: number;
+}
+
+/** A prompt for sampleGreedy: token ids with injected rows and attention lower bounds, as in Example. */
+export interface SamplePrompt {
+  ids: readonly number[];
+  /** Per position: row of the injected buffer, or -1. */
+  inject: readonly number[];
+  /** Per position: attention lower bound (empty = all 0). */
+  start: readonly number[];
 }
 
 /** One micro-batch: T tokens of up to maxSeqs packed sequences. */
@@ -126,6 +138,7 @@ type K = {
   ew: Elementwise;
   ce: CrossEntropy;
   mse: Mse;
+  argmax: Argmax | null;
   wg: WeightGrad;
   sumsq: SumSquares;
   reduce: Reduce;
@@ -156,6 +169,8 @@ export class TrainGraph {
   private readonly acts: LayerActs[]; // L entries, or 1 shared when recomputing
   private readonly s: Record<string, GPUBuffer>; // scratch
   private readonly lossRows: GPUBuffer; // f32 [T] per-token NLL
+  private readonly sampleId: GPUBuffer | null; // u32 [1]: the last greedy choice
+  private readonly sampleIds: GPUBuffer | null; // u32 [sampleTokens]: the sample's ids, read once
   private readonly headLoss: GPUBuffer; // f32 [maxSeqs]
   private readonly zeros4 = new Float32Array(4);
   private readonly lmChunk: number;
@@ -259,6 +274,10 @@ export class TrainGraph {
     this.headTargets = f('head-targets', B * Math.max(1, opts.headOutputs ?? 1));
     this.pred = f('pred', B * Math.max(1, opts.headOutputs ?? 1));
     this.stats = f('stats', 4);
+    // Sampling: one u32 per decoded token; the argmax lands in sampleId, then is copied to both the
+    // next input position and sampleIds (copies, because storage bindings need 256-byte offsets).
+    this.sampleId = opts.sampleTokens ? f('sample-id', 1) : null;
+    this.sampleIds = opts.sampleTokens ? f('sample-ids', opts.sampleTokens) : null;
 
     const param = (name: string, n: number): Param => ({ name, n, param: f(name, n), grad: f(`${name}.grad`, n), m: f(`${name}.m`, n), v: f(`${name}.v`, n) });
     const ko = opts.headOutputs ?? 0;
@@ -286,7 +305,7 @@ export class TrainGraph {
   static async create(gpu: Gpu, kc: KernelCache, mem: GpuMemory, cfg: ModelConfig, w: ModelWeights, opts: GraphOptions): Promise<TrainGraph> {
     const types = new Set(matrices(w).map((t) => t.type));
     if (opts.lora || opts.headOutputs) types.add(GgmlType.F32);
-    const [embed, norm, mm, rope, attn, swiglu, rows, ew, ce, mse, wg, sumsq, reduce, adam] = await Promise.all([
+    const [embed, norm, mm, rope, attn, swiglu, rows, ew, ce, mse, wg, sumsq, reduce, adam, argmax] = await Promise.all([
       Embedding.create(kc, [w.tokEmbd.type]),
       RmsNorm.create(kc),
       Matmul.create(kc, [...types]),
@@ -301,8 +320,9 @@ export class TrainGraph {
       SumSquares.create(kc),
       Reduce.create(kc),
       AdamW.create(kc),
+      opts.sampleTokens ? Argmax.create(kc) : Promise.resolve(null),
     ]);
-    const k: K = { embed, norm, mm, rope, attn, swiglu, rows, ew, ce, mse, wg, sumsq, reduce, adam };
+    const k: K = { embed, norm, mm, rope, attn, swiglu, rows, ew, ce, mse, wg, sumsq, reduce, adam, argmax };
     return new TrainGraph(gpu, mem, w, k, opts, cfg);
   }
 
@@ -445,6 +465,49 @@ export class TrainGraph {
   /** Head outputs of the last batch, f32 [R, k]. */
   async readPredictions(R: number): Promise<Float32Array> {
     return new Float32Array(await readBuffer(this.gpu, this.pred, 0, R * (this.opts.headOutputs ?? 1) * 4));
+  }
+
+  /**
+   * Greedy continuation of `prompt` with the current parameters (tags, LoRA; no dropout), `n` tokens.
+   * Each token re-runs the forward over the whole padded sequence (causal attention: the positions not
+   * yet decoded do not affect earlier ones), picks the argmax on the GPU and writes it into the next
+   * input position there, so the only read back is the n ids at the end. Clobbers the activations of
+   * the last training batch (the next step sets its own).
+   */
+  async sampleGreedy(prompt: SamplePrompt, n: number): Promise<number[]> {
+    const o = this.opts;
+    const argmax = this.k.argmax;
+    if (!argmax || !this.sampleId || !this.sampleIds) throw new Error('This graph was built without sampling (sampleTokens).');
+    if (!(n >= 1 && n <= (o.sampleTokens ?? 0))) throw new Error(`Sample of ${n} tokens; the graph was built for 1 to ${o.sampleTokens}.`);
+    const P = prompt.ids.length;
+    if (P === 0) throw new Error('The sample prompt is empty.');
+    const T = P + n - 1; // the last sampled token is never fed back
+    if (T > o.maxTokens || T > o.maxSeqLen) throw new Error(`The sample prompt (${P} tokens) plus ${n} sampled tokens do not fit the graph (${Math.min(o.maxTokens, o.maxSeqLen)} positions).`);
+    const ids = new Uint32Array(T);
+    ids.set(prompt.ids);
+    const inject = new Uint32Array(T).fill(IGNORE);
+    for (let t = 0; t < P; t++) if (prompt.inject[t] >= 0) inject[t] = prompt.inject[t];
+    const start = new Uint32Array(T);
+    for (let t = 0; t < P; t++) start[t] = prompt.start[t] ?? 0;
+    const iota = Uint32Array.from({ length: T }, (_, t) => t);
+    this.setBatch({ ids, slot: new Uint32Array(T), pos: iota, start, inject });
+    this.training = false;
+    const { k, rec, cfg, s } = this;
+    const d = cfg.dModel;
+    const xL = this.xIn[cfg.nLayers];
+    for (let j = 0; j < n; j++) {
+      const last = P - 1 + j; // f32 [1, d]: the hidden state that predicts token last+1
+      k.embed.gather(rec, { ids: this.meta.ids, inject: this.meta.inject, injected: this.injected, table: this.w.tokEmbd, out: this.xIn[0], T });
+      for (let l = 0; l < cfg.nLayers; l++) this.layerForward(l, T);
+      rec.copy(xL, last * d * 4, s.hc, 0, d * 4);
+      k.norm.forward(rec, { x: s.hc, weight: this.w.outNorm, out: s.hcn, T: 1, d, eps: cfg.normEps });
+      k.mm.forward(rec, { x: s.hcn, w: this.w.output, y: s.logits, M: 1 });
+      argmax.forward(rec, { logits: s.logits, out: this.sampleId, B: 1, V: cfg.vocabSize });
+      rec.copy(this.sampleId, 0, this.sampleIds, j * 4, 4);
+      if (last + 1 < T) rec.copy(this.sampleId, 0, this.meta.ids, (last + 1) * 4, 4);
+    }
+    rec.submit();
+    return Array.from(new Uint32Array(await readBuffer(this.gpu, this.sampleIds, 0, n * 4)));
   }
 
   // ── forward ────────────────────────────────────────────────────────────

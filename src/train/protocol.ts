@@ -20,12 +20,12 @@ import type { ModelConfig } from '../model/types';
 import { createHead, loraShapes, standardize, unstandardize, type Head } from '../tags/head';
 import type { TagLibrary } from '../tags/library';
 import { createTag, embeddingFingerprint, embeddingTable, initTagRows, newProvenance, randomTagRows, type Tag, type TagStage, type TrainingRecord } from '../tags/tag';
-import { parseTemplate, renderExample, type RenderedExample, type Template, type TemplateSegment } from '../tags/template';
+import { parseTemplate, renderExample, type RenderContext, type RenderedExample, type Template, type TemplateSegment } from '../tags/template';
 import { ALL_PROJS, type LoraConfig, type Proj } from './graph';
 import { numericLabel } from './labels';
 import { accuracy, mae, mse, pearson } from './metrics';
 import { epochOrder } from './shuffle';
-import { alignedRows, carriesLoss, checkHyper, DEFAULT_HYPER, Trainer, type EvalResult, type Example, type InjectedRange, type StepLog, type TrainHyper } from './trainer';
+import { alignedRows, carriesLoss, checkHyper, DEFAULT_HYPER, Trainer, type EvalResult, type Example, type InjectedRange, type SampleSetup, type StepLog, type TrainHyper } from './trainer';
 
 export type Method = 'stage1' | 'stage2' | 'stage3' | 'prompt-tuning' | 'linear-probe' | 'lora' | 'domain-in-text';
 export const METHODS: readonly Method[] = ['stage1', 'stage2', 'stage3', 'prompt-tuning', 'linear-probe', 'lora', 'domain-in-text'];
@@ -100,6 +100,37 @@ export interface RunSpec {
    * is text under the LM loss (Table 2's plain PEFT rows). Default true.
    */
   head?: boolean;
+  /**
+   * Sample generations while training: after every `every`-th step (0 = off), `tokens` greedy tokens
+   * (default 16) from `prompt`, a template of text and <Tag>s without {fields}. Without a prompt: the
+   * training template filled with `row` (default: the first held-out row, or training row), cut
+   * before the output, rendered exactly as the training examples are.
+   */
+  sample?: { every: number; tokens?: number; prompt?: string; row?: Record<string, string> };
+}
+
+export const DEFAULT_SAMPLE_TOKENS = 16;
+
+/**
+ * The default sample prompt as template text (what the Train panel shows, editable): `template` with
+ * the fields of `row` filled in, up to the output field (stage 1, which has none: up to the first
+ * field). Literal characters the template syntax uses are escaped, so rendering it gives the same text.
+ */
+export function defaultSamplePrompt(template: string, row: Record<string, string>, outField = 'output'): string {
+  const t = parseTemplate(template);
+  const cut = t.fields.includes(outField) ? outField : t.fields[0];
+  const esc = (x: string) => x.replace(/[\\<{}]/g, (c) => `\\${c}`).replace(/\n/g, '\\n').replace(/\t/g, '\\t');
+  let out = '';
+  for (const seg of t.segments) {
+    if (seg.kind === 'text') out += esc(seg.text);
+    else if (seg.kind === 'tag') out += `<${seg.name}>`;
+    else {
+      const field = seg.kind === 'field' ? seg.name : seg.field;
+      if (field === cut) break;
+      out += seg.kind === 'field' ? esc(row[field] ?? '') : `<${row[field] ?? ''}>`;
+    }
+  }
+  return out.replace(/ +$/, '');
 }
 
 export interface Metrics {
@@ -225,6 +256,7 @@ export class PreparedRun {
     if (head) {
       head.W = Float32Array.from(st.tensors['head.W']);
       head.b = Float32Array.from(st.tensors['head.b']);
+      head.training = training;
       lib.setHead(head);
       headName = head.name;
     }
@@ -240,6 +272,7 @@ export class PreparedRun {
           alpha: lo.alpha,
           targets: [...lo.targets],
           dropout: lo.dropout ?? 0,
+          training,
           layers: this.trainer.graph.lora.map((layer, l) =>
             Object.fromEntries(
               Object.keys(layer).map((p) => [p, { A: Float32Array.from(st.tensors[`lora.${l}.${p}.A`]), B: Float32Array.from(st.tensors[`lora.${l}.${p}.B`]) }]),
@@ -564,8 +597,10 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
         'Use a shorter --tag-length, shorter examples, or load the model with a larger context.',
     );
   }
+  const sample = sampleSetup(spec, templates[0], spec.sample?.row ?? heldOutRows[0] ?? trainRows[0], renderCtx, toExample, outField(spec.tasks[0]), new Set(used));
   const trainer = await Trainer.create({
     engine,
+    sample,
     train,
     aux: aux.length ? aux : undefined,
     heldOut,
@@ -581,6 +616,45 @@ export async function prepareRun(engine: Engine, spec: RunSpec): Promise<Prepare
   const prepared = new PreparedRun(spec, trainer, { engine, tags: used.map((n) => runTags.get(n)!), offsets, trainableTags, head, heldOut, heldOutLabels, heldOutRows, trainRows, kind, fingerprint, trainableParams });
   prepared.badRows = badRows;
   return prepared;
+}
+
+/** The run's sample prompt rendered like its examples (same tag rows, same tokenization). */
+function sampleSetup(
+  spec: RunSpec,
+  template: Template,
+  row: Record<string, string> | undefined,
+  renderCtx: (omit: string | null) => RenderContext,
+  toExample: (r: RenderedExample, group: string) => Example,
+  outField: string,
+  usedTags: ReadonlySet<string>,
+): SampleSetup | undefined {
+  const sm = spec.sample;
+  if (!sm || !(sm.every > 0)) return undefined;
+  const tokens = sm.tokens ?? DEFAULT_SAMPLE_TOKENS;
+  let r: RenderedExample;
+  if (sm.prompt !== undefined) {
+    let t: Template;
+    try {
+      t = parseTemplate(sm.prompt);
+    } catch (e) {
+      throw new Error(`Sample prompt: ${(e as Error).message}`);
+    }
+    if (t.fields.length) throw new Error(`The sample prompt has ${t.fields.map((f) => `{${f}}`).join(', ')}: write the text itself (a sample has no data row), or escape the braces as \\{ \\}.`);
+    try {
+      r = renderExample(t, {}, { ...renderCtx(null), eos: false });
+    } catch (e) {
+      throw new Error(`Sample prompt: ${(e as Error).message}`);
+    }
+    const unused = r.tagAt.find((a) => !usedTags.has(a.tag));
+    if (unused) throw new Error(`The sample prompt uses <${unused.tag}>, which this run does not use; use the run's tags (${[...usedTags].map((n) => `<${n}>`).join(' ') || 'none'}).`);
+  } else {
+    if (!row) return undefined;
+    for (const f of template.fields) if (typeof row[f] !== 'string' && f !== outField) throw new Error(`The sample row has no value for {${f}}; it has ${Object.keys(row).map((k) => `{${k}}`).join(', ') || 'no fields'}.`);
+    const omit = template.fields.includes(outField) ? outField : (template.fields[0] ?? null);
+    r = renderExample(template, row, { ...renderCtx(omit), eos: false });
+  }
+  const x = toExample(r, 'sample');
+  return { prompt: { ids: x.ids, inject: x.inject, start: x.start }, every: sm.every, tokens };
 }
 
 /** Bounds of a run spec (a checkpoint's spec is untrusted too): fails with the field and value. */
@@ -601,6 +675,14 @@ export function checkRunSpec(spec: RunSpec): void {
     const al = spec.lora.alpha ?? 16;
     if (!Number.isFinite(al) || al <= 0) throw bad('lora.alpha', al, 'a finite number > 0');
     for (const t of spec.lora.targets ?? []) if (!(ALL_PROJS as readonly string[]).includes(t)) throw bad('lora.targets', t, `one of ${ALL_PROJS.join(', ')}`);
+  }
+  if (spec.sample) {
+    const sm = spec.sample;
+    if (!Number.isSafeInteger(sm.every) || sm.every < 0 || sm.every > 10_000_000) throw bad('sample.every', sm.every, 'a whole number from 0 (off) to 10000000');
+    const n = sm.tokens ?? DEFAULT_SAMPLE_TOKENS;
+    if (!Number.isSafeInteger(n) || n < 1 || n > 4096) throw bad('sample.tokens', n, 'a whole number from 1 to 4096');
+    if (sm.prompt !== undefined && typeof sm.prompt !== 'string') throw bad('sample.prompt', sm.prompt, 'text');
+    if (sm.row !== undefined && (typeof sm.row !== 'object' || sm.row === null || Object.values(sm.row).some((v) => typeof v !== 'string'))) throw bad('sample.row', sm.row, 'a row of text fields');
   }
   checkHyper({ ...DEFAULT_HYPER, ...(spec.hyper ?? {}) });
 }

@@ -6,7 +6,7 @@
 import { bytesOf, readBuffer } from '../gpu/memory';
 import type { Engine } from '../model/model';
 import { Rng } from '../model/sampling';
-import { IGNORE, STAT, TrainGraph, type GraphOptions, type LoraConfig, type Param, type TrainBatch } from './graph';
+import { IGNORE, STAT, TrainGraph, type GraphOptions, type LoraConfig, type Param, type SamplePrompt, type TrainBatch } from './graph';
 import { lrAt } from './schedule';
 import { epochOrder } from './shuffle';
 
@@ -133,6 +133,16 @@ export interface StepLog {
   tokensPerSec: number;
   skipped: boolean;
   eval?: EvalResult;
+  /** Token ids greedily sampled from TrainerSetup.sample's prompt after this step (sample steps only). */
+  sample?: number[];
+}
+
+/** Sample generations during training: after every `every`-th step, `tokens` greedy tokens from `prompt`. */
+export interface SampleSetup {
+  prompt: SamplePrompt;
+  /** Steps between samples (0 = never). */
+  every: number;
+  tokens: number;
 }
 
 export interface EvalResult {
@@ -160,6 +170,7 @@ export interface TrainerSetup {
   head?: { k: number; kind: 'regression' | 'classification'; W?: Float32Array; b?: Float32Array };
   lora?: LoraConfig & { init?: Map<string, Float32Array> };
   recompute?: boolean;
+  sample?: SampleSetup;
 }
 
 /** Everything needed to continue a run exactly where it stopped. */
@@ -239,10 +250,15 @@ export class Trainer {
       throw new Error('No training example has a token that carries loss (no next-token target and no head position): the template must contain the output field after the prompt, e.g. "{input} <Fn> {output}".');
     }
     const d = e.config.dModel;
+    const sample = setup.sample && setup.sample.every > 0 ? setup.sample : null;
+    if (sample) checkSample(sample, e.config.vocabSize, setup.injected.length / d);
+    // The sample's sequence (prompt + tokens fed back) shares the graph's buffers.
+    const sampleLen = sample ? sample.prompt.ids.length + sample.tokens - 1 : 0;
     const opts: GraphOptions = {
-      maxTokens: maxLen * hyper.batch,
+      maxTokens: Math.max(maxLen * hyper.batch, sampleLen),
       maxSeqs: hyper.batch,
-      maxSeqLen: maxLen,
+      maxSeqLen: Math.max(maxLen, sampleLen),
+      sampleTokens: sample ? sample.tokens : 0,
       injectedRows: setup.injected.length / d,
       recompute: setup.recompute,
       lora: setup.lora,
@@ -314,6 +330,8 @@ export class Trainer {
       if (this.hyper.evalEvery > 0 && this.step % this.hyper.evalEvery === 0 && this.step < this.hyper.steps) {
         s.eval = await this.evaluate(this.setup.heldOut.slice(0, this.hyper.evalLimit));
       }
+      const sample = this.setup.sample;
+      if (sample && sample.every > 0 && this.step % sample.every === 0) s.sample = await this.graph.sampleGreedy(sample.prompt, sample.tokens);
       await opts.onStep?.(s);
     }
   }
@@ -463,6 +481,16 @@ export class Trainer {
       this.setup.engine.mem.destroy(this.tagMoments.v);
     }
   }
+}
+
+/** A sample setup the graph can run: a non-empty prompt of valid ids and injected rows, 1–4096 tokens. */
+function checkSample(s: SampleSetup, vocab: number, injectedRows: number): void {
+  if (!Number.isSafeInteger(s.every) || s.every < 0) throw new Error(`Sample every ${s.every} steps: it must be a whole number ≥ 0 (0 = off).`);
+  if (!Number.isSafeInteger(s.tokens) || s.tokens < 1 || s.tokens > 4096) throw new Error(`Sample of ${s.tokens} tokens: it must be a whole number from 1 to 4096.`);
+  const p = s.prompt;
+  if (p.ids.length === 0) throw new Error('The sample prompt is empty: give some text or a tag.');
+  for (const id of p.ids) if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new Error(`The sample prompt holds token id ${id}, outside the vocabulary of ${vocab}.`);
+  for (const r of p.inject) if (r >= injectedRows) throw new Error(`The sample prompt injects row ${r}; the run has ${injectedRows}.`);
 }
 
 /** Whether an example contributes to the loss: a next-token target or a head position. */

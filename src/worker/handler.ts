@@ -73,6 +73,7 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
     model: () => model,
     db: deps.selfspecDb ? deps.selfspecDb() : Promise.resolve(createMemorySelfSpecDb()),
     busyWith: () => (busy.generating ? 'A generation' : workbench?.training() ? workbench.busyWith() : null),
+    library: () => workbench?.library ?? null,
   });
 
   function getGpu(): Promise<Gpu> {
@@ -137,6 +138,7 @@ export function createHandler(deps: EngineDeps, post: Post): Handler {
       config: { ...m.config },
       memory: { ...m.memory() },
       tokenizer: { vocabSize: m.tokenizer.vocabSize, bosId: m.tokenizer.bosId, eosId: m.tokenizer.eosId },
+      shape: { ...m.shape },
       loadMs,
     };
   }

@@ -18,6 +18,7 @@ export function headSummary(h: Head): HeadSummary {
     ...(h.classes ? { classes: [...h.classes] } : {}),
     labelMean: [...h.labelMean],
     labelStd: [...h.labelStd],
+    ...(h.training ? { training: structuredClone(h.training) } : {}),
   };
 }
 
@@ -48,7 +49,7 @@ export function tagSummary(t: Tag, head: Head | undefined): TagSummary {
 export function adapterSummary(a: LoraAdapter): AdapterSummary {
   let params = 0;
   for (const layer of a.layers) for (const pair of Object.values(layer)) params += pair.A.length + pair.B.length;
-  return { id: a.id, name: a.name, rank: a.rank, alpha: a.alpha, targets: [...a.targets], layers: a.layers.length, params };
+  return { id: a.id, name: a.name, rank: a.rank, alpha: a.alpha, targets: [...a.targets], layers: a.layers.length, params, ...(a.training ? { training: structuredClone(a.training) } : {}) };
 }
 
 export function summarizeLibrary(lib: TagLibrary): LibrarySummary {

@@ -20,7 +20,7 @@ import type { SelfSpecRunMeta } from './selfspec-store';
 import type { Scoring } from '../selfspec/evaluate';
 import type { SpecMethod } from '../selfspec/specialise';
 import type { ExportSelection, LibraryFile } from '../tags/library-format';
-import type { TagKind, TagProvenance } from '../tags/tag';
+import type { TagKind, TagProvenance, TrainingRecord } from '../tags/tag';
 import type { CheckpointFile } from '../train/checkpoint';
 import type { Metrics, RunSpec } from '../train/protocol';
 import type { StepLog } from '../train/trainer';
@@ -44,6 +44,8 @@ export interface ModelInfo {
   config: ModelConfig;
   memory: MemoryReport;
   tokenizer: { vocabSize: number; bosId: number | null; eosId: number | null };
+  /** Decoding slots (prompts decoded side by side), KV positions per slot and tokens per chunk it was loaded with. */
+  shape: { slots: number; maxContext: number; maxTokens: number };
   /** Wall time of the whole load in ms, measured in the worker. */
   loadMs: number;
 }
@@ -137,6 +139,8 @@ export interface HeadSummary {
   classes?: string[];
   labelMean: number[];
   labelStd: number[];
+  /** How it was trained (absent for imported or older heads). */
+  training?: TrainingRecord;
 }
 
 export interface TagSummary {
@@ -160,6 +164,8 @@ export interface AdapterSummary {
   targets: string[];
   layers: number;
   params: number;
+  /** How it was trained here (absent for PEFT imports and older adapters). */
+  training?: TrainingRecord;
 }
 
 export interface LibrarySummary {
@@ -260,6 +266,8 @@ export type TrainEvent =
     }
   | { kind: 'phase'; phase: TrainPhase }
   | { kind: 'step'; log: StepLog }
+  /** A greedy sample from the run's sample prompt after `step` (RunSpec.sample), decoded. */
+  | { kind: 'sample'; step: number; text: string }
   | { kind: 'eval'; step: number; metrics: Metrics }
   | { kind: 'checkpoint'; runId: string; step: number; file: CheckpointFile };
 
@@ -457,10 +465,18 @@ export interface SelfSpecSettings {
   maxBarrenBatches?: number;
   /** Rounds ≥ 2 generate a fresh instruction set (default) or reuse round 1's. */
   freshInstructions?: boolean;
+  /** An adapter of the library (e.g. an imported PEFT adapter) that LoRA specialisation starts from; copied into the run at start. */
+  initAdapter?: string | null;
+  /** LoRA shape of the specialisation (default r 8, α 16, all projections); the panel sets the start adapter's. */
+  lora?: { rank: number; alpha: number; targets: string[] };
 }
 
 /** Seeds or corpus: a built-in file under public/data/biomed, or an upload (bytes: decoded in the worker, UTF-8 checked). */
-export type SelfSpecSource = { kind: 'builtin'; id: string } | { kind: 'file'; name: string; bytes: ArrayBuffer };
+export type SelfSpecSource =
+  | { kind: 'builtin'; id: string }
+  | { kind: 'file'; name: string; bytes: ArrayBuffer }
+  /** A corpus folder: .txt documents, split into passages `<file>#<n>` (corpus.ts splitDocuments) in the worker. */
+  | { kind: 'folder'; name: string; files: Array<{ name: string; bytes: ArrayBuffer }> };
 
 export interface SelfSpecStartParams {
   runId: string;
@@ -528,7 +544,8 @@ export interface RequestMap {
   compose: { params: ComposeParams; result: ComposeReply; event: TokenEvent };
   matrixCell: { params: MatrixCellParams; result: MatrixCellReply; event: never };
   inspectTag: { params: InspectParams; result: InspectReply; event: never };
-  attention: { params: { template: string }; result: AttentionReply; event: never };
+  /** `adapter`: a library adapter applied to every token of the prompt (none = the base model). */
+  attention: { params: { template: string; adapter?: string | null }; result: AttentionReply; event: never };
 
   /**
    * Runs an experiment on the loaded model, cell by cell. The result has status "complete", or

@@ -82,6 +82,7 @@ const trainSpec = z.object({
   continueAdapter: z.string().min(1).optional(),
   recompute: z.boolean().optional(),
   name: z.string().optional(),
+  sample: z.object({ every: int(0, 10_000_000), tokens: count(4096).optional(), prompt: z.string().optional(), row: row.optional() }).optional(),
 });
 
 const trainOptions = { runId: name, checkpointEvery: int(0, 10_000_000), evalEvery: int(0, 10_000_000), evalLimit: count() };
@@ -135,7 +136,7 @@ export const REQUEST_SCHEMAS: Partial<Record<RequestType, z.ZodType>> = {
     spacedFields: z.array(name).optional(),
   }),
   inspectTag: z.object({ name, neighbours: count(1000).optional(), sample: count(1 << 20).optional() }),
-  attention: z.object({ template: z.string() }),
+  attention: z.object({ template: z.string(), adapter: z.string().nullable().optional() }),
   experimentRun: z.object({
     definition: z.unknown(),
     previous: z.unknown().optional(),

@@ -16,6 +16,10 @@ export type SelfSpecSourceSpec =
   /** Uploaded bytes already stored with the run (inputs store). */
   | { kind: 'stored'; name: string };
 
+/** What a run stores of its inputs: uploads, and the start adapter (a one-adapter library JSON). */
+export type InputRole = 'seeds' | 'corpus' | 'instructions' | 'adapter';
+export const INPUT_ROLES: readonly InputRole[] = ['seeds', 'corpus', 'instructions', 'adapter'];
+
 export type SelfSpecRunStatus = 'running' | 'paused' | 'cancelled' | 'done' | 'error';
 
 export interface SelfSpecRunMeta {
@@ -41,8 +45,8 @@ export interface SelfSpecRunsDb {
   putRun(meta: SelfSpecRunMeta): Promise<void>;
   /** Deletes the run, its inputs and its files. */
   deleteRun(id: string): Promise<void>;
-  putInput(id: string, role: 'seeds' | 'corpus' | 'instructions', bytes: ArrayBuffer): Promise<void>;
-  getInput(id: string, role: 'seeds' | 'corpus' | 'instructions'): Promise<ArrayBuffer | null>;
+  putInput(id: string, role: InputRole, bytes: ArrayBuffer): Promise<void>;
+  getInput(id: string, role: InputRole): Promise<ArrayBuffer | null>;
   /** The run's files as a RunStore (the pipeline's). */
   files(id: string): Promise<RunStore>;
 }
@@ -152,9 +156,7 @@ export function openSelfSpecDb(factory: IDBFactory | undefined = globalThis.inde
         deleteRun: (id) =>
           write([RUNS, INPUTS, CHUNKS], (tx) => {
             tx.objectStore(RUNS).delete(id);
-            tx.objectStore(INPUTS).delete(`${id}/seeds`);
-            tx.objectStore(INPUTS).delete(`${id}/corpus`);
-            tx.objectStore(INPUTS).delete(`${id}/instructions`);
+            for (const r of INPUT_ROLES) tx.objectStore(INPUTS).delete(`${id}/${r}`);
             tx.objectStore(CHUNKS).delete(runRange(id));
           }),
         putInput: (id, role, bytes) => write([INPUTS], (tx) => tx.objectStore(INPUTS).put(bytes, `${id}/${role}`)),
@@ -188,9 +190,7 @@ export function createMemorySelfSpecDb(): SelfSpecRunsDb {
     },
     async deleteRun(id) {
       runs.delete(id);
-      inputs.delete(`${id}/seeds`);
-      inputs.delete(`${id}/corpus`);
-      inputs.delete(`${id}/instructions`);
+      for (const r of INPUT_ROLES) inputs.delete(`${id}/${r}`);
       stores.delete(id);
     },
     async putInput(id, role, bytes) {

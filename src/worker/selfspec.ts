@@ -9,7 +9,10 @@ import { fetchFromUrl } from '../data/builtin';
 import type { LoadedModel } from '../model/api';
 import type { Engine } from '../model/model';
 import { Bm25Index } from '../selfspec/bm25';
-import { parseCorpus, parsePubmedqaCorpus, type ParsedCorpus } from '../selfspec/corpus';
+import { checkCorpusSize, parseCorpus, parsePubmedqaCorpus, splitDocuments, type ParsedCorpus } from '../selfspec/corpus';
+import { TagLibrary } from '../tags/library';
+import type { Proj } from '../train/graph';
+import { exportLibrary, importLibrary } from '../tags/library-format';
 import type { OnEvent } from '../selfspec/events';
 import { parsePubmedqa } from '../selfspec/evaluate';
 import { DEFAULT_CONFIG, Pipeline, type PipelineConfig, type PipelineDeps, type PipelineInputs } from '../selfspec/pipeline';
@@ -46,6 +49,8 @@ export interface SelfSpecDeps {
   fetchText?: (baseUrl: string) => (path: string) => Promise<string>;
   /** Training, evaluation and the engine's shape for the pipeline (default: the real GPU engine's). Tests pass fakes. */
   engineParts?(model: LoadedModel, cfg: PipelineConfig): Omit<PipelineDeps, 'model'>;
+  /** The worker's tag library (start adapters are taken from it). */
+  library?(): TagLibrary | null;
   now?(): Date;
 }
 
@@ -67,13 +72,35 @@ export function configOf(s: SelfSpecSettings): PipelineConfig {
     responseMaxTokens: s.responseTokens,
     methods: [...s.methods],
     rounds: s.rounds,
-    specialise: { ...DEFAULT_CONFIG.specialise, epochs: s.epochs, batch: s.batch, accum: s.accum, lr: s.lr, tagLength: s.tagLength, domainTag: s.domainTag },
+    specialise: {
+      ...DEFAULT_CONFIG.specialise,
+      epochs: s.epochs,
+      batch: s.batch,
+      accum: s.accum,
+      lr: s.lr,
+      tagLength: s.tagLength,
+      domainTag: s.domainTag,
+      ...(s.lora ? { lora: { ...DEFAULT_CONFIG.specialise.lora, rank: s.lora.rank, alpha: s.lora.alpha, targets: s.lora.targets as Proj[] } } : {}),
+    },
     eval: { ...DEFAULT_CONFIG.eval, n: s.evalN, shots: [...s.shots], scorings: [...s.scorings], rougeN: s.rougeN },
     ...(s.instructionTemplate ? { instructionTemplate: s.instructionTemplate } : {}),
     ...(s.seedsPerPrompt ? { seedsPerPrompt: s.seedsPerPrompt } : {}),
     ...(s.maxBarrenBatches ? { maxBarrenBatches: s.maxBarrenBatches } : {}),
     ...(s.freshInstructions === false ? { freshInstructions: false } : {}),
+    ...(s.initAdapter ? { initAdapter: s.initAdapter } : {}),
   };
+}
+
+/**
+ * A folder of .txt documents as a JSONL corpus {id, text} with ids `<file>#<n>` (corpus.ts
+ * splitDocuments; other files are left out). The total size is checked before anything is decoded.
+ */
+export function folderCorpus(folder: { name: string; files: Array<{ name: string; bytes: ArrayBuffer }> }): { name: string; bytes: ArrayBuffer } {
+  const txt = folder.files.filter((f) => f.name.toLowerCase().endsWith('.txt')).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (txt.length === 0) throw new Error(`${folder.name}: the folder has no .txt documents. Choose a folder (or files) of plain-text .txt documents.`);
+  checkCorpusSize(txt.reduce((a, f) => a + f.bytes.byteLength, 0), `${folder.name} (${txt.length} .txt files)`);
+  const { passages } = splitDocuments(txt.map((f) => ({ name: f.name, text: decodeUtf8(new Uint8Array(f.bytes), f.name) })));
+  return { name: `${folder.name}.jsonl`, bytes: new TextEncoder().encode(passages.map((x) => JSON.stringify(x)).join('\n') + '\n').buffer as ArrayBuffer };
 }
 
 /** A given instruction set: JSON lines with an "instruction" (and optionally "input"). */
@@ -107,6 +134,7 @@ export function createSelfSpecHandler(deps: SelfSpecDeps): SelfSpecHandler {
   let current: { id: string; controller: AbortController; stop: 'paused' | 'cancelled' | null } | null = null;
 
   async function textOf(src: SelfSpecSource | { kind: 'stored'; name: string; bytes: ArrayBuffer }, fetchText: (p: string) => Promise<string>, role: 'seeds' | 'corpus' | 'instructions'): Promise<{ name: string; text: string }> {
+    if (src.kind === 'folder') throw new Error(`A folder cannot be read as one ${role} file.`);
     if (src.kind === 'builtin') {
       if (role === 'instructions') throw new Error('There is no built-in instruction set.');
       const b = (SELFSPEC_BUILTINS[role] as Record<string, { path: string }>)[src.id];
@@ -176,12 +204,22 @@ export function createSelfSpecHandler(deps: SelfSpecDeps): SelfSpecHandler {
       const instrSrc = await inputSource(db, meta, 'instructions');
       const given = instrSrc ? givenInstructions(await textOf(instrSrc, fetchText, 'instructions')) : undefined;
 
+      // The start adapter as copied into the run at its start: the run resumes with it whatever the library holds now.
+      let library: TagLibrary | null = null;
+      if (cfg.initAdapter) {
+        const bytes = await db.getInput(meta.id, 'adapter');
+        if (!bytes) throw new Error(`The start adapter of run "${meta.name}" is no longer stored; start a new run.`);
+        const r = importLibrary(JSON.parse(new TextDecoder().decode(bytes)), { dModel: model.config.dModel, fingerprint: '' }, { acceptFingerprintMismatch: true });
+        if (r.status !== 'ok') throw new Error(`The stored start adapter of run "${meta.name}": ${r.status === 'refused' ? r.error : r.warning}`);
+        library = new TagLibrary({ tags: [], heads: [], adapters: r.adapters });
+      }
+
       const pubmedqa = cfg.eval.n > 0 ? parsePubmedqa(await fetchText(PUBMEDQA), await fetchText(PUBMEDQA_TRUTH)) : null;
       const store = await db.files(meta.id);
       const pipeline = new Pipeline(
         { model, ...(deps.engineParts ?? realEngineParts)(model, cfg) },
         cfg,
-        { seeds: seeds.seeds, retriever, pubmedqa, instructions: given },
+        { seeds: seeds.seeds, retriever, pubmedqa, instructions: given, library },
         // The run's store is its own (a fresh run has no files), so resuming is always safe.
         { store, resume: true, signal: controller.signal, onEvent: emit },
       );
@@ -220,8 +258,25 @@ export function createSelfSpecHandler(deps: SelfSpecDeps): SelfSpecHandler {
           parseSeeds(seedsFile.text, seedsFile.name);
           if (p.instructions) givenInstructions(await textOf(p.instructions, fetchText, 'instructions'));
           if (p.settings.k > 0 && !p.corpus) throw new Error(`k = ${p.settings.k} passages need a corpus: choose one, or set k to 0.`);
+          // A folder is split into passages here and stored as JSONL {id, text}: the run re-reads one file.
+          let corpusBytes: { name: string; bytes: ArrayBuffer } | null = null;
+          if (p.corpus?.kind === 'file') {
+            checkCorpusSize(p.corpus.bytes.byteLength, p.corpus.name);
+            corpusBytes = { name: p.corpus.name, bytes: p.corpus.bytes };
+          } else if (p.corpus?.kind === 'folder') corpusBytes = folderCorpus(p.corpus);
+          let adapterJson: ArrayBuffer | null = null;
+          if (p.settings.initAdapter) {
+            const lib = deps.library?.() ?? null;
+            const ad = lib?.adapters.find((a) => a.name === p.settings.initAdapter);
+            if (!lib || !ad) {
+              throw new Error(`The start adapter "${p.settings.initAdapter}" is not in the library (it has ${lib?.adapters.map((a) => `"${a.name}"`).join(', ') || 'no adapter'}). Import it in the Library panel, or start without one.`);
+            }
+            adapterJson = new TextEncoder().encode(JSON.stringify(exportLibrary(lib, { tags: [], heads: [], adapters: [ad.name] }))).buffer as ArrayBuffer;
+          }
           const t = now().toISOString();
           const ref = (s: SelfSpecSource | null) => (s === null ? null : s.kind === 'builtin' ? { kind: 'builtin' as const, id: s.id } : { kind: 'stored' as const, name: s.name });
+          if (p.seeds.kind === 'folder') throw new Error('Seeds come from one file, not a folder.');
+          if (p.instructions?.kind === 'folder') throw new Error('A given instruction set is one JSONL file, not a folder.');
           const meta: SelfSpecRunMeta = {
             id: p.runId,
             name: p.settings.name || p.runId,
@@ -232,11 +287,12 @@ export function createSelfSpecHandler(deps: SelfSpecDeps): SelfSpecHandler {
             model: model.name,
             settings: p.settings,
             seeds: ref(p.seeds)!,
-            corpus: ref(p.corpus),
+            corpus: corpusBytes ? { kind: 'stored', name: corpusBytes.name } : ref(p.corpus),
             instructions: ref(p.instructions ?? null),
           };
           if (p.seeds.kind === 'file') await db.putInput(p.runId, 'seeds', p.seeds.bytes);
-          if (p.corpus?.kind === 'file') await db.putInput(p.runId, 'corpus', p.corpus.bytes);
+          if (corpusBytes) await db.putInput(p.runId, 'corpus', corpusBytes.bytes);
+          if (adapterJson) await db.putInput(p.runId, 'adapter', adapterJson);
           if (p.instructions?.kind === 'file') await db.putInput(p.runId, 'instructions', p.instructions.bytes);
           await db.putRun(meta);
           return run(meta, p.dataBaseUrl, signal, emit);

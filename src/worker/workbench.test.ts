@@ -90,6 +90,23 @@ describe('training over the worker protocol', () => {
     expect(list.tags[0]).toMatchObject({ name: 'Story', kind: 'domain', p: 2, d: 64, provenance: { stage: 'stage1', steps: 5 } });
   });
 
+  it('streams decoded samples after every N-th step (RunSpec.sample), none when off', async () => {
+    const { client } = await setup();
+    const on = await train(client, { ...STAGE1, spec: { ...STAGE1.spec, hyper: { steps: 5 }, sample: { every: 2, tokens: 8, prompt: '<Story> Once' } } });
+    const samples = on.events.filter((e) => e.kind === 'sample');
+    expect(samples).toEqual([
+      { kind: 'sample', step: 2, text: '<Story> ' },
+      { kind: 'sample', step: 4, text: '<Story> ' },
+    ]);
+    // A sample follows its step's event, and step logs do not carry the ids.
+    const i = on.events.findIndex((e) => e.kind === 'sample');
+    expect(on.events[i - 1]).toMatchObject({ kind: 'step', log: { step: 2 } });
+    expect(on.events.some((e) => e.kind === 'step' && 'sample' in e.log)).toBe(false);
+    const off = await train(client, { ...STAGE1, spec: { ...STAGE1.spec, sample: { every: 0 } } });
+    expect(off.events.some((e) => e.kind === 'sample')).toBe(false);
+    await expect(client.request('trainStart', { ...STAGE1, spec: { ...STAGE1.spec, sample: { every: -1 } } })).rejects.toThrow(/sample/);
+  });
+
   it('pauses after the current step with a checkpoint, resumes and finishes', async () => {
     const { client } = await setup({ stepDelayMs: 5 });
     const events: TrainEvent[] = [];

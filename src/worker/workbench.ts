@@ -156,8 +156,10 @@ export function createWorkbench(ctx: WorkbenchContext) {
   }
 
   function stripEval(s: StepLog): StepLog {
-    const { eval: _e, ...rest } = s;
+    // Samples travel decoded, as their own events.
+    const { eval: _e, sample: _s, ...rest } = s;
     void _e;
+    void _s;
     return rest;
   }
 
@@ -211,6 +213,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
         }
         const log = await run.trainStep(signal);
         emit({ kind: 'step', log: stripEval(log) });
+        if (log.sample) emit({ kind: 'sample', step: log.step, text: model.tokenizer.decode(log.sample, { skipSpecial: true }) });
         const step = run.step;
         if (opts.evalEvery > 0 && step % opts.evalEvery === 0 && step < run.totalSteps && run.heldOutCount > 0) {
           setPhase(me, 'evaluating');
@@ -495,8 +498,10 @@ export function createWorkbench(ctx: WorkbenchContext) {
     };
   }
 
-  async function attention(template: string): Promise<AttentionReply> {
+  async function attention(template: string, adapterName: string | null = null): Promise<AttentionReply> {
     const m = needModel();
+    // The library adapter made resident under its engine name (uploaded once, as for generation).
+    const engineName = adapterName ? resident.resolve(m, [adapterName])[0] : null;
     const r = ctx.methods.renderPrompt(template, {}, library, m.tokenizer);
     for (const a of r.rendered.tagAt) needTag(a.tag, m);
     const T = r.prompt.ids.length;
@@ -514,7 +519,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
       }
       return { text, tag: null };
     });
-    const res = await m.attentionMap(r.prompt);
+    const res = await m.attentionMap(r.prompt, { adapter: engineName });
     return { tokens, T: res.T, layers: res.layers };
   }
 
@@ -720,7 +725,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
       case 'inspectTag':
         return inspectTag(msg.params);
       case 'attention':
-        return attention(msg.params.template);
+        return attention(msg.params.template, msg.params.adapter ?? null);
       case 'experimentRun':
         return runExperimentRequest(msg.id, msg.params, signal);
       default:

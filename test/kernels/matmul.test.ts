@@ -14,7 +14,7 @@ const mms = new Map<boolean, Matmul>();
 beforeAll(async () => {
   t = await testGpu();
   for (const p of PROFILES) mms.set(p.software, await Matmul.create(profileKc(t, p.software)));
-});
+}, 1_200_000); // 70 pipelines: over the default 10 min on SwiftShader when the machine's cores are shared
 
 /** A random [N, K] weight in `type` on the GPU, with its dequantized values for the reference. */
 function weight(type: GgmlType, N: number, K: number, seed: number): { w: GpuTensor; deq: Float32Array } {

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { KernelCache } from '../../src/gpu/kernel';
 import { WeightGrad } from '../../src/gpu/kernels/weightgrad';
 import { randn, relErr, rng, testGpu, type TestGpu } from '../helpers/gpu';
 import { dot, numericGrad, relErrDefined } from './gradcheck.ref';
@@ -7,13 +8,27 @@ import { biasGradRef, linearRef, weightGradRef } from './weightgrad.ref';
 
 let t: TestGpu;
 
-for (const profile of PROFILES) {
+/**
+ * Each profile with this adapter's tile shape, and the GPU kernels with the shape chosen for small limits
+ * (64 invocations, 4 KiB: 32×32 tiles of dw, 16 rows of M per step).
+ */
+const CONFIGS = [
+  ...PROFILES.map((p) => ({ ...p, limits: null })),
+  { name: 'gpu, small limits', software: false, limits: { maxComputeInvocationsPerWorkgroup: 64, maxComputeWorkgroupStorageSize: 4096 } },
+] as const;
+
+for (const profile of CONFIGS) {
   describe(`weightgrad (${profile.name} kernels)`, () => {
     let wg: WeightGrad;
 
     beforeAll(async () => {
       t = await testGpu();
-      wg = await WeightGrad.create(profileKc(t, profile.software));
+      if (!profile.limits) {
+        wg = await WeightGrad.create(profileKc(t, profile.software));
+        return;
+      }
+      wg = await WeightGrad.create(new KernelCache({ ...t.gpu, software: false, limits: { ...t.gpu.limits, ...profile.limits } }));
+      expect(wg.plan).toEqual({ tile: 32, chunk: 16, threads: 64 });
     });
 
     it.runIf(profile.software)('references match central finite differences of y = x·Wᵀ + b', () => {
@@ -36,6 +51,7 @@ for (const profile of PROFILES) {
       [70, 8, 200], // LoRA A: r = 8
       [33, 150, 8], // LoRA B
       [17, 65, 129], // one past the 64-tiles in both dims, M not a multiple of 16
+      [40, 70, 33], // M past one 32-row step, N and K one past 32-tiles
     ];
     for (const [M, N, K] of cases) {
       it(`accumulate matches the reference, overwriting and accumulating (M=${M}, N=${N}, K=${K})`, async () => {

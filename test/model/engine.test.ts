@@ -83,6 +83,22 @@ describe('random fixture models vs the CPU reference', () => {
     }
   }
 
+  // Prefill of more than 8 rows runs the tiled matmul; with the GPU profile forced that is tile_fwd
+  // (shared-memory tiles, tile shape from the adapter's limits), on every weight type a model mixes.
+  for (const type of [GgmlType.F16, GgmlType.Q4_0, GgmlType.Q4_K]) {
+    it(`llama ${GgmlType[type]}, GPU kernels (tiled prefill of 20 tokens)`, async () => {
+      const gpu = { ...(await acquireNodeGpu()), software: false };
+      const bytes = randomGguf({ arch: 'llama', type, seed: 5, nLayers: 2, nHeads: 4, nKvHeads: 2, tied: false, includeTokenizer: true });
+      const src = new BytesSource(bytes, 'llama.gguf');
+      const desc = await describeModel(src);
+      const e = await loadModel(gpu, src, { slots: 20, maxContext: 64 }); // a logit row per token: one per slot
+      const ids20 = Array.from({ length: 20 }, (_, i) => 1 + ((i * 37) % 200));
+      const ref = refForward(await refModel(desc, src), { ids: ids20 });
+      expect(relErr(await gpuLogits(e, ids20), ref.logits)).toBeLessThan(1e-3);
+      e.dispose();
+    });
+  }
+
   it('a safetensors checkpoint gives the same logits as the same weights in GGUF', async () => {
     const gpu = await acquireNodeGpu();
     const opts = { arch: 'llama' as const, seed: 5, nLayers: 2, includeTokenizer: true };

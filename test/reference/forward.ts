@@ -67,6 +67,8 @@ export interface RefInput {
   start?: number[];
   /** LoRA adapters per layer: y += scale·(x·Aᵀ)·Bᵀ on the named projections. */
   lora?: Array<Partial<Record<RefProj, { A: ArrayLike<number>; B: ArrayLike<number>; rank: number; scale: number; dropout?: { p: number; seed: number } }>>>;
+  /** Also return each layer's head-averaged attention probabilities. */
+  attention?: boolean;
 }
 
 export type RefProj = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
@@ -74,6 +76,8 @@ export type RefProj = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
 export interface RefOutput {
   logits: Vec; // [T, vocab]
   hidden: Vec; // [T, d] after the final norm
+  /** With input.attention: per layer [T, T] head-averaged probabilities (row = query). */
+  attention?: Vec[];
 }
 
 export function refForward(m: RefModel, input: RefInput): RefOutput {
@@ -89,6 +93,7 @@ export function refForward(m: RefModel, input: RefInput): RefOutput {
     for (let i = 0; i < d; i++) x[t * d + i] = row[i];
   }
   const pos = Array.from({ length: T }, (_, t) => t);
+  const maps: Vec[] = [];
   for (const [l, L] of m.layers.entries()) {
     const proj = (p: RefProj, xin: Vec, w: Vec, N: number, K: number, bias?: Vec): Vec => {
       const y = matmulRef(xin, w, T, N, K, bias);
@@ -108,7 +113,9 @@ export function refForward(m: RefModel, input: RefInput): RefOutput {
     const v = proj('v', xn, L.wv, kvd, d, L.bv);
     q = ropeRef(q, pos, T, cfg.nHeads, hd, cfg.ropeTheta, cfg.ropeStyle, cfg.ropeScale);
     k = ropeRef(k, pos, T, cfg.nKvHeads, hd, cfg.ropeTheta, cfg.ropeStyle, cfg.ropeScale);
-    const att = causalAttention(q, k, v, T, cfg.nHeads, cfg.nKvHeads, hd, input.start);
+    const map = input.attention ? new Float64Array(T * T) : undefined;
+    if (map) maps.push(map);
+    const att = causalAttention(q, k, v, T, cfg.nHeads, cfg.nKvHeads, hd, input.start, map);
     addInto(x, proj('o', att, L.wo, d, qd));
     const xn2 = rmsnormRef(x, L.ffnNorm, T, d, cfg.normEps);
     const g = proj('gate', xn2, L.wGate, cfg.dFF, d);
@@ -116,11 +123,11 @@ export function refForward(m: RefModel, input: RefInput): RefOutput {
     addInto(x, proj('down', swigluRef(g, u), L.wDown, d, cfg.dFF));
   }
   const hidden = rmsnormRef(x, m.outNorm, T, d, cfg.normEps);
-  return { hidden, logits: matmulRef(hidden, m.output, T, cfg.vocabSize, d) };
+  return { hidden, logits: matmulRef(hidden, m.output, T, cfg.vocabSize, d), ...(input.attention ? { attention: maps } : {}) };
 }
 
 /** One sequence, keys [start[t], t] for query t; GQA maps head h to kv head h / (nHeads / nKv). */
-function causalAttention(q: Vec, k: Vec, v: Vec, T: number, nH: number, nKv: number, hd: number, start?: number[]): Vec {
+function causalAttention(q: Vec, k: Vec, v: Vec, T: number, nH: number, nKv: number, hd: number, start?: number[], map?: Float64Array): Vec {
   const out = new Float64Array(T * nH * hd);
   const scale = 1 / Math.sqrt(hd);
   const group = nH / nKv;
@@ -139,6 +146,7 @@ function causalAttention(q: Vec, k: Vec, v: Vec, T: number, nH: number, nKv: num
       const z = p.reduce((a, b) => a + b, 0);
       for (let j = s0; j <= t; j++) {
         const a = p[j - s0] / z;
+        if (map) map[t * T + j] += a / nH;
         for (let i = 0; i < hd; i++) out[(t * nH + h) * hd + i] += a * v[(j * nKv + kh) * hd + i];
       }
     }

@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseCorpus, parseJsonlCorpus, parseLinesCorpus, parsePubmedqaCorpus, splitDocuments } from '../../src/selfspec/corpus';
+import { readCorpus } from '../../src/cli/retrieve';
+import { MAX_CORPUS_BYTES, parseCorpus, parseJsonlCorpus, parseLinesCorpus, parsePubmedqaCorpus, splitDocuments } from '../../src/selfspec/corpus';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
@@ -78,5 +81,28 @@ describe('corpus import', () => {
     expect(() => splitDocuments([])).toThrow(/no .txt documents/);
     expect(() => splitDocuments([{ name: 'x.txt', text: '' }])).toThrow(/x.txt: the corpus has no text/);
     expect(() => parsePubmedqaCorpus('[1]', 'p.json')).toThrow(/expected a PubMedQA object/);
+  });
+});
+
+describe('corpus size limit (CLI)', () => {
+  it('refuses a file or folder over MAX_CORPUS_BYTES from its size alone, saying what to do', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corpus-limit-'));
+    try {
+      // Sparse files: the size is there, the bytes are never written (nor read).
+      const big = join(dir, 'big.txt');
+      closeSync(openSync(big, 'w'));
+      truncateSync(big, 50 * 1024 * 1024);
+      expect(() => readCorpus(big)).toThrow(/^--corpus .*big\.txt is 50\.0 MB; a corpus may be at most 32\.0 MB \(its index stays in memory\)\. Keep the documents closest to your domain, or split the corpus/);
+      const folder = join(dir, 'docs');
+      mkdirSync(folder);
+      writeFileSync(join(folder, 'a.txt'), 'alpha beta\n\ngamma');
+      expect(readCorpus(folder).passages.map((p) => p.id)).toEqual(['a.txt#1', 'a.txt#2']);
+      const b = join(folder, 'b.txt');
+      closeSync(openSync(b, 'w'));
+      truncateSync(b, MAX_CORPUS_BYTES);
+      expect(() => readCorpus(folder)).toThrow(/docs \(2 \.txt files\) is 32\.0 MB/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

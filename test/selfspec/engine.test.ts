@@ -84,6 +84,30 @@ describe('specialise + EngineRunner on stories260K', () => {
     expect([...first, ...rest]).toEqual(full);
   });
 
+  it('LoRA training starts from a given adapter\'s A/B (an imported one), and refuses one of another rank', async () => {
+    const o = { ...DEFAULT_SPECIALISE, method: 'lora' as const, epochs: 0.5, batch: 2, accum: 1, lr: 0.01, adapterName: 'first' };
+    const lib = new TagLibrary();
+    await specialise(engine, data, lib, o, {});
+    const start = lib.adapters[0];
+    // One step at a negligible lr: the result is the start adapter, not LoRA's fresh init (A random, B = 0).
+    const tiny = { ...o, lr: 1e-9 };
+    const from = new TagLibrary();
+    await specialise(engine, data, from, { ...tiny, adapterName: 'from', init: { name: 'first', weights: start } });
+    const fresh = new TagLibrary();
+    await specialise(engine, data, fresh, { ...tiny, adapterName: 'fresh' });
+    const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+    for (const l of [0, engine.config.nLayers - 1]) {
+      for (const t of ['q', 'down']) {
+        expect(maxDiff(from.adapters[0].layers[l][t].A, start.layers[l][t].A)).toBeLessThan(1e-5);
+        expect(maxDiff(from.adapters[0].layers[l][t].B, start.layers[l][t].B)).toBeLessThan(1e-5);
+        // A fresh LoRA (same seed) has B ≈ 0; the start's B took a step of ~lr = 0.01 (A did not move: its gradient is 0 while B = 0).
+        expect(maxDiff(fresh.adapters[0].layers[l][t].B, start.layers[l][t].B)).toBeGreaterThan(1e-3);
+      }
+    }
+    expect(maxDiff(start.layers[0].q.B, new Float32Array(start.layers[0].q.B.length))).toBeGreaterThan(0);
+    await expect(specialise(engine, data, new TagLibrary(), { ...tiny, lora: { ...tiny.lora, rank: 4 }, init: { name: 'first', weights: start } })).rejects.toThrow(/"first" has rank 8, alpha 16 .*this run trains LoRA rank 4/);
+  });
+
   it('an adapter with B = 0 scores exactly like the base model', async () => {
     const lib = new TagLibrary();
     const cfg = engine.config;

@@ -3,7 +3,7 @@
  * `reply(promptText, slot)`, one character per token (the fake tokenizer is one char per id). It
  * honours the engine contract's mixture (members of a group share member 0's continuation; member
  * j's posterior share is its normalised weight), contrastive pairs (the amateur gets the expert's
- * continuation), stop strings, maxTokens, adapters (recorded) and cancellation. Like the engine, a
+ * continuation; over mixtures, the amateur group follows the expert group's first member), stop strings, maxTokens, adapters (recorded) and cancellation. Like the engine, a
  * mixture member's streamed token carries its share.
  */
 import type { AdapterWeights, GenerateRequest, GenerateResult, LoadedModel, MemoryReport, OnToken, TaggedPrompt } from '../../src/model/api';
@@ -15,6 +15,7 @@ export class ScriptModel implements LoadedModel {
   readonly config = FAKE_CONFIG;
   readonly tokenizer = fakeTokenizer;
   readonly name = 'script';
+  readonly shape = { slots: 4, maxContext: FAKE_CONFIG.maxSeqLen, maxTokens: 256 };
   readonly requests: GenerateRequest[] = [];
   readonly resident = new Map<string, AdapterWeights>();
   /** Called before each generate() returns (tests abort from here). */
@@ -50,7 +51,14 @@ export class ScriptModel implements LoadedModel {
     // Who leads each slot: a mixture group's first member, a contrastive pair's expert.
     const lead = Array.from({ length: n }, (_, i) => i);
     if (req.mixture) for (let i = 0; i < n; i++) lead[i] = req.mixture.group.indexOf(req.mixture.group[i]);
-    if (req.contrastive) req.contrastive.amateur.forEach((a, j) => (lead[a] = req.contrastive!.expert[j]));
+    if (req.contrastive && req.mixture) {
+      // Contrastive over mixtures: expert/amateur are group ids; the amateur group follows the expert's lead.
+      const g = req.mixture.group;
+      req.contrastive.amateur.forEach((a, j) => {
+        const e = g.indexOf(req.contrastive!.expert[j]);
+        for (let i = 0; i < n; i++) if (g[i] === a) lead[i] = e;
+      });
+    } else if (req.contrastive) req.contrastive.amateur.forEach((a, j) => (lead[a] = req.contrastive!.expert[j]));
     const texts = req.prompts.map((p, i) => {
       let t = this.reply(ScriptModel.textOf(p), i, req);
       for (const s of req.stopStrings ?? []) {

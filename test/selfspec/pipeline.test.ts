@@ -8,7 +8,9 @@ import type { Seed } from '../../src/selfspec/seeds';
 import { stepsFor, type SpecialiseOptions } from '../../src/selfspec/specialise';
 import { MemoryStore, parseJsonl } from '../../src/selfspec/store';
 import { createTag, newProvenance } from '../../src/tags/tag';
-import type { TagLibrary } from '../../src/tags/library';
+import { TagLibrary } from '../../src/tags/library';
+import { projShape } from '../../src/model/adapters';
+import type { LoraAdapter, LoraTarget } from '../../src/tags/head';
 import { TrainingCancelled, type TrainState } from '../../src/train/trainer';
 import { FAKE_CONFIG } from '../worker/fake-engine';
 import { ScriptModel } from './fake-model';
@@ -70,7 +72,7 @@ function fakeSpecialise(log: string[], failAt?: { step: number; times: number })
   return async (records: Array<{ output: string }>, library: TagLibrary, o: SpecialiseOptions, h: Parameters<PipelineDeps['specialise']>[3]) => {
     const total = stepsFor(records.length, o.epochs, o.batch, o.accum);
     let step = h.resume?.step ?? 0;
-    log.push(`${o.method}:${o.adapterName}:from${step}`);
+    log.push(`${o.method}:${o.adapterName}:from${step}${o.init ? `:init=${o.init.name}` : ''}`);
     while (step < total) {
       // As the real Trainer does: its own error type, which the pipeline reports as an AbortError.
       if (h.signal?.aborted) throw new TrainingCancelled('Training was cancelled.');
@@ -174,11 +176,26 @@ describe('self-specialization pipeline (fake engine)', () => {
     // Round 2: fresh instructions, contrastive responses from the round-1 LoRA model against the base.
     const r2 = read<{ instruction: string }>(store, 'round2/instructions.jsonl');
     expect(r2.some((x) => ins.some((y) => y.instruction === x.instruction))).toBe(false);
-    const res2 = read<{ decoding: string; output: string }>(store, 'round2/responses.jsonl');
-    expect(res2.every((r) => r.decoding === 'contrastive' && r.output === 'Round two answer.')).toBe(true);
-    const creq = model.requests.find((r) => r.contrastive)!;
-    expect(creq.adapters![creq.contrastive!.expert[0]]).toBe('selfspec-round1-lora');
-    expect(creq.adapters![creq.contrastive!.amateur[0]]).toBeNull();
+    // With retrieval (k = 2) AND contrastive: per item an expert group (the 2 passage prompts with the
+    // round-1 adapter) and an amateur group (the same 2 prompts on the base), width 2k = 4 slots.
+    const res2 = read<{ decoding: string; output: string; k: number; passages: unknown[]; posterior?: number[][] }>(store, 'round2/responses.jsonl');
+    expect(res2).toHaveLength(6);
+    expect(res2.every((r) => r.decoding === 'contrastive' && r.output === 'A grounded response.' && r.k === 2 && r.passages.length === 2)).toBe(true);
+    expect(res2[0].posterior![0]).toHaveLength(2);
+    const creqs = model.requests.filter((r) => r.contrastive);
+    expect(creqs).toHaveLength(6);
+    for (const creq of creqs) {
+      expect(creq.prompts).toHaveLength(4);
+      expect(creq.mixture!.group).toEqual([0, 0, 1, 1]);
+      expect(creq.contrastive).toMatchObject({ expert: [0], amateur: [1], alpha: 0.1 });
+      expect(creq.adapters).toEqual(['selfspec-round1-lora', 'selfspec-round1-lora', null, null]);
+      expect(creq.mixture!.weights.slice(0, 2)).toEqual(creq.mixture!.weights.slice(2));
+      const texts = creq.prompts.map((p) => ScriptModel.textOf(p));
+      // The same k passage prompts for both roles, one per passage.
+      expect(texts.slice(0, 2)).toEqual(texts.slice(2));
+      expect(texts[0]).not.toEqual(texts[1]);
+      expect(texts.every((t) => t.includes('Background document:'))).toBe(true);
+    }
     expect(trainLog).toEqual(['lora:selfspec-round1-lora:from0', 'tag:selfspec-round1-tag:from0', 'lora:selfspec-round1-lora-k0:from0', 'lora:selfspec-round2-lora:from0', 'tag:selfspec-round2-tag:from0']);
 
     // The table: base, the round-1 variants, the k = 0 ablation, round 2.
@@ -205,6 +222,91 @@ describe('self-specialization pipeline (fake engine)', () => {
     expect(live0.slice(0, n0)).toEqual(res[0].posterior);
     expect(live0[0]).toHaveLength(2);
     expect(live0.slice(n0).every((p) => p === null)).toBe(true);
+  });
+
+  it('round 2 of the tag method: the domain tag goes before the instruction of the expert passage prompts only', async () => {
+    const { pipeline, model, store } = setup(config({ methods: ['tag'], ablationK: [], eval: { ...config().eval, n: 0, rougeN: 0 } }));
+    await pipeline.run();
+    const creqs = model.requests.filter((r) => r.contrastive);
+    expect(creqs.length).toBeGreaterThan(0);
+    for (const creq of creqs) {
+      expect(creq.mixture!.group).toEqual([0, 0, 1, 1]);
+      expect(creq.adapters).toBeUndefined();
+      const [e0, , a0] = creq.prompts;
+      // Expert: a tagged prompt whose 2 tag rows sit right after "Instruction:" (the training template's place).
+      expect(typeof e0 === 'object' && !Array.isArray(e0)).toBe(true);
+      const tagged = e0 as { ids: number[]; inject: number[] };
+      const at = tagged.inject.findIndex((x) => x >= 0);
+      expect(tagged.inject.filter((x) => x >= 0)).toEqual([0, 1]);
+      const before = ScriptModel.textOf(tagged.ids.slice(0, at));
+      expect(before.endsWith('Instruction:')).toBe(true);
+      expect(before).toContain('Background document:');
+      // Amateur: the same text without the tag (the base model).
+      expect(Array.isArray(a0)).toBe(true);
+      expect(ScriptModel.textOf(a0)).toBe(ScriptModel.textOf(e0));
+    }
+    expect(read<{ decoding: string; k: number }>(store, 'round2/responses.jsonl').every((r) => r.decoding === 'contrastive' && r.k === 2)).toBe(true);
+  });
+
+  it('round 2 with k = 0 stays a plain contrastive pair on the Alpaca prompt; too few slots are refused before round 1', async () => {
+    const { pipeline, model, store } = setup(config({ k: 0, methods: ['lora'], ablationK: [], eval: { ...config().eval, n: 0, rougeN: 0 } }));
+    await pipeline.run();
+    const creq = model.requests.find((r) => r.contrastive)!;
+    expect(creq.mixture).toBeUndefined();
+    expect(creq.contrastive).toMatchObject({ expert: [0, 2], amateur: [1, 3] });
+    expect(creq.adapters).toEqual(['selfspec-round1-lora', null, 'selfspec-round1-lora', null]);
+    expect(read<{ decoding: string; output: string; k: number }>(store, 'round2/responses.jsonl').every((r) => r.decoding === 'contrastive' && r.output === 'Round two answer.' && r.k === 0)).toBe(true);
+    const few = setup(config({ k: 3 }));
+    (few.pipeline as unknown as { deps: PipelineDeps }).deps.slots = 4;
+    await expect(few.pipeline.run()).rejects.toThrow(/Round 2 decodes each response with 6 slots/);
+    expect(few.model.requests).toHaveLength(0);
+    // Round 1's mixture (an ablation k included) is refused up front too, not after the instructions were generated.
+    const wide = setup(config({ k: 2, rounds: 1, ablationK: [3] }));
+    (wide.pipeline as unknown as { deps: PipelineDeps }).deps.slots = 2;
+    await expect(wide.pipeline.run()).rejects.toThrow(/Round 1 decodes each response as a mixture of 3 passage prompts.*model has 2; load it with more slots or lower k/);
+    expect(wide.model.requests).toHaveLength(0);
+  });
+
+  it('starts every LoRA specialisation from a library adapter, evaluates it as the start row and uses it as round 2\'s amateur', async () => {
+    const lora = DEFAULT_CONFIG.specialise.lora;
+    const imported = adapterFor(lora.rank, lora.alpha, [...lora.targets]);
+    const library = new TagLibrary();
+    library.addAdapter({ id: 'peft-1', name: 'imported', ...imported });
+    const cfg = config({ methods: ['lora', 'tag'], ablationK: [], initAdapter: 'imported', eval: { ...config().eval, rougeN: 0 } });
+    const { pipeline, model, store, trainLog } = setup(cfg, { inputs: { library } });
+    const { table } = await pipeline.run();
+    // LoRA trains from the adapter; the tag method (no LoRA) from the base.
+    expect(trainLog).toEqual(['lora:selfspec-round1-lora:from0:init=imported', 'tag:selfspec-round1-tag:from0', 'lora:selfspec-round2-lora:from0:init=imported', 'tag:selfspec-round2-tag:from0']);
+    expect(table.rows.map((r) => r.label)).toEqual(['base', 'start (imported)', 'LoRA (round 1, k = 2)', 'tag (round 1, k = 2)', 'LoRA (round 2, k = 2)', 'tag (round 2, k = 2)']);
+    // fakeRunner answers "yes" with an adapter: the start row is evaluated with the imported adapter on.
+    expect(table.rows[1].cells['0-shot likelihood'].confusion).toEqual(table.rows[2].cells['0-shot likelihood'].confusion);
+    expect(model.resident.has('imported')).toBe(true);
+    const creq = model.requests.find((r) => r.contrastive)!;
+    expect(creq.adapters).toEqual(['selfspec-round1-lora', 'selfspec-round1-lora', 'imported', 'imported']);
+    expect(JSON.parse(store.files.get('config.json')!).initAdapter).toBe('imported');
+  });
+
+  it('refuses a start adapter that is missing, does not fit the run, or has no LoRA to start', async () => {
+    const lora = DEFAULT_CONFIG.specialise.lora;
+    const library = new TagLibrary();
+    library.addAdapter({ id: 'p', name: 'small', ...adapterFor(4, lora.alpha, ['q', 'v']) });
+    library.addAdapter({ id: 'w', name: 'wrong', ...adapterFor(lora.rank, lora.alpha, [...lora.targets], 3) });
+    const run = (initAdapter: string, over: Partial<PipelineConfig> = {}, lib: TagLibrary | null = library) => {
+      const s = setup(config({ initAdapter, ...over }), { inputs: { library: lib } });
+      return { s, p: s.pipeline.run() };
+    };
+    let r = run('nope');
+    await expect(r.p).rejects.toThrow(/start adapter "nope" is not in the library; it has "small", "wrong"/);
+    expect(r.s.model.requests).toHaveLength(0);
+    expect(r.s.store.files.size).toBe(0);
+    r = run('small');
+    await expect(r.p).rejects.toThrow(/"small" has rank 4, alpha 16 on q,v; this run trains LoRA rank 8.*--lora-rank 4 --lora-alpha 16 --lora-targets q,v/);
+    r = run('wrong');
+    await expect(r.p).rejects.toThrow(/Adapter "wrong": it has 3 layers but the model has 5/);
+    r = run('small', { methods: ['tag'] });
+    await expect(r.p).rejects.toThrow(/tag method trains no LoRA/);
+    r = run('small', {}, null);
+    await expect(r.p).rejects.toThrow(/no library was given/);
   });
 
   it('a cancelled run resumes where it stopped and ends with the same files as an uninterrupted one', async () => {
@@ -328,3 +430,20 @@ describe('self-specialization pipeline (fake engine)', () => {
     expect(model.requests.some((r) => ScriptModel.textOf(r.prompts[0]).includes('List of tasks'))).toBe(false);
   });
 });
+
+/** A LoRA adapter shaped for the fake model (A = 0.01, B = 0). */
+function adapterFor(rank: number, alpha: number, targets: LoraTarget[], nLayers = FAKE_CONFIG.nLayers): Omit<LoraAdapter, 'id' | 'name'> {
+  return {
+    rank,
+    alpha,
+    targets,
+    layers: Array.from({ length: nLayers }, () =>
+      Object.fromEntries(
+        targets.map((t) => {
+          const [out, inp] = projShape(FAKE_CONFIG, t);
+          return [t, { A: new Float32Array(rank * inp).fill(0.01), B: new Float32Array(out * rank) }];
+        }),
+      ),
+    ),
+  };
+}

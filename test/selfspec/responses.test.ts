@@ -149,6 +149,53 @@ describe('generateResponses', () => {
     expect(recs[0].output).toBe('expert answer');
   });
 
+  it('contrastive with retrieval: an expert mixture group and an amateur group over the same k passages (width 2k)', async () => {
+    const model = new ScriptModel((p) => (p.startsWith('E ') ? ' expert answer' : ' amateur'));
+    model.setAdapter('spec', { rank: 1, alpha: 1, targets: [], layers: [] });
+    const recs: ResponseRecord[] = [];
+    const live: Array<number[] | null> = [];
+    await generateResponses(model, items, {
+      round: 2,
+      k: 2,
+      retriever: wordRetriever(passages),
+      slots: 8,
+      promptOf: (it, p) => ({ prompt: `E ${it.index} ${p}`, adapter: 'spec' }),
+      contrastive: { amateurOf: (it, p) => ({ prompt: `A ${it.index} ${p}` }), alpha: 0.3 },
+      maxTokens: 32,
+      temperature: 0,
+      topP: 1,
+      seed: 0,
+      onToken: (it, _id, _t, post) => it.index === 0 && live.push(post),
+      onResponse: (r) => void recs.push(r),
+    });
+    // 8 slots / (2 × 2) = 2 items per request: item 0 (2 passages) and item 1 (1 hit: groups of one).
+    const [req] = model.requests;
+    expect(req.prompts.map((p) => ScriptModel.textOf(p))).toEqual([
+      'E 0 aspirin and platelets and bleeding risk',
+      'E 0 aspirin inhibits platelets',
+      'A 0 aspirin and platelets and bleeding risk',
+      'A 0 aspirin inhibits platelets',
+      'E 1 insulin lowers glucose',
+      'A 1 insulin lowers glucose',
+    ]);
+    expect(req.mixture!.group).toEqual([0, 0, 1, 1, 2, 3]);
+    const w = retrievalWeights([5, 2]);
+    expect(req.mixture!.weights).toEqual([...w, ...w, 1, 1]);
+    expect(req.contrastive).toEqual({ expert: [0, 2], amateur: [1, 3], alpha: 0.3 });
+    expect(req.adapters).toEqual(['spec', 'spec', null, null, 'spec', null]);
+    expect(recs.map((r) => [r.decoding, r.k, r.output])).toEqual([
+      ['contrastive', 2, 'expert answer'],
+      ['contrastive', 1, 'expert answer'],
+      ['contrastive', 2, 'expert answer'],
+    ]);
+    // The expert group's shares are the record's posterior and stream once per token (not per member).
+    expect(recs[0].posterior![0][0]).toBeCloseTo(w[0], 4);
+    expect(live).toEqual(recs[0].posterior);
+    expect(recs[1].posterior).toBeUndefined();
+    // k × 2 more than the slots: refused with what to do.
+    await expect(generateResponses(model, items, { round: 2, k: 3, retriever: wordRetriever(passages), slots: 4, promptOf: () => ({ prompt: 'x' }), contrastive: { amateurOf: () => ({ prompt: 'y' }) }, maxTokens: 4, temperature: 0, topP: 1, seed: 0, onResponse: () => {} })).rejects.toThrow(/needs 6 slots \(k = 3, expert and amateur\).*more slots or lower k/);
+  });
+
   it('refuses k larger than the corpus or the slots, with what to do', async () => {
     const model = new ScriptModel(() => '');
     const base = { round: 1, slots: 4, promptOf: () => ({ prompt: 'x' }), maxTokens: 4, temperature: 0, topP: 1, seed: 0, onResponse: () => {} };

@@ -51,7 +51,12 @@ describe('cli selfspec (stories260K)', () => {
       expect(r.posterior).toHaveLength(r.tokens);
       for (const row of r.posterior) expect(row.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 3);
     }
-    expect(lines(join(out, 'round2/responses.jsonl')).every((r) => r.decoding === 'contrastive')).toBe(true);
+    // Round 2: contrastive AND with retrieval — the same passages as round 1 (same instructions), and
+    // for two passages the expert group's posterior shares per token.
+    const res2 = lines(join(out, 'round2/responses.jsonl'));
+    expect(res2.every((r) => r.decoding === 'contrastive')).toBe(true);
+    expect(res2.map((r) => r.passages.map((p: { id: string }) => p.id))).toEqual(res.map((r) => r.passages.map((p: { id: string }) => p.id)));
+    for (const r of res2.filter((x) => x.k === 2)) for (const row of r.posterior) expect(row.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 3);
     const lib = JSON.parse(readFileSync(join(out, 'round1/tag/library.json'), 'utf8'));
     expect(lib.format).toBe('tag-workbench/library');
     expect(lib.tags.map((t: { name: string; p: number }) => [t.name, t.p])).toEqual([['BioMed', 2]]);

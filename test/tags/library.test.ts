@@ -76,6 +76,33 @@ describe('library export → import', () => {
     expect(bits(a.layers[0].q.B)).toEqual(bits(a0.layers[0].q.B));
   });
 
+  it('round-trips the training record of heads and adapters (and refuses a malformed one)', () => {
+    const lib = sampleLibrary();
+    const training = {
+      method: 'linear-probe',
+      templates: ['{input} <QED> {output}'],
+      fieldMapping: { input: 'smiles' },
+      hyper: { lr: 0.001, schedule: 'cosine', steps: 40 },
+      seed: 7,
+      tagLength: 10,
+      enrich: false,
+      datasets: [{ name: 'qed.csv', rows: 90, hash: 'abcdef0123456789' }],
+      model: { name: 'stories260K.bin', arch: 'llama', weightsFingerprint: FP },
+    };
+    lib.getHead('QED')!.training = structuredClone(training);
+    lib.getAdapter('lora r2')!.training = { ...structuredClone(training), method: 'lora' };
+    const file = exportLibrary(lib);
+    const r = ok(importLibrary(JSON.stringify(file), { dModel: D, fingerprint: FP }));
+    expect(r.heads[0].training).toEqual(training);
+    expect(r.adapters[0].training).toEqual({ ...training, method: 'lora' });
+    // Without one (imports, older files) there is none.
+    const plain = ok(importLibrary(JSON.stringify(exportLibrary(sampleLibrary())), { dModel: D, fingerprint: FP }));
+    expect(plain.heads[0].training).toBeUndefined();
+    const bad = structuredClone(file) as unknown as { heads: Array<{ training: { seed: unknown } }> };
+    bad.heads[0].training.seed = 'seven';
+    expect(importLibrary(JSON.stringify(bad), { dModel: D, fingerprint: FP })).toMatchObject({ status: 'refused', error: expect.stringMatching(/heads\[0\]\.training\.seed/) });
+  });
+
   it('writes the documented v1 layout', () => {
     const f = exportLibrary(sampleLibrary());
     expect(f.format).toBe('tag-workbench/library');

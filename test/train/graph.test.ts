@@ -67,8 +67,9 @@ function buildBatch(c: Case): { batch: TrainBatch; tagPos: Array<Map<number, num
   };
 }
 
-async function setup(src: ByteSource, tokenizer?: ByteSource) {
-  const gpu = await acquireNodeGpu();
+/** `software: false` forces the GPU kernels (tiled matmuls and weight gradients above 8 tokens). */
+async function setup(src: ByteSource, tokenizer?: ByteSource, software?: boolean) {
+  const gpu = await acquireNodeGpu({ software });
   const e = await loadModel(gpu, src, { slots: 1, maxContext: 32, tokenizer });
   return { e, ref: await refModel(e.desc, src) };
 }
@@ -127,10 +128,12 @@ const CASE: Case = {
 };
 
 describe('training graph gradients vs finite differences', () => {
-  for (const type of [GgmlType.F32, GgmlType.Q8_0, GgmlType.Q4_0]) {
-    it(`tag rows through a ${GgmlType[type]} model`, async () => {
+  // The last two: GPU kernels forced (15 tokens: tile_fwd and tile_bwd, shapes from the adapter's limits).
+  const TYPED = [[GgmlType.F32], [GgmlType.Q8_0], [GgmlType.Q4_0], [GgmlType.Q4_0, false], [GgmlType.Q4_K, false]] as const;
+  for (const [type, software] of TYPED) {
+    it(`tag rows through a ${GgmlType[type]} model${software === false ? ', GPU kernels' : ''}`, async () => {
       const src = new BytesSource(randomGguf({ arch: 'llama', type, seed: 2, nLayers: 2, includeTokenizer: true }), 'm.gguf');
-      const { e, ref } = await setup(src);
+      const { e, ref } = await setup(src, undefined, software);
       const d = e.config.dModel;
       const tags = randn(rng(5), 2 * d, 0.5);
       const { loss, grad, bb } = await gpuTagGrad(e, CASE, tags);
@@ -179,11 +182,12 @@ describe('training graph gradients vs finite differences', () => {
   // Without dropout on two packed sequences; with it on one sequence, because the mask's flat index
   // runs over the packed [tokens, K] input, which the CPU reference (one sequence per call)
   // reproduces only for a batch of one.
-  for (const dropout of [0, 0.25]) {
-  it(`LoRA A and B on every projection, every element${dropout ? ', with dropout on the adapter inputs' : ''}`, async () => {
+  // The last: GPU kernels forced (11 tokens: tiled matmuls and wg_tile for A and B).
+  for (const [dropout, software] of [[0], [0.25], [0, false]] as const) {
+  it(`LoRA A and B on every projection, every element${dropout ? ', with dropout on the adapter inputs' : ''}${software === false ? ', GPU kernels' : ''}`, async () => {
     // Small tensors (d 64, ff 64, rank 4: the smallest the kernels take) so finite differences cover every element.
     const src = new BytesSource(randomGguf({ arch: 'mistral', type: GgmlType.Q8_0, seed: 4, nLayers: 1, dFF: 64, includeTokenizer: true }), 'l.gguf');
-    const { e, ref } = await setup(src);
+    const { e, ref } = await setup(src, undefined, software);
     const rank = 4;
     const targets = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
     const graph = await TrainGraph.create(e.gpu, e.kernels, e.mem, e.config, e.weights, {

@@ -153,6 +153,13 @@ describe('methods', () => {
     const back = importLibrary(JSON.parse(JSON.stringify(exportLibrary(lib))), { dModel: e.config.dModel, fingerprint: tr.model.weightsFingerprint }, { acceptFingerprintMismatch: true });
     expect(back.status).toBe('ok');
     if (back.status === 'ok') expect(back.tags.find((t) => t.name === 'Len')!.provenance.training).toEqual(tr);
+    // The head and a LoRA adapter carry the record of the run that made them.
+    expect(lib.getHead('Len')!.training).toEqual(tr);
+    const lora = await prepareRun(e, { method: 'lora', tasks: [{ ...regression, fieldMapping: { input: 'smiles' } }], library: lib, head: false, lora: { rank: 4 }, hyper: { steps: 1, batch: 2, seed: 9 } });
+    await lora.run();
+    const saved = await lora.save({ loss: NaN });
+    lora.dispose();
+    expect(lib.getAdapter(saved.adapter!)!.training).toMatchObject({ method: 'lora', seed: 9, fieldMapping: { input: 'smiles' }, hyper: { steps: 1 }, datasets: tr.datasets, model: tr.model });
   });
 
   it('trains on 500,000 rows: data handling has no spread of data-sized arrays', async () => {

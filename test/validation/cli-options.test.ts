@@ -104,6 +104,12 @@ describe('CLI option schema', () => {
     ['selfspec', selfspec({ k: '9' }), /^--slots "8": must be ≥ 9 \(one slot per passage/],
     ['selfspec', selfspec({ k: '1', slots: '1', rounds: '2' }), /^--slots "1": must be ≥ 2 .*round 2/],
     ['selfspec', selfspec({ k: '2', ablation: '0,12' }), /^--slots "8": must be ≥ 12/],
+    ['selfspec', selfspec({ k: '5', rounds: '2' }), /^--slots "8": must be ≥ 10 .*2 × k = 10 for round 2 \(expert and amateur\)/],
+    ['selfspec', selfspec({ 'init-adapter': 'peft' }), /^--init-adapter needs --tags-in <lib.json>/],
+    ['selfspec', selfspec({ 'init-adapter': '', 'tags-in': SEEDS }), /^--init-adapter "": must not be empty$/],
+    ['selfspec', selfspec({ 'init-adapter': 'peft', 'tags-in': 'no-lib.json' }), /^--tags-in "no-lib.json": is not an existing file$/],
+    ['selfspec', selfspec({ 'lora-rank': '0' }), /^--lora-rank "0": must be ≥ 1$/],
+    ['selfspec', selfspec({ 'lora-targets': 'q,mlp' }), /^--lora-targets "q,mlp": must be a comma-separated list of q, k, v, o, gate, up, down$/],
     ['selfspec', { model: MODEL, seeds: SEEDS }, /^--out is required for "selfspec"/],
     ['experiment', { out: join(dir, 'x'), 'data-dir': 'no-such-dir' }, /^--data-dir "no-such-dir": is not an existing folder$/],
     ['qed', { in: csv, weights: 'median' }, /^--weights "median": must be one of mean, max, none$/],
@@ -133,7 +139,8 @@ describe('CLI option schema', () => {
 
   it('accepts well-formed retrieve, selfspec, experiment, qed, export and import command lines', () => {
     expect(() => validateOptions('retrieve', retrieve({ corpus: 'test/selfspec/fixtures/corpus-docs', stem: 'none', b: '1', k1: '0' }))).not.toThrow();
-    expect(() => validateOptions('selfspec', selfspec({ ablation: '0,1', rounds: '2', lr: '3e-4', epochs: '0.5', context: '512' }))).not.toThrow();
+    expect(() => validateOptions('selfspec', selfspec({ k: '4', ablation: '0,1', rounds: '2', lr: '3e-4', epochs: '0.5', context: '512' }))).not.toThrow();
+    expect(() => validateOptions('selfspec', selfspec({ 'tags-in': SEEDS, 'init-adapter': 'peft', 'lora-rank': '16', 'lora-alpha': '32', 'lora-targets': 'q,v' }))).not.toThrow();
     // Without evaluation the PubMedQA files are never read, so a missing default is no error.
     expect(() => validateOptions('selfspec', selfspec({ 'eval-n': '0', pubmedqa: 'nope.json' }))).not.toThrow();
     expect(() => validateOptions('experiment', { out: join(dir, 'x'), 'data-dir': dir }, [csv])).not.toThrow();

@@ -14,6 +14,7 @@ import type { ByteSource } from '../../src/model/source';
 import { BytesSource } from '../../src/model/sources';
 import type { Tokenizer } from '../../src/model/tokenizer-api';
 import type { ModelConfig } from '../../src/model/types';
+import { loadShape } from '../../src/model/weights';
 import { createHead } from '../../src/tags/head';
 import { Rng } from '../../src/model/sampling';
 import { importLibrary } from '../../src/tags/library-format';
@@ -77,6 +78,8 @@ export interface FakeModelOptions {
   /** Delay per token (ms). */
   tokenDelayMs?: number;
   name?: string;
+  /** What it was loaded for (default: loadShape of FAKE_CONFIG with the defaults: 4 slots). */
+  shape?: { slots: number; maxContext: number; maxTokens: number };
 }
 
 /** A LoadedModel that streams `text` one character per token. */
@@ -84,6 +87,7 @@ export class FakeModel implements LoadedModel {
   readonly config = FAKE_CONFIG;
   readonly tokenizer = fakeTokenizer;
   readonly name: string;
+  readonly shape: { slots: number; maxContext: number; maxTokens: number };
   disposed = false;
   requests: GenerateRequest[] = [];
   private readonly text: string;
@@ -93,6 +97,7 @@ export class FakeModel implements LoadedModel {
     this.text = opts.text ?? ', there was a fake model.';
     this.delay = opts.tokenDelayMs ?? 0;
     this.name = opts.name ?? 'fake';
+    this.shape = opts.shape ?? loadShape(FAKE_CONFIG);
   }
 
   readonly resident = new Map<string, AdapterWeights>();
@@ -167,8 +172,14 @@ export class FakeModel implements LoadedModel {
     return out;
   }
 
+  /** The adapter of each attentionMap call (null = base). */
+  readonly attentionAdapters: Array<string | null> = [];
+
   /** Uniform causal attention in every layer. */
-  async attentionMap(prompt: TaggedPrompt | number[]): Promise<{ T: number; layers: Float32Array[] }> {
+  async attentionMap(prompt: TaggedPrompt | number[], opts: { adapter?: string | null } = {}): Promise<{ T: number; layers: Float32Array[] }> {
+    // As the engine: a named adapter must be resident.
+    if (opts.adapter && !this.resident.has(opts.adapter)) throw new Error(`Adapter "${opts.adapter}" is not loaded; call setAdapter first.`);
+    this.attentionAdapters.push(opts.adapter ?? null);
     const T = Array.isArray(prompt) ? prompt.length : prompt.ids.length;
     const layers = Array.from({ length: this.config.nLayers }, () => {
       const a = new Float32Array(T * T);
@@ -192,6 +203,7 @@ export const fakeGpu = (limits: Partial<Gpu['limits']> = {}): Gpu =>
       maxStorageBufferBindingSize: 2 ** 30,
       maxComputeWorkgroupStorageSize: 32768,
       maxComputeInvocationsPerWorkgroup: 256,
+      maxComputeWorkgroupSizeX: 256,
       maxComputeWorkgroupsPerDimension: 65535,
       maxStorageBuffersPerShaderStage: 10,
       minStorageBufferOffsetAlignment: 256,
@@ -268,7 +280,8 @@ export function fakeEngine(opts: FakeEngineOptions = {}) {
       }
       if (opts.loadError) throw opts.loadError;
       o.onProgress?.({ phase: 'ready', loaded: 1, total: 1 });
-      const m = new FakeModel(opts);
+      // The engine's shape rule (defaults, the KV cap): the worker reports what the load really got.
+      const m = new FakeModel({ ...opts, shape: loadShape(FAKE_CONFIG, { maxContext: o.maxContext, slots: o.slots }) });
       calls.models.push(m);
       return m;
     },
@@ -407,6 +420,9 @@ export class FakeRun implements RunHandle {
     this.step++;
     const loss = 3 / (1 + this.step);
     const s: StepLog = { step: this.step, loss, lmLoss: loss, headLoss: 0, gradNorm: 1 / this.step, lr: 0.01, tokensPerSec: 1000, skipped: false };
+    // Samples as the real trainer takes them (every N-th step); the fake tokenizer decodes char codes.
+    const sm = this.spec.sample;
+    if (sm && sm.every > 0 && this.step % sm.every === 0) s.sample = [...`${sm.prompt ?? 'default'}@${this.step}`].slice(0, sm.tokens ?? 16).map((c) => c.charCodeAt(0));
     this.log.push(s);
     return s;
   }

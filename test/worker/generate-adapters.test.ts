@@ -103,6 +103,18 @@ describe('generation with a library adapter', () => {
   });
 });
 
+describe('inspector attention with an adapter', () => {
+  it('applies the chosen library adapter (made resident) or none, and names a missing one', async () => {
+    const { client, fake } = await setup([randomAdapter('bio', 1)]);
+    const r = await client.request('attention', { template: 'Once', adapter: 'bio' });
+    expect(r.layers).toHaveLength(FAKE_CONFIG.nLayers);
+    await client.request('attention', { template: 'Once' });
+    expect(fake().attentionAdapters).toEqual(['library:bio', null]);
+    expect(fake().resident.has('library:bio')).toBe(true);
+    await expect(client.request('attention', { template: 'Once', adapter: 'nope' })).rejects.toThrow(/library has no adapter "nope"/);
+  });
+});
+
 describe('composer with adapters', () => {
   it('side by side: the same prompt with the adapter and with the base model', async () => {
     const { composer, fake } = await setup([randomAdapter('bio', 1)]);

@@ -16,6 +16,10 @@ import { stepsFor } from '../../src/selfspec/specialise';
 import { parseJsonl } from '../../src/selfspec/store';
 import { reduceEvent, emptyView, viewFromFiles, DEFAULT_SETTINGS } from '../../src/state/selfspec';
 import { createTag, newProvenance } from '../../src/tags/tag';
+import { TagLibrary } from '../../src/tags/library';
+import { DEFAULT_CONFIG } from '../../src/selfspec/pipeline';
+import { projShape } from '../../src/model/adapters';
+import { MAX_CORPUS_BYTES } from '../../src/selfspec/corpus';
 import type { RequestMessage, SelfSpecSettings } from '../../src/worker/protocol';
 import { createSelfSpecHandler } from '../../src/worker/selfspec';
 import { createMemorySelfSpecDb } from '../../src/worker/selfspec-store';
@@ -98,19 +102,24 @@ const SETTINGS: SelfSpecSettings = {
   responseTokens: 40,
 };
 
-function setup() {
+function setup(o: { library?: TagLibrary; inits?: Array<string | null> } = {}) {
   const model = new ScriptModel(reply());
   const db = Promise.resolve(createMemorySelfSpecDb());
+  const engineParts = (): Omit<PipelineDeps, 'model'> => {
+    const p = parts();
+    return { ...p, specialise: (r, l, so, hk) => (o.inits?.push(so.init?.name ?? null), p.specialise(r, l, so, hk)) };
+  };
   const h = createSelfSpecHandler({
     model: () => model,
     db,
     busyWith: () => null,
+    library: () => o.library ?? null,
     fetchText: () => async (path) => {
       if (path === 'biomed/corpus.txt') return 'aspirin reduces platelet aggregation\ngene expression in cells of the retina\nchemical entities such as aspirin';
       if (!(path in DATA)) throw new Error(`no ${path}`);
       return DATA[path];
     },
-    engineParts: parts,
+    engineParts,
   });
   let id = 1;
   const call = (type: string, params: unknown, events: SelfSpecEvent[] = []) => h.handle({ id: id++, type, params } as RequestMessage, new AbortController().signal, (e) => events.push(e));
@@ -195,6 +204,62 @@ describe('worker selfspec requests', () => {
     expect(viewFromFiles(files, 1).acceptedTexts).toEqual(['List the drugs.', 'Name the organ.']);
     const bad = { kind: 'file', name: 'bad.jsonl', bytes: new TextEncoder().encode('{"text": "no instruction"}\n').buffer };
     await expect(call('selfspecStart', { runId: 'b', settings: SETTINGS, seeds: { kind: 'builtin', id: 'box' }, corpus: corpusFile(), instructions: bad, dataBaseUrl: 'x/' })).rejects.toThrow(/bad\.jsonl: no line has an "instruction"/);
+  });
+
+  it('takes a corpus folder of .txt documents as passages <file>#<n>, and refuses an oversized corpus keeping the runs made', async () => {
+    const { call } = setup();
+    const enc = (t: string) => new TextEncoder().encode(t).buffer as ArrayBuffer;
+    const folder = {
+      kind: 'folder' as const,
+      name: 'docs',
+      files: [
+        { name: 'b.txt', bytes: enc('aspirin reduces platelet aggregation\n\ngene expression in cells of the retina') },
+        { name: 'a.txt', bytes: enc('chemical entities such as aspirin') },
+        { name: 'notes.md', bytes: enc('# ignored') },
+      ],
+    };
+    const events: SelfSpecEvent[] = [];
+    const small = { ...SETTINGS, rounds: 1, evalN: 0, rougeN: 0 };
+    expect(await call('selfspecStart', { runId: 'f', settings: small, seeds: { kind: 'builtin', id: 'box' }, corpus: folder, dataBaseUrl: 'x/' }, events)).toEqual({ runId: 'f', outcome: 'done' });
+    expect(events.find((e) => e.type === 'stage' && e.stage === 'corpus' && e.status === 'done')).toMatchObject({ detail: expect.stringMatching(/^3 passages from docs\.jsonl/) });
+    const ids = new Set(events.flatMap((e) => (e.type === 'response-start' ? e.passages.map((p) => p.id) : [])));
+    expect([...ids].every((id) => ['a.txt#1', 'b.txt#1', 'b.txt#2'].includes(id))).toBe(true);
+    expect(ids.size).toBeGreaterThan(0);
+    const runs = (await call('selfspecRuns', {})) as Array<{ corpus: unknown }>;
+    expect(runs[0].corpus).toEqual({ kind: 'stored', name: 'docs.jsonl' });
+    // Resume re-reads the stored passages (same ids).
+    expect(await call('selfspecResume', { runId: 'f', dataBaseUrl: 'x/' })).toEqual({ runId: 'f', outcome: 'done' });
+
+    const big = { kind: 'file' as const, name: 'big.txt', bytes: new ArrayBuffer(MAX_CORPUS_BYTES + 1) };
+    await expect(call('selfspecStart', { runId: 'big', settings: small, seeds: { kind: 'builtin', id: 'box' }, corpus: big, dataBaseUrl: 'x/' })).rejects.toThrow(/big\.txt is 32\.0 MB; a corpus may be at most 32\.0 MB .*split the corpus/);
+    const bigFolder = { kind: 'folder' as const, name: 'many', files: [{ name: 'x.txt', bytes: new ArrayBuffer(MAX_CORPUS_BYTES) }, { name: 'y.txt', bytes: new ArrayBuffer(10) }] };
+    await expect(call('selfspecStart', { runId: 'big', settings: small, seeds: { kind: 'builtin', id: 'box' }, corpus: bigFolder, dataBaseUrl: 'x/' })).rejects.toThrow(/many \(2 \.txt files\) is 32\.0 MB/);
+    await expect(call('selfspecStart', { runId: 'big', settings: small, seeds: { kind: 'builtin', id: 'box' }, corpus: { kind: 'folder', name: 'md', files: [{ name: 'a.md', bytes: enc('x') }] }, dataBaseUrl: 'x/' })).rejects.toThrow(/md: the folder has no \.txt documents/);
+    // Nothing made is lost: the earlier run is still there, and no refused run was stored.
+    expect(((await call('selfspecRuns', {})) as Array<{ id: string }>).map((r) => r.id)).toEqual(['f']);
+  });
+
+  it('starts LoRA from a library adapter copied into the run; resume uses the copy even after the library lost it', async () => {
+    const { rank, alpha, targets } = DEFAULT_CONFIG.specialise.lora;
+    const library = new TagLibrary();
+    library.addAdapter({
+      id: 'imp',
+      name: 'imported',
+      rank,
+      alpha,
+      targets: [...targets],
+      layers: Array.from({ length: FAKE_CONFIG.nLayers }, () => Object.fromEntries(targets.map((t) => { const [out, inp] = projShape(FAKE_CONFIG, t); return [t, { A: new Float32Array(rank * inp), B: new Float32Array(out * rank) }]; }))),
+    });
+    const inits: Array<string | null> = [];
+    const { call } = setup({ library, inits });
+    const settings = { ...SETTINGS, methods: ['lora' as const], rounds: 1, rougeN: 0, initAdapter: 'imported' };
+    await expect(call('selfspecStart', { runId: 'x', settings: { ...settings, initAdapter: 'nope' }, seeds: { kind: 'builtin', id: 'box' }, corpus: corpusFile(), dataBaseUrl: 'x/' })).rejects.toThrow(/"nope" is not in the library \(it has "imported"\)/);
+    expect(await call('selfspecStart', { runId: 'i', settings, seeds: { kind: 'builtin', id: 'box' }, corpus: corpusFile(), dataBaseUrl: 'x/' })).toEqual({ runId: 'i', outcome: 'done' });
+    expect(inits).toEqual(['imported']);
+    const { files } = (await call('selfspecFiles', { runId: 'i', names: ['eval.json'] })) as { files: Record<string, string> };
+    expect(JSON.parse(files['eval.json']).rows.map((r: { label: string }) => r.label)).toEqual(['base', 'start (imported)', 'LoRA (round 1, k = 2)']);
+    library.deleteAdapter('imported');
+    expect(await call('selfspecResume', { runId: 'i', dataBaseUrl: 'x/' })).toEqual({ runId: 'i', outcome: 'done' });
   });
 
   it('refuses an empty seed file with a clear message and stores nothing; deletes runs', async () => {

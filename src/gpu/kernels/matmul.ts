@@ -2,9 +2,12 @@ import dequantCode from './dequant.wgsl?raw';
 import matmulCode from './matmul.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
 import { grid, type Binding, type Recorder } from '../recorder';
+import { tilePlan, type TilePlan } from '../tiles';
 import { GgmlType, TYPE_LAYOUT, type GpuTensor } from '../../model/types';
 
-const code = dequantCode + '\n' + matmulCode;
+/** The module with the tiled kernels' staging/product type TH in f32, and in f16 (needs shader-f16). */
+const code = 'alias TH = f32;\n' + dequantCode + '\n' + matmulCode;
+const codeF16 = 'enable f16;\nalias TH = f16;\n' + dequantCode + '\n' + matmulCode;
 
 /** Every weight type the matmul kernels read. */
 export const MATMUL_TYPES: readonly GgmlType[] = [
@@ -22,8 +25,6 @@ const MV_M = 8;
 /** W rows per matrix-vector workgroup, threads per row (MV_ROWS · MV_TPR = 256). */
 const MV_ROWS = 4;
 const MV_TPR = 64;
-/** Output tile of the tiled kernels. */
-const TILE = 64;
 /** dx columns per backward matrix-vector workgroup (4 · BV_CG). */
 const BV_COLS = 128;
 /** Software adapters: invocations per workgroup of the *_sw kernels, and their 4×4 output blocks. */
@@ -82,6 +83,19 @@ export interface MatmulBackwardInputArgs {
   path?: MatmulPath;
 }
 
+export interface MatmulOptions {
+  /**
+   * Stage tiles and multiply in f16 (accumulating in f32) in the tiled forward kernel (prefill). Default
+   * off: the f16 module has never been compiled on a device with shader-f16 (SwiftShader lacks it), and a
+   * shader that fails to compile there would break every prefill — turn it on once a real-GPU run of
+   * test/kernels/matmul-tiles.test.ts has passed. Forcing it on without shader-f16 throws.
+   * The backward kernels always stay f32: gradients underflow f16 without loss scaling.
+   */
+  f16?: boolean;
+  /** Override the tile shape (tests of the small-limit fallback); default tilePlan(limits). */
+  plan?: TilePlan;
+}
+
 type Entry = 'mv_fwd1' | 'mv_fwd' | 'tile_fwd' | 'mv_bwd' | 'tile_bwd';
 /** Pipelines per type; mv_fwd1 is mv_fwd specialised for one x row (MV_M = 1). */
 const ENTRIES: readonly Entry[] = ['mv_fwd1', 'mv_fwd', 'tile_fwd', 'mv_bwd', 'tile_bwd'];
@@ -96,24 +110,42 @@ export class Matmul {
     private readonly kernels: Map<string, Kernel>,
     private readonly dummy: GPUBuffer,
     private readonly software: boolean,
+    /** Tile shapes of tile_fwd and tile_bwd (GPU profile). */
+    readonly plans: { readonly forward: TilePlan; readonly backward: TilePlan },
+    /** Whether tile_fwd stages and multiplies in f16. */
+    readonly f16: boolean,
   ) {}
 
   /** Compiles the kernels of `types` (default: all); using another type later throws. */
-  static async create(kc: KernelCache, types: readonly GgmlType[] = MATMUL_TYPES): Promise<Matmul> {
+  static async create(kc: KernelCache, types: readonly GgmlType[] = MATMUL_TYPES, opts: MatmulOptions = {}): Promise<Matmul> {
     const software = kc.gpu.software === true;
+    if (opts.f16 && !kc.gpu.features.shaderF16) {
+      throw new Error('Matmul: f16 tiles were requested but this device has no shader-f16; leave `f16` unset to use it only where available.');
+    }
+    const f16 = opts.f16 ?? false;
+    const plans = {
+      forward: opts.plan ?? tilePlan(kc.gpu.limits, f16 ? 2 : 4),
+      backward: opts.plan ?? tilePlan(kc.gpu.limits, 4),
+    };
     const kernels = new Map<string, Kernel>();
     await Promise.all(
       types.flatMap((type) =>
         ENTRIES.map(async (entry) => {
           const constants: Record<string, number> = { WTYPE: type };
           const mv = entry === 'mv_fwd' || entry === 'mv_fwd1';
+          const tiled = entry === 'tile_fwd' || entry === 'tile_bwd';
+          const half = entry === 'tile_fwd' && f16 && !software;
           if (mv) Object.assign(constants, { MV_M: entry === 'mv_fwd1' ? 1 : MV_M });
           if (software) constants.SWG = SWG;
           else if (mv) Object.assign(constants, { MV_ROWS, MV_TPR });
+          else if (tiled) {
+            const p = entry === 'tile_fwd' ? plans.forward : plans.backward;
+            Object.assign(constants, { TT: p.tile, TKC: p.chunk, TWG: p.threads });
+          }
           const base = entry === 'mv_fwd1' ? 'mv_fwd' : entry;
           const k = await kc.get({
-            label: `matmul_${entry}${software ? '_sw' : ''}_${TYPE_LAYOUT[type].name}`,
-            code,
+            label: `matmul_${entry}${software ? '_sw' : half ? '_f16' : ''}_${TYPE_LAYOUT[type].name}`,
+            code: half ? codeF16 : code,
             entry: software ? `${base}_sw` : base,
             params: ['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32'],
             bindings: ['read', 'read', 'read', 'rw'],
@@ -124,7 +156,7 @@ export class Matmul {
       ),
     );
     const dummy = kc.gpu.device.createBuffer({ label: 'matmul-dummy', size: 16, usage: GPUBufferUsage.STORAGE });
-    return new Matmul(kernels, dummy, software);
+    return new Matmul(kernels, dummy, software, plans, f16 && !software);
   }
 
   /** y[M, N] = x[M, K]·Wᵀ (+ bias), or y += … with `accumulate`. */
@@ -174,7 +206,8 @@ export class Matmul {
       const blocks = Math.ceil(N / SW_BLOCK) * Math.ceil(M / SW_BLOCK);
       rec.dispatch(this.kernel('tile_fwd', a.w), bindings, params, grid(Math.ceil(blocks / SWG), maxG));
     } else {
-      const tiles = Math.ceil(N / TILE) * Math.ceil(M / TILE);
+      const T = this.plans.forward.tile;
+      const tiles = Math.ceil(N / T) * Math.ceil(M / T);
       rec.dispatch(this.kernel('tile_fwd', a.w), bindings, params, grid(tiles, maxG));
     }
   }
@@ -196,7 +229,8 @@ export class Matmul {
       const blocks = (K / SW_BLOCK) * Math.ceil(M / SW_BLOCK);
       rec.dispatch(this.kernel('tile_bwd', a.w), bindings, params, grid(Math.ceil(blocks / SWG), maxG));
     } else {
-      const tiles = Math.ceil(K / TILE) * Math.ceil(M / TILE);
+      const T = this.plans.backward.tile;
+      const tiles = Math.ceil(K / T) * Math.ceil(M / T);
       rec.dispatch(this.kernel('tile_bwd', a.w), bindings, params, grid(tiles, maxG));
     }
   }

@@ -6,10 +6,10 @@
 //            (workgroup z = chunk of MV_M x rows); MV_TPR threads share one row's reduction, each reading
 //            8 weights per step through dq_pair (one read of quants and scales for both halves).
 //            Two pipelines per type: MV_M = 1 (single-sequence decode) and MV_M = 8.
-//   tile_fwd tiled path (prefill): 64×64 output tiles, K in steps of 16 through shared memory.
+//   tile_fwd tiled path (prefill): TT×TT output tiles, K in steps of TKC through shared memory (below).
 //   mv_bwd   dx = dy·W for small M: each workgroup owns 4·BV_CG columns of dx and up to MV_MAX rows of dy
 //            (workgroup z = chunk of rows), BV_NS threads split N.
-//   tile_bwd dx = dy·W tiled: 64×64 tiles of dx over (M, K), N in steps of 16.
+//   tile_bwd dx = dy·W tiled: TT×TT tiles of dx over (M, K), N in steps of TKC.
 // Workgroups are numbered x + y·nx (grid() splits large counts over two dimensions).
 //
 // Software adapters (Gpu.software: SwiftShader, llvmpipe…) get barrier-free variants instead, where each
@@ -125,62 +125,113 @@ fn mv_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   }
 }
 
-// ---- forward, tiled -----------------------------------------------------------------------------
+// ---- tiled (shared memory) ----------------------------------------------------------------------
+// tile_fwd and tile_bwd compute a TT×TT block of outputs per workgroup of TWG = (TT/4)² invocations,
+// each owning 4×4 outputs strided by TT/4 (conflict-free shared reads, coalesced writes). Per step of
+// the reduction both operands are staged k-major in shared memory: TT×TKC activations and TT×TKC
+// weights, the weights dequantized there once per tile (one invocation per 8 weights, through dq_pair
+// when a pair lies inside the step: one read of a block's quants and scales for 8 values) and then
+// reused by all TT output rows. TT, TKC, TWG come from the adapter's limits (src/gpu/tiles.ts).
+// TH is the staging and product type, declared by the including TS: f32, or f16 (`enable f16`) where
+// the adapter has shader-f16 — products in f16, accumulation always in f32.
 
-const TM: u32 = 64u;
-const TN: u32 = 64u;
-const TK: u32 = 16u;
-var<workgroup> ta: array<f32, 1024>;   // [TK][TM]: x tile (forward) or dy tile (backward), k-major
-var<workgroup> tb: array<f32, 1024>;   // [TK][TN]: dequantized W tile, k-major
+override TT: u32 = 64u;
+override TKC: u32 = 32u;
+override TWG: u32 = 256u;
+var<workgroup> ta: array<TH, TT * TKC>;   // [TKC][TT]: x tile (forward) or dy tile (backward), k-major
+var<workgroup> tb: array<TH, TT * TKC>;   // forward [TKC][TT] W tile, k-major; backward [TKC n][TT columns]
 
-@compute @workgroup_size(256)
+fn w_float() -> bool {
+  return WTYPE == 0u || WTYPE == 1u || WTYPE == 30u;
+}
+
+// Offsets within a staged run of C weights (a multiple of 8, starting at a multiple of C) of the two
+// halves of load unit u (8 weights): a dq_pair when the type's pair span fits the run, else k..k+7.
+fn unit_offs(u: u32, C: u32) -> vec2<u32> {
+  if (!w_float() && 2u * pair_off() <= C) {
+    let k = pair_k(u);
+    return vec2<u32>(k, k + pair_off());
+  }
+  return vec2<u32>(8u * u, 8u * u + 4u);
+}
+
+// The 8 weights of unit u of the run starting at kc of the row at rowByte, zero past K.
+fn unit_load(rowByte: u32, kc: u32, u: u32, C: u32, K: u32) -> Pair {
+  let o = unit_offs(u, C);
+  if (!w_float() && 2u * pair_off() <= C) {
+    if (kc + o.x < K) { return dq_pair(rowByte, kc + o.x); }   // quant blocks lie wholly inside K
+    return Pair(vec4<f32>(0.0), vec4<f32>(0.0));
+  }
+  var p = Pair(vec4<f32>(0.0), vec4<f32>(0.0));
+  if (kc + o.x < K) { p.a = dq4(rowByte, kc + o.x); }
+  if (kc + o.y < K) { p.b = dq4(rowByte, kc + o.y); }   // float types: K % 8 may be 4
+  return p;
+}
+
+// acc[i][j] += Σ_kk ta[kk][ty + S·i] · tb[kk][tx + S·j] over the staged step (S = TT/4).
+fn tile_mac(acc: ptr<function, array<vec4<f32>, 4>>, tx: u32, ty: u32) {
+  let S = TT / 4u;
+  for (var kk = 0u; kk < TKC; kk++) {
+    let o = kk * TT;
+    let b = vec4<TH>(tb[o + tx], tb[o + tx + S], tb[o + tx + 2u * S], tb[o + tx + 3u * S]);
+    for (var i = 0u; i < 4u; i++) {
+      (*acc)[i] += vec4<f32>(ta[o + ty + S * i] * b);
+    }
+  }
+}
+
+@compute @workgroup_size(TWG)
 fn tile_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) t: u32) {
   let M = P.M;
   let N = P.N;
   let K = P.K;
-  let tilesN = (N + TN - 1u) / TN;
+  let tilesN = (N + TT - 1u) / TT;
   let g = wid.x + wid.y * nwg.x;
-  if (g >= tilesN * ((M + TM - 1u) / TM)) {
+  if (g >= tilesN * ((M + TT - 1u) / TT)) {
     return;
   }
-  let n0 = (g % tilesN) * TN;
-  let m0 = (g / tilesN) * TM;
+  let n0 = (g % tilesN) * TT;
+  let m0 = (g / tilesN) * TT;
   let rowBytes = w_row_bytes(K);
-  // loader roles: row lr of the tile, 4 consecutive k at lk
-  let lr = t / 4u;
-  let lk = (t % 4u) * 4u;
-  // compute roles: rows ty + 16i, columns tx + 16j
-  let tx = t % 16u;
-  let ty = t / 16u;
+  let S = TT / 4u;
+  let tx = t % S;
+  let ty = t / S;
+  let upr = TKC / 8u;   // load units per W row and step
   var acc: array<vec4<f32>, 4>;
-  for (var k0 = 0u; k0 < K; k0 += TK) {
-    let k = k0 + lk;
-    var xv = vec4<f32>(0.0);
-    if (m0 + lr < M && k < K) {
-      xv = x4((m0 + lr) * K + k);
+  for (var k0 = 0u; k0 < K; k0 += TKC) {
+    // x[m0.., k0..]: consecutive invocations read consecutive k of a row (coalesced).
+    for (var i = t; i < TT * TKC; i += TWG) {
+      let m = m0 + i / TKC;
+      let kk = i % TKC;
+      var v = 0.0;
+      if (m < M && k0 + kk < K) {
+        v = A[m * K + k0 + kk];
+      }
+      ta[kk * TT + i / TKC] = TH(v);
     }
-    var wv = vec4<f32>(0.0);
-    if (n0 + lr < N && k < K) {
-      wv = dq4(w_row(n0 + lr, rowBytes), k);
-    }
-    for (var i = 0u; i < 4u; i++) {
-      ta[(lk + i) * TM + lr] = xv[i];
-      tb[(lk + i) * TN + lr] = wv[i];
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TK; kk++) {
-      let b = vec4<f32>(tb[kk * TN + tx], tb[kk * TN + tx + 16u], tb[kk * TN + tx + 32u], tb[kk * TN + tx + 48u]);
+    // W[n0.., k0..]: each 8 weights dequantized by one invocation, once for the whole tile.
+    for (var u = t; u < TT * upr; u += TWG) {
+      let r = u / upr;
+      let uu = u % upr;
+      var p = Pair(vec4<f32>(0.0), vec4<f32>(0.0));
+      if (n0 + r < N) {
+        p = unit_load(w_row(n0 + r, rowBytes), k0, uu, TKC, K);
+      }
+      let o = unit_offs(uu, TKC);
       for (var i = 0u; i < 4u; i++) {
-        acc[i] += ta[kk * TM + ty + 16u * i] * b;
+        tb[(o.x + i) * TT + r] = TH(p.a[i]);
+        tb[(o.y + i) * TT + r] = TH(p.b[i]);
       }
     }
     workgroupBarrier();
+    tile_mac(&acc, tx, ty);
+    workgroupBarrier();
   }
   for (var i = 0u; i < 4u; i++) {
-    let m = m0 + ty + 16u * i;
+    let m = m0 + ty + S * i;
     for (var j = 0u; j < 4u; j++) {
-      let n = n0 + tx + 16u * j;
+      let n = n0 + tx + S * j;
       if (m < M && n < N) {
         var v = acc[i][j];
         if ((P.flags & 1u) != 0u) {
@@ -237,60 +288,60 @@ fn mv_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   }
 }
 
-// ---- backward, tiled ----------------------------------------------------------------------------
+// ---- backward, tiled (see "tiled" above) --------------------------------------------------------------
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(TWG)
 fn tile_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) t: u32) {
   let M = P.M;
   let N = P.N;
   let K = P.K;
-  let tilesK = (K + TN - 1u) / TN;
+  let tilesK = (K + TT - 1u) / TT;
   let g = wid.x + wid.y * nwg.x;
-  if (g >= tilesK * ((M + TM - 1u) / TM)) {
+  if (g >= tilesK * ((M + TT - 1u) / TT)) {
     return;
   }
-  let c0 = (g % tilesK) * TN;   // first dx column (k)
-  let m0 = (g / tilesK) * TM;
+  let c0 = (g % tilesK) * TT;   // first dx column (k)
+  let m0 = (g / tilesK) * TT;
   let rowBytes = w_row_bytes(K);
-  // dy loader: row lr, 4 consecutive n at ln
-  let lr = t / 4u;
-  let ln = (t % 4u) * 4u;
-  // W loader: row wn of the n-chunk, 4 consecutive columns at wc
-  let wn = t / 16u;
-  let wc = (t % 16u) * 4u;
-  let tx = t % 16u;
-  let ty = t / 16u;
+  let S = TT / 4u;
+  let tx = t % S;
+  let ty = t / S;
+  let upr = TT / 8u;   // load units per W row (TT columns) and step
   var acc: array<vec4<f32>, 4>;
-  for (var n0 = 0u; n0 < N; n0 += TK) {
-    for (var i = 0u; i < 4u; i++) {
-      let n = n0 + ln + i;
+  for (var n0 = 0u; n0 < N; n0 += TKC) {
+    // dy[m0.., n0..]: consecutive invocations read consecutive n of a row.
+    for (var i = t; i < TT * TKC; i += TWG) {
+      let m = m0 + i / TKC;
+      let nn = i % TKC;
       var v = 0.0;
-      if (m0 + lr < M && n < N) {
-        v = A[(m0 + lr) * N + n];
+      if (m < M && n0 + nn < N) {
+        v = A[m * N + n0 + nn];
       }
-      ta[(ln + i) * TM + lr] = v;
+      ta[nn * TT + i / TKC] = TH(v);
     }
-    var wv = vec4<f32>(0.0);
-    if (n0 + wn < N && c0 + wc < K) {
-      wv = dq4((n0 + wn) * rowBytes, c0 + wc);
-    }
-    for (var i = 0u; i < 4u; i++) {
-      tb[wn * TN + wc + i] = wv[i];
+    // W[n0.., c0..c0+TT]: TKC rows of TT columns, each 8 weights dequantized once for the tile.
+    for (var u = t; u < TKC * upr; u += TWG) {
+      let r = u / upr;
+      let uu = u % upr;
+      var p = Pair(vec4<f32>(0.0), vec4<f32>(0.0));
+      if (n0 + r < N) {
+        p = unit_load((n0 + r) * rowBytes, c0, uu, TT, K);
+      }
+      let o = unit_offs(uu, TT);
+      for (var i = 0u; i < 4u; i++) {
+        tb[r * TT + o.x + i] = TH(p.a[i]);
+        tb[r * TT + o.y + i] = TH(p.b[i]);
+      }
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < TK; kk++) {
-      let b = vec4<f32>(tb[kk * TN + tx], tb[kk * TN + tx + 16u], tb[kk * TN + tx + 32u], tb[kk * TN + tx + 48u]);
-      for (var i = 0u; i < 4u; i++) {
-        acc[i] += ta[kk * TM + ty + 16u * i] * b;
-      }
-    }
+    tile_mac(&acc, tx, ty);
     workgroupBarrier();
   }
   for (var i = 0u; i < 4u; i++) {
-    let m = m0 + ty + 16u * i;
+    let m = m0 + ty + S * i;
     for (var j = 0u; j < 4u; j++) {
-      let c = c0 + tx + 16u * j;
+      let c = c0 + tx + S * j;
       if (m < M && c < K) {
         store(m * K + c, acc[i][j]);
       }

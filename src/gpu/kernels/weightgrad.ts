@@ -1,10 +1,10 @@
 import code from './weightgrad.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
 import { grid, type Binding, type Recorder } from '../recorder';
+import { tilePlan, type TilePlan } from '../tiles';
 
 const PARAMS = ['u32', 'u32', 'u32', 'f32', 'u32'] as const;
-/** dw tile (wg_tile) and columns per bias workgroup (wg_bias), as in weightgrad.wgsl. */
-const TILE = 64;
+/** Columns per bias workgroup (wg_bias), as in weightgrad.wgsl. */
 const BIAS_COLS = 64;
 /** Software adapters: invocations per workgroup of wg_tile_sw (4×4 blocks) and wg_bias_sw (columns). */
 const SWG = 16;
@@ -46,16 +46,21 @@ export class WeightGrad {
     private readonly biasK: Kernel,
     /** The barrier-free *_sw kernels of software adapters (Gpu.software). */
     private readonly software: boolean,
+    /** Tile shape of wg_tile (GPU profile): dw tile edge and M rows staged per step. */
+    readonly plan: TilePlan,
   ) {}
 
-  static async create(kc: KernelCache): Promise<WeightGrad> {
+  /** `plan` overrides the tile shape chosen from the adapter's limits (tests of the small-limit fallback). */
+  static async create(kc: KernelCache, opts: { plan?: TilePlan } = {}): Promise<WeightGrad> {
     const sw = kc.gpu.software === true;
-    const spec = (entry: string, bindings: readonly ('read' | 'rw')[]) =>
+    const plan = opts.plan ?? tilePlan(kc.gpu.limits, 4);
+    const tileConsts = { TT: plan.tile, TMC: plan.chunk, TWG: plan.threads };
+    const spec = (entry: string, bindings: readonly ('read' | 'rw')[], constants?: Record<string, number>) =>
       sw
         ? kc.get({ label: `${entry}_sw`, entry: `${entry}_sw`, code, params: PARAMS, bindings, constants: { SWG } })
-        : kc.get({ label: entry, entry, code, params: PARAMS, bindings });
-    const [t, b] = await Promise.all([spec('wg_tile', ['read', 'rw', 'read']), spec('wg_bias', ['read', 'rw'])]);
-    return new WeightGrad(t, b, sw);
+        : kc.get({ label: entry, entry, code, params: PARAMS, bindings, constants });
+    const [t, b] = await Promise.all([spec('wg_tile', ['read', 'rw', 'read'], tileConsts), spec('wg_bias', ['read', 'rw'])]);
+    return new WeightGrad(t, b, sw, plan);
   }
 
   /** dw[N, K] (+)= scale · dy[M, N]ᵀ · x[M, K]. With M = 0 it writes zeros (or leaves dw as is). */
@@ -64,7 +69,7 @@ export class WeightGrad {
     if (a.M === 0 && a.accumulate) return;
     const tiles = this.software
       ? Math.ceil((Math.ceil(a.N / 4) * Math.ceil(a.K / 4)) / SWG)
-      : Math.ceil(a.N / TILE) * Math.ceil(a.K / TILE);
+      : Math.ceil(a.N / this.plan.tile) * Math.ceil(a.K / this.plan.tile);
     rec.dispatch(
       this.tileK,
       [a.dy, a.dw, a.x],

@@ -1,7 +1,8 @@
 // Gradients of trainable weights of y = x·Wᵀ (+ b):
-//   wg_tile  dw[N, K] (+)= scale · dyᵀ·x  with dy [M, N], x [M, K]: 64×64 tiles of dw over (N, K), each
-//            workgroup looping over M in chunks of 16 rows staged in shared memory; every invocation
-//            owns 4×4 outputs strided by 16 (conflict-free shared reads, coalesced global writes).
+//   wg_tile  dw[N, K] (+)= scale · dyᵀ·x  with dy [M, N], x [M, K]: TT×TT tiles of dw over (N, K), each
+//            workgroup looping over M in chunks of TMC rows staged in shared memory; every invocation
+//            owns 4×4 outputs strided by TT/4 (conflict-free shared reads, coalesced global writes).
+//            TT and TMC come from the adapter's limits; staging stays f32 (gradients underflow f16).
 //   wg_bias  db[N] (+)= scale · Σ_m dy[m, n]: 64 columns per workgroup, 4 lanes over m each.
 // Workgroups are numbered x + y·nx (grid() splits large counts over two dimensions).
 // Software adapters (Gpu.software) use barrier-free variants, invocations numbered gid.x + gid.y·nx·SWG:
@@ -17,34 +18,35 @@ struct Params { M: u32, N: u32, K: u32, scale: f32, accumulate: u32 };
 
 override SWG: u32 = 16u;
 
-const TN: u32 = 64u;
-const TK: u32 = 64u;
-const TM: u32 = 16u;
+// Tile shape from the adapter's limits (src/gpu/tiles.ts): TT×TT outputs per workgroup of TWG = (TT/4)²
+// invocations, M staged TMC rows at a time.
+override TT: u32 = 64u;
+override TMC: u32 = 16u;
+override TWG: u32 = 256u;
 
-var<workgroup> sdy: array<f32, TM * TN>; // [m][n]
-var<workgroup> sx: array<f32, TM * TK>;  // [m][k]
+var<workgroup> sdy: array<f32, TMC * TT>; // [m][n]
+var<workgroup> sx: array<f32, TMC * TT>;  // [m][k]
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(TWG)
 fn wg_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) t: u32) {
   let M = P.M;
   let N = P.N;
   let K = P.K;
-  let tilesK = (K + TK - 1u) / TK;
+  let tilesK = (K + TT - 1u) / TT;
   let g = wid.x + wid.y * nwg.x;
-  if (g >= tilesK * ((N + TN - 1u) / TN)) { return; } // uniform per workgroup
-  let k0 = (g % tilesK) * TK;
-  let n0 = (g / tilesK) * TN;
-  let tn = t / 16u;
-  let tk = t % 16u;
-  var acc: array<vec4<f32>, 4>; // acc[i][j]: n = n0 + tn + 16i, k = k0 + tk + 16j
-  for (var m0 = 0u; m0 < M; m0 += TM) {
-    // Stage dy[m0.., n0..] and x[m0.., k0..]: 1024 values each, 4 per invocation, consecutive
-    // invocations on consecutive columns.
-    for (var q = 0u; q < 4u; q++) {
-      let idx = t + 256u * q;
-      let mm = m0 + idx / 64u;
-      let c = idx % 64u;
+  if (g >= tilesK * ((N + TT - 1u) / TT)) { return; } // uniform per workgroup
+  let k0 = (g % tilesK) * TT;
+  let n0 = (g / tilesK) * TT;
+  let S = TT / 4u;
+  let tn = t / S;
+  let tk = t % S;
+  var acc: array<vec4<f32>, 4>; // acc[i][j]: n = n0 + tn + S·i, k = k0 + tk + S·j
+  for (var m0 = 0u; m0 < M; m0 += TMC) {
+    // Stage dy[m0.., n0..] and x[m0.., k0..], consecutive invocations on consecutive columns.
+    for (var idx = t; idx < TMC * TT; idx += TWG) {
+      let mm = m0 + idx / TT;
+      let c = idx % TT;
       var a = 0.0;
       var b = 0.0;
       if (mm < M) {
@@ -55,20 +57,20 @@ fn wg_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
       sx[idx] = b;
     }
     workgroupBarrier();
-    for (var mm = 0u; mm < TM; mm++) {
-      let o = mm * 64u;
-      let xv = vec4<f32>(sx[o + tk], sx[o + tk + 16u], sx[o + tk + 32u], sx[o + tk + 48u]);
+    for (var mm = 0u; mm < TMC; mm++) {
+      let o = mm * TT;
+      let xv = vec4<f32>(sx[o + tk], sx[o + tk + S], sx[o + tk + 2u * S], sx[o + tk + 3u * S]);
       for (var i = 0u; i < 4u; i++) {
-        acc[i] += sdy[o + tn + 16u * i] * xv;
+        acc[i] += sdy[o + tn + S * i] * xv;
       }
     }
     workgroupBarrier();
   }
   for (var i = 0u; i < 4u; i++) {
-    let n = n0 + tn + 16u * i;
+    let n = n0 + tn + S * i;
     if (n >= N) { continue; }
     for (var j = 0u; j < 4u; j++) {
-      let k = k0 + tk + 16u * j;
+      let k = k0 + tk + S * j;
       if (k >= K) { continue; }
       let o = n * K + k;
       var v = P.scale * acc[i][j];

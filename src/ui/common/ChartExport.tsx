@@ -8,10 +8,12 @@ interface Props {
   title: string;
   rows: ReadonlyArray<Record<string, unknown>>;
   columns?: string[];
+  /** The chart is drawn on a canvas: no SVG button (the target may not be mounted at first render). */
+  raster?: boolean;
 }
 
 /** PNG, SVG (charts drawn as SVG) and CSV downloads of a chart. */
-export function ChartExport({ target, title, rows, columns }: Props) {
+export function ChartExport({ target, title, rows, columns, raster }: Props) {
   const stem = fileStem(title);
   const svg = () => target.current?.querySelector('svg.recharts-surface, svg') as SVGSVGElement | null;
   const canvas = () => target.current?.querySelector('canvas') as HTMLCanvasElement | null;
@@ -28,18 +30,20 @@ export function ChartExport({ target, title, rows, columns }: Props) {
       <button type="button" className="link small" onClick={() => void png()} title="Download the chart as PNG">
         PNG
       </button>
-      <button
-        type="button"
-        className="link small"
-        onClick={() => {
-          const s = svg();
-          if (s) downloadText(standaloneSvg(s), `${stem}.svg`, 'image/svg+xml');
-        }}
-        title="Download the chart as SVG"
-        disabled={!!target.current?.querySelector('canvas') && !target.current?.querySelector('svg')}
-      >
-        SVG
-      </button>
+      {!raster && (
+        <button
+          type="button"
+          className="link small"
+          onClick={() => {
+            const s = svg();
+            if (s) downloadText(standaloneSvg(s), `${stem}.svg`, 'image/svg+xml');
+          }}
+          title="Download the chart as SVG"
+          disabled={!!target.current?.querySelector('canvas') && !target.current?.querySelector('svg')}
+        >
+          SVG
+        </button>
+      )}
       <button type="button" className="link small" onClick={() => downloadText(rowsToCsv(rows, columns), `${stem}.csv`, 'text/csv')} title="Download the chart's data as CSV">
         CSV
       </button>

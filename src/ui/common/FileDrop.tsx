@@ -6,12 +6,17 @@ interface Props {
   onFiles(files: File[]): void;
   disabled?: boolean;
   multiple?: boolean;
+  /** The picker chooses a folder (all its files, with webkitRelativePath). */
+  directory?: boolean;
   children?: ReactNode;
   testId?: string;
 }
 
 /** A drop zone that is also a file picker (click, or Enter when focused). */
-export function FileDrop({ label, accept, onFiles, disabled, multiple, children, testId }: Props) {
+// The folder picker's attributes are not in React's input props; spread so TypeScript lets them through.
+const FOLDER_PICKER = { webkitdirectory: '', directory: '' } as Record<string, string>;
+
+export function FileDrop({ label, accept, onFiles, disabled, multiple, directory, children, testId }: Props) {
   const [over, setOver] = useState(false);
   const input = useRef<HTMLInputElement>(null);
   const id = useId();
@@ -29,7 +34,7 @@ export function FileDrop({ label, accept, onFiles, disabled, multiple, children,
         setOver(false);
         if (disabled) return;
         const files = Array.from(e.dataTransfer.files);
-        if (files.length) onFiles(multiple ? files : files.slice(0, 1));
+        if (files.length) onFiles(multiple || directory ? files : files.slice(0, 1));
       }}
       data-testid={testId}
     >
@@ -48,8 +53,9 @@ export function FileDrop({ label, accept, onFiles, disabled, multiple, children,
         type="file"
         className="filedrop-input"
         accept={accept}
-        multiple={multiple}
+        multiple={multiple || directory}
         disabled={disabled}
+        {...(directory ? FOLDER_PICKER : {})}
         onChange={(e) => {
           const files = Array.from(e.target.files ?? []);
           if (files.length) onFiles(files);

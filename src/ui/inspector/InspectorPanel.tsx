@@ -4,6 +4,7 @@ import { Bar, BarChart, CartesianGrid, Legend, ReferenceLine, ResponsiveContaine
 import { inspectorStore, useInspector, useLibrary, useModel } from '../../state/app';
 import { attentionLayer } from '../../state/inspector';
 import type { AttentionReply, InspectReply } from '../../worker/protocol';
+import { ChartExport } from '../common/ChartExport';
 import { TagChip } from '../common/TagChip';
 import { NumberField } from '../NumberField';
 
@@ -85,6 +86,8 @@ export function InspectorPanel() {
 
 function NormsCard({ data }: { data: InspectReply }) {
   const rows = data.rowNorms.map((n, i) => ({ row: `${i}`, norm: n }));
+  const chart = useRef<HTMLDivElement>(null);
+  const csvRows = useMemo(() => data.rowNorms.map((n, i) => ({ row: i, norm: n, vocab_mean: data.vocabNorm.mean })), [data]);
   return (
     <section className="card" aria-labelledby="norms-title" data-testid="inspector-norms">
       <div className="card-head">
@@ -94,17 +97,20 @@ function NormsCard({ data }: { data: InspectReply }) {
         <span className="muted">
           vocabulary: mean {data.vocabNorm.mean.toFixed(3)} (min {data.vocabNorm.min.toFixed(3)}, max {data.vocabNorm.max.toFixed(3)})
         </span>
+        <ChartExport target={chart} title={`Row norms of ${data.name}`} rows={csvRows} />
       </div>
-      <ResponsiveContainer width="100%" height={180}>
-        <BarChart data={rows} margin={{ top: 8, right: 12, bottom: 0, left: -8 }}>
-          <CartesianGrid stroke="#eef0f3" vertical={false} />
-          <XAxis dataKey="row" tick={{ fontSize: 11 }} />
-          <YAxis tick={{ fontSize: 11 }} width={52} />
-          <Tooltip formatter={(v) => Number(v).toFixed(4)} labelFormatter={(r) => `row ${r}`} />
-          <ReferenceLine y={data.vocabNorm.mean} stroke="#b7791f" strokeDasharray="4 3" label={{ value: 'vocab mean', fontSize: 11, fill: '#b7791f', position: 'insideTopRight' }} />
-          <Bar dataKey="norm" fill={data.kind === 'domain' ? '#0f766e' : '#6d28d9'} isAnimationActive={false} />
-        </BarChart>
-      </ResponsiveContainer>
+      <div ref={chart}>
+        <ResponsiveContainer width="100%" height={180}>
+          <BarChart data={rows} margin={{ top: 8, right: 12, bottom: 0, left: -8 }}>
+            <CartesianGrid stroke="#eef0f3" vertical={false} />
+            <XAxis dataKey="row" tick={{ fontSize: 11 }} />
+            <YAxis tick={{ fontSize: 11 }} width={52} />
+            <Tooltip formatter={(v) => Number(v).toFixed(4)} labelFormatter={(r) => `row ${r}`} />
+            <ReferenceLine y={data.vocabNorm.mean} stroke="#b7791f" strokeDasharray="4 3" label={{ value: 'vocab mean', fontSize: 11, fill: '#b7791f', position: 'insideTopRight' }} />
+            <Bar dataKey="norm" fill={data.kind === 'domain' ? '#0f766e' : '#6d28d9'} isAnimationActive={false} />
+          </BarChart>
+        </ResponsiveContainer>
+      </div>
     </section>
   );
 }
@@ -118,6 +124,8 @@ function PcaCard({ data }: { data: InspectReply }) {
     for (const p of data.pca.points) if (p.tag) by.set(p.tagName ?? data.name, [...(by.get(p.tagName ?? data.name) ?? []), p]);
     return [...by.entries()];
   }, [data]);
+  const chart = useRef<HTMLDivElement>(null);
+  const csvRows = useMemo(() => data.pca.points.map((p) => ({ group: p.tag ? `<${p.tagName ?? data.name}>` : 'vocabulary', label: p.label, pc1: p.x, pc2: p.y })), [data]);
   return (
     <section className="card" aria-labelledby="pca-title" data-testid="inspector-pca">
       <div className="card-head">
@@ -125,32 +133,35 @@ function PcaCard({ data }: { data: InspectReply }) {
         <span className="muted">
           PC1 {(data.pca.explained[0] * 100).toFixed(1)}% · PC2 {(data.pca.explained[1] * 100).toFixed(1)}% of variance
         </span>
+        <ChartExport target={chart} title={`PCA of ${data.name}`} rows={csvRows} columns={['group', 'label', 'pc1', 'pc2']} />
       </div>
-      <ResponsiveContainer width="100%" height={300}>
-        <ScatterChart margin={{ top: 8, right: 16, bottom: 8, left: -8 }}>
-          <CartesianGrid stroke="#eef0f3" />
-          <XAxis type="number" dataKey="x" name="PC1" tick={{ fontSize: 11 }} tickFormatter={(v) => Number(v).toFixed(2)} />
-          <YAxis type="number" dataKey="y" name="PC2" tick={{ fontSize: 11 }} width={52} tickFormatter={(v) => Number(v).toFixed(2)} />
-          <ZAxis range={[18, 18]} />
-          <Tooltip
-            cursor={{ strokeDasharray: '3 3' }}
-            content={({ payload }) => {
-              const p = payload?.[0]?.payload as { label: string; x: number; y: number } | undefined;
-              return p ? (
-                <div className="chart-tip">
-                  <strong>{p.label}</strong>
-                  <br />({p.x.toFixed(3)}, {p.y.toFixed(3)})
-                </div>
-              ) : null;
-            }}
-          />
-          <Scatter name="vocabulary" data={vocab} fill="#9aa4b2" fillOpacity={0.55} isAnimationActive={false} />
-          {groups.map(([name, pts], i) => (
-            <Scatter key={name} name={`<${name}>`} data={pts} fill={PCA_COLORS[i % PCA_COLORS.length]} shape={i === 0 ? 'diamond' : 'triangle'} isAnimationActive={false} />
-          ))}
-          {groups.length > 1 && <Legend />}
-        </ScatterChart>
-      </ResponsiveContainer>
+      <div ref={chart}>
+        <ResponsiveContainer width="100%" height={300}>
+          <ScatterChart margin={{ top: 8, right: 16, bottom: 8, left: -8 }}>
+            <CartesianGrid stroke="#eef0f3" />
+            <XAxis type="number" dataKey="x" name="PC1" tick={{ fontSize: 11 }} tickFormatter={(v) => Number(v).toFixed(2)} />
+            <YAxis type="number" dataKey="y" name="PC2" tick={{ fontSize: 11 }} width={52} tickFormatter={(v) => Number(v).toFixed(2)} />
+            <ZAxis range={[18, 18]} />
+            <Tooltip
+              cursor={{ strokeDasharray: '3 3' }}
+              content={({ payload }) => {
+                const p = payload?.[0]?.payload as { label: string; x: number; y: number } | undefined;
+                return p ? (
+                  <div className="chart-tip">
+                    <strong>{p.label}</strong>
+                    <br />({p.x.toFixed(3)}, {p.y.toFixed(3)})
+                  </div>
+                ) : null;
+              }}
+            />
+            <Scatter name="vocabulary" data={vocab} fill="#9aa4b2" fillOpacity={0.55} isAnimationActive={false} />
+            {groups.map(([name, pts], i) => (
+              <Scatter key={name} name={`<${name}>`} data={pts} fill={PCA_COLORS[i % PCA_COLORS.length]} shape={i === 0 ? 'diamond' : 'triangle'} isAnimationActive={false} />
+            ))}
+            {groups.length > 1 && <Legend />}
+          </ScatterChart>
+        </ResponsiveContainer>
+      </div>
       <div className="pca-with" role="group" aria-label="Tags in the PCA">
         <span className="muted small">Also in this PCA:</span>
         {allTags
@@ -223,6 +234,10 @@ function AttentionCard() {
   const layer = useInspector((s) => s.layer);
   const model = useModel((s) => s.model);
   const ins = inspectorStore.getState();
+  const adapters = useLibrary((s) => s.summary.adapters);
+  const chosen = useInspector((s) => s.adapter);
+  // An adapter deleted from the library since it was chosen falls back to the base model.
+  const adapter = adapters.some((a) => a.name === chosen) ? chosen : null;
   return (
     <section className="card" aria-labelledby="attn-title" data-testid="inspector-attention">
       <div className="card-head">
@@ -251,6 +266,16 @@ function AttentionCard() {
         }}
       >
         <input type="text" className="mono" aria-label="Prompt (tags written <Name>)" value={prompt} onChange={(e) => ins.setPrompt(e.target.value)} placeholder="<SMILES> CCO is" />
+        {adapters.length > 0 && (
+          <select aria-label="Adapter" value={adapter ?? ''} onChange={(e) => ins.setAdapter(e.target.value || null)} data-testid="attn-adapter">
+            <option value="">base model</option>
+            {adapters.map((a) => (
+              <option key={a.id} value={a.name}>
+                with {a.name}
+              </option>
+            ))}
+          </select>
+        )}
         <button type="submit" className="primary" disabled={!model || status === 'running'}>
           {status === 'running' ? 'Running…' : 'Show attention'}
         </button>
@@ -278,6 +303,7 @@ function Heatmap({ a, layer }: { a: AttentionReply; layer: number }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const m = useMemo(() => attentionLayer(a, layer), [a, layer]);
   const [hover, setHover] = useState<{ i: number; j: number; x: number; y: number } | null>(null);
+  const heatRef = useRef<HTMLDivElement>(null);
   const cell = Math.max(6, Math.min(34, Math.floor(640 / Math.max(1, a.T))));
   const fontPx = Math.min(12, Math.max(8, cell));
   const labels = useMemo(() => a.tokens.map((t) => showToken(t.text)).map((s) => (s.length > 16 ? `${s.slice(0, 15)}…` : s)), [a]);
@@ -328,14 +354,20 @@ function Heatmap({ a, layer }: { a: AttentionReply; layer: number }) {
     const i = Math.floor((y - labelH) / cell);
     setHover(i >= 0 && j >= 0 && i < a.T && j < a.T ? { i, j, x, y } : null);
   };
+  const csvRows = useMemo(() => {
+    const out: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < a.T; i++) for (let j = 0; j <= i; j++) out.push({ query: i, key: j, query_token: a.tokens[i]!.text, key_token: a.tokens[j]!.text, weight: m[i * a.T + j] });
+    return out;
+  }, [a, m]);
   return (
     <div className="heatmap-wrap">
       <div className="heatmap-scale" data-testid="attention-scale" aria-label="Colour scale">
         <span className="muted small">0</span>
         <span className="heatmap-gradient" style={{ background: `linear-gradient(to right, ${heat(0)}, ${heat(0.5)}, ${heat(1)})` }} />
         <span className="muted small">{max.toPrecision(3)} (max weight)</span>
+        <ChartExport target={heatRef} title={`Attention ${layer < 0 ? 'mean of layers' : `layer ${layer}`}`} rows={csvRows} raster />
       </div>
-      <div className="heatmap-canvas">
+      <div className="heatmap-canvas" ref={heatRef}>
         <canvas
           ref={canvas}
           style={{ width: W, height: H }}

@@ -1,11 +1,13 @@
 import { Fragment, useMemo, useState } from 'react';
 import { libraryStore, useLibrary, useModel } from '../../state/app';
+import type { TrainingRecord } from '../../tags/tag';
 import type { HeadSummary, TagSummary } from '../../worker/protocol';
 import { Dialog } from '../common/Dialog';
 import { downloadBytes, downloadText } from '../common/download';
 import { FileDrop } from '../common/FileDrop';
 import { TagChip } from '../common/TagChip';
 import { formatInt } from '../format';
+import { TrainingDetails } from './Provenance';
 
 function fmtMetric(v: number): string {
   const a = Math.abs(v);
@@ -176,20 +178,10 @@ export function LibraryPanel() {
             <table className="table compact">
               <tbody>
                 {orphanHeads.map((h) => (
-                  <tr key={h.id}>
-                    <td>
-                      head <strong>{h.name}</strong>
-                    </td>
-                    <td className="muted">{headText(h)}</td>
-                    <td className="right">
-                      <button type="button" className="danger small" onClick={() => void lib.remove('head', h.name)}>
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
+                  <HeadRow key={h.id} h={h} />
                 ))}
                 {summary.adapters.map((a) => (
-                  <AdapterRow key={a.id} name={a.name} text={`LoRA r ${a.rank}, α ${a.alpha}, ${a.targets.join(' ')} × ${a.layers} layers, ${formatInt(a.params)} params`} />
+                  <AdapterRow key={a.id} name={a.name} text={`LoRA r ${a.rank}, α ${a.alpha}, ${a.targets.join(' ')} × ${a.layers} layers, ${formatInt(a.params)} params`} training={a.training} />
                 ))}
               </tbody>
             </table>
@@ -285,7 +277,7 @@ function TagRow({ t, checked, onCheck, fingerprint, modelD }: { t: TagSummary; c
               </button>
             </form>
           ) : (
-            <button type="button" className="plain" onClick={() => setOpen(!open)} aria-expanded={open} title="Show provenance">
+            <button type="button" className="plain" onClick={() => setOpen(!open)} aria-expanded={open} title="Show provenance" data-testid={`library-details-${t.name}`}>
               <TagChip name={t.name} kind={t.kind} badge={t.head ? 'ƒ' : undefined} /> <span className="muted small">{t.kind}</span>
             </button>
           )}
@@ -317,6 +309,9 @@ function TagRow({ t, checked, onCheck, fingerprint, modelD }: { t: TagSummary; c
             </>
           ) : (
             <>
+              <button type="button" className="small" onClick={() => setOpen(!open)} aria-expanded={open} data-testid={`provenance-toggle-${t.name}`}>
+                {open ? 'Hide details' : 'Details'}
+              </button>
               <button
                 type="button"
                 className="small"
@@ -363,7 +358,15 @@ function TagRow({ t, checked, onCheck, fingerprint, modelD }: { t: TagSummary; c
                   <dd className="pre">{p.notes}</dd>
                 </>
               )}
+              {t.head && (
+                <>
+                  <dt>Head</dt>
+                  <dd>{headText(t.head)}</dd>
+                </>
+              )}
             </dl>
+            <h4 className="prov-title">How it was trained{t.head ? ' (tag and head)' : ''}</h4>
+            <TrainingDetails training={p.training} testId={`provenance-${t.name}`} />
           </td>
         </tr>
       )}
@@ -371,53 +374,96 @@ function TagRow({ t, checked, onCheck, fingerprint, modelD }: { t: TagSummary; c
   );
 }
 
-function AdapterRow({ name, text }: { name: string; text: string }) {
+function HeadRow({ h }: { h: HeadSummary }) {
+  const [open, setOpen] = useState(false);
+  const lib = libraryStore.getState();
+  return (
+    <Fragment>
+      <tr>
+        <td>
+          head <strong>{h.name}</strong>
+        </td>
+        <td className="muted">{headText(h)}</td>
+        <td className="right nowrap">
+          <button type="button" className="small" onClick={() => setOpen(!open)} aria-expanded={open} data-testid={`provenance-toggle-head-${h.name}`}>
+            {open ? 'Hide details' : 'Details'}
+          </button>
+          <button type="button" className="danger small" onClick={() => void lib.remove('head', h.name)}>
+            Delete
+          </button>
+        </td>
+      </tr>
+      {open && (
+        <tr className="detail-row">
+          <td colSpan={3}>
+            <TrainingDetails training={h.training} testId={`provenance-head-${h.name}`} />
+          </td>
+        </tr>
+      )}
+    </Fragment>
+  );
+}
+
+function AdapterRow({ name, text, training }: { name: string; text: string; training?: TrainingRecord }) {
   const [renaming, setRenaming] = useState(false);
+  const [open, setOpen] = useState(false);
   const [value, setValue] = useState(name);
   const lib = libraryStore.getState();
   return (
-    <tr>
-      <td>
-        {renaming ? (
-          <form
-            className="inline-form"
-            onSubmit={async (e) => {
-              e.preventDefault();
-              if (await lib.rename('adapter', name, value)) setRenaming(false);
+    <Fragment>
+      <tr>
+        <td>
+          {renaming ? (
+            <form
+              className="inline-form"
+              onSubmit={async (e) => {
+                e.preventDefault();
+                if (await lib.rename('adapter', name, value)) setRenaming(false);
+              }}
+            >
+              <input type="text" aria-label={`New name for adapter ${name}`} value={value} onChange={(e) => setValue(e.target.value)} autoFocus />
+              <button type="submit" className="primary small">
+                Save
+              </button>
+            </form>
+          ) : (
+            <>
+              adapter <strong>{name}</strong>
+            </>
+          )}
+        </td>
+        <td className="muted">{text}</td>
+        <td className="right nowrap">
+          <button type="button" className="small" onClick={() => setOpen(!open)} aria-expanded={open} data-testid={`provenance-toggle-adapter-${name}`}>
+            {open ? 'Hide details' : 'Details'}
+          </button>
+          <button type="button" className="small" onClick={() => setRenaming(!renaming)}>
+            Rename
+          </button>
+          <button
+            type="button"
+            className="small"
+            title="adapter_config.json + adapter_model.safetensors (Hugging Face PEFT, vLLM, TGI), zipped"
+            onClick={async () => {
+              const r = await lib.exportFiles({ format: 'peft', adapter: name });
+              if (r) downloadBytes(r.bytes, r.fileName, 'application/zip');
             }}
+            data-testid={`export-peft-${name}`}
           >
-            <input type="text" aria-label={`New name for adapter ${name}`} value={value} onChange={(e) => setValue(e.target.value)} autoFocus />
-            <button type="submit" className="primary small">
-              Save
-            </button>
-          </form>
-        ) : (
-          <>
-            adapter <strong>{name}</strong>
-          </>
-        )}
-      </td>
-      <td className="muted">{text}</td>
-      <td className="right nowrap">
-        <button type="button" className="small" onClick={() => setRenaming(!renaming)}>
-          Rename
-        </button>
-        <button
-          type="button"
-          className="small"
-          title="adapter_config.json + adapter_model.safetensors (Hugging Face PEFT, vLLM, TGI), zipped"
-          onClick={async () => {
-            const r = await lib.exportFiles({ format: 'peft', adapter: name });
-            if (r) downloadBytes(r.bytes, r.fileName, 'application/zip');
-          }}
-          data-testid={`export-peft-${name}`}
-        >
-          Export PEFT
-        </button>
-        <button type="button" className="danger small" onClick={() => void lib.remove('adapter', name)}>
-          Delete
-        </button>
-      </td>
-    </tr>
+            Export PEFT
+          </button>
+          <button type="button" className="danger small" onClick={() => void lib.remove('adapter', name)}>
+            Delete
+          </button>
+        </td>
+      </tr>
+      {open && (
+        <tr className="detail-row">
+          <td colSpan={3}>
+            <TrainingDetails training={training} testId={`provenance-adapter-${name}`} />
+          </td>
+        </tr>
+      )}
+    </Fragment>
   );
 }

@@ -4,6 +4,7 @@ import { modelStore, useModel } from '../../state/app';
 import type { ModelSourceSpec } from '../../worker/protocol';
 import { formatBytes } from '../format';
 import { FitCard, useRefused } from './FitCard';
+import { LoadSettingsFields, useLoadSettingsOk } from './LoadSettingsFields';
 import { classifyFiles } from './files';
 
 type Tab = 'catalog' | 'url' | 'files';
@@ -68,6 +69,7 @@ export function SourceCard() {
         {tab === 'url' && <UrlTab busy={busy} />}
         {tab === 'files' && <FilesTab busy={busy} files={files} setFiles={setFiles} />}
       </div>
+      <LoadSettingsFields disabled={busy} />
       <FitCard />
       <p className="hint">Loading replaces the current model. You can also drop a model file (and its tokenizer) anywhere on this card.</p>
     </section>
@@ -106,7 +108,8 @@ function CatalogTab({ busy }: { busy: boolean }) {
   const [selected, setSelected] = useState(DEFAULT_CATALOG_ID);
   const entry = CATALOG.find((e) => e.id === selected) ?? CATALOG[0]!;
   const source = useMemo(() => catalogSource(entry), [entry]);
-  const refused = useRefused(source);
+  const settingsOk = useLoadSettingsOk();
+  const refused = useRefused(source) || !settingsOk;
   // Selecting an entry inspects it (header only: a hub file costs a few Range requests).
   useEffect(() => {
     void modelStore.getState().inspect(source, entry.name);
@@ -157,7 +160,8 @@ function UrlTab({ busy }: { busy: boolean }) {
   const [tokUrl, setTokUrl] = useState('');
   const [err, setErr] = useState<string | null>(null);
   const source = useMemo(() => urlSpec(url, tokUrl), [url, tokUrl]);
-  const refused = useRefused(source);
+  const settingsOk = useLoadSettingsOk();
+  const refused = useRefused(source) || !settingsOk;
   const inspecting = useModel((s) => s.inspection.status === 'pending');
   // What the catalog showed is not about this tab's URL.
   useEffect(() => {
@@ -236,7 +240,8 @@ function FilesTab({
     () => (files.model ? { kind: 'file', file: files.model, tokenizerFile: files.tokenizer } : null),
     [files.model, files.tokenizer],
   );
-  const refused = useRefused(source);
+  const settingsOk = useLoadSettingsOk();
+  const refused = useRefused(source) || !settingsOk;
   // A picked or dropped file is inspected at once (slices of the header; nothing is uploaded).
   useEffect(() => {
     if (source) void modelStore.getState().inspect(source);

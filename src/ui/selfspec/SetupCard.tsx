@@ -1,6 +1,9 @@
 import { useState } from 'react';
-import { useModel } from '../../state/app';
-import type { InputChoice } from '../../state/selfspec';
+import { useLibrary, useModel } from '../../state/app';
+import { MAX_CORPUS_BYTES } from '../../selfspec/corpus';
+import { DEFAULT_SPECIALISE } from '../../selfspec/specialise';
+import { corpusChoice } from './corpus-choice';
+import { slotFit, type InputChoice } from '../../state/selfspec';
 import type { SpecMethod } from '../../selfspec/specialise';
 import type { Scoring } from '../../selfspec/evaluate';
 import { FileDrop } from '../common/FileDrop';
@@ -18,7 +21,14 @@ const METHODS: Array<{ id: SpecMethod; label: string }> = [
 ];
 
 const label = (c: InputChoice, builtins: Array<{ id: string; label: string }>) =>
-  c.kind === 'builtin' ? (builtins.find((b) => b.id === c.id)?.label ?? c.id) : c.kind === 'file' ? `${c.name} (${(c.bytes.byteLength / 1024).toFixed(1)} KB)` : 'none';
+  c.kind === 'builtin'
+    ? (builtins.find((b) => b.id === c.id)?.label ?? c.id)
+    : c.kind === 'file'
+      ? `${c.name} (${(c.bytes.byteLength / 1024).toFixed(1)} KB)`
+      : c.kind === 'folder'
+        ? `${c.name}: ${c.files.length} .txt documents (${(c.files.reduce((a, f) => a + f.bytes.byteLength, 0) / 1024).toFixed(1)} KB)`
+        : 'none';
+
 
 async function choiceOf(files: File[]): Promise<InputChoice> {
   const f = files[0];
@@ -35,6 +45,16 @@ export function SetupCard() {
   const status = useSelfSpec((s) => s.status);
   const error = useSelfSpec((s) => s.error);
   const model = useModel((s) => s.model);
+  const modelLoading = useModel((s) => s.status === 'loading');
+  const fit = slotFit(settings, model);
+  const adapters = useLibrary((s) => s.summary.adapters);
+  // A refused corpus pick (too big, no .txt) is said here; the corpus chosen before stays.
+  const [corpusError, setCorpusError] = useState<string | null>(null);
+  const pickCorpus = (files: File[], folder = false) => {
+    setCorpusError(null);
+    corpusChoice(files, { folder }).then(st.setCorpus, (e: Error) => setCorpusError(e.message));
+  };
+  const start = adapters.find((a) => a.name === settings.initAdapter) ?? null;
   const st = selfspecStore.getState();
   const runId = useSelfSpec((s) => s.runId);
   const busy = status === 'running' || status === 'pausing' || status === 'starting';
@@ -56,11 +76,38 @@ export function SetupCard() {
               {folded ? 'Show settings' : 'Hide settings'}
             </button>
           )}
-          <button type="button" className="primary" disabled={busy || !model || Object.keys(errors).length > 0} onClick={() => void st.start()} data-testid="ss-start">
+          <button type="button" className="primary" disabled={busy || !model || modelLoading || !fit.ok || Object.keys(errors).length > 0}
+            title={!fit.ok ? `The loaded model has ${fit.have} slots; these settings need ${fit.need}.` : undefined}
+            onClick={() => void st.start()}
+            data-testid="ss-start"
+          >
             Start
           </button>
         </div>
       </div>
+      {!fit.ok && (
+        <div className="inline-error ss-slots" role="alert" data-testid="ss-slots" data-need={fit.need} data-have={fit.have ?? ''}>
+          <p>
+            These settings need <strong>{fit.need} decoding slots</strong>: {fit.reason}. The loaded model has {fit.have}.
+          </p>
+          <div className="actions">
+            <button type="button" className="primary" disabled={busy || modelLoading} onClick={() => void st.reloadForSlots()} data-testid="ss-reload-slots">
+              {modelLoading ? 'Reloading…' : `Reload with ${fit.need} slots`}
+            </button>
+            {fit.fittingK !== null && (
+              <button type="button" disabled={busy} onClick={() => set({ k: fit.fittingK! })} data-testid="ss-fit-k">
+                Use k = {fit.fittingK}
+              </button>
+            )}
+            {fit.oneRoundFits && (
+              <button type="button" disabled={busy} onClick={() => set({ rounds: 1 })} data-testid="ss-fit-rounds">
+                Run 1 round
+              </button>
+            )}
+          </div>
+          <p className="hint tight">Reloading keeps the model and its context setting; more slots take more KV memory (the context may be halved to stay under the KV cap unless set in the Model panel).</p>
+        </div>
+      )}
       {!folded && (
       <>
       <div className="ss-inputs">
@@ -91,16 +138,51 @@ export function SetupCard() {
             data-testid="ss-corpus"
             disabled={busy}
             value={corpus.kind === 'builtin' ? corpus.id : corpus.kind}
-            onChange={(e) => (e.target.value === 'none' ? st.setCorpus({ kind: 'none' }) : e.target.value !== 'file' && st.setCorpus({ kind: 'builtin', id: e.target.value }))}
+            onChange={(e) => (e.target.value === 'none' ? st.setCorpus({ kind: 'none' }) : e.target.value !== 'file' && e.target.value !== 'folder' && st.setCorpus({ kind: 'builtin', id: e.target.value }))}
           >
             <option value="pubmedqa">PubMedQA abstracts (1,000)</option>
             <option value="none">None (k = 0)</option>
-            {corpus.kind === 'file' && <option value="file">{label(corpus, [])}</option>}
+            {(corpus.kind === 'file' || corpus.kind === 'folder') && <option value={corpus.kind}>{label(corpus, [])}</option>}
           </select>
-          <FileDrop label="Upload a corpus" accept=".jsonl,.json,.txt" disabled={busy} onFiles={(f) => void choiceOf(f).then(st.setCorpus)} testId="ss-corpus-file">
-            JSONL with id and text, or plain text with one passage per line
+          <FileDrop label="Upload a corpus" accept=".jsonl,.json,.txt" multiple disabled={busy} onFiles={(f) => pickCorpus(f)} testId="ss-corpus-file">
+            JSONL with id and text, or plain text with one passage per line; several .txt files are documents
           </FileDrop>
+          <FileDrop label="Choose a folder of .txt documents" directory disabled={busy} onFiles={(f) => pickCorpus(f, true)} testId="ss-corpus-folder">
+            split at blank lines into passages, ids &lt;file&gt;#&lt;n&gt;; up to {MAX_CORPUS_BYTES / 1024 / 1024} MB in all
+          </FileDrop>
+          {corpusError && (
+            <p className="inline-error" role="alert" data-testid="ss-corpus-error">
+              {corpusError}
+            </p>
+          )}
         </div>
+      </div>
+      <div className="field">
+        <label htmlFor="ss-init-adapter">Start LoRA from</label>
+        <select
+          id="ss-init-adapter"
+          data-testid="ss-init-adapter"
+          disabled={busy}
+          value={settings.initAdapter ?? ''}
+          onChange={(e) => {
+            const a = adapters.find((x) => x.name === e.target.value);
+            // The specialisation takes the start adapter's shape (rank, α, targets) so that training continues it.
+            set(a ? { initAdapter: a.name, lora: { rank: a.rank, alpha: a.alpha, targets: [...a.targets] } } : { initAdapter: null, lora: undefined });
+          }}
+        >
+          <option value="">
+            a fresh LoRA (r {DEFAULT_SPECIALISE.lora.rank}, α {DEFAULT_SPECIALISE.lora.alpha}, all layers)
+          </option>
+          {adapters.map((a) => (
+            <option key={a.id} value={a.name}>
+              {a.name} (r {a.rank}, α {a.alpha}, {a.targets.join(' ')})
+            </option>
+          ))}
+        </select>
+        <span className="field-hint">
+          {start ? 'LoRA training continues this library adapter (e.g. an imported PEFT adapter); the table adds its row as the start.' : adapters.length ? 'or continue an adapter of the library' : 'import a PEFT adapter in the Library panel to continue it here'}
+        </span>
+        {settings.initAdapter && !start && <span className="field-hint">“{settings.initAdapter}” is no longer in the library: choose another.</span>}
       </div>
       <details className="ss-advanced" data-testid="ss-advanced">
         <summary>Instruction prompt, given instructions, iteration</summary>
@@ -194,7 +276,8 @@ export function SetupCard() {
       {errors.methods && <p className="field-hint">{errors.methods}</p>}
       </>
       )}
-      {!model && <p className="hint">Load a model in the Model panel first: the run generates, trains and evaluates on it.</p>}
+      {modelLoading && <p className="hint" data-testid="ss-model-loading">The model is loading: Start waits for it.</p>}
+      {!model && !modelLoading && <p className="hint">Load a model in the Model panel first: the run generates, trains and evaluates on it.</p>}
       {error && !busy && !runId && (
         <p className="inline-error" role="alert" data-testid="ss-error">
           {error}

@@ -3,6 +3,7 @@ import { trainStore, useTrain } from '../../state/app';
 import { lossLabel, metricLabel, primaryMetric } from '../../state/train';
 import { fmt, MiniChart } from '../common/LiveChart';
 import { formatInt } from '../format';
+import { RunClock, SampleList } from './Samples';
 
 const PHASE_LABEL: Record<string, string> = {
   preparing: 'Preparing (rendering examples, building the training graph)…',
@@ -98,6 +99,7 @@ export function LiveRun() {
               <dt>Loss</dt>
               <dd data-testid="train-loss">{log.length ? fmt(log[log.length - 1].loss) : '—'}</dd>
             </div>
+            <RunClock />
             <div>
               <dt>Trainable params</dt>
               <dd>{formatInt(run.trainableParams)}</dd>
@@ -135,6 +137,7 @@ export function LiveRun() {
                 ))}
             </div>
           )}
+          <SampleList />
           <div className="charts">
             <MiniChart title={lossLabel(run.outputKind)} data={series} dataKey="loss" color="#2f5bd3" testId="chart-loss" scaleOptions />
             <MiniChart

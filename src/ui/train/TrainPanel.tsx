@@ -22,6 +22,7 @@ import { NumberField } from '../NumberField';
 import { Checkpoints } from './Checkpoints';
 import { LiveRun } from './LiveRun';
 import { RunHistory } from './RunHistory';
+import { SampleSettings } from './Samples';
 
 export function TrainPanel() {
   return (
@@ -32,6 +33,7 @@ export function TrainPanel() {
         </div>
         <div className="col col-side">
           <HyperCard />
+          <SampleSettings />
           <Checkpoints />
         </div>
       </div>
@@ -174,7 +176,7 @@ function RunCard() {
           </p>
         )}
 
-        <div className="options run-row">
+        <div className="options run-row data-row">
           {config.method === 'stage3' ? (
             <div className="field span-2">
               <span className="label">Datasets (batches mix them)</span>
