@@ -14,9 +14,7 @@ export interface Gpu {
     maxStorageBuffersPerShaderStage: number;
     minStorageBufferOffsetAlignment: number;
     minUniformBufferOffsetAlignment: number;
-    /** Optional where a Gpu is built by hand (tests); matvecShape assumes 256 / no subgroup size. */
-    maxComputeWorkgroupSizeX?: number;
-    /** The adapter's subgroup sizes (adapter.info; 0 when it has no subgroups). */
+    /** The adapter's subgroup sizes (adapter.info; 0 or absent when unknown: matvec then reduces without subgroups). */
     subgroupMinSize?: number;
     subgroupMaxSize?: number;
   };
@@ -112,7 +110,6 @@ export async function acquireGpu(gpu: GPU | undefined, opts: AcquireOptions = {}
       maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
       minStorageBufferOffsetAlignment: device.limits.minStorageBufferOffsetAlignment,
       minUniformBufferOffsetAlignment: device.limits.minUniformBufferOffsetAlignment,
-      maxComputeWorkgroupSizeX: device.limits.maxComputeWorkgroupSizeX,
       subgroupMinSize: (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0,
       subgroupMaxSize: (info as { subgroupMaxSize?: number }).subgroupMaxSize ?? 0,
     },

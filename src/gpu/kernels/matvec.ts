@@ -46,7 +46,7 @@ const pow2floor = (n: number) => 2 ** Math.floor(Math.log2(Math.max(1, n)));
 export function matvecShape(gpu: Pick<Gpu, 'limits' | 'features'>, subgroups: boolean): MatvecShape {
   const l = gpu.limits;
   const storage = Math.floor(l.maxComputeWorkgroupStorageSize / (4 * MATVEC_ROWS)) - MATVEC_ROWS;
-  const wgs = pow2floor(Math.min(256, l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX ?? 256, storage));
+  const wgs = pow2floor(Math.min(256, l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX, storage));
   // Subgroups only with a known largest subgroup size: a row's threads must hold whole subgroups.
   const sg = l.subgroupMaxSize ?? 0;
   const useSg = subgroups && sg > 0 && sg <= wgs;
