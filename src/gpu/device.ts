@@ -14,6 +14,9 @@ export interface Gpu {
     maxStorageBuffersPerShaderStage: number;
     minStorageBufferOffsetAlignment: number;
     minUniformBufferOffsetAlignment: number;
+    /** The adapter's subgroup sizes (adapter.info; 0 or absent when unknown: matvec then reduces without subgroups). */
+    subgroupMinSize?: number;
+    subgroupMaxSize?: number;
   };
   adapterInfo: { vendor: string; architecture: string; device: string; description: string };
   /**
@@ -107,6 +110,8 @@ export async function acquireGpu(gpu: GPU | undefined, opts: AcquireOptions = {}
       maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
       minStorageBufferOffsetAlignment: device.limits.minStorageBufferOffsetAlignment,
       minUniformBufferOffsetAlignment: device.limits.minUniformBufferOffsetAlignment,
+      subgroupMinSize: (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0,
+      subgroupMaxSize: (info as { subgroupMaxSize?: number }).subgroupMaxSize ?? 0,
     },
     adapterInfo: {
       vendor: info.vendor ?? '',

@@ -5,7 +5,8 @@ import { Embedding, NO_INJECT } from '../gpu/kernels/embedding';
 import { LoraUp } from '../gpu/kernels/lora';
 import { GROUP_WORDS, MEMBER_WORDS, MixtureSampler, writePlan, type PlanGroup } from '../gpu/kernels/mixture';
 import { Argmax } from '../gpu/kernels/logits';
-import { Matmul } from '../gpu/kernels/matmul';
+import { Matmul, MATVEC_MAX_M } from '../gpu/kernels/matmul';
+import { DecodeMatvec, type MatvecMode } from '../gpu/kernels/matvec';
 import { RmsNorm } from '../gpu/kernels/rmsnorm';
 import { Rope } from '../gpu/kernels/rope';
 import { Rows } from '../gpu/kernels/rows';
@@ -85,6 +86,9 @@ type Kernels = {
   rows: Rows;
   argmax: Argmax;
   sampler: MixtureSampler;
+  /** The fused decode projections, and which layers' q|k|v and gate|up can use them (one stack each). */
+  mv: DecodeMatvec | null;
+  fuse: { qkv: boolean; gu: boolean }[];
 };
 
 /**
@@ -93,7 +97,8 @@ type Kernels = {
  */
 export class Transformer {
   readonly rec: Recorder;
-  private readonly meta: { ids: GPUBuffer; slot: GPUBuffer; pos: GPUBuffer; start: GPUBuffer; inject: GPUBuffer; rows: GPUBuffer; adapter: GPUBuffer };
+  /** slot and pos are parts of one buffer so the fused q|k|v kernel reads both through one binding. */
+  private readonly meta: { ids: GPUBuffer; slot: Part; pos: Part; start: GPUBuffer; inject: GPUBuffer; rows: GPUBuffer; adapter: GPUBuffer };
   /** LoRA adapters resident for inference; a token's adapter is its slot here. */
   readonly adapters: ResidentAdapters;
   /** Compiled on first use of an adapter (prepareAdapters): f32 matmul for the down projection, and the up kernel. */
@@ -150,10 +155,11 @@ export class Transformer {
     const kvd = cfg.nKvHeads * cfg.headDim;
     const f = (label: string, n: number) => mem.create(label, n * 4, 'scratch');
     this.rec = new Recorder(gpu);
+    const [, [slotP, posP]] = planar(mem, 'slot|pos', [T, T], gpu.limits.minStorageBufferOffsetAlignment);
     this.meta = {
       ids: f('ids', T),
-      slot: f('slot', T),
-      pos: f('pos', T),
+      slot: slotP,
+      pos: posP,
       start: f('start', T),
       inject: f('inject', T),
       rows: f('rows', Math.max(T, slots)),
@@ -211,7 +217,7 @@ export class Transformer {
   }
 
   static async create(gpu: Gpu, kc: KernelCache, mem: GpuMemory, cfg: ModelConfig, w: ModelWeights, opts: TransformerOptions): Promise<Transformer> {
-    const [embed, norm, mm, rope, attn, swiglu, rows, argmax, sampler] = await Promise.all([
+    const [embed, norm, mm, rope, attn, swiglu, rows, argmax, sampler, mv] = await Promise.all([
       Embedding.create(kc, [w.tokEmbd.type]),
       RmsNorm.create(kc),
       // Compile only the weight types this model has: each matmul pipeline is costly to build.
@@ -222,8 +228,10 @@ export class Transformer {
       Rows.create(kc),
       Argmax.create(kc),
       MixtureSampler.create(kc),
+      DecodeMatvec.create(kc, decodeNeeds(w).needs),
     ]);
-    const tr = new Transformer(gpu, cfg, w, { embed, norm, mm, rope, attn, swiglu, rows, argmax, sampler }, opts, mem);
+    const { fuse } = decodeNeeds(w);
+    const tr = new Transformer(gpu, cfg, w, { embed, norm, mm, rope, attn, swiglu, rows, argmax, sampler, mv, fuse }, opts, mem);
     tr.kernelCache = kc;
     return tr;
   }
@@ -263,8 +271,8 @@ export class Transformer {
       const n = c1 - c0;
       const part = (a: Uint32Array) => bytesOf(a.subarray(c0, c1));
       q.writeBuffer(this.meta.ids, 0, part(input.ids));
-      q.writeBuffer(this.meta.slot, 0, part(input.slot));
-      q.writeBuffer(this.meta.pos, 0, part(input.pos));
+      q.writeBuffer(this.meta.slot.buffer, this.meta.slot.offset, part(input.slot));
+      q.writeBuffer(this.meta.pos.buffer, this.meta.pos.offset, part(input.pos));
       q.writeBuffer(this.meta.start, 0, input.start ? part(input.start) : bytesOf(this.zeros.subarray(0, n)));
       q.writeBuffer(this.meta.inject, 0, input.inject ? part(input.inject) : bytesOf(this.noInject.subarray(0, n)));
       let lora = false;
@@ -273,7 +281,16 @@ export class Transformer {
         if (!this.lora) throw new Error('Adapters are resident but their kernels are not compiled: await prepareAdapters() first.');
         q.writeBuffer(this.meta.adapter, 0, part(input.adapter!));
       }
-      this.layers(n, input.injected ?? this.noInjected, lora);
+      // Decode-sized chunks without adapters take the fused projections (5 dispatches a layer).
+      const fused = !lora && this.k.mv !== null && n <= MATVEC_MAX_M;
+      if (fused) this.fusedLayers(n, input.injected ?? this.noInjected);
+      else this.layers(n, input.injected ?? this.noInjected, lora);
+      // One chunk whose every token wants its logits, in order (a decode step): the LM head reads the
+      // residual stream itself, norm fused in, so no row gather and no separate final norm.
+      if (fused && n === T && R === T && input.logitRows.every((r, i) => r === i)) {
+        this.headFused(R);
+        return;
+      }
       // Rows of this chunk whose logits are wanted, in chunk-local indices, kept in input order.
       let nLocal = 0;
       let firstOut = -1;
@@ -409,6 +426,33 @@ export class Transformer {
     this.lora.up.forward(this.rec, { u, b: packed.b, adapter: this.meta.adapter, table: this.adapters.tables[p]!, y, T, N: packed.out, R: packed.R });
   }
 
+  /** q, k, v [T, ·] = xn·W{q,k,v}ᵀ (+ biases): one stacked dispatch when the layer has one stack. */
+  private projectQkv(l: number, T: number): void {
+    const { k, rec, act } = this;
+    const L = this.w.layers[l];
+    const biased = !!(L.bq || L.bk || L.bv);
+    if (stacked([L.wq, L.wk, L.wv]) && (!biased || this.qkvBias[l])) {
+      const yOffsets = [act.q.offset, act.k.offset, act.v.offset];
+      k.mm.forwardStacked(rec, { x: act.xn, ws: [L.wq, L.wk, L.wv], y: act.qkv, yOffsets, M: T, bias: this.qkvBias[l] ?? undefined });
+    } else {
+      k.mm.forward(rec, { x: act.xn, w: L.wq, y: act.q, M: T, bias: L.bq ?? undefined });
+      k.mm.forward(rec, { x: act.xn, w: L.wk, y: act.k, M: T, bias: L.bk ?? undefined });
+      k.mm.forward(rec, { x: act.xn, w: L.wv, y: act.v, M: T, bias: L.bv ?? undefined });
+    }
+  }
+
+  /** gate, up [T, ff] = xn·W{gate,up}ᵀ. */
+  private projectGateUp(l: number, T: number): void {
+    const { k, rec, act } = this;
+    const L = this.w.layers[l];
+    if (stacked([L.wGate, L.wUp])) {
+      k.mm.forwardStacked(rec, { x: act.xn, ws: [L.wGate, L.wUp], y: act.gu, yOffsets: [act.gate.offset, act.up.offset], M: T });
+    } else {
+      k.mm.forward(rec, { x: act.xn, w: L.wGate, y: act.gate, M: T });
+      k.mm.forward(rec, { x: act.xn, w: L.wUp, y: act.up, M: T });
+    }
+  }
+
   private layers(T: number, injected: GPUBuffer, lora: boolean): void {
     const { cfg, w, k, rec, act, meta } = this;
     const ad = (l: number, p: LoraProj, x: Binding, y: Binding) => {
@@ -420,15 +464,7 @@ export class Transformer {
     for (let l = 0; l < cfg.nLayers; l++) {
       const L = w.layers[l];
       k.norm.forward(rec, { x: act.x, weight: L.attnNorm, out: act.xn, T, d, eps: cfg.normEps });
-      const biased = !!(L.bq || L.bk || L.bv);
-      if (stacked([L.wq, L.wk, L.wv]) && (!biased || this.qkvBias[l])) {
-        const yOffsets = [act.q.offset, act.k.offset, act.v.offset];
-        k.mm.forwardStacked(rec, { x: act.xn, ws: [L.wq, L.wk, L.wv], y: act.qkv, yOffsets, M: T, bias: this.qkvBias[l] ?? undefined });
-      } else {
-        k.mm.forward(rec, { x: act.xn, w: L.wq, y: act.q, M: T, bias: L.bq ?? undefined });
-        k.mm.forward(rec, { x: act.xn, w: L.wk, y: act.k, M: T, bias: L.bk ?? undefined });
-        k.mm.forward(rec, { x: act.xn, w: L.wv, y: act.v, M: T, bias: L.bv ?? undefined });
-      }
+      this.projectQkv(l, T);
       ad(l, 'q', act.xn, act.q);
       ad(l, 'k', act.xn, act.k);
       ad(l, 'v', act.xn, act.v);
@@ -442,12 +478,7 @@ export class Transformer {
       k.mm.forward(rec, { x: act.att, w: L.wo, y: act.x, M: T, accumulate: true });
       ad(l, 'o', act.att, act.x);
       k.norm.forward(rec, { x: act.x, weight: L.ffnNorm, out: act.xn, T, d, eps: cfg.normEps });
-      if (stacked([L.wGate, L.wUp])) {
-        k.mm.forwardStacked(rec, { x: act.xn, ws: [L.wGate, L.wUp], y: act.gu, yOffsets: [act.gate.offset, act.up.offset], M: T });
-      } else {
-        k.mm.forward(rec, { x: act.xn, w: L.wGate, y: act.gate, M: T });
-        k.mm.forward(rec, { x: act.xn, w: L.wUp, y: act.up, M: T });
-      }
+      this.projectGateUp(l, T);
       ad(l, 'gate', act.xn, act.gate);
       ad(l, 'up', act.xn, act.up);
       k.swiglu.forward(rec, { gate: act.gate, up: act.up, out: act.ffn, n: T * cfg.dFF });
@@ -456,10 +487,77 @@ export class Transformer {
     }
   }
 
+  /**
+   * The layer stack of a decode-sized chunk (M ≤ MATVEC_MAX_M tokens, no adapters), 5 dispatches a layer:
+   * norm+q|k|v+rope+kv-write, attention, o-projection (+= residual), norm+gate|up+SwiGLU, down (+= residual).
+   * The normed x, unrotated k, v and gate/up are never stored (no adapter reads them on this path).
+   */
+  private fusedLayers(T: number, injected: GPUBuffer): void {
+    const { cfg, w, k, rec, act, meta } = this;
+    const mv = k.mv!;
+    const hd = cfg.headDim;
+    const eps = cfg.normEps;
+    k.embed.gather(rec, { ids: meta.ids, inject: meta.inject, injected, table: w.tokEmbd, out: act.x, T });
+    for (let l = 0; l < cfg.nLayers; l++) {
+      const L = w.layers[l];
+      const cache = { kCache: this.kCache[l], vCache: this.vCache[l], slot: meta.slot, pos: meta.pos, T, nKv: cfg.nKvHeads, hd, maxSeq: this.opts.maxContext };
+      if (k.fuse[l].qkv) {
+        mv.rope(rec, {
+          x: act.x, M: T, weight: L.attnNorm, eps, ws: [L.wq, L.wk, L.wv], bias: this.qkvBias[l] ?? undefined, q: act.q,
+          kCache: this.kCache[l], vCache: this.vCache[l], slotPos: { buffer: meta.slot.buffer, offset: 0 }, posOffset: meta.pos.offset / 4,
+          headDim: hd, theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale, maxSeq: this.opts.maxContext,
+        });
+      } else {
+        // q, k, v of different types (llama.cpp's Q4_K_M gives some attn_v Q6_K): the separate kernels.
+        k.norm.forward(rec, { x: act.x, weight: L.attnNorm, out: act.xn, T, d: cfg.dModel, eps });
+        this.projectQkv(l, T);
+        k.rope.forward(rec, { pos: meta.pos, T, headDim: hd, theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale, x: act.qkv, nHeads: cfg.nHeads, second: { nHeads: cfg.nKvHeads, offset: act.k.offset } });
+        k.attn.kvWrite(rec, { ...cache, k: act.k, v: act.v });
+      }
+      if (this.captureQ) rec.copy(act.q.buffer, act.q.offset, this.captureQ, l * T * cfg.nHeads * hd * 4, T * cfg.nHeads * hd * 4);
+      k.attn.forward(rec, { ...cache, q: act.q, start: meta.start, out: act.att, nHeads: cfg.nHeads, scale: 1 / Math.sqrt(hd) });
+      mv.plain(rec, { x: act.att, w: L.wo, y: act.x, M: T, accumulate: true });
+      if (k.fuse[l].gu) {
+        mv.glu(rec, { x: act.x, M: T, weight: L.ffnNorm, eps, gate: L.wGate, up: L.wUp, y: act.ffn });
+      } else {
+        k.norm.forward(rec, { x: act.x, weight: L.ffnNorm, out: act.xn, T, d: cfg.dModel, eps });
+        this.projectGateUp(l, T);
+        k.swiglu.forward(rec, { gate: act.gate, up: act.up, out: act.ffn, n: T * cfg.dFF });
+      }
+      mv.plain(rec, { x: act.ffn, w: L.wDown, y: act.x, M: T, accumulate: true });
+    }
+  }
+
+  /** Logits of all R = T tokens of a fused chunk: norm + LM head in one dispatch, also writing hidn. */
+  private headFused(R: number): void {
+    const { cfg, w, k, rec, act } = this;
+    k.mv!.norm(rec, { x: act.x, M: R, weight: w.outNorm, eps: cfg.normEps, w: w.output, y: act.logits, xn: act.hidn });
+  }
+
   private head(R: number): void {
     if (R === 0) return;
     const { cfg, w, k, rec, act } = this;
     k.norm.forward(rec, { x: act.hid, weight: w.outNorm, out: act.hidn, T: R, d: cfg.dModel, eps: cfg.normEps });
     k.mm.forward(rec, { x: act.hidn, w: w.output, y: act.logits, M: R });
   }
+}
+
+/**
+ * The (weight type, fused mode) pairs the decode path needs, and per layer whether q|k|v and gate|up can
+ * be fused: each must be one stack of one type (uploadWeights), with biases on all of q, k, v or none.
+ * Layers that cannot keep the separate norm, projection, rope and SwiGLU kernels for that part.
+ */
+function decodeNeeds(w: ModelWeights): { needs: Array<[GgmlType, MatvecMode]>; fuse: { qkv: boolean; gu: boolean }[] } {
+  const needs: Array<[GgmlType, MatvecMode]> = [[w.output.type, 'norm']];
+  const ordered = (ws: GpuTensor[]) => stacked(ws) && ws.every((t, i) => t.type === ws[0].type && (i === 0 || t.offset! > ws[i - 1].offset!));
+  const fuse = w.layers.map((L) => {
+    const someBias = !!(L.bq || L.bk || L.bv);
+    const qkv = ordered([L.wq, L.wk, L.wv]) && (!someBias || !!(L.bq && L.bk && L.bv));
+    const gu = ordered([L.wGate, L.wUp]);
+    if (qkv) needs.push([L.wq.type, 'rope']);
+    if (gu) needs.push([L.wGate.type, 'glu']);
+    needs.push([L.wo.type, 'plain'], [L.wDown.type, 'plain']);
+    return { qkv, gu };
+  });
+  return { needs, fuse };
 }

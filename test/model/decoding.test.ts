@@ -3,6 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { acquireNodeGpu } from '../../src/gpu/node-gpu';
 import type { PlanGroup } from '../../src/gpu/kernels/mixture';
 import { loadModel } from '../../src/model/model';
+import { describeModel } from '../../src/model/describe';
+import { randomGguf } from '../../src/model/random-model';
+import { BytesSource } from '../../src/model/sources';
+import { GgmlType } from '../../src/model/types';
+import { relErr } from '../helpers/gpu';
 import { Rng } from '../../src/model/sampling';
 import { NodeFileSource } from '../../src/model/source-node';
 import { refForward, refModel, type RefInput, type RefModel } from '../reference/forward';
@@ -115,15 +120,64 @@ describe('mixture decoding', () => {
 });
 
 describe('decode steps', () => {
-  it('a decode step records 4 + 10·layers dispatches: q|k|v, gate|up and the rotation of q and k are one dispatch each', async () => {
+  it('a decode step records 2 + 5·layers dispatches: norm, q|k|v, RoPE and the KV write are one, SwiGLU rides in gate|up', async () => {
     const { e } = await load(2);
     const tr = e.transformer;
+    const L = e.config.nLayers;
+    // Embedding, then per layer norm+q|k|v+rope+kv-write, attention, o (+= x), norm+gate|up+SwiGLU,
+    // down (+= x); then final norm + LM head (no row gather: every token wants its logits).
+    for (const T of [1, 2]) {
+      const d0 = tr.rec.dispatches;
+      const ids = Uint32Array.from({ length: T }, (_, i) => 1 + i);
+      tr.record({ ids, slot: Uint32Array.from({ length: T }, (_, i) => i), pos: new Uint32Array(T), logitRows: Uint32Array.from({ length: T }, (_, i) => i) });
+      expect(tr.rec.dispatches - d0, `${T} token(s)`).toBe(2 + 5 * L);
+      tr.rec.submit();
+    }
+    // A short chunk with only some rows' logits (a prompt) keeps the row gather, final norm and head.
     const d0 = tr.rec.dispatches;
-    // Embedding, then per layer norm, q|k|v, rope of q and k, KV write, attention, o, norm, gate|up, SwiGLU,
-    // down; then the logit-row gather, final norm and LM head.
-    tr.record({ ids: Uint32Array.of(1), slot: Uint32Array.of(0), pos: Uint32Array.of(0), logitRows: Uint32Array.of(0) });
-    expect(tr.rec.dispatches - d0).toBe(4 + 10 * e.config.nLayers);
+    tr.record({ ids: Uint32Array.of(1, 2), slot: Uint32Array.of(0, 0), pos: Uint32Array.of(0, 1), logitRows: Uint32Array.of(1) });
+    expect(tr.rec.dispatches - d0).toBe(4 + 5 * L);
     tr.rec.submit();
+    e.dispose();
+  });
+
+  it('a layer whose q|k|v or gate|up mix types (Q4_K_M-style) keeps the separate kernels for that part; logits match the reference', async () => {
+    // Layer 0: attn_v and ffn_up in Q8_0 beside Q4_0 (not stackable); layer 1 uniform (fused).
+    const typeOf = (name: string) => (name === 'blk.0.attn_v.weight' || name === 'blk.0.ffn_up.weight' ? GgmlType.Q8_0 : undefined);
+    const bytes = randomGguf({ arch: 'qwen2', type: GgmlType.Q4_0, typeOf, seed: 9, nLayers: 2, nHeads: 4, nKvHeads: 2, includeTokenizer: true });
+    const src = new BytesSource(bytes, 'mixed.gguf');
+    const e = await loadModel(await acquireNodeGpu(), src, { slots: 8, maxContext: 64 });
+    const ids = [1, 7, 42, 3, 99];
+    const T = ids.length;
+    const tr = e.transformer;
+    const d0 = tr.rec.dispatches;
+    tr.run({ ids: Uint32Array.from(ids), slot: new Uint32Array(T), pos: Uint32Array.from(ids, (_, i) => i), logitRows: Uint32Array.from(ids, (_, i) => i) });
+    // Fused: 2 + 5·2; layer 0 adds norm, 3 projections, rope, kv write (q|k|v) and norm, 2 projections, SwiGLU (gate|up) for 2 fused.
+    expect(tr.rec.dispatches - d0).toBe(2 + 5 * 2 + (6 - 1) + (4 - 1));
+    const ref = refForward(await refModel(await describeModel(src), src), { ids });
+    expect(relErr(await tr.logits(T), ref.logits)).toBeLessThan(1e-3);
+    e.dispose();
+  });
+
+  it('a decode step, token choice included, costs at most 2 + 6·layers dispatches in one submit (single and batched)', async () => {
+    const { e } = await load(2);
+    const rec = e.transformer.rec;
+    const L = e.config.nLayers;
+    for (const prompts of [['Once upon a time'], ['Once upon a time', 'The cat']]) {
+      await e.generate({ prompts, maxTokens: 2, stopTokens: [] }); // warm-up
+      const count = async (n: number) => {
+        const d0 = rec.dispatches;
+        const s0 = rec.submits;
+        const r = await e.generate({ prompts, maxTokens: n, stopTokens: [], temperature: 0 });
+        return { d: rec.dispatches - d0, s: rec.submits - s0, steps: r.timings.decodeTokens };
+      };
+      const a = await count(2);
+      const b = await count(6);
+      const steps = (b.steps - a.steps) / prompts.length; // decode steps: one token per sequence each
+      expect(steps).toBeGreaterThan(0);
+      expect((b.d - a.d) / steps, `${prompts.length} prompt(s)`).toBeLessThanOrEqual(2 + 6 * L);
+      expect((b.s - a.s) / steps).toBe(1);
+    }
     e.dispose();
   });
 

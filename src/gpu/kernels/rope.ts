@@ -1,7 +1,10 @@
-import code from './rope.wgsl?raw';
+import angleCode from './rope-angle.wgsl?raw';
+import ropeCode from './rope.wgsl?raw';
 import type { RopeStyle } from '../../model/types';
 import type { Kernel, KernelCache } from '../kernel';
 import { grid, type Binding, type Recorder } from '../recorder';
+
+const code = angleCode + '\n' + ropeCode;
 
 const WG = 256;
 

@@ -4,7 +4,7 @@
 //   'neox'   (neox = 1): elements (i, i+headDim/2) — HF / Qwen2
 // dir = +1 rotates, dir = −1 applies the inverse rotation (the backward pass of the forward rotation).
 //
-// Precision (all f32):
+// Precision (all f32; the angle code is rope-angle.wgsl, prepended, shared with the fused decode matvec):
 //  * freq_i = 2^(−i·c), c = 2·log2(theta)/headDim passed as c_hi + c_lo with c_hi holding 12 significant
 //    bits, so i·c_hi is exact and only the fractional part goes through exp2: freq_i is within a few ulp.
 //  * angle = f32(pos · invScale) · freq_i, rounded once: |error| ≲ 1–2 ulp(angle), e.g. ~2e-3 rad at
@@ -27,26 +27,6 @@ struct Params {
 
 override WG: u32 = 256;
 
-const TWO_OVER_PI: f32 = 0.6366197466850281;
-const C1: f32 = 1.5703125;               // 201/128: 8 significant bits
-const C2: f32 = 0.000484466552734375;    // 254/2^19: 7 significant bits
-const C3: f32 = -6.397578431460715e-07;  // π/2 − C1 − C2 rounded to f32
-
-// (sin, cos) of a ≥ 0 (any f32 angle up to ~1e5 rad with full accuracy).
-fn sincos(a: f32) -> vec2<f32> {
-  let k = round(a * TWO_OVER_PI);
-  let r = ((a - k * C1) - k * C2) - k * C3;
-  let r2 = r * r;
-  let s = r + r * r2 * (-1.0 / 6.0 + r2 * (1.0 / 120.0 + r2 * (-1.0 / 5040.0 + r2 * (1.0 / 362880.0))));
-  let c = 1.0 + r2 * (-0.5 + r2 * (1.0 / 24.0 + r2 * (-1.0 / 720.0 + r2 * (1.0 / 40320.0 + r2 * (-1.0 / 3628800.0)))));
-  switch (u32(i32(k)) & 3u) {
-    case 0u: { return vec2<f32>(s, c); }
-    case 1u: { return vec2<f32>(c, -s); }
-    case 2u: { return vec2<f32>(-s, -c); }
-    default: { return vec2<f32>(-c, s); }
-  }
-}
-
 @compute @workgroup_size(WG)
 fn rope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let half = P.headDim / 2u;
@@ -58,12 +38,7 @@ fn rope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let h = th % H;
   let t = th / H;
 
-  let eh = f32(i) * P.cHi;               // exact
-  let n = floor(eh);
-  let fr = (eh - n) + f32(i) * P.cLo;    // fractional part of i·c
-  let freq = ldexp(exp2(-fr), -i32(n));
-  let angle = (f32(pos[t]) * P.invScale) * freq;
-  let sc = sincos(angle);
+  let sc = rope_sincos(i, pos[t], P.invScale, P.cHi, P.cLo);
   let sn = sc.x * P.dir;
   let cs = sc.y;
 

@@ -1,0 +1,182 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { KernelCache } from '../../src/gpu/kernel';
+import { MATMUL_TYPES } from '../../src/gpu/kernels/matmul';
+import { DecodeMatvec, matvecShape, type MatvecMode } from '../../src/gpu/kernels/matvec';
+import { dequantize, quantize } from '../../src/model/quant';
+import { GgmlType, TYPE_LAYOUT, type GpuTensor } from '../../src/model/types';
+import { randn, relErr, rng, testGpu, type TestGpu } from '../helpers/gpu';
+import { matmulRef } from './matmul.ref';
+import { matvecGluRef, matvecNormRef, matvecRopeRef } from './matvec.ref';
+import { profileKc } from './profiles';
+
+let t: TestGpu;
+const MODES: MatvecMode[] = ['plain', 'norm', 'glu', 'rope'];
+
+/**
+ * The kernel variants: software (*_sw), and the GPU workgroup design with the real-GPU profile forced,
+ * once with the workgroup-memory reduction and once with subgroups where the device has them.
+ */
+const VARIANTS = [
+  { name: 'software', software: true, subgroups: false },
+  { name: 'gpu', software: false, subgroups: false },
+  { name: 'gpu+subgroups', software: false, subgroups: true },
+] as const;
+
+/**
+ * Which (type, modes) each variant is checked on. The dequantizing loop is one function for all modes
+ * (plain: one row, no norm; rope: two rows with norm), so the GPU variants take every type through
+ * those two and the other modes on a float and a K-quant type: each GPU pipeline costs ~10 s to build
+ * on SwiftShader. The subgroup variant changes only the reduction, which no type touches.
+ */
+function modesFor(variant: string, type: GgmlType): MatvecMode[] {
+  const full = type === GgmlType.F32 || type === GgmlType.Q4_K;
+  if (variant === 'software' || full) return MODES;
+  return variant === 'gpu' ? ['plain', 'rope'] : [];
+}
+
+beforeAll(async () => {
+  t = await testGpu();
+});
+
+const kernelsFor = (v: (typeof VARIANTS)[number], type: GgmlType, modes: MatvecMode[]) =>
+  DecodeMatvec.create(profileKc(t, v.software), modes.map((m) => [type, m] as const), { subgroups: v.subgroups });
+
+/** Matrices [rows_i, K] of one type in one buffer, parts 256-byte aligned, padding poisoned with 0xff. */
+function stacked(type: GgmlType, rows: number[], K: number, seed: number): { ws: GpuTensor[]; deq: Float32Array[] } {
+  const parts = rows.map((n, i) => quantize(type, Float32Array.from(randn(rng(seed + i), n * K, 0.5))));
+  const offsets: number[] = [];
+  let size = 0;
+  for (const p of parts) {
+    offsets.push(size);
+    size = Math.ceil((size + p.byteLength) / 256) * 256;
+  }
+  const all = new Uint8Array(size + 256).fill(0xff);
+  parts.forEach((p, i) => all.set(p, offsets[i]));
+  const buffer = t.bytes(all);
+  return {
+    ws: rows.map((n, i) => ({ name: `w${i}`, type, shape: [n, K], buffer, offset: offsets[i] })),
+    deq: parts.map((p, i) => dequantize(type, p, rows[i] * K)),
+  };
+}
+
+/** K-quants: two super-blocks; Q4_0/Q8_0: three blocks; float types: K % 8 == 4 (the tail path). */
+function kFor(type: GgmlType): number {
+  const be = TYPE_LAYOUT[type].blockElems;
+  return be === 256 ? 512 : be === 32 ? 96 : 100;
+}
+
+describe('matvec shapes', () => {
+  it('come from the adapter limits, with subgroups only where the device has them', async () => {
+    t = await testGpu();
+    const lim = { ...t.gpu.limits, maxComputeInvocationsPerWorkgroup: 128, maxComputeWorkgroupSizeX: 64 };
+    const s = matvecShape({ limits: lim, features: t.gpu.features }, false);
+    expect(s).toEqual({ wgs: 64, rows: 1, tpr: 64, subgroups: false });
+    const big = matvecShape({ limits: { ...t.gpu.limits, subgroupMaxSize: 32 }, features: t.gpu.features }, true);
+    expect(big).toMatchObject({ wgs: 256, tpr: 32, rows: 8, subgroups: true });
+    // Unknown subgroup size: the workgroup-memory reduction.
+    expect(matvecShape({ limits: { ...t.gpu.limits, subgroupMaxSize: 0 }, features: t.gpu.features }, true).subgroups).toBe(false);
+    const noSg = new KernelCache({ ...t.gpu, software: false, features: { ...t.gpu.features, subgroups: false } });
+    const mv = await DecodeMatvec.create(noSg, [[MATMUL_TYPES[0], 'plain']]);
+    expect(mv.shape?.subgroups).toBe(false);
+    if (t.gpu.features.subgroups && (t.gpu.limits.subgroupMaxSize ?? 0) > 0) {
+      const sg = await kernelsFor(VARIANTS[2], MATMUL_TYPES[0], ['plain']);
+      expect(sg.shape?.subgroups).toBe(true);
+    }
+  });
+});
+
+for (const v of VARIANTS) {
+  describe(`matvec fused decode projections (${v.name} kernels)`, () => {
+    for (const type of MATMUL_TYPES) {
+      const name = TYPE_LAYOUT[type].name;
+      const modes = modesFor(v.name, type);
+      if (modes.length === 0) continue;
+      it(`${name}: ${modes.join(', ')} each match their CPU reference in one dispatch`, async () => {
+        const kernels = await kernelsFor(v, type, modes);
+        const mv = () => kernels;
+        const K = kFor(type);
+        const eps = 1e-5;
+        const r = rng(1000 + type);
+        const g = randn(r, K, 0.5).map((x) => 1 + x);
+        const gBuf = t.f32(g);
+        const one = async (f: () => void) => {
+          const before = t.rec.dispatches;
+          f();
+          expect(t.rec.dispatches - before).toBe(1);
+        };
+        for (const M of [1, 3, 9]) {
+          const x = randn(r, M * K);
+          const xBuf = t.f32(x);
+          // plain: y = init + x·Wᵀ + bias (accumulate)
+          if (modes.includes('plain')) {
+            const N = 37;
+            const { ws, deq } = stacked(type, [N], K, 10 + type);
+            const bias = randn(r, N);
+            const init = randn(r, M * N);
+            const y = t.f32(init);
+            await one(() => mv().plain(t.rec, { x: xBuf, w: ws[0], y, M, bias: t.f32(bias), accumulate: true }));
+            expect(relErr(await t.read(y, M * N), matmulRef(x, deq[0], M, N, K, bias, init)), `plain M=${M}`).toBeLessThan(1e-3);
+          }
+          // norm: y = rmsnorm(x)·Wᵀ, xn written
+          if (modes.includes('norm')) {
+            const N = 29;
+            const { ws, deq } = stacked(type, [N], K, 20 + type);
+            const y = t.f32(M * N);
+            const xn = t.f32(M * K);
+            await one(() => mv().norm(t.rec, { x: xBuf, w: ws[0], y, M, weight: gBuf, eps, xn }));
+            const want = matvecNormRef(x, g, eps, deq[0], M, N, K);
+            expect(relErr(await t.read(y, M * N), want.y), `norm M=${M}`).toBeLessThan(1e-3);
+            expect(relErr(await t.read(xn, M * K), want.xn), `xn M=${M}`).toBeLessThan(1e-5);
+          }
+          // glu: y = silu(rmsnorm(x)·gateᵀ)·(rmsnorm(x)·upᵀ)
+          if (modes.includes('glu')) {
+            const F = 24;
+            const { ws, deq } = stacked(type, [F, F], K, 30 + type);
+            const y = t.f32(M * F);
+            await one(() => mv().glu(t.rec, { x: xBuf, gate: ws[0], up: ws[1], y, M, weight: gBuf, eps }));
+            expect(relErr(await t.read(y, M * F), matvecGluRef(x, g, eps, deq[0], deq[1], M, F, K)), `glu M=${M}`).toBeLessThan(1e-3);
+          }
+          // rope: q rotated, k rotated and v into the caches at (slot, pos)
+          for (const style of modes.includes('rope') ? (['normal', 'neox'] as const) : []) {
+            const hd = 8;
+            const nHeads = 4;
+            const nKv = 2;
+            const slots = 4;
+            const maxSeq = 16;
+            const kvd = nKv * hd;
+            const { ws, deq } = stacked(type, [nHeads * hd, kvd, kvd], K, 40 + type);
+            const bias = randn(r, nHeads * hd + 2 * kvd);
+            const slot = Array.from({ length: M }, (_, m) => m % slots);
+            const pos = Array.from({ length: M }, (_, m) => (m * 5 + 3) % maxSeq);
+            const kc0 = randn(r, slots * maxSeq * kvd);
+            const vc0 = randn(r, slots * maxSeq * kvd);
+            const kCache = t.f32(kc0);
+            const vCache = t.f32(vc0);
+            const q = t.f32(M * nHeads * hd);
+            const scale = style === 'neox' ? 2 : 1;
+            await one(() =>
+              mv().rope(t.rec, {
+                x: xBuf, ws: [ws[0], ws[1], ws[2]], bias: t.f32(bias), q, M, weight: gBuf, eps,
+                kCache, vCache, slotPos: t.u32([...slot, ...pos]), posOffset: M,
+                headDim: hd, theta: 10000, style, scale, maxSeq,
+              }),
+            );
+            const want = matvecRopeRef({ x, g, eps, wq: deq[0], wk: deq[1], wv: deq[2], bias, M, K, nHeads, nKv, hd, theta: 10000, style, scale, slot, pos, kCache: kc0, vCache: vc0, maxSeq });
+            expect(relErr(await t.read(q, M * nHeads * hd), want.q), `rope q ${style} M=${M}`).toBeLessThan(1e-3);
+            expect(relErr(await t.read(kCache, kc0.length), want.kCache), `rope k ${style} M=${M}`).toBeLessThan(1e-3);
+            expect(relErr(await t.read(vCache, vc0.length), want.vCache), `rope v ${style} M=${M}`).toBeLessThan(1e-3);
+          }
+        }
+      });
+    }
+  });
+}
+
+describe('matvec input checks', () => {
+  it('rejects matrices that are not stacked in one buffer', async () => {
+    const mv = await kernelsFor(VARIANTS[0], MATMUL_TYPES[0], ['glu']);
+    const a = stacked(MATMUL_TYPES[0], [8], 100, 1).ws[0];
+    const b = stacked(MATMUL_TYPES[0], [8], 100, 2).ws[0];
+    expect(() => mv.glu(t.rec, { x: t.f32(100), gate: a, up: b, y: t.f32(8), M: 1, weight: t.f32(100), eps: 1e-5 })).toThrow(/not stacked/);
+  });
+});
