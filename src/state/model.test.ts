@@ -268,6 +268,25 @@ describe('pre-load inspection', () => {
     expect(notices.getState().notices.at(-1)!.message).toMatch(/from 1 to 64/);
   });
 
+  it('reloadWithSlots estimates the new slots first and refuses a reload over the budget; the model stays', async () => {
+    const { store, calls, notices } = setupInspect();
+    await store.getState().queryGpu();
+    const source = { kind: 'url' as const, url: 'http://app/tiny.gguf' };
+    await store.getState().inspect(source, 'tiny');
+    await store.getState().load(source, 'tiny');
+    await store.getState().reloadWithSlots(8);
+    expect(calls.load).toHaveLength(2);
+    expect(store.getState().inspection.result!.shape.slots).toBe(8);
+    const at8 = store.getState().inspection.result!.estimate.total;
+    store.getState().setBudget(at8 + 1);
+    await store.getState().reloadWithSlots(64);
+    expect(store.getState().inspection.result!.shape.slots).toBe(64);
+    expect(calls.load).toHaveLength(2);
+    expect(notices.getState().notices.at(-1)).toMatchObject({ kind: 'warning', title: 'Not loading: it does not fit' });
+    expect(store.getState()).toMatchObject({ status: 'loaded', sourceLabel: 'tiny' });
+    expect(store.getState().model!.shape).toMatchObject({ slots: 8 });
+  });
+
   it('reloadWithSlots loads the same source again with N slots and the same context setting', async () => {
     const { store, calls } = setupInspect();
     await store.getState().load({ kind: 'url', url: 'http://app/m.bin' }, 'my model', { maxContext: 128 });

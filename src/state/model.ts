@@ -384,6 +384,9 @@ export function createModelStore({ client, notices, now = () => performance.now(
         return;
       }
       get().setLoadSettings({ slots });
+      // Estimate first, for the new slots: load() then refuses a reload that would not fit (the
+      // loaded model stays) instead of the worker failing partway through.
+      await get().inspect(again.source, again.label, { ...again.opts, slots });
       await get().load(again.source, again.label, { ...again.opts, slots });
     },
 
