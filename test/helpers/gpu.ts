@@ -3,6 +3,8 @@ import type { Gpu } from '../../src/gpu/device';
 import { KernelCache } from '../../src/gpu/kernel';
 import { Recorder } from '../../src/gpu/recorder';
 import { GpuMemory, readF32 } from '../../src/gpu/memory';
+import { dequantize, quantize } from '../../src/model/quant';
+import type { GgmlType, GpuTensor } from '../../src/model/types';
 
 export interface TestGpu {
   gpu: Gpu;
@@ -75,4 +77,27 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6)
     den = Math.max(den, Math.abs(b[i]));
   }
   return num / den;
+}
+
+/**
+ * Matrices [rows_i, K] of one type stacked in one buffer at 256-byte-aligned parts (as uploadWeights
+ * stores q|k|v, gate|up), with their dequantized values. Padding — and `tail` bytes after the last
+ * part — is 0xff, which poisons any read past a part. Part sizes differ, so each part's offset, row
+ * count and output stride matter.
+ */
+export function stackedWeights(t: TestGpu, type: GgmlType, rows: number[], K: number, seed: number, tail = 0): { ws: GpuTensor[]; deq: Float32Array[] } {
+  const parts = rows.map((n, i) => quantize(type, Float32Array.from(randn(rng(seed + i), n * K, 0.5))));
+  const offsets: number[] = [];
+  let size = 0;
+  for (const p of parts) {
+    offsets.push(size);
+    size = Math.ceil((size + p.byteLength) / 256) * 256;
+  }
+  const all = new Uint8Array(size + tail).fill(0xff);
+  parts.forEach((p, i) => all.set(p, offsets[i]));
+  const buffer = t.bytes(all);
+  return {
+    ws: rows.map((n, i) => ({ name: `w${i}`, type, shape: [n, K], buffer, offset: offsets[i] })),
+    deq: parts.map((p, i) => dequantize(type, p, rows[i] * K)),
+  };
 }

@@ -3,7 +3,7 @@ import { Matmul, MATMUL_TYPES, type MatmulPath } from '../../src/gpu/kernels/mat
 import { Recorder } from '../../src/gpu/recorder';
 import { dequantize, quantize } from '../../src/model/quant';
 import { GgmlType, TYPE_LAYOUT, type GpuTensor } from '../../src/model/types';
-import { randn, relErr, rng, testGpu, type TestGpu } from '../helpers/gpu';
+import { randn, relErr, rng, stackedWeights, testGpu, type TestGpu } from '../helpers/gpu';
 import { matmulBackwardInputRef, matmulRef } from './matmul.ref';
 import { PROFILES, profileKc } from './profiles';
 
@@ -91,27 +91,6 @@ for (const profile of PROFILES) {
   }
 }
 
-/**
- * Matrices stacked in one buffer at 256-byte-aligned parts (as uploadWeights stores q|k|v, gate|up), with
- * their dequantized values. Part sizes differ, so each part's offset, row count and output stride matter.
- */
-function stackedWeights(type: GgmlType, rows: number[], K: number, seed: number): { ws: GpuTensor[]; deq: Float32Array[] } {
-  const parts = rows.map((n, i) => quantize(type, Float32Array.from(randn(rng(seed + i), n * K, 0.5))));
-  const offsets: number[] = [];
-  let size = 0;
-  for (const p of parts) {
-    offsets.push(size);
-    size = Math.ceil((size + p.byteLength) / 256) * 256;
-  }
-  const all = new Uint8Array(size).fill(0xff); // padding that would poison any read past a part
-  parts.forEach((p, i) => all.set(p, offsets[i]));
-  const buffer = t.bytes(all);
-  return {
-    ws: rows.map((n, i) => ({ name: `w${i}`, type, shape: [n, K], buffer, offset: offsets[i] })),
-    deq: parts.map((p, i) => dequantize(type, p, rows[i] * K)),
-  };
-}
-
 for (const profile of PROFILES) {
   describe(`matmul stacked projections (${profile.name} kernels)`, () => {
     const mm = () => mms.get(profile.software)!;
@@ -120,7 +99,7 @@ for (const profile of PROFILES) {
       it(`${name}: one dispatch writes each part as its own matmul would`, async () => {
         const K = kFor(type);
         for (const rows of [[40 + type, 13, 13], [37, 29]]) {
-          const { ws, deq } = stackedWeights(type, rows, K, 300 + type);
+          const { ws, deq } = stackedWeights(t, type, rows, K, 300 + type);
           for (const path of PATHS) {
             for (const M of [1, 3, 37]) {
               const r = rng(M * 7 + type + rows.length);

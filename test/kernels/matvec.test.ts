@@ -2,9 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { KernelCache } from '../../src/gpu/kernel';
 import { MATMUL_TYPES } from '../../src/gpu/kernels/matmul';
 import { DecodeMatvec, matvecShape, type MatvecMode } from '../../src/gpu/kernels/matvec';
-import { dequantize, quantize } from '../../src/model/quant';
-import { GgmlType, TYPE_LAYOUT, type GpuTensor } from '../../src/model/types';
-import { randn, relErr, rng, testGpu, type TestGpu } from '../helpers/gpu';
+import { GgmlType, TYPE_LAYOUT } from '../../src/model/types';
+import { randn, relErr, rng, stackedWeights, testGpu, type TestGpu } from '../helpers/gpu';
 import { matmulRef } from './matmul.ref';
 import { matvecGluRef, matvecNormRef, matvecRopeRef } from './matvec.ref';
 import { profileKc } from './profiles';
@@ -41,23 +40,6 @@ beforeAll(async () => {
 const kernelsFor = (v: (typeof VARIANTS)[number], type: GgmlType, modes: MatvecMode[]) =>
   DecodeMatvec.create(profileKc(t, v.software), modes.map((m) => [type, m] as const), { subgroups: v.subgroups });
 
-/** Matrices [rows_i, K] of one type in one buffer, parts 256-byte aligned, padding poisoned with 0xff. */
-function stacked(type: GgmlType, rows: number[], K: number, seed: number): { ws: GpuTensor[]; deq: Float32Array[] } {
-  const parts = rows.map((n, i) => quantize(type, Float32Array.from(randn(rng(seed + i), n * K, 0.5))));
-  const offsets: number[] = [];
-  let size = 0;
-  for (const p of parts) {
-    offsets.push(size);
-    size = Math.ceil((size + p.byteLength) / 256) * 256;
-  }
-  const all = new Uint8Array(size + 256).fill(0xff);
-  parts.forEach((p, i) => all.set(p, offsets[i]));
-  const buffer = t.bytes(all);
-  return {
-    ws: rows.map((n, i) => ({ name: `w${i}`, type, shape: [n, K], buffer, offset: offsets[i] })),
-    deq: parts.map((p, i) => dequantize(type, p, rows[i] * K)),
-  };
-}
 
 /** K-quants: two super-blocks; Q4_0/Q8_0: three blocks; float types: K % 8 == 4 (the tail path). */
 function kFor(type: GgmlType): number {
@@ -110,7 +92,7 @@ for (const v of VARIANTS) {
           // plain: y = init + x·Wᵀ + bias (accumulate)
           if (modes.includes('plain')) {
             const N = 37;
-            const { ws, deq } = stacked(type, [N], K, 10 + type);
+            const { ws, deq } = stackedWeights(t, type, [N], K, 10 + type, 256);
             const bias = randn(r, N);
             const init = randn(r, M * N);
             const y = t.f32(init);
@@ -120,7 +102,7 @@ for (const v of VARIANTS) {
           // norm: y = rmsnorm(x)·Wᵀ, xn written
           if (modes.includes('norm')) {
             const N = 29;
-            const { ws, deq } = stacked(type, [N], K, 20 + type);
+            const { ws, deq } = stackedWeights(t, type, [N], K, 20 + type, 256);
             const y = t.f32(M * N);
             const xn = t.f32(M * K);
             await one(() => mv().norm(t.rec, { x: xBuf, w: ws[0], y, M, weight: gBuf, eps, xn }));
@@ -131,7 +113,7 @@ for (const v of VARIANTS) {
           // glu: y = silu(rmsnorm(x)·gateᵀ)·(rmsnorm(x)·upᵀ)
           if (modes.includes('glu')) {
             const F = 24;
-            const { ws, deq } = stacked(type, [F, F], K, 30 + type);
+            const { ws, deq } = stackedWeights(t, type, [F, F], K, 30 + type, 256);
             const y = t.f32(M * F);
             await one(() => mv().glu(t.rec, { x: xBuf, gate: ws[0], up: ws[1], y, M, weight: gBuf, eps }));
             expect(relErr(await t.read(y, M * F), matvecGluRef(x, g, eps, deq[0], deq[1], M, F, K)), `glu M=${M}`).toBeLessThan(1e-3);
@@ -144,7 +126,7 @@ for (const v of VARIANTS) {
             const slots = 4;
             const maxSeq = 16;
             const kvd = nKv * hd;
-            const { ws, deq } = stacked(type, [nHeads * hd, kvd, kvd], K, 40 + type);
+            const { ws, deq } = stackedWeights(t, type, [nHeads * hd, kvd, kvd], K, 40 + type, 256);
             const bias = randn(r, nHeads * hd + 2 * kvd);
             const slot = Array.from({ length: M }, (_, m) => m % slots);
             const pos = Array.from({ length: M }, (_, m) => (m * 5 + 3) % maxSeq);
@@ -175,8 +157,8 @@ for (const v of VARIANTS) {
 describe('matvec input checks', () => {
   it('rejects matrices that are not stacked in one buffer', async () => {
     const mv = await kernelsFor(VARIANTS[0], MATMUL_TYPES[0], ['glu']);
-    const a = stacked(MATMUL_TYPES[0], [8], 100, 1).ws[0];
-    const b = stacked(MATMUL_TYPES[0], [8], 100, 2).ws[0];
+    const a = stackedWeights(t, MATMUL_TYPES[0], [8], 100, 1, 256).ws[0];
+    const b = stackedWeights(t, MATMUL_TYPES[0], [8], 100, 2, 256).ws[0];
     expect(() => mv.glu(t.rec, { x: t.f32(100), gate: a, up: b, y: t.f32(8), M: 1, weight: t.f32(100), eps: 1e-5 })).toThrow(/not stacked/);
   });
 });
