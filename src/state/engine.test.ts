@@ -8,15 +8,7 @@ import { createLibraryStore } from './library';
 import { createModelStore } from './model';
 import { createNoticesStore } from './notices';
 import { createTrainStore, TINY_HYPER } from './train';
-
-const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, ms = 3000) {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out');
-    await tick(2);
-  }
-}
+import { tick, until } from '../../test/helpers/wait';
 
 const CSV = 'text\nthe cat sat\na dog ran\nthe sun\nbirds sing\nfish swim\nfrogs jump\nbees buzz\n';
 

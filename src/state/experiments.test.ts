@@ -21,16 +21,7 @@ import { createDataStore } from './data';
 import { createMemoryDb } from './db';
 import { createModelStore } from './model';
 import { createNoticesStore } from './notices';
-
-const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms = 3000) {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out');
-    await tick(2);
-  }
-}
+import { until } from '../../test/helpers/wait';
 
 const TINY = {
   name: 'tiny',

@@ -10,16 +10,7 @@ import { createModelCacheStore } from './modelCache';
 import { createModelStore } from './model';
 import { createNoticesStore } from './notices';
 import { buildTrainSpec, clockOnPhase, createTrainStore, DEFAULT_CONFIG, defaultSamplePromptOf, lossLabel, runTimes, metricLabel, renameTagInTemplate, runThatTrained, thinCurve, TINY_HYPER, trainedTagOf, tryParseTemplate } from './train';
-
-const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms = 2000) {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out');
-    await tick(2);
-  }
-}
+import { tick, until } from '../../test/helpers/wait';
 
 const CSV = 'text,score\nthe cat sat,1\nbad,row,here\na dog ran,2\n,3\nthe sun,x\nbirds sing,4\nfish swim,5\nfrogs jump,6\nbees buzz,7\n';
 
@@ -178,9 +169,9 @@ describe('train store', () => {
     const train = createTrainStore({ client: s.client, notices: s.notices, model: s.model, data: s.data, db: Promise.resolve(s.db), now: () => new Date(ms) });
     await withStage1({ ...s, train }, { hyper: { ...TINY_HYPER, steps: 12 }, checkpointEvery: 0 });
     const p = train.getState().start();
-    await until(() => train.getState().log.length >= 2);
+    await until(() => train.getState().log.length >= 2, 2000);
     await train.getState().pause();
-    await until(() => train.getState().phase === 'paused');
+    await until(() => train.getState().phase === 'paused', 2000);
     expect(train.getState().clock?.pausedSince).toBe(0);
     ms = 60_000;
     await train.getState().resume();
@@ -241,7 +232,7 @@ describe('train store', () => {
     const s = await setup({ stepDelayMs: 3 });
     await withStage1(s, { hyper: { ...TINY_HYPER, steps: 40 }, checkpointEvery: 2 });
     const p = s.train.getState().start();
-    await until(() => s.train.getState().lastCheckpointStep !== null && s.train.getState().lastCheckpointStep! >= 4);
+    await until(() => s.train.getState().lastCheckpointStep !== null && s.train.getState().lastCheckpointStep! >= 4, 2000);
     s.train.getState().cancel(); // the page went away mid-run
     await p;
     expect(s.train.getState().status).toBe('cancelled');
@@ -253,7 +244,7 @@ describe('train store', () => {
     await again.getState().loadCheckpoints();
     expect(again.getState().checkpoints.map((c) => c.runId)).toEqual(['run-1']);
     const resumed = again.getState().resumeCheckpoint('run-1');
-    await until(() => again.getState().log.length > 0);
+    await until(() => again.getState().log.length > 0, 2000);
     expect(again.getState().log[0]!.step).toBe(1); // the history came back
     expect(again.getState().run?.resumedFrom).toBe(meta!.step);
     await resumed;
@@ -266,9 +257,9 @@ describe('train store', () => {
     const s = await setup({ stepDelayMs: 3 });
     await withStage1(s, { hyper: { ...TINY_HYPER, steps: 30 }, checkpointEvery: 0 });
     const p = s.train.getState().start();
-    await until(() => s.train.getState().log.length >= 2);
+    await until(() => s.train.getState().log.length >= 2, 2000);
     await s.train.getState().pause();
-    await until(() => s.train.getState().phase === 'paused');
+    await until(() => s.train.getState().phase === 'paused', 2000);
     const n = s.train.getState().log.length;
     await tick(20);
     expect(s.train.getState().log.length).toBe(n);
