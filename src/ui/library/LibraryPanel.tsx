@@ -309,9 +309,7 @@ function TagRow({ t, checked, onCheck, fingerprint, modelD }: { t: TagSummary; c
             </>
           ) : (
             <>
-              <button type="button" className="small" onClick={() => setOpen(!open)} aria-expanded={open} data-testid={`provenance-toggle-${t.name}`}>
-                {open ? 'Hide details' : 'Details'}
-              </button>
+              <DetailsButton open={open} onToggle={() => setOpen(!open)} testId={`provenance-toggle-${t.name}`} />
               <button
                 type="button"
                 className="small"
@@ -374,6 +372,26 @@ function TagRow({ t, checked, onCheck, fingerprint, modelD }: { t: TagSummary; c
   );
 }
 
+/** The Details / Hide details toggle of a library row. */
+function DetailsButton({ open, onToggle, testId }: { open: boolean; onToggle: () => void; testId: string }) {
+  return (
+    <button type="button" className="small" onClick={onToggle} aria-expanded={open} data-testid={testId}>
+      {open ? 'Hide details' : 'Details'}
+    </button>
+  );
+}
+
+/** A head's or adapter's provenance, spanning its row's three columns. */
+function TrainingDetailRow({ training, testId }: { training?: TrainingRecord; testId: string }) {
+  return (
+    <tr className="detail-row">
+      <td colSpan={3}>
+        <TrainingDetails training={training} testId={testId} />
+      </td>
+    </tr>
+  );
+}
+
 function HeadRow({ h }: { h: HeadSummary }) {
   const [open, setOpen] = useState(false);
   const lib = libraryStore.getState();
@@ -385,21 +403,13 @@ function HeadRow({ h }: { h: HeadSummary }) {
         </td>
         <td className="muted">{headText(h)}</td>
         <td className="right nowrap">
-          <button type="button" className="small" onClick={() => setOpen(!open)} aria-expanded={open} data-testid={`provenance-toggle-head-${h.name}`}>
-            {open ? 'Hide details' : 'Details'}
-          </button>
+          <DetailsButton open={open} onToggle={() => setOpen(!open)} testId={`provenance-toggle-head-${h.name}`} />
           <button type="button" className="danger small" onClick={() => void lib.remove('head', h.name)}>
             Delete
           </button>
         </td>
       </tr>
-      {open && (
-        <tr className="detail-row">
-          <td colSpan={3}>
-            <TrainingDetails training={h.training} testId={`provenance-head-${h.name}`} />
-          </td>
-        </tr>
-      )}
+      {open && <TrainingDetailRow training={h.training} testId={`provenance-head-${h.name}`} />}
     </Fragment>
   );
 }
@@ -434,9 +444,7 @@ function AdapterRow({ name, text, training }: { name: string; text: string; trai
         </td>
         <td className="muted">{text}</td>
         <td className="right nowrap">
-          <button type="button" className="small" onClick={() => setOpen(!open)} aria-expanded={open} data-testid={`provenance-toggle-adapter-${name}`}>
-            {open ? 'Hide details' : 'Details'}
-          </button>
+          <DetailsButton open={open} onToggle={() => setOpen(!open)} testId={`provenance-toggle-adapter-${name}`} />
           <button type="button" className="small" onClick={() => setRenaming(!renaming)}>
             Rename
           </button>
@@ -457,13 +465,7 @@ function AdapterRow({ name, text, training }: { name: string; text: string; trai
           </button>
         </td>
       </tr>
-      {open && (
-        <tr className="detail-row">
-          <td colSpan={3}>
-            <TrainingDetails training={training} testId={`provenance-adapter-${name}`} />
-          </td>
-        </tr>
-      )}
+      {open && <TrainingDetailRow training={training} testId={`provenance-adapter-${name}`} />}
     </Fragment>
   );
 }
