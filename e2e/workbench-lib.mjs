@@ -5,18 +5,28 @@ import { assert, openApp, waitUntil } from './lib.mjs';
 
 export const FIXTURE_CSV = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'tiny-stories.csv');
 
-/** Deletes the app's saved state (IndexedDB, localStorage), from a page that does not hold the db open. */
-export async function resetStorage(page, baseUrl) {
+/**
+ * Deletes the app's saved state (IndexedDB `tag-workbench` and the databases named in `alsoDbs`,
+ * localStorage), from a page that does not hold a db open.
+ */
+export async function resetStorage(page, baseUrl, alsoDbs = []) {
   await page.goto(`${baseUrl}data/SOURCES.md`);
   await page.evaluate(
-    () =>
-      new Promise((resolve, reject) => {
-        localStorage.clear();
-        const req = indexedDB.deleteDatabase('tag-workbench');
-        req.onsuccess = () => resolve();
-        req.onerror = () => reject(req.error);
-        req.onblocked = () => reject(new Error('deleteDatabase blocked'));
-      }),
+    (names) => {
+      localStorage.clear();
+      return Promise.all(
+        names.map(
+          (name) =>
+            new Promise((resolve, reject) => {
+              const req = indexedDB.deleteDatabase(name);
+              req.onsuccess = () => resolve();
+              req.onerror = () => reject(req.error);
+              req.onblocked = () => reject(new Error(`deleteDatabase ${name} blocked`));
+            }),
+        ),
+      );
+    },
+    ['tag-workbench', ...alsoDbs],
   );
 }
 

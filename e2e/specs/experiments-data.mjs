@@ -12,19 +12,6 @@ const NUMBER = /^-?\d+(\.\d+)?(e[-+]?\d+)?$/;
 const WORDS = ['cat', 'dog', 'bird', 'fish', 'tree', 'house', 'river', 'stone', 'cloud', 'apple', 'bread', 'chair'];
 const CSV = ['word,size,score', ...WORDS.flatMap((w, i) => [`${w},${w.length > 4 ? 'big' : 'small'},${w.length + i / 10}`, `the ${w},big,${w.length + 1 + i / 10}`])].join('\n');
 
-async function deleteExperimentsDb(page, baseUrl) {
-  await page.goto(`${baseUrl}data/SOURCES.md`);
-  await page.evaluate(
-    () =>
-      new Promise((resolve, reject) => {
-        const req = indexedDB.deleteDatabase('tag-workbench-experiments');
-        req.onsuccess = () => resolve();
-        req.onerror = () => reject(req.error);
-        req.onblocked = () => reject(new Error('deleteDatabase blocked'));
-      }),
-  );
-}
-
 /**
  * Issue 9 item 22: an experiment on an uploaded CSV. Upload it in the Data panel, add it as a task
  * in the Experiments form (input column, target, kind inferred), see a bad mapping refused with its
@@ -32,8 +19,7 @@ async function deleteExperimentsDb(page, baseUrl) {
  * table (a row per method, the data set's column with its metric) and its CSV export.
  */
 async function body({ page, baseUrl, artifacts, log }) {
-  await resetStorage(page, baseUrl);
-  await deleteExperimentsDb(page, baseUrl);
+  await resetStorage(page, baseUrl, ['tag-workbench-experiments']);
   await openApp(page, baseUrl);
   await loadModel(page);
 
@@ -125,7 +111,6 @@ export async function run(ctx) {
   try {
     await body(ctx);
   } finally {
-    await resetStorage(ctx.page, ctx.baseUrl).catch(() => {});
-    await deleteExperimentsDb(ctx.page, ctx.baseUrl).catch(() => {});
+    await resetStorage(ctx.page, ctx.baseUrl, ['tag-workbench-experiments']).catch(() => {});
   }
 }

@@ -19,27 +19,13 @@ const TINY = {
 
 const NUMBER = /^-?\d+(\.\d+)?(e[-+]?\d+)?$/;
 
-async function deleteExperimentsDb(page, baseUrl) {
-  await page.goto(`${baseUrl}data/SOURCES.md`);
-  await page.evaluate(
-    () =>
-      new Promise((resolve, reject) => {
-        const req = indexedDB.deleteDatabase('tag-workbench-experiments');
-        req.onsuccess = () => resolve();
-        req.onerror = () => reject(req.error);
-        req.onblocked = () => reject(new Error('deleteDatabase blocked'));
-      }),
-  );
-}
-
 /**
  * Experiments panel: a bad definition lists its problems; a tiny one runs in the worker with progress
  * per cell and step; the results table is complete (every cell a number, trainable parameters), with
  * bar charts and a cell's training curve; downloads; a second run reuses every finished cell.
  */
 export async function run({ page, baseUrl, artifacts, log }) {
-  await resetStorage(page, baseUrl);
-  await deleteExperimentsDb(page, baseUrl);
+  await resetStorage(page, baseUrl, ['tag-workbench-experiments']);
   await openApp(page, baseUrl);
   await loadModel(page);
   await gotoPanel(page, 'Experiments');

@@ -11,19 +11,6 @@ export const timeoutMs = 600_000;
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 const PANEL = 'Self-specialization';
 
-async function deleteSelfSpecDb(page, baseUrl) {
-  await page.goto(`${baseUrl}data/SOURCES.md`);
-  await page.evaluate(
-    () =>
-      new Promise((resolve, reject) => {
-        const req = indexedDB.deleteDatabase('tag-workbench-selfspec');
-        req.onsuccess = () => resolve();
-        req.onerror = () => reject(req.error);
-        req.onblocked = () => reject(new Error('deleteDatabase blocked'));
-      }),
-  );
-}
-
 async function upload(page, testId, file, buffer) {
   const input = page.getByTestId(testId).locator('input[type=file]');
   await input.setInputFiles({ name: file, mimeType: 'application/octet-stream', buffer: buffer ?? (await readFile(join(fixtures, file))) });
@@ -63,8 +50,7 @@ async function waitRun(page, want, what, timeoutMs = 420_000) {
  * reload (the stored run and its view) are checked; an empty seed file is refused with a message.
  */
 export async function run({ page, baseUrl, artifacts, log }) {
-  await resetStorage(page, baseUrl);
-  await deleteSelfSpecDb(page, baseUrl);
+  await resetStorage(page, baseUrl, ['tag-workbench-selfspec']);
   await openApp(page, baseUrl);
   await loadModel(page);
   await gotoPanel(page, PANEL);
