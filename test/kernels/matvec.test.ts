@@ -16,9 +16,12 @@ const MODES: MatvecMode[] = ['plain', 'norm', 'glu', 'rope'];
  * once with the workgroup-memory reduction and once with subgroups where the device has them.
  */
 const VARIANTS = [
-  { name: 'software', software: true, subgroups: false },
-  { name: 'gpu', software: false, subgroups: false },
-  { name: 'gpu+subgroups', software: false, subgroups: true },
+  { name: 'software', software: true, subgroups: false, swRows: undefined },
+  // Single-row decode with 1 and 2 output slots per invocation (the default is SW_ROWS = 4).
+  { name: 'software, swRows 1', software: true, subgroups: false, swRows: 1 },
+  { name: 'software, swRows 2', software: true, subgroups: false, swRows: 2 },
+  { name: 'gpu', software: false, subgroups: false, swRows: undefined },
+  { name: 'gpu+subgroups', software: false, subgroups: true, swRows: undefined },
 ] as const;
 
 /**
@@ -29,7 +32,7 @@ const VARIANTS = [
  */
 function modesFor(variant: string, type: GgmlType): MatvecMode[] {
   const full = type === GgmlType.F32 || type === GgmlType.Q4_K;
-  if (variant === 'software' || full) return MODES;
+  if (variant.startsWith('software') || full) return MODES;
   return variant === 'gpu' ? ['plain', 'rope'] : [];
 }
 
@@ -38,7 +41,7 @@ beforeAll(async () => {
 });
 
 const kernelsFor = (v: (typeof VARIANTS)[number], type: GgmlType, modes: MatvecMode[]) =>
-  DecodeMatvec.create(profileKc(t, v.software), modes.map((m) => [type, m] as const), { subgroups: v.subgroups });
+  DecodeMatvec.create(profileKc(t, v.software), modes.map((m) => [type, m] as const), { subgroups: v.subgroups, swRows: v.swRows });
 
 
 /** K-quants: two super-blocks; Q4_0/Q8_0: three blocks; float types: K % 8 == 4 (the tail path). */

@@ -25,6 +25,8 @@ const PARAMS: ParamType[] = ['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u
 export const MATVEC_ROWS = 8;
 /** Software adapters: invocations per workgroup of the *_sw kernels. */
 const SWG = 16;
+/** Software adapters, single-row decode: output slots per invocation (SW_R in matvec.wgsl), sharing x loads. */
+export const SW_ROWS = 4;
 
 /** Workgroup shape of the GPU variants: WGS = rows · tpr invocations, tpr threads per output. */
 export interface MatvecShape {
@@ -128,17 +130,20 @@ export class DecodeMatvec {
     private readonly kernels: Map<string, Kernel>,
     private readonly dummies: GPUBuffer[],
     readonly shape: MatvecShape | null,
+    /** Output slots per invocation of the software single-row pipelines. */
+    readonly swRows: number,
   ) {}
 
   /**
    * Compiles `needs` (weight type × mode). `subgroups: false` forces the workgroup-memory reduction on a
    * device that has subgroups (tests, benchmarks); on one without, subgroups are never used.
    */
-  static async create(kc: KernelCache, needs: ReadonlyArray<readonly [GgmlType, MatvecMode]>, opts: { subgroups?: boolean } = {}): Promise<DecodeMatvec> {
+  static async create(kc: KernelCache, needs: ReadonlyArray<readonly [GgmlType, MatvecMode]>, opts: { subgroups?: boolean; swRows?: 1 | 2 | 4 } = {}): Promise<DecodeMatvec> {
     const gpu = kc.gpu;
     const software = gpu.software === true;
     const shape = software ? null : matvecShape(gpu, gpu.features.subgroups && opts.subgroups !== false);
     const sg = shape?.subgroups === true;
+    const swRows = opts.swRows ?? SW_ROWS;
     // `enable` must open the module, so the subgroup variant is its own module text.
     const code = (sg ? 'enable subgroups;\n' : '') + [dequantCode, angleCode, matvecCode, sg ? subgroupCode : sharedCode].join('\n');
     const kernels = new Map<string, Kernel>();
@@ -151,7 +156,7 @@ export class DecodeMatvec {
         return [1, MATVEC_ROWS].map(async (m) => {
           const constants: Record<string, number> = { WTYPE: type, MODE: MODES[mode], MV_M: m };
           if (shape) Object.assign(constants, { MV_ROWS: shape.rows, MV_TPR: shape.tpr, WGS: shape.wgs });
-          else constants.SWG = SWG;
+          else Object.assign(constants, { SWG, SW_R: swRows });
           const variant = software ? '_sw' : sg ? '_sg' : '';
           const k = await kc.get({
             label: `matvec_${mode}${m === 1 ? '1' : ''}${variant}_${TYPE_LAYOUT[type].name}`,
@@ -167,7 +172,7 @@ export class DecodeMatvec {
     );
     // Unused bindings get dummies; writable ones must not alias each other.
     const dummies = [0, 1, 2].map((i) => gpu.device.createBuffer({ label: `matvec-dummy-${i}`, size: 16, usage: GPUBufferUsage.STORAGE }));
-    return new DecodeMatvec(kernels, dummies, shape);
+    return new DecodeMatvec(kernels, dummies, shape, software ? swRows : 1);
   }
 
   /** y[M, N] = x·Wᵀ (+ bias), or y += … with `accumulate`. */
@@ -219,7 +224,8 @@ export class DecodeMatvec {
     const k = this.kernels.get(`${mode}:${type}:${one ? 1 : MATVEC_ROWS}`);
     if (!k) throw new Error(`DecodeMatvec: ${mode} for weight type ${TYPE_LAYOUT[type]?.name ?? type} was not compiled`);
     const maxG = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
-    const [gx, gy] = grid(Math.ceil(outputs / (this.shape ? this.shape.rows : SWG)), maxG);
+    const perGroup = this.shape ? this.shape.rows : SWG * (one ? this.swRows : 1);
+    const [gx, gy] = grid(Math.ceil(outputs / perGroup), maxG);
     rec.dispatch(k, bindings, params, [gx, gy, one ? 1 : Math.ceil(M / MATVEC_ROWS)]);
   }
 }

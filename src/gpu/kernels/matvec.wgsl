@@ -302,7 +302,14 @@ fn mv_rope(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   if (o.z != 0u) { out_rope(o.x, o.y, s.a, s.b, s.ss); }
 }
 
-// ---- software variants: one invocation per (output slot, chunk of MV_M x rows), whole K -------------
+// ---- software variants: one invocation per (SW_R output slots, chunk of MV_M x rows), whole K ---------
+// Single-row decode (MV_M = 1) takes acc_sw1: SwiftShader runs 4 invocations per SIMD lane group and
+// turns every storage load with per-lane offsets into 4 scalar loads with bounds checks, so loads, not
+// arithmetic, set the speed. acc_sw1 therefore (a) gives each invocation SW_R slots (2·SW_R W rows in
+// the pair modes) that share one load of x per block, and (b) walks Q4_0 / Q8_0 rows a whole block at a
+// time: the 5 (9) words covering an 18 (34) byte block are read once and funnel-shifted to the quants,
+// and the block's scale and offset are applied once: Σ d(q−8)x = d(Σ q·x − 8·Σx), with Σx shared by all
+// rows. Other types step through dq_pair units (8 elements). Batched rows (MV_M = 8) keep accumulate().
 
 fn inv_sw(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * SWG;
@@ -314,8 +321,150 @@ fn sw_acc(gid: vec3<u32>, nwg: vec3<u32>) -> Acc {
   return accumulate(p < slots(), slot_rows(p), m0, min(MV_M, P.M - m0), 0u, 1u);
 }
 
+override SW_R: u32 = 1u;     // software, MV_M = 1: output slots per invocation (1, 2 or 4)
+
+// Elements of x for one step of acc_sw1 (times g in the norm modes), in the order the step's quants
+// come: Q4_0 v0..v3 = elements 0..15 of the block (low nibbles), v4..v7 = 16..31; Q8_0 v0..v7 = 0..31;
+// other types v0 = k..k+3, v1 = k+off..k+off+3 of a dq_pair unit. s = Σ v, q = Σ x² (norm modes).
+struct XB { v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>,
+            v4: vec4<f32>, v5: vec4<f32>, v6: vec4<f32>, v7: vec4<f32>, s: f32, q: f32 };
+
+fn sw_blocked() -> bool {
+  return WTYPE == 2u || WTYPE == 8u;
+}
+
+fn load_xb(xb: u32, k: u32) -> XB {
+  var r = XB(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0),
+             vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), 0.0, 0.0);
+  if (sw_blocked()) {
+    r.v0 = x4(xb + k); r.v1 = x4(xb + k + 4u); r.v2 = x4(xb + k + 8u); r.v3 = x4(xb + k + 12u);
+    r.v4 = x4(xb + k + 16u); r.v5 = x4(xb + k + 20u); r.v6 = x4(xb + k + 24u); r.v7 = x4(xb + k + 28u);
+    if (MODE >= 1u) {
+      let q = ((r.v0 * r.v0 + r.v1 * r.v1) + (r.v2 * r.v2 + r.v3 * r.v3)) + ((r.v4 * r.v4 + r.v5 * r.v5) + (r.v6 * r.v6 + r.v7 * r.v7));
+      r.q = (q.x + q.y) + (q.z + q.w);
+      r.v0 *= g4(k); r.v1 *= g4(k + 4u); r.v2 *= g4(k + 8u); r.v3 *= g4(k + 12u);
+      r.v4 *= g4(k + 16u); r.v5 *= g4(k + 20u); r.v6 *= g4(k + 24u); r.v7 *= g4(k + 28u);
+    }
+    let s = ((r.v0 + r.v1) + (r.v2 + r.v3)) + ((r.v4 + r.v5) + (r.v6 + r.v7));
+    r.s = (s.x + s.y) + (s.z + s.w);
+    return r;
+  }
+  r.v0 = x4(xb + k);
+  r.v1 = x4(xb + k + pair_off());
+  if (MODE >= 1u) {
+    let q = r.v0 * r.v0 + r.v1 * r.v1;
+    r.q = (q.x + q.y) + (q.z + q.w);
+    r.v0 *= g4(k);
+    r.v1 *= g4(k + pair_off());
+  }
+  return r;
+}
+
+fn hsum(v: vec4<f32>) -> f32 {
+  return (v.x + v.y) + (v.z + v.w);
+}
+
+// Bytes a + 2 .. a + 5 of W where a = 4·i + sh/8 (sh 0 or 16): the next quant word of a block whose
+// quants start 2 bytes after an even, not necessarily 4-aligned, block start (wi = W[i], wj = W[i + 1]).
+fn funnel(wi: u32, wj: u32, sh: u32) -> u32 {
+  return ((wi >> 16u) >> sh) | (wj << (16u - sh));
+}
+
+// Row `row`'s part of step `st` (elements k..) against x: a whole block for Q4_0 / Q8_0, else a unit.
+fn step_dot(row: u32, st: u32, k: u32, x: XB) -> f32 {
+  switch WTYPE {
+    case 2u: {
+      let a = row + st * 18u;
+      let i = a >> 2u;
+      let sh = (a & 2u) * 8u;
+      let w0 = W[i]; let w1 = W[i + 1u]; let w2 = W[i + 2u]; let w3 = W[i + 3u]; let w4 = W[i + 4u];
+      let q0 = funnel(w0, w1, sh); let q1 = funnel(w1, w2, sh); let q2 = funnel(w2, w3, sh); let q3 = funnel(w3, w4, sh);
+      let t = ((nib4(q0, 0u) * x.v0 + nib4(q1, 0u) * x.v1) + (nib4(q2, 0u) * x.v2 + nib4(q3, 0u) * x.v3))
+            + ((nib4(q0, 4u) * x.v4 + nib4(q1, 4u) * x.v5) + (nib4(q2, 4u) * x.v6 + nib4(q3, 4u) * x.v7));
+      return unpack2x16float(w0 >> sh).x * (hsum(t) - 8.0 * x.s);
+    }
+    case 8u: {
+      let a = row + st * 34u;
+      let i = a >> 2u;
+      let sh = (a & 2u) * 8u;
+      let w0 = W[i]; let w1 = W[i + 1u]; let w2 = W[i + 2u]; let w3 = W[i + 3u]; let w4 = W[i + 4u];
+      let w5 = W[i + 5u]; let w6 = W[i + 6u]; let w7 = W[i + 7u]; let w8 = W[i + 8u];
+      let t = ((i8x4(funnel(w0, w1, sh)) * x.v0 + i8x4(funnel(w1, w2, sh)) * x.v1)
+            + (i8x4(funnel(w2, w3, sh)) * x.v2 + i8x4(funnel(w3, w4, sh)) * x.v3))
+            + ((i8x4(funnel(w4, w5, sh)) * x.v4 + i8x4(funnel(w5, w6, sh)) * x.v5)
+            + (i8x4(funnel(w6, w7, sh)) * x.v6 + i8x4(funnel(w7, w8, sh)) * x.v7));
+      return unpack2x16float(w0 >> sh).x * hsum(t);
+    }
+    default: {
+      let p = dq_pair(row, k);
+      return dot(p.a, x.v0) + dot(p.b, x.v1);
+    }
+  }
+}
+
+// Sums of slots p0 .. p0 + SW_R − 1 (clamped to the last slot; the caller drops the extras), x row m0:
+// a[r], b[r] = Σ W·(g∘x) of slot p0 + r's first and second row, ss = Σ x².
+struct AccR { a: vec4<f32>, b: vec4<f32>, ss: f32 };
+
+fn acc_sw1(p0: u32, m0: u32) -> AccR {
+  let K = P.K;
+  let pair = MODE >= 2u;
+  let rb = w_row_bytes(K);
+  let last = slots() - 1u;
+  let r0 = slot_rows(min(p0, last));
+  let r1 = slot_rows(min(p0 + 1u, last));
+  let r2 = slot_rows(min(p0 + 2u, last));
+  let r3 = slot_rows(min(p0 + 3u, last));
+  let a0 = w_row(r0.x, rb); let b0 = w_row(r0.y, rb);
+  let a1 = w_row(r1.x, rb); let b1 = w_row(r1.y, rb);
+  let a2 = w_row(r2.x, rb); let b2 = w_row(r2.y, rb);
+  let a3 = w_row(r3.x, rb); let b3 = w_row(r3.y, rb);
+  let xb = m0 * K;
+  var A = vec4<f32>(0.0);
+  var B = vec4<f32>(0.0);
+  var q = 0.0;
+  let steps = select(K / 8u, K / 32u, sw_blocked());
+  for (var st = 0u; st < steps; st++) {
+    let k = select(pair_k(st), st * 32u, sw_blocked());
+    let x = load_xb(xb, k);
+    q += x.q;
+    A.x += step_dot(a0, st, k, x);
+    if (pair) { B.x += step_dot(b0, st, k, x); }
+    if (SW_R >= 2u) {
+      A.y += step_dot(a1, st, k, x);
+      if (pair) { B.y += step_dot(b1, st, k, x); }
+    }
+    if (SW_R >= 4u) {
+      A.z += step_dot(a2, st, k, x);
+      if (pair) { B.z += step_dot(b2, st, k, x); }
+      A.w += step_dot(a3, st, k, x);
+      if (pair) { B.w += step_dot(b3, st, k, x); }
+    }
+  }
+  if ((K & 4u) != 0u) {   // float types only: the last 4 elements when K % 8 == 4
+    var xt = x4(xb + K - 4u);
+    if (MODE >= 1u) { q += dot(xt, xt); xt *= g4(K - 4u); }
+    A += vec4<f32>(dot(dq4(a0, K - 4u), xt), dot(dq4(a1, K - 4u), xt), dot(dq4(a2, K - 4u), xt), dot(dq4(a3, K - 4u), xt));
+    if (pair) { B += vec4<f32>(dot(dq4(b0, K - 4u), xt), dot(dq4(b1, K - 4u), xt), dot(dq4(b2, K - 4u), xt), dot(dq4(b3, K - 4u), xt)); }
+  }
+  return AccR(A, B, q);
+}
+
+// Slots of invocation gid in the MV_M = 1 path: first slot, how many of the SW_R are real.
+fn sw1_slots(gid: vec3<u32>, nwg: vec3<u32>) -> vec2<u32> {
+  let p0 = inv_sw(gid, nwg) * SW_R;
+  return vec2<u32>(p0, select(0u, min(SW_R, slots() - p0), p0 < slots()));
+}
+
 @compute @workgroup_size(SWG)
 fn mv_plain_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  if (MV_M == 1u) {
+    let s = sw1_slots(gid, nwg);
+    if (s.y == 0u) { return; }
+    let acc = acc_sw1(s.x, gid.z);
+    for (var r = 0u; r < s.y; r++) { out_plain(s.x + r, gid.z, acc.a[r]); }
+    return;
+  }
   let p = inv_sw(gid, nwg);
   if (p >= slots()) { return; }
   let acc = sw_acc(gid, nwg);
@@ -325,12 +474,20 @@ fn mv_plain_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 
 @compute @workgroup_size(SWG)
 fn mv_norm_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let p = inv_sw(gid, nwg);
-  let m0 = gid.z * MV_M;
-  let mc = min(MV_M, P.M - m0);
   // rmsnorm(x) is written by the first SWG invocations, each a strided part of every row.
   let lid = gid.x % SWG;
   let first = (P.flags & 4u) != 0u && gid.x < SWG && gid.y == 0u;
+  if (MV_M == 1u) {
+    let s = sw1_slots(gid, nwg);
+    if (s.y == 0u && !first) { return; }
+    let acc = acc_sw1(s.x, gid.z);
+    for (var r = 0u; r < s.y; r++) { out_norm(s.x + r, gid.z, acc.a[r], acc.ss); }
+    if (first) { write_xn(gid.z, acc.ss, lid, SWG); }
+    return;
+  }
+  let p = inv_sw(gid, nwg);
+  let m0 = gid.z * MV_M;
+  let mc = min(MV_M, P.M - m0);
   if (p >= slots() && !first) { return; }
   let acc = accumulate(true, slot_rows(min(p, slots() - 1u)), m0, mc, 0u, 1u);
   for (var mi = 0u; mi < mc; mi++) {
@@ -341,6 +498,13 @@ fn mv_norm_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 
 @compute @workgroup_size(SWG)
 fn mv_glu_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  if (MV_M == 1u) {
+    let s = sw1_slots(gid, nwg);
+    if (s.y == 0u) { return; }
+    let acc = acc_sw1(s.x, gid.z);
+    for (var r = 0u; r < s.y; r++) { out_glu(s.x + r, gid.z, acc.a[r], acc.b[r], acc.ss); }
+    return;
+  }
   let p = inv_sw(gid, nwg);
   if (p >= slots()) { return; }
   let acc = sw_acc(gid, nwg);
@@ -350,6 +514,13 @@ fn mv_glu_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 
 @compute @workgroup_size(SWG)
 fn mv_rope_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  if (MV_M == 1u) {
+    let s = sw1_slots(gid, nwg);
+    if (s.y == 0u) { return; }
+    let acc = acc_sw1(s.x, gid.z);
+    for (var r = 0u; r < s.y; r++) { out_rope(s.x + r, gid.z, acc.a[r], acc.b[r], acc.ss); }
+    return;
+  }
   let p = inv_sw(gid, nwg);
   if (p >= slots()) { return; }
   let acc = sw_acc(gid, nwg);
