@@ -4,14 +4,19 @@
  * copy bandwidth, prefill against the FMA ceiling), dispatches and submits per decoded token, and the
  * weight bytes a decoded token reads against the model's weight bytes. The last line printed is one
  * JSON object; nothing is asserted.
- *   npm run -s bench:infer -- [--quick] [--only name] [--shapes7b] [--write-docs]
- * --quick: short prompts, 100M models only in Q4_0 (+ stories260K); --shapes7b adds the 2-layer 7B
+ *   npm run -s bench:infer -- [--quick] [--only name,…] [--types Q4_0,Q8_0,Q4_K] [--no-mixture] [--shapes7b] [--write-docs]
+ * --quick: short prompts, 100M models only in Q4_0 (+ stories260K); --types picks the 100M models' weight
+ * types (default: Q4_0 with --quick, all three without); --only keeps the named cases; --no-mixture skips
+ * the mixture comparison; --shapes7b adds the 2-layer 7B
  * shapes (bench/shapes7b.ts) to a --quick run (the full run has them); --write-docs rewrites the
  * inference table in docs/perf.md with the date and adapter.
  * `tile_variants`: each variant of the tiled prefill/backward kernels on one layer (bench/tiles.ts).
  * `mixture` compares k = 5 marginalised decoding (one continuation from 5 prompts, self-specialization's
  * retrieval mixture) with plain decoding of the same 5 prompts as independent slots: same forward
  * rows, so `ratio` isolates the cost of the mixture (target ≤ 1.15).
+ * `dequant_ceilings` (bench/roofline.ts): per weight type what this adapter can dequantize at all, and
+ * `decode_dequant_fraction` / `decode_matvec_fraction`: decode's weight bytes/s against those (the
+ * model's matrix type), beside `decode_roofline_fraction` against the copy.
  */
 import { parseArgs } from 'node:util';
 import { acquireNodeGpu } from '../src/gpu/node-gpu';
@@ -21,7 +26,7 @@ import { NodeFileSource } from '../src/model/source-node';
 import { BytesSource } from '../src/model/sources';
 import type { ByteSource } from '../src/model/source';
 import { GgmlType } from '../src/model/types';
-import { adapterName, decodeFlops, embeddingRowBytes, mdTable, measureCeilings, prefillFlops, round, traced, weightBytes, writePerfSection, type CeilingResult, type TraceCounts } from './roofline';
+import { adapterName, decodeFlops, embeddingRowBytes, mdTable, measureCeilings, measureDequantCeilings, prefillFlops, round, traced, weightBytes, writePerfSection, type CeilingResult, type DequantCeiling, type TraceCounts } from './roofline';
 import { SHAPES_7B, shape7bGguf } from './shapes7b';
 import { measureTileVariants } from './tiles';
 
@@ -37,6 +42,8 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
+    types: { type: 'string' },
+    'no-mixture': { type: 'boolean', default: false },
     shapes7b: { type: 'boolean', default: false },
     'write-docs': { type: 'boolean', default: false },
   },
@@ -63,20 +70,31 @@ const cases: Case[] = [
     prompt: 128,
     decode: args.quick ? 16 : 64,
   },
-  ...(args.quick ? [GgmlType.Q4_0] : [GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.Q4_K]).map(realistic),
+  ...benchTypes().map(realistic),
 ];
+
+function benchTypes(): GgmlType[] {
+  if (!args.types) return args.quick ? [GgmlType.Q4_0] : [GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.Q4_K];
+  return args.types.split(',').map((n) => {
+    const t = GgmlType[n.trim() as keyof typeof GgmlType];
+    if (t === undefined) throw new Error(`--types: unknown weight type "${n}" (e.g. Q4_0,Q8_0,Q4_K)`);
+    return t;
+  });
+}
 if (!args.quick || args.shapes7b) {
   for (const s of SHAPES_7B) {
     cases.push({ name: s.name, model: () => new BytesSource(shape7bGguf(s), `${s.name}.gguf`), prompt: 64, decode: 8 });
   }
 }
 
+const picked = (c: Case) => !args.only || args.only.split(',').includes(c.name);
+
 /** The prompt: `n` ids spread over the vocabulary (speed does not depend on which). */
 function promptIds(n: number, vocab: number): number[] {
   return Array.from({ length: n }, (_, i) => 1 + ((i * 7919) % (vocab - 1)));
 }
 
-async function runCase(c: Case, ceil: CeilingResult, gpu: Awaited<ReturnType<typeof acquireNodeGpu>>) {
+async function runCase(c: Case, ceil: CeilingResult, dq: Record<string, DequantCeiling>, gpu: Awaited<ReturnType<typeof acquireNodeGpu>>) {
   const tLoad = performance.now();
   const model: Engine = await loadModel(gpu, c.model(), { tokenizer: c.tokenizer?.(), slots: 1, maxContext: Math.max(256, c.prompt + c.decode + 8), maxTokens: Math.min(512, Math.max(64, c.prompt)) });
   const loadMs = performance.now() - tLoad;
@@ -110,6 +128,8 @@ async function runCase(c: Case, ceil: CeilingResult, gpu: Awaited<ReturnType<typ
     const dFlops = decodeFlops(cfg, ctx);
     const decodeTokS = n / decodeS;
     const dispatchesPerToken = step.counts.dispatches;
+    const decodeBps = wPerTok * decodeTokS;
+    const dqc = dq[GgmlType[model.weights.layers[0].wq.type]];
     return {
       name: c.name,
       layers: cfg.nLayers,
@@ -123,6 +143,8 @@ async function runCase(c: Case, ceil: CeilingResult, gpu: Awaited<ReturnType<typ
       decode_tok_s: round(decodeTokS, 2),
       decode_gbps: round((wPerTok * decodeTokS) / 1e9, 3),
       decode_roofline_fraction: round((wPerTok * decodeTokS) / (ceil.copy_gbps * 1e9), 4),
+      decode_dequant_fraction: dqc ? round(decodeBps / (dqc.stream_gbps * 1e9), 4) : null,
+      decode_matvec_fraction: dqc ? round(decodeBps / (dqc.matvec_gbps * 1e9), 4) : null,
       decode_fma_fraction: round((dFlops * decodeTokS) / (ceil.fma_gflops * 1e9), 4),
       dispatches_per_token: round(dispatchesPerToken, 2),
       dispatch_target: 2 + 6 * cfg.nLayers,
@@ -142,20 +164,22 @@ async function main() {
   const gpu = await acquireNodeGpu();
   const ceilings = await measureCeilings(gpu);
   process.stderr.write(`ceilings: ${JSON.stringify(ceilings)}\n`);
+  const dequant_ceilings = await measureDequantCeilings(gpu, ceilings.copy_gbps);
+  process.stderr.write(`dequant_ceilings: ${JSON.stringify(dequant_ceilings)}\n`);
   // Each tiled-kernel variant (bench/tiles.ts): whole prefills run only the variant this adapter picks.
   const tile_variants = await measureTileVariants(gpu, ceilings);
   process.stderr.write(`tile_variants: ${JSON.stringify(tile_variants)}\n`);
   const results = [];
   for (const c of cases) {
-    if (args.only && c.name !== args.only) continue;
-    const r = await runCase(c, ceilings, gpu);
+    if (!picked(c)) continue;
+    const r = await runCase(c, ceilings, dequant_ceilings, gpu);
     process.stderr.write(`${c.name}: ${JSON.stringify(r)}\n`);
     results.push(r);
   }
   const mixture = [];
   // The mixture comparison on the small cases (the 7B shapes are for the roofline only).
-  for (const c of cases) {
-    if (args.only && c.name !== args.only) continue;
+  for (const c of args['no-mixture'] ? [] : cases) {
+    if (!picked(c)) continue;
     if (c.name.includes('-shape-')) continue;
     const k = 5;
     const model = await loadModel(gpu, c.model(), { tokenizer: c.tokenizer?.(), slots: k, maxContext: 512, maxTokens: 128 });
@@ -184,7 +208,7 @@ async function main() {
     mixture.push(row);
     model.dispose();
   }
-    const out = { bench: 'inference', date: new Date().toISOString(), adapter: gpu.adapterInfo, software: gpu.software, features: gpu.features, quick: args.quick, ceilings, tile_variants, results, mixture };
+    const out = { bench: 'inference', date: new Date().toISOString(), adapter: gpu.adapterInfo, software: gpu.software, features: gpu.features, quick: args.quick, ceilings, dequant_ceilings, tile_variants, results, mixture };
   if (args['write-docs']) {
     writePerfSection(
       'bench:infer',

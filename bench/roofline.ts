@@ -10,7 +10,9 @@ import { KernelCache } from '../src/gpu/kernel';
 import { Recorder, bufferOf } from '../src/gpu/recorder';
 import { GpuMemory } from '../src/gpu/memory';
 import { Ceilings, FMA_CHAINS } from '../src/gpu/kernels/ceilings';
-import { tensorBytes, type ModelConfig } from '../src/model/types';
+import { DecodeMatvec } from '../src/gpu/kernels/matvec';
+import { quantize } from '../src/model/quant';
+import { GgmlType, tensorBytes, type GpuTensor, type ModelConfig } from '../src/model/types';
 import type { ModelWeights } from '../src/model/weights';
 
 export interface CeilingResult {
@@ -72,6 +74,65 @@ export async function measureCeilings(gpu: Gpu, opts: { minMs?: number } = {}): 
       fma_f16_gflops: f16 ? round(flops / f16.s / 1e9, 3) : null,
       copy_mib: bytes / 2 ** 20,
     };
+  } finally {
+    rec.destroy();
+    mem.destroyAll();
+  }
+}
+
+// ── dequantization ceilings ──────────────────────────────────────────────
+
+export interface DequantCeiling {
+  /** Quantized bytes/s (GB/s) of the decode matvec's own loop with x taken as ones and never read (stream). */
+  stream_gbps: number;
+  stream_copy_fraction: number;
+  /** The same matrix through the real single-row decode matvec (x read): one projection in isolation. */
+  matvec_gbps: number;
+  matvec_copy_fraction: number;
+}
+
+/**
+ * Per weight type, what this adapter can dequantize at all: DecodeMatvec's `stream` pipeline reads a
+ * quantized [N, K] matrix and sums each row (no x), and the real single-row `plain` matvec on the same
+ * matrix, both as quantized bytes/s and as fractions of the copy ceiling measured in the same run. On a
+ * CPU-emulated GPU dequantizing is compute, not a copy: decode ÷ stream is the part of the gap the
+ * kernels can still close; stream ÷ copy the part no decode kernel can.
+ */
+export async function measureDequantCeilings(gpu: Gpu, copyGbps: number, types: GgmlType[] = [GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.Q4_K], opts: { minMs?: number } = {}): Promise<Record<string, DequantCeiling>> {
+  const kc = new KernelCache(gpu);
+  const rec = new Recorder(gpu);
+  const mem = new GpuMemory(gpu);
+  const minMs = opts.minMs ?? 100;
+  // 4096 columns (a 7B model's d), rows so that the matrix is beyond any CPU cache (16–36 MiB) on a
+  // software adapter and 4× that on a GPU.
+  const K = 4096;
+  const N = gpu.software ? 8192 : 32768;
+  const out: Record<string, DequantCeiling> = {};
+  try {
+    const x = mem.upload('dq-ceil-x', new Float32Array(K).map((_, i) => Math.sin(i)), 'scratch');
+    const y = mem.create('dq-ceil-y', N * 4, 'scratch');
+    for (const type of types) {
+      // 64 quantized random rows repeated: real scales and quants (no NaN or denormal paths), cheap to make.
+      const tile = quantize(type, new Float32Array(64 * K).map((_, i) => Math.sin(i * 0.618) * Math.cos(i * 0.0137)));
+      const bytes = tensorBytes(type, N * K);
+      const all = new Uint8Array(Math.ceil(bytes / 4) * 4);
+      for (let o = 0; o < bytes; o += tile.byteLength) all.set(tile.subarray(0, Math.min(tile.byteLength, bytes - o)), o);
+      const buffer = mem.upload(`dq-ceil-w-${GgmlType[type]}`, all, 'scratch');
+      const w: GpuTensor = { name: 'dq-ceil', type, shape: [N, K], buffer, offset: 0 };
+      const stream = await DecodeMatvec.create(kc, [[type, 'plain']], { stream: true });
+      const plain = await DecodeMatvec.create(kc, [[type, 'plain']]);
+      const s = await bestSeconds(gpu, rec, () => stream.plain(rec, { x, w, y, M: 1 }), minMs);
+      const m = await bestSeconds(gpu, rec, () => plain.plain(rec, { x, w, y, M: 1 }), minMs);
+      const gbps = (t: number) => bytes / t / 1e9;
+      out[GgmlType[type]] = {
+        stream_gbps: round(gbps(s.s), 3),
+        stream_copy_fraction: round(gbps(s.s) / copyGbps, 4),
+        matvec_gbps: round(gbps(m.s), 3),
+        matvec_copy_fraction: round(gbps(m.s) / copyGbps, 4),
+      };
+      mem.destroy(buffer);
+    }
+    return out;
   } finally {
     rec.destroy();
     mem.destroyAll();

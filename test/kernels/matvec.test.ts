@@ -17,9 +17,10 @@ const MODES: MatvecMode[] = ['plain', 'norm', 'glu', 'rope'];
  */
 const VARIANTS = [
   { name: 'software', software: true, subgroups: false, swRows: undefined },
-  // Single-row decode with 1 and 2 output slots per invocation (the default is SW_ROWS = 4).
+  // Single-row decode with 1, 2 and 4 output slots per invocation (the default is SW_ROWS = 8).
   { name: 'software, swRows 1', software: true, subgroups: false, swRows: 1 },
   { name: 'software, swRows 2', software: true, subgroups: false, swRows: 2 },
+  { name: 'software, swRows 4', software: true, subgroups: false, swRows: 4 },
   { name: 'gpu', software: false, subgroups: false, swRows: undefined },
   { name: 'gpu+subgroups', software: false, subgroups: true, swRows: undefined },
 ] as const;
@@ -64,7 +65,7 @@ describe('matvec shapes', () => {
     const mv = await DecodeMatvec.create(noSg, [[MATMUL_TYPES[0], 'plain']]);
     expect(mv.shape?.subgroups).toBe(false);
     if (t.gpu.features.subgroups && (t.gpu.limits.subgroupMaxSize ?? 0) > 0) {
-      const sg = await kernelsFor(VARIANTS[2], MATMUL_TYPES[0], ['plain']);
+      const sg = await kernelsFor(VARIANTS.find((v) => v.name === 'gpu+subgroups')!, MATMUL_TYPES[0], ['plain']);
       expect(sg.shape?.subgroups).toBe(true);
     }
   });

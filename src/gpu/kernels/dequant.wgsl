@@ -35,6 +35,13 @@ fn w_u32a2(a: u32) -> u32 {
   return (lo >> 16u) | (W[i + 1u] << 16u);
 }
 
+// Bytes 2..5 after byte 4·i + sh/8 (sh 0 or 16) from wi = W[i], wj = W[i + 1]: a quant word of a block
+// that starts at an even, not necessarily 4-aligned, byte with a 2-byte scale first (Q4_0, Q8_0), so
+// one read of the block's words serves every quant word without a branch on the alignment.
+fn w_funnel16(wi: u32, wj: u32, sh: u32) -> u32 {
+  return ((wi >> 16u) >> sh) | (wj << (16u - sh));
+}
+
 fn w_f16(a: u32) -> f32 {
   return unpack2x16float(w_u16(a)).x;
 }
@@ -54,8 +61,9 @@ fn i8x4(w: u32) -> vec4<f32> {
 }
 
 // The four bytes of w as unsigned values, low byte first.
+// (Converted as i32: the same values, and SwiftShader converts signed integers far faster.)
 fn u8x4(w: u32) -> vec4<f32> {
-  return vec4<f32>(vec4<u32>(w & 0xFFu, (w >> 8u) & 0xFFu, (w >> 16u) & 0xFFu, w >> 24u));
+  return vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(w & 0xFFu, (w >> 8u) & 0xFFu, (w >> 16u) & 0xFFu, w >> 24u)));
 }
 
 // Low (shift 0) or high (shift 4) nibbles of the four bytes of w.
@@ -119,6 +127,20 @@ fn k4_scale_min(sb: u32, j: u32) -> vec2<f32> {
   let sc = (a & 15u) | ((w_byte(sb + j - 4u) >> 6u) << 4u);
   let m = (a >> 4u) | ((w_byte(sb + j) >> 6u) << 4u);
   return vec2<f32>(f32(sc), f32(m));
+}
+
+// k4_scale_min of sub-blocks 2c and 2c + 1 (c = 0..3) from the three scale words: (sc, m, sc, m).
+fn k4_scale_min_words(s0: u32, s1: u32, s2: u32, c: u32) -> vec4<f32> {
+  let b = 16u * (c & 1u);
+  let a0 = (s0 >> b) & 0xFFFFu;   // scales[j], scales[j + 1] (j = 2c, or 2c − 4 for c ≥ 2)
+  let a1 = (s1 >> b) & 0xFFFFu;   // scales[j + 4], scales[j + 5]
+  var v = vec4<u32>(a0 & 63u, a1 & 63u, (a0 >> 8u) & 63u, (a1 >> 8u) & 63u);
+  if (c >= 2u) {
+    let e = (s2 >> b) & 0xFFFFu;  // scales[j + 8], scales[j + 9]
+    v = vec4<u32>((e & 15u) | ((a0 >> 2u) & 48u), ((e >> 4u) & 15u) | ((a1 >> 2u) & 48u),
+                  ((e >> 8u) & 15u) | ((a0 >> 10u) & 48u), ((e >> 12u) & 15u) | ((a1 >> 10u) & 48u));
+  }
+  return vec4<f32>(bitcast<vec4<i32>>(v));
 }
 
 // Q4_K: f16 d | f16 dmin | scales[12] | qs[128]; chunk c of 64 elements: low nibbles of qs[32c..32c+31]

@@ -26,7 +26,7 @@ export const MATVEC_ROWS = 8;
 /** Software adapters: invocations per workgroup of the *_sw kernels. */
 const SWG = 16;
 /** Software adapters, single-row decode: output slots per invocation (SW_R in matvec.wgsl), sharing x loads. */
-export const SW_ROWS = 4;
+export const SW_ROWS = 8;
 
 /** Workgroup shape of the GPU variants: WGS = rows · tpr invocations, tpr threads per output. */
 export interface MatvecShape {
@@ -137,8 +137,11 @@ export class DecodeMatvec {
   /**
    * Compiles `needs` (weight type × mode). `subgroups: false` forces the workgroup-memory reduction on a
    * device that has subgroups (tests, benchmarks); on one without, subgroups are never used.
+   * `swRows` (software adapters): output slots per single-row invocation, default SW_ROWS. `stream`
+   * builds the dequantization ceiling instead (bench/roofline.ts): single-row `plain` pipelines that take
+   * x as all ones and never read it, so y[n] = Σ_k W[n, k], the decode loop's cost without x.
    */
-  static async create(kc: KernelCache, needs: ReadonlyArray<readonly [GgmlType, MatvecMode]>, opts: { subgroups?: boolean; swRows?: 1 | 2 | 4 } = {}): Promise<DecodeMatvec> {
+  static async create(kc: KernelCache, needs: ReadonlyArray<readonly [GgmlType, MatvecMode]>, opts: { subgroups?: boolean; swRows?: 1 | 2 | 4 | 8; stream?: boolean } = {}): Promise<DecodeMatvec> {
     const gpu = kc.gpu;
     const software = gpu.software === true;
     const shape = software ? null : matvecShape(gpu, gpu.features.subgroups && opts.subgroups !== false);
@@ -153,13 +156,15 @@ export class DecodeMatvec {
         const key = `${mode}:${type}`;
         if (seen.has(key)) return [];
         seen.add(key);
-        return [1, MATVEC_ROWS].map(async (m) => {
+        if (opts.stream && mode !== 'plain') throw new Error('DecodeMatvec: stream (the dequantization ceiling) is a plain matvec');
+        return (opts.stream ? [1] : [1, MATVEC_ROWS]).map(async (m) => {
           const constants: Record<string, number> = { WTYPE: type, MODE: MODES[mode], MV_M: m };
           if (shape) Object.assign(constants, { MV_ROWS: shape.rows, MV_TPR: shape.tpr, WGS: shape.wgs });
           else Object.assign(constants, { SWG, SW_R: swRows });
+          if (opts.stream) constants.STREAM = 1;
           const variant = software ? '_sw' : sg ? '_sg' : '';
           const k = await kc.get({
-            label: `matvec_${mode}${m === 1 ? '1' : ''}${variant}_${TYPE_LAYOUT[type].name}`,
+            label: `matvec_${opts.stream ? 'stream' : mode}${m === 1 ? '1' : ''}${variant}_${TYPE_LAYOUT[type].name}`,
             code,
             entry: `mv_${mode}${software ? '_sw' : ''}`,
             params: PARAMS,

@@ -109,8 +109,12 @@ fn accumulate(live: bool, rows: vec2<u32>, m0: u32, mc: u32, u0: u32, step: u32)
     var s = vec4<f32>(0.0);
     for (var u = u0; u < units; u += step) {
       let k = pair_k(u);
-      var xa = x4(xb + k);
-      var xc = x4(xb + k + off);
+      var xa = vec4<f32>(1.0);
+      var xc = vec4<f32>(1.0);
+      if (STREAM == 0u) {
+        xa = x4(xb + k);
+        xc = x4(xb + k + off);
+      }
       if (norm) {
         s += xa * xa + xc * xc;
         xa *= g4(k);
@@ -321,42 +325,58 @@ fn sw_acc(gid: vec3<u32>, nwg: vec3<u32>) -> Acc {
   return accumulate(p < slots(), slot_rows(p), m0, min(MV_M, P.M - m0), 0u, 1u);
 }
 
-override SW_R: u32 = 1u;     // software, MV_M = 1: output slots per invocation (1, 2 or 4)
+override SW_R: u32 = 1u;     // software, MV_M = 1: output slots per invocation (1, 2, 4 or 8)
+// 1: the dequantization ceiling (bench/roofline.ts): x is taken as all ones and never read, so
+// mv_plain_sw only streams W, dequantizes and sums each row — what acc_sw1 costs without x.
+override STREAM: u32 = 0u;
 
 // Elements of x for one step of acc_sw1 (times g in the norm modes), in the order the step's quants
 // come: Q4_0 v0..v3 = elements 0..15 of the block (low nibbles), v4..v7 = 16..31; Q8_0 v0..v7 = 0..31;
-// other types v0 = k..k+3, v1 = k+off..k+off+3 of a dq_pair unit. s = Σ v, q = Σ x² (norm modes).
+// Q4_K v0..v7 = elements 0..31 of a 64-element chunk (low nibbles), v8..v15 = 32..63; other types
+// v0 = k..k+3, v1 = k+off..k+off+3 of a dq_pair unit. s = Σ v0..v7, t = Σ v8..v15, q = Σ x² (norm).
 struct XB { v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>,
-            v4: vec4<f32>, v5: vec4<f32>, v6: vec4<f32>, v7: vec4<f32>, s: f32, q: f32 };
+            v4: vec4<f32>, v5: vec4<f32>, v6: vec4<f32>, v7: vec4<f32>,
+            v8: vec4<f32>, v9: vec4<f32>, v10: vec4<f32>, v11: vec4<f32>,
+            v12: vec4<f32>, v13: vec4<f32>, v14: vec4<f32>, v15: vec4<f32>, s: f32, t: f32, q: f32 };
 
-fn sw_blocked() -> bool {
-  return WTYPE == 2u || WTYPE == 8u;
+// Elements per step of acc_sw1: a Q4_0 / Q8_0 block, a Q4_K chunk (two sub-blocks sharing quant
+// bytes), else a dq_pair unit.
+fn sw_step() -> u32 {
+  switch WTYPE {
+    case 2u, 8u: { return 32u; }
+    case 12u: { return 64u; }
+    default: { return 8u; }
+  }
+}
+
+// x[xb + k .. + 3] ∘ g[k .. k+3] (norm modes), adding Σ x² to q.
+fn xg(xb: u32, k: u32, q: ptr<function, f32>) -> vec4<f32> {
+  if (STREAM != 0u) { return vec4<f32>(1.0); }
+  let x = x4(xb + k);
+  if (MODE == 0u) { return x; }
+  *q += dot(x, x);
+  return x * g4(k);
 }
 
 fn load_xb(xb: u32, k: u32) -> XB {
-  var r = XB(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0),
-             vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), 0.0, 0.0);
-  if (sw_blocked()) {
-    r.v0 = x4(xb + k); r.v1 = x4(xb + k + 4u); r.v2 = x4(xb + k + 8u); r.v3 = x4(xb + k + 12u);
-    r.v4 = x4(xb + k + 16u); r.v5 = x4(xb + k + 20u); r.v6 = x4(xb + k + 24u); r.v7 = x4(xb + k + 28u);
-    if (MODE >= 1u) {
-      let q = ((r.v0 * r.v0 + r.v1 * r.v1) + (r.v2 * r.v2 + r.v3 * r.v3)) + ((r.v4 * r.v4 + r.v5 * r.v5) + (r.v6 * r.v6 + r.v7 * r.v7));
-      r.q = (q.x + q.y) + (q.z + q.w);
-      r.v0 *= g4(k); r.v1 *= g4(k + 4u); r.v2 *= g4(k + 8u); r.v3 *= g4(k + 12u);
-      r.v4 *= g4(k + 16u); r.v5 *= g4(k + 20u); r.v6 *= g4(k + 24u); r.v7 *= g4(k + 28u);
-    }
-    let s = ((r.v0 + r.v1) + (r.v2 + r.v3)) + ((r.v4 + r.v5) + (r.v6 + r.v7));
-    r.s = (s.x + s.y) + (s.z + s.w);
+  let z = vec4<f32>(0.0);
+  var r = XB(z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, 0.0, 0.0, 0.0);
+  var q = 0.0;
+  if (sw_step() == 8u) {
+    r.v0 = xg(xb, k, &q);
+    r.v1 = xg(xb, k + pair_off(), &q);
+    r.q = q;
     return r;
   }
-  r.v0 = x4(xb + k);
-  r.v1 = x4(xb + k + pair_off());
-  if (MODE >= 1u) {
-    let q = r.v0 * r.v0 + r.v1 * r.v1;
-    r.q = (q.x + q.y) + (q.z + q.w);
-    r.v0 *= g4(k);
-    r.v1 *= g4(k + pair_off());
+  r.v0 = xg(xb, k, &q); r.v1 = xg(xb, k + 4u, &q); r.v2 = xg(xb, k + 8u, &q); r.v3 = xg(xb, k + 12u, &q);
+  r.v4 = xg(xb, k + 16u, &q); r.v5 = xg(xb, k + 20u, &q); r.v6 = xg(xb, k + 24u, &q); r.v7 = xg(xb, k + 28u, &q);
+  if (sw_step() == 64u) {
+    r.v8 = xg(xb, k + 32u, &q); r.v9 = xg(xb, k + 36u, &q); r.v10 = xg(xb, k + 40u, &q); r.v11 = xg(xb, k + 44u, &q);
+    r.v12 = xg(xb, k + 48u, &q); r.v13 = xg(xb, k + 52u, &q); r.v14 = xg(xb, k + 56u, &q); r.v15 = xg(xb, k + 60u, &q);
   }
+  r.q = q;
+  r.s = hsum(((r.v0 + r.v1) + (r.v2 + r.v3)) + ((r.v4 + r.v5) + (r.v6 + r.v7)));
+  r.t = hsum(((r.v8 + r.v9) + (r.v10 + r.v11)) + ((r.v12 + r.v13) + (r.v14 + r.v15)));
   return r;
 }
 
@@ -364,13 +384,9 @@ fn hsum(v: vec4<f32>) -> f32 {
   return (v.x + v.y) + (v.z + v.w);
 }
 
-// Bytes a + 2 .. a + 5 of W where a = 4·i + sh/8 (sh 0 or 16): the next quant word of a block whose
-// quants start 2 bytes after an even, not necessarily 4-aligned, block start (wi = W[i], wj = W[i + 1]).
-fn funnel(wi: u32, wj: u32, sh: u32) -> u32 {
-  return ((wi >> 16u) >> sh) | (wj << (16u - sh));
-}
-
-// Row `row`'s part of step `st` (elements k..) against x: a whole block for Q4_0 / Q8_0, else a unit.
+// Row `row`'s part of step `st` (elements k..) against x: a whole block for Q4_0 / Q8_0, a chunk for
+// Q4_K, else a unit. Quants become floats through unpack4x8unorm (u/255: the 255 is folded into the
+// block scale), which SwiftShader runs far faster than shifting each byte out and converting it.
 fn step_dot(row: u32, st: u32, k: u32, x: XB) -> f32 {
   switch WTYPE {
     case 2u: {
@@ -378,10 +394,15 @@ fn step_dot(row: u32, st: u32, k: u32, x: XB) -> f32 {
       let i = a >> 2u;
       let sh = (a & 2u) * 8u;
       let w0 = W[i]; let w1 = W[i + 1u]; let w2 = W[i + 2u]; let w3 = W[i + 3u]; let w4 = W[i + 4u];
-      let q0 = funnel(w0, w1, sh); let q1 = funnel(w1, w2, sh); let q2 = funnel(w2, w3, sh); let q3 = funnel(w3, w4, sh);
-      let t = ((nib4(q0, 0u) * x.v0 + nib4(q1, 0u) * x.v1) + (nib4(q2, 0u) * x.v2 + nib4(q3, 0u) * x.v3))
-            + ((nib4(q0, 4u) * x.v4 + nib4(q1, 4u) * x.v5) + (nib4(q2, 4u) * x.v6 + nib4(q3, 4u) * x.v7));
-      return unpack2x16float(w0 >> sh).x * (hsum(t) - 8.0 * x.s);
+      let q0 = w_funnel16(w0, w1, sh); let q1 = w_funnel16(w1, w2, sh);
+      let q2 = w_funnel16(w2, w3, sh); let q3 = w_funnel16(w3, w4, sh);
+      let m = 0x0F0F0F0Fu;
+      let t = ((unpack4x8unorm(q0 & m) * x.v0 + unpack4x8unorm(q1 & m) * x.v1)
+            + (unpack4x8unorm(q2 & m) * x.v2 + unpack4x8unorm(q3 & m) * x.v3))
+            + ((unpack4x8unorm((q0 >> 4u) & m) * x.v4 + unpack4x8unorm((q1 >> 4u) & m) * x.v5)
+            + (unpack4x8unorm((q2 >> 4u) & m) * x.v6 + unpack4x8unorm((q3 >> 4u) & m) * x.v7));
+      // Σ d(q − 8)x = d(255·Σ(q/255)x − 8·Σx)
+      return unpack2x16float(w0 >> sh).x * (255.0 * hsum(t) - 8.0 * x.s);
     }
     case 8u: {
       let a = row + st * 34u;
@@ -389,11 +410,34 @@ fn step_dot(row: u32, st: u32, k: u32, x: XB) -> f32 {
       let sh = (a & 2u) * 8u;
       let w0 = W[i]; let w1 = W[i + 1u]; let w2 = W[i + 2u]; let w3 = W[i + 3u]; let w4 = W[i + 4u];
       let w5 = W[i + 5u]; let w6 = W[i + 6u]; let w7 = W[i + 7u]; let w8 = W[i + 8u];
-      let t = ((i8x4(funnel(w0, w1, sh)) * x.v0 + i8x4(funnel(w1, w2, sh)) * x.v1)
-            + (i8x4(funnel(w2, w3, sh)) * x.v2 + i8x4(funnel(w3, w4, sh)) * x.v3))
-            + ((i8x4(funnel(w4, w5, sh)) * x.v4 + i8x4(funnel(w5, w6, sh)) * x.v5)
-            + (i8x4(funnel(w6, w7, sh)) * x.v6 + i8x4(funnel(w7, w8, sh)) * x.v7));
-      return unpack2x16float(w0 >> sh).x * hsum(t);
+      // int8 q = u − 128 with u = q ^ 0x80 read unsigned: exact, unlike unpack4x8snorm (clamps −128).
+      let f = 0x80808080u;
+      let t = ((unpack4x8unorm(w_funnel16(w0, w1, sh) ^ f) * x.v0 + unpack4x8unorm(w_funnel16(w1, w2, sh) ^ f) * x.v1)
+            + (unpack4x8unorm(w_funnel16(w2, w3, sh) ^ f) * x.v2 + unpack4x8unorm(w_funnel16(w3, w4, sh) ^ f) * x.v3))
+            + ((unpack4x8unorm(w_funnel16(w4, w5, sh) ^ f) * x.v4 + unpack4x8unorm(w_funnel16(w5, w6, sh) ^ f) * x.v5)
+            + (unpack4x8unorm(w_funnel16(w6, w7, sh) ^ f) * x.v6 + unpack4x8unorm(w_funnel16(w7, w8, sh) ^ f) * x.v7));
+      return unpack2x16float(w0 >> sh).x * (255.0 * hsum(t) - 128.0 * x.s);
+    }
+    case 12u: {
+      // Chunk c = st % 4 of super-block st / 4: sub-blocks 2c (low nibbles) and 2c + 1 (high).
+      let i = (row >> 2u) + (st >> 2u) * 36u;
+      let c = st & 3u;
+      let dm = unpack2x16float(W[i]);
+      let sm = k4_scale_min_words(W[i + 1u], W[i + 2u], W[i + 3u], c);
+      let j = i + 4u + 8u * c;
+      let q0 = W[j]; let q1 = W[j + 1u]; let q2 = W[j + 2u]; let q3 = W[j + 3u];
+      let q4 = W[j + 4u]; let q5 = W[j + 5u]; let q6 = W[j + 6u]; let q7 = W[j + 7u];
+      let m = 0x0F0F0F0Fu;
+      let lo = ((unpack4x8unorm(q0 & m) * x.v0 + unpack4x8unorm(q1 & m) * x.v1)
+             + (unpack4x8unorm(q2 & m) * x.v2 + unpack4x8unorm(q3 & m) * x.v3))
+             + ((unpack4x8unorm(q4 & m) * x.v4 + unpack4x8unorm(q5 & m) * x.v5)
+             + (unpack4x8unorm(q6 & m) * x.v6 + unpack4x8unorm(q7 & m) * x.v7));
+      let hi = ((unpack4x8unorm((q0 >> 4u) & m) * x.v8 + unpack4x8unorm((q1 >> 4u) & m) * x.v9)
+             + (unpack4x8unorm((q2 >> 4u) & m) * x.v10 + unpack4x8unorm((q3 >> 4u) & m) * x.v11))
+             + ((unpack4x8unorm((q4 >> 4u) & m) * x.v12 + unpack4x8unorm((q5 >> 4u) & m) * x.v13)
+             + (unpack4x8unorm((q6 >> 4u) & m) * x.v14 + unpack4x8unorm((q7 >> 4u) & m) * x.v15));
+      // Σ (d·sc·q − dmin·mn)·x per sub-block, sc and mn of sub-blocks 2c, 2c + 1 in sm.xy, sm.zw.
+      return (255.0 * dm.x) * (sm.x * hsum(lo) + sm.z * hsum(hi)) - dm.y * (sm.y * x.s + sm.w * x.t);
     }
     default: {
       let p = dq_pair(row, k);
@@ -403,51 +447,77 @@ fn step_dot(row: u32, st: u32, k: u32, x: XB) -> f32 {
 }
 
 // Sums of slots p0 .. p0 + SW_R − 1 (clamped to the last slot; the caller drops the extras), x row m0:
-// a[r], b[r] = Σ W·(g∘x) of slot p0 + r's first and second row, ss = Σ x².
-struct AccR { a: vec4<f32>, b: vec4<f32>, ss: f32 };
+// a[r], b[r] = Σ W·(g∘x) of slot p0 + r's first and second row (r < 4; a2, b2 for r = 4..7), ss = Σ x².
+struct AccR { a: vec4<f32>, b: vec4<f32>, a2: vec4<f32>, b2: vec4<f32>, ss: f32 };
+
+fn acc_a(acc: AccR, r: u32) -> f32 {
+  return select(acc.a2[r & 3u], acc.a[r & 3u], r < 4u);
+}
+
+fn acc_b(acc: AccR, r: u32) -> f32 {
+  return select(acc.b2[r & 3u], acc.b[r & 3u], r < 4u);
+}
+
+// Byte offsets of the first (xy) and second (zw) rows of slots p, p + 1 (clamped to the last slot).
+fn slot_bytes2(p: u32, rb: u32) -> vec4<u32> {
+  let last = slots() - 1u;
+  let r0 = slot_rows(min(p, last));
+  let r1 = slot_rows(min(p + 1u, last));
+  return vec4<u32>(w_row(r0.x, rb), w_row(r1.x, rb), w_row(r0.y, rb), w_row(r1.y, rb));
+}
 
 fn acc_sw1(p0: u32, m0: u32) -> AccR {
   let K = P.K;
   let pair = MODE >= 2u;
   let rb = w_row_bytes(K);
-  let last = slots() - 1u;
-  let r0 = slot_rows(min(p0, last));
-  let r1 = slot_rows(min(p0 + 1u, last));
-  let r2 = slot_rows(min(p0 + 2u, last));
-  let r3 = slot_rows(min(p0 + 3u, last));
-  let a0 = w_row(r0.x, rb); let b0 = w_row(r0.y, rb);
-  let a1 = w_row(r1.x, rb); let b1 = w_row(r1.y, rb);
-  let a2 = w_row(r2.x, rb); let b2 = w_row(r2.y, rb);
-  let a3 = w_row(r3.x, rb); let b3 = w_row(r3.y, rb);
+  let o01 = slot_bytes2(p0, rb);
+  let o23 = slot_bytes2(p0 + 2u, rb);
+  let o45 = slot_bytes2(p0 + 4u, rb);
+  let o67 = slot_bytes2(p0 + 6u, rb);
   let xb = m0 * K;
   var A = vec4<f32>(0.0);
   var B = vec4<f32>(0.0);
+  var A2 = vec4<f32>(0.0);
+  var B2 = vec4<f32>(0.0);
   var q = 0.0;
-  let steps = select(K / 8u, K / 32u, sw_blocked());
+  let steps = K / sw_step();
   for (var st = 0u; st < steps; st++) {
-    let k = select(pair_k(st), st * 32u, sw_blocked());
+    let k = select(pair_k(st), st * sw_step(), sw_step() > 8u);
     let x = load_xb(xb, k);
     q += x.q;
-    A.x += step_dot(a0, st, k, x);
-    if (pair) { B.x += step_dot(b0, st, k, x); }
+    A.x += step_dot(o01.x, st, k, x);
+    if (pair) { B.x += step_dot(o01.z, st, k, x); }
     if (SW_R >= 2u) {
-      A.y += step_dot(a1, st, k, x);
-      if (pair) { B.y += step_dot(b1, st, k, x); }
+      A.y += step_dot(o01.y, st, k, x);
+      if (pair) { B.y += step_dot(o01.w, st, k, x); }
     }
     if (SW_R >= 4u) {
-      A.z += step_dot(a2, st, k, x);
-      if (pair) { B.z += step_dot(b2, st, k, x); }
-      A.w += step_dot(a3, st, k, x);
-      if (pair) { B.w += step_dot(b3, st, k, x); }
+      A.z += step_dot(o23.x, st, k, x);
+      if (pair) { B.z += step_dot(o23.z, st, k, x); }
+      A.w += step_dot(o23.y, st, k, x);
+      if (pair) { B.w += step_dot(o23.w, st, k, x); }
+    }
+    if (SW_R >= 8u) {
+      A2.x += step_dot(o45.x, st, k, x);
+      if (pair) { B2.x += step_dot(o45.z, st, k, x); }
+      A2.y += step_dot(o45.y, st, k, x);
+      if (pair) { B2.y += step_dot(o45.w, st, k, x); }
+      A2.z += step_dot(o67.x, st, k, x);
+      if (pair) { B2.z += step_dot(o67.z, st, k, x); }
+      A2.w += step_dot(o67.y, st, k, x);
+      if (pair) { B2.w += step_dot(o67.w, st, k, x); }
     }
   }
   if ((K & 4u) != 0u) {   // float types only: the last 4 elements when K % 8 == 4
-    var xt = x4(xb + K - 4u);
-    if (MODE >= 1u) { q += dot(xt, xt); xt *= g4(K - 4u); }
-    A += vec4<f32>(dot(dq4(a0, K - 4u), xt), dot(dq4(a1, K - 4u), xt), dot(dq4(a2, K - 4u), xt), dot(dq4(a3, K - 4u), xt));
-    if (pair) { B += vec4<f32>(dot(dq4(b0, K - 4u), xt), dot(dq4(b1, K - 4u), xt), dot(dq4(b2, K - 4u), xt), dot(dq4(b3, K - 4u), xt)); }
+    let xt = xg(xb, K - 4u, &q);
+    A += vec4<f32>(dot(dq4(o01.x, K - 4u), xt), dot(dq4(o01.y, K - 4u), xt), dot(dq4(o23.x, K - 4u), xt), dot(dq4(o23.y, K - 4u), xt));
+    A2 += vec4<f32>(dot(dq4(o45.x, K - 4u), xt), dot(dq4(o45.y, K - 4u), xt), dot(dq4(o67.x, K - 4u), xt), dot(dq4(o67.y, K - 4u), xt));
+    if (pair) {
+      B += vec4<f32>(dot(dq4(o01.z, K - 4u), xt), dot(dq4(o01.w, K - 4u), xt), dot(dq4(o23.z, K - 4u), xt), dot(dq4(o23.w, K - 4u), xt));
+      B2 += vec4<f32>(dot(dq4(o45.z, K - 4u), xt), dot(dq4(o45.w, K - 4u), xt), dot(dq4(o67.z, K - 4u), xt), dot(dq4(o67.w, K - 4u), xt));
+    }
   }
-  return AccR(A, B, q);
+  return AccR(A, B, A2, B2, q);
 }
 
 // Slots of invocation gid in the MV_M = 1 path: first slot, how many of the SW_R are real.
@@ -462,7 +532,7 @@ fn mv_plain_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let s = sw1_slots(gid, nwg);
     if (s.y == 0u) { return; }
     let acc = acc_sw1(s.x, gid.z);
-    for (var r = 0u; r < s.y; r++) { out_plain(s.x + r, gid.z, acc.a[r]); }
+    for (var r = 0u; r < s.y; r++) { out_plain(s.x + r, gid.z, acc_a(acc, r)); }
     return;
   }
   let p = inv_sw(gid, nwg);
@@ -481,7 +551,7 @@ fn mv_norm_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     let s = sw1_slots(gid, nwg);
     if (s.y == 0u && !first) { return; }
     let acc = acc_sw1(s.x, gid.z);
-    for (var r = 0u; r < s.y; r++) { out_norm(s.x + r, gid.z, acc.a[r], acc.ss); }
+    for (var r = 0u; r < s.y; r++) { out_norm(s.x + r, gid.z, acc_a(acc, r), acc.ss); }
     if (first) { write_xn(gid.z, acc.ss, lid, SWG); }
     return;
   }
@@ -502,7 +572,7 @@ fn mv_glu_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let s = sw1_slots(gid, nwg);
     if (s.y == 0u) { return; }
     let acc = acc_sw1(s.x, gid.z);
-    for (var r = 0u; r < s.y; r++) { out_glu(s.x + r, gid.z, acc.a[r], acc.b[r], acc.ss); }
+    for (var r = 0u; r < s.y; r++) { out_glu(s.x + r, gid.z, acc_a(acc, r), acc_b(acc, r), acc.ss); }
     return;
   }
   let p = inv_sw(gid, nwg);
@@ -518,7 +588,7 @@ fn mv_rope_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     let s = sw1_slots(gid, nwg);
     if (s.y == 0u) { return; }
     let acc = acc_sw1(s.x, gid.z);
-    for (var r = 0u; r < s.y; r++) { out_rope(s.x + r, gid.z, acc.a[r], acc.b[r], acc.ss); }
+    for (var r = 0u; r < s.y; r++) { out_rope(s.x + r, gid.z, acc_a(acc, r), acc_b(acc, r), acc.ss); }
     return;
   }
   let p = inv_sw(gid, nwg);
