@@ -25,10 +25,10 @@ struct Params {
 };
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<f32>;        // x [M, K]
+@group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;  // x [M, K] (K % 4 == 0: one index per 4)
 @group(0) @binding(2) var<storage, read> W: array<u32>;        // raw tensor bytes (stacked parts for glu/rope)
 @group(0) @binding(3) var<storage, read> BIAS: array<f32>;     // [N] (a dummy when unused)
-@group(0) @binding(4) var<storage, read> G: array<f32>;        // norm weight [K] (a dummy in plain)
+@group(0) @binding(4) var<storage, read> G: array<vec4<f32>>;  // norm weight [K] (a dummy in plain)
 @group(0) @binding(5) var<storage, read_write> Y: array<f32>;  // plain, norm [M, N]; glu [M, s1]; rope: q [M, s1]
 // mv_norm
 @group(0) @binding(6) var<storage, read_write> XN: array<f32>; // rmsnorm(x) [M, K] (a dummy unless flags bit 2)
@@ -48,12 +48,13 @@ const MV_MAX: u32 = 8u;
 // Per x row of the chunk: Σ W_a·(g∘x), Σ W_b·(g∘x) (pair modes), Σ x² (norm modes).
 struct Acc { a: array<f32, MV_MAX>, b: array<f32, MV_MAX>, ss: array<f32, MV_MAX> };
 
+// x[i .. i+3], g[i .. i+3] for i % 4 == 0: one vector load (a single bounds check and index on SwiftShader).
 fn x4(i: u32) -> vec4<f32> {
-  return vec4<f32>(X[i], X[i + 1u], X[i + 2u], X[i + 3u]);
+  return X[i >> 2u];
 }
 
 fn g4(i: u32) -> vec4<f32> {
-  return vec4<f32>(G[i], G[i + 1u], G[i + 2u], G[i + 3u]);
+  return G[i >> 2u];
 }
 
 fn w_row(n: u32, rb: u32) -> u32 {
@@ -198,7 +199,7 @@ fn out_norm(p: u32, m: u32, a: f32, ss: f32) {
 // rmsnorm(x) of row m, elements k = k0, k0 + step, … (the caller spreads the row over invocations).
 fn write_xn(m: u32, ss: f32, k0: u32, step: u32) {
   let rs = rscale(ss);
-  for (var k = k0; k < P.K; k += step) { XN[m * P.K + k] = X[m * P.K + k] * rs * G[k]; }
+  for (var k = k0; k < P.K; k += step) { XN[m * P.K + k] = x4(m * P.K + k - (k & 3u))[k & 3u] * rs * g4(k - (k & 3u))[k & 3u]; }
 }
 
 fn out_glu(p: u32, m: u32, a: f32, b: f32, ss: f32) {
