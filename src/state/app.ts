@@ -90,7 +90,7 @@ libraryStore.subscribe((s) => {
   if (template !== t.config.template) t.setConfig({ template });
 });
 
-// A chosen adapter follows a rename and is dropped when deleted (Generate, Composer, Train panels).
+// A chosen adapter follows a rename and is dropped when deleted (Generate, Composer, Matrix, Train panels).
 let lastAdapters = libraryStore.getState().summary.adapters;
 libraryStore.subscribe((s) => {
   if (s.summary.adapters === lastAdapters) return;
@@ -101,6 +101,8 @@ libraryStore.subscribe((s) => {
   if (follow(g.adapter) !== g.adapter) g.setAdapter(follow(g.adapter));
   const c = composerStore.getState();
   for (const which of ['a', 'b'] as const) if (follow(c.adapters[which]) !== c.adapters[which]) c.setAdapter(which, follow(c.adapters[which]));
+  const mx = matrixStore.getState();
+  if (follow(mx.adapter) !== mx.adapter) mx.followAdapter(follow(mx.adapter));
   const t = trainStore.getState();
   const from = t.config.initAdapter ?? null;
   if (follow(from) !== from) t.setConfig({ initAdapter: follow(from) });
