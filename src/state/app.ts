@@ -13,6 +13,8 @@ import { createGenerationStore, type GenerationState } from './generation';
 import { createInspectorStore, type InspectorState } from './inspector';
 import { createLibraryStore, type LibraryState } from './library';
 import { createMatrixStore, type MatrixState } from './matrix';
+import { createMappingCheckStore, type MappingCheckState } from './mapping-check';
+import { createMappingChecker, createMappingCheckWorker } from '../worker/mapping-check-client';
 import { createModelStore, type ModelState } from './model';
 import { createModelCacheStore, type ModelCacheState } from './modelCache';
 import { createNoticesStore, type NoticesState } from './notices';
@@ -47,6 +49,16 @@ export const trainStore = createTrainStore({
 });
 export const composerStore = createComposerStore({ client, notices: noticesStore, model: modelStore });
 export const matrixStore = createMatrixStore({ client, notices: noticesStore, model: modelStore, data: dataStore });
+/** Mapping checks of large datasets, in their own worker (started on the first large dataset). */
+export const mappingCheckStore = createMappingCheckStore({ checker: createMappingChecker(createMappingCheckWorker) });
+// A deleted dataset's rows leave the check worker too.
+let lastDatasets = dataStore.getState().datasets;
+dataStore.subscribe((s) => {
+  if (s.datasets === lastDatasets) return;
+  const gone = lastDatasets.filter((d) => !s.datasets.some((x) => x.id === d.id));
+  lastDatasets = s.datasets;
+  for (const d of gone) mappingCheckStore.getState().forget(d);
+});
 export const inspectorStore = createInspectorStore({ client, notices: noticesStore, model: modelStore });
 export const modelCacheStore = createModelCacheStore({ notices: noticesStore });
 export const engineStore = createEngineStore({ client, notices: noticesStore, model: modelStore, library: libraryStore, train: trainStore });
@@ -127,6 +139,9 @@ export function useGeneration<T>(selector: (s: GenerationState) => T): T {
 }
 export function useNotices<T>(selector: (s: NoticesState) => T): T {
   return useStore(noticesStore, selector);
+}
+export function useMappingCheck<T>(selector: (s: MappingCheckState) => T): T {
+  return useStore(mappingCheckStore, selector);
 }
 export function useLibrary<T>(selector: (s: LibraryState) => T): T {
   return useStore(libraryStore, selector);
