@@ -76,15 +76,10 @@ describe('head prediction with an adapter on the real engine', () => {
     const cBio = await cell('bio');
     const cBase = await cell(null);
     const same = renderPrompt('<Story> {input} <Size> {output}', { input: 'once upon', output: '3' }, lib, m.tokenizer, { omitFields: ['output'] });
-    const sameIds = same.prompt.ids.join(',') === r.prompt.ids.join(',');
-    if (sameIds) {
-      expect(cBio.predictions![0]!.prediction).toBe(direct);
-      expect(cBase.predictions![0]!.prediction).toBe(directBase);
-    } else {
-      const p2 = same.rendered.functionTagLastPos!;
-      expect(cBio.predictions![0]!.prediction).toBe(unstandardize(head, applyHead(head, await m.hiddenAt(same.prompt, [p2], { adapter: 'direct' })))[0]);
-      expect(cBase.predictions![0]!.prediction).toBe(unstandardize(head, applyHead(head, await m.hiddenAt(same.prompt, [p2])))[0]);
-    }
+    const p2 = same.rendered.functionTagLastPos!;
+    expect(cBio.predictions![0]!.prediction).toBe(unstandardize(head, applyHead(head, await m.hiddenAt(same.prompt, [p2], { adapter: 'direct' })))[0]);
+    expect(cBase.predictions![0]!.prediction).toBe(unstandardize(head, applyHead(head, await m.hiddenAt(same.prompt, [p2])))[0]);
+    expect(cBio.predictions![0]!.prediction).not.toBe(cBase.predictions![0]!.prediction);
     expect(cBio.adapter).toBe('bio');
     m.dispose();
   }, 300_000);
