@@ -250,7 +250,7 @@ for (const cfg of CONFIGS) {
       rope.forward(t.rec, { x: xb, pos: t.u32(pos), T, nHeads, headDim: hd, theta: 10000, style: 'neox', scale: 1 });
       expect(relErr(await t.read(xb), ropeRef(x, pos, T, nHeads, hd, 10000, 'neox'))).toBeLessThan(1e-5);
       const d = 100; // wider than the small-limit workgroup: each invocation moves several values
-      const src = randn(r, 5 * d);
+      const src = Array.from(new Float32Array(randn(r, 5 * d))); // f32 already: the copy is exact
       const picks = [4, 0, 2];
       const got = t.f32(picks.length * d);
       rows.gather(t.rec, { src: t.f32(src), rows: t.u32(picks), out: got, R: picks.length, d });
