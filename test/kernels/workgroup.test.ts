@@ -4,15 +4,16 @@ import type { KernelCache } from '../../src/gpu/kernel';
 import { Attention } from '../../src/gpu/kernels/attention';
 import { Elementwise } from '../../src/gpu/kernels/elementwise';
 import { Argmax } from '../../src/gpu/kernels/logits';
-import { CrossEntropy } from '../../src/gpu/kernels/loss';
+import { CrossEntropy, Mse } from '../../src/gpu/kernels/loss';
 import { Matmul, matmulMatvecShapes } from '../../src/gpu/kernels/matmul';
+import { MixtureSampler, writePlan, type PlanGroup } from '../../src/gpu/kernels/mixture';
 import { Reduce } from '../../src/gpu/kernels/reduce';
 import { RmsNorm } from '../../src/gpu/kernels/rmsnorm';
 import { Rope } from '../../src/gpu/kernels/rope';
 import { Rows } from '../../src/gpu/kernels/rows';
 import { Swiglu } from '../../src/gpu/kernels/swiglu';
 import { WeightGrad } from '../../src/gpu/kernels/weightgrad';
-import { readF32 } from '../../src/gpu/memory';
+import { readBuffer, readF32 } from '../../src/gpu/memory';
 import { maxInvocations, workgroupSize, type WorkgroupLimits } from '../../src/gpu/workgroup';
 import { dequantize, quantize } from '../../src/model/quant';
 import { GgmlType } from '../../src/model/types';
@@ -21,8 +22,9 @@ import { SMALL_LIMITS, TYPICAL_LIMITS } from '../helpers/limits';
 import { attentionBackwardRef, attentionRef, kvGatherRef, kvWriteRef, type AttnDims } from './attention.ref';
 import { addScaledRef } from './elementwise.ref';
 import { argmaxRef } from './logits.ref';
-import { crossEntropyRef } from './loss.ref';
+import { crossEntropyRef, mseRef } from './loss.ref';
 import { matmulBackwardInputRef, matmulRef } from './matmul.ref';
+import { chooseRef } from './mixture.ref';
 import { limitedKc } from './profiles';
 import { sumRef } from './reduce.ref';
 import { rmsnormRef } from './rmsnorm.ref';
@@ -224,11 +226,46 @@ for (const cfg of CONFIGS) {
       const want = crossEntropyRef(logits, targets, R, V, 0.5);
       expect(relErr(await t.read(loss), want.loss)).toBeLessThan(1e-5);
       expect(relErr(await readF32(t.gpu, lg), want.grad)).toBeLessThan(1e-5);
+      const mse = await Mse.create(kc);
+      fits(mse.wg, 8 * mse.wg);
+      const [B, k] = [3, 150];
+      const [pred, target] = [randn(r, B * k), randn(r, B * k)];
+      const [mLoss, dpred] = [t.f32(B), t.f32(B * k)];
+      mse.forwardBackward(t.rec, { pred: t.f32(pred), target: t.f32(target), dpred, loss: mLoss, B, k, scale: 0.25 });
+      const mWant = mseRef(pred, target, undefined, B, k, 0.25);
+      expect(relErr(await t.read(mLoss), mWant.loss)).toBeLessThan(1e-5);
+      expect(relErr(await t.read(dpred), mWant.grad)).toBeLessThan(1e-5);
       const n = 100_000; // several level-1 workgroups at any size
       const xs = randn(r, n);
       const sum = t.f32(1);
       red.sum(t.rec, { x: t.f32(xs), n, out: sum });
       expect(Math.abs((await t.read(sum))[0] - sumRef(xs))).toBeLessThan(1e-3);
+    });
+
+    it('mixture sampler (stats_rows, mix, select_token) chooses the reference tokens', async () => {
+      const ms = await MixtureSampler.create(kc);
+      fits(ms.wg, 8 * ms.wg);
+      const V = 300; // several chunks of the vocabulary per invocation at 64
+      const r = rng(19);
+      const logits = randn(r, 4 * V, 2);
+      const base = { kind: 0 as const, topK: 0, topP: 1, invT: 1, logAlpha: Math.log(0.1) };
+      const groups: PlanGroup[] = [
+        { ...base, greedy: true, u: 0.5, members: [{ row: 0, weight: 1, invT: 1 }] },
+        { ...base, greedy: false, u: 0.3, members: [{ row: 1, weight: 0.6, invT: 1 }, { row: 2, weight: 0.4, invT: 0.8 }] },
+        { ...base, greedy: false, u: 0.8, topK: 20, topP: 0.9, members: [{ row: 3, weight: 1, invT: 1.2 }] },
+      ];
+      const words = new Uint32Array(4096);
+      const plan = writePlan(groups, words, new Float32Array(words.buffer));
+      const out = t.f32(plan.G + plan.M);
+      const q = t.f32(plan.G * V);
+      ms.record(t.rec, { logits: t.f32(logits), plan: t.bytes(words.subarray(0, plan.words)), stats: t.f32(2 * plan.M), q, out, G: plan.G, M: plan.M, V, needStats: true });
+      t.rec.submit();
+      const buf = await readBuffer(t.gpu, out, 0, (plan.G + plan.M) * 4);
+      const ids = Array.from(new Uint32Array(buf, 0, plan.G));
+      const p = Array.from(new Float32Array(buf, plan.G * 4, plan.M));
+      expect(ids).toEqual(groups.map((g) => chooseRef(logits, V, g).id));
+      const wantP = groups.flatMap((g) => chooseRef(logits, V, g).p);
+      wantP.forEach((w, i) => expect(Math.abs(p[i] - w)).toBeLessThan(1e-5 + 1e-4 * w));
     });
 
     it('per-element kernels (add, swiglu, rope, row gather) match the CPU reference', async () => {

@@ -3,7 +3,6 @@ import type { Kernel, KernelCache } from '../kernel';
 import { workgroupSize } from '../workgroup';
 import { grid, type Binding, type Recorder } from '../recorder';
 
-
 export interface AdamWClip {
   /** f32 buffer holding Σ grad² of the raw grads over every clipped parameter (SumSquares.accumulate), at [slot]. */
   sumSquares: Binding;

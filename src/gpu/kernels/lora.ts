@@ -3,7 +3,6 @@ import type { Kernel, KernelCache } from '../kernel';
 import { workgroupSize } from '../workgroup';
 import { grid, type Binding, type Recorder } from '../recorder';
 
-
 /** Adapter slot meaning "no adapter" for a token. */
 export const NO_ADAPTER = 0xffffffff;
 

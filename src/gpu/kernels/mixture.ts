@@ -3,7 +3,6 @@ import type { Kernel, KernelCache } from '../kernel';
 import { workgroupSize } from '../workgroup';
 import { grid, type Binding, type Recorder } from '../recorder';
 
-
 /** Group kinds of a decode plan (mixture.wgsl). */
 export const GroupKind = { Mixture: 0, Contrastive: 1 } as const;
 export type GroupKind = (typeof GroupKind)[keyof typeof GroupKind];

@@ -7,7 +7,6 @@ import { grid, type Binding, type Recorder } from '../recorder';
 
 const code = angleCode + '\n' + ropeCode;
 
-
 export interface RopeArgs {
   /** f32 [T, nHeads, headDim], rotated in place (backward: holds dy, rotated back in place). */
   x: Binding;
