@@ -14,7 +14,8 @@
 //
 // GPU variants (mv_*): workgroups of WGS = MV_ROWS · MV_TPR invocations (sizes from the adapter's
 // limits, matvec.ts); MV_TPR threads share one output slot's reduction over K. Software adapters
-// (mv_*_sw): one invocation per (output slot, chunk of MV_M x rows), whole K, no barrier (see matmul.wgsl).
+// (mv_*_sw): one invocation per (SW_R output slots when MV_M = 1, else one slot and a chunk of MV_M x
+// rows), whole K, no barrier (see matmul.wgsl).
 // Workgroups are numbered x + y·nx (grid()); z is the chunk of MV_M x rows.
 
 struct Params {
@@ -309,12 +310,13 @@ fn mv_rope(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 
 // ---- software variants: one invocation per (SW_R output slots, chunk of MV_M x rows), whole K ---------
 // Single-row decode (MV_M = 1) takes acc_sw1: SwiftShader runs 4 invocations per SIMD lane group and
-// turns every storage load with per-lane offsets into 4 scalar loads with bounds checks, so loads, not
-// arithmetic, set the speed. acc_sw1 therefore (a) gives each invocation SW_R slots (2·SW_R W rows in
-// the pair modes) that share one load of x per block, and (b) walks Q4_0 / Q8_0 rows a whole block at a
-// time: the 5 (9) words covering an 18 (34) byte block are read once and funnel-shifted to the quants,
-// and the block's scale and offset are applied once: Σ d(q−8)x = d(Σ q·x − 8·Σx), with Σx shared by all
-// rows. Other types step through dq_pair units (8 elements). Batched rows (MV_M = 8) keep accumulate().
+// turns every storage load with per-lane offsets into 4 scalar loads with bounds checks, and its JIT is
+// slow at per-byte shifts and unsigned conversions. acc_sw1 therefore (a) gives each invocation SW_R
+// slots (2·SW_R W rows in the pair modes) sharing one load of x per step, (b) walks Q4_0 / Q8_0 rows a
+// whole block and Q4_K rows a 64-element chunk at a time, reading the block's words once (funnel-shifted
+// where blocks are 2-aligned), (c) turns quants into floats with unpack4x8unorm and applies the block's
+// scale and offset once: Σ d(q−8)x = d(Σ q·x − 8·Σx), with Σx shared by all rows. Other types step
+// through dq_pair units (8 elements). Batched rows (MV_M = 8) keep accumulate().
 
 fn inv_sw(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * SWG;
