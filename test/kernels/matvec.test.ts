@@ -158,6 +158,27 @@ for (const v of VARIANTS) {
   });
 }
 
+describe('matvec stream (the dequantization ceiling of bench/roofline.ts)', () => {
+  // y[n] = Σ_k W[n, k]: the decode loop with x taken as ones and never read (x here is zeros to prove it).
+  for (const v of [VARIANTS[0], VARIANTS.find((x) => x.name === 'gpu')!]) {
+    const types = v.software ? [GgmlType.F32, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K] : [GgmlType.Q4_0];
+    it(`${v.name}: ${types.map((ty) => TYPE_LAYOUT[ty].name).join(', ')} row sums match the CPU reference`, async () => {
+      for (const type of types) {
+        const K = kFor(type);
+        const N = 19;
+        const mv = await DecodeMatvec.create(profileKc(t, v.software), [[type, 'plain']], { stream: true });
+        const { ws, deq } = stackedWeights(t, type, [N], K, 50 + type, 256);
+        const y = t.f32(N);
+        mv.plain(t.rec, { x: t.f32(K), w: ws[0], y, M: 1 });
+        expect(relErr(await t.read(y, N), matmulRef(new Float64Array(K).fill(1), deq[0], 1, N, K)), TYPE_LAYOUT[type].name).toBeLessThan(1e-3);
+      }
+    });
+  }
+  it('is a plain single-row matvec only', async () => {
+    await expect(DecodeMatvec.create(profileKc(t, true), [[GgmlType.Q4_0, 'glu']], { stream: true })).rejects.toThrow(/plain/);
+  });
+});
+
 describe('matvec input checks', () => {
   it('rejects matrices that are not stacked in one buffer', async () => {
     const mv = await kernelsFor(VARIANTS[0], MATMUL_TYPES[0], ['glu']);
