@@ -164,7 +164,7 @@ async function main() {
   const gpu = await acquireNodeGpu();
   const ceilings = await measureCeilings(gpu);
   process.stderr.write(`ceilings: ${JSON.stringify(ceilings)}\n`);
-  const dequant_ceilings = await measureDequantCeilings(gpu, ceilings.copy_gbps);
+  const dequant_ceilings = await measureDequantCeilings(gpu);
   process.stderr.write(`dequant_ceilings: ${JSON.stringify(dequant_ceilings)}\n`);
   // Each tiled-kernel variant (bench/tiles.ts): whole prefills run only the variant this adapter picks.
   const tile_variants = await measureTileVariants(gpu, ceilings);
