@@ -204,26 +204,37 @@ export function validateHyper(h: HyperConfig): string | null {
 /**
  * The row the default sample prompt fills the template with: the first validation row of the first
  * dataset (the first training row without a validation split), its fields mapped as for training.
+ * `rowsOf` gives the dataset's rows (by default mapped here: see sampleRowIn for a large upload).
  */
-export function sampleRowOf(config: TrainConfig, ds: StoredDataset | undefined): Record<string, string> | null {
+export function sampleRowOf(config: TrainConfig, ds: StoredDataset | undefined, rowsOf: (ds: StoredDataset, req: RowsRequest) => DatasetRows = datasetRows): Record<string, string> | null {
   const { template } = tryParseTemplate(config.template);
   if (!template || !ds) return null;
-  const view = datasetView(ds);
-  if (view.error) return null;
-  const split = splitView(view.rows, ds.split);
-  const r = split.validation[0] ?? split.train[0];
-  return r ? Object.fromEntries(template.fields.map((f) => [f, r[config.fieldMap[f] || f] ?? ''])) : null;
+  const got = rowsOf(ds, { ...trainRowsRequest(template, config, ds), parts: ['validation', 'train'], limit: 1 });
+  if (got.error) return null;
+  return got.parts.validation![0] ?? got.parts.train![0] ?? null;
 }
 
-/** The default sample prompt (the template filled with sampleRowOf, cut before the output), or ''. */
-export function defaultSamplePromptOf(config: TrainConfig, ds: StoredDataset | undefined): string {
-  const row = sampleRowOf(config, ds);
+/** sampleRowOf with the rows from `source` (a large upload's from the mapping worker). */
+export async function sampleRowIn(config: TrainConfig, ds: StoredDataset | undefined, source: RowsSource, o: { signal?: AbortSignal } = {}): Promise<Record<string, string> | null> {
+  const { template } = tryParseTemplate(config.template);
+  if (!template || !ds) return null;
+  const got = await source(ds, { ...trainRowsRequest(template, config, ds), parts: ['validation', 'train'], limit: 1 }, o);
+  return sampleRowOf(config, ds, () => got);
+}
+
+/** The default sample prompt (the template filled with `row`, from sampleRowOf, cut before the output), or ''. */
+export function samplePromptOfRow(config: TrainConfig, row: Record<string, string> | null): string {
   if (!row) return '';
   try {
     return defaultSamplePrompt(config.template, row, config.method === 'stage1' ? '' : config.outputField);
   } catch {
     return '';
   }
+}
+
+/** The default sample prompt (the template filled with sampleRowOf, cut before the output), or ''. */
+export function defaultSamplePromptOf(config: TrainConfig, ds: StoredDataset | undefined): string {
+  return samplePromptOfRow(config, sampleRowOf(config, ds));
 }
 
 export interface BuiltSpec {

@@ -13,7 +13,7 @@ import { createRowsSource, SYNC_CHECK_ROWS } from '../../src/state/mapping-check
 import { createMatrixStore } from '../../src/state/matrix';
 import { createModelStore } from '../../src/state/model';
 import { createNoticesStore } from '../../src/state/notices';
-import { buildTrainSpec, createTrainStore, DEFAULT_CONFIG, sampleRowOf, TINY_HYPER, type TrainConfig } from '../../src/state/train';
+import { buildTrainSpec, createTrainStore, DEFAULT_CONFIG, sampleRowIn, sampleRowOf, TINY_HYPER, type TrainConfig } from '../../src/state/train';
 import { tryParseTemplate } from '../../src/state/train';
 import { createMappingChecker } from '../../src/worker/mapping-check-client';
 import { inProcessPort } from '../helpers/mapping-port';
@@ -122,7 +122,11 @@ describe('a run, a Matrix evaluation and a pre-fill on a large upload', () => {
     // The direct path is what it was: train + validation rows, picked; the sample row is sampleRowOf's.
     const split = splitView(datasetView(ds).rows, ds.split);
     expect(direct.spec.tasks[0]!.rows).toEqual([...split.train, ...split.validation].map((r) => ({ input: r.input, output: r.output })));
+    const sample = split.validation[0] ?? split.train[0]!;
+    expect(sampleRowOf(s.train.getState().config, ds)).toEqual({ input: sample.input, output: sample.output });
     expect(direct.spec.sample!.row).toEqual(sampleRowOf(s.train.getState().config, ds));
+    // The Train panel's default sample prompt of a large upload: the same row, from the worker.
+    expect(await sampleRowIn(s.train.getState().config, ds, s.rows)).toEqual({ input: sample.input, output: sample.output });
 
     const start = vi.spyOn(s.client, 'start');
     const seen: number[] = [];
