@@ -9,15 +9,25 @@ export const timeoutMs = 420_000;
 
 const N = 500_000;
 
-/** Longest gap between animation frames while `during` runs (as ui-data-large-check measures it). */
+/**
+ * How long the page could not paint or react while `during` runs: the longest gap between animation
+ * frames (measured with performance.now() when each runs: a frame's own timestamp can predate a block)
+ * or the longest task the browser reports, whichever is longer.
+ */
 async function longestFrameGap(page, during) {
   await page.evaluate(() => {
-    window.__gaps = [];
+    window.__gap = 0;
     window.__mon = true;
+    window.__long = 0;
+    window.__obs = new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) window.__long = Math.max(window.__long, e.duration);
+    });
+    window.__obs.observe({ type: 'longtask' });
     let last = performance.now();
-    const f = (t) => {
-      window.__gaps.push(t - last);
-      last = t;
+    const f = () => {
+      const now = performance.now();
+      window.__gap = Math.max(window.__gap, now - last);
+      last = now;
       if (window.__mon) requestAnimationFrame(f);
     };
     requestAnimationFrame(f);
@@ -25,7 +35,8 @@ async function longestFrameGap(page, during) {
   await during();
   return page.evaluate(() => {
     window.__mon = false;
-    return Math.round(Math.max(0, ...window.__gaps));
+    window.__obs.disconnect();
+    return { frames: Math.round(window.__gap), task: Math.round(window.__long), gap: Math.round(Math.max(window.__gap, window.__long)) };
   });
 }
 
@@ -69,7 +80,7 @@ async function body({ page, baseUrl, artifacts, log }) {
     matrixMs = Date.now() - t0;
   });
   const cellText = (await cell.innerText()).replace(/\s+/g, ' ');
-  log(`matrix on 500k rows: cell ${await cell.getAttribute('data-status')} (${cellText}) after ${matrixMs} ms; progress shown: ${sawMatrixProgress}; longest frame gap ${matrixGap} ms`);
+  log(`matrix on 500k rows: cell ${await cell.getAttribute('data-status')} (${cellText}) after ${matrixMs} ms; progress shown: ${sawMatrixProgress}; longest frame gap ${matrixGap.frames} ms, longest task ${matrixGap.task} ms`);
   assert((await cell.getAttribute('data-status')) === 'done', `the cell should be scored: ${cellText}`);
   await shot(page, join(artifacts, 'data-large-matrix.png'));
 
@@ -92,14 +103,16 @@ async function body({ page, baseUrl, artifacts, log }) {
     await page.waitForTimeout(1000);
   });
   const status = await live.getAttribute('data-status');
-  log(`train on 500k rows: ${status} after ${trainMs} ms; progress shown: ${sawTrainProgress}; longest frame gap ${trainGap} ms`);
+  log(`train on 500k rows: ${status} after ${trainMs} ms; progress shown: ${sawTrainProgress}; longest frame gap ${trainGap.frames} ms, longest task ${trainGap.task} ms`);
   assert(status === 'starting' || status === 'running', `the run should start: ${(await live.innerText()).slice(0, 300)}`);
   await live.getByRole('button', { name: 'Cancel' }).click();
   await waitUntil(page, async () => (await live.getAttribute('data-status')) === 'cancelled', { timeoutMs: 60_000, what: 'the run cancelled' });
 
-  // On the page, mapping and splitting 500k rows took seconds each time; now frames keep coming.
-  assert(matrixGap < 600, `a Matrix evaluation stalled the page ${matrixGap} ms`);
-  assert(trainGap < 1500, `starting a run stalled the page ${trainGap} ms`);
+  // Mapped on the page, the rows blocked it in one task (here ~240 ms for the Matrix, ~480 ms for a
+  // run, which also posts 450k rows to the engine: most of what is left); now the worker shows progress.
+  assert(sawMatrixProgress && sawTrainProgress, 'the rows were mapped in the worker with progress');
+  assert(matrixGap.gap < 400, `a Matrix evaluation stalled the page ${matrixGap.gap} ms`);
+  assert(trainGap.gap < 1500, `starting a run stalled the page ${trainGap.gap} ms`);
   await expectNoErrorBanner(page);
 }
 

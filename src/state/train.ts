@@ -13,7 +13,7 @@ import type { EngineClientLike, PendingCall } from '../worker/client';
 import { isAbortError, type TrainEvent, type TrainPhase, type TrainReply, type TrainSpec } from '../worker/protocol';
 import { datasetRows, type DatasetRows, type RowsRequest } from '../data/dataset-rows';
 import { datasetView, splitView, type DataStore } from './data';
-import { createRowsSource, type RowsSource } from './mapping-check';
+import { createRowsSource, SYNC_CHECK_ROWS, type RowsSource } from './mapping-check';
 import type { CheckpointMeta, StoredDataset, WorkbenchDb } from './db';
 import type { ModelStore } from './model';
 import type { NoticesStore } from './notices';
@@ -534,14 +534,32 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
   const runIdOf = newRunId ?? (() => `run-${Date.now().toString(36)}-${(n++).toString(36)}`);
 
   /** After a refused start: once the configuration (or the data's mapping) is fixed, the warning goes. */
+  let rechecking: AbortController | null = null;
   const recheck = () => {
     if (checkNotice === null) return;
+    rechecking?.abort();
+    rechecking = null;
     const st = store.getState();
     const datasets = st.config.datasetIds.map((id) => data.getState().get(id)).filter((d): d is StoredDataset => !!d);
-    if ('error' in buildTrainSpec(st.config, datasets)) return;
-    notices.getState().dismiss(checkNotice);
-    checkNotice = null;
-    if (st.error === checkMessage) store.setState({ error: null });
+    const fixed = (built: ReturnType<typeof buildTrainSpec>) => {
+      if ('error' in built || checkNotice === null) return;
+      notices.getState().dismiss(checkNotice);
+      checkNotice = null;
+      if (store.getState().error === checkMessage) store.setState({ error: null });
+    };
+    const head = trainSpecHead(st.config, datasets);
+    // Small datasets are checked here at once; a large upload's rows come from the mapping worker first.
+    if ('error' in head || head.used.every((d) => d.rows.length <= SYNC_CHECK_ROWS)) return fixed(buildTrainSpec(st.config, datasets));
+    const c = new AbortController();
+    rechecking = c;
+    void Promise.all(head.used.map(async (ds) => [ds, await rowsSource(ds, trainRowsRequest(head.template, st.config, ds), { signal: c.signal })] as const)).then(
+      (got) => {
+        if (c.signal.aborted) return;
+        const rows = new Map(got);
+        fixed(buildTrainSpec(st.config, datasets, (ds, req) => rows.get(ds) ?? datasetRows(ds, req)));
+      },
+      () => {},
+    );
   };
   data.subscribe(() => recheck());
 

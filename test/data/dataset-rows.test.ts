@@ -150,6 +150,23 @@ describe('a run, a Matrix evaluation and a pre-fill on a large upload', () => {
     await until(() => s.train.getState().status !== 'running' && s.train.getState().status !== 'starting', 10_000);
   });
 
+  it('a refused run on a large upload: the warning goes once the fix checks out in the worker', async () => {
+    const s = await stores();
+    const ds = dataset(BIG);
+    s.data.setState({ datasets: [ds] });
+    s.train.getState().setConfig({ ...DEFAULT_CONFIG, method: 'stage1', template: '{input} {nope}', outputKind: 'text', datasetIds: [ds.id], hyper: { ...TINY_HYPER, steps: 1 } });
+    await s.train.getState().start();
+    expect(s.train.getState().error).toMatch(/template field \{nope\}/);
+    const warned = () => s.notices.getState().notices.some((n) => n.title === 'Check the run');
+    expect(warned()).toBe(true);
+    const asked = s.posted.filter((m) => m.type === 'rows').length;
+    s.train.getState().setConfig({ template: '{input} {output}' });
+    expect(warned()).toBe(true);
+    await until(() => !warned(), 10_000);
+    expect(s.train.getState().error).toBeNull();
+    expect(s.posted.filter((m) => m.type === 'rows').length).toBe(asked + 1);
+  });
+
   it('a Matrix evaluation sends the rows the direct path picked, mapped once for all its cells', async () => {
     const s = await stores();
     const ds = dataset(BIG);
