@@ -49,6 +49,31 @@ export interface PackedGroup {
 /** Bytes of the B pack's header; also the alignment of each part (the largest minStorageBufferOffsetAlignment). */
 const LB_ALIGN = 256;
 
+/**
+ * The layout of a group's B pack (PackedGroup.lb) for parts of R_i columns (0: not adapted) and `out_i`
+ * rows: the header words and each part's word offset. Fill B_i [out_i, R_i] at its offset.
+ */
+export function loraBLayout(parts: ReadonlyArray<{ R: number; out: number }>): { words: number; header: Uint32Array; bOff: number[]; uOff: number[]; R: number } {
+  if (parts.length > 3) throw new Error(`A LoRA group has at most 3 matrices, got ${parts.length}.`);
+  const header = new Uint32Array(LB_ALIGN / 4);
+  const bOff: number[] = [];
+  const uOff: number[] = [];
+  let words = LB_ALIGN / 4;
+  let R = 0;
+  parts.forEach((p, i) => {
+    uOff.push(R);
+    bOff.push(words);
+    if (!p.R) return;
+    header[1 + 3 * i] = p.R;
+    header[2 + 3 * i] = R;
+    header[3 + 3 * i] = words;
+    R += p.R;
+    words += Math.ceil((p.out * p.R * 4) / LB_ALIGN) * (LB_ALIGN / 4);
+  });
+  header[0] = R;
+  return { words, header, bOff, uOff, R };
+}
+
 /** [out, in] of a projection. */
 export function projShape(cfg: ModelConfig, p: LoraProj): [number, number] {
   const qd = cfg.nHeads * cfg.headDim;
@@ -190,12 +215,7 @@ export class ResidentAdapters {
       if (!projs.some((p) => projR[p])) continue;
       const inp = projShape(cfg, projs[0])[1];
       // Layout shared by every layer: A rows, owners, B offsets.
-      const uOff: number[] = [];
-      let R = 0;
-      for (const p of projs) {
-        uOff.push(R);
-        R += projR[p] ?? 0;
-      }
+      const { words, header, bOff, uOff, R } = loraBLayout(projs.map((p) => ({ R: projR[p] ?? 0, out: projShape(cfg, p)[0] })));
       maxR = Math.max(maxR, R);
       const owner = new Uint32Array(2 * R);
       const of = new Float32Array(owner.buffer);
@@ -210,20 +230,6 @@ export class ResidentAdapters {
         });
       });
       this.owners[g] = mem.upload(`lora-owner.${g}`, owner, 'weights');
-      const header = new Uint32Array(LB_ALIGN / 4);
-      header[0] = R;
-      const bOff: number[] = [];
-      let words = LB_ALIGN / 4;
-      projs.forEach((p, pi) => {
-        const Rp = projR[p] ?? 0;
-        if (!Rp) return;
-        const out = projShape(cfg, p)[0];
-        header[1 + 3 * pi] = Rp;
-        header[2 + 3 * pi] = uOff[pi];
-        header[3 + 3 * pi] = words;
-        bOff[pi] = words;
-        words += Math.ceil((out * Rp * 4) / LB_ALIGN) * (LB_ALIGN / 4);
-      });
       for (let l = 0; l < cfg.nLayers; l++) {
         const A = new Float32Array(R * inp);
         const lb = new Float32Array(words);
