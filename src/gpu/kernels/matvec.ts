@@ -246,7 +246,9 @@ export class DecodeMatvec {
     const k = this.kernels.get(`${mode}:${type}:${one ? 1 : MATVEC_ROWS}`);
     if (!k) throw new Error(`DecodeMatvec: ${mode} for weight type ${TYPE_LAYOUT[type]?.name ?? type} was not compiled`);
     const maxG = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
-    const [gx, gy] = grid(Math.ceil(outputs / (this.shape ? this.shape.rows : SWG)), maxG);
+    // The LoRA variants (*_lora_sw) compute one output slot per software invocation, M = 1 included.
+    const perGroup = this.shape ? this.shape.rows : SWG;
+    const [gx, gy] = grid(Math.ceil(outputs / perGroup), maxG);
     rec.dispatch(k, bindings, params, [gx, gy, one ? 1 : Math.ceil(M / MATVEC_ROWS)]);
   }
 }
