@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { KernelCache } from '../../src/gpu/kernel';
 import { LoraDown, LoraUp, NO_ADAPTER } from '../../src/gpu/kernels/lora';
 import { randn, relErr, rng, testGpu } from '../helpers/gpu';
 import { loraDownRef, loraUpRef } from './lora.ref';
@@ -66,11 +67,16 @@ describe('lora_up on a group’s u', () => {
   });
 });
 
-for (const prof of PROFILES) {
+/** The GPU profile under small limits too: lora_down's workgroup comes from them (src/gpu/workgroup.ts). */
+const DOWN_PROFILES = [...PROFILES, { name: 'gpu, 32 invocations', software: false, small: true }];
+
+for (const prof of DOWN_PROFILES) {
   describe(`lora_down (${prof.name} kernels)`, () => {
     it('norm + A·x masked to each token’s adapter and scaled; without norm; tokens without an adapter get 0', async () => {
       const t = await testGpu();
-      const k = await LoraDown.create(profileKc(t, prof.software));
+      const small = { ...t.gpu.limits, maxComputeInvocationsPerWorkgroup: 32, maxComputeWorkgroupSizeX: 32 };
+      const kc = 'small' in prof ? new KernelCache({ ...t.gpu, software: false, limits: small }) : profileKc(t, prof.software);
+      const k = await LoraDown.create(kc);
       const r = rng(7);
       // K = 100: not a multiple of the GPU threads per row; R = 13 rows of two adapters and three matrices.
       const [T, R, K] = [7, 13, 100];

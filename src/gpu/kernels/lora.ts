@@ -1,8 +1,8 @@
 import code from './lora.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
+import { workgroupSize } from '../workgroup';
 import { grid, type Binding, type Recorder } from '../recorder';
 
-const WG = 256;
 /** lora_down_sw: invocations per workgroup (SWG in lora.wgsl). */
 const SWG = 16;
 const PARAMS = ['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'f32'] as const;
@@ -50,16 +50,17 @@ export interface LoraDownArgs {
 
 /** The per-token up projection of multi-adapter LoRA inference (see lora.wgsl). */
 export class LoraUp {
-  private constructor(private readonly k: Kernel) {}
+  private constructor(private readonly k: Kernel, readonly wg: number) {}
 
   static async create(kc: KernelCache): Promise<LoraUp> {
-    return new LoraUp(await kc.get({ label: 'lora_up', code, entry: 'lora_up', params: [...PARAMS], bindings: ['read', 'read', 'read', 'read', 'rw'], constants: { WG } }));
+    const wg = workgroupSize(kc.gpu.limits, { preferred: 256 });
+    return new LoraUp(await kc.get({ label: 'lora_up', code, entry: 'lora_up', params: [...PARAMS], bindings: ['read', 'read', 'read', 'read', 'rw'], constants: { WG: wg } }), wg);
   }
 
   forward(rec: Recorder, a: LoraUpArgs): void {
     if (a.T === 0 || a.N === 0 || a.R === 0) return;
     const params = [a.T, a.N, a.R, a.uOff ?? 0, a.uStride ?? a.R, 0, 0, 0];
-    rec.dispatch(this.k, [a.u, a.b, a.adapter, a.table, a.y], params, grid(Math.ceil((a.T * a.N) / WG), rec.gpu.limits.maxComputeWorkgroupsPerDimension));
+    rec.dispatch(this.k, [a.u, a.b, a.adapter, a.table, a.y], params, grid(Math.ceil((a.T * a.N) / this.wg), rec.gpu.limits.maxComputeWorkgroupsPerDimension));
   }
 }
 
@@ -84,7 +85,8 @@ export class LoraDown {
       entry: software ? 'lora_down_sw' : 'lora_down',
       params: [...PARAMS],
       bindings: ['read', 'read', 'read', 'read', 'read', 'rw'],
-      constants: software ? { SWG } : {},
+      // GPUs: a tree over DWG invocations of one vec2 each (the workgroup-size policy, src/gpu/workgroup.ts).
+      constants: software ? { SWG } : { DWG: workgroupSize(kc.gpu.limits, { preferred: 64, bytesPerInvocation: 8 }) },
     });
     return new LoraDown(k, software, kc.gpu.device.createBuffer({ label: 'lora-down-dummy', size: 16, usage: GPUBufferUsage.STORAGE }));
   }

@@ -33,7 +33,7 @@ struct Params {
 override WG: u32 = 256;
 override SWG: u32 = 16u;  // lora_down_sw: invocations per workgroup (few outputs: small groups)
 const NONE: u32 = 0xffffffffu;
-const DWG: u32 = 64u;   // lora_down: threads per output row on GPUs
+override DWG: u32 = 64u;   // lora_down: threads per output row on GPUs (a power of two, from the limits)
 
 @compute @workgroup_size(WG)
 fn lora_up(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
