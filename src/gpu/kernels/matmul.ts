@@ -9,6 +9,7 @@ import { GgmlType, TYPE_LAYOUT, type GpuTensor } from '../../model/types';
 const code = 'alias TH = f32;\n' + dequantCode + '\n' + matmulCode;
 const codeF16 = 'enable f16;\nalias TH = f16;\n' + dequantCode + '\n' + matmulCode;
 
+
 /** Every weight type the matmul kernels read. */
 export const MATMUL_TYPES: readonly GgmlType[] = [
   GgmlType.F32,
@@ -30,6 +31,8 @@ const BV_COLS = 128;
 /** Software adapters: invocations per workgroup of the *_sw kernels, and their 4×4 output blocks. */
 const SWG = 16;
 const SW_BLOCK = 4;
+/** Default x rows per tile_fwd_sw invocation: 8 × 4 outputs (bench/tiles.ts compares 4). */
+const SW_FWD_ROWS: SwRows = 8;
 
 /** M at or below which forward and backwardInput use the matrix-vector kernels. */
 export const MATVEC_MAX_M = 8;
@@ -94,7 +97,15 @@ export interface MatmulOptions {
   f16?: boolean;
   /** Override the tile shape (tests of the small-limit fallback); default tilePlan(limits). */
   plan?: TilePlan;
+  /**
+   * Software adapters: x rows per invocation of tile_fwd_sw (each owns rows × 4 outputs); default
+   * SW_FWD_ROWS. Tests and benchmarks pick the other to check and compare both.
+   */
+  swRows?: SwRows;
 }
+
+/** x rows per invocation of the software prefill kernel (SW_MB in matmul.wgsl). */
+export type SwRows = 4 | 8 | 0;
 
 type Entry = 'mv_fwd1' | 'mv_fwd' | 'tile_fwd' | 'mv_bwd' | 'tile_bwd';
 /** Pipelines per type; mv_fwd1 is mv_fwd specialised for one x row (MV_M = 1). */
@@ -114,6 +125,8 @@ export class Matmul {
     readonly plans: { readonly forward: TilePlan; readonly backward: TilePlan },
     /** Whether tile_fwd stages and multiplies in f16. */
     readonly f16: boolean,
+    /** x rows per tile_fwd_sw invocation (software adapters). */
+    readonly swRows: SwRows,
   ) {}
 
   /** Compiles the kernels of `types` (default: all); using another type later throws. */
@@ -127,6 +140,8 @@ export class Matmul {
       forward: opts.plan ?? tilePlan(kc.gpu.limits, f16 ? 2 : 4),
       backward: opts.plan ?? tilePlan(kc.gpu.limits, 4),
     };
+    const swRows = opts.swRows ?? SW_FWD_ROWS;
+
     const kernels = new Map<string, Kernel>();
     await Promise.all(
       types.flatMap((type) =>
@@ -137,6 +152,7 @@ export class Matmul {
           const half = entry === 'tile_fwd' && f16 && !software;
           if (mv) Object.assign(constants, { MV_M: entry === 'mv_fwd1' ? 1 : MV_M });
           if (software) constants.SWG = SWG;
+          if (software && entry === 'tile_fwd' && swRows) constants.SW_MB = swRows;
           else if (mv) Object.assign(constants, { MV_ROWS, MV_TPR });
           else if (tiled) {
             const p = entry === 'tile_fwd' ? plans.forward : plans.backward;
@@ -146,7 +162,7 @@ export class Matmul {
           const k = await kc.get({
             label: `matmul_${entry}${software ? '_sw' : half ? '_f16' : ''}_${TYPE_LAYOUT[type].name}`,
             code: half ? codeF16 : code,
-            entry: software ? `${base}_sw` : base,
+            entry: software ? (entry === 'tile_fwd' && !swRows ? 'tile_fwd_sw_old' : `${base}_sw`) : base,
             params: ['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32'],
             bindings: ['read', 'read', 'read', 'rw'],
             constants,
@@ -156,7 +172,7 @@ export class Matmul {
       ),
     );
     const dummy = kc.gpu.device.createBuffer({ label: 'matmul-dummy', size: 16, usage: GPUBufferUsage.STORAGE });
-    return new Matmul(kernels, dummy, software, plans, f16 && !software);
+    return new Matmul(kernels, dummy, software, plans, f16 && !software, swRows);
   }
 
   /** y[M, N] = x[M, K]·Wᵀ (+ bias), or y += … with `accumulate`. */
@@ -203,7 +219,7 @@ export class Matmul {
       if (M === 1) rec.dispatch(this.kernel('mv_fwd1', a.w), bindings, params, [gx, gy, 1]);
       else rec.dispatch(this.kernel('mv_fwd', a.w), bindings, params, [gx, gy, Math.ceil(M / MV_M)]);
     } else if (this.software) {
-      const blocks = Math.ceil(N / SW_BLOCK) * Math.ceil(M / SW_BLOCK);
+      const blocks = Math.ceil(N / SW_BLOCK) * Math.ceil(M / (this.swRows || SW_BLOCK));
       rec.dispatch(this.kernel('tile_fwd', a.w), bindings, params, grid(Math.ceil(blocks / SWG), maxG));
     } else {
       const T = this.plans.forward.tile;

@@ -400,8 +400,91 @@ fn mv_fwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   }
 }
 
+// acc (one x row × 4 W rows) += Σ_c v[c] · t[c], where t[c] holds element c of the 4 W rows' 4-vectors
+// (a transpose: on a SIMD-over-invocations emulation it costs no instruction). fma(), so that each
+// multiply-add is one instruction where the adapter fuses (SwiftShader does; it leaves a*b+c unfused).
+fn mac4(acc: vec4<f32>, v: vec4<f32>, t0: vec4<f32>, t1: vec4<f32>, t2: vec4<f32>, t3: vec4<f32>) -> vec4<f32> {
+  return fma(vec4<f32>(v.w), t3, fma(vec4<f32>(v.z), t2, fma(vec4<f32>(v.y), t1, fma(vec4<f32>(v.x), t0, acc))));
+}
+
+override SW_MB: u32 = 8u;   // tile_fwd_sw: x rows per invocation, 4 or 8
+// tile_fwd_sw reads x as vec4 (K % 4 == 0, so every x4 it needs is one aligned vec4): one load with one
+// bounds check instead of four. Aliases A's binding; no entry point uses both.
+@group(0) @binding(1) var<storage, read> A4: array<vec4<f32>>;
+
+// The 4 × 4 weights w[n0 + j][k..k+3] transposed, and SW_MB rows of x at k, into a[0..SW_MB).
+fn fwd_sw_step(a: ptr<function, array<vec4<f32>, 8>>, xr: array<u32, 8>, k: u32, q0: vec4<f32>, q1: vec4<f32>, q2: vec4<f32>, q3: vec4<f32>) {
+  let t0 = vec4<f32>(q0.x, q1.x, q2.x, q3.x);
+  let t1 = vec4<f32>(q0.y, q1.y, q2.y, q3.y);
+  let t2 = vec4<f32>(q0.z, q1.z, q2.z, q3.z);
+  let t3 = vec4<f32>(q0.w, q1.w, q2.w, q3.w);
+  let i = k >> 2u;
+  (*a)[0] = mac4((*a)[0], A4[xr[0] + i], t0, t1, t2, t3);
+  (*a)[1] = mac4((*a)[1], A4[xr[1] + i], t0, t1, t2, t3);
+  (*a)[2] = mac4((*a)[2], A4[xr[2] + i], t0, t1, t2, t3);
+  (*a)[3] = mac4((*a)[3], A4[xr[3] + i], t0, t1, t2, t3);
+  if (SW_MB == 8u) {
+    (*a)[4] = mac4((*a)[4], A4[xr[4] + i], t0, t1, t2, t3);
+    (*a)[5] = mac4((*a)[5], A4[xr[5] + i], t0, t1, t2, t3);
+    (*a)[6] = mac4((*a)[6], A4[xr[6] + i], t0, t1, t2, t3);
+    (*a)[7] = mac4((*a)[7], A4[xr[7] + i], t0, t1, t2, t3);
+  }
+}
+
+// One invocation per SW_MB × 4 block of y (SW_MB x rows × 4 W rows), whole K. Per 8 weights of a W row
+// one dq_pair (one read of a quant block's scale and quants for both halves of the pair), then each
+// dequantized weight feeds SW_MB FMAs and each x vec4 4 × 4. Loads, not FMAs, bound this kernel on a
+// CPU emulation (every storage load is a per-lane gather with a bounds check), hence the large block.
 @compute @workgroup_size(SWG)
 fn tile_fwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let M = P.M;
+  let N = P.N;
+  let K = P.K;
+  let tilesN = (N + 3u) / 4u;
+  let g = inv_sw(gid, nwg);
+  if (g >= tilesN * ((M + SW_MB - 1u) / SW_MB)) { return; }
+  let n0 = (g % tilesN) * 4u;
+  let m0 = (g / tilesN) * SW_MB;
+  let rowBytes = w_row_bytes(K);
+  // Rows past the edge re-read the last row (valid memory) and are not stored.
+  let w0 = w_row(min(n0, N - 1u), rowBytes);
+  let w1 = w_row(min(n0 + 1u, N - 1u), rowBytes);
+  let w2 = w_row(min(n0 + 2u, N - 1u), rowBytes);
+  let w3 = w_row(min(n0 + 3u, N - 1u), rowBytes);
+  let K4 = K / 4u;
+  var xr: array<u32, 8>;   // vec4 index of each x row
+  for (var i = 0u; i < 8u; i++) { xr[i] = min(m0 + i, M - 1u) * K4; }
+  var a = array<vec4<f32>, 8>();
+  let off = pair_off();
+  let units = K / 8u;
+  for (var u = 0u; u < units; u++) {
+    let k = pair_k(u);
+    let p0 = dq_pair(w0, k);
+    let p1 = dq_pair(w1, k);
+    let p2 = dq_pair(w2, k);
+    let p3 = dq_pair(w3, k);
+    fwd_sw_step(&a, xr, k, p0.a, p1.a, p2.a, p3.a);
+    fwd_sw_step(&a, xr, k + off, p0.b, p1.b, p2.b, p3.b);
+  }
+  if ((K & 4u) != 0u) {   // float types only: the last 4 elements when K % 8 == 4
+    fwd_sw_step(&a, xr, K - 4u, dq4(w0, K - 4u), dq4(w1, K - 4u), dq4(w2, K - 4u), dq4(w3, K - 4u));
+  }
+  var bias = vec4<f32>(0.0);
+  if ((P.flags & 1u) != 0u) {
+    for (var j = 0u; j < 4u; j++) { bias[j] = BIAS[min(n0 + j, N - 1u)]; }
+  }
+  for (var i = 0u; i < SW_MB; i++) {
+    let m = m0 + i;
+    if (m >= M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + j;
+      if (n < N) { store(y_idx(m, n), a[i][j] + bias[j]); }
+    }
+  }
+}
+
+@compute @workgroup_size(SWG)
+fn tile_fwd_sw_old(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let M = P.M;
   let N = P.N;
   let K = P.K;
