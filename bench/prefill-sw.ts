@@ -3,14 +3,14 @@
  * (fused q|k|v, attention, o, fused gate|up, SwiGLU, down, norms, rope, kv write) at T tokens, each as
  * ms and as a fraction of the FMA ceiling measured in the same process; the tile_fwd_sw variants
  * (x rows per invocation) are measured interleaved, several reps, best of each.
- *   npx vite-node bench/prefill-sw.ts -- [--T 512] [--type Q4_0] [--reps 3] [--variants 8,4]
+ *   npx vite-node bench/prefill-sw.ts -- [--T 512] [--type Q4_0] [--reps 3] [--variants 8x8,8x4,4x4] [--no-other]
  */
 import { parseArgs } from 'node:util';
 import { acquireNodeGpu } from '../src/gpu/node-gpu';
 import { KernelCache } from '../src/gpu/kernel';
 import { Recorder } from '../src/gpu/recorder';
 import { GpuMemory } from '../src/gpu/memory';
-import { Matmul, type SwRows } from '../src/gpu/kernels/matmul';
+import { Matmul, type SwBlock } from '../src/gpu/kernels/matmul';
 import { Attention } from '../src/gpu/kernels/attention';
 import { RmsNorm } from '../src/gpu/kernels/rmsnorm';
 import { Swiglu } from '../src/gpu/kernels/swiglu';
@@ -24,7 +24,7 @@ const { values: args } = parseArgs({
     T: { type: 'string', default: '512' },
     type: { type: 'string', default: 'Q4_0' },
     reps: { type: 'string', default: '3' },
-    variants: { type: 'string', default: '8,4' },
+    variants: { type: 'string', default: '8x8,8x4,4x4' },
     'no-other': { type: 'boolean', default: false },
   },
 });
@@ -43,7 +43,7 @@ const weight = (N: number, K: number): GpuTensor => {
   return { name: `w${N}x${K}`, type, shape: [N, K], buffer: mem.create('w', ((N * K) / l.blockElems) * l.blockBytes, 'weights') };
 };
 const variants = args.variants.split(",");
-const mms = await Promise.all(variants.map((v) => Matmul.create(kc, [type], { swRows: Number(v) as SwRows })));
+const mms = await Promise.all(variants.map((v) => Matmul.create(kc, [type], { swRows: Number(v.split('x')[0]) as SwBlock, swCols: Number(v.split('x')[1] ?? 4) as SwBlock })));
 const [attn, norm, swiglu, rope] = await Promise.all([Attention.create(kc), RmsNorm.create(kc), Swiglu.create(kc), Rope.create(kc)]);
 const ceilK = await Ceilings.create(kc);
 // The FMA ceiling's kernel as bench/roofline.ts runs it, timed in every rep beside the kernels: on a

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Matmul, type SwRows } from '../../src/gpu/kernels/matmul';
+import { Matmul, type SwBlock } from '../../src/gpu/kernels/matmul';
 import { dequantize, quantize } from '../../src/model/quant';
 import { GgmlType, TYPE_LAYOUT, type GpuTensor } from '../../src/model/types';
 import { randn, relErr, rng, stackedWeights, testGpu, type TestGpu } from '../helpers/gpu';
@@ -7,20 +7,21 @@ import { matmulRef } from './matmul.ref';
 import { profileKc } from './profiles';
 
 /**
- * Both variants of the software prefill kernel tile_fwd_sw (4 or 8 x rows per invocation) against the
- * float64 reference on edge shapes: M and N not multiples of the block (M = 1, 5, 9, 37; N = 5, 47),
+ * Every block shape of the software prefill kernel tile_fwd_sw (4 or 8 x rows × 4 or 8 W rows per
+ * invocation) against the float64 reference on edge shapes: M and N not multiples of the block (M = 1,
+ * 5, 9, 37; N = 5, 47; N = 5 is below one 8-row block),
  * K with a float tail (K % 8 == 4) and a K-quant pair span (Q6_K: 64), bias, accumulate and stacked
  * projections. matmul.test.ts runs the default over every weight type.
  */
 let t: TestGpu;
 const TYPES = [GgmlType.F32, GgmlType.Q4_0, GgmlType.Q6_K];
-const VARIANTS: SwRows[] = [8, 4];
-const mms = new Map<SwRows, Matmul>();
+const VARIANTS: Array<[SwBlock, SwBlock]> = [[8, 8], [8, 4], [4, 8], [4, 4]];
+const mms = new Map<string, Matmul>();
 
 beforeAll(async () => {
   t = await testGpu();
   const kc = profileKc(t, true);
-  for (const v of VARIANTS) mms.set(v, await Matmul.create(kc, TYPES, { swRows: v }));
+  for (const [r, c] of VARIANTS) mms.set(`${r}x${c}`, await Matmul.create(kc, TYPES, { swRows: r, swCols: c }));
 }, 1_200_000);
 
 function kFor(type: GgmlType): number {
@@ -28,12 +29,13 @@ function kFor(type: GgmlType): number {
   return be === 256 ? 512 : be === 32 ? 96 : 100;
 }
 
-for (const v of VARIANTS) {
-  describe(`tile_fwd_sw, ${v}×4 outputs per invocation`, () => {
+for (const [r, c] of VARIANTS) {
+  const v = `${r}x${c}`;
+  describe(`tile_fwd_sw, ${r}×${c} outputs per invocation`, () => {
     for (const type of TYPES) {
       it(`${TYPE_LAYOUT[type].name}: forward matches the CPU reference on edge shapes`, async () => {
         const mm = mms.get(v)!;
-        expect(mm.swRows).toBe(v);
+        expect([mm.swRows, mm.swCols]).toEqual([r, c]);
         const K = kFor(type);
         for (const N of [5, 16, 47]) {
           const vals = Float32Array.from(randn(rng(N + type), N * K, 0.5));
@@ -77,3 +79,7 @@ for (const v of VARIANTS) {
     });
   });
 }
+
+it('rejects a block shape it has no kernel for', async () => {
+  await expect(Matmul.create(profileKc(t, true), [GgmlType.F32], { swRows: 6 as SwBlock })).rejects.toThrow(/4 or 8/);
+});

@@ -28,11 +28,15 @@ const MV_ROWS = 4;
 const MV_TPR = 64;
 /** dx columns per backward matrix-vector workgroup (4 · BV_CG). */
 const BV_COLS = 128;
-/** Software adapters: invocations per workgroup of the *_sw kernels, and their 4×4 output blocks. */
+/** Software adapters: invocations per workgroup of the *_sw kernels, and tile_bwd_sw's 4×4 blocks. */
 const SWG = 16;
 const SW_BLOCK = 4;
-/** Default x rows per tile_fwd_sw invocation: 8 × 4 outputs (bench/tiles.ts compares 4). */
-const SW_FWD_ROWS: SwRows = 8;
+/**
+ * Default block of y per tile_fwd_sw invocation: 8 x rows × 8 W rows. Loads bound it on SwiftShader, and
+ * 8 × 8 did the fewest per FMA without spilling (same-process prefill at 512 tokens, docs/perf.md).
+ */
+const SW_FWD_ROWS: SwBlock = 8;
+const SW_FWD_COLS: SwBlock = 8;
 
 /** M at or below which forward and backwardInput use the matrix-vector kernels. */
 export const MATVEC_MAX_M = 8;
@@ -98,14 +102,15 @@ export interface MatmulOptions {
   /** Override the tile shape (tests of the small-limit fallback); default tilePlan(limits). */
   plan?: TilePlan;
   /**
-   * Software adapters: x rows per invocation of tile_fwd_sw (each owns rows × 4 outputs); default
-   * SW_FWD_ROWS. Tests and benchmarks pick the other to check and compare both.
+   * Software adapters: the block of y one tile_fwd_sw invocation owns, x rows × W rows; default 8 × 8.
+   * Tests and benchmarks pick the others to check and compare them.
    */
-  swRows?: SwRows;
+  swRows?: SwBlock;
+  swCols?: SwBlock;
 }
 
-/** x rows per invocation of the software prefill kernel (SW_MB in matmul.wgsl). */
-export type SwRows = 4 | 8 | 0;
+/** x rows or y columns per invocation of the software prefill kernel (SW_MB, SW_NB in matmul.wgsl). */
+export type SwBlock = 4 | 8;
 
 type Entry = 'mv_fwd1' | 'mv_fwd' | 'tile_fwd' | 'mv_bwd' | 'tile_bwd';
 /** Pipelines per type; mv_fwd1 is mv_fwd specialised for one x row (MV_M = 1). */
@@ -126,7 +131,9 @@ export class Matmul {
     /** Whether tile_fwd stages and multiplies in f16. */
     readonly f16: boolean,
     /** x rows per tile_fwd_sw invocation (software adapters). */
-    readonly swRows: SwRows,
+    /** x rows and y columns per tile_fwd_sw invocation (software adapters). */
+    readonly swRows: SwBlock,
+    readonly swCols: SwBlock,
   ) {}
 
   /** Compiles the kernels of `types` (default: all); using another type later throws. */
@@ -141,6 +148,8 @@ export class Matmul {
       backward: opts.plan ?? tilePlan(kc.gpu.limits, 4),
     };
     const swRows = opts.swRows ?? SW_FWD_ROWS;
+    const swCols = opts.swCols ?? SW_FWD_COLS;
+    if (![4, 8].includes(swRows) || ![4, 8].includes(swCols)) throw new Error(`Matmul: swRows and swCols must be 4 or 8, got ${swRows} × ${swCols}`);
 
     const kernels = new Map<string, Kernel>();
     await Promise.all(
@@ -152,7 +161,7 @@ export class Matmul {
           const half = entry === 'tile_fwd' && f16 && !software;
           if (mv) Object.assign(constants, { MV_M: entry === 'mv_fwd1' ? 1 : MV_M });
           if (software) constants.SWG = SWG;
-          if (software && entry === 'tile_fwd' && swRows) constants.SW_MB = swRows;
+          if (software && entry === 'tile_fwd') Object.assign(constants, { SW_MB: swRows, SW_NB: swCols });
           else if (mv) Object.assign(constants, { MV_ROWS, MV_TPR });
           else if (tiled) {
             const p = entry === 'tile_fwd' ? plans.forward : plans.backward;
@@ -162,7 +171,7 @@ export class Matmul {
           const k = await kc.get({
             label: `matmul_${entry}${software ? '_sw' : half ? '_f16' : ''}_${TYPE_LAYOUT[type].name}`,
             code: half ? codeF16 : code,
-            entry: software ? (entry === 'tile_fwd' && !swRows ? 'tile_fwd_sw_old' : `${base}_sw`) : base,
+            entry: software ? `${base}_sw` : base,
             params: ['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32'],
             bindings: ['read', 'read', 'read', 'rw'],
             constants,
@@ -172,7 +181,7 @@ export class Matmul {
       ),
     );
     const dummy = kc.gpu.device.createBuffer({ label: 'matmul-dummy', size: 16, usage: GPUBufferUsage.STORAGE });
-    return new Matmul(kernels, dummy, software, plans, f16 && !software, swRows);
+    return new Matmul(kernels, dummy, software, plans, f16 && !software, swRows, swCols);
   }
 
   /** y[M, N] = x[M, K]·Wᵀ (+ bias), or y += … with `accumulate`. */
@@ -219,7 +228,7 @@ export class Matmul {
       if (M === 1) rec.dispatch(this.kernel('mv_fwd1', a.w), bindings, params, [gx, gy, 1]);
       else rec.dispatch(this.kernel('mv_fwd', a.w), bindings, params, [gx, gy, Math.ceil(M / MV_M)]);
     } else if (this.software) {
-      const blocks = Math.ceil(N / SW_BLOCK) * Math.ceil(M / (this.swRows || SW_BLOCK));
+      const blocks = Math.ceil(N / this.swCols) * Math.ceil(M / this.swRows);
       rec.dispatch(this.kernel('tile_fwd', a.w), bindings, params, grid(Math.ceil(blocks / SWG), maxG));
     } else {
       const T = this.plans.forward.tile;
