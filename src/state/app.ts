@@ -13,6 +13,8 @@ import { createGenerationStore, type GenerationState } from './generation';
 import { createInspectorStore, type InspectorState } from './inspector';
 import { createLibraryStore, type LibraryState } from './library';
 import { createMatrixStore, type MatrixState } from './matrix';
+import { createMappingCheckStore, type MappingCheckState } from './mapping-check';
+import { createMappingChecker, createMappingCheckWorker } from '../worker/mapping-check-client';
 import { createModelStore, type ModelState } from './model';
 import { createModelCacheStore, type ModelCacheState } from './modelCache';
 import { createNoticesStore, type NoticesState } from './notices';
@@ -47,6 +49,16 @@ export const trainStore = createTrainStore({
 });
 export const composerStore = createComposerStore({ client, notices: noticesStore, model: modelStore });
 export const matrixStore = createMatrixStore({ client, notices: noticesStore, model: modelStore, data: dataStore });
+/** Mapping checks of large datasets, in their own worker (started on the first large dataset). */
+export const mappingCheckStore = createMappingCheckStore({ checker: createMappingChecker(createMappingCheckWorker) });
+// A deleted dataset's rows leave the check worker too.
+let lastDatasets = dataStore.getState().datasets;
+dataStore.subscribe((s) => {
+  if (s.datasets === lastDatasets) return;
+  const gone = lastDatasets.filter((d) => !s.datasets.some((x) => x.id === d.id));
+  lastDatasets = s.datasets;
+  for (const d of gone) mappingCheckStore.getState().forget(d);
+});
 export const inspectorStore = createInspectorStore({ client, notices: noticesStore, model: modelStore });
 export const modelCacheStore = createModelCacheStore({ notices: noticesStore });
 export const engineStore = createEngineStore({ client, notices: noticesStore, model: modelStore, library: libraryStore, train: trainStore });
@@ -90,7 +102,7 @@ libraryStore.subscribe((s) => {
   if (template !== t.config.template) t.setConfig({ template });
 });
 
-// A chosen adapter follows a rename and is dropped when deleted (Generate, Composer, Train panels).
+// A chosen adapter follows a rename and is dropped when deleted (Generate, Composer, Matrix, Train panels).
 let lastAdapters = libraryStore.getState().summary.adapters;
 libraryStore.subscribe((s) => {
   if (s.summary.adapters === lastAdapters) return;
@@ -101,6 +113,8 @@ libraryStore.subscribe((s) => {
   if (follow(g.adapter) !== g.adapter) g.setAdapter(follow(g.adapter));
   const c = composerStore.getState();
   for (const which of ['a', 'b'] as const) if (follow(c.adapters[which]) !== c.adapters[which]) c.setAdapter(which, follow(c.adapters[which]));
+  const mx = matrixStore.getState();
+  if (follow(mx.adapter) !== mx.adapter) mx.followAdapter(follow(mx.adapter));
   const t = trainStore.getState();
   const from = t.config.initAdapter ?? null;
   if (follow(from) !== from) t.setConfig({ initAdapter: follow(from) });
@@ -125,6 +139,9 @@ export function useGeneration<T>(selector: (s: GenerationState) => T): T {
 }
 export function useNotices<T>(selector: (s: NoticesState) => T): T {
   return useStore(noticesStore, selector);
+}
+export function useMappingCheck<T>(selector: (s: MappingCheckState) => T): T {
+  return useStore(mappingCheckStore, selector);
 }
 export function useLibrary<T>(selector: (s: LibraryState) => T): T {
   return useStore(libraryStore, selector);

@@ -64,12 +64,16 @@ export interface MatrixState {
   outputField: string;
   /** Template field → dataset field, as the training run mapped them ({} = the dataset's own names). */
   fieldMap: Record<string, string>;
+  /** Library LoRA adapter applied under the heads of cells and batch predictions (null = the base model). */
+  adapter: string | null;
   /** Where the settings came from: the run that trained a function tag (null: the user's or the default). */
   defaultsFrom: string | null;
   cells: Record<string, CellState>;
   running: boolean;
 
-  setConfig(patch: Partial<Pick<MatrixState, 'datasetId' | 'pattern' | 'rows' | 'limit' | 'outputField' | 'fieldMap'>>): void;
+  setConfig(patch: Partial<Pick<MatrixState, 'datasetId' | 'pattern' | 'rows' | 'limit' | 'outputField' | 'fieldMap' | 'adapter'>>): void;
+  /** The library renamed or deleted the chosen adapter: follow it without discarding the cells (they name theirs). */
+  followAdapter(name: string | null): void;
   /**
    * Takes the template, field mapping, output field and dataset of the run that trained `fn`, with its
    * tags replaced by the pair slots; does nothing once the user changed the settings.
@@ -82,8 +86,8 @@ export interface MatrixState {
   /** The cell whose per-row predictions are shown. */
   shown: string | null;
   show(key: string | null): void;
-  /** The head of `fn` on each input (one row each, in `inputField`); labels optional. */
-  predictBatch(p: { fn: string; template: string; inputField: string; outputField: string; inputs: string[] }): Promise<RowPrediction[] | null>;
+  /** The head of `fn` on each input (one row each, in `inputField`), with the chosen adapter; labels optional. */
+  predictBatch(p: { fn: string; template: string; inputField: string; outputField: string; inputs: string[] }): Promise<{ predictions: RowPrediction[]; adapter: string | null } | null>;
 }
 
 export type MatrixStore = StoreApi<MatrixState>;
@@ -128,7 +132,16 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
       try {
         const reply = await client.request(
           'matrixCell',
-          { domain, fn, template: cellTemplate(get().pattern, domain, fn), datasetName: src.name, rows: src.rows, outputField: get().outputField, limit: get().limit },
+          {
+            domain,
+            fn,
+            template: cellTemplate(get().pattern, domain, fn),
+            datasetName: src.name,
+            rows: src.rows,
+            outputField: get().outputField,
+            limit: get().limit,
+            ...(get().adapter ? { adapter: get().adapter } : {}),
+          },
           { signal },
         );
         setCell(key, { status: 'done', reply, rows: src.rows });
@@ -159,14 +172,19 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
       limit: 16,
       outputField: 'output',
       fieldMap: {},
+      adapter: null,
       defaultsFrom: null,
       cells: {},
       running: false,
 
       setConfig(patch) {
-        const changesResult = ['datasetId', 'pattern', 'rows', 'limit', 'outputField', 'fieldMap'].some((k) => k in patch);
+        const changesResult = ['datasetId', 'pattern', 'rows', 'limit', 'outputField', 'fieldMap', 'adapter'].some((k) => k in patch);
         touched = true;
         set({ ...patch, defaultsFrom: null, ...(changesResult ? { cells: {} } : {}) });
+      },
+
+      followAdapter(adapter) {
+        set({ adapter });
       },
 
       adoptRun(fn, run, domains) {
@@ -225,6 +243,7 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
           notices.getState().push({ kind: 'warning', title: 'No model loaded', message: 'Load a model in the Model panel first.' });
           return null;
         }
+        const adapter = get().adapter;
         try {
           const reply = await client.request('matrixCell', {
             domain: fn,
@@ -235,8 +254,9 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
             outputField,
             limit: inputs.length,
             predictOnly: true,
+            ...(adapter ? { adapter } : {}),
           });
-          return reply.predictions ?? [];
+          return { predictions: reply.predictions ?? [], adapter: reply.adapter };
         } catch (e) {
           notices.getState().pushError(e, 'Batch prediction');
           return null;

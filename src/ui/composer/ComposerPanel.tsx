@@ -100,8 +100,8 @@ export function ComposerPanel() {
                 Same prompt without its tags{mode === 'head' ? ' (generation only)' : ''}
               </option>
               <option value="variant">A second prompt (B)</option>
-              <option value="adapter" disabled={mode === 'head'} title={mode === 'head' ? 'Heads read the base model' : 'The prompt with the chosen adapter and with the base model'}>
-                Same prompt: adapter vs base model{mode === 'head' ? ' (generation only)' : ''}
+              <option value="adapter" title="The prompt with the chosen adapter and with the base model">
+                Same prompt: adapter vs base model
               </option>
             </select>
             <span className="hint">Ctrl+Enter to run</span>
@@ -257,17 +257,20 @@ function OptionsCard() {
       <div className="card-head">
         <h2 id="copts-title">Sampling</h2>
       </div>
+      {/* The adapter applies in both modes (a head reads the hidden state of the model with it); sampling only to generation. */}
+      <div className="options">
+        <AdapterSelect label={compare === 'variant' ? 'Adapter (prompt A)' : 'Adapter'} value={adapters.a} onChange={(n) => c.setAdapter('a', n)} testId="compose-adapter-a" />
+        {compare === 'variant' && <AdapterSelect label="Adapter (prompt B)" value={adapters.b} onChange={(n) => c.setAdapter('b', n)} testId="compose-adapter-b" />}
+      </div>
       <fieldset disabled={mode === 'head'}>
         <div className="options">
-          <AdapterSelect label={compare === 'variant' ? 'Adapter (prompt A)' : 'Adapter'} value={adapters.a} onChange={(n) => c.setAdapter('a', n)} testId="compose-adapter-a" />
-          {compare === 'variant' && <AdapterSelect label="Adapter (prompt B)" value={adapters.b} onChange={(n) => c.setAdapter('b', n)} testId="compose-adapter-b" />}
           <NumberField label="Max tokens" value={o.maxTokens} min={1} step={1} integer onChange={(v) => v !== null && c.setOptions({ maxTokens: v })} />
           <NumberField label="Temperature" value={o.temperature} min={0} step={0.05} hint="0 = greedy" onChange={(v) => v !== null && c.setOptions({ temperature: v })} />
           <NumberField label="Top-p" value={o.topP} min={0} max={1} step={0.05} onChange={(v) => v !== null && c.setOptions({ topP: v })} />
           <NumberField label="Seed" value={o.seed} min={0} step={1} integer allowEmpty placeholder="random" onChange={(v) => c.setOptions({ seed: v })} />
         </div>
       </fieldset>
-      {mode === 'head' && <p className="hint">Head prediction reads the final hidden state (of the base model) at the last row of the prompt's function tag.</p>}
+      {mode === 'head' && <p className="hint">Head prediction reads the final hidden state at the last row of the prompt's function tag, of the base model or, when one is chosen, the model with the adapter.</p>}
     </section>
   );
 }
@@ -307,11 +310,9 @@ function Column({ col, running, index }: { col: ComposerColumn; running: boolean
     <div className="column" data-testid={`compose-column-${index}`}>
       <div className="column-head">
         <strong>{col.title}</strong>
-        {!col.prediction && (
-          <span className="pill pill-idle" data-testid={`compose-adapter-${index}`} title="The LoRA adapter this column generated with">
-            {col.adapter ? `adapter ${col.adapter}` : 'base'}
-          </span>
-        )}
+        <span className="pill pill-idle" data-testid={`compose-adapter-${index}`} title={col.prediction ? 'The LoRA adapter applied under the head' : 'The LoRA adapter this column generated with'}>
+          {col.adapter ? `adapter ${col.adapter}` : 'base'}
+        </span>
         {col.info && (
           <span className="muted">
             {col.info.tokens} tokens · {col.info.tagRows} tag rows
@@ -325,6 +326,7 @@ function Column({ col, running, index }: { col: ComposerColumn; running: boolean
         <div className="prediction" data-testid="head-prediction">
           <span className="muted">
             head of ‹{col.prediction.head}› at position {col.prediction.position}
+            {col.prediction.adapter ? `, with adapter ${col.prediction.adapter}` : ', base model'}
           </span>
           {col.prediction.value !== undefined && <span className="prediction-value">{col.prediction.value.toPrecision(5)}</span>}
           {col.prediction.classes && (
