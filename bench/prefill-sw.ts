@@ -1,8 +1,10 @@
 /**
  * Where a 100M-shape prefill chunk's time goes, kernel by kernel, on the kernels one layer dispatches
  * (fused q|k|v, attention, o, fused gate|up, SwiGLU, down, norms, rope, kv write) at T tokens, each as
- * ms and as a fraction of the FMA ceiling measured in the same process; the tile_fwd_sw variants
- * (x rows per invocation) are measured interleaved, several reps, best of each.
+ * ms and as a fraction of the FMA ceiling, whose kernel runs in every rep beside them (wall time, and this
+ * process's CPU time: on a software adapter the "GPU" is our threads, and CPU time moves least with
+ * other load on a shared machine). tile_fwd_sw block shapes (x rows × W rows per invocation) are
+ * measured interleaved, several reps, best of each. Prints one JSON object; nothing is asserted.
  *   npx vite-node bench/prefill-sw.ts -- [--T 512] [--type Q4_0] [--reps 3] [--variants 8x8,8x4,4x4] [--no-other]
  */
 import { parseArgs } from 'node:util';

@@ -8,8 +8,8 @@
 //        The loop is unrolled 8 rounds deep (128 FMAs per iteration) so the figure is FMA throughput,
 //        not loop control: on SwiftShader one loop iteration (SIMD condition, lane masks, branch) cost
 //        more than its 16 FMAs, so the 1-round loop measured ~4 GFLOP/s of CPU time where 8 rounds
-//        measure ~15-22 (×2: 8, ×16/×32 no higher than ×8; same process, 2026-12-03). fma() and a*b+c
-//        ran alike. A GPU compiler unrolls such a loop itself, so real GPUs see no change.
+//        measure ~15-22 (×2: 8, ×16/×32 no higher than ×8; same process, 2026-12-03; docs/perf.md).
+//        A GPU compiler unrolls such a loop itself, so real GPUs should see no change.
 
 struct Params { n: u32, iters: u32, a: f32, b: f32 };
 
