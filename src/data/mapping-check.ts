@@ -36,31 +36,49 @@ export function mappingOptions(ds: Pick<MappingCheckInput, 'rows' | 'lines' | 'm
 /** Rows per chunk: a few tens of milliseconds of work, so progress moves and a cancel is heard. */
 export const CHECK_CHUNK_ROWS = 25_000;
 
+/** What the chunked mapping leaves: the check's answer and, when asked for, the mapped rows (mapColumns' result). */
+export interface ChunkedMapping extends MappingCheck {
+  /** Mapped rows and their lines (empty unless `keepRows`). */
+  rows: MappedRows['rows'];
+  lines: number[];
+}
+
 /**
- * Checks the mapping chunk by chunk, awaiting `between()` after each (a worker yields to its message
- * queue there, to hear a cancel) and reporting rows done. Throws AbortError once `signal` aborts.
+ * mapColumns chunk by chunk, awaiting `between()` after each (a worker yields to its message queue
+ * there, to hear a cancel) and reporting rows done. Throws AbortError once `signal` aborts. The mapped
+ * rows are kept only with `keepRows` (the check needs their indices, a run the rows).
  */
-export async function checkMapping(
+export async function mapInChunks(
   ds: MappingCheckInput,
-  o: { chunkRows?: number; onProgress?: (done: number, total: number) => void; between?: () => Promise<void>; signal?: AbortSignal } = {},
-): Promise<MappingCheck> {
+  o: { chunkRows?: number; onProgress?: (done: number, total: number) => void; between?: () => Promise<void>; signal?: AbortSignal; keepRows?: boolean } = {},
+): Promise<ChunkedMapping> {
   const missing = missingColumn(ds.rows, ds.mapping);
-  if (missing) return { error: missing, kept: new Int32Array(0), skipped: [] };
+  if (missing) return { error: missing, kept: new Int32Array(0), skipped: [], rows: [], lines: [] };
   const opts = mappingOptions(ds);
   const n = ds.rows.length;
   const step = Math.max(1, o.chunkRows ?? CHECK_CHUNK_ROWS);
-  // Mapped rows are not kept: the caller builds the few it shows from `kept`.
   const out: MappedRows = { rows: [], lines: [], skipped: [] };
   const kept: number[] = [];
   for (let at = 0; at < n; at += step) {
     if (o.signal?.aborted) throw new DOMException('The mapping check was cancelled.', 'AbortError');
     mapRowRange(ds.rows, ds.mapping, opts, at, Math.min(n, at + step), out, kept);
-    out.rows.length = 0;
-    out.lines.length = 0;
+    if (!o.keepRows) {
+      out.rows.length = 0;
+      out.lines.length = 0;
+    }
     o.onProgress?.(Math.min(n, at + step), n);
     if (o.between && at + step < n) await o.between();
   }
-  return { error: null, kept: Int32Array.from(kept), skipped: out.skipped };
+  return { error: null, kept: Int32Array.from(kept), skipped: out.skipped, rows: out.rows, lines: out.lines };
+}
+
+/** The mapping check in chunks (see mapInChunks); mapped rows are not kept: the caller builds the few it shows from `kept`. */
+export async function checkMapping(
+  ds: MappingCheckInput,
+  o: { chunkRows?: number; onProgress?: (done: number, total: number) => void; between?: () => Promise<void>; signal?: AbortSignal } = {},
+): Promise<MappingCheck> {
+  const { error, kept, skipped } = await mapInChunks(ds, { ...o, keepRows: false });
+  return { error, kept, skipped };
 }
 
 /** Rows `kept[from..to)` seen through the mapping (template-field keys), for a preview. */

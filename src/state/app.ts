@@ -13,7 +13,7 @@ import { createGenerationStore, type GenerationState } from './generation';
 import { createInspectorStore, type InspectorState } from './inspector';
 import { createLibraryStore, type LibraryState } from './library';
 import { createMatrixStore, type MatrixState } from './matrix';
-import { createMappingCheckStore, type MappingCheckState } from './mapping-check';
+import { createMappingCheckStore, createRowsSource, type MappingCheckState } from './mapping-check';
 import { createMappingChecker, createMappingCheckWorker } from '../worker/mapping-check-client';
 import { createModelStore, type ModelState } from './model';
 import { createModelCacheStore, type ModelCacheState } from './modelCache';
@@ -39,8 +39,12 @@ void opened.then((o) => {
 
 export const libraryStore = createLibraryStore({ client, notices: noticesStore, db });
 export const dataStore = createDataStore({ client, notices: noticesStore, db, dataBaseUrl: resolveUrl('data/') });
+/** The mapping worker (started on the first large dataset): the Data panel's checks, and the rows of runs, Matrix cells, Composer pre-fills. */
+const mappingChecker = createMappingChecker(createMappingCheckWorker);
+export const datasetRowsOf = createRowsSource(mappingChecker);
 export const trainStore = createTrainStore({
   client,
+  rows: datasetRowsOf,
   notices: noticesStore,
   model: modelStore,
   data: dataStore,
@@ -48,9 +52,9 @@ export const trainStore = createTrainStore({
   storage: typeof localStorage !== 'undefined' ? localStorage : null,
 });
 export const composerStore = createComposerStore({ client, notices: noticesStore, model: modelStore });
-export const matrixStore = createMatrixStore({ client, notices: noticesStore, model: modelStore, data: dataStore });
+export const matrixStore = createMatrixStore({ client, notices: noticesStore, model: modelStore, data: dataStore, rows: datasetRowsOf });
 /** Mapping checks of large datasets, in their own worker (started on the first large dataset). */
-export const mappingCheckStore = createMappingCheckStore({ checker: createMappingChecker(createMappingCheckWorker) });
+export const mappingCheckStore = createMappingCheckStore({ checker: mappingChecker });
 // A deleted dataset's rows leave the check worker too.
 let lastDatasets = dataStore.getState().datasets;
 dataStore.subscribe((s) => {

@@ -7,6 +7,9 @@ import type { Template } from '../tags/template';
 import type { EngineClientLike } from '../worker/client';
 import { isAbortError, type ComposeReply, type HeadPrediction, type PromptInfo } from '../worker/protocol';
 import { DEFAULT_OPTIONS, validateOptions, type GenerationOptions } from './generation';
+import { validateSplit } from './data';
+import type { StoredDataset } from './db';
+import type { RowsSource } from './mapping-check';
 import type { ModelStore } from './model';
 import type { NoticesStore } from './notices';
 
@@ -270,4 +273,14 @@ export function createComposerStore({ client, notices, model, random = Math.rand
       set({ a: [], b: [], columns: [], status: 'idle', error: null });
     },
   }));
+}
+
+/**
+ * The row a pre-fill fills a training template with: the dataset's first test row through its mapping
+ * (its first usable row when the split is not valid, {} when the mapping is wrong). A large upload is
+ * mapped and split in the mapping worker (`rowsOf`), not on the page.
+ */
+export async function prefillRow(ds: StoredDataset, rowsOf: RowsSource, o: { signal?: AbortSignal } = {}): Promise<Record<string, string>> {
+  const got = await rowsOf(ds, validateSplit(ds.split) ? { parts: ['all'], limit: 1 } : { split: ds.split, parts: ['test', 'all'], limit: 1 }, o);
+  return got.parts.test?.[0] ?? got.parts.all?.[0] ?? {};
 }

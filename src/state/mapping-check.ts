@@ -5,13 +5,29 @@
  * the mapping or numeric fields change and drops a stale answer.
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
+import { datasetRows, type DatasetRows, type RowsRequest } from '../data/dataset-rows';
 import type { MappingCheck } from '../data/mapping-check';
-import type { MappingChecker } from '../worker/mapping-check-client';
+import type { CheckOptions, MappingChecker } from '../worker/mapping-check-client';
 import { isAbortError } from '../worker/protocol';
 import type { StoredDataset } from './db';
 
 /** Rows up to which the panel checks on the main thread (a few ms); larger uploads go to the worker. */
 export const SYNC_CHECK_ROWS = 20_000;
+
+/** The rows of a dataset a run, a Matrix evaluation or the Composer takes (datasetRows), however they are computed. */
+export type RowsSource = (ds: StoredDataset, req: RowsRequest, o?: CheckOptions) => Promise<DatasetRows>;
+
+/**
+ * Up to SYNC_CHECK_ROWS rows in place (a few ms), larger datasets in the mapping worker, where mapping
+ * and splitting 500k rows (seconds) leaves the page free; with no checker, everything in place.
+ */
+export function createRowsSource(checker: Pick<MappingChecker, 'rows'> | null): RowsSource {
+  return async (ds, req, o = {}) => {
+    if (o.signal?.aborted) throw new DOMException('Cancelled.', 'AbortError');
+    if (!checker || ds.rows.length <= SYNC_CHECK_ROWS) return datasetRows(ds, req);
+    return checker.rows(ds, req, o);
+  };
+}
 
 export interface CheckEntry {
   /** Which rows, mapping and numeric fields this entry is about. */

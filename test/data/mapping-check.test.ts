@@ -11,8 +11,9 @@ import { splitSizes } from '../../src/data/split';
 import { datasetView, DEFAULT_SPLIT, splitView } from '../../src/state/data';
 import type { StoredDataset } from '../../src/state/db';
 import { createMappingCheckStore } from '../../src/state/mapping-check';
-import { createMappingCheckHandler, HELD_DATASETS, type MappingCheckReply, type MappingCheckRequest } from '../../src/worker/mapping-check';
-import { createMappingChecker, type MappingCheckPort } from '../../src/worker/mapping-check-client';
+import { HELD_DATASETS } from '../../src/worker/mapping-check';
+import { createMappingChecker } from '../../src/worker/mapping-check-client';
+import { inProcessPort } from '../helpers/mapping-port';
 import { until } from '../helpers/wait';
 
 /** n rows with empties, non-numbers and a column only some rows have; lines from 2 (after a header). */
@@ -35,26 +36,6 @@ function dataset(n: number, id = 'ds-1'): StoredDataset {
     numeric: ['output'],
     split: { ...DEFAULT_SPLIT },
   } as unknown as StoredDataset;
-}
-
-function inProcessPort() {
-  const listeners: Array<(ev: { data: MappingCheckReply }) => void> = [];
-  const posted: MappingCheckRequest[] = [];
-  const handler = createMappingCheckHandler((m) => {
-    const copy = structuredClone(m);
-    setTimeout(() => listeners.forEach((l) => l({ data: copy })), 0);
-  });
-  const port: MappingCheckPort = {
-    postMessage(m) {
-      posted.push(m);
-      const copy = structuredClone(m);
-      setTimeout(() => void handler.handle(copy), 0);
-    },
-    addEventListener(_type, fn) {
-      listeners.push(fn);
-    },
-  };
-  return { port, posted };
 }
 
 describe('chunked mapping check', () => {

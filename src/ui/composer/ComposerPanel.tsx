@@ -1,8 +1,7 @@
 import { useMemo, useRef, useState } from 'react';
-import { composerStore, dataStore, useComposer, useLibrary, useModel, useTrain } from '../../state/app';
-import { datasetView, splitView, validateSplit } from '../../state/data';
+import { composerStore, dataStore, datasetRowsOf, useComposer, useLibrary, useModel, useTrain } from '../../state/app';
 import { parseTemplate } from '../../tags/template';
-import { prefillSegments, segmentsToTemplate, type ComposerColumn, type CompareMode, type ComposeMode, type Segment } from '../../state/composer';
+import { prefillRow, prefillSegments, segmentsToTemplate, type ComposerColumn, type CompareMode, type ComposeMode, type Segment } from '../../state/composer';
 import type { TagKind } from '../../tags/tag';
 import type { TagSummary } from '../../worker/protocol';
 import { AdapterSelect } from '../common/AdapterSelect';
@@ -197,7 +196,8 @@ function PrefillCard() {
   const [error, setError] = useState<string | null>(null);
   if (runs.length === 0) return null;
   const chosen = runs.find((r) => r.runId === runId) ?? runs[0]!;
-  const use = () => {
+  const [reading, setReading] = useState(false);
+  const use = async () => {
     setError(null);
     let template;
     try {
@@ -209,9 +209,16 @@ function PrefillCard() {
     const ds = dataStore.getState().get(chosen.config.datasetIds[0] ?? null);
     let row: Record<string, string> = {};
     if (ds) {
-      const view = datasetView(ds);
-      const split = validateSplit(ds.split) ? null : splitView(view.rows, ds.split);
-      row = split?.test[0] ?? view.rows[0] ?? {};
+      // A large upload's row comes from the mapping worker (mapping 500k rows here would freeze the page).
+      setReading(true);
+      try {
+        row = await prefillRow(ds, datasetRowsOf);
+      } catch (e) {
+        setError(String((e as Error)?.message ?? e));
+        return;
+      } finally {
+        setReading(false);
+      }
     }
     const segs = prefillSegments(template, row, chosen.config.outputField, chosen.config.fieldMap);
     composerStore.getState().setSegments('a', segs);
@@ -230,8 +237,8 @@ function PrefillCard() {
             </option>
           ))}
         </select>
-        <button type="button" onClick={use} data-testid="compose-prefill">
-          Use
+        <button type="button" onClick={() => void use()} disabled={reading} data-testid="compose-prefill">
+          {reading ? 'Reading rows…' : 'Use'}
         </button>
       </div>
       <p className="hint">

@@ -6,6 +6,7 @@ import { cellKey, combinationOf, type CellState, type RowsChoice } from '../../s
 import type { TagSummary } from '../../worker/protocol';
 import { AdapterSelect } from '../common/AdapterSelect';
 import { Select } from '../common/Select';
+import { RowsProgress } from '../common/RowsProgress';
 import { TagChip } from '../common/TagChip';
 import { NumberField } from '../NumberField';
 
@@ -23,6 +24,7 @@ export function MatrixPanel() {
   const fns = useMemo(() => tags.filter((t) => t.kind === 'function'), [tags]);
   const cells = useMatrix((s) => s.cells);
   const running = useMatrix((s) => s.running);
+  const preparingRows = useMatrix((s) => s.preparingRows);
   const model = useModel((s) => s.model);
   const history = useTrain((s) => s.history);
   const m = matrixStore.getState();
@@ -69,6 +71,7 @@ export function MatrixPanel() {
                 )}
               </div>
             </div>
+            {preparingRows && <RowsProgress progress={preparingRows} onCancel={() => m.stop()} testId="matrix-rows" />}
             {domains.length === 0 || fns.length === 0 ? (
               <p className="muted">
                 The matrix needs at least one domain tag and one function tag in the library (now: {domains.length} domain, {fns.length} function). Train them in the Train panel
