@@ -4,7 +4,9 @@
  * and submits per training step and GPU bytes per configuration; one tag training step on the 2-layer
  * 7B shapes (bench/shapes7b.ts); and the memory accounting of a 7B Q4_0 model training one tag pair at
  * batch 4 × 256 tokens. The last line printed is one JSON object; nothing is asserted.
- *   npm run -s bench:train -- [--quick] [--shapes7b] [--write-docs]
+ *   npm run -s bench:train -- [--quick] [--shapes7b] [--write-docs] [--profile] [--only name,name]
+ * --profile adds backward_by_kernel per case: each kernel's share of the backward (step − forward time,
+ * every dispatch submitted and timed alone). --only runs the cases whose name contains one of the words.
  */
 import { parseArgs } from 'node:util';
 import { acquireNodeGpu } from '../src/gpu/node-gpu';
@@ -22,17 +24,75 @@ import { SHAPES_7B, shape7bGguf } from './shapes7b';
 import { measureTileVariants } from './tiles';
 
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, shapes7b: { type: 'boolean', default: false }, 'write-docs': { type: 'boolean', default: false } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    shapes7b: { type: 'boolean', default: false },
+    'write-docs': { type: 'boolean', default: false },
+    // Per-kernel time of the forward and of the whole step (isolated: one submit per dispatch).
+    profile: { type: 'boolean', default: false },
+    // Only the cases whose name contains one of these (comma-separated), e.g. --only 100M-Q4_0.
+    only: { type: 'string', default: '' },
+  },
 });
+const only = args.only ? args.only.split(',') : [];
+const wanted = (name: string) => only.length === 0 || only.some((o) => name.includes(o));
 let ceilings: CeilingResult;
 
-async function timeStep(e: Engine, g: TrainGraph, backward: boolean, reps: number): Promise<number> {
-  g.step(backward);
-  await e.gpu.device.queue.onSubmittedWorkDone();
+/** Wall and process-CPU ms per step (on a software adapter the "GPU" is this process's threads). */
+async function timeStep(e: Engine, g: TrainGraph, backward: boolean, reps: number): Promise<{ wall: number; cpu: number }> {
   const t = performance.now();
+  const c = process.cpuUsage();
   for (let i = 0; i < reps; i++) g.step(backward);
   await e.gpu.device.queue.onSubmittedWorkDone();
-  return (performance.now() - t) / reps;
+  const cu = process.cpuUsage(c);
+  return { wall: (performance.now() - t) / reps, cpu: (cu.user + cu.system) / 1000 / reps };
+}
+
+/**
+ * Process-CPU milliseconds per kernel label of one step: every dispatch is submitted alone and the
+ * completion of each submit is stamped with this process's CPU time (the queue runs them in order, and
+ * on a software adapter the "GPU" is this process's threads), so a kernel's cost is the CPU time before
+ * its completion. Coarse (submit overhead included) but needs no timestamp-query, which SwiftShader
+ * lacks, and other load on the machine barely moves it.
+ */
+async function profileStep(e: Engine, g: TrainGraph, backward: boolean): Promise<Record<string, number>> {
+  const q = e.gpu.device.queue;
+  await q.onSubmittedWorkDone();
+  const cpuMs = () => {
+    const c = process.cpuUsage();
+    return (c.user + c.system) / 1000;
+  };
+  const done: Array<Promise<[string, number]>> = [];
+  g.rec.trace = (k) => {
+    g.rec.submit();
+    const label = k.spec.label;
+    done.push(q.onSubmittedWorkDone().then(() => [label, cpuMs()]));
+  };
+  const t0 = cpuMs();
+  try {
+    g.step(backward);
+  } finally {
+    g.rec.trace = null;
+  }
+  const stamps = await Promise.all(done);
+  const out: Record<string, number> = {};
+  let prev = t0;
+  for (const [label, t] of stamps) {
+    out[label] = (out[label] ?? 0) + (t - prev);
+    prev = t;
+  }
+  for (const key of Object.keys(out)) out[key] = +out[key].toFixed(1);
+  return out;
+}
+
+/** Per kernel: forward ms, step ms and the backward's share (step − forward) of the step's extra time. */
+function backwardByKernel(fwd: Record<string, number>, step: Record<string, number>) {
+  const extra = Object.keys(step).map((k) => ({ kernel: k, forward_ms: fwd[k] ?? 0, step_ms: step[k], backward_ms: +(step[k] - (fwd[k] ?? 0)).toFixed(1) }));
+  const total = extra.reduce((s, r) => s + Math.max(0, r.backward_ms), 0);
+  return extra
+    .filter((r) => r.backward_ms > 0)
+    .sort((a, b) => b.backward_ms - a.backward_ms)
+    .map((r) => ({ ...r, backward_fraction: round(r.backward_ms / total, 3) }));
 }
 
 async function measure(name: string, e: Engine, seqs: number, len: number, recompute: boolean) {
@@ -53,9 +113,19 @@ async function measure(name: string, e: Engine, seqs: number, len: number, recom
     targets: Uint32Array.from({ length: T }, (_, i) => ((i + 1) % len === 0 ? IGNORE : ids[i + 1])),
     lmScale: 1 / T,
   });
-  const reps = args.quick || e.config.dModel >= 2048 ? 1 : 2;
-  const fwd = await timeStep(e, g, false, reps);
-  const fb = await timeStep(e, g, true, reps);
+  const reps = args.quick || e.config.dModel >= 768 ? 1 : 2;
+  // Warm-up, then forward and step interleaved so that other load on the machine hits both alike.
+  g.step(true);
+  await e.gpu.device.queue.onSubmittedWorkDone();
+  const f1 = await timeStep(e, g, false, reps);
+  const s1 = await timeStep(e, g, true, reps);
+  const f2 = await timeStep(e, g, false, reps);
+  const s2 = await timeStep(e, g, true, reps);
+  const fwd = Math.min(f1.wall, f2.wall);
+  const fb = Math.min(s1.wall, s2.wall);
+  const fwdCpu = Math.min(f1.cpu, f2.cpu);
+  const fbCpu = Math.min(s1.cpu, s2.cpu);
+  const profile = args.profile ? backwardByKernel(await profileStep(e, g, false), await profileStep(e, g, true)) : undefined;
   const { counts } = await traced(g.rec, e.mem, async () => g.step(true));
   await e.gpu.device.queue.onSubmittedWorkDone();
   const peak = e.mem.bytes().total;
@@ -72,6 +142,8 @@ async function measure(name: string, e: Engine, seqs: number, len: number, recom
     backward_over_forward: +((fb - fwd) / fwd).toFixed(2),
     // The issue's target: a tag training step ≤ 2.3× its forward.
     step_over_forward: +(fb / fwd).toFixed(2),
+    // The same ratio in process CPU time: on a software adapter far less disturbed by other load.
+    step_over_forward_cpu: +(fbCpu / fwdCpu).toFixed(2),
     tokens_per_s: +(T / (fb / 1000)).toFixed(1),
     forward_fma_fraction: round(flops.forward / (fwd / 1000) / fma, 4),
     step_fma_fraction: round((flops.forward + flops.backward) / (fb / 1000) / fma, 4),
@@ -79,6 +151,7 @@ async function measure(name: string, e: Engine, seqs: number, len: number, recom
     submits_per_step: counts.submits,
     train_bytes: peak - before,
     peak_gpu_bytes: peak,
+    ...(profile ? { backward_by_kernel: profile } : {}),
   };
 }
 
@@ -111,23 +184,44 @@ async function main() {
   ceilings = await measureCeilings(gpu);
   process.stderr.write(`ceilings: ${JSON.stringify(ceilings)}\n`);
   // Each tiled-kernel variant on one layer, with its backward (dx + dW) ÷ forward (bench/tiles.ts).
-  const tile_variants = await measureTileVariants(gpu, ceilings);
+  const tile_variants = only.length ? null : await measureTileVariants(gpu, ceilings);
   process.stderr.write(`tile_variants: ${JSON.stringify(tile_variants)}\n`);
   const results = [];
-  const stories = await loadModel(gpu, new NodeFileSource('public/models/stories260K/stories260K.bin'), {
-    tokenizer: new NodeFileSource('public/models/stories260K/tok512.bin'),
-    slots: 1,
-    maxContext: 64,
-  });
-  for (const recompute of [false, true]) results.push(await measure('stories260K', stories, 4, 32, recompute));
-  stories.dispose();
+  if (wanted('stories260K')) {
+    const stories = await loadModel(gpu, new NodeFileSource('public/models/stories260K/stories260K.bin'), {
+      tokenizer: new NodeFileSource('public/models/stories260K/tok512.bin'),
+      slots: 1,
+      maxContext: 64,
+    });
+    for (const recompute of [false, true]) results.push(await measure('stories260K', stories, 4, 32, recompute));
+    stories.dispose();
+  }
   // A mid-size random Llama shape: big enough for matmuls to matter, small enough for SwiftShader.
   const shape = args.quick ? { dModel: 256, nLayers: 2, dFF: 512 } : { dModel: 512, nLayers: 4, dFF: 1536 };
-  const bytes = randomGguf({ arch: 'llama', type: GgmlType.Q4_0, nHeads: 8, nKvHeads: 8, seed: 1, includeTokenizer: true, ...shape });
-  const mid = await loadModel(gpu, new BytesSource(bytes, 'mid.gguf'), { slots: 1, maxContext: 64 });
-  for (const recompute of [false, true]) results.push(await measure(`llama-${shape.dModel}x${shape.nLayers}-Q4_0`, mid, 2, 32, recompute));
-  mid.dispose();
-  if (!args.quick || args.shapes7b) {
+  const midName = `llama-${shape.dModel}x${shape.nLayers}-Q4_0`;
+  if (wanted(midName)) {
+    const bytes = randomGguf({ arch: 'llama', type: GgmlType.Q4_0, nHeads: 8, nKvHeads: 8, seed: 1, includeTokenizer: true, ...shape });
+    const mid = await loadModel(gpu, new BytesSource(bytes, 'mid.gguf'), { slots: 1, maxContext: 64 });
+    for (const recompute of [false, true]) results.push(await measure(midName, mid, 2, 32, recompute));
+    mid.dispose();
+  }
+  // The ~100M random models of the inference bench (bench/bench.ts `realistic`): the issue's target
+  // (step ≤ 2.3× forward) is stated on these. --quick: Q4_0 only, 2 sequences of 16 tokens.
+  const len100 = args.quick ? 16 : 64;
+  for (const type of args.quick ? [GgmlType.Q4_0] : [GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.Q4_K]) {
+    const name = `llama-100M-${GgmlType[type]}`;
+    if (!wanted(name)) continue;
+    const bytes = randomGguf({ arch: 'llama', type, dModel: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, dFF: 2048, vocabSize: 32000, seed: 1, tied: true, includeTokenizer: true });
+    const e = await loadModel(gpu, new BytesSource(bytes, `${name}.gguf`), { slots: 1, maxContext: len100 });
+    try {
+      const r = await measure(name, e, 2, len100, false);
+      process.stderr.write(`${name}: ${JSON.stringify(r)}\n`);
+      results.push(r);
+    } finally {
+      e.dispose();
+    }
+  }
+  if ((!args.quick || args.shapes7b) && (only.length === 0 || args.shapes7b)) {
     // One tag training step on each 7B shape: 2 sequences of 16 tokens, the loss over the full vocabulary.
     for (const s of SHAPES_7B) {
       const e = await loadModel(gpu, new BytesSource(shape7bGguf(s), `${s.name}.gguf`), { slots: 1, maxContext: 64, maxTokens: 64 });

@@ -226,7 +226,8 @@ export class Matmul {
       const [gx, gy] = grid(Math.ceil(K / (this.software ? 4 * SWG : BV_COLS)), maxG);
       rec.dispatch(this.kernel('mv_bwd', a.w), bindings, params, [gx, gy, Math.ceil(M / MV_M)]);
     } else if (this.software) {
-      const blocks = (K / SW_BLOCK) * Math.ceil(M / SW_BLOCK);
+      // One invocation per 4 rows × 8 columns (a pair unit; the last one half when K % 8 == 4).
+      const blocks = Math.ceil(K / 8) * Math.ceil(M / SW_BLOCK);
       rec.dispatch(this.kernel('tile_bwd', a.w), bindings, params, grid(Math.ceil(blocks / SWG), maxG));
     } else {
       const T = this.plans.backward.tile;
