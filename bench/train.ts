@@ -5,8 +5,8 @@
  * 7B shapes (bench/shapes7b.ts); and the memory accounting of a 7B Q4_0 model training one tag pair at
  * batch 4 × 256 tokens. The last line printed is one JSON object; nothing is asserted.
  *   npm run -s bench:train -- [--quick] [--shapes7b] [--write-docs] [--profile] [--only name,name]
- * --profile adds backward_by_kernel per case: each kernel's share of the backward (step − forward time,
- * every dispatch submitted and timed alone). --only runs the cases whose name contains one of the words.
+ * --profile adds `profile` per case: CPU ms per kernel of the forward layers and of the loss + backward
+ * (every dispatch replayed and timed alone; see profileStep). --only runs the cases whose name contains one of the words.
  */
 import { parseArgs } from 'node:util';
 import { acquireNodeGpu } from '../src/gpu/node-gpu';
@@ -16,6 +16,7 @@ import { NodeFileSource } from '../src/model/source-node';
 import { BytesSource } from '../src/model/sources';
 import { GgmlType, tensorBytes, type ModelConfig } from '../src/model/types';
 import { kvBytes, scratchFloats } from '../src/model/weights';
+import type { Recorder } from '../src/gpu/recorder';
 import { IGNORE, TrainGraph, type GraphOptions } from '../src/train/graph';
 import { trainGraphBytes } from '../src/train/memory';
 import { alignedRows } from '../src/train/trainer';
@@ -49,50 +50,50 @@ async function timeStep(e: Engine, g: TrainGraph, backward: boolean, reps: numbe
 }
 
 /**
- * Process-CPU milliseconds per kernel label of one step: every dispatch is submitted alone and the
- * completion of each submit is stamped with this process's CPU time (the queue runs them in order, and
- * on a software adapter the "GPU" is this process's threads), so a kernel's cost is the CPU time before
- * its completion. Coarse (submit overhead included) but needs no timestamp-query, which SwiftShader
- * lacks, and other load on the machine barely moves it.
+ * Where a step's time goes, in process-CPU milliseconds per kernel label: the step's dispatches are
+ * recorded, then replayed one at a time, each submitted alone and awaited (best of 2), and the CPU time
+ * this process spent on it is charged to its kernel (on a software adapter the "GPU" is this process's
+ * threads, and CPU time is far less disturbed by other load than wall time). Needs no timestamp-query,
+ * which SwiftShader lacks; includes each dispatch's submit overhead, which is what a dispatch costs
+ * there. `forward` is the layers' forward (the dispatches before the gradient buffer is cleared);
+ * `backward` is the rest: the loss (its logits and CE included) and the backward.
  */
-async function profileStep(e: Engine, g: TrainGraph, backward: boolean): Promise<Record<string, number>> {
+async function profileStep(e: Engine, g: TrainGraph) {
   const q = e.gpu.device.queue;
-  await q.onSubmittedWorkDone();
-  const cpuMs = () => {
-    const c = process.cpuUsage();
-    return (c.user + c.system) / 1000;
-  };
-  const done: Array<Promise<[string, number]>> = [];
-  g.rec.trace = (k) => {
-    g.rec.submit();
-    const label = k.spec.label;
-    done.push(q.onSubmittedWorkDone().then(() => [label, cpuMs()]));
-  };
-  const t0 = cpuMs();
+  const rec = g.rec;
+  const calls: Array<Parameters<Recorder['dispatch']>> = [];
+  const dispatch = rec.dispatch;
+  rec.dispatch = (...a) => void calls.push(a);
   try {
-    g.step(backward);
+    g.step(true);
   } finally {
-    g.rec.trace = null;
+    rec.dispatch = dispatch;
   }
-  const stamps = await Promise.all(done);
-  const out: Record<string, number> = {};
-  let prev = t0;
-  for (const [label, t] of stamps) {
-    out[label] = (out[label] ?? 0) + (t - prev);
-    prev = t;
+  await q.onSubmittedWorkDone();
+  const ms = calls.map(() => Infinity);
+  for (let rep = 0; rep < 2; rep++) {
+    for (let i = 0; i < calls.length; i++) {
+      const t = process.cpuUsage();
+      rec.dispatch(...calls[i]);
+      rec.submit();
+      await q.onSubmittedWorkDone();
+      const u = process.cpuUsage(t);
+      ms[i] = Math.min(ms[i], (u.user + u.system) / 1000);
+    }
   }
-  for (const key of Object.keys(out)) out[key] = +out[key].toFixed(1);
-  return out;
-}
-
-/** Per kernel: forward ms, step ms and the backward's share (step − forward) of the step's extra time. */
-function backwardByKernel(fwd: Record<string, number>, step: Record<string, number>) {
-  const extra = Object.keys(step).map((k) => ({ kernel: k, forward_ms: fwd[k] ?? 0, step_ms: step[k], backward_ms: +(step[k] - (fwd[k] ?? 0)).toFixed(1) }));
-  const total = extra.reduce((s, r) => s + Math.max(0, r.backward_ms), 0);
-  return extra
-    .filter((r) => r.backward_ms > 0)
-    .sort((a, b) => b.backward_ms - a.backward_ms)
-    .map((r) => ({ ...r, backward_fraction: round(r.backward_ms / total, 3) }));
+  const split = calls.findIndex((c) => c[0].spec.label === 'fill');
+  const sum = (from: number, to: number) => {
+    const out: Record<string, number> = {};
+    for (let i = from; i < to; i++) out[calls[i][0].spec.label] = (out[calls[i][0].spec.label] ?? 0) + ms[i];
+    const total = Object.values(out).reduce((x, y) => x + y, 0);
+    return {
+      total_ms: +total.toFixed(1),
+      kernels: Object.entries(out)
+        .sort((x, y) => y[1] - x[1])
+        .map(([kernel, v]) => ({ kernel, ms: +v.toFixed(1), fraction: round(v / total, 3) })),
+    };
+  };
+  return { forward: sum(0, split), backward: sum(split, calls.length) };
 }
 
 async function measure(name: string, e: Engine, seqs: number, len: number, recompute: boolean) {
@@ -125,7 +126,7 @@ async function measure(name: string, e: Engine, seqs: number, len: number, recom
   const fb = Math.min(s1.wall, s2.wall);
   const fwdCpu = Math.min(f1.cpu, f2.cpu);
   const fbCpu = Math.min(s1.cpu, s2.cpu);
-  const profile = args.profile ? backwardByKernel(await profileStep(e, g, false), await profileStep(e, g, true)) : undefined;
+  const profile = args.profile ? await profileStep(e, g) : undefined;
   const { counts } = await traced(g.rec, e.mem, async () => g.step(true));
   await e.gpu.device.queue.onSubmittedWorkDone();
   const peak = e.mem.bytes().total;
@@ -151,7 +152,7 @@ async function measure(name: string, e: Engine, seqs: number, len: number, recom
     submits_per_step: counts.submits,
     train_bytes: peak - before,
     peak_gpu_bytes: peak,
-    ...(profile ? { backward_by_kernel: profile } : {}),
+    ...(profile ? { profile } : {}),
   };
 }
 

@@ -143,10 +143,12 @@ export class Matmul {
             Object.assign(constants, { TT: p.tile, TKC: p.chunk, TWG: p.threads });
           }
           const base = entry === 'mv_fwd1' ? 'mv_fwd' : entry;
+          // Software tiled backward: quantized types take the dq_pair variant (matmul.wgsl).
+          const sw = entry === 'tile_bwd' && swPairBackward(type) ? 'tile_bwd_q_sw' : `${base}_sw`;
           const k = await kc.get({
-            label: `matmul_${entry}${software ? '_sw' : half ? '_f16' : ''}_${TYPE_LAYOUT[type].name}`,
+            label: `matmul_${entry}${software ? (sw === 'tile_bwd_q_sw' ? '_q_sw' : '_sw') : half ? '_f16' : ''}_${TYPE_LAYOUT[type].name}`,
             code: half ? codeF16 : code,
-            entry: software ? `${base}_sw` : base,
+            entry: software ? sw : base,
             params: ['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32'],
             bindings: ['read', 'read', 'read', 'rw'],
             constants,
@@ -226,8 +228,8 @@ export class Matmul {
       const [gx, gy] = grid(Math.ceil(K / (this.software ? 4 * SWG : BV_COLS)), maxG);
       rec.dispatch(this.kernel('mv_bwd', a.w), bindings, params, [gx, gy, Math.ceil(M / MV_M)]);
     } else if (this.software) {
-      // One invocation per 4 rows × 8 columns (a pair unit; the last one half when K % 8 == 4).
-      const blocks = Math.ceil(K / 8) * Math.ceil(M / SW_BLOCK);
+      // One invocation per 4 rows × 4 columns, or × 8 (a dq_pair unit) for quantized types.
+      const blocks = (K / (swPairBackward(a.w.type) ? 8 : SW_BLOCK)) * Math.ceil(M / SW_BLOCK);
       rec.dispatch(this.kernel('tile_bwd', a.w), bindings, params, grid(Math.ceil(blocks / SWG), maxG));
     } else {
       const T = this.plans.backward.tile;
@@ -241,6 +243,11 @@ export class Matmul {
     if (!k) throw new Error(`Matmul: weight "${w.name}" has type ${TYPE_LAYOUT[w.type]?.name ?? w.type}, which was not compiled`);
     return k;
   }
+}
+
+/** Whether the software tiled backward of `type` is tile_bwd_q_sw (8 columns per invocation). */
+function swPairBackward(type: GgmlType): boolean {
+  return TYPE_LAYOUT[type].blockElems >= 32;
 }
 
 /** A matrix's bytes: its whole buffer, or its part of a stacked buffer. */

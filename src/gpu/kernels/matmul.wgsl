@@ -20,7 +20,8 @@
 //   mv_fwd_sw   one invocation per (W row n, chunk of MV_M x rows), whole K.
 //   tile_fwd_sw one invocation per 4×4 block of y, whole K in steps of 4.
 //   mv_bwd_sw   one invocation per (4 dx columns, chunk of MV_MAX dy rows), whole N.
-//   tile_bwd_sw one invocation per 4 rows × 8 columns (a dq_pair unit) of dx, whole N.
+//   tile_bwd_sw one invocation per 4×4 block of dx, whole N (float types);
+//   tile_bwd_q_sw (quantized types) per 4 rows × 8 columns (a dq_pair unit).
 // Invocations are numbered gid.x + gid.y·(nx·SWG); workgroup z is the row chunk as above.
 
 struct Params { M: u32, N: u32, K: u32, flags: u32, s1: u32, s2: u32, wb1: u32, wb2: u32, o1: u32, o2: u32 };
@@ -484,24 +485,74 @@ fn mv_bwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   }
 }
 
-// dx = dy·W, one invocation per 4 rows × one pair unit (8 columns: k..k+3 and k+pair_off()..+3) of dx,
-// whole N. A pair is one read of a block's scale and quants for 8 weights (dq_pair), so each weight read
-// feeds 4 rows of dy and each dy read 8 columns: half the dequantization and dy reads per FMA of 4×4 blocks
-// of dq4. Consecutive invocations take consecutive units of the same rows (neighbouring columns of W).
 @compute @workgroup_size(SWG)
 fn tile_bwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let M = P.M;
   let N = P.N;
   let K = P.K;
-  // Float types with K % 8 == 4: the last unit holds only 4 columns (k = K - 4).
-  let units = (K + 7u) / 8u;
+  let tilesK = K / 4u;
+  let g = inv_sw(gid, nwg);
+  if (g >= tilesK * ((M + 3u) / 4u)) { return; }
+  let k = (g % tilesK) * 4u;
+  let m0 = (g / tilesK) * 4u;
+  let rowBytes = w_row_bytes(K);
+  let y0 = min(m0, M - 1u) * N;
+  let y1 = min(m0 + 1u, M - 1u) * N;
+  let y2 = min(m0 + 2u, M - 1u) * N;
+  let y3 = min(m0 + 3u, M - 1u) * N;
+  var a0 = vec4<f32>(0.0);
+  var a1 = vec4<f32>(0.0);
+  var a2 = vec4<f32>(0.0);
+  var a3 = vec4<f32>(0.0);
+  let N4 = N & ~3u;
+  for (var n = 0u; n < N4; n += 4u) {
+    let wa = dq4(n * rowBytes, k);
+    let wb = dq4((n + 1u) * rowBytes, k);
+    let wc = dq4((n + 2u) * rowBytes, k);
+    let wd = dq4((n + 3u) * rowBytes, k);
+    let d0 = x4(y0 + n);
+    let d1 = x4(y1 + n);
+    let d2 = x4(y2 + n);
+    let d3 = x4(y3 + n);
+    a0 += d0.x * wa + d0.y * wb + d0.z * wc + d0.w * wd;
+    a1 += d1.x * wa + d1.y * wb + d1.z * wc + d1.w * wd;
+    a2 += d2.x * wa + d2.y * wb + d2.z * wc + d2.w * wd;
+    a3 += d3.x * wa + d3.y * wb + d3.z * wc + d3.w * wd;
+  }
+  for (var n = N4; n < N; n++) {
+    let w = dq4(n * rowBytes, k);
+    a0 += A[y0 + n] * w;
+    a1 += A[y1 + n] * w;
+    a2 += A[y2 + n] * w;
+    a3 += A[y3 + n] * w;
+  }
+  var acc = array<vec4<f32>, 4>(a0, a1, a2, a3);
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + i;
+    if (m >= M) { break; }
+    let o = m * K + k;
+    for (var j = 0u; j < 4u; j++) { store(o + j, acc[i][j]); }
+  }
+}
+
+// Quantized types: one invocation per 4 rows × one pair unit (8 columns: k..k+3 and k+pair_off()..+3) of
+// dx, whole N. A pair is one read of a block's scale and quants for 8 weights (dq_pair), so each weight
+// read feeds 4 rows of dy and each dy read 8 columns: half the dequantization and dy reads per FMA of
+// tile_bwd_sw's 4×4 blocks of dq4. Consecutive invocations take consecutive units of the same rows
+// (neighbouring columns of W). Float types keep tile_bwd_sw: with nothing to dequantize the wider block
+// only adds registers (measured slower for F32 on SwiftShader), and K % 8 may be 4 there.
+@compute @workgroup_size(SWG)
+fn tile_bwd_q_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let M = P.M;
+  let N = P.N;
+  let K = P.K;
+  let units = K / 8u;   // K is a multiple of the block size (≥ 32)
   let g = inv_sw(gid, nwg);
   if (g >= units * ((M + 3u) / 4u)) { return; }
   let u = g % units;
   let m0 = (g / units) * 4u;
   let k = pair_k(u);
   let kb = k + pair_off();
-  let half = kb >= K;
   let rowBytes = w_row_bytes(K);
   let y0 = min(m0, M - 1u) * N;
   let y1 = min(m0 + 1u, M - 1u) * N;
@@ -516,48 +567,38 @@ fn tile_bwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   var b2 = vec4<f32>(0.0);
   var b3 = vec4<f32>(0.0);
   let N4 = N & ~3u;
-  if (!half) {
-    for (var n = 0u; n < N4; n += 4u) {
-      let p0 = dq_pair(n * rowBytes, k);
-      let p1 = dq_pair((n + 1u) * rowBytes, k);
-      let p2 = dq_pair((n + 2u) * rowBytes, k);
-      let p3 = dq_pair((n + 3u) * rowBytes, k);
-      let d0 = x4(y0 + n);
-      let d1 = x4(y1 + n);
-      let d2 = x4(y2 + n);
-      let d3 = x4(y3 + n);
-      a0 += d0.x * p0.a + d0.y * p1.a + d0.z * p2.a + d0.w * p3.a;
-      b0 += d0.x * p0.b + d0.y * p1.b + d0.z * p2.b + d0.w * p3.b;
-      a1 += d1.x * p0.a + d1.y * p1.a + d1.z * p2.a + d1.w * p3.a;
-      b1 += d1.x * p0.b + d1.y * p1.b + d1.z * p2.b + d1.w * p3.b;
-      a2 += d2.x * p0.a + d2.y * p1.a + d2.z * p2.a + d2.w * p3.a;
-      b2 += d2.x * p0.b + d2.y * p1.b + d2.z * p2.b + d2.w * p3.b;
-      a3 += d3.x * p0.a + d3.y * p1.a + d3.z * p2.a + d3.w * p3.a;
-      b3 += d3.x * p0.b + d3.y * p1.b + d3.z * p2.b + d3.w * p3.b;
-    }
-    for (var n = N4; n < N; n++) {
-      let p = dq_pair(n * rowBytes, k);
-      let e0 = A[y0 + n];
-      let e1 = A[y1 + n];
-      let e2 = A[y2 + n];
-      let e3 = A[y3 + n];
-      a0 += e0 * p.a;
-      b0 += e0 * p.b;
-      a1 += e1 * p.a;
-      b1 += e1 * p.b;
-      a2 += e2 * p.a;
-      b2 += e2 * p.b;
-      a3 += e3 * p.a;
-      b3 += e3 * p.b;
-    }
-  } else {
-    for (var n = 0u; n < N; n++) {
-      let w = dq4(n * rowBytes, k);
-      a0 += A[y0 + n] * w;
-      a1 += A[y1 + n] * w;
-      a2 += A[y2 + n] * w;
-      a3 += A[y3 + n] * w;
-    }
+  for (var n = 0u; n < N4; n += 4u) {
+    let p0 = dq_pair(n * rowBytes, k);
+    let p1 = dq_pair((n + 1u) * rowBytes, k);
+    let p2 = dq_pair((n + 2u) * rowBytes, k);
+    let p3 = dq_pair((n + 3u) * rowBytes, k);
+    let d0 = x4(y0 + n);
+    let d1 = x4(y1 + n);
+    let d2 = x4(y2 + n);
+    let d3 = x4(y3 + n);
+    a0 += d0.x * p0.a + d0.y * p1.a + d0.z * p2.a + d0.w * p3.a;
+    b0 += d0.x * p0.b + d0.y * p1.b + d0.z * p2.b + d0.w * p3.b;
+    a1 += d1.x * p0.a + d1.y * p1.a + d1.z * p2.a + d1.w * p3.a;
+    b1 += d1.x * p0.b + d1.y * p1.b + d1.z * p2.b + d1.w * p3.b;
+    a2 += d2.x * p0.a + d2.y * p1.a + d2.z * p2.a + d2.w * p3.a;
+    b2 += d2.x * p0.b + d2.y * p1.b + d2.z * p2.b + d2.w * p3.b;
+    a3 += d3.x * p0.a + d3.y * p1.a + d3.z * p2.a + d3.w * p3.a;
+    b3 += d3.x * p0.b + d3.y * p1.b + d3.z * p2.b + d3.w * p3.b;
+  }
+  for (var n = N4; n < N; n++) {
+    let p = dq_pair(n * rowBytes, k);
+    let e0 = A[y0 + n];
+    let e1 = A[y1 + n];
+    let e2 = A[y2 + n];
+    let e3 = A[y3 + n];
+    a0 += e0 * p.a;
+    b0 += e0 * p.b;
+    a1 += e1 * p.a;
+    b1 += e1 * p.b;
+    a2 += e2 * p.a;
+    b2 += e2 * p.b;
+    a3 += e3 * p.a;
+    b3 += e3 * p.b;
   }
   let acc = array<vec4<f32>, 4>(a0, a1, a2, a3);
   let bcc = array<vec4<f32>, 4>(b0, b1, b2, b3);
@@ -566,8 +607,6 @@ fn tile_bwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     if (m >= M) { break; }
     let o = m * K;
     for (var j = 0u; j < 4u; j++) { store(o + k + j, acc[i][j]); }
-    if (!half) {
-      for (var j = 0u; j < 4u; j++) { store(o + kb + j, bcc[i][j]); }
-    }
+    for (var j = 0u; j < 4u; j++) { store(o + kb + j, bcc[i][j]); }
   }
 }
