@@ -1,4 +1,5 @@
 import type { Gpu } from './device';
+import { maxInvocations } from './workgroup';
 
 /**
  * Shape of a shared-memory tiled kernel (matmul tile_fwd / tile_bwd, weightgrad wg_tile), chosen from the
@@ -32,7 +33,7 @@ const CHUNKS = [32, 16, 8] as const;
  * WebGPU adapter is that small: the spec's minimums are 256 invocations and 16 KiB).
  */
 export function tilePlan(limits: Gpu['limits'], elemBytes: 2 | 4): TilePlan {
-  const maxThreads = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX ?? Infinity);
+  const maxThreads = maxInvocations(limits);
   for (const tile of TILES) {
     const threads = (tile / 4) ** 2;
     if (threads > maxThreads) continue;

@@ -12,3 +12,13 @@ export const TYPICAL_LIMITS: Gpu['limits'] = {
   minStorageBufferOffsetAlignment: 256,
   minUniformBufferOffsetAlignment: 256,
 };
+
+/**
+ * Workgroup limits below WebGPU's minimums (64 invocations, 64 wide, 8 KiB of workgroup memory), so
+ * every kernel picks a smaller workgroup than it was designed for: tests of the limits policy.
+ */
+export const SMALL_LIMITS = {
+  maxComputeInvocationsPerWorkgroup: 64,
+  maxComputeWorkgroupSizeX: 64,
+  maxComputeWorkgroupStorageSize: 8192,
+} as const;

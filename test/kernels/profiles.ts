@@ -22,3 +22,20 @@ export function profileKc(t: TestGpu, software: boolean): KernelCache {
   }
   return kc;
 }
+
+type WorkgroupLimits = Pick<TestGpu['gpu']['limits'], 'maxComputeInvocationsPerWorkgroup' | 'maxComputeWorkgroupSizeX' | 'maxComputeWorkgroupStorageSize'>;
+
+/**
+ * A KernelCache with the real-GPU profile forced and the workgroup limits replaced by `limits` (capped at
+ * the device's own, so every pipeline still compiles): kernels then size their workgroups as they would
+ * on an adapter with those limits.
+ */
+export function limitedKc(t: TestGpu, limits: WorkgroupLimits): KernelCache {
+  const own = t.gpu.limits;
+  const capped = {
+    maxComputeInvocationsPerWorkgroup: Math.min(limits.maxComputeInvocationsPerWorkgroup, own.maxComputeInvocationsPerWorkgroup),
+    maxComputeWorkgroupSizeX: Math.min(limits.maxComputeWorkgroupSizeX, own.maxComputeWorkgroupSizeX),
+    maxComputeWorkgroupStorageSize: Math.min(limits.maxComputeWorkgroupStorageSize, own.maxComputeWorkgroupStorageSize),
+  };
+  return new KernelCache({ ...t.gpu, software: false, limits: { ...own, ...capped } });
+}

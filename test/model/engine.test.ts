@@ -11,6 +11,7 @@ import { GgmlType, type Arch } from '../../src/model/types';
 import { relErr, rng, randn } from '../helpers/gpu';
 import { refForward, refModel } from '../reference/forward';
 import { publicPath } from '../helpers/fixtures';
+import { SMALL_LIMITS } from '../helpers/limits';
 
 const STORIES = 'public/models/stories260K/stories260K.bin';
 const TOK = 'public/models/stories260K/tok512.bin';
@@ -98,6 +99,24 @@ describe('random fixture models vs the CPU reference', () => {
       e.dispose();
     });
   }
+
+  // Every kernel sizes its workgroups from the adapter's limits (src/gpu/workgroup.ts): with the GPU
+  // profile forced and limits below WebGPU's minimums, 256-wide kernels run at 64 and still agree.
+  it('qwen2 Q4_0, GPU kernels under small workgroup limits (64 invocations, 8 KiB)', async () => {
+    const own = await acquireNodeGpu();
+    const gpu = { ...own, software: false, limits: { ...own.limits, ...SMALL_LIMITS } };
+    const bytes = randomGguf({ arch: 'qwen2', type: GgmlType.Q4_0, seed: 7, nLayers: 2, nHeads: 4, nKvHeads: 2, tied: false, includeTokenizer: true });
+    const src = new BytesSource(bytes, 'qwen2.gguf');
+    const desc = await describeModel(src);
+    const e = await loadModel(gpu, src, { slots: 20, maxContext: 64 });
+    const model = await refModel(desc, src);
+    for (const n of [6, 20]) {
+      // 6 rows: matrix-vector kernels; 20: tiled.
+      const idsN = Array.from({ length: n }, (_, i) => 1 + ((i * 53) % 200));
+      expect(relErr(await gpuLogits(e, idsN), refForward(model, { ids: idsN }).logits), `${n} tokens`).toBeLessThan(1e-3);
+    }
+    e.dispose();
+  });
 
   it('a safetensors checkpoint gives the same logits as the same weights in GGUF', async () => {
     const gpu = await acquireNodeGpu();

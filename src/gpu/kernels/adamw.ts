@@ -1,8 +1,7 @@
 import code from './adamw.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
+import { workgroupSize } from '../workgroup';
 import { grid, type Binding, type Recorder } from '../recorder';
-
-const WG = 256;
 
 export interface AdamWClip {
   /** f32 buffer holding Σ grad² of the raw grads over every clipped parameter (SumSquares.accumulate), at [slot]. */
@@ -47,19 +46,20 @@ export interface AdamWArgs {
 
 /** AdamW (Loshchilov & Hutter; PyTorch's update order) on a flat f32 parameter buffer. */
 export class AdamW {
-  private constructor(private readonly k: Kernel, private readonly dummy: GPUBuffer) {}
+  private constructor(private readonly k: Kernel, private readonly dummy: GPUBuffer, readonly wg: number) {}
 
   static async create(kc: KernelCache): Promise<AdamW> {
+    const wg = workgroupSize(kc.gpu.limits, { preferred: 256 });
     const k = await kc.get({
       label: 'adamw',
       entry: 'adamw',
       code,
       params: ['u32', 'u32', 'u32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'u32'],
       bindings: ['rw', 'rw', 'rw', 'rw', 'rw'],
-      constants: { WG },
+      constants: { WG: wg },
     });
     const dummy = kc.gpu.device.createBuffer({ label: 'adamw-dummy', size: 16, usage: GPUBufferUsage.STORAGE });
-    return new AdamW(k, dummy);
+    return new AdamW(k, dummy, wg);
   }
 
   update(rec: Recorder, a: AdamWArgs): void {
@@ -98,7 +98,7 @@ export class AdamW {
       this.k,
       [a.param, a.grad, a.m, a.v, a.clip?.sumSquares ?? this.dummy],
       params,
-      grid(Math.ceil(a.n / WG), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
+      grid(Math.ceil(a.n / this.wg), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
     );
   }
 }

@@ -1,5 +1,6 @@
 import code from './attention.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
+import { workgroupSize } from '../workgroup';
 import { grid, type Binding, type Recorder } from '../recorder';
 
 /** Largest head dimension the kernels support (4 dims per invocation × 64 invocations). */
@@ -96,6 +97,11 @@ export interface AttentionBackwardArgs {
   accumulate?: boolean;
 }
 
+/**
+ * Invocations of the GPU row kernels (attn_fwd, attn_bwd_dq, attn_bwd_dkv): fixed by their tiling (WG,
+ * TK, LN in attention.wgsl); every WebGPU adapter allows it (the spec's minimum is 256), and create()
+ * refuses one that does not. The per-element kernels take their size from the limits (EWG).
+ */
 const ATTN_WG = 64;
 /** Key positions per workgroup of the dk/dv kernel (KB in attention.wgsl). */
 const DKV_KEYS = 4;
@@ -135,6 +141,8 @@ export class Attention {
     private readonly fwdK: Kernel,
     private readonly bwd: BackwardKernels | null,
     private readonly software: boolean,
+    /** Invocations per workgroup of kv_write, kv_gather and attn_bwd_prep (src/gpu/workgroup.ts). */
+    readonly ewg: number,
   ) {}
 
   /** u32 [2·slots] scratch of the software dk/dv kernel, grown on demand. */
@@ -143,7 +151,9 @@ export class Attention {
   static async create(kc: KernelCache, opts: AttentionOptions = {}): Promise<Attention> {
     const software = kc.gpu.software === true;
     const params = ['u32', 'u32', 'u32', 'u32', 'u32', 'f32', 'u32', 'u32', 'u32'] as const;
-    const base = { code, params };
+    if (!software) workgroupSize(kc.gpu.limits, { preferred: ATTN_WG, min: ATTN_WG });
+    const ewg = workgroupSize(kc.gpu.limits, { preferred: 256 });
+    const base = { code, params, constants: { EWG: ewg } };
     const r = 'read' as const;
     const w = 'rw' as const;
     const fwdB = [r, r, r, r, r, r, w] as const;
@@ -174,7 +184,7 @@ export class Attention {
       return { gather, fwdLse, prep, dq, dkv, ranges };
     };
     const [kv, fwd, b] = await Promise.all([kernels('kv_write', [r, r, w, w, r, r]), rowKernels('attn_fwd', fwdB), bwd()]);
-    return new Attention(kv, fwd, b, software);
+    return new Attention(kv, fwd, b, software, ewg);
   }
 
   /** Scatters the new tokens' keys and values into their cache rows. */
@@ -184,7 +194,7 @@ export class Attention {
       this.kvK,
       [a.k, a.v, a.kCache, a.vCache, a.slot, a.pos],
       [a.T, a.nKv, a.nKv, a.hd, a.maxSeq, 0, 0, 0, 0],
-      grid(Math.ceil(n / 256)),
+      grid(Math.ceil(n / this.ewg)),
     );
   }
 
@@ -199,7 +209,7 @@ export class Attention {
       k.gather,
       [a.dkCache, a.dvCache, a.dk, a.dv, a.slot, a.pos],
       [a.T, a.nKv, a.nKv, a.hd, a.maxSeq, 0, 0, 0, 0],
-      grid(Math.ceil((a.T * a.nKv * a.hd) / 256)),
+      grid(Math.ceil((a.T * a.nKv * a.hd) / this.ewg)),
     );
   }
 
@@ -224,7 +234,7 @@ export class Attention {
     const rows = a.T * a.nHeads;
     const common = [a.q, a.kCache, a.vCache, a.slot, a.pos, a.start];
     const maxG = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
-    rec.dispatch(k.prep, [a.out, a.dOut, a.lse, a.stats], p, grid(Math.ceil(rows / ATTN_WG), maxG));
+    rec.dispatch(k.prep, [a.out, a.dOut, a.lse, a.stats], p, grid(Math.ceil(rows / this.ewg), maxG));
     rec.dispatch(k.dq, [...common, a.dq, a.dOut, a.stats], p, grid(this.software ? Math.ceil(rows / SWG) : rows, maxG));
     if (k.ranges) {
       const ranges = this.ranges(rec, a.slots);

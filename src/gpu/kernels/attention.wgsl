@@ -68,7 +68,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> lseP: array<f32>;
 @group(0) @binding(4) var<storage, read_write> statsW: array<f32>;
 
-const WG: u32 = 64u;     // invocations per workgroup
+const WG: u32 = 64u;     // invocations per workgroup of the row kernels (fixed by the tiling below)
+override EWG: u32 = 256u; // one-invocation-per-element kernels (kv_write, kv_gather, attn_bwd_prep): from the adapter's limits
 const TK: u32 = 64u;     // keys (or query heads) per tile
 const LN: u32 = 8u;      // lanes sharing one row's dot product
 const RPT: u32 = 8u;     // rows per invocation in a tile: TK / (WG / LN)
@@ -100,9 +101,9 @@ fn kv_row(sl: u32, j: u32, kvh: u32) -> u32 {
 }
 
 // ---------------------------------------------------------------- kv write
-@compute @workgroup_size(256)
+@compute @workgroup_size(EWG)
 fn kv_write(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let e = gid.x + gid.y * nwg.x * 256u;
+  let e = gid.x + gid.y * nwg.x * EWG;
   let row = P.nKv * P.hd;
   if (e >= P.T * row) { return; }
   let t = e / row;
@@ -115,9 +116,9 @@ fn kv_write(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
 }
 
 // The backward of kv_write: each token's rows of the cache gradients, [T, nKv, hd] (0 where pos ≥ maxSeq).
-@compute @workgroup_size(256)
+@compute @workgroup_size(EWG)
 fn kv_gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let e = gid.x + gid.y * nwg.x * 256u;
+  let e = gid.x + gid.y * nwg.x * EWG;
   let row = P.nKv * P.hd;
   if (e >= P.T * row) { return; }
   let t = e / row;
@@ -227,9 +228,9 @@ fn attn_fwd_lse(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 //   dk_j = scale·Σ_(t,h) dS·q,  dv_j = Σ_(t,h) P·dOut   (sums over queries and heads of the kv group)
 
 // One invocation per (t, h).
-@compute @workgroup_size(WG)
+@compute @workgroup_size(EWG)
 fn attn_bwd_prep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = gid.x + gid.y * nwg.x * EWG;
   if (i >= P.T * P.nHeads) { return; }
   var dsum = 0.0;
   let b = i * P.hd;

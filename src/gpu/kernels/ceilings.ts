@@ -1,6 +1,7 @@
 import code from './ceilings.wgsl?raw';
 import codeF16 from './ceilings-f16.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
+import { workgroupSize } from '../workgroup';
 import type { Binding, Recorder } from '../recorder';
 
 const params = ['u32', 'u32', 'f32', 'f32'] as const;
@@ -19,8 +20,7 @@ export class Ceilings {
   ) {}
 
   static async create(kc: KernelCache): Promise<Ceilings> {
-    // Sized from the adapter, not a constant: 256 where allowed (every WebGPU device allows ≥ 256).
-    const wg = Math.min(256, kc.gpu.limits.maxComputeInvocationsPerWorkgroup);
+    const wg = workgroupSize(kc.gpu.limits, { preferred: 256 });
     const constants = { WG: wg };
     const [c, f, h] = await Promise.all([
       kc.get({ label: 'ceil_copy', code, entry: 'copy', params, bindings, constants }),

@@ -1,8 +1,7 @@
 import code from './elementwise.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
+import { workgroupSize } from '../workgroup';
 import { grid, type Binding, type Recorder } from '../recorder';
-
-const WG = 256;
 
 export class Elementwise {
   private constructor(
@@ -11,10 +10,13 @@ export class Elementwise {
     private readonly fillK: Kernel,
     private readonly dropoutK: Kernel,
     private readonly dummy: GPUBuffer,
+    /** Invocations per workgroup (src/gpu/workgroup.ts). */
+    readonly wg: number,
   ) {}
 
   static async create(kc: KernelCache): Promise<Elementwise> {
-    const spec = { code, params: ['u32', 'f32', 'u32', 'u32'], bindings: ['read', 'rw'], constants: { WG } } as const;
+    const wg = workgroupSize(kc.gpu.limits, { preferred: 256 });
+    const spec = { code, params: ['u32', 'f32', 'u32', 'u32'], bindings: ['read', 'rw'], constants: { WG: wg } } as const;
     const [a, c, f, dr] = await Promise.all([
       kc.get({ ...spec, label: 'add_scaled', entry: 'add_scaled' }),
       kc.get({ ...spec, label: 'copy_scaled', entry: 'copy_scaled' }),
@@ -22,22 +24,22 @@ export class Elementwise {
       kc.get({ ...spec, label: 'dropout', entry: 'dropout' }),
     ]);
     const dummy = kc.gpu.device.createBuffer({ label: 'fill-src', size: 16, usage: GPUBufferUsage.STORAGE });
-    return new Elementwise(a, c, f, dr, dummy);
+    return new Elementwise(a, c, f, dr, dummy, wg);
   }
 
   /** dst[0..n) += alpha · src[0..n) */
   add(rec: Recorder, dst: Binding, src: Binding, n: number, alpha = 1): void {
-    rec.dispatch(this.addK, [src, dst], [n, alpha, 0, 0], grid(Math.ceil(n / WG)));
+    rec.dispatch(this.addK, [src, dst], [n, alpha, 0, 0], grid(Math.ceil(n / this.wg)));
   }
 
   /** dst[0..n) = value */
   fill(rec: Recorder, dst: Binding, n: number, value = 0): void {
-    rec.dispatch(this.fillK, [this.dummy, dst], [n, value, 0, 0], grid(Math.ceil(n / WG)));
+    rec.dispatch(this.fillK, [this.dummy, dst], [n, value, 0, 0], grid(Math.ceil(n / this.wg)));
   }
 
   /** dst[0..n) = alpha · src[0..n) */
   copy(rec: Recorder, dst: Binding, src: Binding, n: number, alpha = 1): void {
-    rec.dispatch(this.copyK, [src, dst], [n, alpha, 0, 0], grid(Math.ceil(n / WG)));
+    rec.dispatch(this.copyK, [src, dst], [n, alpha, 0, 0], grid(Math.ceil(n / this.wg)));
   }
 
   /**
@@ -45,7 +47,7 @@ export class Elementwise {
    * same call in the backward pass applies the same mask.
    */
   dropout(rec: Recorder, dst: Binding, src: Binding, n: number, p: number, seed: number): void {
-    rec.dispatch(this.dropoutK, [src, dst], [n, 1 / (1 - p), seed >>> 0, dropoutThreshold(p)], grid(Math.ceil(n / WG)));
+    rec.dispatch(this.dropoutK, [src, dst], [n, 1 / (1 - p), seed >>> 0, dropoutThreshold(p)], grid(Math.ceil(n / this.wg)));
   }
 }
 

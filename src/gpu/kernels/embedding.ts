@@ -1,11 +1,11 @@
 import dequantCode from './dequant.wgsl?raw';
 import embeddingCode from './embedding.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
+import { workgroupSize } from '../workgroup';
 import { grid, type Binding, type Recorder } from '../recorder';
 import { GgmlType, TYPE_LAYOUT, type GpuTensor } from '../../model/types';
 
 const code = dequantCode + '\n' + embeddingCode;
-const WG = 256;
 
 /** `inject` value meaning "take the vocabulary row". */
 export const NO_INJECT = 0xffffffff;
@@ -38,9 +38,10 @@ export interface EmbeddingGatherArgs {
 
 /** out[t] = scale · (inject[t] == NO_INJECT ? table[ids[t]] : injected[inject[t]]), table dequantized on the fly. */
 export class Embedding {
-  private constructor(private readonly kernels: Map<GgmlType, Kernel>) {}
+  private constructor(private readonly kernels: Map<GgmlType, Kernel>, readonly wg: number) {}
 
   static async create(kc: KernelCache, types: readonly GgmlType[] = EMBEDDING_TYPES): Promise<Embedding> {
+    const wg = workgroupSize(kc.gpu.limits, { preferred: 256 });
     const kernels = new Map<GgmlType, Kernel>();
     await Promise.all(
       types.map(async (type) => {
@@ -50,12 +51,12 @@ export class Embedding {
           entry: 'gather',
           params: ['u32', 'u32', 'u32', 'f32'],
           bindings: ['read', 'read', 'read', 'read', 'rw'],
-          constants: { WTYPE: type, WG },
+          constants: { WTYPE: type, WG: wg },
         });
         kernels.set(type, k);
       }),
     );
-    return new Embedding(kernels);
+    return new Embedding(kernels, wg);
   }
 
   gather(rec: Recorder, a: EmbeddingGatherArgs): void {
@@ -73,7 +74,7 @@ export class Embedding {
       k,
       [a.ids, a.inject, a.injected, table.buffer, a.out],
       [a.T, d, vocab, a.scale ?? 1],
-      grid(Math.ceil((a.T * d) / 4 / WG), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
+      grid(Math.ceil((a.T * d) / 4 / this.wg), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
     );
   }
 }

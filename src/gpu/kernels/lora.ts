@@ -1,8 +1,7 @@
 import code from './lora.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
+import { workgroupSize } from '../workgroup';
 import { grid, type Binding, type Recorder } from '../recorder';
-
-const WG = 256;
 
 /** Adapter slot meaning "no adapter" for a token. */
 export const NO_ADAPTER = 0xffffffff;
@@ -25,14 +24,15 @@ export interface LoraUpArgs {
 
 /** The per-token up projection of multi-adapter LoRA inference (see lora.wgsl). */
 export class LoraUp {
-  private constructor(private readonly k: Kernel) {}
+  private constructor(private readonly k: Kernel, readonly wg: number) {}
 
   static async create(kc: KernelCache): Promise<LoraUp> {
-    return new LoraUp(await kc.get({ label: 'lora_up', code, entry: 'lora_up', params: ['u32', 'u32', 'u32', 'u32'], bindings: ['read', 'read', 'read', 'read', 'rw'], constants: { WG } }));
+    const wg = workgroupSize(kc.gpu.limits, { preferred: 256 });
+    return new LoraUp(await kc.get({ label: 'lora_up', code, entry: 'lora_up', params: ['u32', 'u32', 'u32', 'u32'], bindings: ['read', 'read', 'read', 'read', 'rw'], constants: { WG: wg } }), wg);
   }
 
   forward(rec: Recorder, a: LoraUpArgs): void {
     if (a.T === 0 || a.N === 0 || a.R === 0) return;
-    rec.dispatch(this.k, [a.u, a.b, a.adapter, a.table, a.y], [a.T, a.N, a.R, 0], grid(Math.ceil((a.T * a.N) / WG), rec.gpu.limits.maxComputeWorkgroupsPerDimension));
+    rec.dispatch(this.k, [a.u, a.b, a.adapter, a.table, a.y], [a.T, a.N, a.R, 0], grid(Math.ceil((a.T * a.N) / this.wg), rec.gpu.limits.maxComputeWorkgroupsPerDimension));
   }
 }

@@ -1,10 +1,12 @@
 import code from './loss.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
+import { workgroupSize } from '../workgroup';
 import { grid, type Binding, type Recorder } from '../recorder';
 
 /** Target id of a row that takes no part in the loss (padding, prompt tokens). */
 export const IGNORE_TARGET = 0xffffffff;
 
+/** GPUs: preferred invocations per row (src/gpu/workgroup.ts; shared memory: one vec2<f32> each). */
 const CE_WG = 256;
 const MSE_WG = 64;
 /** Software adapters: rows per workgroup of the *_row kernels (one invocation per row). */
@@ -48,13 +50,18 @@ const FLOAT_TARGETS = 4;
  * On software adapters (Gpu.software): one invocation per row (ce_fwd_bwd_row), no barriers.
  */
 export class CrossEntropy {
-  private constructor(private readonly k: Kernel, private readonly rowsPerGroup: number) {}
+  private constructor(
+    private readonly k: Kernel,
+    private readonly rowsPerGroup: number,
+    readonly wg: number,
+  ) {}
 
   static async create(kc: KernelCache): Promise<CrossEntropy> {
     const sw = kc.gpu.software === true;
     const entry = sw ? 'ce_fwd_bwd_row' : 'ce_fwd_bwd';
-    const k = await kc.get({ label: entry, entry, code, params: PARAMS, bindings: ['rw', 'read', 'rw'], constants: { WG: sw ? ROW_WG : CE_WG } });
-    return new CrossEntropy(k, sw ? ROW_WG : 1);
+    const wg = sw ? ROW_WG : workgroupSize(kc.gpu.limits, { preferred: CE_WG, bytesPerInvocation: 8 });
+    const k = await kc.get({ label: entry, entry, code, params: PARAMS, bindings: ['rw', 'read', 'rw'], constants: { WG: wg } });
+    return new CrossEntropy(k, sw ? ROW_WG : 1, wg);
   }
 
   /** loss[r] = logsumexp(logits[r]) − logits[r, t_r]; grad[r] = (softmax(logits[r]) − onehot(t_r))·scale. */
@@ -153,18 +160,20 @@ export class Mse {
     /** Stand-ins for an absent mask (read) and, in forward(), the unwritten dpred (read_write). */
     private readonly dummyIn: GPUBuffer,
     private readonly dummyOut: GPUBuffer,
+    readonly wg: number,
   ) {}
 
   static async create(kc: KernelCache): Promise<Mse> {
     const sw = kc.gpu.software === true;
     const entry = sw ? 'mse_fwd_bwd_row' : 'mse_fwd_bwd';
+    const wg = sw ? ROW_WG : workgroupSize(kc.gpu.limits, { preferred: MSE_WG, bytesPerInvocation: 8 });
     const k = await kc.get({
       label: entry,
       entry,
       code,
       params: PARAMS,
       bindings: ['rw', 'read', 'rw', 'read', 'read'],
-      constants: { WG: sw ? ROW_WG : MSE_WG },
+      constants: { WG: wg },
     });
     const dev = kc.gpu.device;
     return new Mse(
@@ -172,6 +181,7 @@ export class Mse {
       sw ? ROW_WG : 1,
       dev.createBuffer({ label: 'mse-dummy-in', size: 16, usage: GPUBufferUsage.STORAGE }),
       dev.createBuffer({ label: 'mse-dummy-out', size: 16, usage: GPUBufferUsage.STORAGE }),
+      wg,
     );
   }
 

@@ -1,8 +1,11 @@
 import dequantCode from './dequant.wgsl?raw';
 import matmulCode from './matmul.wgsl?raw';
+import type { Gpu } from '../device';
 import type { Kernel, KernelCache } from '../kernel';
 import { grid, type Binding, type Recorder } from '../recorder';
 import { tilePlan, type TilePlan } from '../tiles';
+import { workgroupSize } from '../workgroup';
+import { matvecShape } from './matvec';
 import { GgmlType, TYPE_LAYOUT, type GpuTensor } from '../../model/types';
 
 /** The module with the tiled kernels' staging/product type TH in f32, and in f16 (needs shader-f16). */
@@ -22,11 +25,24 @@ export const MATMUL_TYPES: readonly GgmlType[] = [
 
 /** x rows handled per matrix-vector pass (MV_M / MV_MAX in matmul.wgsl). */
 const MV_M = 8;
-/** W rows per matrix-vector workgroup, threads per row (MV_ROWS · MV_TPR = 256). */
-const MV_ROWS = 4;
-const MV_TPR = 64;
-/** dx columns per backward matrix-vector workgroup (4 · BV_CG). */
-const BV_COLS = 128;
+
+/**
+ * Workgroup shapes of the GPU matrix-vector kernels, from the adapter's limits (src/gpu/workgroup.ts).
+ * mv_fwd: `rows` W rows per workgroup, `tpr` threads per row (the decode matvecs' matvecShape without
+ * subgroups: MV_M floats of shared memory per invocation). mv_bwd: `cg` groups of 4 dx columns × `ns`
+ * threads splitting N (one vec4 of shared memory per invocation); column groups first, for coalescing.
+ */
+export interface MatvecShapes {
+  fwd: { rows: number; tpr: number };
+  bwd: { cg: number; ns: number };
+}
+
+export function matmulMatvecShapes(gpu: Pick<Gpu, 'limits' | 'features'>): MatvecShapes {
+  const { rows, tpr } = matvecShape(gpu, false);
+  const wgs = workgroupSize(gpu.limits, { preferred: 256, bytesPerInvocation: 16 });
+  const cg = Math.min(32, wgs);
+  return { fwd: { rows, tpr }, bwd: { cg, ns: wgs / cg } };
+}
 /** Software adapters: invocations per workgroup of the *_sw kernels, and their 4×4 output blocks. */
 const SWG = 16;
 const SW_BLOCK = 4;
@@ -114,6 +130,8 @@ export class Matmul {
     readonly plans: { readonly forward: TilePlan; readonly backward: TilePlan },
     /** Whether tile_fwd stages and multiplies in f16. */
     readonly f16: boolean,
+    /** Shapes of mv_fwd and mv_bwd (GPU profile). */
+    readonly matvec: MatvecShapes,
   ) {}
 
   /** Compiles the kernels of `types` (default: all); using another type later throws. */
@@ -127,6 +145,7 @@ export class Matmul {
       forward: opts.plan ?? tilePlan(kc.gpu.limits, f16 ? 2 : 4),
       backward: opts.plan ?? tilePlan(kc.gpu.limits, 4),
     };
+    const mvs = matmulMatvecShapes(kc.gpu);
     const kernels = new Map<string, Kernel>();
     await Promise.all(
       types.flatMap((type) =>
@@ -137,7 +156,8 @@ export class Matmul {
           const half = entry === 'tile_fwd' && f16 && !software;
           if (mv) Object.assign(constants, { MV_M: entry === 'mv_fwd1' ? 1 : MV_M });
           if (software) constants.SWG = SWG;
-          else if (mv) Object.assign(constants, { MV_ROWS, MV_TPR });
+          else if (mv) Object.assign(constants, { MV_ROWS: mvs.fwd.rows, MV_TPR: mvs.fwd.tpr });
+          else if (entry === 'mv_bwd') Object.assign(constants, { BV_CG: mvs.bwd.cg, BV_NS: mvs.bwd.ns });
           else if (tiled) {
             const p = entry === 'tile_fwd' ? plans.forward : plans.backward;
             Object.assign(constants, { TT: p.tile, TKC: p.chunk, TWG: p.threads });
@@ -158,7 +178,7 @@ export class Matmul {
       ),
     );
     const dummy = kc.gpu.device.createBuffer({ label: 'matmul-dummy', size: 16, usage: GPUBufferUsage.STORAGE });
-    return new Matmul(kernels, dummy, software, plans, f16 && !software);
+    return new Matmul(kernels, dummy, software, plans, f16 && !software, mvs);
   }
 
   /** y[M, N] = x[M, K]·Wᵀ (+ bias), or y += … with `accumulate`. */
@@ -201,7 +221,7 @@ export class Matmul {
     const maxG = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
     if (path === 'matvec') {
       // GPU: MV_ROWS rows of W per workgroup; software: one row per invocation.
-      const [gx, gy] = grid(this.software ? Math.ceil(N / SWG) : Math.ceil(N / MV_ROWS), maxG);
+      const [gx, gy] = grid(Math.ceil(N / (this.software ? SWG : this.matvec.fwd.rows)), maxG);
       if (M === 1) rec.dispatch(this.kernel('mv_fwd1', a.w), bindings, params, [gx, gy, 1]);
       else rec.dispatch(this.kernel('mv_fwd', a.w), bindings, params, [gx, gy, Math.ceil(M / MV_M)]);
     } else if (this.software) {
@@ -224,8 +244,8 @@ export class Matmul {
     const path = a.path ?? (M <= MATVEC_MAX_M ? 'matvec' : 'tiled');
     const maxG = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
     if (path === 'matvec') {
-      // GPU: BV_COLS columns of dx per workgroup; software: 4 columns per invocation.
-      const [gx, gy] = grid(Math.ceil(K / (this.software ? 4 * SWG : BV_COLS)), maxG);
+      // GPU: 4·BV_CG columns of dx per workgroup; software: 4 columns per invocation.
+      const [gx, gy] = grid(Math.ceil(K / (this.software ? 4 * SWG : 4 * this.matvec.bwd.cg)), maxG);
       rec.dispatch(this.kernel('mv_bwd', a.w), bindings, params, [gx, gy, Math.ceil(M / MV_M)]);
     } else if (this.software) {
       // One invocation per 4 rows × 4 columns, or × 8 (a dq_pair unit) for quantized types.

@@ -39,7 +39,7 @@ struct Params { M: u32, N: u32, K: u32, flags: u32, s1: u32, s2: u32, wb1: u32, 
 
 override MV_M: u32 = 8u;      // x rows per matrix-vector pass: 1 (single-sequence decode) or up to 8
 override MV_ROWS: u32 = 4u;
-override MV_TPR: u32 = 64u;   // MV_ROWS * MV_TPR = 256, MV_TPR a power of two ≥ MV_M
+override MV_TPR: u32 = 64u;   // MV_TPR a power of two ≥ MV_M; MV_ROWS · MV_TPR from the adapter's limits (Matmul.create)
 const MV_MAX: u32 = 8u;       // register arrays are sized for the largest MV_M
 override SWG: u32 = 16u;      // software variants: invocations per workgroup
 
@@ -69,9 +69,10 @@ fn x4(i: u32) -> vec4<f32> {
 
 // ---- forward, matrix-vector ---------------------------------------------------------------------
 
-var<workgroup> red: array<f32, MV_M * 256u>;
+override MV_WGS: u32 = MV_ROWS * MV_TPR;   // invocations per workgroup
+var<workgroup> red: array<f32, MV_M * MV_WGS>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(MV_WGS)
 fn mv_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) t: u32) {
   let K = P.K;
@@ -106,19 +107,19 @@ fn mv_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     }
   }
   for (var mi = 0u; mi < MV_M; mi++) {
-    red[mi * 256u + t] = acc[mi];
+    red[mi * MV_WGS + t] = acc[mi];
   }
   workgroupBarrier();
   for (var s = MV_TPR / 2u; s > 0u; s >>= 1u) {
     if (lane < s) {
       for (var mi = 0u; mi < MV_M; mi++) {
-        red[mi * 256u + t] += red[mi * 256u + t + s];
+        red[mi * MV_WGS + t] += red[mi * MV_WGS + t + s];
       }
     }
     workgroupBarrier();
   }
   if (n < N && lane < mc) {
-    var v = red[lane * 256u + r * MV_TPR];
+    var v = red[lane * MV_WGS + r * MV_TPR];
     if ((P.flags & 1u) != 0u) {
       v += BIAS[n];
     }
@@ -246,11 +247,12 @@ fn tile_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 
 // ---- backward (dx = dy·W), small M ---------------------------------------------------------------
 
-const BV_CG: u32 = 32u;   // column groups of 4 per workgroup → 128 columns
-const BV_NS: u32 = 8u;    // threads splitting N
-var<workgroup> red4: array<vec4<f32>, 256>;
+// BV_CG · BV_NS invocations, from the adapter's limits (Matmul.create); any BV_NS ≥ 1 is exact.
+override BV_CG: u32 = 32u;   // column groups of 4 per workgroup → 4·BV_CG columns
+override BV_NS: u32 = 8u;    // threads splitting N
+var<workgroup> red4: array<vec4<f32>, BV_CG * BV_NS>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(BV_CG * BV_NS)
 fn mv_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) t: u32) {
   let N = P.N;

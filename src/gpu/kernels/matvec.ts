@@ -4,6 +4,7 @@ import sharedCode from './matvec-shared.wgsl?raw';
 import subgroupCode from './matvec-subgroups.wgsl?raw';
 import angleCode from './rope-angle.wgsl?raw';
 import type { Gpu } from '../device';
+import { workgroupSize } from '../workgroup';
 import type { Kernel, KernelCache, ParamType } from '../kernel';
 import { grid, type Binding, type Recorder } from '../recorder';
 import { freqExponent } from './rope';
@@ -45,8 +46,8 @@ const pow2floor = (n: number) => 2 ** Math.floor(Math.log2(Math.max(1, n)));
  */
 export function matvecShape(gpu: Pick<Gpu, 'limits' | 'features'>, subgroups: boolean): MatvecShape {
   const l = gpu.limits;
-  const storage = Math.floor(l.maxComputeWorkgroupStorageSize / (4 * MATVEC_ROWS)) - MATVEC_ROWS;
-  const wgs = pow2floor(Math.min(256, l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX, storage));
+  // The shared reduction buffer holds MATVEC_ROWS floats per invocation (+ MATVEC_ROWS² of padding).
+  const wgs = workgroupSize(l, { preferred: 256, bytesPerInvocation: 4 * MATVEC_ROWS, fixedBytes: 4 * MATVEC_ROWS * MATVEC_ROWS });
   // Subgroups only with a known largest subgroup size: a row's threads must hold whole subgroups.
   const sg = l.subgroupMaxSize ?? 0;
   const useSg = subgroups && sg > 0 && sg <= wgs;

@@ -1,8 +1,7 @@
 import code from './mixture.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
+import { workgroupSize } from '../workgroup';
 import { grid, type Binding, type Recorder } from '../recorder';
-
-const WG = 256;
 
 /** Group kinds of a decode plan (mixture.wgsl). */
 export const GroupKind = { Mixture: 0, Contrastive: 1 } as const;
@@ -76,14 +75,22 @@ export interface MixtureArgs {
 
 /** Token choice for plain, mixture and contrastive decoding (mixture.wgsl): three dispatches per step. */
 export class MixtureSampler {
-  private constructor(private readonly stats: Kernel, private readonly mixK: Kernel, private readonly select: Kernel) {}
+  private constructor(
+    private readonly stats: Kernel,
+    private readonly mixK: Kernel,
+    private readonly select: Kernel,
+    /** Invocations per workgroup of mix (and, on GPUs, of stats_rows and select_token): src/gpu/workgroup.ts. */
+    readonly wg: number,
+  ) {}
 
   static async create(kc: KernelCache): Promise<MixtureSampler> {
     const sw = kc.gpu.software === true;
-    const spec = (entry: string, wg: number) =>
-      kc.get({ label: `mixture_${entry}`, code, entry, params: ['u32', 'u32', 'u32', 'u32'], bindings: ['read', 'read', 'rw', 'rw', 'rw'], constants: { WG: wg } });
-    const [stats, mixK, select] = await Promise.all([spec('stats_rows', sw ? 1 : WG), spec('mix', WG), spec('select_token', sw ? 1 : WG)]);
-    return new MixtureSampler(stats, mixK, select);
+    // Shared memory: one f32 and one u32 per invocation.
+    const wg = workgroupSize(kc.gpu.limits, { preferred: 256, bytesPerInvocation: 8 });
+    const spec = (entry: string, n: number) =>
+      kc.get({ label: `mixture_${entry}`, code, entry, params: ['u32', 'u32', 'u32', 'u32'], bindings: ['read', 'read', 'rw', 'rw', 'rw'], constants: { WG: n } });
+    const [stats, mixK, select] = await Promise.all([spec('stats_rows', sw ? 1 : wg), spec('mix', wg), spec('select_token', sw ? 1 : wg)]);
+    return new MixtureSampler(stats, mixK, select, wg);
   }
 
   record(rec: Recorder, a: MixtureArgs): void {
@@ -92,7 +99,7 @@ export class MixtureSampler {
     const b = [a.logits, a.plan, a.stats, a.q, a.out];
     const p = [a.G, a.M, a.V, 0];
     if (a.needStats) rec.dispatch(this.stats, b, p, grid(a.M, maxG));
-    rec.dispatch(this.mixK, b, p, grid(Math.ceil((a.G * a.V) / WG), maxG));
+    rec.dispatch(this.mixK, b, p, grid(Math.ceil((a.G * a.V) / this.wg), maxG));
     rec.dispatch(this.select, b, p, grid(a.G, maxG));
   }
 }

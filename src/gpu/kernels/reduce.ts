@@ -1,8 +1,8 @@
 import code from './reduce.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
+import { workgroupSize } from '../workgroup';
 import type { Binding, Recorder } from '../recorder';
 
-const WG = 256;
 /** Most level-1 workgroups (partials) of one reduction. */
 const MAX_PARTIALS = 512;
 /** Elements per invocation below which fewer level-1 workgroups are used. */
@@ -36,14 +36,18 @@ abstract class TwoLevel {
     private readonly partials: GPUBuffer,
     /** reduce_sum_sw (software adapters): `parts` invocations, each summing a chunk serially. */
     private readonly software: boolean,
+    /** Invocations per workgroup of reduce_sum (GPUs: src/gpu/workgroup.ts). */
+    readonly wg: number,
   ) {}
 
-  protected static async kernel(kc: KernelCache): Promise<{ k: Kernel; partials: GPUBuffer; software: boolean }> {
+  protected static async kernel(kc: KernelCache): Promise<{ k: Kernel; partials: GPUBuffer; software: boolean; wg: number }> {
     const software = kc.gpu.software === true;
     const entry = software ? 'reduce_sum_sw' : 'reduce_sum';
-    const k = await kc.get({ label: entry, entry, code, params: ['u32', 'u32', 'u32', 'u32'], bindings: ['read', 'rw'], constants: { WG: software ? SWG : WG } });
+    // Shared memory: one f32 per invocation.
+    const wg = software ? SWG : workgroupSize(kc.gpu.limits, { preferred: 256, bytesPerInvocation: 4 });
+    const k = await kc.get({ label: entry, entry, code, params: ['u32', 'u32', 'u32', 'u32'], bindings: ['read', 'rw'], constants: { WG: wg } });
     const partials = kc.gpu.device.createBuffer({ label: 'reduce-partials', size: MAX_PARTIALS * 4, usage: GPUBufferUsage.STORAGE });
-    return { k, partials, software };
+    return { k, partials, software, wg };
   }
 
   protected run(rec: Recorder, a: ReduceArgs, square: boolean, accumulate: boolean): void {
@@ -61,7 +65,7 @@ abstract class TwoLevel {
     }
     const G = this.software
       ? Math.min(MAX_PARTIALS, Math.ceil(a.n / SW_PER_INVOCATION))
-      : Math.min(MAX_PARTIALS, Math.ceil(a.n / (WG * PER_THREAD)));
+      : Math.min(MAX_PARTIALS, Math.ceil(a.n / (this.wg * PER_THREAD)));
     if (G === 1) {
       rec.dispatch(this.k, [a.x, a.out], ...pass(a.n, 1, sq | acc));
       return;
@@ -76,8 +80,8 @@ abstract class TwoLevel {
 /** Global Σ x² of a buffer, added into out[slot]: gradient norms for clipping, over several parameter buffers. */
 export class SumSquares extends TwoLevel {
   static async create(kc: KernelCache): Promise<SumSquares> {
-    const { k, partials, software } = await TwoLevel.kernel(kc);
-    return new SumSquares(k, partials, software);
+    const { k, partials, software, wg } = await TwoLevel.kernel(kc);
+    return new SumSquares(k, partials, software, wg);
   }
 
   /** out[slot] += Σ_i x[i]² (out[slot] = … with `accumulate: false`; default true). */
@@ -89,8 +93,8 @@ export class SumSquares extends TwoLevel {
 /** Global Σ x of a buffer: per-row losses to one float, so the trainer reads back 4 bytes. */
 export class Reduce extends TwoLevel {
   static async create(kc: KernelCache): Promise<Reduce> {
-    const { k, partials, software } = await TwoLevel.kernel(kc);
-    return new Reduce(k, partials, software);
+    const { k, partials, software, wg } = await TwoLevel.kernel(kc);
+    return new Reduce(k, partials, software, wg);
   }
 
   /** out[slot] = Σ_i x[i] (out[slot] += … with `accumulate: true`; default false). */

@@ -1,8 +1,12 @@
 import code from './rmsnorm.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
+import { workgroupSize } from '../workgroup';
 import { grid, type Binding, type Recorder } from '../recorder';
 
-/** GPUs: invocations per row (one workgroup per row); rows up to SMALL_D wide use SMALL_WG. */
+/**
+ * GPUs: preferred invocations per row (one workgroup per row; rows up to SMALL_D wide prefer SMALL_WG),
+ * capped by the adapter's limits (src/gpu/workgroup.ts; shared memory: one vec2<f32> per invocation).
+ */
 const WG = 256;
 const SMALL_WG = 64;
 const SMALL_D = 512;
@@ -42,6 +46,8 @@ interface Variant {
   bwd: Kernel;
   /** Rows per workgroup: 1 (workgroup per row) or ROW_WG (invocation per row). */
   rowsPerGroup: number;
+  /** Invocations per workgroup. */
+  wg: number;
 }
 
 /**
@@ -49,7 +55,10 @@ interface Variant {
  * row (64 invocations for rows up to 512 wide, else 256); on software adapters one invocation per row.
  */
 export class RmsNorm {
-  private constructor(private readonly small: Variant, private readonly large: Variant) {}
+  private constructor(
+    readonly small: Readonly<Variant>,
+    readonly large: Readonly<Variant>,
+  ) {}
 
   static async create(kc: KernelCache): Promise<RmsNorm> {
     const params = ['u32', 'u32', 'f32', 'u32'] as const;
@@ -58,13 +67,14 @@ export class RmsNorm {
         kc.get({ label: `rmsnorm_fwd${suffix}`, entry: `rmsnorm_fwd${suffix}`, code, params, bindings: ['read', 'read', 'rw'], constants: { WG: wg } }),
         kc.get({ label: `rmsnorm_bwd${suffix}`, entry: `rmsnorm_bwd${suffix}`, code, params, bindings: ['read', 'read', 'rw', 'read'], constants: { WG: wg } }),
       ]);
-      return { fwd, bwd, rowsPerGroup };
+      return { fwd, bwd, rowsPerGroup, wg };
     };
     if (kc.gpu.software) {
       const v = await variant('_row', ROW_WG, ROW_WG);
       return new RmsNorm(v, v);
     }
-    const [small, large] = await Promise.all([variant('', SMALL_WG, 1), variant('', WG, 1)]);
+    const size = (preferred: number) => workgroupSize(kc.gpu.limits, { preferred, bytesPerInvocation: 8 });
+    const [small, large] = await Promise.all([variant('', size(SMALL_WG), 1), variant('', size(WG), 1)]);
     return new RmsNorm(small, large);
   }
 

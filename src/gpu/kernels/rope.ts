@@ -2,11 +2,10 @@ import angleCode from './rope-angle.wgsl?raw';
 import ropeCode from './rope.wgsl?raw';
 import type { RopeStyle } from '../../model/types';
 import type { Kernel, KernelCache } from '../kernel';
+import { workgroupSize } from '../workgroup';
 import { grid, type Binding, type Recorder } from '../recorder';
 
 const code = angleCode + '\n' + ropeCode;
-
-const WG = 256;
 
 export interface RopeArgs {
   /** f32 [T, nHeads, headDim], rotated in place (backward: holds dy, rotated back in place). */
@@ -32,18 +31,19 @@ export interface RopeArgs {
  * vector-Jacobian product of forward since the rotation is orthogonal.
  */
 export class Rope {
-  private constructor(private readonly k: Kernel) {}
+  private constructor(private readonly k: Kernel, readonly wg: number) {}
 
   static async create(kc: KernelCache): Promise<Rope> {
+    const wg = workgroupSize(kc.gpu.limits, { preferred: 256 });
     const k = await kc.get({
       label: 'rope',
       entry: 'rope',
       code,
       params: ['u32', 'u32', 'u32', 'u32', 'f32', 'f32', 'f32', 'u32', 'f32', 'u32', 'u32', 'u32'],
       bindings: ['rw', 'read'],
-      constants: { WG },
+      constants: { WG: wg },
     });
-    return new Rope(k);
+    return new Rope(k, wg);
   }
 
   forward(rec: Recorder, a: RopeArgs): void {
@@ -66,7 +66,7 @@ export class Rope {
       this.k,
       [a.x, a.pos],
       [a.T, a.nHeads, a.headDim, a.rowStride ?? a.nHeads * a.headDim, 1 / a.scale, cHi, cLo, a.style === 'neox' ? 1 : 0, dir, ...second],
-      grid(Math.ceil(pairs / WG)),
+      grid(Math.ceil(pairs / this.wg)),
     );
   }
 }

@@ -1,5 +1,6 @@
 import code from './rows.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
+import { workgroupSize } from '../workgroup';
 import type { Binding, Recorder } from '../recorder';
 
 const spec = { code, params: ['u32', 'u32', 'u32', 'u32'], bindings: ['read', 'read', 'rw'] } as const;
@@ -10,13 +11,16 @@ export class Rows {
     private readonly gatherK: Kernel,
     private readonly scatterK: Kernel,
     private readonly segmentK: Kernel,
+    /** Invocations per row (src/gpu/workgroup.ts). */
+    readonly wg: number,
   ) {}
 
   static async create(kc: KernelCache): Promise<Rows> {
+    const wg = workgroupSize(kc.gpu.limits, { preferred: 64 });
     const [g, s, m] = await Promise.all(
-      (['gather', 'scatter_add', 'segment_sum'] as const).map((entry) => kc.get({ ...spec, label: `rows_${entry}`, entry })),
+      (['gather', 'scatter_add', 'segment_sum'] as const).map((entry) => kc.get({ ...spec, label: `rows_${entry}`, entry, constants: { WG: wg } })),
     );
-    return new Rows(g, s, m);
+    return new Rows(g, s, m, wg);
   }
 
   /** out[outRow + r] = src[rows[r]] for r < R; src: f32 [*, d]; rows: u32 [R]; out: f32 [outRow + R, d]. */

@@ -1,8 +1,7 @@
 import code from './swiglu.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
+import { workgroupSize } from '../workgroup';
 import { grid, type Binding, type Recorder } from '../recorder';
-
-const WG = 256;
 
 export interface SwigluForwardArgs {
   /** f32 [T, ff] */
@@ -28,20 +27,21 @@ export interface SwigluBackwardArgs {
 
 /** out = silu(gate) · up elementwise. */
 export class Swiglu {
-  private constructor(private readonly fwdK: Kernel, private readonly inplaceK: Kernel, private readonly bwdK: Kernel) {}
+  private constructor(private readonly fwdK: Kernel, private readonly inplaceK: Kernel, private readonly bwdK: Kernel, readonly wg: number) {}
 
   static async create(kc: KernelCache): Promise<Swiglu> {
-    const c = { code, constants: { WG }, params: ['u32'] } as const;
+    const wg = workgroupSize(kc.gpu.limits, { preferred: 256 });
+    const c = { code, constants: { WG: wg }, params: ['u32'] } as const;
     const [f, ip, b] = await Promise.all([
       kc.get({ ...c, label: 'swiglu', entry: 'swiglu', bindings: ['rw', 'read', 'read'] }),
       kc.get({ ...c, label: 'swiglu_inplace', entry: 'swiglu_inplace', bindings: ['rw', 'read'] }),
       kc.get({ ...c, label: 'swiglu_bwd', entry: 'swiglu_bwd', bindings: ['rw', 'read', 'read', 'read', 'rw'] }),
     ]);
-    return new Swiglu(f, ip, b);
+    return new Swiglu(f, ip, b, wg);
   }
 
   forward(rec: Recorder, a: SwigluForwardArgs): void {
-    const groups = grid(Math.ceil(a.n / WG));
+    const groups = grid(Math.ceil(a.n / this.wg));
     if (sameRange(a.out, a.gate)) {
       rec.dispatch(this.inplaceK, [a.gate, a.up], [a.n], groups);
     } else {
@@ -51,7 +51,7 @@ export class Swiglu {
 
   /** dgate = dout·up·silu'(gate), dup = dout·silu(gate). */
   backward(rec: Recorder, a: SwigluBackwardArgs): void {
-    rec.dispatch(this.bwdK, [a.dgate, a.up, a.gate, a.dout, a.dup], [a.n], grid(Math.ceil(a.n / WG)));
+    rec.dispatch(this.bwdK, [a.dgate, a.up, a.gate, a.dout, a.dup], [a.n], grid(Math.ceil(a.n / this.wg)));
   }
 }
 

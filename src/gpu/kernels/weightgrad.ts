@@ -2,10 +2,9 @@ import code from './weightgrad.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
 import { grid, type Binding, type Recorder } from '../recorder';
 import { tilePlan, type TilePlan } from '../tiles';
+import { workgroupSize } from '../workgroup';
 
 const PARAMS = ['u32', 'u32', 'u32', 'f32', 'u32'] as const;
-/** Columns per bias workgroup (wg_bias), as in weightgrad.wgsl. */
-const BIAS_COLS = 64;
 /** Software adapters: invocations per workgroup of wg_tile_sw (4×4 blocks) and wg_bias_sw (columns). */
 const SWG = 16;
 
@@ -48,6 +47,8 @@ export class WeightGrad {
     private readonly software: boolean,
     /** Tile shape of wg_tile (GPU profile): dw tile edge and M rows staged per step. */
     readonly plan: TilePlan,
+    /** Shape of wg_bias (GPU profile): `cols` columns per workgroup × `lanes` invocations over M each. */
+    readonly bias: { readonly cols: number; readonly lanes: number },
   ) {}
 
   /** `plan` overrides the tile shape chosen from the adapter's limits (tests of the small-limit fallback). */
@@ -55,12 +56,15 @@ export class WeightGrad {
     const sw = kc.gpu.software === true;
     const plan = opts.plan ?? tilePlan(kc.gpu.limits, 4);
     const tileConsts = { TT: plan.tile, TMC: plan.chunk, TWG: plan.threads };
+    // wg_bias: one f32 of shared memory per invocation; columns first (coalesced reads of dy).
+    const bwg = workgroupSize(kc.gpu.limits, { preferred: 256, bytesPerInvocation: 4 });
+    const bias = { cols: Math.min(64, bwg), lanes: bwg / Math.min(64, bwg) };
     const spec = (entry: string, bindings: readonly ('read' | 'rw')[], constants?: Record<string, number>) =>
       sw
         ? kc.get({ label: `${entry}_sw`, entry: `${entry}_sw`, code, params: PARAMS, bindings, constants: { SWG } })
         : kc.get({ label: entry, entry, code, params: PARAMS, bindings, constants });
-    const [t, b] = await Promise.all([spec('wg_tile', ['read', 'rw', 'read'], tileConsts), spec('wg_bias', ['read', 'rw'])]);
-    return new WeightGrad(t, b, sw, plan);
+    const [t, b] = await Promise.all([spec('wg_tile', ['read', 'rw', 'read'], tileConsts), spec('wg_bias', ['read', 'rw'], { BC: bias.cols, BL: bias.lanes })]);
+    return new WeightGrad(t, b, sw, plan, bias);
   }
 
   /** dw[N, K] (+)= scale · dy[M, N]ᵀ · x[M, K]. With M = 0 it writes zeros (or leaves dw as is). */
@@ -86,7 +90,7 @@ export class WeightGrad {
       this.biasK,
       [a.dy, a.db],
       [a.M, a.N, 0, a.scale, a.accumulate ? 1 : 0],
-      grid(Math.ceil(a.N / (this.software ? SWG : BIAS_COLS)), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
+      grid(Math.ceil(a.N / (this.software ? SWG : this.bias.cols)), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
     );
   }
 }

@@ -3,7 +3,8 @@
 //            workgroup looping over M in chunks of TMC rows staged in shared memory; every invocation
 //            owns 4×4 outputs strided by TT/4 (conflict-free shared reads, coalesced global writes).
 //            TT and TMC come from the adapter's limits; staging stays f32 (gradients underflow f16).
-//   wg_bias  db[N] (+)= scale · Σ_m dy[m, n]: 64 columns per workgroup, 4 lanes over m each.
+//   wg_bias  db[N] (+)= scale · Σ_m dy[m, n]: BC columns per workgroup, BL lanes over m each (BC·BL
+//            invocations from the adapter's limits, src/gpu/workgroup.ts).
 // Workgroups are numbered x + y·nx (grid() splits large counts over two dimensions).
 // Software adapters (Gpu.software) use barrier-free variants, invocations numbered gid.x + gid.y·nx·SWG:
 //   wg_tile_sw  one invocation per 4×4 block of dw, looping over all M rows.
@@ -80,24 +81,28 @@ fn wg_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   }
 }
 
-var<workgroup> sb: array<f32, 256>;
+override BC: u32 = 64u;
+override BL: u32 = 4u;
+var<workgroup> sb: array<f32, BC * BL>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(BC * BL)
 fn wg_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) t: u32) {
   let M = P.M;
   let N = P.N;
-  let c = t % 64u;
-  let lane = t / 64u;
-  let n = (wid.x + wid.y * nwg.x) * 64u + c;
+  let c = t % BC;
+  let lane = t / BC;
+  let n = (wid.x + wid.y * nwg.x) * BC + c;
   var s = 0.0;
   if (n < N) {
-    for (var m = lane; m < M; m += 4u) { s += dy[m * N + n]; }
+    for (var m = lane; m < M; m += BL) { s += dy[m * N + n]; }
   }
   sb[t] = s;
   workgroupBarrier();
   if (lane == 0u && n < N) {
-    var v = P.scale * (sb[c] + sb[c + 64u] + sb[c + 128u] + sb[c + 192u]);
+    var sum = 0.0;
+    for (var l = 0u; l < BL; l++) { sum += sb[l * BC + c]; }
+    var v = P.scale * sum;
     if (P.accumulate != 0u) { v += dw[n]; }
     dw[n] = v;
   }
