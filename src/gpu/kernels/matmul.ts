@@ -46,6 +46,8 @@ export function matmulMatvecShapes(gpu: Pick<Gpu, 'limits' | 'features'>): Matve
 /** Software adapters: invocations per workgroup of the *_sw kernels, and their 4×4 output blocks. */
 const SWG = 16;
 const SW_BLOCK = 4;
+/** Software adapters: dx rows per invocation of tile_bwd_sw / tile_bwd_q_sw. */
+const SW_BWD_ROWS = 8;
 
 /** M at or below which forward and backwardInput use the matrix-vector kernels. */
 export const MATVEC_MAX_M = 8;
@@ -248,8 +250,8 @@ export class Matmul {
       const [gx, gy] = grid(Math.ceil(K / (this.software ? 4 * SWG : 4 * this.matvec.bwd.cg)), maxG);
       rec.dispatch(this.kernel('mv_bwd', a.w), bindings, params, [gx, gy, Math.ceil(M / MV_M)]);
     } else if (this.software) {
-      // One invocation per 4 rows × 4 columns, or × 8 (a dq_pair unit) for quantized types.
-      const blocks = (K / (swPairBackward(a.w.type) ? 8 : SW_BLOCK)) * Math.ceil(M / SW_BLOCK);
+      // One invocation per 8 rows × 4 columns of dx, or × 8 columns (a dq_pair unit) for quantized types.
+      const blocks = (K / (swPairBackward(a.w.type) ? 8 : 4)) * Math.ceil(M / SW_BWD_ROWS);
       rec.dispatch(this.kernel('tile_bwd', a.w), bindings, params, grid(Math.ceil(blocks / SWG), maxG));
     } else {
       const T = this.plans.backward.tile;
@@ -265,7 +267,7 @@ export class Matmul {
   }
 }
 
-/** Whether the software tiled backward of `type` is tile_bwd_q_sw (8 columns per invocation). */
+/** Whether the software tiled backward of `type` is tile_bwd_q_sw (8 rows × 8 columns per invocation). */
 function swPairBackward(type: GgmlType): boolean {
   return TYPE_LAYOUT[type].blockElems >= 32;
 }
