@@ -56,8 +56,8 @@ async function timeStep(e: Engine, g: TrainGraph, backward: boolean, reps: numbe
  * Where a step's time goes, in process-CPU milliseconds per kernel label: the step's dispatches are
  * recorded, then replayed one at a time, each submitted alone and awaited (best of 2), and the CPU time
  * this process spent on it is charged to its kernel (on a software adapter the "GPU" is this process's
- * threads, and CPU time is far less disturbed by other load than wall time). Needs no timestamp-query,
- * which SwiftShader lacks; includes each dispatch's submit overhead, which is what a dispatch costs
+ * threads, and CPU time is far less disturbed by other load than wall time). Needs no timestamp-query
+ * (not every adapter has it); includes each dispatch's submit overhead, which is what a dispatch costs
  * there. `forward` is the layers' forward (the dispatches before the gradient buffer is cleared);
  * `backward` is the rest: the loss (its logits and CE included) and the backward.
  */
