@@ -65,7 +65,7 @@ export async function measureTileVariants(gpu: Gpu, ceilings: CeilingResult, opt
       const p = mm.plans.forward;
       out.push({
         variant: v.name,
-        plan: v.name === 'software' ? '4x4 per invocation' : `tile ${p.tile}, step ${p.chunk}, ${p.threads} invocations`,
+        plan: v.name === 'software' ? `fwd ${mm.swRows}x${mm.swCols}, bwd 4x4 per invocation` : `tile ${p.tile}, step ${p.chunk}, ${p.threads} invocations`,
         tile_fwd_ms: round(f * 1e3, 3),
         tile_bwd_ms: round(b * 1e3, 3),
         wg_tile_ms: round(g * 1e3, 3),

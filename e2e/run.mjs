@@ -169,8 +169,14 @@ async function runSpec(context, spec, baseUrl) {
       const text = m.text();
       // Dawn on a headless box warns about XDG_RUNTIME_DIR; harmless.
       if (!verbose && /XDG_RUNTIME_DIR/.test(text)) return;
-      log(`    [console.${t}] ${text}`);
+      // "Failed to load resource" names no URL in its text; its location does.
+      const at = t === 'error' && m.location()?.url ? ` (${m.location().url})` : '';
+      log(`    [console.${t}] ${text}${at}`);
     }
+  });
+  // A console "Failed to load resource: 404" does not say which URL: this does.
+  page.on('response', (r) => {
+    if (r.status() >= 400) log(`    [http ${r.status()}] ${r.request().method()} ${r.url()}`);
   });
   page.on('worker', (w) => {
     if (verbose) log(`    [worker] ${w.url()}`);

@@ -1,11 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
+import { importLibraryFile, libraryFile } from '../fixture-tags.mjs';
 import { assert, expectNoErrorBanner, openApp, waitUntil } from '../lib.mjs';
 import { configureRun, ensureDataset, gotoPanel, loadModel, shot, waitTrainingDone } from '../workbench-lib.mjs';
 
 export const name = 'ui-adapter-generate';
-export const timeoutMs = 240_000;
+export const timeoutMs = 360_000;
 
 /** A safetensors file of F32 tensors ({ name: [shape, Float32Array] }), as PEFT writes one. */
 function safetensors(tensors) {
@@ -60,8 +61,10 @@ async function generated(page) {
 /**
  * An adapter imported from PEFT generates in the browser: the Generate panel's Adapter menu lists
  * it, greedy output with it differs from the base model's and says which adapter made it; the
- * Composer puts the same prompt with the adapter beside the base model; the Train panel trains
- * LoRA further from it, and the result is another adapter to generate with.
+ * Composer puts the same prompt with the adapter beside the base model; a function tag's head
+ * predicts with the adapter applied and without it (Composer head mode, a Matrix cell, batch
+ * prediction), each result naming its adapter; the Train panel trains LoRA further from it, and the
+ * result is another adapter to generate with.
  */
 export async function run({ page, baseUrl, artifacts, log }) {
   await openApp(page, baseUrl);
@@ -117,6 +120,67 @@ export async function run({ page, baseUrl, artifacts, log }) {
   // The same greedy decoding as the Generate panel, column by column.
   assert(withAdapter.trim() === adapted.trim() && withBase.trim() === base.trim(), 'the composer columns match the Generate panel outputs');
   await shot(page, join(artifacts, 'panel-composer-adapter.png'));
+
+  // Head predictions with the adapter: a function tag with a regression head (fixture library).
+  await importLibraryFile(page, artifacts, libraryFile([{ name: 'Story' }, { name: 'Size', kind: 'function', head: true }]), 'head-tags.json');
+  await page.getByTestId('library-row-Size').waitFor({ timeout: 15_000 });
+  await gotoPanel(page, 'Composer');
+  await page.getByRole('radio', { name: 'Head prediction' }).click();
+  assert((await page.getByLabel('Side by side').inputValue()) === 'adapter', 'head mode keeps the adapter-vs-base comparison');
+  await page.getByTestId('compose-clear').click();
+  await editor.click();
+  await page.keyboard.type('Once upon a time ');
+  await page.getByTestId('palette-tag-Size').focus();
+  await page.keyboard.press('Enter');
+  const sentHead = await page.getByTestId('prompt-sent-a').innerText();
+  assert(/Once upon a time <Size>/.test(sentHead), `head prompt: ${sentHead}`);
+  await page.getByTestId('compose-run').click();
+  await waitUntil(page, async () => ['done', 'error', 'cancelled'].includes(await status.innerText()), { timeoutMs: 60_000, what: 'the head predictions' });
+  assert((await status.innerText()) === 'done', `head run ended ${await status.innerText()}: ${await page.getByTestId('compose-column-0').innerText()}`);
+  const headValue = async (i) => Number(await page.getByTestId(`compose-column-${i}`).locator('.prediction-value').innerText());
+  const headAdapter = await headValue(0);
+  const headBase = await headValue(1);
+  log(`head with adapter: ${headAdapter}, base: ${headBase}`);
+  assert((await page.getByTestId('compose-adapter-0').innerText()) === 'adapter storyteller', 'the head column names the adapter');
+  assert((await page.getByTestId('compose-adapter-1').innerText()) === 'base', 'the other head column is the base model');
+  assert(/with adapter storyteller/.test(await page.getByTestId('compose-column-0').getByTestId('head-prediction').innerText()), 'the prediction says the adapter was applied');
+  assert(Number.isFinite(headAdapter) && Number.isFinite(headBase) && headAdapter !== headBase, `the head with the adapter predicts differently: ${headAdapter} vs ${headBase}`);
+  await shot(page, join(artifacts, 'panel-composer-head-adapter.png'));
+
+  // A Matrix cell and a batch prediction, without and then with the adapter.
+  await ensureDataset(page);
+  await gotoPanel(page, 'Matrix');
+  const dsSelect = page.getByLabel('Dataset', { exact: true });
+  await dsSelect.selectOption(await dsSelect.locator('option', { hasText: 'tiny-stories' }).first().getAttribute('value'));
+  await page.getByLabel('Cell template').fill('<$DOMAIN> {text} <$FUNCTION> {label}');
+  await page.getByLabel('Output field').fill('label');
+  await page.getByLabel('Rows', { exact: true }).selectOption('all');
+  await page.getByLabel('Examples per cell').fill('4');
+  const cell = page.getByTestId('cell-Story-Size');
+  const evaluate = async () => {
+    await cell.getByRole('button', { name: 'Evaluate Story × Size' }).click();
+    await waitUntil(page, async () => ['done', 'error'].includes(await cell.getAttribute('data-status')), { timeoutMs: 60_000, what: 'the matrix cell' });
+    assert((await cell.getAttribute('data-status')) === 'done', `cell: ${(await cell.innerText()).replace(/\s+/g, ' ')}`);
+    return Number(await cell.locator('.cell-value').innerText());
+  };
+  const cellBase = await evaluate();
+  assert((await page.getByTestId('cell-adapter-Story-Size').count()) === 0, 'a base cell names no adapter');
+  await page.getByTestId('matrix-adapter').selectOption('storyteller');
+  assert((await cell.getAttribute('data-status')) === 'idle', 'changing the adapter clears the cells');
+  const cellAdapter = await evaluate();
+  log(`matrix mse base ${cellBase}, with adapter ${cellAdapter}`);
+  assert((await page.getByTestId('cell-adapter-Story-Size').innerText()) === 'adapter storyteller', 'the cell names its adapter');
+  assert(cellAdapter !== cellBase, `the cell with the adapter differs: ${cellAdapter} vs ${cellBase}`);
+  const batch = page.getByTestId('batch-prediction');
+  await batch.getByLabel('Batch inputs').fill('Once upon a time\nThe dog ran.');
+  await batch.getByTestId('batch-run').click();
+  await batch.getByTestId('batch-adapter').waitFor({ timeout: 60_000 });
+  const batchLine = await batch.getByTestId('batch-adapter').innerText();
+  assert(/2 predictions, with adapter storyteller/.test(batchLine), `batch: ${batchLine}`);
+  await page.getByTestId('cell-rows-Story-Size').click();
+  await page.getByTestId('matrix-predictions').waitFor({ timeout: 10_000 });
+  assert(/adapter storyteller/.test(await page.locator('#preds-title').innerText()), 'the predictions card names the adapter');
+  await shot(page, join(artifacts, 'panel-matrix-adapter.png'));
 
   // Further training from the imported adapter.
   await ensureDataset(page);

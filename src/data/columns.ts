@@ -25,33 +25,50 @@ export interface MappedRows {
   skipped: SkippedRow[];
 }
 
+export interface MapOptions {
+  checks?: RowCheck[];
+  lines?: ArrayLike<number>;
+  allowEmpty?: boolean;
+}
+
+/** A column of the mapping that no row has (a mistake in the mapping, not in a row), or null. */
+export function missingColumn(rows: ReadonlyArray<Readonly<Record<string, string>>>, mapping: Record<string, string>): string | null {
+  if (rows.length === 0) return null;
+  const wanted = new Map(Object.entries(mapping).map(([field, column]) => [column, field]));
+  // Stops as soon as every mapped column was seen (usually in the first row).
+  const present = new Set<string>();
+  for (const r of rows) {
+    for (const k in r) present.add(k);
+    if ([...wanted.keys()].every((c) => present.has(c))) return null;
+  }
+  const [column, field] = [...wanted].find(([c]) => !present.has(c))!;
+  return `Column ${JSON.stringify(column)} (for field {${field}}) is not in the data (columns: ${[...present].join(', ')}).`;
+}
+
 /**
- * Renames columns to template fields (mapping: field → column) and applies `checks`. Values that are
- * empty (after trimming) are skipped unless `allowEmpty`. `lines` are the rows' source lines
- * (ParsedDataset.lines); without them, reports give the 1-based row number.
- * A column missing from the data is a mistake in the mapping, not in a row: that throws.
+ * Rows [start, end) of mapColumns (the mapping assumed valid: see missingColumn): each kept row is
+ * pushed to `out` with its line, and its index in `rows` to `kept` when given. What mapColumns does
+ * in one call, the mapping check does in chunks (src/worker/mapping-check.ts), row for row the same.
  */
-export function mapColumns(
+export function mapRowRange(
   rows: ReadonlyArray<Readonly<Record<string, string>>>,
   mapping: Record<string, string>,
-  opts: { checks?: RowCheck[]; lines?: readonly number[]; allowEmpty?: boolean } = {},
-): MappedRows {
+  opts: MapOptions,
+  start: number,
+  end: number,
+  out: MappedRows,
+  kept?: number[],
+): void {
   const entries = Object.entries(mapping);
-  const present = new Set(rows.flatMap((r) => Object.keys(r)));
-  for (const [field, column] of entries) {
-    if (rows.length > 0 && !present.has(column)) {
-      throw new Error(`Column ${JSON.stringify(column)} (for field {${field}}) is not in the data (columns: ${[...present].join(', ')}).`);
-    }
-  }
-  const out: MappedRows = { rows: [], lines: [], skipped: [] };
-  rows.forEach((src, i) => {
+  rows: for (let i = start; i < end; i++) {
+    const src = rows[i]!;
     const line = opts.lines?.[i] ?? i + 1;
     const row: Record<string, string> = {};
     for (const [field, column] of entries) {
       const v = src[column] ?? '';
       if (!opts.allowEmpty && v.trim() === '') {
         out.skipped.push({ line, reason: `empty ${JSON.stringify(column)} (for field {${field}})` });
-        return;
+        continue rows;
       }
       row[field] = v;
     }
@@ -59,11 +76,25 @@ export function mapColumns(
       const why = check(row);
       if (why) {
         out.skipped.push({ line, reason: why });
-        return;
+        continue rows;
       }
     }
     out.rows.push(row);
     out.lines.push(line);
-  });
+    kept?.push(i);
+  }
+}
+
+/**
+ * Renames columns to template fields (mapping: field → column) and applies `checks`. Values that are
+ * empty (after trimming) are skipped unless `allowEmpty`. `lines` are the rows' source lines
+ * (ParsedDataset.lines); without them, reports give the 1-based row number.
+ * A column missing from the data is a mistake in the mapping, not in a row: that throws.
+ */
+export function mapColumns(rows: ReadonlyArray<Readonly<Record<string, string>>>, mapping: Record<string, string>, opts: MapOptions = {}): MappedRows {
+  const missing = missingColumn(rows, mapping);
+  if (missing) throw new Error(missing);
+  const out: MappedRows = { rows: [], lines: [], skipped: [] };
+  mapRowRange(rows, mapping, opts, 0, rows.length, out);
   return out;
 }

@@ -16,20 +16,26 @@ export interface Split<T> {
   test: T[];
 }
 
+/** How many of n rows splitDataset puts in each part (it depends on n and the fractions only, not the seed). */
+export function splitSizes(n: number, fractions: SplitFractions): SplitFractions {
+  const { train, validation, test } = fractions;
+  const fr = [train, validation, test];
+  if (fr.some((f) => !Number.isFinite(f) || f < 0)) throw new Error(`Split fractions must be finite and ≥ 0 (got ${fr.join(', ')}).`);
+  const sum = train + validation + test;
+  if (!(sum > 0)) throw new Error('Split fractions must not all be 0.');
+  const nTest = Math.round((n * test) / sum);
+  const nVal = Math.min(n - nTest, Math.round((n * validation) / sum));
+  return { train: n - nTest - nVal, validation: nVal, test: nTest };
+}
+
 /**
  * Shuffles row indices with Rng(seed), gives the first round(n·test) to test, the next
  * round(n·validation) to validation and the rest to train (fractions are normalised by their sum).
  * Each part keeps the rows' original order, so a split reads like the source data.
  */
 export function splitDataset<T>(rows: readonly T[], opts: { seed: number; fractions: SplitFractions }): Split<T> {
-  const { train, validation, test } = opts.fractions;
-  const fr = [train, validation, test];
-  if (fr.some((f) => !Number.isFinite(f) || f < 0)) throw new Error(`Split fractions must be finite and ≥ 0 (got ${fr.join(', ')}).`);
-  const sum = train + validation + test;
-  if (!(sum > 0)) throw new Error('Split fractions must not all be 0.');
   const n = rows.length;
-  const nTest = Math.round((n * test) / sum);
-  const nVal = Math.min(n - nTest, Math.round((n * validation) / sum));
+  const { test: nTest, validation: nVal } = splitSizes(n, opts.fractions);
 
   const idx = Array.from({ length: n }, (_, i) => i);
   const rng = new Rng(opts.seed);

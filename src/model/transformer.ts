@@ -2,7 +2,7 @@ import type { Gpu } from '../gpu/device';
 import type { KernelCache } from '../gpu/kernel';
 import { Attention } from '../gpu/kernels/attention';
 import { Embedding, NO_INJECT } from '../gpu/kernels/embedding';
-import { LoraUp } from '../gpu/kernels/lora';
+import { LoraDown, LoraUp } from '../gpu/kernels/lora';
 import { GROUP_WORDS, MEMBER_WORDS, MixtureSampler, writePlan, type PlanGroup } from '../gpu/kernels/mixture';
 import { Argmax } from '../gpu/kernels/logits';
 import { Matmul, MATVEC_MAX_M } from '../gpu/kernels/matmul';
@@ -15,7 +15,7 @@ import { bytesOf, readBuffer, type GpuMemory } from '../gpu/memory';
 import { Recorder, type Binding } from '../gpu/recorder';
 import type { GpuTensor, ModelConfig } from './types';
 import type { ModelWeights } from './weights';
-import { NO_ADAPTER, ResidentAdapters, type LoraProj } from './adapters';
+import { NO_ADAPTER, ResidentAdapters, type LoraGroup } from './adapters';
 import { GgmlType } from './types';
 
 /** Every weight matrix of the model (the LM head once even when tied). */
@@ -101,8 +101,12 @@ export class Transformer {
   private readonly meta: { ids: GPUBuffer; slot: Part; pos: Part; start: GPUBuffer; inject: GPUBuffer; rows: GPUBuffer; adapter: GPUBuffer };
   /** LoRA adapters resident for inference; a token's adapter is its slot here. */
   readonly adapters: ResidentAdapters;
-  /** Compiled on first use of an adapter (prepareAdapters): f32 matmul for the down projection, and the up kernel. */
-  private lora: { mm: Matmul; up: LoraUp } | null = null;
+  /**
+   * Compiled on first use of an adapter (prepareAdapters): f32 matmul for the down projection and the up
+   * kernel (long chunks); for decode chunks the masked down projection and the fused projections' LoRA
+   * variants (`rope`: whether q|k|v have one, which needs 10 storage buffers per shader stage).
+   */
+  private lora: { mm: Matmul; up: LoraUp; down: LoraDown; mv: DecodeMatvec | null; rope: boolean } | null = null;
   private kernelCache: KernelCache | null = null;
   private readonly localRows: Uint32Array;
   /** Token choice of a decode step (mixture.wgsl): plan in, ids and member probabilities out. */
@@ -240,8 +244,15 @@ export class Transformer {
   async prepareAdapters(): Promise<void> {
     if (this.lora || this.adapters.size === 0) return;
     const kc = this.kernelCache!;
-    const [mm, up] = await Promise.all([Matmul.create(kc, [GgmlType.F32]), LoraUp.create(kc)]);
-    this.lora = { mm, up };
+    const rope = this.gpu.limits.maxStorageBuffersPerShaderStage >= LORA_ROPE_BUFFERS;
+    const needs = this.k.mv ? decodeNeeds(this.w).needs.filter(([, m]) => m !== 'norm' && (rope || m !== 'rope')) : [];
+    const [mm, up, down, mv] = await Promise.all([
+      Matmul.create(kc, [GgmlType.F32]),
+      LoraUp.create(kc),
+      LoraDown.create(kc),
+      needs.length ? DecodeMatvec.create(kc, needs, { lora: true }) : null,
+    ]);
+    this.lora = { mm, up, down, mv, rope };
   }
 
   /** Runs the forward pass; afterwards `logitsBuffer` holds f32 [R, vocab] for `input.logitRows`. */
@@ -281,9 +292,9 @@ export class Transformer {
         if (!this.lora) throw new Error('Adapters are resident but their kernels are not compiled: await prepareAdapters() first.');
         q.writeBuffer(this.meta.adapter, 0, part(input.adapter!));
       }
-      // Decode-sized chunks without adapters take the fused projections (5 dispatches a layer).
-      const fused = !lora && this.k.mv !== null && n <= MATVEC_MAX_M;
-      if (fused) this.fusedLayers(n, input.injected ?? this.noInjected);
+      // Decode-sized chunks take the fused projections (5 dispatches a layer, + 1 per adapted input).
+      const fused = this.k.mv !== null && n <= MATVEC_MAX_M && (!lora || this.lora!.mv !== null);
+      if (fused) this.fusedLayers(n, input.injected ?? this.noInjected, lora);
       else this.layers(n, input.injected ?? this.noInjected, lora);
       // One chunk whose every token wants its logits, in order (a decode step): the LM head reads the
       // residual stream itself, norm fused in, so no row gather and no separate final norm.
@@ -417,13 +428,33 @@ export class Transformer {
     return this.act.logits;
   }
 
-  /** y += (α/r)·(x·Aᵀ)·Bᵀ for each token's adapter, when any resident adapter adapts this matrix. */
-  private loraAdd(l: number, p: LoraProj, x: Binding, y: Binding, T: number): void {
-    const packed = this.adapters.packed[l]?.[p];
-    if (!packed || !this.lora) return;
+  /**
+   * y_i += (α/r)·(x·A_iᵀ)·B_iᵀ for each token's adapter and each matrix i of group g that a resident
+   * adapter adapts (ys in LORA_GROUPS order): one matmul for the group's stacked A, one up per matrix.
+   */
+  private loraGroup(l: number, g: LoraGroup, x: Binding, ys: Binding[], T: number): void {
+    const pk = this.adapters.packed[l]?.[g];
+    if (!pk || !this.lora) return;
     const u = this.adapters.u!;
-    this.lora.mm.forward(this.rec, { x, w: packed.a, y: u, M: T });
-    this.lora.up.forward(this.rec, { u, b: packed.b, adapter: this.meta.adapter, table: this.adapters.tables[p]!, y, T, N: packed.out, R: packed.R });
+    this.lora.mm.forward(this.rec, { x, w: pk.a, y: u, M: T });
+    pk.parts.forEach((pt, i) => {
+      if (!pt) return;
+      const table = this.adapters.tables[pt.proj]!;
+      this.lora!.up.forward(this.rec, { u, b: pt.b, adapter: this.meta.adapter, table, y: ys[i], T, N: pt.out, R: pt.R, uOff: pt.uOff, uStride: pk.R });
+    });
+  }
+
+  /**
+   * The fused decode kernels' LoRA input for group g of layer l, or undefined when no adapter adapts
+   * the group (then the plain kernel runs and the group costs nothing extra): records lora_down, norm
+   * included for q|k|v and gate|up (the fused kernels norm inside, so A·x needs the same x).
+   */
+  private loraDown(l: number, g: LoraGroup, x: Binding, K: number, T: number, norm?: Binding): { u: Binding; b: Binding } | undefined {
+    const pk = this.adapters.packed[l]?.[g];
+    if (!pk || !this.lora) return undefined;
+    const u = this.adapters.u!;
+    this.lora.down.forward(this.rec, { x, a: pk.a.buffer, owner: this.adapters.owners[g]!, adapter: this.meta.adapter, u, T, R: pk.R, K, norm: norm ? { weight: norm, eps: this.cfg.normEps } : undefined });
+    return { u, b: pk.lb };
   }
 
   /** q, k, v [T, ·] = xn·W{q,k,v}ᵀ (+ biases): one stacked dispatch when the layer has one stack. */
@@ -455,8 +486,8 @@ export class Transformer {
 
   private layers(T: number, injected: GPUBuffer, lora: boolean): void {
     const { cfg, w, k, rec, act, meta } = this;
-    const ad = (l: number, p: LoraProj, x: Binding, y: Binding) => {
-      if (lora) this.loraAdd(l, p, x, y, T);
+    const ad = (l: number, g: LoraGroup, x: Binding, ys: Binding[]) => {
+      if (lora) this.loraGroup(l, g, x, ys, T);
     };
     const d = cfg.dModel;
     const hd = cfg.headDim;
@@ -465,9 +496,7 @@ export class Transformer {
       const L = w.layers[l];
       k.norm.forward(rec, { x: act.x, weight: L.attnNorm, out: act.xn, T, d, eps: cfg.normEps });
       this.projectQkv(l, T);
-      ad(l, 'q', act.xn, act.q);
-      ad(l, 'k', act.xn, act.k);
-      ad(l, 'v', act.xn, act.v);
+      ad(l, 'qkv', act.xn, [act.q, act.k, act.v]);
       const rope = { pos: meta.pos, T, headDim: hd, theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale };
       // q and k share the qkv buffer: one dispatch rotates both.
       k.rope.forward(rec, { ...rope, x: act.qkv, nHeads: cfg.nHeads, second: { nHeads: cfg.nKvHeads, offset: act.k.offset } });
@@ -476,55 +505,68 @@ export class Transformer {
       k.attn.kvWrite(rec, { ...cache, k: act.k, v: act.v });
       k.attn.forward(rec, { ...cache, q: act.q, start: meta.start, out: act.att, nHeads: cfg.nHeads, scale: 1 / Math.sqrt(hd) });
       k.mm.forward(rec, { x: act.att, w: L.wo, y: act.x, M: T, accumulate: true });
-      ad(l, 'o', act.att, act.x);
+      ad(l, 'o', act.att, [act.x]);
       k.norm.forward(rec, { x: act.x, weight: L.ffnNorm, out: act.xn, T, d, eps: cfg.normEps });
       this.projectGateUp(l, T);
-      ad(l, 'gate', act.xn, act.gate);
-      ad(l, 'up', act.xn, act.up);
+      ad(l, 'gu', act.xn, [act.gate, act.up]);
       k.swiglu.forward(rec, { gate: act.gate, up: act.up, out: act.ffn, n: T * cfg.dFF });
       k.mm.forward(rec, { x: act.ffn, w: L.wDown, y: act.x, M: T, accumulate: true });
-      ad(l, 'down', act.ffn, act.x);
+      ad(l, 'down', act.ffn, [act.x]);
     }
   }
 
   /**
-   * The layer stack of a decode-sized chunk (M ≤ MATVEC_MAX_M tokens, no adapters), 5 dispatches a layer:
+   * The layer stack of a decode-sized chunk (M ≤ MATVEC_MAX_M tokens), 5 dispatches a layer:
    * norm+q|k|v+rope+kv-write, attention, o-projection (+= residual), norm+gate|up+SwiGLU, down (+= residual).
-   * The normed x, unrotated k, v and gate/up are never stored (no adapter reads them on this path).
+   * The normed x, unrotated k, v and gate/up are never stored. With adapters (`lora`), each input that
+   * some resident adapter adapts gets one lora_down (norm + A·x for that input's adapted matrices) and
+   * its fused kernel's LoRA variant adds B·(A·x): at most 9 dispatches a layer.
    */
-  private fusedLayers(T: number, injected: GPUBuffer): void {
+  private fusedLayers(T: number, injected: GPUBuffer, lora: boolean): void {
     const { cfg, w, k, rec, act, meta } = this;
     const mv = k.mv!;
+    const lmv = this.lora?.mv ?? null;
     const hd = cfg.headDim;
     const eps = cfg.normEps;
+    const d = cfg.dModel;
+    const qd = cfg.nHeads * hd;
+    const down = (l: number, g: LoraGroup, x: Binding, K: number, norm?: Binding) => (lora ? this.loraDown(l, g, x, K, T, norm) : undefined);
+    const adapted = (l: number, g: LoraGroup) => lora && this.adapters.packed[l]?.[g] !== undefined;
     k.embed.gather(rec, { ids: meta.ids, inject: meta.inject, injected, table: w.tokEmbd, out: act.x, T });
     for (let l = 0; l < cfg.nLayers; l++) {
       const L = w.layers[l];
       const cache = { kCache: this.kCache[l], vCache: this.vCache[l], slot: meta.slot, pos: meta.pos, T, nKv: cfg.nKvHeads, hd, maxSeq: this.opts.maxContext };
-      if (k.fuse[l].qkv) {
-        mv.rope(rec, {
+      if (k.fuse[l].qkv && (!adapted(l, 'qkv') || this.lora!.rope)) {
+        const lq = down(l, 'qkv', act.x, d, L.attnNorm);
+        (lq ? lmv! : mv).rope(rec, {
           x: act.x, M: T, weight: L.attnNorm, eps, ws: [L.wq, L.wk, L.wv], bias: this.qkvBias[l] ?? undefined, q: act.q,
           kCache: this.kCache[l], vCache: this.vCache[l], slotPos: { buffer: meta.slot.buffer, offset: 0 }, posOffset: meta.pos.offset / 4,
-          headDim: hd, theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale, maxSeq: this.opts.maxContext,
+          headDim: hd, theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale, maxSeq: this.opts.maxContext, lora: lq,
         });
       } else {
-        // q, k, v of different types (llama.cpp's Q4_K_M gives some attn_v Q6_K): the separate kernels.
-        k.norm.forward(rec, { x: act.x, weight: L.attnNorm, out: act.xn, T, d: cfg.dModel, eps });
+        // q, k, v of different types (llama.cpp's Q4_K_M gives some attn_v Q6_K), or an adapter on them
+        // where the device allows too few storage buffers for the fused LoRA variant: the separate kernels.
+        k.norm.forward(rec, { x: act.x, weight: L.attnNorm, out: act.xn, T, d, eps });
         this.projectQkv(l, T);
+        if (lora) this.loraGroup(l, 'qkv', act.xn, [act.q, act.k, act.v], T);
         k.rope.forward(rec, { pos: meta.pos, T, headDim: hd, theta: cfg.ropeTheta, style: cfg.ropeStyle, scale: cfg.ropeScale, x: act.qkv, nHeads: cfg.nHeads, second: { nHeads: cfg.nKvHeads, offset: act.k.offset } });
         k.attn.kvWrite(rec, { ...cache, k: act.k, v: act.v });
       }
       if (this.captureQ) rec.copy(act.q.buffer, act.q.offset, this.captureQ, l * T * cfg.nHeads * hd * 4, T * cfg.nHeads * hd * 4);
       k.attn.forward(rec, { ...cache, q: act.q, start: meta.start, out: act.att, nHeads: cfg.nHeads, scale: 1 / Math.sqrt(hd) });
-      mv.plain(rec, { x: act.att, w: L.wo, y: act.x, M: T, accumulate: true });
+      const lo = down(l, 'o', act.att, qd);
+      (lo ? lmv! : mv).plain(rec, { x: act.att, w: L.wo, y: act.x, M: T, accumulate: true, lora: lo });
       if (k.fuse[l].gu) {
-        mv.glu(rec, { x: act.x, M: T, weight: L.ffnNorm, eps, gate: L.wGate, up: L.wUp, y: act.ffn });
+        const lg = down(l, 'gu', act.x, d, L.ffnNorm);
+        (lg ? lmv! : mv).glu(rec, { x: act.x, M: T, weight: L.ffnNorm, eps, gate: L.wGate, up: L.wUp, y: act.ffn, lora: lg });
       } else {
-        k.norm.forward(rec, { x: act.x, weight: L.ffnNorm, out: act.xn, T, d: cfg.dModel, eps });
+        k.norm.forward(rec, { x: act.x, weight: L.ffnNorm, out: act.xn, T, d, eps });
         this.projectGateUp(l, T);
+        if (lora) this.loraGroup(l, 'gu', act.xn, [act.gate, act.up], T);
         k.swiglu.forward(rec, { gate: act.gate, up: act.up, out: act.ffn, n: T * cfg.dFF });
       }
-      mv.plain(rec, { x: act.ffn, w: L.wDown, y: act.x, M: T, accumulate: true });
+      const ld = down(l, 'down', act.ffn, cfg.dFF);
+      (ld ? lmv! : mv).plain(rec, { x: act.ffn, w: L.wDown, y: act.x, M: T, accumulate: true, lora: ld });
     }
   }
 
@@ -541,6 +583,9 @@ export class Transformer {
     k.mm.forward(rec, { x: act.hidn, w: w.output, y: act.logits, M: R });
   }
 }
+
+/** Storage buffers of matvec.wgsl's mv_rope_lora: x, W, bias, norm, q, k cache, v cache, slot|pos, u, B. */
+const LORA_ROPE_BUFFERS = 10;
 
 /**
  * The (weight type, fused mode) pairs the decode path needs, and per layer whether q|k|v and gate|up can

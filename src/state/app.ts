@@ -13,6 +13,8 @@ import { createGenerationStore, type GenerationState } from './generation';
 import { createInspectorStore, type InspectorState } from './inspector';
 import { createLibraryStore, type LibraryState } from './library';
 import { createMatrixStore, type MatrixState } from './matrix';
+import { createMappingCheckStore, createRowsSource, type MappingCheckState } from './mapping-check';
+import { createMappingChecker, createMappingCheckWorker } from '../worker/mapping-check-client';
 import { createModelStore, type ModelState } from './model';
 import { createModelCacheStore, type ModelCacheState } from './modelCache';
 import { createNoticesStore, type NoticesState } from './notices';
@@ -37,8 +39,12 @@ void opened.then((o) => {
 
 export const libraryStore = createLibraryStore({ client, notices: noticesStore, db });
 export const dataStore = createDataStore({ client, notices: noticesStore, db, dataBaseUrl: resolveUrl('data/') });
+/** The mapping worker (started on the first large dataset): the Data panel's checks, and the rows of runs, Matrix cells, Composer pre-fills. */
+const mappingChecker = createMappingChecker(createMappingCheckWorker);
+export const datasetRowsOf = createRowsSource(mappingChecker);
 export const trainStore = createTrainStore({
   client,
+  rows: datasetRowsOf,
   notices: noticesStore,
   model: modelStore,
   data: dataStore,
@@ -46,7 +52,17 @@ export const trainStore = createTrainStore({
   storage: typeof localStorage !== 'undefined' ? localStorage : null,
 });
 export const composerStore = createComposerStore({ client, notices: noticesStore, model: modelStore });
-export const matrixStore = createMatrixStore({ client, notices: noticesStore, model: modelStore, data: dataStore });
+export const matrixStore = createMatrixStore({ client, notices: noticesStore, model: modelStore, data: dataStore, rows: datasetRowsOf });
+/** Mapping checks of large datasets, in their own worker (started on the first large dataset). */
+export const mappingCheckStore = createMappingCheckStore({ checker: mappingChecker });
+// A deleted dataset's rows leave the check worker too.
+let lastDatasets = dataStore.getState().datasets;
+dataStore.subscribe((s) => {
+  if (s.datasets === lastDatasets) return;
+  const gone = lastDatasets.filter((d) => !s.datasets.some((x) => x.id === d.id));
+  lastDatasets = s.datasets;
+  for (const d of gone) mappingCheckStore.getState().forget(d);
+});
 export const inspectorStore = createInspectorStore({ client, notices: noticesStore, model: modelStore });
 export const modelCacheStore = createModelCacheStore({ notices: noticesStore });
 export const engineStore = createEngineStore({ client, notices: noticesStore, model: modelStore, library: libraryStore, train: trainStore });
@@ -90,7 +106,7 @@ libraryStore.subscribe((s) => {
   if (template !== t.config.template) t.setConfig({ template });
 });
 
-// A chosen adapter follows a rename and is dropped when deleted (Generate, Composer, Train panels).
+// A chosen adapter follows a rename and is dropped when deleted (Generate, Composer, Matrix, Train panels).
 let lastAdapters = libraryStore.getState().summary.adapters;
 libraryStore.subscribe((s) => {
   if (s.summary.adapters === lastAdapters) return;
@@ -101,6 +117,8 @@ libraryStore.subscribe((s) => {
   if (follow(g.adapter) !== g.adapter) g.setAdapter(follow(g.adapter));
   const c = composerStore.getState();
   for (const which of ['a', 'b'] as const) if (follow(c.adapters[which]) !== c.adapters[which]) c.setAdapter(which, follow(c.adapters[which]));
+  const mx = matrixStore.getState();
+  if (follow(mx.adapter) !== mx.adapter) mx.followAdapter(follow(mx.adapter));
   const t = trainStore.getState();
   const from = t.config.initAdapter ?? null;
   if (follow(from) !== from) t.setConfig({ initAdapter: follow(from) });
@@ -125,6 +143,9 @@ export function useGeneration<T>(selector: (s: GenerationState) => T): T {
 }
 export function useNotices<T>(selector: (s: NoticesState) => T): T {
   return useStore(noticesStore, selector);
+}
+export function useMappingCheck<T>(selector: (s: MappingCheckState) => T): T {
+  return useStore(mappingCheckStore, selector);
 }
 export function useLibrary<T>(selector: (s: LibraryState) => T): T {
   return useStore(libraryStore, selector);

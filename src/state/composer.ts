@@ -7,6 +7,9 @@ import type { Template } from '../tags/template';
 import type { EngineClientLike } from '../worker/client';
 import { isAbortError, type ComposeReply, type HeadPrediction, type PromptInfo } from '../worker/protocol';
 import { DEFAULT_OPTIONS, validateOptions, type GenerationOptions } from './generation';
+import { validateSplit } from './data';
+import type { StoredDataset } from './db';
+import type { RowsSource } from './mapping-check';
 import type { ModelStore } from './model';
 import type { NoticesStore } from './notices';
 
@@ -93,7 +96,7 @@ export interface ComposerColumn {
   info: PromptInfo | null;
   prediction: HeadPrediction | null;
   finish: string | null;
-  /** The library LoRA adapter this column generated with (null = the base model). */
+  /** The library LoRA adapter this column ran with, generating or under its head (null = the base model). */
   adapter: string | null;
 }
 
@@ -103,7 +106,7 @@ export interface ComposerState {
   compare: CompareMode;
   mode: ComposeMode;
   options: GenerationOptions;
-  /** Library LoRA adapter per prompt (null = base); generation only (heads read the base model). */
+  /** Library LoRA adapter per prompt (null = base), for generation and head prediction alike. */
   adapters: { a: string | null; b: string | null };
   status: ComposerStatus;
   columns: ComposerColumn[];
@@ -160,14 +163,12 @@ export function createComposerStore({ client, notices, model, random = Math.rand
       set({ [which]: insertTagAt(segs, name, offset ?? total) } as Pick<ComposerState, 'a' | 'b'>);
     },
     setCompare(compare) {
-      if ((compare === 'no-tags' || compare === 'adapter') && get().mode === 'head') return;
+      if (compare === 'no-tags' && get().mode === 'head') return;
       set({ compare });
     },
     setMode(mode) {
-      // Without its tags a prompt has no function tag, so no head to read, and heads read the base
-      // model's hidden states: both comparisons are generation-only.
-      const c = get().compare;
-      set(mode === 'head' && (c === 'no-tags' || c === 'adapter') ? { mode, compare: 'off' } : { mode });
+      // Without its tags a prompt has no function tag, so no head to read: that comparison is generation-only.
+      set(mode === 'head' && get().compare === 'no-tags' ? { mode, compare: 'off' } : { mode });
     },
     setAdapter(which, name) {
       set({ adapters: { ...get().adapters, [which]: name || null } });
@@ -194,12 +195,11 @@ export function createComposerStore({ client, notices, model, random = Math.rand
         set({ error: 'Choose an adapter to compare with the base model.' });
         return;
       }
-      const gen = mode === 'generate';
-      const adapterA = gen ? adapters.a : null;
+      const adapterA = adapters.a;
       const firstTitle = compare === 'variant' ? 'Prompt A' : compare === 'no-tags' ? 'With tags' : compare === 'adapter' ? 'With the adapter' : 'Output';
       const variants: Array<{ title: string; segs: Segment[]; adapter: string | null }> = [{ title: firstTitle, segs: a, adapter: adapterA }];
       if (compare === 'no-tags') variants.push({ title: 'Without tags', segs: withoutTags(a), adapter: adapterA });
-      if (compare === 'variant') variants.push({ title: 'Prompt B', segs: b, adapter: gen ? adapters.b : null });
+      if (compare === 'variant') variants.push({ title: 'Prompt B', segs: b, adapter: adapters.b });
       if (compare === 'adapter') variants.push({ title: 'Base model', segs: a, adapter: null });
       if (variants.some((v) => v.segs.length === 0)) {
         set({ error: 'A prompt is empty.' });
@@ -247,6 +247,8 @@ export function createComposerStore({ client, notices, model, random = Math.rand
           output: res.mode === 'generate' ? (res.outputs[i]?.text ?? col.output) : col.output,
           finish: res.mode === 'generate' ? (res.outputs[i]?.finish ?? null) : null,
           prediction: res.mode === 'head' ? (res.predictions.find((p) => p.variant === i) ?? null) : null,
+          // What the engine applied (the same as asked; the reply is the record).
+          adapter: res.mode === 'head' ? (res.predictions.find((p) => p.variant === i)?.adapter ?? null) : col.adapter,
         }));
         const cancelled = res.mode === 'generate' && res.outputs.some((o) => o.finish === 'cancelled');
         set({ columns: cols, status: cancelled ? 'cancelled' : 'done' });
@@ -271,4 +273,14 @@ export function createComposerStore({ client, notices, model, random = Math.rand
       set({ a: [], b: [], columns: [], status: 'idle', error: null });
     },
   }));
+}
+
+/**
+ * The row a pre-fill fills a training template with: the dataset's first test row through its mapping
+ * (its first usable row when the split is not valid, {} when the mapping is wrong). A large upload is
+ * mapped and split in the mapping worker (`rowsOf`), not on the page.
+ */
+export async function prefillRow(ds: StoredDataset, rowsOf: RowsSource, o: { signal?: AbortSignal } = {}): Promise<Record<string, string>> {
+  const got = await rowsOf(ds, validateSplit(ds.split) ? { parts: ['all'], limit: 1 } : { split: ds.split, parts: ['test', 'all'], limit: 1 }, o);
+  return got.parts.test?.[0] ?? got.parts.all?.[0] ?? {};
 }

@@ -5,7 +5,8 @@
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { BUILTIN_DATASETS } from '../data/builtin';
-import { mapColumns, requireNumber } from '../data/columns';
+import { mapColumns } from '../data/columns';
+import { mappingOptions } from '../data/mapping-check';
 import type { SkippedRow } from '../data/dataset';
 import { splitDataset, type Split } from '../data/split';
 import type { EngineClientLike } from '../worker/client';
@@ -46,8 +47,7 @@ export function isFieldName(name: string): boolean {
 /** The dataset seen through its mapping and checks. */
 export function datasetView(ds: Pick<StoredDataset, 'rows' | 'lines' | 'mapping' | 'numeric'>): DatasetView {
   try {
-    const numeric = ds.numeric.filter((f) => ds.mapping[f] !== undefined);
-    const m = mapColumns(ds.rows, ds.mapping, { lines: ds.lines.length === ds.rows.length ? ds.lines : undefined, checks: numeric.map(requireNumber) });
+    const m = mapColumns(ds.rows, ds.mapping, mappingOptions(ds));
     return { rows: m.rows, lines: m.lines, skipped: m.skipped, error: null };
   } catch (e) {
     return { rows: [], lines: [], skipped: [], error: (e as Error).message };

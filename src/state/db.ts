@@ -68,6 +68,12 @@ const META = 'meta';
 const DATASETS = 'datasets';
 const CHECKPOINTS = 'checkpoints';
 const CHECKPOINT_FILES = 'checkpointFiles';
+/**
+ * A dataset's rows and lines live in META under this key, apart from its record (which then says
+ * `rowsApart`), so saving a changed mapping does not rewrite them; records from before hold their
+ * rows inline and are moved apart on their next save. (META takes any key: no schema upgrade.)
+ */
+const rowsKey = (id: string) => `dataset-rows:${id}`;
 
 export function openDatabase(factory: IDBFactory = globalThis.indexedDB, name = DB_NAME): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
@@ -96,6 +102,8 @@ export async function createIndexedDb(factory: IDBFactory = globalThis.indexedDB
     fn(tx);
     await done(tx);
   };
+  /** Per dataset, the rows array last saved (or read): a save writes rows only when they are another array. */
+  const written = new Map<string, StoredDataset['rows']>();
   return {
     kind: 'indexeddb',
     async getLibrary() {
@@ -105,14 +113,38 @@ export async function createIndexedDb(factory: IDBFactory = globalThis.indexedDB
       return write([META], (tx) => tx.objectStore(META).put(file, 'library'));
     },
     async listDatasets() {
-      const all = (await read(DATASETS, (s) => s.getAll())) as StoredDataset[];
-      return all.sort((a, b) => a.created.localeCompare(b.created));
+      const tx = db.transaction([DATASETS, META], 'readonly');
+      const all = (await promisify(tx.objectStore(DATASETS).getAll())) as Array<StoredDataset & { rowsApart?: boolean }>;
+      // Every rows read is requested at once, while the transaction is still active.
+      const out = await Promise.all(
+        all.map(async ({ rowsApart, ...d }) => {
+          if (rowsApart) {
+            const r = (await promisify(tx.objectStore(META).get(rowsKey(d.id)))) as Pick<StoredDataset, 'rows' | 'lines'> | undefined;
+            Object.assign(d, { rows: r?.rows ?? [], lines: r?.lines ?? [] });
+            // Saved apart already; a record from before (rows inline) gets its rows written on its next save.
+            written.set(d.id, d.rows);
+          }
+          return d as StoredDataset;
+        }),
+      );
+      return out.sort((a, b) => a.created.localeCompare(b.created));
     },
     putDataset(d) {
-      return write([DATASETS], (tx) => tx.objectStore(DATASETS).put(d));
+      // The rows go apart from the rest and only when they are new: renaming a dataset or changing its
+      // mapping then saves a small record instead of cloning 500k rows on the page.
+      const { rows, lines, ...rest } = d;
+      const fresh = written.get(d.id) !== rows;
+      return write([DATASETS, META], (tx) => {
+        tx.objectStore(DATASETS).put({ ...rest, rows: [], lines: [], rowsApart: true });
+        if (fresh) tx.objectStore(META).put({ rows, lines }, rowsKey(d.id));
+      }).then(() => void written.set(d.id, rows));
     },
     deleteDataset(id) {
-      return write([DATASETS], (tx) => tx.objectStore(DATASETS).delete(id));
+      written.delete(id);
+      return write([DATASETS, META], (tx) => {
+        tx.objectStore(DATASETS).delete(id);
+        tx.objectStore(META).delete(rowsKey(id));
+      });
     },
     async listCheckpoints() {
       const all = (await read(CHECKPOINTS, (s) => s.getAll())) as CheckpointMeta[];

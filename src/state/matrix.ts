@@ -5,7 +5,8 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { EngineClientLike } from '../worker/client';
 import { isAbortError, type MatrixCellReply, type RowPrediction, type TagSummary } from '../worker/protocol';
-import { datasetView, splitView, type DataStore } from './data';
+import type { DataStore } from './data';
+import { createRowsSource, type RowsSource } from './mapping-check';
 import type { ModelStore } from './model';
 import type { NoticesStore } from './notices';
 
@@ -64,12 +65,18 @@ export interface MatrixState {
   outputField: string;
   /** Template field → dataset field, as the training run mapped them ({} = the dataset's own names). */
   fieldMap: Record<string, string>;
+  /** Library LoRA adapter applied under the heads of cells and batch predictions (null = the base model). */
+  adapter: string | null;
   /** Where the settings came from: the run that trained a function tag (null: the user's or the default). */
   defaultsFrom: string | null;
   cells: Record<string, CellState>;
   running: boolean;
+  /** Rows mapped so far of the dataset an evaluation is about to use (a large upload, in the mapping worker), else null. */
+  preparingRows: { done: number; total: number } | null;
 
-  setConfig(patch: Partial<Pick<MatrixState, 'datasetId' | 'pattern' | 'rows' | 'limit' | 'outputField' | 'fieldMap'>>): void;
+  setConfig(patch: Partial<Pick<MatrixState, 'datasetId' | 'pattern' | 'rows' | 'limit' | 'outputField' | 'fieldMap' | 'adapter'>>): void;
+  /** The library renamed or deleted the chosen adapter: follow it without discarding the cells (they name theirs). */
+  followAdapter(name: string | null): void;
   /**
    * Takes the template, field mapping, output field and dataset of the run that trained `fn`, with its
    * tags replaced by the pair slots; does nothing once the user changed the settings.
@@ -82,8 +89,8 @@ export interface MatrixState {
   /** The cell whose per-row predictions are shown. */
   shown: string | null;
   show(key: string | null): void;
-  /** The head of `fn` on each input (one row each, in `inputField`); labels optional. */
-  predictBatch(p: { fn: string; template: string; inputField: string; outputField: string; inputs: string[] }): Promise<RowPrediction[] | null>;
+  /** The head of `fn` on each input (one row each, in `inputField`), with the chosen adapter; labels optional. */
+  predictBatch(p: { fn: string; template: string; inputField: string; outputField: string; inputs: string[] }): Promise<{ predictions: RowPrediction[]; adapter: string | null } | null>;
 }
 
 export type MatrixStore = StoreApi<MatrixState>;
@@ -93,9 +100,13 @@ export interface MatrixStoreDeps {
   notices: NoticesStore;
   model: ModelStore;
   data: DataStore;
+  /** The dataset's rows (the app maps large uploads in the mapping worker); default: mapped in place. */
+  rows?: RowsSource;
 }
 
-export function createMatrixStore({ client, notices, model, data }: MatrixStoreDeps): MatrixStore {
+type CellRows = { name: string; rows: Array<Record<string, string>> } | { error: string };
+
+export function createMatrixStore({ client, notices, model, data, rows: rowsSource = createRowsSource(null) }: MatrixStoreDeps): MatrixStore {
   let controller: AbortController | null = null;
   /** The user changed a setting: run defaults no longer apply. */
   let touched = false;
@@ -103,23 +114,30 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
   return createStore<MatrixState>()((set, get) => {
     const setCell = (key: string, c: CellState) => set({ cells: { ...get().cells, [key]: c } });
 
-    const rowsFor = (): { name: string; rows: Array<Record<string, string>> } | { error: string } => {
+    /** The rows every cell of an evaluation is scored on (mapped once per evaluation, not per cell). */
+    const rowsFor = async (signal: AbortSignal): Promise<CellRows> => {
       const ds = data.getState().get(get().datasetId);
       if (!ds) return { error: 'Choose a dataset.' };
-      const view = datasetView(ds);
-      if (view.error) return { error: view.error };
-      const split = splitView(view.rows, ds.split);
       const choice = get().rows;
-      const picked = choice === 'all' ? view.rows : split[choice].length ? split[choice] : view.rows;
-      // The run's mapping: template field ← dataset field.
-      const map = Object.entries(get().fieldMap).filter(([f, src]) => f !== src);
-      const rows = map.length ? picked.map((r) => ({ ...r, ...Object.fromEntries(map.map(([f, src]) => [f, r[src] ?? ''])) })) : picked;
-      return { name: ds.name, rows };
+      const onProgress = (done: number, total: number) => set({ preparingRows: { done, total } });
+      set({ preparingRows: { done: 0, total: ds.rows.length } });
+      try {
+        let got = await rowsSource(ds, { split: ds.split, parts: [choice] }, { signal, onProgress });
+        if (got.error) return { error: got.error };
+        // An empty part (its fraction is 0): every row, as before.
+        if (choice !== 'all' && !got.parts[choice]!.length) got = await rowsSource(ds, { parts: ['all'] }, { signal, onProgress });
+        const picked = got.parts[choice]!.length || choice === 'all' ? got.parts[choice]! : got.parts.all!;
+        // The run's mapping: template field ← dataset field.
+        const map = Object.entries(get().fieldMap).filter(([f, src]) => f !== src);
+        const rows = map.length ? picked.map((r) => ({ ...r, ...Object.fromEntries(map.map(([f, src]) => [f, r[src] ?? ''])) })) : picked;
+        return { name: ds.name, rows };
+      } finally {
+        set({ preparingRows: null });
+      }
     };
 
-    const one = async (domain: string, fn: string, signal: AbortSignal) => {
+    const one = async (domain: string, fn: string, signal: AbortSignal, src: CellRows) => {
       const key = cellKey(domain, fn);
-      const src = rowsFor();
       if ('error' in src) {
         setCell(key, { status: 'error', error: src.error });
         return;
@@ -128,7 +146,16 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
       try {
         const reply = await client.request(
           'matrixCell',
-          { domain, fn, template: cellTemplate(get().pattern, domain, fn), datasetName: src.name, rows: src.rows, outputField: get().outputField, limit: get().limit },
+          {
+            domain,
+            fn,
+            template: cellTemplate(get().pattern, domain, fn),
+            datasetName: src.name,
+            rows: src.rows,
+            outputField: get().outputField,
+            limit: get().limit,
+            ...(get().adapter ? { adapter: get().adapter } : {}),
+          },
           { signal },
         );
         setCell(key, { status: 'done', reply, rows: src.rows });
@@ -159,14 +186,20 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
       limit: 16,
       outputField: 'output',
       fieldMap: {},
+      adapter: null,
       defaultsFrom: null,
       cells: {},
       running: false,
+      preparingRows: null,
 
       setConfig(patch) {
-        const changesResult = ['datasetId', 'pattern', 'rows', 'limit', 'outputField', 'fieldMap'].some((k) => k in patch);
+        const changesResult = ['datasetId', 'pattern', 'rows', 'limit', 'outputField', 'fieldMap', 'adapter'].some((k) => k in patch);
         touched = true;
         set({ ...patch, defaultsFrom: null, ...(changesResult ? { cells: {} } : {}) });
+      },
+
+      followAdapter(adapter) {
+        set({ adapter });
       },
 
       adoptRun(fn, run, domains) {
@@ -183,7 +216,7 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
         controller = c;
         set({ running: true });
         try {
-          await one(domain, fn, c.signal);
+          await one(domain, fn, c.signal, await rowsFor(c.signal));
         } catch {
           /* cancelled */
         } finally {
@@ -198,7 +231,8 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
         controller = c;
         set({ running: true });
         try {
-          for (const d of domains) for (const f of fns) await one(d, f, c.signal);
+          const src = await rowsFor(c.signal);
+          for (const d of domains) for (const f of fns) await one(d, f, c.signal, src);
         } catch {
           /* cancelled */
         } finally {
@@ -225,6 +259,7 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
           notices.getState().push({ kind: 'warning', title: 'No model loaded', message: 'Load a model in the Model panel first.' });
           return null;
         }
+        const adapter = get().adapter;
         try {
           const reply = await client.request('matrixCell', {
             domain: fn,
@@ -235,8 +270,9 @@ export function createMatrixStore({ client, notices, model, data }: MatrixStoreD
             outputField,
             limit: inputs.length,
             predictOnly: true,
+            ...(adapter ? { adapter } : {}),
           });
-          return reply.predictions ?? [];
+          return { predictions: reply.predictions ?? [], adapter: reply.adapter };
         } catch (e) {
           notices.getState().pushError(e, 'Batch prediction');
           return null;

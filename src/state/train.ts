@@ -11,7 +11,9 @@ import { DEFAULT_SAMPLE_TOKENS, defaultSamplePrompt, functionTagOf } from '../tr
 import type { StepLog, TrainHyper } from '../train/trainer';
 import type { EngineClientLike, PendingCall } from '../worker/client';
 import { isAbortError, type TrainEvent, type TrainPhase, type TrainReply, type TrainSpec } from '../worker/protocol';
+import { datasetRows, type DatasetRows, type RowsRequest } from '../data/dataset-rows';
 import { datasetView, splitView, type DataStore } from './data';
+import { createRowsSource, SYNC_CHECK_ROWS, type RowsSource } from './mapping-check';
 import type { CheckpointMeta, StoredDataset, WorkbenchDb } from './db';
 import type { ModelStore } from './model';
 import type { NoticesStore } from './notices';
@@ -202,26 +204,37 @@ export function validateHyper(h: HyperConfig): string | null {
 /**
  * The row the default sample prompt fills the template with: the first validation row of the first
  * dataset (the first training row without a validation split), its fields mapped as for training.
+ * `rowsOf` gives the dataset's rows (by default mapped here: see sampleRowIn for a large upload).
  */
-export function sampleRowOf(config: TrainConfig, ds: StoredDataset | undefined): Record<string, string> | null {
+export function sampleRowOf(config: TrainConfig, ds: StoredDataset | undefined, rowsOf: (ds: StoredDataset, req: RowsRequest) => DatasetRows = datasetRows): Record<string, string> | null {
   const { template } = tryParseTemplate(config.template);
   if (!template || !ds) return null;
-  const view = datasetView(ds);
-  if (view.error) return null;
-  const split = splitView(view.rows, ds.split);
-  const r = split.validation[0] ?? split.train[0];
-  return r ? Object.fromEntries(template.fields.map((f) => [f, r[config.fieldMap[f] || f] ?? ''])) : null;
+  const got = rowsOf(ds, { ...trainRowsRequest(template, config, ds), parts: ['validation', 'train'], limit: 1 });
+  if (got.error) return null;
+  return got.parts.validation![0] ?? got.parts.train![0] ?? null;
 }
 
-/** The default sample prompt (the template filled with sampleRowOf, cut before the output), or ''. */
-export function defaultSamplePromptOf(config: TrainConfig, ds: StoredDataset | undefined): string {
-  const row = sampleRowOf(config, ds);
+/** sampleRowOf with the rows from `source` (a large upload's from the mapping worker). */
+export async function sampleRowIn(config: TrainConfig, ds: StoredDataset | undefined, source: RowsSource, o: { signal?: AbortSignal } = {}): Promise<Record<string, string> | null> {
+  const { template } = tryParseTemplate(config.template);
+  if (!template || !ds) return null;
+  const got = await source(ds, { ...trainRowsRequest(template, config, ds), parts: ['validation', 'train'], limit: 1 }, o);
+  return sampleRowOf(config, ds, () => got);
+}
+
+/** The default sample prompt (the template filled with `row`, from sampleRowOf, cut before the output), or ''. */
+export function samplePromptOfRow(config: TrainConfig, row: Record<string, string> | null): string {
   if (!row) return '';
   try {
     return defaultSamplePrompt(config.template, row, config.method === 'stage1' ? '' : config.outputField);
   } catch {
     return '';
   }
+}
+
+/** The default sample prompt (the template filled with sampleRowOf, cut before the output), or ''. */
+export function defaultSamplePromptOf(config: TrainConfig, ds: StoredDataset | undefined): string {
+  return samplePromptOfRow(config, sampleRowOf(config, ds));
 }
 
 export interface BuiltSpec {
@@ -231,8 +244,13 @@ export interface BuiltSpec {
   dropped: number;
 }
 
-/** The run the configuration describes over the given datasets, or the first problem with it. */
-export function buildTrainSpec(config: TrainConfig, datasets: StoredDataset[]): BuiltSpec | { error: string } {
+/** What a run takes of a dataset: its train and validation rows, template fields filled from the mapped fields. */
+export function trainRowsRequest(template: Template, config: Pick<TrainConfig, 'fieldMap'>, ds: Pick<StoredDataset, 'split'>): RowsRequest {
+  return { split: ds.split, parts: ['train', 'validation'], pick: Object.fromEntries(template.fields.map((f) => [f, config.fieldMap[f] || f])) };
+}
+
+/** The checks of a run that need no rows, then the template and the datasets it uses (their rows: trainRowsRequest). */
+export function trainSpecHead(config: TrainConfig, datasets: StoredDataset[]): { template: Template; used: StoredDataset[] } | { error: string } {
   const { template, error } = tryParseTemplate(config.template);
   if (!template) return { error: error! };
   const bad = validateHyper(config.hyper);
@@ -250,13 +268,29 @@ export function buildTrainSpec(config: TrainConfig, datasets: StoredDataset[]): 
   if (config.method !== 'stage1' && config.method !== 'linear-probe' && config.method !== 'lora' && config.method !== 'prompt-tuning' && !functionTagOf(template, config.outputField)) {
     return { error: `Put a function tag right before {${config.outputField}} (e.g. <QED> {${config.outputField}}).` };
   }
+  return { template, used };
+}
+
+/**
+ * The run the configuration describes over the given datasets, or the first problem with it.
+ * `rowsOf` gives each used dataset's rows for trainRowsRequest; by default they are mapped here (the
+ * train store fetches those of a large upload from the mapping worker first and passes them in).
+ */
+export function buildTrainSpec(config: TrainConfig, datasets: StoredDataset[], rowsOf: (ds: StoredDataset, req: RowsRequest) => DatasetRows = datasetRows): BuiltSpec | { error: string } {
+  const head = trainSpecHead(config, datasets);
+  if ('error' in head) return head;
+  const { template, used } = head;
+  const sampleEvery = config.sampleEvery ?? 0;
+  const sampleTokens = config.sampleTokens ?? DEFAULT_SAMPLE_TOKENS;
   let dropped = 0;
   const tasks: TaskData[] = [];
   let nTrain = 0;
   let nVal = 0;
+  /** The sample prompt's row (sampleRowOf): the first validation row of the first dataset, else its first training row. */
+  let sampleRow: Record<string, string> | null = null;
   for (const ds of used) {
-    const view = datasetView(ds);
-    if (view.error) return { error: `${ds.name}: ${view.error}` };
+    const got = rowsOf(ds, trainRowsRequest(template, config, ds));
+    if (got.error) return { error: `${ds.name}: ${got.error}` };
     const fields = Object.keys(ds.mapping);
     for (const f of template.fields) {
       const src = config.fieldMap[f] || f;
@@ -264,17 +298,18 @@ export function buildTrainSpec(config: TrainConfig, datasets: StoredDataset[]): 
         return { error: `${ds.name}: template field {${f}} takes dataset field "${src}", which it does not have (fields: ${fields.join(', ')}). Map it below or in the Data panel.` };
       }
     }
-    const split = splitView(view.rows, ds.split);
-    const pick = (r: Record<string, string>) => Object.fromEntries(template.fields.map((f) => [f, r[config.fieldMap[f] || f] ?? '']));
-    let rows = [...split.train, ...split.validation].map(pick);
+    const train = got.parts.train!;
+    const validation = got.parts.validation!;
+    if (ds === used[0]) sampleRow = validation[0] ?? train[0] ?? null;
+    let rows = [...train, ...validation];
     if (config.method !== 'stage1' && config.outputKind === 'regression') {
       const ok = rows.filter((r) => r[config.outputField]?.trim() !== '' && Number.isFinite(Number(r[config.outputField])));
       dropped += rows.length - ok.length;
       rows = ok;
     }
     if (rows.length < 2) return { error: `${ds.name}: ${rows.length} usable row${rows.length === 1 ? '' : 's'} after the split; a run needs at least 2.` };
-    nTrain += split.train.length;
-    nVal += split.validation.length;
+    nTrain += train.length;
+    nVal += validation.length;
     tasks.push({
       name: ds.name,
       template: config.template,
@@ -298,7 +333,7 @@ export function buildTrainSpec(config: TrainConfig, datasets: StoredDataset[]): 
   if (sampleEvery > 0) {
     // The default prompt renders the training template with the row the panel shows (exactly as the
     // training examples are tokenized); an edited prompt is sent as written.
-    const row = sampleRowOf(config, used[0]);
+    const row = sampleRow;
     spec.sample = { every: sampleEvery, tokens: sampleTokens, ...(config.samplePrompt?.trim() ? { prompt: config.samplePrompt } : row ? { row } : {}) };
   }
   const from = config.method === 'lora' && config.initAdapter ? config.initAdapter : null;
@@ -370,6 +405,8 @@ export interface TrainState {
   /** Every finished run with its configuration and loss curve, newest last (kept in localStorage). */
   history: RunRecord[];
   lastCheckpointStep: number | null;
+  /** Rows mapped so far of the datasets of a run about to start (a large upload is mapped in the worker first), else null. */
+  preparingRows: { done: number; total: number } | null;
 
   setConfig(patch: Partial<TrainConfig>): void;
   setHyper(patch: Partial<HyperConfig>): void;
@@ -397,6 +434,8 @@ export interface TrainStoreDeps {
   newRunId?: () => string;
   /** Where the configuration is remembered across reloads (localStorage in the app). */
   storage?: Pick<Storage, 'getItem' | 'setItem'> | null;
+  /** The datasets' rows (the app maps large uploads in the mapping worker); default: mapped in place. */
+  rows?: RowsSource;
 }
 
 const CONFIG_KEY = 'tag-workbench/train-config';
@@ -481,9 +520,11 @@ export function primaryMetric(m: Metrics): { key: keyof Metrics; value: number }
   return null;
 }
 
-export function createTrainStore({ client, notices, model, data, db, now = () => new Date(), newRunId, storage = null }: TrainStoreDeps): TrainStore {
+export function createTrainStore({ client, notices, model, data, db, now = () => new Date(), newRunId, storage = null, rows: rowsSource = createRowsSource(null) }: TrainStoreDeps): TrainStore {
   const clockNow = () => now().getTime();
   let call: PendingCall<TrainReply> | null = null;
+  /** Cancels the mapping of the rows of a run about to start. */
+  let preparing: AbortController | null = null;
   let n = 0;
   /** The "Check the run" warning on screen, dismissed as soon as the configuration builds. */
   let checkNotice: number | null = null;
@@ -493,14 +534,32 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
   const runIdOf = newRunId ?? (() => `run-${Date.now().toString(36)}-${(n++).toString(36)}`);
 
   /** After a refused start: once the configuration (or the data's mapping) is fixed, the warning goes. */
+  let rechecking: AbortController | null = null;
   const recheck = () => {
     if (checkNotice === null) return;
+    rechecking?.abort();
+    rechecking = null;
     const st = store.getState();
     const datasets = st.config.datasetIds.map((id) => data.getState().get(id)).filter((d): d is StoredDataset => !!d);
-    if ('error' in buildTrainSpec(st.config, datasets)) return;
-    notices.getState().dismiss(checkNotice);
-    checkNotice = null;
-    if (st.error === checkMessage) store.setState({ error: null });
+    const fixed = (built: ReturnType<typeof buildTrainSpec>) => {
+      if ('error' in built || checkNotice === null) return;
+      notices.getState().dismiss(checkNotice);
+      checkNotice = null;
+      if (store.getState().error === checkMessage) store.setState({ error: null });
+    };
+    const head = trainSpecHead(st.config, datasets);
+    // Small datasets are checked here at once; a large upload's rows come from the mapping worker first.
+    if ('error' in head || head.used.every((d) => d.rows.length <= SYNC_CHECK_ROWS)) return fixed(buildTrainSpec(st.config, datasets));
+    const c = new AbortController();
+    rechecking = c;
+    void Promise.all(head.used.map(async (ds) => [ds, await rowsSource(ds, trainRowsRequest(head.template, st.config, ds), { signal: c.signal })] as const)).then(
+      (got) => {
+        if (c.signal.aborted) return;
+        const rows = new Map(got);
+        fixed(buildTrainSpec(st.config, datasets, (ds, req) => rows.get(ds) ?? datasetRows(ds, req)));
+      },
+      () => {},
+    );
   };
   data.subscribe(() => recheck());
 
@@ -635,6 +694,7 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
       checkpoints: [],
       history: loadHistory(storage),
       lastCheckpointStep: null,
+      preparingRows: null,
 
       setConfig(patch) {
         set({ config: { ...get().config, ...patch } });
@@ -661,11 +721,37 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
       },
 
       async start() {
-        if (call) return;
+        if (call || preparing) return;
         if (!needModel()) return;
         const { config } = get();
         const datasets = config.datasetIds.map((id) => data.getState().get(id)).filter((d): d is StoredDataset => !!d);
-        const built = buildTrainSpec(config, datasets);
+        // The rows first (a large upload is mapped and split in the mapping worker, with progress and Cancel), then the spec from them.
+        const head = trainSpecHead(config, datasets);
+        const fetched = new Map<StoredDataset, DatasetRows>();
+        if (!('error' in head)) {
+          const c = new AbortController();
+          preparing = c;
+          const total = head.used.reduce((s, d) => s + d.rows.length, 0);
+          let before = 0;
+          set({ preparingRows: { done: 0, total } });
+          try {
+            for (const ds of head.used) {
+              const onProgress = (done: number) => set({ preparingRows: { done: before + done, total } });
+              fetched.set(ds, await rowsSource(ds, trainRowsRequest(head.template, config, ds), { signal: c.signal, onProgress }));
+              before += ds.rows.length;
+            }
+          } catch (e) {
+            if (!isAbortError(e)) {
+              set({ error: String((e as Error)?.message ?? e) });
+              notices.getState().pushError(e, 'Preparing the training rows');
+            }
+            return;
+          } finally {
+            preparing = null;
+            set({ preparingRows: null });
+          }
+        }
+        const built = buildTrainSpec(config, datasets, (ds, req) => fetched.get(ds) ?? datasetRows(ds, req));
         if ('error' in built) {
           set({ error: built.error });
           checkNotice = notices.getState().push({ kind: 'warning', title: 'Check the run', message: built.error });
@@ -733,6 +819,7 @@ export function createTrainStore({ client, notices, model, data, db, now = () =>
         }
       },
       cancel() {
+        preparing?.abort();
         call?.cancel();
       },
 

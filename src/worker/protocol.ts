@@ -294,7 +294,10 @@ export interface ComposeParams extends SamplingOptions {
   variants: string[];
   mode: 'generate' | 'head';
   maxTokens?: number;
-  /** Per variant: a library LoRA adapter (null / absent = the base model), as GenerateParams.adapters. */
+  /**
+   * Per variant: a library LoRA adapter (null / absent = the base model), as GenerateParams.adapters.
+   * Head mode applies it too: the head reads the hidden state of the model with the adapter.
+   */
   adapters?: Array<string | null>;
 }
 
@@ -308,6 +311,8 @@ export interface PromptInfo {
 export interface HeadPrediction {
   variant: number;
   head: string;
+  /** The library adapter applied to the model the head read (null = the base model). */
+  adapter: string | null;
   kind: 'regression' | 'classification';
   /** Position whose final hidden state the head read. */
   position: number;
@@ -343,6 +348,11 @@ export interface MatrixCellParams {
   spacedFields?: string[];
   /** Batch prediction: rows need no label; every row gets the head's prediction (a head is required). */
   predictOnly?: boolean;
+  /**
+   * A library LoRA adapter applied to the model the head reads (null / absent = the base model).
+   * Head cells only: a cell without a head (LM loss through the training graph) refuses one.
+   */
+  adapter?: string | null;
 }
 
 /** One row's head prediction (row = index into the request's rows). */
@@ -365,6 +375,8 @@ export interface MatrixCellReply {
   skipped: number;
   /** Head mode: each evaluated row's prediction, for predicted-vs-true plots and downloads. */
   predictions?: RowPrediction[];
+  /** The library adapter the cell was evaluated with (null = the base model). */
+  adapter: string | null;
 }
 
 export interface InspectParams {

@@ -134,6 +134,8 @@ export const REQUEST_SCHEMAS: Partial<Record<RequestType, z.ZodType>> = {
     outputField: z.string().min(1).optional(),
     limit: count(),
     spacedFields: z.array(name).optional(),
+    predictOnly: z.boolean().optional(),
+    adapter: z.string().nullable().optional(),
   }),
   inspectTag: z.object({ name, neighbours: count(1000).optional(), sample: count(1 << 20).optional() }),
   attention: z.object({ template: z.string(), adapter: z.string().nullable().optional() }),

@@ -334,6 +334,8 @@ export function createWorkbench(ctx: WorkbenchContext) {
       if (r.prompt.ids.length === 0) throw new Error('The prompt is empty.');
     }
     const prompts = rendered.map(promptInfo);
+    // Library names → engine names (uploaded once); heads read the hidden states with the adapter applied.
+    const adapters = p.adapters?.some((a) => a) ? resident.resolve(m, rendered.map((_, i) => p.adapters?.[i] ?? null)) : undefined;
     if (p.mode === 'head') {
       const predictions: HeadPrediction[] = [];
       for (const [i, r] of rendered.entries()) {
@@ -344,13 +346,13 @@ export function createWorkbench(ctx: WorkbenchContext) {
         if (!head) throw new Error(`${label}<${info.functionTag}> has no head: train it on a regression or classification dataset first.`);
         if (signal.aborted) throw abortError();
         const pos = r.rendered.functionTagLastPos!;
-        const hidden = await m.hiddenAt(r.prompt, [pos]);
-        predictions.push({ variant: i, head: head.name, kind: head.kind, position: pos, ...predict(head, applyHead(head, hidden)) });
+        const hidden = await m.hiddenAt(r.prompt, [pos], { adapter: adapters?.[i] ?? null });
+        const adapter = adapters?.[i] ? p.adapters![i]! : null;
+        predictions.push({ variant: i, head: head.name, adapter, kind: head.kind, position: pos, ...predict(head, applyHead(head, hidden)) });
       }
       return { mode: 'head', predictions, prompts };
     }
     if (ctx.busy.generating) throw new Error('A generation is already running. Stop it or wait for it to finish.');
-    const adapters = p.adapters?.some((a) => a) ? resident.resolve(m, rendered.map((_, i) => p.adapters?.[i] ?? null)) : undefined;
     ctx.busy.generating = true;
     try {
       const res = await m.generate(
@@ -385,7 +387,9 @@ export function createWorkbench(ctx: WorkbenchContext) {
     const head = library.getHead(p.fn);
     const rows = p.rows.filter((r) => typeof r[outField] === 'string');
     if (p.predictOnly && !head) throw new Error(`<${p.fn}> has no head: batch prediction needs a function tag trained with a regression or classification head.`);
+    const adapter = p.adapter || null;
     if (head) {
+      const engineAdapter = adapter ? resident.resolve(m, [adapter])[0] : null;
       const preds: number[] = [];
       const labels: number[] = [];
       const predictions: RowPrediction[] = [];
@@ -405,7 +409,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
         const r = ctx.methods.renderPrompt(p.template, row, library, m.tokenizer, { omitFields: [outField], spacedFields: p.spacedFields });
         const pos = r.rendered.functionTagLastPos;
         if (pos === null) throw new Error(`The cell template has no function tag before {${outField}}: write <${p.fn}> right before it.`);
-        const raw = applyHead(head, await m.hiddenAt(r.prompt, [pos]));
+        const raw = applyHead(head, await m.hiddenAt(r.prompt, [pos], { adapter: engineAdapter }));
         let best = 0;
         for (let c = 1; c < raw.length; c++) if (raw[c]! > raw[best]!) best = c;
         const pred = head.kind === 'regression' ? unstandardize(head, raw)[0]! : best;
@@ -417,17 +421,19 @@ export function createWorkbench(ctx: WorkbenchContext) {
       }
       if (p.predictOnly) {
         if (!predictions.length) throw new Error('There is nothing to predict: paste or upload at least one input.');
-        if (!preds.length) return { mode: 'head', metric: 'predictions', value: NaN, metrics: { loss: NaN }, n: predictions.length, skipped, predictions };
+        if (!preds.length) return { mode: 'head', metric: 'predictions', value: NaN, metrics: { loss: NaN }, n: predictions.length, skipped, predictions, adapter };
       }
       if (!preds.length) throw new Error(`None of the rows of ${p.datasetName} has a usable {${outField}} for the head of <${p.fn}> (${head.kind}${head.classes ? `: ${head.classes.join(', ')}` : ''}).`);
       if (head.kind === 'regression') {
         const metrics: Metrics = { loss: mse(preds, labels), mse: mse(preds, labels), mae: mae(preds, labels), pearson: pearson(preds, labels) };
-        return { mode: 'head', metric: 'mse', value: metrics.mse!, metrics, n: preds.length, skipped, predictions };
+        return { mode: 'head', metric: 'mse', value: metrics.mse!, metrics, n: preds.length, skipped, predictions, adapter };
       }
       const acc = accuracy(preds, labels);
-      return { mode: 'head', metric: 'accuracy', value: acc, metrics: { loss: NaN, accuracy: acc }, n: preds.length, skipped, predictions };
+      return { mode: 'head', metric: 'accuracy', value: acc, metrics: { loss: NaN, accuracy: acc }, n: preds.length, skipped, predictions, adapter };
     }
     // No head: next-token loss on the output field, through the training graph (nothing is trained).
+    // That graph evaluates tags on the base weights only, so an adapter is refused rather than ignored.
+    if (adapter) throw new Error(`<${p.fn}> has no head: a cell without one is scored by next-token loss on the base model, which cannot apply the adapter "${adapter}". Choose no adapter for it, or train a head for <${p.fn}>.`);
     const fnTag = library.getTag(p.fn)!;
     if (rows.length < 2) throw new Error(`${p.datasetName} needs at least 2 rows with {${outField}}.`);
     const spec: RunSpec = {
@@ -444,7 +450,7 @@ export function createWorkbench(ctx: WorkbenchContext) {
       if (signal.aborted) throw abortError();
       const metrics = await run.evaluate(p.limit);
       const value = metrics.perplexity ?? metrics.loss;
-      return { mode: 'lm', metric: metrics.perplexity !== undefined ? 'perplexity' : 'loss', value, metrics, n: Math.min(p.limit, run.heldOutCount), skipped: 0 };
+      return { mode: 'lm', metric: metrics.perplexity !== undefined ? 'perplexity' : 'loss', value, metrics, n: Math.min(p.limit, run.heldOutCount), skipped: 0, adapter: null };
     } finally {
       run.dispose();
     }

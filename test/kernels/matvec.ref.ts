@@ -24,11 +24,11 @@ export function matvecNormRef(x: ArrayLike<number>, g: ArrayLike<number>, eps: n
   return { y: matmulRef(xn, w, M, N, K, bias), xn };
 }
 
-/** mv_glu: y [M, F] = silu(rmsnorm(x)·gateᵀ) · (rmsnorm(x)·upᵀ). */
-export function matvecGluRef(x: ArrayLike<number>, g: ArrayLike<number>, eps: number, gate: ArrayLike<number>, up: ArrayLike<number>, M: number, F: number, K: number): Float64Array {
+/** mv_glu: y [M, F] = silu(rmsnorm(x)·gateᵀ + addGate) · (rmsnorm(x)·upᵀ + addUp); the adds f32 [M, F] (LoRA terms). */
+export function matvecGluRef(x: ArrayLike<number>, g: ArrayLike<number>, eps: number, gate: ArrayLike<number>, up: ArrayLike<number>, M: number, F: number, K: number, addGate?: ArrayLike<number>, addUp?: ArrayLike<number>): Float64Array {
   const xn = rmsnormRows(x, g, M, K, eps);
-  const a = matmulRef(xn, gate, M, F, K);
-  const b = matmulRef(xn, up, M, F, K);
+  const a = matmulRef(xn, gate, M, F, K, undefined, addGate);
+  const b = matmulRef(xn, up, M, F, K, undefined, addUp);
   return a.map((v, i) => (v / (1 + Math.exp(-v))) * b[i]);
 }
 
@@ -55,6 +55,8 @@ export interface RopeRefArgs {
   kCache: ArrayLike<number>;
   vCache: ArrayLike<number>;
   maxSeq: number;
+  /** f32 [M, nHeads·hd + 2·nKv·hd] added to q|k|v before RoPE (a LoRA term). */
+  add?: ArrayLike<number>;
 }
 
 /** mv_rope: q = rope(rmsnorm(x)·Wqᵀ + bq); k = rope(… Wk + bk), v = … Wv + bv written at (slot, pos). */
@@ -64,9 +66,11 @@ export function matvecRopeRef(a: RopeRefArgs): { q: Float64Array; kCache: Float6
   const kvd = a.nKv * hd;
   const xn = rmsnormRows(a.x, a.g, M, K, a.eps);
   const part = (from: number, n: number) => (a.bias ? Array.from(a.bias).slice(from, from + n) : undefined);
-  const q = ropeRef(matmulRef(xn, a.wq, M, qd, K, part(0, qd)), a.pos, M, a.nHeads, hd, a.theta, a.style, a.scale);
-  const k = ropeRef(matmulRef(xn, a.wk, M, kvd, K, part(qd, kvd)), a.pos, M, a.nKv, hd, a.theta, a.style, a.scale);
-  const v = matmulRef(xn, a.wv, M, kvd, K, part(qd + kvd, kvd));
+  const N = qd + 2 * kvd;
+  const add = (y: Float64Array, from: number, n: number) => (a.add ? y.map((v, i) => v + a.add![Math.floor(i / n) * N + from + (i % n)]) : y);
+  const q = ropeRef(add(matmulRef(xn, a.wq, M, qd, K, part(0, qd)), 0, qd), a.pos, M, a.nHeads, hd, a.theta, a.style, a.scale);
+  const k = ropeRef(add(matmulRef(xn, a.wk, M, kvd, K, part(qd, kvd)), qd, kvd), a.pos, M, a.nKv, hd, a.theta, a.style, a.scale);
+  const v = add(matmulRef(xn, a.wv, M, kvd, K, part(qd + kvd, kvd)), qd + kvd, kvd);
   const kCache = Float64Array.from(a.kCache);
   const vCache = Float64Array.from(a.vCache);
   for (let m = 0; m < M; m++) {

@@ -3,6 +3,7 @@ import { KernelCache } from '../../src/gpu/kernel';
 import { MATMUL_TYPES } from '../../src/gpu/kernels/matmul';
 import { DecodeMatvec, matvecShape, type MatvecMode } from '../../src/gpu/kernels/matvec';
 import { GgmlType, TYPE_LAYOUT } from '../../src/model/types';
+import { loraBLayout } from '../../src/model/adapters';
 import { randn, relErr, rng, stackedWeights, testGpu, type TestGpu } from '../helpers/gpu';
 import { matmulRef } from './matmul.ref';
 import { matvecGluRef, matvecNormRef, matvecRopeRef } from './matvec.ref';
@@ -160,5 +161,117 @@ describe('matvec input checks', () => {
     const a = stackedWeights(t, MATMUL_TYPES[0], [8], 100, 1, 256).ws[0];
     const b = stackedWeights(t, MATMUL_TYPES[0], [8], 100, 2, 256).ws[0];
     expect(() => mv.glu(t.rec, { x: t.f32(100), gate: a, up: b, y: t.f32(8), M: 1, weight: t.f32(100), eps: 1e-5 })).toThrow(/not stacked/);
+  });
+});
+
+/**
+ * B pack (adapters.ts loraBLayout) of random B's for parts of `rows` outputs and ranks R (0: no adapter),
+ * a random u [M, ΣR], and the term each output row gets: add [M, Σrows].
+ */
+function loraFixture(rows: number[], ranks: number[], M: number, seed: number) {
+  const r = rng(seed);
+  const lay = loraBLayout(rows.map((out, i) => ({ out, R: ranks[i] })));
+  const lb = new Float32Array(lay.words);
+  new Uint32Array(lb.buffer).set(lay.header);
+  const u = randn(r, Math.max(1, M * lay.R));
+  const N = rows.reduce((a, b) => a + b, 0);
+  const add = new Float64Array(M * N);
+  let first = 0;
+  rows.forEach((out, i) => {
+    const R = ranks[i];
+    const B = randn(r, out * R, 0.5);
+    lb.set(B, lay.bOff[i]);
+    for (let m = 0; m < M; m++) for (let n = 0; n < out; n++) {
+      let s = 0;
+      for (let j = 0; j < R; j++) s += u[m * lay.R + lay.uOff[i] + j] * B[n * R + j];
+      add[m * N + first + n] = s;
+    }
+    first += out;
+  });
+  return { lora: { u: t.f32(u), b: t.bytes(lb) }, add, N };
+}
+
+const LORA_VARIANTS = [
+  { v: VARIANTS[0], types: [GgmlType.F32, GgmlType.Q4_0] },
+  { v: VARIANTS[1], types: [GgmlType.Q4_K] },
+];
+
+for (const { v, types } of LORA_VARIANTS) {
+  describe(`matvec LoRA variants (${v.name} kernels)`, () => {
+    for (const type of types) {
+      it(`${TYPE_LAYOUT[type].name}: plain, glu and rope add B·u per part (none on a part without an adapter)`, async () => {
+        const modes: MatvecMode[] = ['plain', 'glu', 'rope'];
+        const mv = await DecodeMatvec.create(profileKc(t, v.software), modes.map((m) => [type, m] as const), { lora: true });
+        const K = kFor(type);
+        const eps = 1e-5;
+        const r = rng(2000 + type);
+        const g = randn(r, K, 0.5).map((x) => 1 + x);
+        const gBuf = t.f32(g);
+        for (const M of [1, 3, 9]) {
+          const x = randn(r, M * K);
+          const xBuf = t.f32(x);
+          {
+            const N = 37;
+            const { ws, deq } = stackedWeights(t, type, [N], K, 10 + type, 256);
+            const bias = randn(r, N);
+            const init = randn(r, M * N);
+            const y = t.f32(init);
+            const lf = loraFixture([N], [5], M, 1 + M);
+            mv.plain(t.rec, { x: xBuf, w: ws[0], y, M, bias: t.f32(bias), accumulate: true, lora: lf.lora });
+            const want = matmulRef(x, deq[0], M, N, K, bias, init.map((v, i) => v + lf.add[i]));
+            expect(relErr(await t.read(y, M * N), want), `plain M=${M}`).toBeLessThan(1e-3);
+          }
+          {
+            const F = 24;
+            const { ws, deq } = stackedWeights(t, type, [F, F], K, 30 + type, 256);
+            const y = t.f32(M * F);
+            const lf = loraFixture([F, F], [3, 0], M, 2 + M);
+            mv.glu(t.rec, { x: xBuf, gate: ws[0], up: ws[1], y, M, weight: gBuf, eps, lora: lf.lora });
+            const addGate = new Float64Array(M * F);
+            for (let m = 0; m < M; m++) for (let n = 0; n < F; n++) addGate[m * F + n] = lf.add[m * 2 * F + n];
+            const got = await t.read(y, M * F);
+            expect(relErr(got, matvecGluRef(x, g, eps, deq[0], deq[1], M, F, K, addGate)), `glu M=${M}`).toBeLessThan(1e-3);
+            expect(relErr(got, matvecGluRef(x, g, eps, deq[0], deq[1], M, F, K))).toBeGreaterThan(1e-2);
+          }
+          {
+            const [hd, nHeads, nKv, slots, maxSeq] = [8, 4, 2, 4, 16];
+            const kvd = nKv * hd;
+            const { ws, deq } = stackedWeights(t, type, [nHeads * hd, kvd, kvd], K, 40 + type, 256);
+            const bias = randn(r, nHeads * hd + 2 * kvd);
+            const slot = Array.from({ length: M }, (_, m) => m % slots);
+            const pos = Array.from({ length: M }, (_, m) => (m * 5 + 3) % maxSeq);
+            const kc0 = randn(r, slots * maxSeq * kvd);
+            const vc0 = randn(r, slots * maxSeq * kvd);
+            const kCache = t.f32(kc0);
+            const vCache = t.f32(vc0);
+            const q = t.f32(M * nHeads * hd);
+            // q and v adapted, k not (as PEFT target_modules ["q_proj", "v_proj"]).
+            const lf = loraFixture([nHeads * hd, kvd, kvd], [4, 0, 6], M, 3 + M);
+            mv.rope(t.rec, {
+              x: xBuf, ws: [ws[0], ws[1], ws[2]], bias: t.f32(bias), q, M, weight: gBuf, eps,
+              kCache, vCache, slotPos: t.u32([...slot, ...pos]), posOffset: M,
+              headDim: hd, theta: 10000, style: 'normal', scale: 1, maxSeq, lora: lf.lora,
+            });
+            const want = matvecRopeRef({ x, g, eps, wq: deq[0], wk: deq[1], wv: deq[2], bias, M, K, nHeads, nKv, hd, theta: 10000, style: 'normal', scale: 1, slot, pos, kCache: kc0, vCache: vc0, maxSeq, add: lf.add });
+            expect(relErr(await t.read(q, M * nHeads * hd), want.q), `rope q M=${M}`).toBeLessThan(1e-3);
+            expect(relErr(await t.read(kCache, kc0.length), want.kCache), `rope k M=${M}`).toBeLessThan(1e-3);
+            expect(relErr(await t.read(vCache, vc0.length), want.vCache), `rope v M=${M}`).toBeLessThan(1e-3);
+          }
+        }
+      });
+    }
+  });
+}
+
+describe('matvec LoRA checks', () => {
+  it('a LoRA instance wants `lora` on every call, a plain one refuses it; norm has no LoRA variant', async () => {
+    const type = MATMUL_TYPES[0];
+    const w = stackedWeights(t, type, [8], 100, 1, 256).ws[0];
+    const plain = await kernelsFor(VARIANTS[0], type, ['plain']);
+    const lora = await DecodeMatvec.create(profileKc(t, true), [[type, 'plain']], { lora: true });
+    const args = { x: t.f32(100), w, y: t.f32(8), M: 1 };
+    expect(() => lora.plain(t.rec, args)).toThrow(/need `lora`/);
+    expect(() => plain.plain(t.rec, { ...args, lora: { u: t.f32(4), b: t.f32(64) } })).toThrow(/needs the LoRA variants/);
+    await expect(DecodeMatvec.create(profileKc(t, true), [[type, 'norm']], { lora: true })).rejects.toThrow(/no LoRA variant of the norm mode/);
   });
 });

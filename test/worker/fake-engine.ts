@@ -153,8 +153,18 @@ export class FakeModel implements LoadedModel {
     };
   }
 
-  /** Deterministic "hidden states": the mean of the prompt's injected rows plus a token feature. */
-  async hiddenAt(prompt: TaggedPrompt | number[], positions: number[]): Promise<Float32Array> {
+  /** The adapter of each hiddenAt call (null = base). */
+  readonly hiddenAdapters: Array<string | null> = [];
+
+  /**
+   * Deterministic "hidden states": the mean of the prompt's injected rows plus a token feature, plus
+   * (with an adapter) the first element of its first layer's first A matrix, so an adapter shows.
+   */
+  async hiddenAt(prompt: TaggedPrompt | number[], positions: number[], opts: { adapter?: string | null } = {}): Promise<Float32Array> {
+    // As the engine: a named adapter must be resident.
+    if (opts.adapter && !this.resident.has(opts.adapter)) throw new Error(`Adapter "${opts.adapter}" is not loaded; call setAdapter first.`);
+    this.hiddenAdapters.push(opts.adapter ?? null);
+    const shift = opts.adapter ? Object.values(this.resident.get(opts.adapter)!.layers[0]!)[0]!.A[0]! : 0;
     const p = Array.isArray(prompt) ? { ids: prompt, inject: prompt.map(() => -1), injected: new Float32Array(0) } : prompt;
     const d = this.config.dModel;
     const out = new Float32Array(positions.length * d);
@@ -168,7 +178,7 @@ export class FakeModel implements LoadedModel {
         }
       }
       const idSum = p.ids.slice(0, pos + 1).reduce((a, b) => a + b, 0);
-      for (let j = 0; j < d; j++) out[i * d + j] = (count ? out[i * d + j] / count : 0) + ((idSum + j) % 7) / 70;
+      for (let j = 0; j < d; j++) out[i * d + j] = (count ? out[i * d + j] / count : 0) + ((idSum + j) % 7) / 70 + shift;
     });
     return out;
   }

@@ -136,7 +136,7 @@ describe('composer with adapters', () => {
     expect(req.prompts[0]).toEqual(req.prompts[1]);
   });
 
-  it('two prompts each with its own adapter; head mode reads the base model and leaves the comparison', async () => {
+  it('two prompts each with its own adapter; head mode keeps the adapter comparison, drops the no-tags one', async () => {
     const { composer, fake } = await setup([randomAdapter('bio', 1), randomAdapter('chem', 2)]);
     const c = composer.getState();
     c.setCompare('variant');
@@ -146,10 +146,16 @@ describe('composer with adapters', () => {
     expect(fake().requests.at(-1)!.adapters).toEqual(['library:bio', 'library:chem']);
     expect(composer.getState().columns.map((col) => col.adapter)).toEqual(['bio', 'chem']);
 
+    // Heads read the model with the adapter too (test/worker/head-adapters.test.ts): the comparison stays.
     c.setCompare('adapter');
     c.setMode('head');
+    expect(composer.getState().compare).toBe('adapter');
+    // Without its tags the prompt has no head to read.
+    c.setMode('generate');
+    c.setCompare('no-tags');
+    c.setMode('head');
     expect(composer.getState().compare).toBe('off');
-    c.setCompare('adapter');
+    c.setCompare('no-tags');
     expect(composer.getState().compare).toBe('off');
   });
 });

@@ -5,6 +5,11 @@
 //  fma:  16 independent FMA chains per invocation (4 × vec4, enough to hide FMA latency), `iters`
 //        rounds of acc = acc·a + b; the sum of the chains is written so no chain is dead code.
 //        FLOPs = 2 · 16 · iters per invocation.
+//        The loop is unrolled 8 rounds deep (128 FMAs per iteration) so the figure is FMA throughput,
+//        not loop control: on SwiftShader one loop iteration (SIMD condition, lane masks, branch) cost
+//        more than its 16 FMAs, so the 1-round loop measured ~4 GFLOP/s of CPU time where 8 rounds
+//        measure ~15-22 (×2: 8, ×16/×32 no higher than ×8; same process, 2026-12-03; docs/perf.md).
+//        A GPU compiler unrolls such a loop itself, so real GPUs should see no change.
 
 struct Params { n: u32, iters: u32, a: f32, b: f32 };
 
@@ -33,7 +38,43 @@ fn fma_f32(@builtin(global_invocation_id) gid: vec3<u32>) {
   var a3 = s + vec4<f32>(3.0);
   let m = vec4<f32>(P.a);
   let c = vec4<f32>(P.b);
-  for (var k = 0u; k < P.iters; k++) {
+  // 8 rounds per loop iteration (the rest after): see "unrolled" in ceilings.wgsl's header.
+  let main = P.iters & ~7u;
+  for (var k = 0u; k < main; k += 8u) {
+    a0 = fma(a0, m, c);
+    a1 = fma(a1, m, c);
+    a2 = fma(a2, m, c);
+    a3 = fma(a3, m, c);
+    a0 = fma(a0, m, c);
+    a1 = fma(a1, m, c);
+    a2 = fma(a2, m, c);
+    a3 = fma(a3, m, c);
+    a0 = fma(a0, m, c);
+    a1 = fma(a1, m, c);
+    a2 = fma(a2, m, c);
+    a3 = fma(a3, m, c);
+    a0 = fma(a0, m, c);
+    a1 = fma(a1, m, c);
+    a2 = fma(a2, m, c);
+    a3 = fma(a3, m, c);
+    a0 = fma(a0, m, c);
+    a1 = fma(a1, m, c);
+    a2 = fma(a2, m, c);
+    a3 = fma(a3, m, c);
+    a0 = fma(a0, m, c);
+    a1 = fma(a1, m, c);
+    a2 = fma(a2, m, c);
+    a3 = fma(a3, m, c);
+    a0 = fma(a0, m, c);
+    a1 = fma(a1, m, c);
+    a2 = fma(a2, m, c);
+    a3 = fma(a3, m, c);
+    a0 = fma(a0, m, c);
+    a1 = fma(a1, m, c);
+    a2 = fma(a2, m, c);
+    a3 = fma(a3, m, c);
+  }
+  for (var k = main; k < P.iters; k++) {
     a0 = fma(a0, m, c);
     a1 = fma(a1, m, c);
     a2 = fma(a2, m, c);

@@ -12,6 +12,7 @@ import { GgmlType, TYPE_LAYOUT, type GpuTensor } from '../../model/types';
 const code = 'alias TH = f32;\n' + dequantCode + '\n' + matmulCode;
 const codeF16 = 'enable f16;\nalias TH = f16;\n' + dequantCode + '\n' + matmulCode;
 
+
 /** Every weight type the matmul kernels read. */
 export const MATMUL_TYPES: readonly GgmlType[] = [
   GgmlType.F32,
@@ -43,11 +44,17 @@ export function matmulMatvecShapes(gpu: Pick<Gpu, 'limits' | 'features'>): Matve
   const cg = Math.min(32, wgs);
   return { fwd: { rows, tpr }, bwd: { cg, ns: wgs / cg } };
 }
-/** Software adapters: invocations per workgroup of the *_sw kernels, and their 4×4 output blocks. */
+/** Software adapters: invocations per workgroup of the *_sw kernels, and 4-wide blocks. */
 const SWG = 16;
 const SW_BLOCK = 4;
 /** Software adapters: dx rows per invocation of tile_bwd_sw / tile_bwd_q_sw. */
 const SW_BWD_ROWS = 8;
+/**
+ * Default block of y per tile_fwd_sw invocation: 8 x rows × 8 W rows. Loads bound it on SwiftShader, and
+ * 8 × 8 did the fewest per FMA without spilling (same-process prefill at 512 tokens, docs/perf.md).
+ */
+const SW_FWD_ROWS: SwBlock = 8;
+const SW_FWD_COLS: SwBlock = 8;
 
 /** M at or below which forward and backwardInput use the matrix-vector kernels. */
 export const MATVEC_MAX_M = 8;
@@ -112,7 +119,16 @@ export interface MatmulOptions {
   f16?: boolean;
   /** Override the tile shape (tests of the small-limit fallback); default tilePlan(limits). */
   plan?: TilePlan;
+  /**
+   * Software adapters: the block of y one tile_fwd_sw invocation owns, x rows × W rows; default 8 × 8.
+   * Tests and benchmarks pick the others to check and compare them.
+   */
+  swRows?: SwBlock;
+  swCols?: SwBlock;
 }
+
+/** x rows or y columns per invocation of the software prefill kernel (SW_MB, SW_NB in matmul.wgsl). */
+export type SwBlock = 4 | 8;
 
 type Entry = 'mv_fwd1' | 'mv_fwd' | 'tile_fwd' | 'mv_bwd' | 'tile_bwd';
 /** Pipelines per type; mv_fwd1 is mv_fwd specialised for one x row (MV_M = 1). */
@@ -134,6 +150,9 @@ export class Matmul {
     readonly f16: boolean,
     /** Shapes of mv_fwd and mv_bwd (GPU profile). */
     readonly matvec: MatvecShapes,
+    /** x rows and y columns per tile_fwd_sw invocation (software adapters). */
+    readonly swRows: SwBlock,
+    readonly swCols: SwBlock,
   ) {}
 
   /** Compiles the kernels of `types` (default: all); using another type later throws. */
@@ -147,6 +166,9 @@ export class Matmul {
       forward: opts.plan ?? tilePlan(kc.gpu.limits, f16 ? 2 : 4),
       backward: opts.plan ?? tilePlan(kc.gpu.limits, 4),
     };
+    const swRows = opts.swRows ?? SW_FWD_ROWS;
+    const swCols = opts.swCols ?? SW_FWD_COLS;
+    if (![4, 8].includes(swRows) || ![4, 8].includes(swCols)) throw new Error(`Matmul: swRows and swCols must be 4 or 8, got ${swRows} × ${swCols}`);
     const mvs = matmulMatvecShapes(kc.gpu);
     const kernels = new Map<string, Kernel>();
     await Promise.all(
@@ -157,7 +179,7 @@ export class Matmul {
           const tiled = entry === 'tile_fwd' || entry === 'tile_bwd';
           const half = entry === 'tile_fwd' && f16 && !software;
           if (mv) Object.assign(constants, { MV_M: entry === 'mv_fwd1' ? 1 : MV_M });
-          if (software) constants.SWG = SWG;
+          if (software) Object.assign(constants, entry === 'tile_fwd' ? { SWG, SW_MB: swRows, SW_NB: swCols } : { SWG });
           else if (mv) Object.assign(constants, { MV_ROWS: mvs.fwd.rows, MV_TPR: mvs.fwd.tpr });
           else if (entry === 'mv_bwd') Object.assign(constants, { BV_CG: mvs.bwd.cg, BV_NS: mvs.bwd.ns });
           else if (tiled) {
@@ -180,7 +202,7 @@ export class Matmul {
       ),
     );
     const dummy = kc.gpu.device.createBuffer({ label: 'matmul-dummy', size: 16, usage: GPUBufferUsage.STORAGE });
-    return new Matmul(kernels, dummy, software, plans, f16 && !software, mvs);
+    return new Matmul(kernels, dummy, software, plans, f16 && !software, mvs, swRows, swCols);
   }
 
   /** y[M, N] = x[M, K]·Wᵀ (+ bias), or y += … with `accumulate`. */
@@ -227,7 +249,7 @@ export class Matmul {
       if (M === 1) rec.dispatch(this.kernel('mv_fwd1', a.w), bindings, params, [gx, gy, 1]);
       else rec.dispatch(this.kernel('mv_fwd', a.w), bindings, params, [gx, gy, Math.ceil(M / MV_M)]);
     } else if (this.software) {
-      const blocks = Math.ceil(N / SW_BLOCK) * Math.ceil(M / SW_BLOCK);
+      const blocks = Math.ceil(N / this.swCols) * Math.ceil(M / this.swRows);
       rec.dispatch(this.kernel('tile_fwd', a.w), bindings, params, grid(Math.ceil(blocks / SWG), maxG));
     } else {
       const T = this.plans.forward.tile;

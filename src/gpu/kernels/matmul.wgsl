@@ -18,7 +18,7 @@
 // barrier is a coroutine switch per lane group, so the cooperative 256-thread designs above spend most
 // of their time in barriers and idle lanes:
 //   mv_fwd_sw   one invocation per (W row n, chunk of MV_M x rows), whole K.
-//   tile_fwd_sw one invocation per 4×4 block of y, whole K in steps of 4.
+//   tile_fwd_sw one invocation per SW_MB×SW_NB block of y (default 8×8), whole K in pair units of 8.
 //   mv_bwd_sw   one invocation per (4 dx columns, chunk of MV_MAX dy rows), whole N.
 //   tile_bwd_sw one invocation per 8 rows × 4 columns of dx, whole N (float types);
 //   tile_bwd_q_sw (quantized types) per 8 rows × 8 columns (a dq_pair unit).
@@ -403,55 +403,116 @@ fn mv_fwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   }
 }
 
+// acc (one x row × 4 W rows) += Σ_c v[c] · t[c], where t[c] holds element c of the 4 W rows' 4-vectors
+// (a transpose: on a SIMD-over-invocations emulation it costs no instruction). fma(), so that each
+// multiply-add is one instruction where the adapter fuses (SwiftShader does; it leaves a*b+c unfused).
+fn mac4(acc: vec4<f32>, v: vec4<f32>, t0: vec4<f32>, t1: vec4<f32>, t2: vec4<f32>, t3: vec4<f32>) -> vec4<f32> {
+  return fma(vec4<f32>(v.w), t3, fma(vec4<f32>(v.z), t2, fma(vec4<f32>(v.y), t1, fma(vec4<f32>(v.x), t0, acc))));
+}
+
+override SW_MB: u32 = 8u;   // tile_fwd_sw: x rows per invocation, 4 or 8
+override SW_NB: u32 = 4u;   // tile_fwd_sw: W rows (y columns) per invocation, 4 or 8
+// tile_fwd_sw reads x as vec4 (K % 4 == 0, so every x4 it needs is one aligned vec4): one load with one
+// bounds check instead of four. Aliases A's binding; no entry point uses both.
+@group(0) @binding(1) var<storage, read> A4: array<vec4<f32>>;
+
+// The weights q[j] = w[n0 + j][k..k+3] (j < SW_NB) against SW_MB rows of x at k: a[i + 8h] holds the
+// outputs (m0 + i, n0 + 4h .. n0 + 4h + 3). Indices are constants: function arrays indexed by a variable
+// would be per-lane memory gathers on a SIMD-over-invocations emulation.
+fn fwd_sw_step(a: ptr<function, array<vec4<f32>, 16>>, xr: array<u32, 8>, k: u32, q: array<vec4<f32>, 8>) {
+  let t0 = vec4<f32>(q[0].x, q[1].x, q[2].x, q[3].x);
+  let t1 = vec4<f32>(q[0].y, q[1].y, q[2].y, q[3].y);
+  let t2 = vec4<f32>(q[0].z, q[1].z, q[2].z, q[3].z);
+  let t3 = vec4<f32>(q[0].w, q[1].w, q[2].w, q[3].w);
+  let u0 = vec4<f32>(q[4].x, q[5].x, q[6].x, q[7].x);
+  let u1 = vec4<f32>(q[4].y, q[5].y, q[6].y, q[7].y);
+  let u2 = vec4<f32>(q[4].z, q[5].z, q[6].z, q[7].z);
+  let u3 = vec4<f32>(q[4].w, q[5].w, q[6].w, q[7].w);
+  let i = k >> 2u;
+  var v = A4[xr[0] + i];
+  (*a)[0] = mac4((*a)[0], v, t0, t1, t2, t3);
+  if (SW_NB == 8u) { (*a)[8] = mac4((*a)[8], v, u0, u1, u2, u3); }
+  v = A4[xr[1] + i];
+  (*a)[1] = mac4((*a)[1], v, t0, t1, t2, t3);
+  if (SW_NB == 8u) { (*a)[9] = mac4((*a)[9], v, u0, u1, u2, u3); }
+  v = A4[xr[2] + i];
+  (*a)[2] = mac4((*a)[2], v, t0, t1, t2, t3);
+  if (SW_NB == 8u) { (*a)[10] = mac4((*a)[10], v, u0, u1, u2, u3); }
+  v = A4[xr[3] + i];
+  (*a)[3] = mac4((*a)[3], v, t0, t1, t2, t3);
+  if (SW_NB == 8u) { (*a)[11] = mac4((*a)[11], v, u0, u1, u2, u3); }
+  if (SW_MB == 8u) {
+    v = A4[xr[4] + i];
+    (*a)[4] = mac4((*a)[4], v, t0, t1, t2, t3);
+    if (SW_NB == 8u) { (*a)[12] = mac4((*a)[12], v, u0, u1, u2, u3); }
+    v = A4[xr[5] + i];
+    (*a)[5] = mac4((*a)[5], v, t0, t1, t2, t3);
+    if (SW_NB == 8u) { (*a)[13] = mac4((*a)[13], v, u0, u1, u2, u3); }
+    v = A4[xr[6] + i];
+    (*a)[6] = mac4((*a)[6], v, t0, t1, t2, t3);
+    if (SW_NB == 8u) { (*a)[14] = mac4((*a)[14], v, u0, u1, u2, u3); }
+    v = A4[xr[7] + i];
+    (*a)[7] = mac4((*a)[7], v, t0, t1, t2, t3);
+    if (SW_NB == 8u) { (*a)[15] = mac4((*a)[15], v, u0, u1, u2, u3); }
+  }
+}
+
+// One invocation per SW_MB × SW_NB block of y, whole K. Per 8 weights of a W row one dq_pair (one read
+// of a quant block's scale and quants for both halves of the pair); each dequantized weight then feeds
+// SW_MB FMAs and each x vec4 4 · SW_NB. Loads, not FMAs, bound this kernel on a CPU emulation (every
+// storage load is a per-lane gather with a bounds check), hence the large block.
 @compute @workgroup_size(SWG)
 fn tile_fwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let M = P.M;
   let N = P.N;
   let K = P.K;
-  let tilesN = (N + 3u) / 4u;
+  let tilesN = (N + SW_NB - 1u) / SW_NB;
   let g = inv_sw(gid, nwg);
-  if (g >= tilesN * ((M + 3u) / 4u)) { return; }
-  let n0 = (g % tilesN) * 4u;
-  let m0 = (g / tilesN) * 4u;
+  if (g >= tilesN * ((M + SW_MB - 1u) / SW_MB)) { return; }
+  let n0 = (g % tilesN) * SW_NB;
+  let m0 = (g / tilesN) * SW_MB;
   let rowBytes = w_row_bytes(K);
   // Rows past the edge re-read the last row (valid memory) and are not stored.
-  let w0 = w_row(min(n0, N - 1u), rowBytes);
-  let w1 = w_row(min(n0 + 1u, N - 1u), rowBytes);
-  let w2 = w_row(min(n0 + 2u, N - 1u), rowBytes);
-  let w3 = w_row(min(n0 + 3u, N - 1u), rowBytes);
-  let x0 = min(m0, M - 1u) * K;
-  let x1 = min(m0 + 1u, M - 1u) * K;
-  let x2 = min(m0 + 2u, M - 1u) * K;
-  let x3 = min(m0 + 3u, M - 1u) * K;
-  var a0 = vec4<f32>(0.0);
-  var a1 = vec4<f32>(0.0);
-  var a2 = vec4<f32>(0.0);
-  var a3 = vec4<f32>(0.0);
-  for (var k = 0u; k < K; k += 4u) {
-    let b0 = dq4(w0, k);
-    let b1 = dq4(w1, k);
-    let b2 = dq4(w2, k);
-    let b3 = dq4(w3, k);
-    let v0 = x4(x0 + k);
-    let v1 = x4(x1 + k);
-    let v2 = x4(x2 + k);
-    let v3 = x4(x3 + k);
-    a0 += vec4<f32>(dot(v0, b0), dot(v0, b1), dot(v0, b2), dot(v0, b3));
-    a1 += vec4<f32>(dot(v1, b0), dot(v1, b1), dot(v1, b2), dot(v1, b3));
-    a2 += vec4<f32>(dot(v2, b0), dot(v2, b1), dot(v2, b2), dot(v2, b3));
-    a3 += vec4<f32>(dot(v3, b0), dot(v3, b1), dot(v3, b2), dot(v3, b3));
+  var wr: array<u32, 8>;
+  for (var j = 0u; j < 8u; j++) { wr[j] = w_row(min(n0 + j, N - 1u), rowBytes); }
+  let K4 = K / 4u;
+  var xr: array<u32, 8>;   // vec4 index of each x row
+  for (var i = 0u; i < 8u; i++) { xr[i] = min(m0 + i, M - 1u) * K4; }
+  var a = array<vec4<f32>, 16>();
+  let off = pair_off();
+  let units = K / 8u;
+  var qa: array<vec4<f32>, 8>;
+  var qb: array<vec4<f32>, 8>;
+  for (var u = 0u; u < units; u++) {
+    let k = pair_k(u);
+    var p = dq_pair(wr[0], k); qa[0] = p.a; qb[0] = p.b;
+    p = dq_pair(wr[1], k); qa[1] = p.a; qb[1] = p.b;
+    p = dq_pair(wr[2], k); qa[2] = p.a; qb[2] = p.b;
+    p = dq_pair(wr[3], k); qa[3] = p.a; qb[3] = p.b;
+    if (SW_NB == 8u) {
+      p = dq_pair(wr[4], k); qa[4] = p.a; qb[4] = p.b;
+      p = dq_pair(wr[5], k); qa[5] = p.a; qb[5] = p.b;
+      p = dq_pair(wr[6], k); qa[6] = p.a; qb[6] = p.b;
+      p = dq_pair(wr[7], k); qa[7] = p.a; qb[7] = p.b;
+    }
+    fwd_sw_step(&a, xr, k, qa);
+    fwd_sw_step(&a, xr, k + off, qb);
   }
-  var acc = array<vec4<f32>, 4>(a0, a1, a2, a3);
-  var bias = vec4<f32>(0.0);
+  if ((K & 4u) != 0u) {   // float types only: the last 4 elements when K % 8 == 4
+    let kt = K - 4u;
+    for (var j = 0u; j < 8u; j++) { qa[j] = dq4(wr[j], kt); }   // once per invocation: the loop is fine here
+    fwd_sw_step(&a, xr, kt, qa);
+  }
+  var bias = array<f32, 8>();
   if ((P.flags & 1u) != 0u) {
-    for (var j = 0u; j < 4u; j++) { bias[j] = BIAS[min(n0 + j, N - 1u)]; }
+    for (var j = 0u; j < SW_NB; j++) { bias[j] = BIAS[min(n0 + j, N - 1u)]; }
   }
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < SW_MB; i++) {
     let m = m0 + i;
     if (m >= M) { break; }
-    for (var j = 0u; j < 4u; j++) {
+    for (var j = 0u; j < SW_NB; j++) {
       let n = n0 + j;
-      if (n < N) { store(y_idx(m, n), acc[i][j] + bias[j]); }
+      if (n < N) { store(y_idx(m, n), a[i + 8u * (j / 4u)][j % 4u] + bias[j]); }
     }
   }
 }

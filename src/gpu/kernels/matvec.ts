@@ -62,6 +62,18 @@ export interface MatvecCommon {
   M: number;
 }
 
+/**
+ * A LoRA adapter's low-rank term for a DecodeMatvec created with `lora: true` (plain, glu, rope):
+ * each output row n of token m gets Σ_j u[m, uCol_i + j]·B_i[n − first_i, j] added before its bias,
+ * SwiGLU, RoPE or the residual add, i the stacked part n falls in.
+ */
+export interface MatvecLora {
+  /** f32 [M, uStride]: scale·A·x_in, zero outside each token's adapter (LoraDown) */
+  u: Binding;
+  /** the parts' B pack with its header (see matvec.wgsl, ResidentAdapters) */
+  b: Binding;
+}
+
 export interface MatvecPlainArgs extends MatvecCommon {
   /** [N, K] */
   w: GpuTensor;
@@ -71,6 +83,7 @@ export interface MatvecPlainArgs extends MatvecCommon {
   bias?: Binding;
   /** y += x·Wᵀ */
   accumulate?: boolean;
+  lora?: MatvecLora;
 }
 
 export interface MatvecNorm {
@@ -94,6 +107,7 @@ export interface MatvecGluArgs extends MatvecCommon, MatvecNorm {
   up: GpuTensor;
   /** f32 [M, F] silu(gate)·up */
   y: Binding;
+  lora?: MatvecLora;
 }
 
 export interface MatvecRopeArgs extends MatvecCommon, MatvecNorm {
@@ -115,6 +129,7 @@ export interface MatvecRopeArgs extends MatvecCommon, MatvecNorm {
   /** Positions are divided by this (1 = none). */
   scale: number;
   maxSeq: number;
+  lora?: MatvecLora;
 }
 
 /**
@@ -129,14 +144,19 @@ export class DecodeMatvec {
     private readonly kernels: Map<string, Kernel>,
     private readonly dummies: GPUBuffer[],
     readonly shape: MatvecShape | null,
+    /** The *_lora variants (every call must then pass `lora`). */
+    readonly lora: boolean,
   ) {}
 
   /**
    * Compiles `needs` (weight type × mode). `subgroups: false` forces the workgroup-memory reduction on a
    * device that has subgroups (tests, benchmarks); on one without, subgroups are never used.
+   * `lora: true` compiles the LoRA variants instead (plain, glu, rope; two more storage bindings each).
    */
-  static async create(kc: KernelCache, needs: ReadonlyArray<readonly [GgmlType, MatvecMode]>, opts: { subgroups?: boolean } = {}): Promise<DecodeMatvec> {
+  static async create(kc: KernelCache, needs: ReadonlyArray<readonly [GgmlType, MatvecMode]>, opts: { subgroups?: boolean; lora?: boolean } = {}): Promise<DecodeMatvec> {
     const gpu = kc.gpu;
+    const lora = opts.lora === true;
+    if (lora && needs.some(([, m]) => m === 'norm')) throw new Error('DecodeMatvec: no LoRA variant of the norm mode (the LM head is never adapted)');
     const software = gpu.software === true;
     const shape = software ? null : matvecShape(gpu, gpu.features.subgroups && opts.subgroups !== false);
     const sg = shape?.subgroups === true;
@@ -154,12 +174,13 @@ export class DecodeMatvec {
           if (shape) Object.assign(constants, { MV_ROWS: shape.rows, MV_TPR: shape.tpr, WGS: shape.wgs });
           else constants.SWG = SWG;
           const variant = software ? '_sw' : sg ? '_sg' : '';
+          const l = lora ? '_lora' : '';
           const k = await kc.get({
-            label: `matvec_${mode}${m === 1 ? '1' : ''}${variant}_${TYPE_LAYOUT[type].name}`,
+            label: `matvec_${mode}${l}${m === 1 ? '1' : ''}${variant}_${TYPE_LAYOUT[type].name}`,
             code,
-            entry: `mv_${mode}${software ? '_sw' : ''}`,
+            entry: `mv_${mode}${l}${software ? '_sw' : ''}`,
             params: PARAMS,
-            bindings: BINDINGS[mode],
+            bindings: lora ? [...BINDINGS[mode], 'read', 'read'] : BINDINGS[mode],
             constants,
           });
           kernels.set(`${key}:${m}`, k);
@@ -168,19 +189,20 @@ export class DecodeMatvec {
     );
     // Unused bindings get dummies; writable ones must not alias each other.
     const dummies = [0, 1, 2].map((i) => gpu.device.createBuffer({ label: `matvec-dummy-${i}`, size: 16, usage: GPUBufferUsage.STORAGE }));
-    return new DecodeMatvec(kernels, dummies, shape);
+    return new DecodeMatvec(kernels, dummies, shape, lora);
   }
 
   /** y[M, N] = x·Wᵀ (+ bias), or y += … with `accumulate`. */
   plain(rec: Recorder, a: MatvecPlainArgs): void {
     const [N, K] = dims(a.w);
     const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
-    const b = [a.x, weightBinding([a.w]), a.bias ?? this.dummies[0], this.dummies[0], a.y];
+    const b = [a.x, weightBinding([a.w]), a.bias ?? this.dummies[0], this.dummies[0], a.y, ...this.loraBindings(a.lora)];
     this.run(rec, 'plain', a.w.type, a.M, N, b, [a.M, N, K, flags, N, N, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
   }
 
   /** y[M, N] = rmsnorm(x)·Wᵀ (+ bias); xn = rmsnorm(x) when given. */
   norm(rec: Recorder, a: MatvecNormArgs): void {
+    this.loraBindings(undefined);
     const [N, K] = dims(a.w);
     const flags = (a.bias ? 1 : 0) | (a.xn ? 4 : 0);
     const b = [a.x, weightBinding([a.w]), a.bias ?? this.dummies[0], a.weight, a.y, a.xn ?? this.dummies[1]];
@@ -192,7 +214,7 @@ export class DecodeMatvec {
     const [F, K] = dims(a.gate);
     stackedWith(a.gate, [a.up], K);
     if (a.up.shape[0] !== F) throw new Error(`matvec glu: gate has ${F} rows, up ${a.up.shape[0]}`);
-    const b = [a.x, weightBinding([a.gate, a.up]), this.dummies[0], a.weight, a.y];
+    const b = [a.x, weightBinding([a.gate, a.up]), this.dummies[0], a.weight, a.y, ...this.loraBindings(a.lora)];
     const wb1 = (a.up.offset ?? 0) - (a.gate.offset ?? 0);
     this.run(rec, 'glu', a.gate.type, a.M, F, b, [a.M, 2 * F, K, 0, F, 2 * F, wb1, 0, a.eps, 0, 0, 0, 0, 0, 0, 0]);
   }
@@ -209,9 +231,14 @@ export class DecodeMatvec {
     const base = wq.offset ?? 0;
     const [cHi, cLo] = freqExponent(a.theta, hd);
     const N = qd + 2 * kvd;
-    const b = [a.x, weightBinding(a.ws), a.bias ?? this.dummies[0], a.weight, a.q, a.kCache, a.vCache, a.slotPos];
+    const b = [a.x, weightBinding(a.ws), a.bias ?? this.dummies[0], a.weight, a.q, a.kCache, a.vCache, a.slotPos, ...this.loraBindings(a.lora)];
     const params = [a.M, N, K, a.bias ? 1 : 0, qd, qd + kvd, (wk.offset ?? 0) - base, (wv.offset ?? 0) - base, a.eps, hd, a.style === 'neox' ? 1 : 0, 1 / a.scale, cHi, cLo, a.maxSeq, a.posOffset];
     this.run(rec, 'rope', wq.type, a.M, N / 2, b, params);
+  }
+
+  private loraBindings(l: MatvecLora | undefined): Binding[] {
+    if (this.lora !== (l !== undefined)) throw new Error(`DecodeMatvec: ${this.lora ? 'the LoRA variants need `lora`' : '`lora` needs the LoRA variants (create with lora: true)'}`);
+    return l ? [l.u, l.b] : [];
   }
 
   private run(rec: Recorder, mode: MatvecMode, type: GgmlType, M: number, outputs: number, bindings: Binding[], params: number[]): void {
@@ -220,7 +247,9 @@ export class DecodeMatvec {
     const k = this.kernels.get(`${mode}:${type}:${one ? 1 : MATVEC_ROWS}`);
     if (!k) throw new Error(`DecodeMatvec: ${mode} for weight type ${TYPE_LAYOUT[type]?.name ?? type} was not compiled`);
     const maxG = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
-    const [gx, gy] = grid(Math.ceil(outputs / (this.shape ? this.shape.rows : SWG)), maxG);
+    // The LoRA variants (*_lora_sw) compute one output slot per software invocation, M = 1 included.
+    const perGroup = this.shape ? this.shape.rows : SWG;
+    const [gx, gy] = grid(Math.ceil(outputs / perGroup), maxG);
     rec.dispatch(k, bindings, params, [gx, gy, one ? 1 : Math.ceil(M / MATVEC_ROWS)]);
   }
 }

@@ -16,6 +16,8 @@
 // limits, matvec.ts); MV_TPR threads share one output slot's reduction over K. Software adapters
 // (mv_*_sw): one invocation per (output slot, chunk of MV_M x rows), whole K, no barrier (see matmul.wgsl).
 // Workgroups are numbered x + y·nx (grid()); z is the chunk of MV_M x rows.
+// mv_{plain,glu,rope}_lora(_sw) (end of file): the same, plus a LoRA adapter's B·(A·x_in) per output row
+// before the bias / SwiGLU / RoPE / residual add, from A·x_in computed by lora.wgsl's lora_down.
 
 struct Params {
   M: u32, N: u32, K: u32, flags: u32,   // flags bit 0: bias; bit 1: accumulate (plain); bit 2: write xn (norm)
@@ -36,6 +38,14 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> KC: array<f32>;
 @group(0) @binding(7) var<storage, read_write> VC: array<f32>;
 @group(0) @binding(8) var<storage, read> META: array<u32>;
+// LoRA variants (mv_*_lora): U [M, uStride] = scaled, adapter-masked A·x_in (lora.wgsl lora_down) and LB,
+// the B pack of the projection's parts (adapters.ts): header words (bitcast) [0] uStride, per part i
+// (0..2: rows [0, s1), [s1, s2), [s2, N)) [1+3i] R_i (0: not adapted), [2+3i] u column, [3+3i] B word
+// offset of f32 [rows_i, R_i]. After the mode's own bindings: 6, 7 (plain, glu) or 9, 10 (rope).
+@group(0) @binding(6) var<storage, read> LU6: array<f32>;
+@group(0) @binding(7) var<storage, read> LB7: array<f32>;
+@group(0) @binding(9) var<storage, read> LU9: array<f32>;
+@group(0) @binding(10) var<storage, read> LB9: array<f32>;
 
 override MODE: u32 = 0u;     // 0 plain, 1 norm, 2 glu, 3 rope (the entry point's own; selects the fused parts)
 override MV_M: u32 = 8u;     // x rows per pass: 1 (single-sequence decode) or 8
@@ -197,17 +207,23 @@ fn write_xn(m: u32, ss: f32, k0: u32, step: u32) {
   for (var k = k0; k < P.K; k += step) { XN[m * P.K + k] = X[m * P.K + k] * rs * G[k]; }
 }
 
-fn out_glu(p: u32, m: u32, a: f32, b: f32, ss: f32) {
+fn out_glu(p: u32, m: u32, a: f32, b: f32, ss: f32) { out_glu_l(p, m, a, b, ss, 0.0, 0.0); }
+
+// la, lb: LoRA terms B·(A·xn) of the gate and up rows (0 without an adapter).
+fn out_glu_l(p: u32, m: u32, a: f32, b: f32, ss: f32, la: f32, lb: f32) {
   let rs = rscale(ss);
-  let gate = a * rs;
-  Y[m * P.s1 + p] = gate / (1.0 + exp(-gate)) * (b * rs);
+  let gate = a * rs + la;
+  Y[m * P.s1 + p] = gate / (1.0 + exp(-gate)) * (b * rs + lb);
 }
 
-fn out_rope(p: u32, m: u32, a: f32, b: f32, ss: f32) {
+fn out_rope(p: u32, m: u32, a: f32, b: f32, ss: f32) { out_rope_l(p, m, a, b, ss, 0.0, 0.0); }
+
+// la, lb: LoRA terms of the slot's two rows, added before RoPE.
+fn out_rope_l(p: u32, m: u32, a: f32, b: f32, ss: f32, la: f32, lb: f32) {
   let rows = slot_rows(p);
   let rs = rscale(ss);
-  var x0 = a * rs + bias_of(rows.x);
-  var x1 = b * rs + bias_of(rows.y);
+  var x0 = a * rs + bias_of(rows.x) + la;
+  var x1 = b * rs + bias_of(rows.y) + lb;
   let pos = META[P.posOff + m];
   if (rows.x < P.s2) {
     let i = select(((rows.x % P.hd) / 2u), rows.x % P.hd, P.neox != 0u);
@@ -355,4 +371,94 @@ fn mv_rope_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   let acc = sw_acc(gid, nwg);
   let m0 = gid.z * MV_M;
   for (var mi = 0u; mi < min(MV_M, P.M - m0); mi++) { out_rope(p, m0 + mi, acc.a[mi], acc.b[mi], acc.ss[mi]); }
+}
+
+// ---- LoRA variants: the fused projections plus Σ_j U[m, j]·B[n, j] per output row n ---------------------
+// U is already scaled and zero outside token m's adapter (lora_down), so no adapter table is read here;
+// a part without an adapter (R_i = 0) costs one header read.
+
+fn lora_part(n: u32) -> vec2<u32> {   // (part, first row)
+  if (n < P.s1) { return vec2<u32>(0u, 0u); }
+  if (n < P.s2) { return vec2<u32>(1u, P.s1); }
+  return vec2<u32>(2u, P.s2);
+}
+
+fn lora6(n: u32, m: u32) -> f32 {
+  let pt = lora_part(n);
+  let R = bitcast<u32>(LB7[1u + 3u * pt.x]);
+  if (R == 0u) { return 0.0; }
+  let ub = m * bitcast<u32>(LB7[0]) + bitcast<u32>(LB7[2u + 3u * pt.x]);
+  let bb = bitcast<u32>(LB7[3u + 3u * pt.x]) + (n - pt.y) * R;
+  var acc = 0.0;
+  for (var j = 0u; j < R; j++) { acc += LU6[ub + j] * LB7[bb + j]; }
+  return acc;
+}
+
+fn lora9(n: u32, m: u32) -> f32 {
+  let pt = lora_part(n);
+  let R = bitcast<u32>(LB9[1u + 3u * pt.x]);
+  if (R == 0u) { return 0.0; }
+  let ub = m * bitcast<u32>(LB9[0]) + bitcast<u32>(LB9[2u + 3u * pt.x]);
+  let bb = bitcast<u32>(LB9[3u + 3u * pt.x]) + (n - pt.y) * R;
+  var acc = 0.0;
+  for (var j = 0u; j < R; j++) { acc += LU9[ub + j] * LB9[bb + j]; }
+  return acc;
+}
+
+fn out_plain_lora(p: u32, m: u32, a: f32) { out_plain(p, m, a + lora6(p, m)); }
+fn out_glu_lora(p: u32, m: u32, a: f32, b: f32, ss: f32) { out_glu_l(p, m, a, b, ss, lora6(p, m), lora6(P.s1 + p, m)); }
+fn out_rope_lora(p: u32, m: u32, a: f32, b: f32, ss: f32) {
+  let rows = slot_rows(p);
+  out_rope_l(p, m, a, b, ss, lora9(rows.x, m), lora9(rows.y, m));
+}
+
+@compute @workgroup_size(WGS)
+fn mv_plain_lora(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) t: u32) {
+  let s = gpu_sums(wid, nwg, t);
+  let o = gpu_out(wid, nwg, t);
+  if (o.z != 0u) { out_plain_lora(o.x, o.y, s.a); }
+}
+
+@compute @workgroup_size(WGS)
+fn mv_glu_lora(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) t: u32) {
+  let s = gpu_sums(wid, nwg, t);
+  let o = gpu_out(wid, nwg, t);
+  if (o.z != 0u) { out_glu_lora(o.x, o.y, s.a, s.b, s.ss); }
+}
+
+@compute @workgroup_size(WGS)
+fn mv_rope_lora(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) t: u32) {
+  let s = gpu_sums(wid, nwg, t);
+  let o = gpu_out(wid, nwg, t);
+  if (o.z != 0u) { out_rope_lora(o.x, o.y, s.a, s.b, s.ss); }
+}
+
+@compute @workgroup_size(SWG)
+fn mv_plain_lora_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let p = inv_sw(gid, nwg);
+  if (p >= slots()) { return; }
+  let acc = sw_acc(gid, nwg);
+  let m0 = gid.z * MV_M;
+  for (var mi = 0u; mi < min(MV_M, P.M - m0); mi++) { out_plain_lora(p, m0 + mi, acc.a[mi]); }
+}
+
+@compute @workgroup_size(SWG)
+fn mv_glu_lora_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let p = inv_sw(gid, nwg);
+  if (p >= slots()) { return; }
+  let acc = sw_acc(gid, nwg);
+  let m0 = gid.z * MV_M;
+  for (var mi = 0u; mi < min(MV_M, P.M - m0); mi++) { out_glu_lora(p, m0 + mi, acc.a[mi], acc.b[mi], acc.ss[mi]); }
+}
+
+@compute @workgroup_size(SWG)
+fn mv_rope_lora_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let p = inv_sw(gid, nwg);
+  if (p >= slots()) { return; }
+  let acc = sw_acc(gid, nwg);
+  let m0 = gid.z * MV_M;
+  for (var mi = 0u; mi < min(MV_M, P.M - m0); mi++) { out_rope_lora(p, m0 + mi, acc.a[mi], acc.b[mi], acc.ss[mi]); }
 }

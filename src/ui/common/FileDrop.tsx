@@ -1,4 +1,5 @@
 import { useId, useRef, useState, type ReactNode } from 'react';
+import { droppedFiles, entriesOf, hasFolder, type DroppedFile } from './dropped-entries';
 
 interface Props {
   label: string;
@@ -8,6 +9,11 @@ interface Props {
   multiple?: boolean;
   /** The picker chooses a folder (all its files, with webkitRelativePath). */
   directory?: boolean;
+  /**
+   * A drop that holds a folder: every file under it (walked recursively; sizes known, nothing read),
+   * paths as a folder picker gives them. Without this, a dropped folder is ignored.
+   */
+  onFolderDrop?(files: Promise<DroppedFile[]>): void;
   children?: ReactNode;
   testId?: string;
 }
@@ -16,7 +22,7 @@ interface Props {
 // The folder picker's attributes are not in React's input props; spread so TypeScript lets them through.
 const FOLDER_PICKER = { webkitdirectory: '', directory: '' } as Record<string, string>;
 
-export function FileDrop({ label, accept, onFiles, disabled, multiple, directory, children, testId }: Props) {
+export function FileDrop({ label, accept, onFiles, disabled, multiple, directory, onFolderDrop, children, testId }: Props) {
   const [over, setOver] = useState(false);
   const input = useRef<HTMLInputElement>(null);
   const id = useId();
@@ -33,6 +39,12 @@ export function FileDrop({ label, accept, onFiles, disabled, multiple, directory
         e.preventDefault();
         setOver(false);
         if (disabled) return;
+        // Entries are only valid during the event: take them now, walk them afterwards.
+        const entries = entriesOf(e.dataTransfer.items);
+        if (entries && hasFolder(entries)) {
+          if (onFolderDrop) onFolderDrop(droppedFiles(entries));
+          return;
+        }
         const files = Array.from(e.dataTransfer.files);
         if (files.length) onFiles(multiple || directory ? files : files.slice(0, 1));
       }}

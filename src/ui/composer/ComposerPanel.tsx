@@ -1,8 +1,7 @@
 import { useMemo, useRef, useState } from 'react';
-import { composerStore, dataStore, useComposer, useLibrary, useModel, useTrain } from '../../state/app';
-import { datasetView, splitView, validateSplit } from '../../state/data';
+import { composerStore, dataStore, datasetRowsOf, useComposer, useLibrary, useModel, useTrain } from '../../state/app';
 import { parseTemplate } from '../../tags/template';
-import { prefillSegments, segmentsToTemplate, type ComposerColumn, type CompareMode, type ComposeMode, type Segment } from '../../state/composer';
+import { prefillRow, prefillSegments, segmentsToTemplate, type ComposerColumn, type CompareMode, type ComposeMode, type Segment } from '../../state/composer';
 import type { TagKind } from '../../tags/tag';
 import type { TagSummary } from '../../worker/protocol';
 import { AdapterSelect } from '../common/AdapterSelect';
@@ -100,8 +99,8 @@ export function ComposerPanel() {
                 Same prompt without its tags{mode === 'head' ? ' (generation only)' : ''}
               </option>
               <option value="variant">A second prompt (B)</option>
-              <option value="adapter" disabled={mode === 'head'} title={mode === 'head' ? 'Heads read the base model' : 'The prompt with the chosen adapter and with the base model'}>
-                Same prompt: adapter vs base model{mode === 'head' ? ' (generation only)' : ''}
+              <option value="adapter" title="The prompt with the chosen adapter and with the base model">
+                Same prompt: adapter vs base model
               </option>
             </select>
             <span className="hint">Ctrl+Enter to run</span>
@@ -197,7 +196,8 @@ function PrefillCard() {
   const [error, setError] = useState<string | null>(null);
   if (runs.length === 0) return null;
   const chosen = runs.find((r) => r.runId === runId) ?? runs[0]!;
-  const use = () => {
+  const [reading, setReading] = useState(false);
+  const use = async () => {
     setError(null);
     let template;
     try {
@@ -209,9 +209,16 @@ function PrefillCard() {
     const ds = dataStore.getState().get(chosen.config.datasetIds[0] ?? null);
     let row: Record<string, string> = {};
     if (ds) {
-      const view = datasetView(ds);
-      const split = validateSplit(ds.split) ? null : splitView(view.rows, ds.split);
-      row = split?.test[0] ?? view.rows[0] ?? {};
+      // A large upload's row comes from the mapping worker (mapping 500k rows here would freeze the page).
+      setReading(true);
+      try {
+        row = await prefillRow(ds, datasetRowsOf);
+      } catch (e) {
+        setError(String((e as Error)?.message ?? e));
+        return;
+      } finally {
+        setReading(false);
+      }
     }
     const segs = prefillSegments(template, row, chosen.config.outputField, chosen.config.fieldMap);
     composerStore.getState().setSegments('a', segs);
@@ -230,8 +237,8 @@ function PrefillCard() {
             </option>
           ))}
         </select>
-        <button type="button" onClick={use} data-testid="compose-prefill">
-          Use
+        <button type="button" onClick={() => void use()} disabled={reading} data-testid="compose-prefill">
+          {reading ? 'Reading rows…' : 'Use'}
         </button>
       </div>
       <p className="hint">
@@ -257,17 +264,20 @@ function OptionsCard() {
       <div className="card-head">
         <h2 id="copts-title">Sampling</h2>
       </div>
+      {/* The adapter applies in both modes (a head reads the hidden state of the model with it); sampling only to generation. */}
+      <div className="options">
+        <AdapterSelect label={compare === 'variant' ? 'Adapter (prompt A)' : 'Adapter'} value={adapters.a} onChange={(n) => c.setAdapter('a', n)} testId="compose-adapter-a" />
+        {compare === 'variant' && <AdapterSelect label="Adapter (prompt B)" value={adapters.b} onChange={(n) => c.setAdapter('b', n)} testId="compose-adapter-b" />}
+      </div>
       <fieldset disabled={mode === 'head'}>
         <div className="options">
-          <AdapterSelect label={compare === 'variant' ? 'Adapter (prompt A)' : 'Adapter'} value={adapters.a} onChange={(n) => c.setAdapter('a', n)} testId="compose-adapter-a" />
-          {compare === 'variant' && <AdapterSelect label="Adapter (prompt B)" value={adapters.b} onChange={(n) => c.setAdapter('b', n)} testId="compose-adapter-b" />}
           <NumberField label="Max tokens" value={o.maxTokens} min={1} step={1} integer onChange={(v) => v !== null && c.setOptions({ maxTokens: v })} />
           <NumberField label="Temperature" value={o.temperature} min={0} step={0.05} hint="0 = greedy" onChange={(v) => v !== null && c.setOptions({ temperature: v })} />
           <NumberField label="Top-p" value={o.topP} min={0} max={1} step={0.05} onChange={(v) => v !== null && c.setOptions({ topP: v })} />
           <NumberField label="Seed" value={o.seed} min={0} step={1} integer allowEmpty placeholder="random" onChange={(v) => c.setOptions({ seed: v })} />
         </div>
       </fieldset>
-      {mode === 'head' && <p className="hint">Head prediction reads the final hidden state (of the base model) at the last row of the prompt's function tag.</p>}
+      {mode === 'head' && <p className="hint">Head prediction reads the final hidden state at the last row of the prompt's function tag, of the base model or, when one is chosen, the model with the adapter.</p>}
     </section>
   );
 }
@@ -307,11 +317,9 @@ function Column({ col, running, index }: { col: ComposerColumn; running: boolean
     <div className="column" data-testid={`compose-column-${index}`}>
       <div className="column-head">
         <strong>{col.title}</strong>
-        {!col.prediction && (
-          <span className="pill pill-idle" data-testid={`compose-adapter-${index}`} title="The LoRA adapter this column generated with">
-            {col.adapter ? `adapter ${col.adapter}` : 'base'}
-          </span>
-        )}
+        <span className="pill pill-idle" data-testid={`compose-adapter-${index}`} title={col.prediction ? 'The LoRA adapter applied under the head' : 'The LoRA adapter this column generated with'}>
+          {col.adapter ? `adapter ${col.adapter}` : 'base'}
+        </span>
         {col.info && (
           <span className="muted">
             {col.info.tokens} tokens · {col.info.tagRows} tag rows
@@ -325,6 +333,7 @@ function Column({ col, running, index }: { col: ComposerColumn; running: boolean
         <div className="prediction" data-testid="head-prediction">
           <span className="muted">
             head of ‹{col.prediction.head}› at position {col.prediction.position}
+            {col.prediction.adapter ? `, with adapter ${col.prediction.adapter}` : ', base model'}
           </span>
           {col.prediction.value !== undefined && <span className="prediction-value">{col.prediction.value.toPrecision(5)}</span>}
           {col.prediction.classes && (

@@ -1,8 +1,12 @@
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { BUILTIN_DATASETS } from '../../data/builtin';
-import { dataStore, useData } from '../../state/app';
-import { datasetView, isFieldName, splitView, validateSplit } from '../../state/data';
+import type { SkippedRow } from '../../data/dataset';
+import { keptRows } from '../../data/mapping-check';
+import { splitSizes } from '../../data/split';
+import { dataStore, mappingCheckStore, useData, useMappingCheck } from '../../state/app';
+import { datasetView, isFieldName, validateSplit } from '../../state/data';
 import type { StoredDataset } from '../../state/db';
+import { SYNC_CHECK_ROWS, type CheckEntry } from '../../state/mapping-check';
 import { FileDrop } from '../common/FileDrop';
 import { formatInt } from '../format';
 import { NumberField } from '../NumberField';
@@ -55,6 +59,8 @@ function ImportCard() {
 
 function DatasetsCard() {
   const datasets = useData((s) => s.datasets);
+  // Re-render when a large dataset's check finishes (its skipped count comes from it).
+  useMappingCheck((s) => s.checks);
   const selectedId = useData((s) => s.selectedId);
   return (
     <section className="card" aria-labelledby="datasets-title">
@@ -77,7 +83,7 @@ function DatasetsCard() {
                 <span className="pick-name">{d.name}</span>
                 <span className="pick-meta">
                   {formatInt(d.rows.length)} rows · {d.format}
-                  {skippedCount(d) ? ` · ${formatInt(skippedCount(d))} skipped` : ''}
+                  {skippedCount(d) ? ` · ${formatInt(skippedCount(d)!)} skipped` : ''}
                 </span>
               </button>
             </li>
@@ -89,14 +95,82 @@ function DatasetsCard() {
 }
 
 const skippedCache = new WeakMap<StoredDataset, number>();
-/** Rows skipped at import plus rows the field mapping leaves out: the same count the details show. */
-function skippedCount(ds: StoredDataset): number {
+/**
+ * Rows skipped at import plus rows the field mapping leaves out: the same count the details show.
+ * A large dataset's mapping count comes from its worker check, once there is one (null until then).
+ */
+function skippedCount(ds: StoredDataset): number | null {
+  if (ds.rows.length > SYNC_CHECK_ROWS) {
+    const r = mappingCheckStore.getState().resultFor(ds);
+    return r ? ds.report.skipped.length + r.skipped.length : null;
+  }
   let n = skippedCache.get(ds);
   if (n === undefined) {
     n = ds.report.skipped.length + datasetView(ds).skipped.length;
     skippedCache.set(ds, n);
   }
   return n;
+}
+
+/** What the details show of the mapping check: counts, reasons, a preview. */
+interface PanelView {
+  usable: number;
+  skipped: SkippedRow[];
+  error: string | null;
+  preview: Array<Record<string, string>>;
+}
+
+/**
+ * The mapping check of `ds`: in place for a small dataset; a large one is checked in the mapping
+ * worker (null until it answers, with the check's progress in `entry`).
+ */
+function useMappingView(ds: StoredDataset): { view: PanelView | null; entry: CheckEntry | undefined } {
+  const large = ds.rows.length > SYNC_CHECK_ROWS;
+  const entry = useMappingCheck((s) => (large ? s.checks[ds.id] : undefined));
+  useEffect(() => {
+    if (large) mappingCheckStore.getState().request(ds);
+  }, [ds, large]);
+  const small = useMemo(() => {
+    if (large) return null;
+    const v = datasetView(ds);
+    return { usable: v.rows.length, skipped: v.skipped, error: v.error, preview: v.rows.slice(0, PREVIEW_ROWS) };
+  }, [ds, large]);
+  const result = large && entry?.status === 'done' ? mappingCheckStore.getState().resultFor(ds) : null;
+  const fromWorker = useMemo(
+    () => (result ? { usable: result.kept.length, skipped: result.skipped, error: result.error, preview: keptRows(ds, result.kept, 0, PREVIEW_ROWS) } : null),
+    [result, ds],
+  );
+  return { view: small ?? fromWorker, entry };
+}
+
+/** Progress of a large dataset's mapping check, with Cancel (and Check again after a cancel). */
+function CheckProgress({ ds, entry }: { ds: StoredDataset; entry: CheckEntry | undefined }) {
+  if (!entry || entry.status === 'done') return null;
+  const pct = entry.total ? Math.floor((100 * entry.done) / entry.total) : 0;
+  return (
+    <div className="check-progress" data-testid="mapping-check" data-status={entry.status}>
+      {entry.status === 'running' ? (
+        <>
+          <span>
+            Checking the mapping of {formatInt(entry.total)} rows… {pct}%
+          </span>
+          <progress max={100} value={pct} aria-label="Mapping check" />
+          <button type="button" className="small" onClick={() => mappingCheckStore.getState().cancel(ds.id)} data-testid="mapping-check-cancel">
+            Cancel
+          </button>
+        </>
+      ) : (
+        <>
+          <span className={entry.status === 'error' ? 'inline-error' : 'muted'}>
+            {entry.status === 'error' ? `The mapping check failed: ${entry.error}` : 'The mapping check was cancelled: usable and skipped rows are not counted.'}
+          </span>
+          <button type="button" className="small" onClick={() => mappingCheckStore.getState().request(ds)} data-testid="mapping-check-again">
+            Check again
+          </button>
+        </>
+      )}
+    </div>
+  );
 }
 
 function BuiltinsCard() {
@@ -128,12 +202,16 @@ function BuiltinsCard() {
 }
 
 function DatasetDetails({ ds }: { ds: StoredDataset }) {
-  const view = useMemo(() => datasetView(ds), [ds]);
+  const { view, entry } = useMappingView(ds);
   const splitError = validateSplit(ds.split);
-  const split = useMemo(() => (splitError ? null : splitView(view.rows, ds.split)), [view, ds.split, splitError]);
+  // The split's sizes depend on the count only (the rows it picks are drawn when a run starts).
+  const split = view && !splitError ? splitSizes(view.usable, ds.split) : null;
   const [name, setName] = useState(ds.name);
   const [confirmDelete, setConfirmDelete] = useState(false);
-  const skipped = [...ds.report.skipped.map((s) => ({ ...s, stage: 'parse' as const })), ...view.skipped.map((s) => ({ ...s, stage: 'mapping' as const }))];
+  const skipped = useMemo(
+    () => [...ds.report.skipped.map((s) => ({ ...s, stage: 'parse' as const })), ...(view?.skipped ?? []).map((s) => ({ ...s, stage: 'mapping' as const }))],
+    [ds.report.skipped, view],
+  );
 
   return (
     <>
@@ -177,21 +255,22 @@ function DatasetDetails({ ds }: { ds: StoredDataset }) {
           </div>
           <div>
             <dt>Usable</dt>
-            <dd data-testid="usable-rows">{formatInt(view.rows.length)}</dd>
+            <dd data-testid="usable-rows">{view ? formatInt(view.usable) : '…'}</dd>
           </div>
           <div>
             <dt>Skipped</dt>
-            <dd data-testid="skipped-count">{formatInt(skipped.length)}</dd>
+            <dd data-testid="skipped-count">{view ? formatInt(skipped.length) : '…'}</dd>
           </div>
           {split && (
             <div>
               <dt>Train / val / test</dt>
               <dd data-testid="split-counts">
-                {split.train.length} / {split.validation.length} / {split.test.length}
+                {split.train} / {split.validation} / {split.test}
               </dd>
             </div>
           )}
         </dl>
+        <CheckProgress ds={ds} entry={entry} />
         {ds.report.notes?.map((n) => (
           <p key={n} className="hint">
             {n}
@@ -199,14 +278,14 @@ function DatasetDetails({ ds }: { ds: StoredDataset }) {
         ))}
       </section>
 
-      <ReportCard skipped={skipped} />
+      {view && <ReportCard skipped={skipped} />}
 
       <div className="two-col">
-        <MappingCard ds={ds} error={view.error} />
+        <MappingCard ds={ds} error={view?.error ?? null} />
         <SplitCard ds={ds} error={splitError} />
       </div>
 
-      <PreviewCard ds={ds} rows={view.rows} fields={Object.keys(ds.mapping)} />
+      <PreviewCard ds={ds} rows={view?.preview ?? []} total={view?.usable ?? null} fields={Object.keys(ds.mapping)} />
     </>
   );
 }
@@ -380,10 +459,12 @@ function SplitCard({ ds, error }: { ds: StoredDataset; error: string | null }) {
   );
 }
 
-function PreviewCard({ ds, rows, fields }: { ds: StoredDataset; rows: Array<Record<string, string>>; fields: string[] }) {
+/** `rows`: the first mapped rows (PREVIEW_ROWS); `total`: how many there are (null: still being checked). */
+function PreviewCard({ ds, rows, total, fields }: { ds: StoredDataset; rows: Array<Record<string, string>>; total: number | null; fields: string[] }) {
   const [raw, setRaw] = useState(false);
   const cols = raw ? ds.columns : fields;
   const data = raw ? ds.rows : rows;
+  const count = raw ? ds.rows.length : total;
   return (
     <section className="card" aria-labelledby="preview-title">
       <div className="card-head">
@@ -425,7 +506,8 @@ function PreviewCard({ ds, rows, fields }: { ds: StoredDataset; rows: Array<Reco
           </tbody>
         </table>
       </div>
-      {data.length > PREVIEW_ROWS && <p className="hint">First {PREVIEW_ROWS} of {formatInt(data.length)} rows.</p>}
+      {count !== null && count > PREVIEW_ROWS && <p className="hint">First {PREVIEW_ROWS} of {formatInt(count)} rows.</p>}
+      {count === null && <p className="hint">The mapped rows appear once the mapping is checked.</p>}
     </section>
   );
 }

@@ -4,7 +4,9 @@ import { runThatTrained } from '../../state/train';
 import { BatchCard, PredictionsCard } from './Predictions';
 import { cellKey, combinationOf, type CellState, type RowsChoice } from '../../state/matrix';
 import type { TagSummary } from '../../worker/protocol';
+import { AdapterSelect } from '../common/AdapterSelect';
 import { Select } from '../common/Select';
+import { RowsProgress } from '../common/RowsProgress';
 import { TagChip } from '../common/TagChip';
 import { NumberField } from '../NumberField';
 
@@ -22,6 +24,7 @@ export function MatrixPanel() {
   const fns = useMemo(() => tags.filter((t) => t.kind === 'function'), [tags]);
   const cells = useMatrix((s) => s.cells);
   const running = useMatrix((s) => s.running);
+  const preparingRows = useMatrix((s) => s.preparingRows);
   const model = useModel((s) => s.model);
   const history = useTrain((s) => s.history);
   const m = matrixStore.getState();
@@ -68,6 +71,7 @@ export function MatrixPanel() {
                 )}
               </div>
             </div>
+            {preparingRows && <RowsProgress progress={preparingRows} onCancel={() => m.stop()} testId="matrix-rows" />}
             {domains.length === 0 || fns.length === 0 ? (
               <p className="muted">
                 The matrix needs at least one domain tag and one function tag in the library (now: {domains.length} domain, {fns.length} function). Train them in the Train panel
@@ -141,6 +145,11 @@ function Cell({ domain, fn, cell, disabled }: { domain: TagSummary; fn: TagSumma
               n = {r.n}
               {HIGHER_IS_BETTER.has(r.metric) ? ' ↑' : ' ↓'}
             </span>
+            {r.adapter && (
+              <span className="muted small" data-testid={`cell-adapter-${domain.name}-${fn.name}`} title="The LoRA adapter applied under the head">
+                adapter {r.adapter}
+              </span>
+            )}
           </>
         ) : (
           <span className="muted">evaluate</span>
@@ -165,6 +174,7 @@ function ConfigCard() {
   const limit = useMatrix((s) => s.limit);
   const outputField = useMatrix((s) => s.outputField);
   const fieldMap = useMatrix((s) => s.fieldMap);
+  const adapter = useMatrix((s) => s.adapter);
   const defaultsFrom = useMatrix((s) => s.defaultsFrom);
   const running = useMatrix((s) => s.running);
   const m = matrixStore.getState();
@@ -192,6 +202,12 @@ function ConfigCard() {
             onChange={(r) => m.setConfig({ rows: r })}
           />
           <NumberField label="Examples per cell" value={limit} min={1} step={1} integer onChange={(v) => v !== null && m.setConfig({ limit: v })} />
+          <AdapterSelect
+            value={adapter}
+            onChange={(n) => m.setConfig({ adapter: n })}
+            testId="matrix-adapter"
+            hint="Applied under the heads (cells and batch prediction); cells without a head use the base model."
+          />
         </div>
         <div className="field">
           <label htmlFor="cell-template">Cell template</label>

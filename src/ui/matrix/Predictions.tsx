@@ -39,7 +39,7 @@ export function PredictionsCard() {
     <section className="card" aria-labelledby="preds-title" data-testid="matrix-predictions">
       <div className="card-head">
         <h2 id="preds-title">
-          Predictions · ‹{domain}› × ‹{fn}›
+          Predictions · ‹{domain}› × ‹{fn}›{cell.reply.adapter ? ` · adapter ${cell.reply.adapter}` : ''}
         </h2>
         <div className="actions">
           <ChartExport target={fig} title={`predictions ${domain} ${fn}`} rows={rows} />
@@ -107,7 +107,8 @@ export function BatchCard() {
   const [text, setText] = useState('');
   const [templateText, setTemplateText] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const [result, setResult] = useState<RowPrediction[] | null>(null);
+  const [result, setResult] = useState<{ predictions: RowPrediction[]; adapter: string | null } | null>(null);
+  const adapter = useMatrix((s) => s.adapter);
   const [error, setError] = useState<string | null>(null);
   if (withHead.length === 0) return null;
   const tag = withHead.find((t) => t.name === fn) ?? withHead[0]!;
@@ -131,7 +132,7 @@ export function BatchCard() {
     if (r) setResult(r);
     else setError('The prediction failed: see the message above.');
   };
-  const csvRows = (result ?? []).map((p) => ({ [inputField]: inputs[p.row] ?? '', prediction: p.prediction }));
+  const csvRows = (result?.predictions ?? []).map((p) => ({ [inputField]: inputs[p.row] ?? '', prediction: p.prediction }));
   return (
     <section className="card" aria-labelledby="batch-title" data-testid="batch-prediction">
       <div className="card-head">
@@ -151,7 +152,9 @@ export function BatchCard() {
         <label className="field">
           <span>Template</span>
           <input type="text" className="mono" value={template} onChange={(e) => setTemplateText(e.target.value)} aria-label="Batch template" />
-          <span className="field-hint">{templateError ?? `Each line fills {${inputField}}; the head reads ‹${tag.name}› (everything from {${outputField}} on is left out).`}</span>
+          <span className="field-hint">
+            {templateError ?? `Each line fills {${inputField}}; the head reads ‹${tag.name}› (everything from {${outputField}} on is left out), ${adapter ? `with adapter ${adapter}` : 'on the base model'} (the Evaluation card's Adapter).`}
+          </span>
         </label>
         <label className="field">
           <span>Inputs, one per line</span>
@@ -180,6 +183,11 @@ export function BatchCard() {
         {error && (
           <p className="inline-error" role="alert">
             {error}
+          </p>
+        )}
+        {result && (
+          <p className="muted small" data-testid="batch-adapter">
+            {result.predictions.length} predictions, {result.adapter ? `with adapter ${result.adapter}` : 'base model'}.
           </p>
         )}
         {result && <PredTable rows={csvRows} />}

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { useLibrary, useModel } from '../../state/app';
 import { MAX_CORPUS_BYTES } from '../../selfspec/corpus';
 import { DEFAULT_SPECIALISE } from '../../selfspec/specialise';
-import { corpusChoice } from './corpus-choice';
+import { corpusChoice, type PickedFile } from './corpus-choice';
 import { slotFit, type InputChoice } from '../../state/selfspec';
 import type { SpecMethod } from '../../selfspec/specialise';
 import type { Scoring } from '../../selfspec/evaluate';
@@ -50,9 +50,11 @@ export function SetupCard() {
   const adapters = useLibrary((s) => s.summary.adapters);
   // A refused corpus pick (too big, no .txt) is said here; the corpus chosen before stays.
   const [corpusError, setCorpusError] = useState<string | null>(null);
-  const pickCorpus = (files: File[], folder = false) => {
+  const pickCorpus = (files: PickedFile[] | Promise<PickedFile[]>, folder = false) => {
     setCorpusError(null);
-    corpusChoice(files, { folder }).then(st.setCorpus, (e: Error) => setCorpusError(e.message));
+    Promise.resolve(files)
+      .then((f) => corpusChoice(f, { folder }))
+      .then(st.setCorpus, (e: Error) => setCorpusError(e.message));
   };
   const start = adapters.find((a) => a.name === settings.initAdapter) ?? null;
   const st = selfspecStore.getState();
@@ -144,10 +146,10 @@ export function SetupCard() {
             <option value="none">None (k = 0)</option>
             {(corpus.kind === 'file' || corpus.kind === 'folder') && <option value={corpus.kind}>{label(corpus, [])}</option>}
           </select>
-          <FileDrop label="Upload a corpus" accept=".jsonl,.json,.txt" multiple disabled={busy} onFiles={(f) => pickCorpus(f)} testId="ss-corpus-file">
+          <FileDrop label="Upload a corpus" accept=".jsonl,.json,.txt" multiple disabled={busy} onFiles={(f) => pickCorpus(f)} onFolderDrop={(f) => pickCorpus(f, true)} testId="ss-corpus-file">
             JSONL with id and text, or plain text with one passage per line; several .txt files are documents
           </FileDrop>
-          <FileDrop label="Choose a folder of .txt documents" directory disabled={busy} onFiles={(f) => pickCorpus(f, true)} testId="ss-corpus-folder">
+          <FileDrop label="Choose or drop a folder of .txt documents" directory disabled={busy} onFiles={(f) => pickCorpus(f, true)} onFolderDrop={(f) => pickCorpus(f, true)} testId="ss-corpus-folder">
             split at blank lines into passages, ids &lt;file&gt;#&lt;n&gt;; up to {MAX_CORPUS_BYTES / 1024 / 1024} MB in all
           </FileDrop>
           {corpusError && (

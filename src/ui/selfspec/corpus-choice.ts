@@ -1,6 +1,7 @@
 /**
  * What the panel makes of picked or dropped corpus files: one file is a corpus file (JSONL {id, text},
- * PubMedQA JSON, or one passage per line); several files, or a folder (webkitdirectory), are .txt
+ * PubMedQA JSON, or one passage per line); several files, or a folder (webkitdirectory, or dropped:
+ * ../common/dropped-entries.ts), are .txt
  * documents that the worker splits into passages `<file>#<n>` (src/selfspec/corpus.ts). Sizes are
  * checked against MAX_CORPUS_BYTES before a byte is read, so a too-big corpus costs nothing and the
  * current choice stays.
@@ -33,7 +34,7 @@ export async function corpusChoice(files: readonly PickedFile[], o: { folder?: b
   }
   const folderName = (files[0].webkitRelativePath ?? '').split('/').filter(Boolean)[0] ?? `${files.length} files`;
   const txt = files.filter((f) => f.name.toLowerCase().endsWith('.txt'));
-  if (txt.length === 0) throw new Error(`${folderName}: no .txt documents among the ${files.length} files. A corpus of several files takes plain-text .txt documents.`);
+  if (txt.length === 0) throw new Error(`${folderName}: no .txt documents among the ${files.length} file${files.length === 1 ? '' : 's'}. A corpus of several files takes plain-text .txt documents.`);
   checkCorpusSize(
     txt.reduce((a, f) => a + f.size, 0),
     `${folderName} (${txt.length} .txt files)`,

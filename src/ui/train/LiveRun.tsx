@@ -2,6 +2,7 @@ import { useMemo } from 'react';
 import { trainStore, useTrain } from '../../state/app';
 import { lossLabel, metricLabel, primaryMetric } from '../../state/train';
 import { fmt, MiniChart } from '../common/LiveChart';
+import { RowsProgress } from '../common/RowsProgress';
 import { formatInt } from '../format';
 import { RunClock, SampleList } from './Samples';
 
@@ -22,6 +23,7 @@ export function LiveRun() {
   const result = useTrain((s) => s.result);
   const error = useTrain((s) => s.error);
   const lastCp = useTrain((s) => s.lastCheckpointStep);
+  const preparingRows = useTrain((s) => s.preparingRows);
   const t = trainStore.getState();
   const active = status === 'running' || status === 'starting';
   const paused = phase === 'paused';
@@ -50,7 +52,7 @@ export function LiveRun() {
         </h2>
         <div className="actions">
           {!active && (
-            <button type="button" className="primary" onClick={() => void t.start()} data-testid="train-start">
+            <button type="button" className="primary" onClick={() => void t.start()} disabled={!!preparingRows} data-testid="train-start">
               Start training
             </button>
           )}
@@ -77,6 +79,7 @@ export function LiveRun() {
         </div>
       </div>
 
+      {preparingRows && <RowsProgress progress={preparingRows} onCancel={() => t.cancel()} testId="train-rows" />}
       {run ? (
         <>
           <div className="run-status">

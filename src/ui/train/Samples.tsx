@@ -1,6 +1,7 @@
 import { useEffect, useId, useMemo, useState } from 'react';
-import { trainStore, useData, useTrain } from '../../state/app';
-import { defaultSamplePromptOf, runTimes } from '../../state/train';
+import { datasetRowsOf, trainStore, useData, useTrain } from '../../state/app';
+import { SYNC_CHECK_ROWS } from '../../state/mapping-check';
+import { defaultSamplePromptOf, runTimes, sampleRowIn, samplePromptOfRow } from '../../state/train';
 import { formatDuration } from '../format';
 import { NumberField } from '../NumberField';
 
@@ -12,7 +13,20 @@ export function SampleSettings() {
   const t = trainStore.getState();
   const id = useId();
   const ds = datasets.find((d) => d.id === config.datasetIds[0]);
-  const fallback = useMemo(() => defaultSamplePromptOf(config, ds), [config, ds]);
+  // A large upload's sample row comes from the mapping worker (mapping 500k rows here would freeze the panel).
+  const large = !!ds && ds.rows.length > SYNC_CHECK_ROWS;
+  const inPlace = useMemo(() => (large ? '' : defaultSamplePromptOf(config, ds)), [config, ds, large]);
+  const [fromWorker, setFromWorker] = useState('');
+  useEffect(() => {
+    if (!large) return;
+    const c = new AbortController();
+    sampleRowIn(config, ds, datasetRowsOf, { signal: c.signal }).then(
+      (row) => setFromWorker(samplePromptOfRow(config, row)),
+      () => {},
+    );
+    return () => c.abort();
+  }, [config, ds, large]);
+  const fallback = large ? fromWorker : inPlace;
   const edited = config.samplePrompt.trim() !== '';
   return (
     <section className="card" aria-labelledby={`${id}-title`} data-testid="train-sample-settings">
