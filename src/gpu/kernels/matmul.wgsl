@@ -601,11 +601,11 @@ fn tile_bwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 
 // Quantized types: one invocation per 8 rows × one pair unit (8 columns: k..k+3 and k+pair_off()..+3) of
 // dx, whole N, one W row per step. A pair is one read of a block's scale and quants for 8 weights
-// (dq_pair), so each dequantized weight feeds 8 rows of dy: a quarter of the dequantization per FMA of
-// tile_bwd_sw's 4×4 blocks of dq4. Consecutive invocations take consecutive units of the same rows
-// (neighbouring columns of W). Measured on SwiftShader (Q4_0, Q8_0, Q4_K, 100M shapes, M = 32) against
-// 4×8 with 4 W rows per step: 1.35–2.2× faster, the extra accumulators' spills cost less than the
-// dequantization they save. Float types take tile_bwd_sw (4 columns: nothing to dequantize, and K % 8
+// (dq_pair), and each dequantized weight feeds 8 rows of dy (4×4 blocks of dq4: 4 weights per read, 4
+// rows each). Consecutive invocations take consecutive units of the same rows (neighbouring columns of
+// W). Measured on SwiftShader (Q4_0, Q8_0, Q4_K, 100M shapes, M = 32, same process): 1.8–2.1× faster
+// than 4×4 blocks of dq4 and 1.35–2.2× faster than 4 rows × 8 columns with 4 W rows per step; the extra
+// accumulators' spills cost less than the dequantization they save. Float types take tile_bwd_sw (4 columns: nothing to dequantize, and K % 8
 // may be 4 there; 8 columns measured slower for F32).
 @compute @workgroup_size(SWG)
 fn tile_bwd_q_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
