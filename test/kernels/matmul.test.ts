@@ -145,7 +145,7 @@ for (const profile of PROFILES) {
 describe('matmul dispatch', () => {
   // Per-dimension limits that make each dispatch of the test need an x·y grid: [matvec fwd, matvec bwd,
   // tiled fwd, tiled bwd]. GPU: 18 groups → 5×4, 3 → 2×2, 6 tiles → 3×2, 15 → 4×4. Software: 5 → 3×2,
-  // 5 → 3×2, 38 → 7×6, 165 → 13×13.
+  // 5 → 3×2, 10 → 7×2 (8×8 blocks), 43 → 13×4.
   const LIMITS = { gpu: [5, 2, 4, 4], software: [3, 3, 7, 13] } as const;
   for (const profile of PROFILES) {
     it(`numbers workgroups over a 2-D grid when one dimension is not enough (${profile.name} kernels)`, async () => {

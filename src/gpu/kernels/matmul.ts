@@ -44,9 +44,11 @@ export function matmulMatvecShapes(gpu: Pick<Gpu, 'limits' | 'features'>): Matve
   const cg = Math.min(32, wgs);
   return { fwd: { rows, tpr }, bwd: { cg, ns: wgs / cg } };
 }
-/** Software adapters: invocations per workgroup of the *_sw kernels, and tile_bwd_sw's 4×4 blocks. */
+/** Software adapters: invocations per workgroup of the *_sw kernels, and 4-wide blocks. */
 const SWG = 16;
 const SW_BLOCK = 4;
+/** Software adapters: dx rows per invocation of tile_bwd_sw / tile_bwd_q_sw. */
+const SW_BWD_ROWS = 8;
 /**
  * Default block of y per tile_fwd_sw invocation: 8 x rows × 8 W rows. Loads bound it on SwiftShader, and
  * 8 × 8 did the fewest per FMA without spilling (same-process prefill at 512 tokens, docs/perf.md).
@@ -185,10 +187,12 @@ export class Matmul {
             Object.assign(constants, { TT: p.tile, TKC: p.chunk, TWG: p.threads });
           }
           const base = entry === 'mv_fwd1' ? 'mv_fwd' : entry;
+          // Software tiled backward: quantized types take the dq_pair variant (matmul.wgsl).
+          const sw = entry === 'tile_bwd' && swPairBackward(type) ? 'tile_bwd_q_sw' : `${base}_sw`;
           const k = await kc.get({
-            label: `matmul_${entry}${software ? '_sw' : half ? '_f16' : ''}_${TYPE_LAYOUT[type].name}`,
+            label: `matmul_${entry}${software ? (sw === 'tile_bwd_q_sw' ? '_q_sw' : '_sw') : half ? '_f16' : ''}_${TYPE_LAYOUT[type].name}`,
             code: half ? codeF16 : code,
-            entry: software ? `${base}_sw` : base,
+            entry: software ? sw : base,
             params: ['u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32', 'u32'],
             bindings: ['read', 'read', 'read', 'rw'],
             constants,
@@ -268,7 +272,8 @@ export class Matmul {
       const [gx, gy] = grid(Math.ceil(K / (this.software ? 4 * SWG : 4 * this.matvec.bwd.cg)), maxG);
       rec.dispatch(this.kernel('mv_bwd', a.w), bindings, params, [gx, gy, Math.ceil(M / MV_M)]);
     } else if (this.software) {
-      const blocks = (K / SW_BLOCK) * Math.ceil(M / SW_BLOCK);
+      // One invocation per 8 rows × 4 columns of dx, or × 8 columns (a dq_pair unit) for quantized types.
+      const blocks = (K / (swPairBackward(a.w.type) ? 8 : 4)) * Math.ceil(M / SW_BWD_ROWS);
       rec.dispatch(this.kernel('tile_bwd', a.w), bindings, params, grid(Math.ceil(blocks / SWG), maxG));
     } else {
       const T = this.plans.backward.tile;
@@ -282,6 +287,11 @@ export class Matmul {
     if (!k) throw new Error(`Matmul: weight "${w.name}" has type ${TYPE_LAYOUT[w.type]?.name ?? w.type}, which was not compiled`);
     return k;
   }
+}
+
+/** Whether the software tiled backward of `type` is tile_bwd_q_sw (8 rows × 8 columns per invocation). */
+function swPairBackward(type: GgmlType): boolean {
+  return TYPE_LAYOUT[type].blockElems >= 32;
 }
 
 /** A matrix's bytes: its whole buffer, or its part of a stacked buffer. */
