@@ -1,6 +1,6 @@
 /** float64 references of the ceiling kernels (src/gpu/kernels/ceilings.wgsl). */
 
-/** fma_f32 for one vec4 lane group: four chains seeded s, s+1, s+2, s+3, each iters rounds of x = x·a + b, summed. */
+/** fma_chains (f32) for one vec4 lane group: four chains seeded s, s+1, s+2, s+3, each iters rounds of x = x·a + b, summed. */
 export function fmaRef(src: ArrayLike<number>, iters: number, a: number, b: number): Float64Array {
   const out = new Float64Array(src.length);
   for (let i = 0; i < src.length; i++) {

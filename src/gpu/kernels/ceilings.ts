@@ -1,8 +1,11 @@
-import code from './ceilings.wgsl?raw';
-import codeF16 from './ceilings-f16.wgsl?raw';
+import source from './ceilings.wgsl?raw';
 import type { Kernel, KernelCache } from '../kernel';
 import { workgroupSize } from '../workgroup';
 import type { Binding, Recorder } from '../recorder';
+
+// One source for both precisions: the FMA chains' arithmetic type FT is declared up front.
+const code = `alias FT = f32;\n${source}`;
+const codeF16 = `enable f16;\nalias FT = f16;\n${source}`;
 
 const params = ['u32', 'u32', 'f32', 'f32'] as const;
 const bindings = ['read', 'rw'] as const;
@@ -24,8 +27,8 @@ export class Ceilings {
     const constants = { WG: wg };
     const [c, f, h] = await Promise.all([
       kc.get({ label: 'ceil_copy', code, entry: 'copy', params, bindings, constants }),
-      kc.get({ label: 'ceil_fma_f32', code, entry: 'fma_f32', params, bindings, constants }),
-      kc.gpu.features.shaderF16 ? kc.get({ label: 'ceil_fma_f16', code: codeF16, entry: 'fma_f16', params, bindings, constants }) : null,
+      kc.get({ label: 'ceil_fma_f32', code, entry: 'fma_chains', params, bindings, constants }),
+      kc.gpu.features.shaderF16 ? kc.get({ label: 'ceil_fma_f16', code: codeF16, entry: 'fma_chains', params, bindings, constants }) : null,
     ]);
     return new Ceilings(c, f, h, wg);
   }

@@ -10,6 +10,8 @@
 //        more than its 16 FMAs, so the 1-round loop measured ~4 GFLOP/s of CPU time where 8 rounds
 //        measure ~15-22 (×2: 8, ×16/×32 no higher than ×8; same process, 2026-12-03; docs/perf.md).
 //        A GPU compiler unrolls such a loop itself, so real GPUs should see no change.
+//        FT is the arithmetic type, declared by ceilings.ts before this source: `alias FT = f32;`, or
+//        `enable f16; alias FT = f16;` for the f16 ceiling (compiled only where shader-f16 exists).
 
 struct Params { n: u32, iters: u32, a: f32, b: f32 };
 
@@ -28,17 +30,16 @@ fn copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 @compute @workgroup_size(WG)
-fn fma_f32(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn fma_chains(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
   if (i >= P.n) { return; }
-  let s = src[i];
+  let s = vec4<FT>(src[i]);
   var a0 = s;
-  var a1 = s + vec4<f32>(1.0);
-  var a2 = s + vec4<f32>(2.0);
-  var a3 = s + vec4<f32>(3.0);
-  let m = vec4<f32>(P.a);
-  let c = vec4<f32>(P.b);
-  // 8 rounds per loop iteration (the rest after): see "unrolled" in ceilings.wgsl's header.
+  var a1 = s + vec4<FT>(FT(1.0));
+  var a2 = s + vec4<FT>(FT(2.0));
+  var a3 = s + vec4<FT>(FT(3.0));
+  let m = vec4<FT>(FT(P.a));
+  let c = vec4<FT>(FT(P.b));
   let main = P.iters & ~7u;
   for (var k = 0u; k < main; k += 8u) {
     a0 = fma(a0, m, c);
@@ -80,5 +81,5 @@ fn fma_f32(@builtin(global_invocation_id) gid: vec3<u32>) {
     a2 = fma(a2, m, c);
     a3 = fma(a3, m, c);
   }
-  dst[i] = a0 + a1 + a2 + a3;
+  dst[i] = vec4<f32>(a0 + a1 + a2 + a3);
 }
