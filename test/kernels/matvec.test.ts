@@ -17,13 +17,15 @@ const MODES: MatvecMode[] = ['plain', 'norm', 'glu', 'rope'];
  * once with the workgroup-memory reduction and once with subgroups where the device has them.
  */
 const VARIANTS = [
-  { name: 'software', software: true, subgroups: false, swRows: undefined },
+  { name: 'software', software: true, subgroups: false, swRows: undefined, swUnits: false },
   // Single-row decode with 1, 2 and 4 output slots per invocation (the default is SW_ROWS = 8).
-  { name: 'software, swRows 1', software: true, subgroups: false, swRows: 1 },
-  { name: 'software, swRows 2', software: true, subgroups: false, swRows: 2 },
-  { name: 'software, swRows 4', software: true, subgroups: false, swRows: 4 },
-  { name: 'gpu', software: false, subgroups: false, swRows: undefined },
-  { name: 'gpu+subgroups', software: false, subgroups: true, swRows: undefined },
+  { name: 'software, swRows 1', software: true, subgroups: false, swRows: 1, swUnits: false },
+  { name: 'software, swRows 2', software: true, subgroups: false, swRows: 2, swUnits: false },
+  { name: 'software, swRows 4', software: true, subgroups: false, swRows: 4, swUnits: false },
+  // Batched rows (M > 1) on the older unit-wise loop (SW_MB = 0), kept for bench/decode-batched-sw.ts.
+  { name: 'software, units', software: true, subgroups: false, swRows: undefined, swUnits: true },
+  { name: 'gpu', software: false, subgroups: false, swRows: undefined, swUnits: false },
+  { name: 'gpu+subgroups', software: false, subgroups: true, swRows: undefined, swUnits: false },
 ] as const;
 
 /**
@@ -43,7 +45,7 @@ beforeAll(async () => {
 });
 
 const kernelsFor = (v: (typeof VARIANTS)[number], type: GgmlType, modes: MatvecMode[]) =>
-  DecodeMatvec.create(profileKc(t, v.software), modes.map((m) => [type, m] as const), { subgroups: v.subgroups, swRows: v.swRows });
+  DecodeMatvec.create(profileKc(t, v.software), modes.map((m) => [type, m] as const), { subgroups: v.subgroups, swRows: v.swRows, swUnits: v.swUnits });
 
 
 /** K-quants: two super-blocks; Q4_0/Q8_0: three blocks; float types: K % 8 == 4 (the tail path). */
@@ -91,7 +93,8 @@ for (const v of VARIANTS) {
           f();
           expect(t.rec.dispatches - before).toBe(1);
         };
-        for (const M of [1, 3, 9]) {
+        // Software: every chunk size of the batched path (M = 2..8), and 9 = a full chunk and one more.
+        for (const M of v.software ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [1, 3, 9]) {
           const x = randn(r, M * K);
           const xBuf = t.f32(x);
           // plain: y = init + x·Wᵀ + bias (accumulate)

@@ -159,9 +159,10 @@ export class DecodeMatvec {
    * `swRows` (software adapters): output slots per single-row invocation, default SW_ROWS (the LoRA
    * variants keep one). `stream` builds the dequantization ceiling instead (bench/roofline.ts):
    * single-row `plain` pipelines that take x as all ones and never read it, so y[n] = Σ_k W[n, k], the
-   * decode loop's cost without x.
+   * decode loop's cost without x. `swUnits` (software adapters) keeps the batched rows (M > 1) on the
+   * older 8-element unit loop instead of block-wise dequantization (acc_swm), for side-by-side timing.
    */
-  static async create(kc: KernelCache, needs: ReadonlyArray<readonly [GgmlType, MatvecMode]>, opts: { subgroups?: boolean; lora?: boolean; swRows?: 1 | 2 | 4 | 8; stream?: boolean } = {}): Promise<DecodeMatvec> {
+  static async create(kc: KernelCache, needs: ReadonlyArray<readonly [GgmlType, MatvecMode]>, opts: { subgroups?: boolean; lora?: boolean; swRows?: 1 | 2 | 4 | 8; swUnits?: boolean; swBatch?: number; stream?: boolean } = {}): Promise<DecodeMatvec> {
     const gpu = kc.gpu;
     const lora = opts.lora === true;
     if (lora && opts.stream) throw new Error('DecodeMatvec: stream (the dequantization ceiling) has no LoRA variant');
@@ -183,7 +184,7 @@ export class DecodeMatvec {
         return (opts.stream ? [1] : [1, MATVEC_ROWS]).map(async (m) => {
           const constants: Record<string, number> = { WTYPE: type, MODE: MODES[mode], MV_M: m };
           if (shape) Object.assign(constants, { MV_ROWS: shape.rows, MV_TPR: shape.tpr, WGS: shape.wgs });
-          else Object.assign(constants, lora ? { SWG } : { SWG, SW_R: swRows });
+          else Object.assign(constants, lora ? { SWG } : { SWG, SW_R: swRows }, opts.swUnits ? { SW_MB: 0 } : opts.swBatch !== undefined ? { SW_MB: opts.swBatch } : {});
           if (opts.stream) constants.STREAM = 1;
           const variant = software ? '_sw' : sg ? '_sg' : '';
           const l = lora ? '_lora' : '';
