@@ -47,7 +47,7 @@ function stacked(rows: number[], K: number): GpuTensor[] {
   });
 }
 const needs = (['plain', 'norm', 'glu', 'rope'] as MatvecMode[]).map((m) => [type, m] as const);
-const variants: Record<string, DecodeMatvec> = { units: await DecodeMatvec.create(kc, needs, { swUnits: true }), blocks: await DecodeMatvec.create(kc, needs, { swBatch: 1 }), unrolled: await DecodeMatvec.create(kc, needs, { swBatch: 2 }) };
+const variants: Record<string, DecodeMatvec> = { units: await DecodeMatvec.create(kc, needs, { swUnits: true }), blocks: await DecodeMatvec.create(kc, needs) };
 const x = zeros(M * ff), y = zeros(M * vocab), g = zeros(ff), q = zeros(M * d);
 const kCache = zeros(M * maxSeq * d), vCache = zeros(M * maxSeq * d);
 const slotPos = u32([...Array.from({ length: M }, (_, m) => m), ...Array.from({ length: M }, () => 5)]);
@@ -87,7 +87,7 @@ const out: Record<string, unknown> = { M, type: args.type, shape: { d, ff, vocab
 const tot = { units: [0, 0], blocks: [0, 0] } as Record<string, number[]>;
 for (const name of Object.keys(calls)) {
   const [u, b] = [best[`${name}@units`], best[`${name}@blocks`]];
-  out[name] = { units_ms: round(u[0], 2), blocks_ms: round(b[0], 2), units_cpu_ms: round(u[1], 2), blocks_cpu_ms: round(b[1], 2), speedup: round(u[0] / b[0], 2), speedup_cpu: round(u[1] / b[1], 2), unrolled_ms: round(best[`${name}@unrolled`][0], 2) };
+  out[name] = { units_ms: round(u[0], 2), blocks_ms: round(b[0], 2), units_cpu_ms: round(u[1], 2), blocks_cpu_ms: round(b[1], 2), speedup: round(u[0] / b[0], 2), speedup_cpu: round(u[1] / b[1], 2) };
   for (const v of ['units', 'blocks']) { tot[v][0] += best[`${name}@${v}`][0]; tot[v][1] += best[`${name}@${v}`][1]; }
 }
 out.total = { units_ms: round(tot.units[0], 1), blocks_ms: round(tot.blocks[0], 1), speedup: round(tot.units[0] / tot.blocks[0], 2), speedup_cpu: round(tot.units[1] / tot.blocks[1], 2) };

@@ -219,9 +219,12 @@ function loraFixture(rows: number[], ranks: number[], M: number, seed: number) {
   return { lora: { u: t.f32(u), b: t.bytes(lb) }, add, N };
 }
 
+// Software: SW_ROWS (8) slots per single-row invocation on F32, Q4_0, Q8_0; 1 and 2 on the K-quants
+// (so the slots clamped past N = 37 / 24 / 40 rows are exercised in every width).
 const LORA_VARIANTS = [
-  { v: VARIANTS[0], types: [GgmlType.F32, GgmlType.Q4_0] },
+  { v: VARIANTS[0], types: [GgmlType.F32, GgmlType.Q4_0, GgmlType.Q8_0] },
   { v: VARIANTS[1], types: [GgmlType.Q4_K] },
+  { v: VARIANTS[2], types: [GgmlType.Q6_K] },
 ];
 
 for (const { v, types } of LORA_VARIANTS) {
@@ -229,13 +232,13 @@ for (const { v, types } of LORA_VARIANTS) {
     for (const type of types) {
       it(`${TYPE_LAYOUT[type].name}: plain, glu and rope add B·u per part (none on a part without an adapter)`, async () => {
         const modes: MatvecMode[] = ['plain', 'glu', 'rope'];
-        const mv = await DecodeMatvec.create(profileKc(t, v.software), modes.map((m) => [type, m] as const), { lora: true });
+        const mv = await DecodeMatvec.create(profileKc(t, v.software), modes.map((m) => [type, m] as const), { lora: true, swRows: v.swRows });
         const K = kFor(type);
         const eps = 1e-5;
         const r = rng(2000 + type);
         const g = randn(r, K, 0.5).map((x) => 1 + x);
         const gBuf = t.f32(g);
-        for (const M of [1, 3, 9]) {
+        for (const M of [1, 2, 3, 5, 8, 9]) {
           const x = randn(r, M * K);
           const xBuf = t.f32(x);
           {

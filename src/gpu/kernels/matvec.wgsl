@@ -14,8 +14,8 @@
 //
 // GPU variants (mv_*): workgroups of WGS = MV_ROWS · MV_TPR invocations (sizes from the adapter's
 // limits, matvec.ts); MV_TPR threads share one output slot's reduction over K. Software adapters
-// (mv_*_sw): one invocation per (SW_R output slots when MV_M = 1, else one slot and a chunk of MV_M x
-// rows), whole K, no barrier (see matmul.wgsl).
+// (mv_*_sw, mv_*_lora_sw): one invocation per (SW_R output slots when MV_M = 1, else one slot and a
+// chunk of MV_M x rows), whole K, no barrier (see matmul.wgsl).
 // Workgroups are numbered x + y·nx (grid()); z is the chunk of MV_M x rows.
 // mv_{plain,glu,rope}_lora(_sw) (end of file): the same, plus a LoRA adapter's B·(A·x_in) per output row
 // before the bias / SwiGLU / RoPE / residual add, from A·x_in computed by lora.wgsl's lora_down.
@@ -332,7 +332,8 @@ fn mv_rope(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 // whole block and Q4_K rows a 64-element chunk at a time, reading the block's words once (funnel-shifted
 // where blocks are 2-aligned), (c) turns quants into floats with unpack4x8unorm and applies the block's
 // scale and offset once: Σ d(q−8)x = d(Σ q·x − 8·Σx), with Σx shared by all rows. Other types step
-// through dq_pair units (8 elements). Batched rows (MV_M = 8) keep accumulate().
+// through dq_pair units (8 elements). Batched rows (MV_M = 8) take acc_swm (below acc_sw1); the LoRA
+// variants take the same two paths and add B·u per output.
 
 fn inv_sw(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * SWG;
@@ -668,36 +669,17 @@ fn acc_swm(p: u32, m0: u32, mc: u32) -> Acc {
   let ba = w_row(rows.x, rb);
   let bb = w_row(rows.y, rb);
   let steps = K / sw_step();
-  var A0 = vec4<f32>(0.0); var A1 = A0; var B0 = A0; var B1 = A0; var S0 = A0; var S1 = A0;
   for (var st = 0u; st < steps; st++) {
     let k = select(pair_k(st), st * sw_step(), sw_step() > 8u);
     let wa = dq_step(ba, st, k);
     var wb = wa;
     if (pair) { wb = dq_step(bb, st, k); }
-    if (SW_MB == 2u) {
-      let xb = m0 * K;
-      let s0 = step_x(wa, wb, xb, k);
-      A0.x += s0.x; B0.x += s0.y; S0.x += s0.z;
-      if (mc > 1u) { let s = step_x(wa, wb, xb + K, k); A0.y += s.x; B0.y += s.y; S0.y += s.z; }
-      if (mc > 2u) { let s = step_x(wa, wb, xb + 2u * K, k); A0.z += s.x; B0.z += s.y; S0.z += s.z; }
-      if (mc > 3u) { let s = step_x(wa, wb, xb + 3u * K, k); A0.w += s.x; B0.w += s.y; S0.w += s.z; }
-      if (mc > 4u) { let s = step_x(wa, wb, xb + 4u * K, k); A1.x += s.x; B1.x += s.y; S1.x += s.z; }
-      if (mc > 5u) { let s = step_x(wa, wb, xb + 5u * K, k); A1.y += s.x; B1.y += s.y; S1.y += s.z; }
-      if (mc > 6u) { let s = step_x(wa, wb, xb + 6u * K, k); A1.z += s.x; B1.z += s.y; S1.z += s.z; }
-      if (mc > 7u) { let s = step_x(wa, wb, xb + 7u * K, k); A1.w += s.x; B1.w += s.y; S1.w += s.z; }
-      continue;
-    }
     for (var mi = 0u; mi < mc; mi++) {
       let s = step_x(wa, wb, (m0 + mi) * K, k);
       r.a[mi] += s.x;
       r.b[mi] += s.y;
       r.ss[mi] += s.z;
     }
-  }
-  if (SW_MB == 2u) {
-    r = Acc(array<f32, MV_MAX>(A0.x, A0.y, A0.z, A0.w, A1.x, A1.y, A1.z, A1.w),
-            array<f32, MV_MAX>(B0.x, B0.y, B0.z, B0.w, B1.x, B1.y, B1.z, B1.w),
-            array<f32, MV_MAX>(S0.x, S0.y, S0.z, S0.w, S1.x, S1.y, S1.z, S1.w));
   }
   if ((K & 4u) != 0u) {   // float types only: the last 4 elements when K % 8 == 4
     var gt = vec4<f32>(1.0);
@@ -858,6 +840,13 @@ fn mv_rope_lora(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 
 @compute @workgroup_size(SWG)
 fn mv_plain_lora_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  if (MV_M == 1u) {
+    let s = sw1_slots(gid, nwg);
+    if (s.y == 0u) { return; }
+    let acc = acc_sw1(s.x, gid.z);
+    for (var r = 0u; r < s.y; r++) { out_plain_lora(s.x + r, gid.z, acc_a(acc, r)); }
+    return;
+  }
   let p = inv_sw(gid, nwg);
   if (p >= slots()) { return; }
   let acc = sw_acc(gid, nwg);
@@ -867,6 +856,13 @@ fn mv_plain_lora_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
 
 @compute @workgroup_size(SWG)
 fn mv_glu_lora_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  if (MV_M == 1u) {
+    let s = sw1_slots(gid, nwg);
+    if (s.y == 0u) { return; }
+    let acc = acc_sw1(s.x, gid.z);
+    for (var r = 0u; r < s.y; r++) { out_glu_lora(s.x + r, gid.z, acc_a(acc, r), acc_b(acc, r), acc.ss); }
+    return;
+  }
   let p = inv_sw(gid, nwg);
   if (p >= slots()) { return; }
   let acc = sw_acc(gid, nwg);
@@ -876,6 +872,13 @@ fn mv_glu_lora_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
 
 @compute @workgroup_size(SWG)
 fn mv_rope_lora_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  if (MV_M == 1u) {
+    let s = sw1_slots(gid, nwg);
+    if (s.y == 0u) { return; }
+    let acc = acc_sw1(s.x, gid.z);
+    for (var r = 0u; r < s.y; r++) { out_rope_lora(s.x + r, gid.z, acc_a(acc, r), acc_b(acc, r), acc.ss); }
+    return;
+  }
   let p = inv_sw(gid, nwg);
   if (p >= slots()) { return; }
   let acc = sw_acc(gid, nwg);
