@@ -17,13 +17,15 @@ const MODES: MatvecMode[] = ['plain', 'norm', 'glu', 'rope'];
  * once with the workgroup-memory reduction and once with subgroups where the device has them.
  */
 const VARIANTS = [
-  { name: 'software', software: true, subgroups: false, swRows: undefined },
+  { name: 'software', software: true, subgroups: false, swRows: undefined, swUnits: false },
   // Single-row decode with 1, 2 and 4 output slots per invocation (the default is SW_ROWS = 8).
-  { name: 'software, swRows 1', software: true, subgroups: false, swRows: 1 },
-  { name: 'software, swRows 2', software: true, subgroups: false, swRows: 2 },
-  { name: 'software, swRows 4', software: true, subgroups: false, swRows: 4 },
-  { name: 'gpu', software: false, subgroups: false, swRows: undefined },
-  { name: 'gpu+subgroups', software: false, subgroups: true, swRows: undefined },
+  { name: 'software, swRows 1', software: true, subgroups: false, swRows: 1, swUnits: false },
+  { name: 'software, swRows 2', software: true, subgroups: false, swRows: 2, swUnits: false },
+  { name: 'software, swRows 4', software: true, subgroups: false, swRows: 4, swUnits: false },
+  // Batched rows (M > 1) on the older unit-wise loop (SW_MB = 0), kept for bench/decode-batched-sw.ts.
+  { name: 'software, units', software: true, subgroups: false, swRows: undefined, swUnits: true },
+  { name: 'gpu', software: false, subgroups: false, swRows: undefined, swUnits: false },
+  { name: 'gpu+subgroups', software: false, subgroups: true, swRows: undefined, swUnits: false },
 ] as const;
 
 /**
@@ -43,7 +45,7 @@ beforeAll(async () => {
 });
 
 const kernelsFor = (v: (typeof VARIANTS)[number], type: GgmlType, modes: MatvecMode[]) =>
-  DecodeMatvec.create(profileKc(t, v.software), modes.map((m) => [type, m] as const), { subgroups: v.subgroups, swRows: v.swRows });
+  DecodeMatvec.create(profileKc(t, v.software), modes.map((m) => [type, m] as const), { subgroups: v.subgroups, swRows: v.swRows, swUnits: v.swUnits });
 
 
 /** K-quants: two super-blocks; Q4_0/Q8_0: three blocks; float types: K % 8 == 4 (the tail path). */
@@ -91,7 +93,8 @@ for (const v of VARIANTS) {
           f();
           expect(t.rec.dispatches - before).toBe(1);
         };
-        for (const M of [1, 3, 9]) {
+        // Software: every chunk size of the batched path (M = 2..8), and 9 = a full chunk and one more.
+        for (const M of v.software ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [1, 3, 9]) {
           const x = randn(r, M * K);
           const xBuf = t.f32(x);
           // plain: y = init + x·Wᵀ + bias (accumulate)
@@ -216,9 +219,12 @@ function loraFixture(rows: number[], ranks: number[], M: number, seed: number) {
   return { lora: { u: t.f32(u), b: t.bytes(lb) }, add, N };
 }
 
+// Software: SW_ROWS (8) slots per single-row invocation on F32, Q4_0, Q8_0; 1 and 2 on the K-quants
+// (so the slots clamped past N = 37 / 24 / 40 rows are exercised in every width).
 const LORA_VARIANTS = [
-  { v: VARIANTS[0], types: [GgmlType.F32, GgmlType.Q4_0] },
+  { v: VARIANTS[0], types: [GgmlType.F32, GgmlType.Q4_0, GgmlType.Q8_0] },
   { v: VARIANTS[1], types: [GgmlType.Q4_K] },
+  { v: VARIANTS[2], types: [GgmlType.Q6_K] },
 ];
 
 for (const { v, types } of LORA_VARIANTS) {
@@ -226,13 +232,13 @@ for (const { v, types } of LORA_VARIANTS) {
     for (const type of types) {
       it(`${TYPE_LAYOUT[type].name}: plain, glu and rope add B·u per part (none on a part without an adapter)`, async () => {
         const modes: MatvecMode[] = ['plain', 'glu', 'rope'];
-        const mv = await DecodeMatvec.create(profileKc(t, v.software), modes.map((m) => [type, m] as const), { lora: true });
+        const mv = await DecodeMatvec.create(profileKc(t, v.software), modes.map((m) => [type, m] as const), { lora: true, swRows: v.swRows });
         const K = kFor(type);
         const eps = 1e-5;
         const r = rng(2000 + type);
         const g = randn(r, K, 0.5).map((x) => 1 + x);
         const gBuf = t.f32(g);
-        for (const M of [1, 3, 9]) {
+        for (const M of [1, 2, 3, 5, 8, 9]) {
           const x = randn(r, M * K);
           const xBuf = t.f32(x);
           {

@@ -156,12 +156,13 @@ export class DecodeMatvec {
    * Compiles `needs` (weight type × mode). `subgroups: false` forces the workgroup-memory reduction on a
    * device that has subgroups (tests, benchmarks); on one without, subgroups are never used.
    * `lora: true` compiles the LoRA variants instead (plain, glu, rope; two more storage bindings each).
-   * `swRows` (software adapters): output slots per single-row invocation, default SW_ROWS (the LoRA
-   * variants keep one). `stream` builds the dequantization ceiling instead (bench/roofline.ts):
+   * `swRows` (software adapters): output slots per single-row invocation, default SW_ROWS (LoRA
+   * variants included). `stream` builds the dequantization ceiling instead (bench/roofline.ts):
    * single-row `plain` pipelines that take x as all ones and never read it, so y[n] = Σ_k W[n, k], the
-   * decode loop's cost without x.
+   * decode loop's cost without x. `swUnits` (software adapters) keeps the batched rows (M > 1) on the
+   * older 8-element unit loop instead of block-wise dequantization (acc_swm), for side-by-side timing.
    */
-  static async create(kc: KernelCache, needs: ReadonlyArray<readonly [GgmlType, MatvecMode]>, opts: { subgroups?: boolean; lora?: boolean; swRows?: 1 | 2 | 4 | 8; stream?: boolean } = {}): Promise<DecodeMatvec> {
+  static async create(kc: KernelCache, needs: ReadonlyArray<readonly [GgmlType, MatvecMode]>, opts: { subgroups?: boolean; lora?: boolean; swRows?: 1 | 2 | 4 | 8; swUnits?: boolean; stream?: boolean } = {}): Promise<DecodeMatvec> {
     const gpu = kc.gpu;
     const lora = opts.lora === true;
     if (lora && opts.stream) throw new Error('DecodeMatvec: stream (the dequantization ceiling) has no LoRA variant');
@@ -183,7 +184,7 @@ export class DecodeMatvec {
         return (opts.stream ? [1] : [1, MATVEC_ROWS]).map(async (m) => {
           const constants: Record<string, number> = { WTYPE: type, MODE: MODES[mode], MV_M: m };
           if (shape) Object.assign(constants, { MV_ROWS: shape.rows, MV_TPR: shape.tpr, WGS: shape.wgs });
-          else Object.assign(constants, lora ? { SWG } : { SWG, SW_R: swRows });
+          else Object.assign(constants, { SWG, SW_R: swRows }, opts.swUnits ? { SW_MB: 0 } : {});
           if (opts.stream) constants.STREAM = 1;
           const variant = software ? '_sw' : sg ? '_sg' : '';
           const l = lora ? '_lora' : '';
@@ -201,7 +202,7 @@ export class DecodeMatvec {
     );
     // Unused bindings get dummies; writable ones must not alias each other.
     const dummies = [0, 1, 2].map((i) => gpu.device.createBuffer({ label: `matvec-dummy-${i}`, size: 16, usage: GPUBufferUsage.STORAGE }));
-    return new DecodeMatvec(kernels, dummies, shape, lora, software && !lora ? swRows : 1);
+    return new DecodeMatvec(kernels, dummies, shape, lora, software ? swRows : 1);
   }
 
   /** y[M, N] = x·Wᵀ (+ bias), or y += … with `accumulate`. */
@@ -259,7 +260,7 @@ export class DecodeMatvec {
     const k = this.kernels.get(`${mode}:${type}:${one ? 1 : MATVEC_ROWS}`);
     if (!k) throw new Error(`DecodeMatvec: ${mode} for weight type ${TYPE_LAYOUT[type]?.name ?? type} was not compiled`);
     const maxG = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
-    // The LoRA variants (*_lora_sw) compute one output slot per software invocation, M = 1 included.
+    // Software: swRows output slots per single-row invocation (acc_sw1, LoRA variants included), one batched.
     const perGroup = this.shape ? this.shape.rows : SWG * (one ? this.swRows : 1);
     const [gx, gy] = grid(Math.ceil(outputs / perGroup), maxG);
     rec.dispatch(k, bindings, params, [gx, gy, one ? 1 : Math.ceil(M / MATVEC_ROWS)]);

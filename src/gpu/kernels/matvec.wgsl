@@ -14,8 +14,8 @@
 //
 // GPU variants (mv_*): workgroups of WGS = MV_ROWS · MV_TPR invocations (sizes from the adapter's
 // limits, matvec.ts); MV_TPR threads share one output slot's reduction over K. Software adapters
-// (mv_*_sw): one invocation per (SW_R output slots when MV_M = 1, else one slot and a chunk of MV_M x
-// rows), whole K, no barrier (see matmul.wgsl).
+// (mv_*_sw, mv_*_lora_sw): one invocation per (SW_R output slots when MV_M = 1, else one slot and a
+// chunk of MV_M x rows), whole K, no barrier (see matmul.wgsl).
 // Workgroups are numbered x + y·nx (grid()); z is the chunk of MV_M x rows.
 // mv_{plain,glu,rope}_lora(_sw) (end of file): the same, plus a LoRA adapter's B·(A·x_in) per output row
 // before the bias / SwiGLU / RoPE / residual add, from A·x_in computed by lora.wgsl's lora_down.
@@ -332,7 +332,8 @@ fn mv_rope(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 // whole block and Q4_K rows a 64-element chunk at a time, reading the block's words once (funnel-shifted
 // where blocks are 2-aligned), (c) turns quants into floats with unpack4x8unorm and applies the block's
 // scale and offset once: Σ d(q−8)x = d(Σ q·x − 8·Σx), with Σx shared by all rows. Other types step
-// through dq_pair units (8 elements). Batched rows (MV_M = 8) keep accumulate().
+// through dq_pair units (8 elements). Batched rows (MV_M = 8) take acc_swm (below acc_sw1); the LoRA
+// variants take the same two paths and add B·u per output.
 
 fn inv_sw(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * SWG;
@@ -341,7 +342,7 @@ fn inv_sw(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
 fn sw_acc(gid: vec3<u32>, nwg: vec3<u32>) -> Acc {
   let p = inv_sw(gid, nwg);
   let m0 = gid.z * MV_M;
-  return accumulate(p < slots(), slot_rows(p), m0, min(MV_M, P.M - m0), 0u, 1u);
+  return acc_swm(p, m0, min(MV_M, P.M - m0));
 }
 
 override SW_R: u32 = 1u;     // software, MV_M = 1: output slots per invocation (1, 2, 4 or 8)
@@ -539,6 +540,163 @@ fn acc_sw1(p0: u32, m0: u32) -> AccR {
   return AccR(A, B, A2, B2, q);
 }
 
+// ---- software, batched rows (MV_M = 8): acc_swm -------------------------------------------------------
+// One output slot per invocation, walking its row(s) a step of acc_sw1 at a time (a Q4_0 / Q8_0 block,
+// a Q4_K chunk, else a dq_pair unit): the step's weights are dequantized once — words read once,
+// quants through unpack4x8unorm, the block's scale and offset applied in one multiply-add per vec4,
+// g folded in (norm modes) — and then dotted with each of the chunk's x rows, so the dequantization is
+// paid once per 8 rows instead of once per row, and x is read without a g multiply.
+// 0: the unit-wise accumulate() (kept for the side-by-side measurement, bench/decode-batched-sw.ts).
+override SW_MB: u32 = 1u;
+
+// W · g of row byte offset `row` for step st (elements k..), in XB's element order (see XB).
+fn dq_step(row: u32, st: u32, k: u32) -> XB {
+  let z = vec4<f32>(0.0);
+  var r = XB(z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, 0.0, 0.0, 0.0);
+  switch WTYPE {
+    case 2u: {
+      let a = row + st * 18u;
+      let i = a >> 2u;
+      let sh = (a & 2u) * 8u;
+      let w0 = W[i]; let w1 = W[i + 1u]; let w2 = W[i + 2u]; let w3 = W[i + 3u]; let w4 = W[i + 4u];
+      let q0 = w_funnel16(w0, w1, sh); let q1 = w_funnel16(w1, w2, sh);
+      let q2 = w_funnel16(w2, w3, sh); let q3 = w_funnel16(w3, w4, sh);
+      let m = 0x0F0F0F0Fu;
+      // d(q − 8) = (255d)·(q/255) − 8d
+      let d = unpack2x16float(w0 >> sh).x;
+      let s = vec4<f32>(255.0 * d);
+      let o = vec4<f32>(-8.0 * d);
+      r.v0 = fma(unpack4x8unorm(q0 & m), s, o); r.v1 = fma(unpack4x8unorm(q1 & m), s, o);
+      r.v2 = fma(unpack4x8unorm(q2 & m), s, o); r.v3 = fma(unpack4x8unorm(q3 & m), s, o);
+      r.v4 = fma(unpack4x8unorm((q0 >> 4u) & m), s, o); r.v5 = fma(unpack4x8unorm((q1 >> 4u) & m), s, o);
+      r.v6 = fma(unpack4x8unorm((q2 >> 4u) & m), s, o); r.v7 = fma(unpack4x8unorm((q3 >> 4u) & m), s, o);
+    }
+    case 8u: {
+      let a = row + st * 34u;
+      let i = a >> 2u;
+      let sh = (a & 2u) * 8u;
+      let w0 = W[i]; let w1 = W[i + 1u]; let w2 = W[i + 2u]; let w3 = W[i + 3u]; let w4 = W[i + 4u];
+      let w5 = W[i + 5u]; let w6 = W[i + 6u]; let w7 = W[i + 7u]; let w8 = W[i + 8u];
+      let f = 0x80808080u;   // int8 q = u − 128, u = q ^ 0x80 read unsigned (exact)
+      let d = unpack2x16float(w0 >> sh).x;
+      let s = vec4<f32>(255.0 * d);
+      let o = vec4<f32>(-128.0 * d);
+      r.v0 = fma(unpack4x8unorm(w_funnel16(w0, w1, sh) ^ f), s, o); r.v1 = fma(unpack4x8unorm(w_funnel16(w1, w2, sh) ^ f), s, o);
+      r.v2 = fma(unpack4x8unorm(w_funnel16(w2, w3, sh) ^ f), s, o); r.v3 = fma(unpack4x8unorm(w_funnel16(w3, w4, sh) ^ f), s, o);
+      r.v4 = fma(unpack4x8unorm(w_funnel16(w4, w5, sh) ^ f), s, o); r.v5 = fma(unpack4x8unorm(w_funnel16(w5, w6, sh) ^ f), s, o);
+      r.v6 = fma(unpack4x8unorm(w_funnel16(w6, w7, sh) ^ f), s, o); r.v7 = fma(unpack4x8unorm(w_funnel16(w7, w8, sh) ^ f), s, o);
+    }
+    case 12u: {
+      let i = (row >> 2u) + (st >> 2u) * 36u;
+      let c = st & 3u;
+      let dm = unpack2x16float(W[i]);
+      let sm = k4_scale_min_words(W[i + 1u], W[i + 2u], W[i + 3u], c);
+      let j = i + 4u + 8u * c;
+      let q0 = W[j]; let q1 = W[j + 1u]; let q2 = W[j + 2u]; let q3 = W[j + 3u];
+      let q4 = W[j + 4u]; let q5 = W[j + 5u]; let q6 = W[j + 6u]; let q7 = W[j + 7u];
+      let m = 0x0F0F0F0Fu;
+      let sl = vec4<f32>(255.0 * dm.x * sm.x);
+      let ol = vec4<f32>(-dm.y * sm.y);
+      let shi = vec4<f32>(255.0 * dm.x * sm.z);
+      let oh = vec4<f32>(-dm.y * sm.w);
+      r.v0 = fma(unpack4x8unorm(q0 & m), sl, ol); r.v1 = fma(unpack4x8unorm(q1 & m), sl, ol);
+      r.v2 = fma(unpack4x8unorm(q2 & m), sl, ol); r.v3 = fma(unpack4x8unorm(q3 & m), sl, ol);
+      r.v4 = fma(unpack4x8unorm(q4 & m), sl, ol); r.v5 = fma(unpack4x8unorm(q5 & m), sl, ol);
+      r.v6 = fma(unpack4x8unorm(q6 & m), sl, ol); r.v7 = fma(unpack4x8unorm(q7 & m), sl, ol);
+      r.v8 = fma(unpack4x8unorm((q0 >> 4u) & m), shi, oh); r.v9 = fma(unpack4x8unorm((q1 >> 4u) & m), shi, oh);
+      r.v10 = fma(unpack4x8unorm((q2 >> 4u) & m), shi, oh); r.v11 = fma(unpack4x8unorm((q3 >> 4u) & m), shi, oh);
+      r.v12 = fma(unpack4x8unorm((q4 >> 4u) & m), shi, oh); r.v13 = fma(unpack4x8unorm((q5 >> 4u) & m), shi, oh);
+      r.v14 = fma(unpack4x8unorm((q6 >> 4u) & m), shi, oh); r.v15 = fma(unpack4x8unorm((q7 >> 4u) & m), shi, oh);
+    }
+    default: {
+      let p = dq_pair(row, k);
+      r.v0 = p.a;
+      r.v1 = p.b;
+    }
+  }
+  if (MODE >= 1u) {
+    if (sw_step() == 8u) {
+      r.v0 *= g4(k); r.v1 *= g4(k + pair_off());
+    } else {
+      r.v0 *= g4(k); r.v1 *= g4(k + 4u); r.v2 *= g4(k + 8u); r.v3 *= g4(k + 12u);
+      r.v4 *= g4(k + 16u); r.v5 *= g4(k + 20u); r.v6 *= g4(k + 24u); r.v7 *= g4(k + 28u);
+      if (sw_step() == 64u) {
+        r.v8 *= g4(k + 32u); r.v9 *= g4(k + 36u); r.v10 *= g4(k + 40u); r.v11 *= g4(k + 44u);
+        r.v12 *= g4(k + 48u); r.v13 *= g4(k + 52u); r.v14 *= g4(k + 56u); r.v15 *= g4(k + 60u);
+      }
+    }
+  }
+  return r;
+}
+
+// (Σ wa·x, Σ wb·x (pair modes), Σ x² (norm modes)) of one step against x row starting at xb.
+fn step_x(wa: XB, wb: XB, xb: u32, k: u32) -> vec3<f32> {
+  let pair = MODE >= 2u;
+  let norm = MODE >= 1u;
+  if (sw_step() == 8u) {
+    let x0 = x4(xb + k);
+    let x1 = x4(xb + k + pair_off());
+    var r = vec3<f32>(hsum(wa.v0 * x0 + wa.v1 * x1), 0.0, 0.0);
+    if (pair) { r.y = hsum(wb.v0 * x0 + wb.v1 * x1); }
+    if (norm) { r.z = hsum(x0 * x0 + x1 * x1); }
+    return r;
+  }
+  let x0 = x4(xb + k); let x1 = x4(xb + k + 4u); let x2 = x4(xb + k + 8u); let x3 = x4(xb + k + 12u);
+  let x4_ = x4(xb + k + 16u); let x5 = x4(xb + k + 20u); let x6 = x4(xb + k + 24u); let x7 = x4(xb + k + 28u);
+  var a = ((wa.v0 * x0 + wa.v1 * x1) + (wa.v2 * x2 + wa.v3 * x3)) + ((wa.v4 * x4_ + wa.v5 * x5) + (wa.v6 * x6 + wa.v7 * x7));
+  var b = vec4<f32>(0.0);
+  if (pair) { b = ((wb.v0 * x0 + wb.v1 * x1) + (wb.v2 * x2 + wb.v3 * x3)) + ((wb.v4 * x4_ + wb.v5 * x5) + (wb.v6 * x6 + wb.v7 * x7)); }
+  var q = vec4<f32>(0.0);
+  if (norm) { q = ((x0 * x0 + x1 * x1) + (x2 * x2 + x3 * x3)) + ((x4_ * x4_ + x5 * x5) + (x6 * x6 + x7 * x7)); }
+  if (sw_step() == 64u) {
+    let y0 = x4(xb + k + 32u); let y1 = x4(xb + k + 36u); let y2 = x4(xb + k + 40u); let y3 = x4(xb + k + 44u);
+    let y4 = x4(xb + k + 48u); let y5 = x4(xb + k + 52u); let y6 = x4(xb + k + 56u); let y7 = x4(xb + k + 60u);
+    a += ((wa.v8 * y0 + wa.v9 * y1) + (wa.v10 * y2 + wa.v11 * y3)) + ((wa.v12 * y4 + wa.v13 * y5) + (wa.v14 * y6 + wa.v15 * y7));
+    if (pair) { b += ((wb.v8 * y0 + wb.v9 * y1) + (wb.v10 * y2 + wb.v11 * y3)) + ((wb.v12 * y4 + wb.v13 * y5) + (wb.v14 * y6 + wb.v15 * y7)); }
+    if (norm) { q += ((y0 * y0 + y1 * y1) + (y2 * y2 + y3 * y3)) + ((y4 * y4 + y5 * y5) + (y6 * y6 + y7 * y7)); }
+  }
+  return vec3<f32>(hsum(a), hsum(b), hsum(q));
+}
+
+// accumulate()'s sums for output slot p (clamped to the last slot), x rows m0 .. m0 + mc − 1.
+fn acc_swm(p: u32, m0: u32, mc: u32) -> Acc {
+  if (SW_MB == 0u) { return accumulate(true, slot_rows(min(p, slots() - 1u)), m0, mc, 0u, 1u); }
+  var r = Acc(array<f32, MV_MAX>(), array<f32, MV_MAX>(), array<f32, MV_MAX>());
+  let K = P.K;
+  let pair = MODE >= 2u;
+  let rows = slot_rows(min(p, slots() - 1u));
+  let rb = w_row_bytes(K);
+  let ba = w_row(rows.x, rb);
+  let bb = w_row(rows.y, rb);
+  let steps = K / sw_step();
+  for (var st = 0u; st < steps; st++) {
+    let k = select(pair_k(st), st * sw_step(), sw_step() > 8u);
+    let wa = dq_step(ba, st, k);
+    var wb = wa;
+    if (pair) { wb = dq_step(bb, st, k); }
+    for (var mi = 0u; mi < mc; mi++) {
+      let s = step_x(wa, wb, (m0 + mi) * K, k);
+      r.a[mi] += s.x;
+      r.b[mi] += s.y;
+      r.ss[mi] += s.z;
+    }
+  }
+  if ((K & 4u) != 0u) {   // float types only: the last 4 elements when K % 8 == 4
+    var gt = vec4<f32>(1.0);
+    if (MODE >= 1u) { gt = g4(K - 4u); }
+    let wa = dq4(ba, K - 4u) * gt;
+    var wc = vec4<f32>(0.0);
+    if (pair) { wc = dq4(bb, K - 4u) * gt; }
+    for (var mi = 0u; mi < mc; mi++) {
+      let xt = x4((m0 + mi) * K + K - 4u);
+      r.ss[mi] += dot(xt, xt);
+      r.a[mi] += dot(wa, xt);
+      r.b[mi] += dot(wc, xt);
+    }
+  }
+  return r;
+}
+
 // Slots of invocation gid in the MV_M = 1 path: first slot, how many of the SW_R are real.
 fn sw1_slots(gid: vec3<u32>, nwg: vec3<u32>) -> vec2<u32> {
   let p0 = inv_sw(gid, nwg) * SW_R;
@@ -578,7 +736,7 @@ fn mv_norm_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   let m0 = gid.z * MV_M;
   let mc = min(MV_M, P.M - m0);
   if (p >= slots() && !first) { return; }
-  let acc = accumulate(true, slot_rows(min(p, slots() - 1u)), m0, mc, 0u, 1u);
+  let acc = acc_swm(p, m0, mc);
   for (var mi = 0u; mi < mc; mi++) {
     if (p < slots()) { out_norm(p, m0 + mi, acc.a[mi], acc.ss[mi]); }
     if (first) { write_xn(m0 + mi, acc.ss[mi], lid, SWG); }
@@ -682,6 +840,13 @@ fn mv_rope_lora(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 
 @compute @workgroup_size(SWG)
 fn mv_plain_lora_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  if (MV_M == 1u) {
+    let s = sw1_slots(gid, nwg);
+    if (s.y == 0u) { return; }
+    let acc = acc_sw1(s.x, gid.z);
+    for (var r = 0u; r < s.y; r++) { out_plain_lora(s.x + r, gid.z, acc_a(acc, r)); }
+    return;
+  }
   let p = inv_sw(gid, nwg);
   if (p >= slots()) { return; }
   let acc = sw_acc(gid, nwg);
@@ -691,6 +856,13 @@ fn mv_plain_lora_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
 
 @compute @workgroup_size(SWG)
 fn mv_glu_lora_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  if (MV_M == 1u) {
+    let s = sw1_slots(gid, nwg);
+    if (s.y == 0u) { return; }
+    let acc = acc_sw1(s.x, gid.z);
+    for (var r = 0u; r < s.y; r++) { out_glu_lora(s.x + r, gid.z, acc_a(acc, r), acc_b(acc, r), acc.ss); }
+    return;
+  }
   let p = inv_sw(gid, nwg);
   if (p >= slots()) { return; }
   let acc = sw_acc(gid, nwg);
@@ -700,6 +872,13 @@ fn mv_glu_lora_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
 
 @compute @workgroup_size(SWG)
 fn mv_rope_lora_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  if (MV_M == 1u) {
+    let s = sw1_slots(gid, nwg);
+    if (s.y == 0u) { return; }
+    let acc = acc_sw1(s.x, gid.z);
+    for (var r = 0u; r < s.y; r++) { out_rope_lora(s.x + r, gid.z, acc_a(acc, r), acc_b(acc, r), acc.ss); }
+    return;
+  }
   let p = inv_sw(gid, nwg);
   if (p >= slots()) { return; }
   let acc = sw_acc(gid, nwg);
