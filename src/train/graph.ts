@@ -27,6 +27,7 @@ import { Recorder, type Binding } from '../gpu/recorder';
 import { matrices } from '../model/transformer';
 import { GgmlType, type GpuTensor, type ModelConfig } from '../model/types';
 import type { LayerWeights, ModelWeights } from '../model/weights';
+import { PLANE_ALIGN } from './memory';
 
 export type Proj = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
 export const ALL_PROJS: readonly Proj[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
@@ -168,6 +169,12 @@ export class TrainGraph {
   private readonly xIn: GPUBuffer[]; // L+1 × f32 [T, d]; xIn[L] is the final residual
   private readonly acts: LayerActs[]; // L entries, or 1 shared when recomputing
   private readonly s: Record<string, GPUBuffer>; // scratch
+  /**
+   * The input gradients of q|k|v and gate|up, planar in one buffer each (parts at offsets aligned for
+   * their own bindings) so one stacked backward sums dy_i·W_i over the parts when the weights are stacked.
+   */
+  private readonly dqkv: Planes<'q' | 'k' | 'v'>;
+  private readonly dgu: Planes<'gate' | 'up'>;
   private readonly lossRows: GPUBuffer; // f32 [T] per-token NLL
   private readonly sampleId: GPUBuffer | null; // u32 [1]: the last greedy choice
   private readonly sampleIds: GPUBuffer | null; // u32 [sampleTokens]: the sample's ids, read once
@@ -246,15 +253,10 @@ export class TrainGraph {
       ffn: f('ffn', T * ff),
       dx: f('dx', tPad * d),
       dxn: f('dxn', T * d),
-      dq: f('dq', T * qd),
       datt: f('datt', T * qd),
       dkC: f('dkC', B * S * kvd),
       dvC: f('dvC', B * S * kvd),
-      dk: f('dk', T * kvd),
-      dv: f('dv', T * kvd),
       dffn: f('dffn', T * ff),
-      dgate: f('dgate', T * ff),
-      dup: f('dup', T * ff),
       attStats: f('att-stats', T * cfg.nHeads * 2),
       hc: f('hc', C * d),
       hcn: f('hcn', C * d),
@@ -269,6 +271,8 @@ export class TrainGraph {
       // LoRA dropout: the masked adapter input, and the masked gradient going back through it.
       ...(opts.lora?.dropout ? { xd: f('lora-xd', T * Math.max(d, qd, ff)), dxd: f('lora-dxd', T * Math.max(d, qd, ff)), dxd2: f('lora-dxd2', T * Math.max(d, qd, ff)) } : {}),
     };
+    this.dqkv = planes(f, 'd-qkv', { q: T * qd, k: T * kvd, v: T * kvd }, PLANE_ALIGN);
+    this.dgu = planes(f, 'd-gate|up', { gate: T * ff, up: T * ff }, PLANE_ALIGN);
     this.lossRows = f('loss-rows', tPad);
     this.headLoss = f('head-loss', B);
     this.headTargets = f('head-targets', B * Math.max(1, opts.headOutputs ?? 1));
@@ -640,13 +644,18 @@ export class TrainGraph {
       k.swiglu.forward(rec, { gate: a.gate, up: a.up, out: s.ffn, n: T * ff });
       this.loraBackward(l, 'down', s.ffn, s.dx, s.dffn, T);
     }
-    k.swiglu.backward(rec, { gate: a.gate, up: a.up, dout: s.dffn, dgate: s.dgate, dup: s.dup, n: T * ff });
-    k.mm.backwardInput(rec, { dy: s.dgate, w: Lw.wGate, dx: s.dxn, M: T });
-    k.mm.backwardInput(rec, { dy: s.dup, w: Lw.wUp, dx: s.dxn, M: T, accumulate: true });
+    const { gate: dgate, up: dup } = this.dgu.parts;
+    k.swiglu.backward(rec, { gate: a.gate, up: a.up, dout: s.dffn, dgate, dup, n: T * ff });
+    if (stackedAll([Lw.wGate, Lw.wUp])) {
+      k.mm.backwardInputStacked(rec, { dy: this.dgu.buffer, dyOffsets: this.dgu.offsets, ws: [Lw.wGate, Lw.wUp], dx: s.dxn, M: T });
+    } else {
+      k.mm.backwardInput(rec, { dy: dgate, w: Lw.wGate, dx: s.dxn, M: T });
+      k.mm.backwardInput(rec, { dy: dup, w: Lw.wUp, dx: s.dxn, M: T, accumulate: true });
+    }
     if (lora.gate || lora.up) {
       k.norm.forward(rec, { x: a.xMid, weight: Lw.ffnNorm, out: s.xn, T, d, eps });
-      if (lora.gate) this.loraBackward(l, 'gate', s.xn, s.dgate, s.dxn, T);
-      if (lora.up) this.loraBackward(l, 'up', s.xn, s.dup, s.dxn, T);
+      if (lora.gate) this.loraBackward(l, 'gate', s.xn, dgate, s.dxn, T);
+      if (lora.up) this.loraBackward(l, 'up', s.xn, dup, s.dxn, T);
     }
     k.norm.backward(rec, { x: a.xMid, weight: Lw.ffnNorm, dy: s.dxn, dx: s.dx, T, d, eps, accumulate: true });
 
@@ -664,7 +673,7 @@ export class TrainGraph {
       dOut: s.datt,
       lse: a.lse,
       stats: s.attStats,
-      dq: s.dq,
+      dq: this.dqkv.parts.q,
       dk: s.dkC,
       dv: s.dvC,
       T,
@@ -677,18 +686,23 @@ export class TrainGraph {
       nKeys: this.nKeys,
     });
     const kvd = cfg.nKvHeads * cfg.headDim;
-    k.rows.gather(rec, { src: s.dkC, rows: meta.cacheRow, out: s.dk, R: T, d: kvd });
-    k.rows.gather(rec, { src: s.dvC, rows: meta.cacheRow, out: s.dv, R: T, d: kvd });
-    k.rope.backward(rec, { ...this.ropeArgs, x: s.dq, pos: meta.pos, T, nHeads: cfg.nHeads });
-    k.rope.backward(rec, { ...this.ropeArgs, x: s.dk, pos: meta.pos, T, nHeads: cfg.nKvHeads });
-    k.mm.backwardInput(rec, { dy: s.dq, w: Lw.wq, dx: s.dxn, M: T });
-    k.mm.backwardInput(rec, { dy: s.dk, w: Lw.wk, dx: s.dxn, M: T, accumulate: true });
-    k.mm.backwardInput(rec, { dy: s.dv, w: Lw.wv, dx: s.dxn, M: T, accumulate: true });
+    const { q: dq, k: dk, v: dv } = this.dqkv.parts;
+    k.rows.gather(rec, { src: s.dkC, rows: meta.cacheRow, out: dk, R: T, d: kvd });
+    k.rows.gather(rec, { src: s.dvC, rows: meta.cacheRow, out: dv, R: T, d: kvd });
+    // dq and dk share one buffer: one dispatch rotates both back.
+    k.rope.backward(rec, { ...this.ropeArgs, x: this.dqkv.buffer, pos: meta.pos, T, nHeads: cfg.nHeads, second: { nHeads: cfg.nKvHeads, offset: this.dqkv.offsets[1] } });
+    if (stackedAll([Lw.wq, Lw.wk, Lw.wv])) {
+      k.mm.backwardInputStacked(rec, { dy: this.dqkv.buffer, dyOffsets: this.dqkv.offsets, ws: [Lw.wq, Lw.wk, Lw.wv], dx: s.dxn, M: T });
+    } else {
+      k.mm.backwardInput(rec, { dy: dq, w: Lw.wq, dx: s.dxn, M: T });
+      k.mm.backwardInput(rec, { dy: dk, w: Lw.wk, dx: s.dxn, M: T, accumulate: true });
+      k.mm.backwardInput(rec, { dy: dv, w: Lw.wv, dx: s.dxn, M: T, accumulate: true });
+    }
     if (lora.q || lora.k || lora.v) {
       k.norm.forward(rec, { x: this.xIn[l], weight: Lw.attnNorm, out: s.xn, T, d, eps });
-      if (lora.q) this.loraBackward(l, 'q', s.xn, s.dq, s.dxn, T);
-      if (lora.k) this.loraBackward(l, 'k', s.xn, s.dk, s.dxn, T);
-      if (lora.v) this.loraBackward(l, 'v', s.xn, s.dv, s.dxn, T);
+      if (lora.q) this.loraBackward(l, 'q', s.xn, dq, s.dxn, T);
+      if (lora.k) this.loraBackward(l, 'k', s.xn, dk, s.dxn, T);
+      if (lora.v) this.loraBackward(l, 'v', s.xn, dv, s.dxn, T);
     }
     k.norm.backward(rec, { x: this.xIn[l], weight: Lw.attnNorm, dy: s.dxn, dx: s.dx, T, d, eps, accumulate: true });
   }
@@ -728,4 +742,29 @@ export function projWeight(L: LayerWeights, p: Proj): GpuTensor {
 /** A param's binding: the whole buffer, or its trainable row range. */
 function range(buf: GPUBuffer, p: Param): Binding {
   return p.offset === undefined ? buf : { buffer: buf, offset: p.offset, size: p.n * 4 };
+}
+
+/** Planar parts of one buffer, each at an offset aligned for binding it alone. */
+interface Planes<P extends string> {
+  buffer: GPUBuffer;
+  /** Byte offsets of the parts, in declaration order (the first is 0). */
+  offsets: number[];
+  parts: Record<P, { buffer: GPUBuffer; offset: number; size: number }>;
+}
+
+function planes<P extends string>(f: (label: string, n: number) => GPUBuffer, label: string, words: Record<P, number>, align: number): Planes<P> {
+  const offsets: number[] = [];
+  let size = 0;
+  for (const n of Object.values<number>(words)) {
+    offsets.push(size);
+    size = Math.ceil((size + Math.max(n, 1) * 4) / align) * align;
+  }
+  const buffer = f(label, size / 4);
+  const parts = Object.fromEntries(Object.entries<number>(words).map(([p, n], i) => [p, { buffer, offset: offsets[i], size: Math.max(n, 1) * 4 }])) as Planes<P>['parts'];
+  return { buffer, offsets, parts };
+}
+
+/** Whether matrices are one stack (uploadWeights: one buffer and type, in order) for a stacked matmul. */
+function stackedAll(ws: GpuTensor[]): boolean {
+  return ws.every((w, i) => w.buffer === ws[0].buffer && w.type === ws[0].type && w.offset !== undefined && (i === 0 || w.offset > ws[i - 1].offset!));
 }

@@ -8,6 +8,9 @@ import type { GraphOptions } from './graph';
 
 const bytes = (floats: number) => Math.max(4, floats * 4);
 
+/** Offset alignment of planar parts: 256 bytes, a multiple of every adapter's minStorageBufferOffsetAlignment. */
+export const PLANE_ALIGN = 256;
+
 /** Bytes TrainGraph allocates, plus the trainer's tag moment buffers (one shared pair) when `trainableTags` > 0. */
 export function trainGraphBytes(cfg: ModelConfig, o: GraphOptions, trainableTags = 0): number {
   const T = o.maxTokens;
@@ -32,11 +35,14 @@ export function trainGraphBytes(cfg: ModelConfig, o: GraphOptions, trainableTags
   const layer = sum([T * d, T * qd, T * qd, T * cfg.nHeads, T * ff, T * ff, B * S * kvd, B * S * kvd, ...targets.map(() => T * r)]);
   const acts = (o.recompute ? 1 : L) * layer;
   const scratch = sum([
-    T * d, T * kvd, T * kvd, T * ff, tPad * d, T * d, T * qd, T * qd, B * S * kvd, B * S * kvd, T * kvd, T * kvd,
-    T * ff, T * ff, T * ff, T * cfg.nHeads * 2, C * d, C * d, C * d, C * V, Math.max(1, T * r), Math.max(1, T * r),
+    T * d, T * kvd, T * kvd, T * ff, tPad * d, T * d, T * qd, B * S * kvd, B * S * kvd,
+    T * ff, T * cfg.nHeads * 2, C * d, C * d, C * d, C * V, Math.max(1, T * r), Math.max(1, T * r),
     B * d, B * d, B * d, B * ko,
     ...(o.lora?.dropout ? [0, 0, 0].map(() => T * Math.max(d, qd, ff)) : []),
   ]);
+  // The planar input gradients dq|dk|dv and dgate|dup (TrainGraph's planes, parts at 256-byte offsets).
+  const planes = (words: number[]) => words.reduce((size, n) => Math.ceil((size + bytes(n)) / PLANE_ALIGN) * PLANE_ALIGN, 0);
+  const grads = planes([T * qd, T * kvd, T * kvd]) + planes([T * ff, T * ff]);
   const losses = sum([tPad, B, B * ko, B * ko, 4]);
   const head = (o.headOutputs ?? 0) > 0 ? 4 * (bytes(ko * d) + bytes(ko)) : 0;
   const projShape = (p: string): [number, number] =>
@@ -46,5 +52,5 @@ export function trainGraphBytes(cfg: ModelConfig, o: GraphOptions, trainableTags
     return a + 4 * (bytes(r * K) + bytes(N * r));
   }, 0);
   const moments = trainableTags > 0 ? 2 * bytes(injectedRows * d) : 0;
-  return meta + injected + xIn + acts + scratch + losses + head + lora + moments;
+  return meta + injected + xIn + acts + scratch + grads + losses + head + lora + moments;
 }

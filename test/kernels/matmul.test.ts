@@ -96,7 +96,7 @@ for (const profile of PROFILES) {
     const mm = () => mms.get(profile.software)!;
     for (const type of MATMUL_TYPES) {
       const name = TYPE_LAYOUT[type].name;
-      it(`${name}: one dispatch writes each part as its own matmul would`, async () => {
+      it(`${name}: one dispatch writes each part as its own matmul would, and sums their input gradients`, async () => {
         const K = kFor(type);
         for (const rows of [[40 + type, 13, 13], [37, 29]]) {
           const { ws, deq } = stackedWeights(t, type, rows, K, 300 + type);
@@ -124,6 +124,20 @@ for (const profile of PROFILES) {
                 b0 += n;
               });
               expect(relErr(got, want), `${rows} ${path} M=${M}`).toBeLessThan(1e-3);
+
+              // Backward: dx = Σ_i dy_i·W_i from the planar dy parts (same layout), in one dispatch.
+              const dy = randn(r, words);
+              const init = M === 3 ? randn(r, M * K) : undefined; // M = 3 accumulates into dx
+              const dx = t.f32(init ?? M * K);
+              const b4 = t.rec.dispatches;
+              mm().backwardInputStacked(t.rec, { dy: t.f32(dy), dyOffsets: yOffsets, ws, dx, M, accumulate: !!init, path });
+              expect(t.rec.dispatches - b4).toBe(1);
+              let wantDx: ArrayLike<number> = init ?? new Float64Array(M * K);
+              rows.forEach((n, i) => {
+                const o = yOffsets[i] / 4;
+                wantDx = matmulBackwardInputRef(dy.slice(o, o + M * n), deq[i], M, n, K, wantDx);
+              });
+              expect(relErr(await t.read(dx, M * K), wantDx), `backward ${rows} ${path} M=${M}`).toBeLessThan(1e-3);
             }
           }
           // A part bound on its own (its offset into the stack) works in the plain kernels too.

@@ -108,6 +108,21 @@ export interface MatmulBackwardInputArgs {
   path?: MatmulPath;
 }
 
+/** dx = Σ_i dy_i·W_i in one dispatch: the input gradient of a stacked projection (q|k|v, gate|up). */
+export interface MatmulStackedBackwardArgs {
+  /** The gradient buffer: part i is f32 [M, N_i] at byte dyOffsets[i] (multiples of 4, the first 0). */
+  dy: GPUBuffer;
+  dyOffsets: readonly number[];
+  /** 2 or 3 matrices [N_i, K] of one type, views into the same buffer (as forwardStacked). */
+  ws: readonly GpuTensor[];
+  /** f32 [M, K] */
+  dx: Binding;
+  M: number;
+  /** dx += Σ_i dy_i·W_i */
+  accumulate?: boolean;
+  path?: MatmulPath;
+}
+
 export interface MatmulOptions {
   /**
    * Stage tiles and multiply in f16 (accumulating in f32) in the tiled forward kernel (prefill). Default
@@ -216,26 +231,16 @@ export class Matmul {
 
   /** Each y part i [M, N_i] = x·W_iᵀ (+ its bias) in one dispatch. */
   forwardStacked(rec: Recorder, a: MatmulStackedArgs): void {
-    const { ws, M } = a;
-    if (ws.length < 2 || ws.length > 3 || a.yOffsets.length !== ws.length) throw new Error('Matmul.forwardStacked: 2 or 3 matrices, one output offset each');
-    const K = dims(ws[0])[1];
-    const base = ws[0].offset ?? 0;
-    const rows: number[] = [];
-    const wb: number[] = [];
-    for (const w of ws) {
-      const [n, k] = dims(w);
-      if (w.buffer !== ws[0].buffer || w.type !== ws[0].type || k !== K) throw new Error(`Matmul.forwardStacked: "${w.name}" is not stacked with "${ws[0].name}" (one buffer, type and K)`);
-      rows.push(n);
-      wb.push((w.offset ?? 0) - base);
-    }
-    const yo = a.yOffsets.map((o) => o / 4);
-    if (yo[0] !== 0) throw new Error('Matmul.forwardStacked: the first output part starts at offset 0');
-    const N = rows.reduce((s, n) => s + n, 0);
-    if (M <= 0 || N === 0) return;
-    const s1 = rows[0];
-    const s2 = ws.length === 3 ? s1 + rows[1] : N;
-    const params = [M, N, K, a.bias ? 1 : 0, s1, s2, wb[1], wb[2] ?? 0, yo[1], yo[2] ?? 0];
-    this.dispatchForward(rec, ws[0], [a.x, { buffer: ws[0].buffer, offset: base }, a.bias ?? this.dummy, a.y], params, a.path);
+    const st = stackParams('forwardStacked', a.ws, a.yOffsets, a.M, a.bias ? 1 : 0);
+    if (!st) return;
+    this.dispatchForward(rec, a.ws[0], [a.x, st.w, a.bias ?? this.dummy, a.y], st.params, a.path);
+  }
+
+  /** dx[M, K] = Σ_i dy_i[M, N_i]·W_i (or dx += …) in one dispatch: the sum over N runs through the parts. */
+  backwardInputStacked(rec: Recorder, a: MatmulStackedBackwardArgs): void {
+    const st = stackParams('backwardInputStacked', a.ws, a.dyOffsets, a.M, a.accumulate ? 2 : 0);
+    if (!st) return;
+    this.dispatchBackward(rec, a.ws[0], [a.dy, st.w, this.dummy, a.dx], st.params, a.path);
   }
 
   private dispatchForward(rec: Recorder, w: GpuTensor, bindings: Binding[], params: number[], force?: MatmulPath): void {
@@ -261,11 +266,14 @@ export class Matmul {
   /** dx[M, K] = dy[M, N]·W, or dx += … with `accumulate`. */
   backwardInput(rec: Recorder, a: MatmulBackwardInputArgs): void {
     const [N, K] = dims(a.w);
-    const { M } = a;
+    this.dispatchBackward(rec, a.w, [a.dy, weightBinding(a.w), this.dummy, a.dx], [a.M, N, K, a.accumulate ? 2 : 0, N, N, 0, 0, 0, 0], a.path);
+  }
+
+  private dispatchBackward(rec: Recorder, w: GpuTensor, bindings: Binding[], params: number[], force?: MatmulPath): void {
+    const [M, , K] = params;
+    const a = { w };
     if (M <= 0 || K === 0) return;
-    const params = [M, N, K, a.accumulate ? 2 : 0, N, N, 0, 0, 0, 0];
-    const bindings = [a.dy, weightBinding(a.w), this.dummy, a.dx];
-    const path = a.path ?? (M <= MATVEC_MAX_M ? 'matvec' : 'tiled');
+    const path = force ?? (M <= MATVEC_MAX_M ? 'matvec' : 'tiled');
     const maxG = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
     if (path === 'matvec') {
       // GPU: 4·BV_CG columns of dx per workgroup; software: 4 columns per invocation.
@@ -287,6 +295,32 @@ export class Matmul {
     if (!k) throw new Error(`Matmul: weight "${w.name}" has type ${TYPE_LAYOUT[w.type]?.name ?? w.type}, which was not compiled`);
     return k;
   }
+}
+
+/**
+ * The Params words of a stacked matmul (matmul.wgsl: s1, s2, wb1, wb2, o1, o2) and the binding of its
+ * weights, or null when there is nothing to compute. `offsets`: the planar parts of y (forward) or dy
+ * (backward), in bytes.
+ */
+function stackParams(fn: string, ws: readonly GpuTensor[], offsets: readonly number[], M: number, flags: number): { w: Binding; params: number[] } | null {
+  if (ws.length < 2 || ws.length > 3 || offsets.length !== ws.length) throw new Error(`Matmul.${fn}: 2 or 3 matrices, one planar offset each`);
+  const K = dims(ws[0])[1];
+  const base = ws[0].offset ?? 0;
+  const rows: number[] = [];
+  const wb: number[] = [];
+  for (const w of ws) {
+    const [n, k] = dims(w);
+    if (w.buffer !== ws[0].buffer || w.type !== ws[0].type || k !== K) throw new Error(`Matmul.${fn}: "${w.name}" is not stacked with "${ws[0].name}" (one buffer, type and K)`);
+    rows.push(n);
+    wb.push((w.offset ?? 0) - base);
+  }
+  const o = offsets.map((b) => b / 4);
+  if (o[0] !== 0) throw new Error(`Matmul.${fn}: the first planar part starts at offset 0`);
+  const N = rows.reduce((s, n) => s + n, 0);
+  if (M <= 0 || N === 0) return null;
+  const s1 = rows[0];
+  const s2 = ws.length === 3 ? s1 + rows[1] : N;
+  return { w: { buffer: ws[0].buffer, offset: base }, params: [M, N, K, flags, s1, s2, wb[1], wb[2] ?? 0, o[1], o[2] ?? 0] };
 }
 
 /** Whether the software tiled backward of `type` is tile_bwd_q_sw (8 rows × 8 columns per invocation). */

@@ -29,7 +29,9 @@ struct Params { M: u32, N: u32, K: u32, flags: u32, s1: u32, s2: u32, wb1: u32, 
 // Stacked forward (fused projections, e.g. q|k|v or gate|up in one dispatch): W's rows are up to three
 // matrices of the same type and K, rows [0, s1), [s1, s2), [s2, N), starting at bytes 0, wb1, wb2 of W
 // (each part aligned for its own binding), and y is three planar outputs [M, s1], [M, s2 - s1],
-// [M, N - s2] at words 0, o1, o2 of Y. A plain matmul has s1 = s2 = N. Backward kernels ignore these.
+// [M, N - s2] at words 0, o1, o2 of Y. A plain matmul has s1 = s2 = N.
+// Stacked backward (dx = Σ_i dy_i·W_i, e.g. q|k|v's input gradient in one dispatch): the same W parts, and
+// dy is three planar parts [M, ·] at words 0, o1, o2 of A; the sum over N runs part by part (stack_part).
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> A: array<f32>;        // x [M, K] (forward) or dy [M, N] (backward)
@@ -61,6 +63,16 @@ fn y_idx(m: u32, n: u32) -> u32 {
   if (n < P.s1) { return m * P.s1 + n; }
   if (n < P.s2) { return P.o1 + m * (P.s2 - P.s1) + (n - P.s1); }
   return P.o2 + m * (P.N - P.s2) + (n - P.s2);
+}
+
+// Part p (0..2) of a stack: W rows [lo, hi) starting at byte wb of W, their dy [M, hi - lo] at word o of A.
+// A plain matmul's parts 1 and 2 are empty.
+struct StackPart { lo: u32, hi: u32, wb: u32, o: u32 };
+
+fn stack_part(p: u32) -> StackPart {
+  if (p == 0u) { return StackPart(0u, P.s1, 0u, 0u); }
+  if (p == 1u) { return StackPart(P.s1, P.s2, P.wb1, P.o1); }
+  return StackPart(P.s2, P.N, P.wb2, P.o2);
 }
 
 fn x4(i: u32) -> vec4<f32> {
@@ -255,7 +267,6 @@ var<workgroup> red4: array<vec4<f32>, BV_CG * BV_NS>;
 @compute @workgroup_size(BV_CG * BV_NS)
 fn mv_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) t: u32) {
-  let N = P.N;
   let K = P.K;
   let cg = t % BV_CG;
   let ns = t / BV_CG;
@@ -265,11 +276,15 @@ fn mv_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   var acc: array<vec4<f32>, MV_MAX>;
   if (k < K) {
     let rowBytes = w_row_bytes(K);
-    for (var n = ns; n < N; n += BV_NS) {
-      let w = dq4(n * rowBytes, k);
-      for (var mi = 0u; mi < MV_MAX; mi++) {
-        if (mi < mc) {
-          acc[mi] += A[(m0 + mi) * N + n] * w;
+    for (var p = 0u; p < 3u; p++) {
+      let sp = stack_part(p);
+      let wn = sp.hi - sp.lo;
+      for (var n = ns; n < wn; n += BV_NS) {
+        let w = dq4(sp.wb + n * rowBytes, k);
+        for (var mi = 0u; mi < MV_MAX; mi++) {
+          if (mi < mc) {
+            acc[mi] += A[sp.o + (m0 + mi) * wn + n] * w;
+          }
         }
       }
     }
@@ -319,7 +334,7 @@ fn tile_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
       let nn = i % TKC;
       var v = 0.0;
       if (m < M && n0 + nn < N) {
-        v = A[m * N + n0 + nn];
+        v = A[y_idx(m, n0 + nn)];
       }
       ta[nn * TT + i / TKC] = TH(v);
     }
@@ -329,7 +344,7 @@ fn tile_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
       let uu = u % upr;
       var p = Pair(vec4<f32>(0.0), vec4<f32>(0.0));
       if (n0 + r < N) {
-        p = unit_load((n0 + r) * rowBytes, c0, uu, TT, K);
+        p = unit_load(w_row(n0 + r, rowBytes), c0, uu, TT, K);
       }
       let o = unit_offs(uu, TT);
       for (var i = 0u; i < 4u; i++) {
@@ -519,28 +534,32 @@ fn tile_fwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 
 @compute @workgroup_size(SWG)
 fn mv_bwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let N = P.N;
   let K = P.K;
   let k = inv_sw(gid, nwg) * 4u;
   if (k >= K) { return; }
   let m0 = gid.z * MV_MAX;
   let mc = min(MV_MAX, P.M - m0);
   let rowBytes = w_row_bytes(K);
-  let N4 = N & ~3u;
   var acc = array<vec4<f32>, MV_MAX>();
-  for (var n = 0u; n < N4; n += 4u) {
-    let wa = dq4(n * rowBytes, k);
-    let wb = dq4((n + 1u) * rowBytes, k);
-    let wc = dq4((n + 2u) * rowBytes, k);
-    let wd = dq4((n + 3u) * rowBytes, k);
-    for (var mi = 0u; mi < mc; mi++) {
-      let d = x4((m0 + mi) * N + n);
-      acc[mi] += d.x * wa + d.y * wb + d.z * wc + d.w * wd;
+  for (var p = 0u; p < 3u; p++) {
+    let sp = stack_part(p);
+    let wn = sp.hi - sp.lo;
+    let N4 = wn & ~3u;
+    for (var n = 0u; n < N4; n += 4u) {
+      let wr = sp.wb + n * rowBytes;
+      let wa = dq4(wr, k);
+      let wb = dq4(wr + rowBytes, k);
+      let wc = dq4(wr + 2u * rowBytes, k);
+      let wd = dq4(wr + 3u * rowBytes, k);
+      for (var mi = 0u; mi < mc; mi++) {
+        let d = x4(sp.o + (m0 + mi) * wn + n);
+        acc[mi] += d.x * wa + d.y * wb + d.z * wc + d.w * wd;
+      }
     }
-  }
-  for (var n = N4; n < N; n++) {
-    let w = dq4(n * rowBytes, k);
-    for (var mi = 0u; mi < mc; mi++) { acc[mi] += A[(m0 + mi) * N + n] * w; }
+    for (var n = N4; n < wn; n++) {
+      let w = dq4(sp.wb + n * rowBytes, k);
+      for (var mi = 0u; mi < mc; mi++) { acc[mi] += A[sp.o + (m0 + mi) * wn + n] * w; }
+    }
   }
   for (var mi = 0u; mi < mc; mi++) {
     let o = (m0 + mi) * K + k;
@@ -554,7 +573,6 @@ fn mv_bwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 @compute @workgroup_size(SWG)
 fn tile_bwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let M = P.M;
-  let N = P.N;
   let K = P.K;
   let units = K / 4u;
   let g = inv_sw(gid, nwg);
@@ -562,15 +580,6 @@ fn tile_bwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let k = (g % units) * 4u;
   let m0 = (g / units) * 8u;
   let rowBytes = w_row_bytes(K);
-  // Rows past the edge re-read the last row (valid memory) and are not stored.
-  let y0 = min(m0, M - 1u) * N;
-  let y1 = min(m0 + 1u, M - 1u) * N;
-  let y2 = min(m0 + 2u, M - 1u) * N;
-  let y3 = min(m0 + 3u, M - 1u) * N;
-  let y4 = min(m0 + 4u, M - 1u) * N;
-  let y5 = min(m0 + 5u, M - 1u) * N;
-  let y6 = min(m0 + 6u, M - 1u) * N;
-  let y7 = min(m0 + 7u, M - 1u) * N;
   var a0 = vec4<f32>(0.0);
   var a1 = vec4<f32>(0.0);
   var a2 = vec4<f32>(0.0);
@@ -579,16 +588,29 @@ fn tile_bwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   var a5 = vec4<f32>(0.0);
   var a6 = vec4<f32>(0.0);
   var a7 = vec4<f32>(0.0);
-  for (var n = 0u; n < N; n++) {
-    let w = dq4(n * rowBytes, k);
-    a0 += A[y0 + n] * w;
-    a1 += A[y1 + n] * w;
-    a2 += A[y2 + n] * w;
-    a3 += A[y3 + n] * w;
-    a4 += A[y4 + n] * w;
-    a5 += A[y5 + n] * w;
-    a6 += A[y6 + n] * w;
-    a7 += A[y7 + n] * w;
+  for (var p = 0u; p < 3u; p++) {
+    let sp = stack_part(p);
+    let wn = sp.hi - sp.lo;
+    // Rows past the edge re-read the last row (valid memory) and are not stored.
+    let y0 = sp.o + min(m0, M - 1u) * wn;
+    let y1 = sp.o + min(m0 + 1u, M - 1u) * wn;
+    let y2 = sp.o + min(m0 + 2u, M - 1u) * wn;
+    let y3 = sp.o + min(m0 + 3u, M - 1u) * wn;
+    let y4 = sp.o + min(m0 + 4u, M - 1u) * wn;
+    let y5 = sp.o + min(m0 + 5u, M - 1u) * wn;
+    let y6 = sp.o + min(m0 + 6u, M - 1u) * wn;
+    let y7 = sp.o + min(m0 + 7u, M - 1u) * wn;
+    for (var n = 0u; n < wn; n++) {
+      let w = dq4(sp.wb + n * rowBytes, k);
+      a0 += A[y0 + n] * w;
+      a1 += A[y1 + n] * w;
+      a2 += A[y2 + n] * w;
+      a3 += A[y3 + n] * w;
+      a4 += A[y4 + n] * w;
+      a5 += A[y5 + n] * w;
+      a6 += A[y6 + n] * w;
+      a7 += A[y7 + n] * w;
+    }
   }
   let acc = array<vec4<f32>, 8>(a0, a1, a2, a3, a4, a5, a6, a7);
   for (var i = 0u; i < 8u; i++) {
@@ -610,7 +632,6 @@ fn tile_bwd_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 @compute @workgroup_size(SWG)
 fn tile_bwd_q_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let M = P.M;
-  let N = P.N;
   let K = P.K;
   let units = K / 8u;   // K is a multiple of the block size (≥ 32)
   let g = inv_sw(gid, nwg);
@@ -620,15 +641,6 @@ fn tile_bwd_q_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let k = pair_k(u);
   let kb = k + pair_off();
   let rowBytes = w_row_bytes(K);
-  // Rows past the edge re-read the last row (valid memory) and are not stored.
-  let y0 = min(m0, M - 1u) * N;
-  let y1 = min(m0 + 1u, M - 1u) * N;
-  let y2 = min(m0 + 2u, M - 1u) * N;
-  let y3 = min(m0 + 3u, M - 1u) * N;
-  let y4 = min(m0 + 4u, M - 1u) * N;
-  let y5 = min(m0 + 5u, M - 1u) * N;
-  let y6 = min(m0 + 6u, M - 1u) * N;
-  let y7 = min(m0 + 7u, M - 1u) * N;
   var a0 = vec4<f32>(0.0);
   var a1 = vec4<f32>(0.0);
   var a2 = vec4<f32>(0.0);
@@ -645,32 +657,45 @@ fn tile_bwd_q_sw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   var b5 = vec4<f32>(0.0);
   var b6 = vec4<f32>(0.0);
   var b7 = vec4<f32>(0.0);
-  for (var n = 0u; n < N; n++) {
-    let p = dq_pair(n * rowBytes, k);
-    let e0 = A[y0 + n];
-    let e1 = A[y1 + n];
-    let e2 = A[y2 + n];
-    let e3 = A[y3 + n];
-    let e4 = A[y4 + n];
-    let e5 = A[y5 + n];
-    let e6 = A[y6 + n];
-    let e7 = A[y7 + n];
-    a0 += e0 * p.a;
-    b0 += e0 * p.b;
-    a1 += e1 * p.a;
-    b1 += e1 * p.b;
-    a2 += e2 * p.a;
-    b2 += e2 * p.b;
-    a3 += e3 * p.a;
-    b3 += e3 * p.b;
-    a4 += e4 * p.a;
-    b4 += e4 * p.b;
-    a5 += e5 * p.a;
-    b5 += e5 * p.b;
-    a6 += e6 * p.a;
-    b6 += e6 * p.b;
-    a7 += e7 * p.a;
-    b7 += e7 * p.b;
+  for (var p = 0u; p < 3u; p++) {
+    let sp = stack_part(p);
+    let wn = sp.hi - sp.lo;
+    // Rows past the edge re-read the last row (valid memory) and are not stored.
+    let y0 = sp.o + min(m0, M - 1u) * wn;
+    let y1 = sp.o + min(m0 + 1u, M - 1u) * wn;
+    let y2 = sp.o + min(m0 + 2u, M - 1u) * wn;
+    let y3 = sp.o + min(m0 + 3u, M - 1u) * wn;
+    let y4 = sp.o + min(m0 + 4u, M - 1u) * wn;
+    let y5 = sp.o + min(m0 + 5u, M - 1u) * wn;
+    let y6 = sp.o + min(m0 + 6u, M - 1u) * wn;
+    let y7 = sp.o + min(m0 + 7u, M - 1u) * wn;
+    for (var n = 0u; n < wn; n++) {
+      let q = dq_pair(sp.wb + n * rowBytes, k);
+      let e0 = A[y0 + n];
+      let e1 = A[y1 + n];
+      let e2 = A[y2 + n];
+      let e3 = A[y3 + n];
+      let e4 = A[y4 + n];
+      let e5 = A[y5 + n];
+      let e6 = A[y6 + n];
+      let e7 = A[y7 + n];
+      a0 += e0 * q.a;
+      b0 += e0 * q.b;
+      a1 += e1 * q.a;
+      b1 += e1 * q.b;
+      a2 += e2 * q.a;
+      b2 += e2 * q.b;
+      a3 += e3 * q.a;
+      b3 += e3 * q.b;
+      a4 += e4 * q.a;
+      b4 += e4 * q.b;
+      a5 += e5 * q.a;
+      b5 += e5 * q.b;
+      a6 += e6 * q.a;
+      b6 += e6 * q.b;
+      a7 += e7 * q.a;
+      b7 += e7 * q.b;
+    }
   }
   let acc = array<vec4<f32>, 8>(a0, a1, a2, a3, a4, a5, a6, a7);
   let bcc = array<vec4<f32>, 8>(b0, b1, b2, b3, b4, b5, b6, b7);
